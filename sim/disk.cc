@@ -1,0 +1,275 @@
+#include "sim/disk.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "sim/scheduler.h"
+
+namespace eosim::sim {
+
+std::string_view to_string(UnsyncedFate fate) {
+    switch (fate) {
+        case UnsyncedFate::lose: return "lose";
+        case UnsyncedFate::keep: return "keep";
+        case UnsyncedFate::tear: return "tear";
+        case UnsyncedFate::random: return "random";
+    }
+    return "unknown";
+}
+
+Disk::Disk(DiskOptions options, Random random) : options_(options), random_(std::move(random)) {
+    EOSIM_ASSERT(options_.sector_bytes > 0);
+}
+
+bool Disk::exists(const std::string& path) const { return files_.contains(path); }
+
+Result<std::uint64_t> Disk::size(const std::string& path) const {
+    const auto found = files_.find(path);
+    if (found == files_.end()) {
+        return errc::no_such_file;
+    }
+    return static_cast<std::uint64_t>(found->second.data.size());
+}
+
+std::vector<std::string> Disk::list(const std::string& prefix) const {
+    std::vector<std::string> paths;
+    for (auto it = files_.lower_bound(prefix); it != files_.end() && it->first.starts_with(prefix); ++it) {
+        paths.push_back(it->first);
+    }
+    return paths;
+}
+
+Status Disk::create(const std::string& path) {
+    files_.try_emplace(path);
+    return ok_status();
+}
+
+Status Disk::grow_to(File& file, std::uint64_t new_size) {
+    if (new_size <= file.data.size()) {
+        return ok_status();
+    }
+    const std::uint64_t growth = new_size - file.data.size();
+    if (used_bytes_ + growth > options_.capacity_bytes) {
+        return errc::disk_full;
+    }
+    used_bytes_ += growth;
+    file.data.resize(new_size);
+    return ok_status();
+}
+
+void Disk::mark_dirty(File& file, std::uint64_t offset, std::uint64_t length) const {
+    if (length == 0) {
+        return;
+    }
+    const std::uint64_t first = offset / options_.sector_bytes;
+    const std::uint64_t last = (offset + length - 1) / options_.sector_bytes;
+    for (std::uint64_t sector = first; sector <= last; ++sector) {
+        file.dirty_sectors.insert(sector);
+    }
+}
+
+Status Disk::write(const std::string& path, std::uint64_t offset, std::span<const std::byte> bytes) {
+    const auto found = files_.find(path);
+    if (found == files_.end()) {
+        return errc::no_such_file;
+    }
+    File& file = found->second;
+    if (Status grown = grow_to(file, offset + bytes.size()); !grown) {
+        return grown;
+    }
+    if (!bytes.empty()) {
+        std::memcpy(file.data.data() + offset, bytes.data(), bytes.size());
+    }
+    mark_dirty(file, offset, bytes.size());
+    return ok_status();
+}
+
+Status Disk::append(const std::string& path, std::span<const std::byte> bytes) {
+    const auto found = files_.find(path);
+    if (found == files_.end()) {
+        return errc::no_such_file;
+    }
+    return write(path, found->second.data.size(), bytes);
+}
+
+Result<std::vector<std::byte>> Disk::read(const std::string& path, std::uint64_t offset, std::uint64_t length) const {
+    const auto found = files_.find(path);
+    if (found == files_.end()) {
+        return errc::no_such_file;
+    }
+    const std::vector<std::byte>& data = found->second.data;
+    if (offset >= data.size()) {
+        return std::vector<std::byte>{};
+    }
+    const std::uint64_t end = std::min<std::uint64_t>(data.size(), offset + length);
+    return std::vector<std::byte>(data.begin() + static_cast<std::ptrdiff_t>(offset),
+                                  data.begin() + static_cast<std::ptrdiff_t>(end));
+}
+
+Result<std::vector<std::byte>> Disk::read_all(const std::string& path) const {
+    return read(path, 0, UINT64_MAX);
+}
+
+Status Disk::truncate(const std::string& path, std::uint64_t new_size) {
+    const auto found = files_.find(path);
+    if (found == files_.end()) {
+        return errc::no_such_file;
+    }
+    File& file = found->second;
+    if (new_size >= file.data.size()) {
+        return grow_to(file, new_size);
+    }
+    used_bytes_ -= file.data.size() - new_size;
+    file.data.resize(new_size);
+    if (file.durable.size() > new_size) {
+        file.durable.resize(new_size);
+    }
+    // Sectors wholly past the end are gone; a sector cut in two stays dirty only if it was.
+    const std::uint64_t first_gone = (new_size + options_.sector_bytes - 1) / options_.sector_bytes;
+    file.dirty_sectors.erase(file.dirty_sectors.lower_bound(first_gone), file.dirty_sectors.end());
+    return ok_status();
+}
+
+Status Disk::remove(const std::string& path) {
+    const auto found = files_.find(path);
+    if (found == files_.end()) {
+        return errc::no_such_file;
+    }
+    used_bytes_ -= found->second.data.size();
+    files_.erase(found);
+    return ok_status();
+}
+
+Status Disk::rename(const std::string& from, const std::string& to) {
+    const auto found = files_.find(from);
+    if (found == files_.end()) {
+        return errc::no_such_file;
+    }
+    if (from == to) {
+        return ok_status();
+    }
+    File moved = std::move(found->second);
+    files_.erase(found);
+    if (const auto existing = files_.find(to); existing != files_.end()) {
+        used_bytes_ -= existing->second.data.size();
+        files_.erase(existing);
+    }
+    files_.emplace(to, std::move(moved));
+    return ok_status();
+}
+
+void Disk::sync(File& file) const {
+    file.durable.resize(file.data.size());
+    for (const std::uint64_t sector : file.dirty_sectors) {
+        const std::uint64_t begin = sector * options_.sector_bytes;
+        if (begin >= file.data.size()) {
+            break;
+        }
+        const std::uint64_t end = std::min<std::uint64_t>(file.data.size(), begin + options_.sector_bytes);
+        std::memcpy(file.durable.data() + begin, file.data.data() + begin, end - begin);
+    }
+    file.dirty_sectors.clear();
+}
+
+Duration Disk::draw_fsync_latency() {
+    Duration latency = random_.duration_between(options_.fsync_latency_min, options_.fsync_latency_max);
+    if (random_.chance(options_.slow_fsync_probability)) {
+        latency = Duration(static_cast<std::int64_t>(static_cast<double>(latency.count()) * options_.slow_fsync_factor));
+    }
+    return latency;
+}
+
+Status Disk::fsync(const std::string& path) {
+    if (!files_.contains(path)) {
+        return errc::no_such_file;
+    }
+    Scheduler& scheduler = current_scheduler();
+    if (scheduler.in_fiber()) {
+        scheduler.sleep_until(scheduler.now() + draw_fsync_latency());
+    }
+    // Re-check after the suspension: the file may have gone meanwhile.
+    const auto found = files_.find(path);
+    if (found == files_.end()) {
+        return errc::no_such_file;
+    }
+    sync(found->second);
+    return ok_status();
+}
+
+Status Disk::fsync_all() {
+    Scheduler& scheduler = current_scheduler();
+    if (scheduler.in_fiber()) {
+        scheduler.sleep_until(scheduler.now() + draw_fsync_latency());
+    }
+    for (auto& [path, file] : files_) {
+        sync(file);
+    }
+    return ok_status();
+}
+
+std::uint64_t Disk::unsynced_sectors() const {
+    std::uint64_t count = 0;
+    for (const auto& [path, file] : files_) {
+        count += file.dirty_sectors.size();
+    }
+    return count;
+}
+
+DiskCrashReport Disk::crash(UnsyncedFate fate) {
+    if (fate == UnsyncedFate::random) {
+        constexpr UnsyncedFate fates[] = {UnsyncedFate::lose, UnsyncedFate::keep, UnsyncedFate::tear};
+        fate = fates[random_.below(3)];
+    }
+    DiskCrashReport report{fate, 0, 0};
+    const std::uint64_t sector_bytes = options_.sector_bytes;
+    for (auto& [path, file] : files_) {
+        std::vector<std::byte> survived = file.durable;
+        for (const std::uint64_t sector : file.dirty_sectors) {
+            const std::uint64_t begin = sector * sector_bytes;
+            if (begin >= file.data.size()) {
+                break;
+            }
+            const bool keep = fate == UnsyncedFate::keep || (fate == UnsyncedFate::tear && random_.chance(0.5));
+            if (!keep) {
+                ++report.sectors_lost;
+                continue;
+            }
+            ++report.sectors_kept;
+            const std::uint64_t end = std::min<std::uint64_t>(file.data.size(), begin + sector_bytes);
+            if (survived.size() < end) {
+                survived.resize(end);  // a lost sector below a kept one reads as zeros
+            }
+            std::memcpy(survived.data() + begin, file.data.data() + begin, end - begin);
+        }
+        used_bytes_ = used_bytes_ - file.data.size() + survived.size();
+        file.data = survived;
+        file.durable = std::move(survived);
+        file.dirty_sectors.clear();
+    }
+    return report;
+}
+
+std::optional<std::pair<std::string, std::uint64_t>> Disk::corrupt_random_bit() {
+    std::uint64_t total = 0;
+    for (const auto& [path, file] : files_) {
+        total += file.durable.size();
+    }
+    if (total == 0) {
+        return std::nullopt;
+    }
+    std::uint64_t target = random_.below(total);
+    for (auto& [path, file] : files_) {
+        if (target < file.durable.size()) {
+            const auto mask = static_cast<std::byte>(1U << random_.below(8));
+            file.durable[target] ^= mask;
+            if (target < file.data.size()) {
+                file.data[target] ^= mask;
+            }
+            return std::pair{path, target};
+        }
+        target -= file.durable.size();
+    }
+    return std::nullopt;
+}
+
+}  // namespace eosim::sim

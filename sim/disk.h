@@ -1,0 +1,106 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sim/errc.h"
+#include "sim/random.h"
+#include "sim/time.h"
+
+namespace eosim::sim {
+
+class Scheduler;
+class Trace;
+
+struct DiskOptions {
+    std::uint64_t capacity_bytes = 64ULL << 30U;
+    std::uint32_t sector_bytes = 512;
+    Duration fsync_latency_min = 100us;
+    Duration fsync_latency_max = 2ms;
+    double slow_fsync_probability = 0.0;  // a slow fsync takes slow_fsync_factor times as long
+    double slow_fsync_factor = 50.0;
+};
+
+// What becomes of the bytes written since the last fsync when the node loses power or crashes.
+enum class UnsyncedFate : std::uint8_t {
+    lose,    // every unsynced sector reverts to its durable content
+    keep,    // the page cache made it to the platter after all
+    tear,    // each unsynced sector independently survives or not (a torn write)
+    random,  // one of the above, drawn per crash
+};
+
+std::string_view to_string(UnsyncedFate fate);
+
+// What a crash did to the disk, for the trace and for tests.
+struct DiskCrashReport {
+    UnsyncedFate fate = UnsyncedFate::lose;
+    std::uint64_t sectors_lost = 0;
+    std::uint64_t sectors_kept = 0;
+};
+
+// A node's disk: files of real bytes. A write lands in the page cache and is visible to reads at
+// once; fsync makes a file's bytes durable. On a crash durable bytes survive and unsynced sectors are
+// lost, kept or torn. Directory operations (create, rename, remove, truncate) are durable at once
+// (a journaling file system); file contents are not.
+class Disk {
+public:
+    Disk(DiskOptions options, Random random);
+
+    [[nodiscard]] bool exists(const std::string& path) const;
+    [[nodiscard]] Result<std::uint64_t> size(const std::string& path) const;
+    // Paths that start with `prefix`, in lexicographic order.
+    [[nodiscard]] std::vector<std::string> list(const std::string& prefix = "") const;
+
+    Status create(const std::string& path);  // no-op if it exists
+    Status write(const std::string& path, std::uint64_t offset, std::span<const std::byte> bytes);
+    Status append(const std::string& path, std::span<const std::byte> bytes);
+    [[nodiscard]] Result<std::vector<std::byte>> read(const std::string& path, std::uint64_t offset,
+                                                      std::uint64_t length) const;
+    [[nodiscard]] Result<std::vector<std::byte>> read_all(const std::string& path) const;
+    Status truncate(const std::string& path, std::uint64_t new_size);
+    Status remove(const std::string& path);
+    Status rename(const std::string& from, const std::string& to);  // replaces `to` atomically
+
+    // Makes the file's bytes durable. In a fiber it first waits the fsync latency (a crash meanwhile
+    // leaves the bytes unsynced); elsewhere it completes at once.
+    Status fsync(const std::string& path);
+    // fsync of every file with unsynced bytes.
+    Status fsync_all();
+
+    // The node crashed: apply the fate of unsynced bytes. Called by Node::crash.
+    DiskCrashReport crash(UnsyncedFate fate);
+    // Latent corruption: flips one bit of a durable byte of a random non-empty file. Returns the file
+    // and offset, or nothing when the disk holds no bytes.
+    std::optional<std::pair<std::string, std::uint64_t>> corrupt_random_bit();
+
+    [[nodiscard]] std::uint64_t used_bytes() const { return used_bytes_; }
+    [[nodiscard]] std::uint64_t unsynced_sectors() const;
+    [[nodiscard]] const DiskOptions& options() const { return options_; }
+    // Shrink or grow the capacity (a full-disk fault).
+    void set_capacity(std::uint64_t capacity_bytes) { options_.capacity_bytes = capacity_bytes; }
+
+private:
+    struct File {
+        std::vector<std::byte> data;     // what reads see (page cache)
+        std::vector<std::byte> durable;  // what survives a crash
+        std::set<std::uint64_t> dirty_sectors;
+    };
+
+    Status grow_to(File& file, std::uint64_t new_size);
+    void mark_dirty(File& file, std::uint64_t offset, std::uint64_t length) const;
+    void sync(File& file) const;
+    Duration draw_fsync_latency();
+
+    DiskOptions options_;
+    Random random_;
+    std::map<std::string, File> files_;
+    std::uint64_t used_bytes_ = 0;
+};
+
+}  // namespace eosim::sim
