@@ -168,31 +168,21 @@ Socket Network::connect(Node& from, NodeId to, Port port) {
     connection->ends[0].incarnation = from.incarnation();
     connection->ends[0].attached = true;
     ++stats_.connections;
-    // The opening handshake travels like a message: FIFO before anything the client sends.
+    // The opening handshake travels like a message: FIFO before anything the client sends. The server
+    // process accepts it on arrival (later, if it is paused; never, if it crashes first: its crash
+    // resets the connection). Nobody listens on a node that is down: refused at once.
     Direction& forward = connection->directions[0];
-    if (blocked(from.id(), to)) {
+    connections_.emplace(id.value(), std::move(connection));
+    Connection& opened = *find(id);
+    if (!target.up()) {
+        break_connection(opened, true);
+    } else if (blocked(from.id(), to)) {
         forward.broken = true;
     } else {
         forward.last_arrival = scheduler.now() + sample_latency(from.id(), to);
-        scheduler.call_at(forward.last_arrival, nullptr, [this, id] { arrive_syn(id); });
+        scheduler.call_at(forward.last_arrival, &target, [this, id] { accept(id); });
     }
-    connections_.emplace(id.value(), std::move(connection));
     return Socket(*this, id, 0);
-}
-
-void Network::arrive_syn(ConnectionId id) {
-    Connection* connection = find(id);
-    if (connection == nullptr || connection->directions[0].broken) {
-        return;
-    }
-    Node& server = *connection->ends[1].node;
-    const auto found = listeners_.find({server.id().value(), connection->port.value()});
-    if (!server.up() || found == listeners_.end()) {
-        break_connection(*connection, true);  // refused: the client sees a reset
-        return;
-    }
-    // The server process accepts it (later, if it is paused; never, if it crashes first).
-    simulation_.scheduler().call_at(simulation_.now(), &server, [this, id] { accept(id); });
 }
 
 void Network::accept(ConnectionId id) {

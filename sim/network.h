@@ -200,7 +200,6 @@ private:
 
     Connection* find(ConnectionId id);
     Duration sample_latency(NodeId from, NodeId to);
-    void arrive_syn(ConnectionId id);
     void accept(ConnectionId id);
     void deliver(ConnectionId id, int to_side, Message message);
     void break_connection(Connection& connection, bool notify);

@@ -91,6 +91,7 @@ public:
 
 private:
     friend class Scheduler;
+    friend class Simulation;
 
     Simulation& simulation_;
     NodeId id_;

@@ -323,6 +323,13 @@ void Scheduler::push(std::int64_t time_ns, std::uint64_t token, std::uint32_t sl
     std::push_heap(heap_.begin(), heap_.end(), Later{});
 }
 
+void Scheduler::defer(const Event& event, Time until) {
+    Event deferred = event;
+    deferred.time_ns = to_ns(until);
+    heap_.push_back(deferred);
+    std::push_heap(heap_.begin(), heap_.end(), Later{});
+}
+
 bool Scheduler::dispatch(const Event& event) {
     if (event.kind == EventKind::wake_fiber) {
         if (event.slot >= fibers_.size()) {
@@ -333,7 +340,7 @@ bool Scheduler::dispatch(const Event& event) {
             return false;  // stale: the fiber was woken otherwise, or is gone
         }
         if (fiber->node->paused_until_ > now_) {
-            push(to_ns(fiber->node->paused_until_), event.token, event.slot, event.kind);
+            defer(event, fiber->node->paused_until_);
             return false;
         }
         fiber->wait_token = 0;
@@ -352,7 +359,7 @@ bool Scheduler::dispatch(const Event& event) {
             return false;  // its node crashed since
         }
         if (owner->paused_until_ > now_) {
-            push(to_ns(owner->paused_until_), event.token, event.slot, event.kind);
+            defer(event, owner->paused_until_);
             return false;
         }
     }

@@ -140,6 +140,9 @@ private:
     };
 
     void push(std::int64_t time_ns, std::uint64_t token, std::uint32_t slot, EventKind kind);
+    // Holds an event of a paused node back to the pause's end. It keeps its sequence number, so it
+    // still goes before every later event of that time (messages stay FIFO across a pause).
+    void defer(const Event& event, Time until);
     bool dispatch(const Event& event);
     void switch_to(Fiber& fiber);
     void finish(Fiber& fiber);

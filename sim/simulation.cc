@@ -32,6 +32,10 @@ Simulation::~Simulation() {
     for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
         scheduler_->kill_all(**it);
     }
+    // Then their states, while every node (which their sockets name) still exists.
+    for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
+        (*it)->state_.reset();
+    }
     nodes_.clear();
     network_.reset();
     scheduler_.reset();
