@@ -23,7 +23,7 @@ struct Fiber {
     std::function<void()> body;
     boost::context::fiber context;  // the fiber itself, while it is suspended
     boost::context::fiber caller;   // whoever resumed it, while it runs
-    std::uint64_t wait_token = 0;   // non-zero while it waits to be woken
+    std::uint32_t wait_token = 0;   // non-zero while it waits to be woken
     bool kill_requested = false;
     bool finished = false;
     std::exception_ptr error;
@@ -85,22 +85,15 @@ std::string_view to_string(RunStatus status) {
     return "unknown";
 }
 
-namespace {
-Scheduler* current_scheduler_ = nullptr;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
-}  // namespace
-
-Scheduler& current_scheduler() {
-    EOSIM_ASSERT_MSG(current_scheduler_ != nullptr, "no simulation exists");
-    return *current_scheduler_;
-}
+Scheduler* detail::current_scheduler = nullptr;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
 
 Scheduler::Scheduler(Trace& trace, std::size_t stack_bytes)
-    : trace_(trace), stacks_(stack_bytes), previous_current_(current_scheduler_) {
-    current_scheduler_ = this;
+    : trace_(trace), stacks_(stack_bytes), previous_current_(detail::current_scheduler) {
+    detail::current_scheduler = this;
 }
 
 Scheduler::~Scheduler() {
-    current_scheduler_ = previous_current_;
+    detail::current_scheduler = previous_current_;
     // Nodes kill their fibers before they go; whatever is left (world fibers) unwinds here.
     for (auto& fiber : fibers_) {
         if (fiber) {
@@ -117,7 +110,9 @@ FiberRef Scheduler::spawn(Node& node, std::string name, std::function<void()> bo
         free_fiber_slots_.pop_back();
     } else {
         slot = static_cast<std::uint32_t>(fibers_.size());
+        EOSIM_ASSERT(slot < (1U << 31U));
         fibers_.emplace_back();
+        fiber_generations_.push_back(0);
     }
     auto fiber = std::make_unique<Fiber>();
     Fiber& f = *fiber;
@@ -145,7 +140,7 @@ FiberRef Scheduler::spawn(Node& node, std::string name, std::function<void()> bo
     list.last = &f;
     fibers_[slot] = std::move(fiber);
     ++live_fibers_;
-    f.wait_token = next_token_++;
+    f.wait_token = next_token(fiber_generations_[slot]);
     push(to_ns(now_), f.wait_token, slot, EventKind::wake_fiber);
     return FiberRef{slot, f.id};
 }
@@ -251,7 +246,7 @@ std::size_t Scheduler::count_fibers(const Node& node) const {
 
 WaitRef Scheduler::begin_wait() {
     EOSIM_ASSERT_MSG(current_ != nullptr, "only a fiber can wait");
-    current_->wait_token = next_token_++;
+    current_->wait_token = next_token(fiber_generations_[current_->slot]);
     return WaitRef{current_->slot, current_->wait_token};
 }
 
@@ -296,11 +291,12 @@ TimerId Scheduler::call_at(Time when, Node* owner, std::function<void()> callbac
         free_callback_slots_.pop_back();
     } else {
         slot = static_cast<std::uint32_t>(callbacks_.size());
+        EOSIM_ASSERT(slot < (1U << 31U));
         callbacks_.emplace_back();
     }
     Callback& entry = callbacks_[slot];
     entry.function = std::move(callback);
-    entry.token = next_token_++;
+    entry.token = next_token(entry.generation);
     entry.owner = owner;
     entry.incarnation = owner != nullptr ? owner->incarnation() : 0;
     push(to_ns(std::max(when, now_)), entry.token, slot, EventKind::callback);
@@ -311,35 +307,88 @@ void Scheduler::cancel(TimerId timer) {
     if (timer.slot >= callbacks_.size() || timer.token == 0) {
         return;
     }
-    Callback& entry = callbacks_[timer.slot];
-    if (entry.token == timer.token) {
-        entry = Callback{};
-        free_callback_slots_.push_back(timer.slot);
+    if (callbacks_[timer.slot].token == timer.token) {
+        free_callback(timer.slot);
     }
 }
 
-void Scheduler::push(std::int64_t time_ns, std::uint64_t token, std::uint32_t slot, EventKind kind) {
-    heap_.push_back(Event{time_ns, next_sequence_++, token, slot, kind});
-    std::push_heap(heap_.begin(), heap_.end(), Later{});
+void Scheduler::heap_push(const Event& event) {
+    const Key event_key = key(event);
+    std::size_t hole = heap_.size();
+    heap_.push_back(event);
+    while (hole > 0) {
+        const std::size_t parent = (hole - 1) / 4;
+        if (key(heap_[parent]) <= event_key) {
+            break;
+        }
+        heap_[hole] = heap_[parent];
+        hole = parent;
+    }
+    heap_[hole] = event;
+}
+
+Scheduler::Event Scheduler::heap_pop() {
+    const Event top = heap_.front();
+    const Event last = heap_.back();
+    heap_.pop_back();
+    const std::size_t size = heap_.size();
+    if (size == 0) {
+        return top;
+    }
+    const Key last_key = key(last);
+    std::size_t hole = 0;
+    while (true) {
+        const std::size_t first_child = hole * 4 + 1;
+        if (first_child >= size) {
+            break;
+        }
+        std::size_t best = first_child;
+        Key best_key = key(heap_[first_child]);
+        const std::size_t end = std::min(first_child + 4, size);
+        for (std::size_t child = first_child + 1; child < end; ++child) {
+            const Key child_key = key(heap_[child]);
+            if (child_key < best_key) {
+                best = child;
+                best_key = child_key;
+            }
+        }
+        if (last_key <= best_key) {
+            break;
+        }
+        heap_[hole] = heap_[best];
+        hole = best;
+    }
+    heap_[hole] = last;
+    return top;
+}
+
+void Scheduler::push(std::int64_t time_ns, std::uint32_t token, std::uint32_t slot, EventKind kind) {
+    EOSIM_ASSERT(time_ns >= 0);
+    heap_push(Event{time_ns, next_sequence_++, slot | static_cast<std::uint32_t>(kind), token});
+}
+
+void Scheduler::free_callback(std::uint32_t slot) {
+    Callback& entry = callbacks_[slot];
+    entry.function = nullptr;
+    entry.token = 0;
+    entry.owner = nullptr;
+    free_callback_slots_.push_back(slot);
 }
 
 void Scheduler::defer(const Event& event, Time until) {
     Event deferred = event;
     deferred.time_ns = to_ns(until);
-    heap_.push_back(deferred);
-    std::push_heap(heap_.begin(), heap_.end(), Later{});
+    heap_push(deferred);
 }
 
 bool Scheduler::dispatch(const Event& event) {
-    if (event.kind == EventKind::wake_fiber) {
-        if (event.slot >= fibers_.size()) {
-            return false;
-        }
-        Fiber* fiber = fibers_[event.slot].get();
+    const std::uint32_t slot = event.slot();
+    if (event.kind() == EventKind::wake_fiber) {
+        Fiber* fiber = fibers_[slot].get();
         if (fiber == nullptr || fiber->wait_token != event.token) {
             return false;  // stale: the fiber was woken otherwise, or is gone
         }
-        if (fiber->node->paused_until_ > now_) {
+        if (fiber->node->paused_until_ > now_) [[unlikely]] {
             defer(event, fiber->node->paused_until_);
             return false;
         }
@@ -347,15 +396,14 @@ bool Scheduler::dispatch(const Event& event) {
         switch_to(*fiber);
         return true;
     }
-    Callback& entry = callbacks_[event.slot];
+    Callback& entry = callbacks_[slot];
     if (entry.token != event.token) {
         return false;  // cancelled
     }
     Node* owner = entry.owner;
     if (owner != nullptr) {
         if (!owner->up() || owner->incarnation() != entry.incarnation) {
-            entry = Callback{};
-            free_callback_slots_.push_back(event.slot);
+            free_callback(slot);
             return false;  // its node crashed since
         }
         if (owner->paused_until_ > now_) {
@@ -364,8 +412,7 @@ bool Scheduler::dispatch(const Event& event) {
         }
     }
     std::function<void()> function = std::move(entry.function);
-    entry = Callback{};
-    free_callback_slots_.push_back(event.slot);
+    free_callback(slot);
     Node* previous_node = current_node_;
     current_node_ = owner;
     try {
@@ -395,9 +442,7 @@ RunOutcome Scheduler::run(const RunBounds& bounds, const std::function<bool()>& 
         if (events_dispatched_ >= bounds.max_events) {
             return RunOutcome{RunStatus::event_bound, now_, events_dispatched_};
         }
-        std::pop_heap(heap_.begin(), heap_.end(), Later{});
-        const Event event = heap_.back();
-        heap_.pop_back();
+        const Event event = heap_pop();
         now_ = Time(Duration(event.time_ns));
         if (dispatch(event)) {
             ++events_dispatched_;

@@ -9,6 +9,7 @@
 
 #include <boost/context/fiber.hpp>
 
+#include "sim/assert.h"
 #include "sim/named_type.h"
 #include "sim/stack_pool.h"
 #include "sim/time.h"
@@ -31,10 +32,12 @@ struct FiberList {
 // stack so that destructors run. Not a std::exception; simulated code never swallows it.
 struct FiberKilled {};
 
-// A fiber's claim to be woken: valid while the fiber still waits with this token.
+// A fiber's claim to be woken: valid while the fiber still waits with this token. Tokens count the
+// waits of a fiber slot (32 bits, never reset when the slot is reused), so a stale wake-up finds a
+// different token.
 struct WaitRef {
     std::uint32_t slot = 0;
-    std::uint64_t token = 0;
+    std::uint32_t token = 0;
 };
 
 // Names a fiber; stays safe to use after the fiber ends (then it is simply not alive).
@@ -46,7 +49,7 @@ struct FiberRef {
 // Names a scheduled callback, for cancel().
 struct TimerId {
     std::uint32_t slot = 0;
-    std::uint64_t token = 0;
+    std::uint32_t token = 0;
 };
 
 struct RunBounds {
@@ -121,29 +124,43 @@ private:
     using Fiber = detail::Fiber;
     struct Callback {
         std::function<void()> function;
-        std::uint64_t token = 0;
-        Node* owner = nullptr;
+        std::uint32_t token = 0;       // of the pending call; 0 when the slot is free
+        std::uint32_t generation = 0;  // last token handed out for this slot
         std::uint32_t incarnation = 0;
+        Node* owner = nullptr;
     };
-    enum class EventKind : std::uint32_t { wake_fiber, callback };
+    enum class EventKind : std::uint32_t { wake_fiber = 0, callback = 1U << 31U };
+    // 24 bytes: the heap moves these around on every event.
     struct Event {
         std::int64_t time_ns;
         std::uint64_t sequence;
-        std::uint64_t token;
-        std::uint32_t slot;
-        EventKind kind;
+        std::uint32_t slot_and_kind;
+        std::uint32_t token;
+        [[nodiscard]] std::uint32_t slot() const { return slot_and_kind & ~(1U << 31U); }
+        [[nodiscard]] EventKind kind() const { return static_cast<EventKind>(slot_and_kind & (1U << 31U)); }
     };
-    struct Later {
-        bool operator()(const Event& a, const Event& b) const {
-            return a.time_ns != b.time_ns ? a.time_ns > b.time_ns : a.sequence > b.sequence;
+    static std::uint32_t next_token(std::uint32_t& generation) {
+        ++generation;
+        if (generation == 0) {
+            ++generation;
         }
-    };
+        return generation;
+    }
+    // (time, sequence) as one unsigned 128-bit key: time is never negative.
+    __extension__ using Key = unsigned __int128;
+    static Key key(const Event& event) {
+        return (static_cast<Key>(static_cast<std::uint64_t>(event.time_ns)) << 64U) | event.sequence;
+    }
+    // A 4-ary min-heap on key(): half the depth of a binary heap, so fewer moves per pop.
+    void heap_push(const Event& event);
+    Event heap_pop();
 
-    void push(std::int64_t time_ns, std::uint64_t token, std::uint32_t slot, EventKind kind);
+    void push(std::int64_t time_ns, std::uint32_t token, std::uint32_t slot, EventKind kind);
     // Holds an event of a paused node back to the pause's end. It keeps its sequence number, so it
     // still goes before every later event of that time (messages stay FIFO across a pause).
     void defer(const Event& event, Time until);
     bool dispatch(const Event& event);
+    void free_callback(std::uint32_t slot);
     void switch_to(Fiber& fiber);
     void finish(Fiber& fiber);
     static void fiber_main(Scheduler& scheduler, Fiber& fiber);
@@ -153,11 +170,11 @@ private:
     StackPool stacks_;
     Time now_{};
     std::uint64_t next_sequence_ = 1;
-    std::uint64_t next_token_ = 1;
     std::uint64_t next_fiber_id_ = 1;
     std::uint64_t events_dispatched_ = 0;
     std::vector<Event> heap_;
     std::vector<std::unique_ptr<Fiber>> fibers_;  // by slot; null when free
+    std::vector<std::uint32_t> fiber_generations_;  // by slot: last wait token handed out
     std::vector<std::uint32_t> free_fiber_slots_;
     std::vector<Callback> callbacks_;             // by slot; token 0 when free
     std::vector<std::uint32_t> free_callback_slots_;
@@ -167,7 +184,14 @@ private:
     Scheduler* previous_current_;
 };
 
-// The scheduler of the simulation being built or run on this thread (set by its constructor).
-Scheduler& current_scheduler();
+namespace detail {
+extern Scheduler* current_scheduler;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
+}
+
+// The scheduler of the simulation being built or run (set by its constructor).
+inline Scheduler& current_scheduler() {
+    EOSIM_ASSERT_MSG(detail::current_scheduler != nullptr, "no simulation exists");
+    return *detail::current_scheduler;
+}
 
 }  // namespace eosim::sim

@@ -97,18 +97,6 @@ Node& this_node() {
 
 Time local_now() { return this_node().local_now(); }
 
-Time deadline_after(Duration timeout) {
-    if (timeout == Duration::max()) {
-        return Time::max();
-    }
-    return now() + this_node().clock().true_duration(timeout);
-}
-
-void sleep(Duration duration) {
-    Scheduler& scheduler = Simulation::current().scheduler();
-    scheduler.sleep_until(deadline_after(duration));
-}
-
 void yield() { Simulation::current().scheduler().yield(); }
 
 FiberRef spawn(std::string name, std::function<void()> body) {

@@ -93,14 +93,22 @@ private:
 [[nodiscard]] Node& this_node();
 // The current node's reading of its own clock.
 [[nodiscard]] Time local_now();
-// Sleeps for `duration` of the current node's clock (drift applies). Only in a fiber.
-void sleep(Duration duration);
 void yield();
 // Spawns a fiber on the current node.
 FiberRef spawn(std::string name, std::function<void()> body);
 
 // A deadline `timeout` from now on the current node's clock, in true time.
-[[nodiscard]] Time deadline_after(Duration timeout);
+[[nodiscard]] inline Time deadline_after(Duration timeout) {
+    Scheduler& scheduler = current_scheduler();
+    if (timeout == Duration::max()) {
+        return Time::max();
+    }
+    Node* node = scheduler.current_node();
+    return scheduler.now() + (node != nullptr ? node->clock().true_duration(timeout) : timeout);
+}
+
+// Sleeps for `duration` of the current node's clock (drift applies). Only in a fiber.
+inline void sleep(Duration duration) { current_scheduler().sleep_until(deadline_after(duration)); }
 
 template <typename T>
 [[nodiscard]] Result<T> await(const Future<T>& future, Duration timeout) {

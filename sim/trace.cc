@@ -19,8 +19,6 @@ std::string_view to_string(Severity severity) {
     return "unknown";
 }
 
-void Trace::mix(std::uint64_t value) { fingerprint_ = hash_combine(fingerprint_, value); }
-
 void Trace::finish(std::uint64_t event_hash, Severity severity, std::string_view name, std::string* line) {
     mix(event_hash);
     ++event_count_;

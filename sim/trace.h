@@ -1,5 +1,6 @@
 #pragma once
 
+#include <bit>
 #include <concepts>
 #include <cstdint>
 #include <memory>
@@ -29,8 +30,11 @@ public:
     void set_sink(std::ostream* out) { sink_ = out; }
     [[nodiscard]] bool has_sink() const { return sink_ != nullptr; }
 
-    // Fold a value into the fingerprint (the scheduler folds every event it dispatches).
-    void mix(std::uint64_t value);
+    // Fold a value into the fingerprint (the scheduler folds every event it dispatches): a
+    // multiply-rotate step, cheap enough for every event; trace events fold in a full XXH64-based hash.
+    void mix(std::uint64_t value) {
+        fingerprint_ = (std::rotl(fingerprint_, 29) ^ value) * 0x9e3779b97f4a7c15ULL;
+    }
 
     [[nodiscard]] std::uint64_t fingerprint() const { return fingerprint_; }
     [[nodiscard]] std::uint64_t event_count() const { return event_count_; }
