@@ -362,8 +362,32 @@ Scheduler::Event Scheduler::heap_pop() {
     return top;
 }
 
+bool Scheduler::stale(const Event& event) const {
+    const std::uint32_t slot = event.slot();
+    if (event.kind() == EventKind::wake_fiber) {
+        const Fiber* fiber = fibers_[slot].get();
+        return fiber == nullptr || fiber->wait_token != event.token;
+    }
+    return callbacks_[slot].token != event.token;
+}
+
+void Scheduler::compact() {
+    // Timeouts that lost the race stay in the heap until their time: drop them all now and then, so
+    // the heap stays proportional to what can still happen. Order is (time, sequence): unchanged.
+    std::erase_if(heap_, [this](const Event& event) { return stale(event); });
+    std::vector<Event> live;
+    live.swap(heap_);
+    for (const Event& event : live) {
+        heap_push(event);
+    }
+    compact_threshold_ = std::max<std::size_t>(4096, heap_.size() * 2);
+}
+
 void Scheduler::push(std::int64_t time_ns, std::uint32_t token, std::uint32_t slot, EventKind kind) {
     EOSIM_ASSERT(time_ns >= 0);
+    if (heap_.size() >= compact_threshold_) [[unlikely]] {
+        compact();
+    }
     heap_push(Event{time_ns, next_sequence_++, slot | static_cast<std::uint32_t>(kind), token});
 }
 

@@ -160,6 +160,8 @@ private:
     // still goes before every later event of that time (messages stay FIFO across a pause).
     void defer(const Event& event, Time until);
     bool dispatch(const Event& event);
+    [[nodiscard]] bool stale(const Event& event) const;
+    void compact();
     void free_callback(std::uint32_t slot);
     void switch_to(Fiber& fiber);
     void finish(Fiber& fiber);
@@ -173,6 +175,7 @@ private:
     std::uint64_t next_fiber_id_ = 1;
     std::uint64_t events_dispatched_ = 0;
     std::vector<Event> heap_;
+    std::size_t compact_threshold_ = 4096;
     std::vector<std::unique_ptr<Fiber>> fibers_;  // by slot; null when free
     std::vector<std::uint32_t> fiber_generations_;  // by slot: last wait token handed out
     std::vector<std::uint32_t> free_fiber_slots_;

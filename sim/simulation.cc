@@ -20,6 +20,7 @@ Simulation::Simulation(SimulationOptions options)
       buggify_(options.buggify, random_.fork("buggify")),
       previous_(current_simulation) {
     current_simulation = this;
+    trace_->set_sink(options_.trace_sink);
     network_ = std::make_unique<Network>(*this, options_.network, random_.fork("network"));
     nodes_.push_back(std::make_unique<Node>(*this, NodeId(0), "world", world_boot(), options_.disk));
     nodes_.front()->start();

@@ -27,6 +27,7 @@ struct SimulationOptions {
     NetworkOptions network;
     DiskOptions disk;
     std::size_t stack_bytes = default_stack_bytes();
+    std::ostream* trace_sink = nullptr;  // every trace event as a JSON line, when set (not owned)
 
     static constexpr std::size_t default_stack_bytes() {
 #if defined(EOSIM_ASAN)

@@ -247,3 +247,34 @@ TEST(Scheduler, ManyFibersReuseStacks) {
 
 }  // namespace
 }  // namespace eosim::sim
+
+namespace eosim::sim {
+namespace {
+
+TEST(Scheduler, LostTimeoutsDoNotPileUpInTheQueue) {
+    Simulation simulation(SimulationOptions{.seed = 1});
+    Channel<int> channel;
+    std::size_t pending_max = 0;
+    int received = 0;
+    simulation.world().spawn("receiver", [&] {
+        // Each receive sets a one-hour timeout that loses the race to the next item.
+        while (received < 100'000) {
+            if (receive(channel, 1h)) {
+                ++received;
+            }
+            pending_max = std::max(pending_max, simulation.scheduler().pending_events());
+        }
+    });
+    simulation.world().spawn("sender", [&] {
+        for (int i = 0; i < 100'000; ++i) {
+            channel.push(i);
+            sleep(1us);
+        }
+    });
+    const RunOutcome outcome = simulation.run(RunBounds{}, [&] { return received == 100'000; });
+    EXPECT_EQ(outcome.status, RunStatus::done);
+    EXPECT_LT(pending_max, 10'000U);
+}
+
+}  // namespace
+}  // namespace eosim::sim
