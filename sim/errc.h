@@ -55,7 +55,9 @@ public:
         return std::get<T>(std::move(state_));
     }
     T* operator->() { return &value(); }
+    const T* operator->() const { return &value(); }
     T& operator*() & { return value(); }
+    const T& operator*() const& { return value(); }
 
 private:
     std::variant<T, std::error_code> state_;

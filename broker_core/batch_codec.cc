@@ -1,0 +1,196 @@
+#include "broker_core/batch_codec.h"
+
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <string>
+
+#include "sim/crc32c.h"
+
+namespace eosim::broker_core {
+
+namespace {
+
+constexpr std::int16_t transactional_flag = 1 << 4;
+constexpr std::int16_t control_flag = 1 << 5;
+constexpr std::size_t crc_position = 17;
+constexpr std::size_t attributes_position = 21;
+
+class Writer {
+public:
+    template <typename T>
+    void put(T value) {
+        static_assert(std::is_integral_v<T>);
+        const auto unsigned_value = static_cast<std::make_unsigned_t<T>>(value);
+        for (std::size_t i = 0; i < sizeof(T); ++i) {
+            bytes_.push_back(static_cast<std::byte>((unsigned_value >> (8 * i)) & 0xffU));
+        }
+    }
+    void put_bytes(const std::string& text) {
+        const auto* data = reinterpret_cast<const std::byte*>(text.data());
+        bytes_.insert(bytes_.end(), data, data + text.size());
+    }
+    template <typename T>
+    void patch(std::size_t position, T value) {
+        const auto unsigned_value = static_cast<std::make_unsigned_t<T>>(value);
+        for (std::size_t i = 0; i < sizeof(T); ++i) {
+            bytes_[position + i] = static_cast<std::byte>((unsigned_value >> (8 * i)) & 0xffU);
+        }
+    }
+    std::vector<std::byte>& bytes() { return bytes_; }
+
+private:
+    std::vector<std::byte> bytes_;
+};
+
+class Reader {
+public:
+    explicit Reader(std::span<const std::byte> bytes) : bytes_(bytes) {}
+    template <typename T>
+    std::optional<T> get() {
+        if (position_ + sizeof(T) > bytes_.size()) {
+            return std::nullopt;
+        }
+        std::make_unsigned_t<T> value = 0;
+        for (std::size_t i = 0; i < sizeof(T); ++i) {
+            value = static_cast<std::make_unsigned_t<T>>(
+                value | (static_cast<std::make_unsigned_t<T>>(std::to_integer<unsigned>(bytes_[position_ + i])) << (8 * i)));
+        }
+        position_ += sizeof(T);
+        return static_cast<T>(value);
+    }
+    std::optional<std::string> get_string(std::int32_t length) {
+        if (length < 0 || position_ + static_cast<std::size_t>(length) > bytes_.size()) {
+            return std::nullopt;
+        }
+        std::string text(reinterpret_cast<const char*>(bytes_.data() + position_), static_cast<std::size_t>(length));
+        position_ += static_cast<std::size_t>(length);
+        return text;
+    }
+    [[nodiscard]] std::size_t position() const { return position_; }
+
+private:
+    std::span<const std::byte> bytes_;
+    std::size_t position_ = 0;
+};
+
+}  // namespace
+
+std::vector<std::byte> encode_batch(const protocol::RecordBatch& batch) {
+    Writer writer;
+    writer.put<std::int64_t>(batch.base_offset.value());
+    writer.put<std::int32_t>(0);  // batch_length, patched below
+    writer.put<std::int32_t>(batch.leader_epoch.value());
+    writer.put<std::int8_t>(batch_magic);
+    writer.put<std::uint32_t>(0);  // crc, patched below
+    std::int16_t attributes = 0;
+    if (batch.transactional) {
+        attributes = static_cast<std::int16_t>(attributes | transactional_flag);
+    }
+    if (batch.control) {
+        attributes = static_cast<std::int16_t>(attributes | control_flag);
+    }
+    writer.put<std::int16_t>(attributes);
+    writer.put<std::int32_t>(static_cast<std::int32_t>(batch.records.size()) - 1);
+    writer.put<std::int64_t>(batch.producer_id.value());
+    writer.put<std::int16_t>(batch.producer_epoch.value());
+    writer.put<std::int32_t>(batch.base_sequence.value());
+    writer.put<std::int32_t>(static_cast<std::int32_t>(batch.records.size()));
+    for (const protocol::Record& record : batch.records) {
+        writer.put<std::int64_t>(record.timestamp_ms);
+        if (record.key) {
+            writer.put<std::int32_t>(static_cast<std::int32_t>(record.key->size()));
+            writer.put_bytes(*record.key);
+        } else {
+            writer.put<std::int32_t>(-1);
+        }
+        writer.put<std::int32_t>(static_cast<std::int32_t>(record.value.size()));
+        writer.put_bytes(record.value);
+    }
+    std::vector<std::byte>& bytes = writer.bytes();
+    writer.patch<std::int32_t>(8, static_cast<std::int32_t>(bytes.size() - batch_length_prefix_bytes));
+    const std::uint32_t crc = sim::crc32c(std::span(bytes).subspan(attributes_position));
+    writer.patch<std::uint32_t>(crc_position, crc);
+    return std::move(bytes);
+}
+
+DecodedBatch decode_batch(std::span<const std::byte> bytes, bool verify_crc) {
+    DecodedBatch decoded;
+    if (bytes.size() < batch_header_bytes) {
+        decoded.status = DecodeStatus::truncated;
+        return decoded;
+    }
+    Reader header(bytes);
+    const std::int64_t base_offset = *header.get<std::int64_t>();
+    const std::int32_t batch_length = *header.get<std::int32_t>();
+    if (batch_length < static_cast<std::int32_t>(batch_header_bytes - batch_length_prefix_bytes) || base_offset < 0) {
+        decoded.status = DecodeStatus::corrupt;
+        return decoded;
+    }
+    const std::size_t size = batch_length_prefix_bytes + static_cast<std::size_t>(batch_length);
+    if (bytes.size() < size) {
+        decoded.status = DecodeStatus::truncated;
+        return decoded;
+    }
+    const std::span<const std::byte> whole = bytes.first(size);
+    Reader reader(whole);
+    (void)reader.get<std::int64_t>();
+    (void)reader.get<std::int32_t>();
+    const std::int32_t leader_epoch = *reader.get<std::int32_t>();
+    const std::int8_t magic = *reader.get<std::int8_t>();
+    const std::uint32_t crc = *reader.get<std::uint32_t>();
+    if (verify_crc && (magic != batch_magic || crc != sim::crc32c(whole.subspan(attributes_position)))) {
+        decoded.status = DecodeStatus::corrupt;
+        return decoded;
+    }
+    const std::int16_t attributes = *reader.get<std::int16_t>();
+    const std::int32_t last_offset_delta = *reader.get<std::int32_t>();
+    protocol::RecordBatch& batch = decoded.batch;
+    batch.base_offset = protocol::Offset(base_offset);
+    batch.leader_epoch = protocol::LeaderEpoch(leader_epoch);
+    batch.producer_id = protocol::ProducerId(*reader.get<std::int64_t>());
+    batch.producer_epoch = protocol::ProducerEpoch(*reader.get<std::int16_t>());
+    batch.base_sequence = protocol::Sequence(*reader.get<std::int32_t>());
+    batch.transactional = (attributes & transactional_flag) != 0;
+    batch.control = (attributes & control_flag) != 0;
+    const std::int32_t record_count = *reader.get<std::int32_t>();
+    if (record_count <= 0 || last_offset_delta != record_count - 1 ||
+        static_cast<std::size_t>(record_count) > size / 16) {
+        decoded.status = DecodeStatus::corrupt;
+        return decoded;
+    }
+    batch.records.reserve(static_cast<std::size_t>(record_count));
+    for (std::int32_t i = 0; i < record_count; ++i) {
+        protocol::Record record;
+        const auto timestamp = reader.get<std::int64_t>();
+        const auto key_length = reader.get<std::int32_t>();
+        if (!timestamp || !key_length || *key_length < -1) {
+            decoded.status = DecodeStatus::corrupt;
+            return decoded;
+        }
+        record.timestamp_ms = *timestamp;
+        if (*key_length >= 0) {
+            record.key = reader.get_string(*key_length);
+            if (!record.key) {
+                decoded.status = DecodeStatus::corrupt;
+                return decoded;
+            }
+        }
+        const auto value_length = reader.get<std::int32_t>();
+        std::optional<std::string> value = value_length ? reader.get_string(*value_length) : std::nullopt;
+        if (!value) {
+            decoded.status = DecodeStatus::corrupt;
+            return decoded;
+        }
+        record.value = std::move(*value);
+        batch.records.push_back(std::move(record));
+    }
+    if (reader.position() != size) {
+        decoded.status = DecodeStatus::corrupt;
+        return decoded;
+    }
+    decoded.size_bytes = size;
+    return decoded;
+}
+
+}  // namespace eosim::broker_core

@@ -1,0 +1,82 @@
+#include "broker_core/leader_epoch_cache.h"
+
+#include <sstream>
+
+namespace eosim::broker_core {
+
+LeaderEpochCache::LeaderEpochCache(sim::Disk& disk, std::string path) : disk_(disk), path_(std::move(path)) {}
+
+void LeaderEpochCache::load() {
+    entries_.clear();
+    const auto bytes = disk_.read_all(path_);
+    if (!bytes) {
+        return;
+    }
+    std::istringstream text(std::string(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
+    std::int32_t epoch = 0;
+    std::int64_t offset = 0;
+    while (text >> epoch >> offset) {
+        const EpochEntry entry{protocol::LeaderEpoch(epoch), protocol::Offset(offset)};
+        if (!entries_.empty() && (entries_.back().epoch >= entry.epoch || entries_.back().start_offset > entry.start_offset)) {
+            break;  // a torn or garbled checkpoint: keep the consistent prefix
+        }
+        entries_.push_back(entry);
+    }
+}
+
+void LeaderEpochCache::persist() {
+    std::ostringstream text;
+    for (const EpochEntry& entry : entries_) {
+        text << entry.epoch.value() << ' ' << entry.start_offset.value() << '\n';
+    }
+    const std::string content = text.str();
+    const std::string temporary = path_ + ".tmp";
+    (void)disk_.remove(temporary);
+    (void)disk_.create(temporary);
+    (void)disk_.append(temporary, std::as_bytes(std::span(content.data(), content.size())));
+    (void)disk_.fsync(temporary);
+    (void)disk_.rename(temporary, path_);
+}
+
+void LeaderEpochCache::assign(protocol::LeaderEpoch epoch, protocol::Offset start_offset) {
+    if (!entries_.empty() && (epoch <= entries_.back().epoch || start_offset < entries_.back().start_offset)) {
+        return;
+    }
+    entries_.push_back(EpochEntry{epoch, start_offset});
+    persist();
+}
+
+std::optional<EpochEntry> LeaderEpochCache::latest() const {
+    if (entries_.empty()) {
+        return std::nullopt;
+    }
+    return entries_.back();
+}
+
+EpochEndOffset LeaderEpochCache::end_offset_for(protocol::LeaderEpoch requested, protocol::Offset log_end_offset) const {
+    if (entries_.empty() || requested < entries_.front().epoch) {
+        return EpochEndOffset{};
+    }
+    if (requested >= entries_.back().epoch) {
+        return EpochEndOffset{entries_.back().epoch, log_end_offset};
+    }
+    // The largest epoch <= requested ends where the next epoch starts.
+    for (std::size_t i = entries_.size() - 1; i > 0; --i) {
+        if (entries_[i - 1].epoch <= requested) {
+            return EpochEndOffset{entries_[i - 1].epoch, entries_[i].start_offset};
+        }
+    }
+    return EpochEndOffset{};
+}
+
+void LeaderEpochCache::truncate_from_end(protocol::Offset end_offset) {
+    const std::size_t before = entries_.size();
+    while (!entries_.empty() && entries_.back().start_offset >= end_offset) {
+        entries_.pop_back();
+    }
+    if (entries_.size() != before) {
+        persist();
+    }
+}
+
+}  // namespace eosim::broker_core

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/types.h"
+#include "sim/disk.h"
+
+namespace eosim::broker_core {
+
+struct EpochEntry {
+    protocol::LeaderEpoch epoch;
+    protocol::Offset start_offset;
+    bool operator==(const EpochEntry&) const = default;
+};
+
+// The answer to OffsetsForLeaderEpoch: the largest epoch at most the one asked for, and the offset
+// where it ended (the start of the next epoch, or the log end for the latest).
+struct EpochEndOffset {
+    protocol::LeaderEpoch epoch = protocol::no_leader_epoch;
+    protocol::Offset end_offset{-1};
+    bool operator==(const EpochEndOffset&) const = default;
+};
+
+// Which leader epoch began at which offset (KIP-101), kept on disk in a checkpoint file that is
+// replaced atomically (write a temporary file, fsync, rename).
+class LeaderEpochCache {
+public:
+    LeaderEpochCache(sim::Disk& disk, std::string path);
+
+    // Reads the checkpoint (a missing or unreadable one gives an empty cache).
+    void load();
+
+    // Records that `epoch` starts at `start_offset`. Older or equal epochs are ignored, as is an
+    // epoch that would start before the latest one's start.
+    void assign(protocol::LeaderEpoch epoch, protocol::Offset start_offset);
+    [[nodiscard]] std::optional<EpochEntry> latest() const;
+    [[nodiscard]] EpochEndOffset end_offset_for(protocol::LeaderEpoch requested, protocol::Offset log_end_offset) const;
+    // The log was truncated to `end_offset`: forget epochs that start at or after it.
+    void truncate_from_end(protocol::Offset end_offset);
+    [[nodiscard]] const std::vector<EpochEntry>& entries() const { return entries_; }
+
+private:
+    void persist();
+
+    sim::Disk& disk_;
+    std::string path_;
+    std::vector<EpochEntry> entries_;
+};
+
+}  // namespace eosim::broker_core

@@ -1,0 +1,212 @@
+#include "broker_core/partition_log.h"
+
+#include <fmt/format.h>
+
+#include "broker_core/batch_codec.h"
+
+namespace eosim::broker_core {
+
+namespace {
+constexpr std::string_view segment_suffix = ".log";
+}
+
+PartitionLog::PartitionLog(sim::Disk& disk, std::string directory, LogConfig config)
+    : disk_(disk),
+      directory_(std::move(directory)),
+      config_(config),
+      epochs_(disk, directory_ + "/leader-epoch-checkpoint") {}
+
+std::string PartitionLog::segment_path(std::int64_t base_offset) const {
+    return fmt::format("{}/{:020d}{}", directory_, base_offset, segment_suffix);
+}
+
+std::vector<std::int64_t> PartitionLog::segment_bases() const {
+    std::vector<std::int64_t> bases;
+    const std::string prefix = directory_ + "/";
+    for (const std::string& path : disk_.list(prefix)) {
+        const std::string name = path.substr(prefix.size());
+        if (name.size() == 20 + segment_suffix.size() && name.ends_with(segment_suffix)) {
+            bases.push_back(std::stoll(name.substr(0, 20)));
+        }
+    }
+    return bases;  // lexicographic order of zero-padded names is numeric order
+}
+
+RecoveryReport PartitionLog::recover(bool verify_crc) {
+    RecoveryReport report;
+    index_.clear();
+    unflushed_segments_.clear();
+    epochs_.load();
+    const std::vector<std::int64_t> bases = segment_bases();
+    std::int64_t expected = bases.empty() ? 0 : bases.front();
+    log_start_offset_ = protocol::Offset(expected);
+    active_segment_ = expected;
+    bool cut = false;
+    for (const std::int64_t base : bases) {
+        const std::string path = segment_path(base);
+        if (cut || base != expected) {
+            report.segments_removed += 1;
+            report.truncated_bytes += disk_.size(path).value();
+            (void)disk_.remove(path);
+            cut = true;
+            continue;
+        }
+        const std::vector<std::byte> bytes = disk_.read_all(path).value();
+        std::uint64_t position = 0;
+        while (position < bytes.size()) {
+            const DecodedBatch decoded = decode_batch(std::span(bytes).subspan(position), verify_crc);
+            if (decoded.status != DecodeStatus::ok || decoded.batch.base_offset.value() != expected) {
+                report.corrupt = report.corrupt || decoded.status == DecodeStatus::corrupt ||
+                                 (decoded.status == DecodeStatus::ok);
+                cut = true;
+                break;
+            }
+            index_[expected] = BatchLocation{base, position, decoded.size_bytes, decoded.batch.last_offset().value(),
+                                             decoded.batch.leader_epoch.value()};
+            expected = decoded.batch.next_offset().value();
+            position += decoded.size_bytes;
+            ++report.batches;
+        }
+        if (position < bytes.size()) {
+            report.truncated_bytes += bytes.size() - position;
+            (void)disk_.truncate(path, position);
+        }
+        active_segment_ = base;
+    }
+    log_end_offset_ = protocol::Offset(expected);
+    epochs_.truncate_from_end(log_end_offset_);
+    return report;
+}
+
+std::uint64_t PartitionLog::size_bytes() const {
+    std::uint64_t total = 0;
+    for (const std::int64_t base : segment_bases()) {
+        total += disk_.size(segment_path(base)).value();
+    }
+    return total;
+}
+
+sim::Status PartitionLog::roll_if_needed() {
+    const std::string active = segment_path(active_segment_);
+    if (!disk_.exists(active)) {
+        return disk_.create(active);
+    }
+    if (disk_.size(active).value() < config_.segment_bytes || log_end_offset_.value() == active_segment_) {
+        return sim::ok_status();
+    }
+    active_segment_ = log_end_offset_.value();
+    return disk_.create(segment_path(active_segment_));
+}
+
+sim::Status PartitionLog::append(const protocol::RecordBatch& batch) {
+    EOSIM_ASSERT_MSG(batch.base_offset == log_end_offset_,
+                     fmt::format("append at {} to a log ending at {}", batch.base_offset.value(), log_end_offset_.value()));
+    EOSIM_ASSERT(!batch.records.empty());
+    if (index_.empty() && log_end_offset_ == log_start_offset_) {
+        active_segment_ = log_end_offset_.value();
+    }
+    if (sim::Status rolled = roll_if_needed(); !rolled) {
+        return rolled;
+    }
+    const std::string path = segment_path(active_segment_);
+    const std::uint64_t position = disk_.size(path).value();
+    const std::vector<std::byte> bytes = encode_batch(batch);
+    if (sim::Status written = disk_.append(path, bytes); !written) {
+        return written;
+    }
+    index_[batch.base_offset.value()] = BatchLocation{active_segment_, position, bytes.size(),
+                                                      batch.last_offset().value(), batch.leader_epoch.value()};
+    log_end_offset_ = batch.next_offset();
+    unflushed_segments_[active_segment_] = true;
+    epochs_.assign(batch.leader_epoch, batch.base_offset);
+    if (config_.flush_every_write) {
+        return flush();
+    }
+    return sim::ok_status();
+}
+
+ReadResult PartitionLog::read(protocol::Offset from, protocol::Offset end, std::uint64_t max_bytes,
+                              bool verify_crc) const {
+    ReadResult result;
+    auto it = index_.upper_bound(from.value());
+    if (it != index_.begin()) {
+        const auto previous = std::prev(it);
+        if (previous->second.last_offset >= from.value()) {
+            it = previous;
+        }
+    }
+    std::uint64_t bytes_read = 0;
+    for (; it != index_.end() && it->first < end.value(); ++it) {
+        const BatchLocation& location = it->second;
+        if (!result.batches.empty() && bytes_read + location.size > max_bytes) {
+            break;
+        }
+        const auto bytes = disk_.read(segment_path(location.segment_base), location.position, location.size);
+        if (!bytes || bytes->size() != location.size) {
+            result.status = ReadStatus::corrupt;
+            break;
+        }
+        DecodedBatch decoded = decode_batch(*bytes, verify_crc);
+        if (decoded.status != DecodeStatus::ok || decoded.batch.base_offset.value() != it->first) {
+            result.status = ReadStatus::corrupt;
+            break;
+        }
+        bytes_read += location.size;
+        result.batches.push_back(std::move(decoded.batch));
+    }
+    return result;
+}
+
+void PartitionLog::truncate_to(protocol::Offset end_offset) {
+    if (end_offset >= log_end_offset_) {
+        return;
+    }
+    auto it = index_.upper_bound(end_offset.value());
+    if (it != index_.begin() && std::prev(it)->second.last_offset >= end_offset.value()) {
+        it = std::prev(it);  // the batch holding end_offset goes too: batches are never split
+    }
+    if (it == index_.end()) {
+        return;
+    }
+    const std::int64_t new_end = it->first;
+    const BatchLocation first_removed = it->second;
+    (void)disk_.truncate(segment_path(first_removed.segment_base), first_removed.position);
+    for (const std::int64_t base : segment_bases()) {
+        if (base > first_removed.segment_base) {
+            (void)disk_.remove(segment_path(base));
+            unflushed_segments_.erase(base);
+        }
+    }
+    index_.erase(it, index_.end());
+    active_segment_ = first_removed.segment_base;
+    log_end_offset_ = protocol::Offset(std::max(new_end, log_start_offset_.value()));
+    epochs_.truncate_from_end(log_end_offset_);
+}
+
+sim::Status PartitionLog::flush() {
+    std::map<std::int64_t, bool> segments;
+    segments.swap(unflushed_segments_);
+    for (const auto& [base, dirty] : segments) {
+        const std::string path = segment_path(base);
+        if (disk_.exists(path)) {
+            if (sim::Status synced = disk_.fsync(path); !synced) {
+                return synced;
+            }
+        }
+    }
+    return sim::ok_status();
+}
+
+std::optional<protocol::LeaderEpoch> PartitionLog::epoch_at(protocol::Offset offset) const {
+    auto it = index_.upper_bound(offset.value());
+    if (it == index_.begin()) {
+        return std::nullopt;
+    }
+    --it;
+    if (it->second.last_offset < offset.value()) {
+        return std::nullopt;
+    }
+    return protocol::LeaderEpoch(it->second.leader_epoch);
+}
+
+}  // namespace eosim::broker_core

@@ -1,0 +1,90 @@
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace eosim::protocol {
+
+// Kafka's wire error codes, with Kafka's numbers, for the requests eosim simulates. Inside brokers
+// and clients errors are these values; they never cross into sim/.
+enum class ErrorCode : std::int16_t {
+    none = 0,
+    offset_out_of_range = 1,
+    corrupt_message = 2,
+    unknown_topic_or_partition = 3,
+    leader_not_available = 5,
+    not_leader_or_follower = 6,
+    request_timed_out = 7,
+    broker_not_available = 8,
+    replica_not_available = 9,
+    message_too_large = 10,
+    stale_controller_epoch = 11,
+    network_exception = 13,
+    not_enough_replicas = 19,
+    not_enough_replicas_after_append = 20,
+    invalid_required_acks = 21,
+    out_of_order_sequence_number = 45,
+    duplicate_sequence_number = 46,
+    invalid_producer_epoch = 47,
+    kafka_storage_error = 56,
+    unknown_producer_id = 59,
+    fenced_leader_epoch = 74,
+    unknown_leader_epoch = 75,
+    stale_broker_epoch = 77,
+    offset_not_available = 78,
+};
+
+// Kafka's name for the code, e.g. "NOT_LEADER_OR_FOLLOWER".
+constexpr std::string_view error_name(ErrorCode code) {
+    switch (code) {
+        case ErrorCode::none: return "NONE";
+        case ErrorCode::offset_out_of_range: return "OFFSET_OUT_OF_RANGE";
+        case ErrorCode::corrupt_message: return "CORRUPT_MESSAGE";
+        case ErrorCode::unknown_topic_or_partition: return "UNKNOWN_TOPIC_OR_PARTITION";
+        case ErrorCode::leader_not_available: return "LEADER_NOT_AVAILABLE";
+        case ErrorCode::not_leader_or_follower: return "NOT_LEADER_OR_FOLLOWER";
+        case ErrorCode::request_timed_out: return "REQUEST_TIMED_OUT";
+        case ErrorCode::broker_not_available: return "BROKER_NOT_AVAILABLE";
+        case ErrorCode::replica_not_available: return "REPLICA_NOT_AVAILABLE";
+        case ErrorCode::message_too_large: return "MESSAGE_TOO_LARGE";
+        case ErrorCode::stale_controller_epoch: return "STALE_CONTROLLER_EPOCH";
+        case ErrorCode::network_exception: return "NETWORK_EXCEPTION";
+        case ErrorCode::not_enough_replicas: return "NOT_ENOUGH_REPLICAS";
+        case ErrorCode::not_enough_replicas_after_append: return "NOT_ENOUGH_REPLICAS_AFTER_APPEND";
+        case ErrorCode::invalid_required_acks: return "INVALID_REQUIRED_ACKS";
+        case ErrorCode::out_of_order_sequence_number: return "OUT_OF_ORDER_SEQUENCE_NUMBER";
+        case ErrorCode::duplicate_sequence_number: return "DUPLICATE_SEQUENCE_NUMBER";
+        case ErrorCode::invalid_producer_epoch: return "INVALID_PRODUCER_EPOCH";
+        case ErrorCode::kafka_storage_error: return "KAFKA_STORAGE_ERROR";
+        case ErrorCode::unknown_producer_id: return "UNKNOWN_PRODUCER_ID";
+        case ErrorCode::fenced_leader_epoch: return "FENCED_LEADER_EPOCH";
+        case ErrorCode::unknown_leader_epoch: return "UNKNOWN_LEADER_EPOCH";
+        case ErrorCode::stale_broker_epoch: return "STALE_BROKER_EPOCH";
+        case ErrorCode::offset_not_available: return "OFFSET_NOT_AVAILABLE";
+    }
+    return "UNKNOWN_SERVER_ERROR";
+}
+
+// Whether a client may retry the request that got this error (Kafka's RetriableException).
+constexpr bool retriable(ErrorCode code) {
+    switch (code) {
+        case ErrorCode::corrupt_message:
+        case ErrorCode::unknown_topic_or_partition:
+        case ErrorCode::leader_not_available:
+        case ErrorCode::not_leader_or_follower:
+        case ErrorCode::request_timed_out:
+        case ErrorCode::replica_not_available:
+        case ErrorCode::network_exception:
+        case ErrorCode::not_enough_replicas:
+        case ErrorCode::not_enough_replicas_after_append:
+        case ErrorCode::kafka_storage_error:
+        case ErrorCode::fenced_leader_epoch:
+        case ErrorCode::unknown_leader_epoch:
+        case ErrorCode::offset_not_available:
+            return true;
+        default:
+            return false;
+    }
+}
+
+}  // namespace eosim::protocol

@@ -1,0 +1,179 @@
+#include <gtest/gtest.h>
+
+#include "broker_core/batch_codec.h"
+#include "broker_core/partition_log.h"
+#include "sim/simulation.h"
+
+namespace eosim::broker_core {
+namespace {
+
+using protocol::LeaderEpoch;
+using protocol::Offset;
+using protocol::RecordBatch;
+
+RecordBatch make_batch(std::int64_t base_offset, int records, std::int32_t epoch = 0, const std::string& tag = "v") {
+    RecordBatch batch;
+    batch.base_offset = Offset(base_offset);
+    batch.leader_epoch = LeaderEpoch(epoch);
+    for (int i = 0; i < records; ++i) {
+        batch.records.push_back(protocol::Record{
+            i % 2 == 0 ? std::optional<std::string>("k" + std::to_string(i)) : std::nullopt,
+            tag + "-" + std::to_string(base_offset + i), base_offset + i});
+    }
+    return batch;
+}
+
+TEST(BatchCodec, RoundTripsEveryField) {
+    RecordBatch batch = make_batch(42, 3, 7);
+    batch.producer_id = protocol::ProducerId(1001);
+    batch.producer_epoch = protocol::ProducerEpoch(3);
+    batch.base_sequence = protocol::Sequence(17);
+    batch.transactional = true;
+    const std::vector<std::byte> bytes = encode_batch(batch);
+    const DecodedBatch decoded = decode_batch(bytes);
+    ASSERT_EQ(decoded.status, DecodeStatus::ok);
+    EXPECT_EQ(decoded.size_bytes, bytes.size());
+    EXPECT_EQ(decoded.batch, batch);
+}
+
+TEST(BatchCodec, DetectsTornAndCorruptBatches) {
+    const std::vector<std::byte> bytes = encode_batch(make_batch(0, 4));
+    for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
+        EXPECT_EQ(decode_batch(std::span(bytes).first(cut)).status, DecodeStatus::truncated) << cut;
+    }
+    for (std::size_t at = batch_header_bytes; at < bytes.size(); ++at) {
+        std::vector<std::byte> flipped = bytes;
+        flipped[at] ^= std::byte{0x10};
+        EXPECT_EQ(decode_batch(flipped).status, DecodeStatus::corrupt) << "bit flip at " << at;
+    }
+}
+
+TEST(BatchCodec, WithoutTheCrcCheckAFlippedValueGoesUnnoticed) {
+    const std::vector<std::byte> bytes = encode_batch(make_batch(0, 1));
+    std::vector<std::byte> flipped = bytes;
+    flipped.back() ^= std::byte{0x01};  // the last byte of the value
+    EXPECT_EQ(decode_batch(flipped, true).status, DecodeStatus::corrupt);
+    const DecodedBatch unchecked = decode_batch(flipped, false);
+    ASSERT_EQ(unchecked.status, DecodeStatus::ok);
+    EXPECT_NE(unchecked.batch.records[0].value, make_batch(0, 1).records[0].value);
+}
+
+class LogTest : public ::testing::Test {
+protected:
+    sim::Simulation simulation{sim::SimulationOptions{.seed = 5}};
+    sim::Disk disk{sim::DiskOptions{}, sim::Random(5)};
+};
+
+TEST_F(LogTest, AppendsReadsAndRollsSegments) {
+    PartitionLog log(disk, "t-0", LogConfig{.segment_bytes = 500});
+    (void)log.recover();
+    std::int64_t next = 0;
+    for (int i = 0; i < 20; ++i) {
+        ASSERT_TRUE(log.append(make_batch(next, 1 + i % 3, i / 5)).ok());
+        next += 1 + i % 3;
+    }
+    EXPECT_EQ(log.log_end_offset(), Offset(next));
+    EXPECT_GT(disk.list("t-0/").size(), 3U) << "segments should have rolled";
+    // From the middle of a batch: that whole batch comes first.
+    const ReadResult all = log.read(Offset(4), Offset(next), 1U << 20U);
+    ASSERT_EQ(all.status, ReadStatus::ok);
+    ASSERT_FALSE(all.batches.empty());
+    EXPECT_LE(all.batches.front().base_offset, Offset(4));
+    EXPECT_GE(all.batches.front().last_offset(), Offset(4));
+    EXPECT_EQ(all.batches.back().next_offset(), Offset(next));
+    // Bounded by an end offset (a high watermark) and by size (but always one batch).
+    const ReadResult bounded = log.read(Offset(0), Offset(10), 1U << 20U);
+    for (const RecordBatch& batch : bounded.batches) {
+        EXPECT_LT(batch.base_offset, Offset(10));
+    }
+    EXPECT_EQ(log.read(Offset(0), Offset(next), 1).batches.size(), 1U);
+    EXPECT_EQ(log.epoch_at(Offset(0)), LeaderEpoch(0));
+    EXPECT_EQ(log.epochs().latest()->epoch, LeaderEpoch(3));
+}
+
+TEST_F(LogTest, RecoveryRebuildsTheSameLog) {
+    PartitionLog log(disk, "t-0", LogConfig{.segment_bytes = 300});
+    (void)log.recover();
+    for (std::int64_t offset = 0; offset < 30; offset += 2) {
+        ASSERT_TRUE(log.append(make_batch(offset, 2, static_cast<std::int32_t>(offset / 10))).ok());
+    }
+    ASSERT_TRUE(log.flush().ok());
+    (void)disk.crash(sim::UnsyncedFate::lose);
+    PartitionLog recovered(disk, "t-0", LogConfig{.segment_bytes = 300});
+    const RecoveryReport report = recovered.recover();
+    EXPECT_EQ(report.batches, 15U);
+    EXPECT_FALSE(report.corrupt);
+    EXPECT_EQ(recovered.log_end_offset(), Offset(30));
+    EXPECT_EQ(recovered.read(Offset(0), Offset(30), 1U << 20U).batches,
+              log.read(Offset(0), Offset(30), 1U << 20U).batches);
+    EXPECT_EQ(recovered.epochs().entries(), log.epochs().entries());
+}
+
+TEST_F(LogTest, RecoveryCutsACorruptBatchAndEverythingAfterIt) {
+    PartitionLog log(disk, "t-0", LogConfig{});
+    (void)log.recover();
+    for (std::int64_t offset = 0; offset < 10; ++offset) {
+        ASSERT_TRUE(log.append(make_batch(offset, 1)).ok());
+    }
+    ASSERT_TRUE(log.flush().ok());
+    // Flip a bit in the value of the sixth batch's record.
+    const std::uint64_t batch_size = encode_batch(make_batch(0, 1)).size();
+    auto bytes = disk.read_all("t-0/00000000000000000000.log").value();
+    bytes[5 * batch_size + batch_size - 1] ^= std::byte{0x04};
+    ASSERT_TRUE(disk.write("t-0/00000000000000000000.log", 0, bytes).ok());
+
+    PartitionLog checked(disk, "t-0", LogConfig{});
+    PartitionLog unchecked_view(disk, "t-0", LogConfig{});
+    // Without the CRC check (the no-crc-check bug) the corrupt batch is taken as good.
+    EXPECT_EQ(unchecked_view.recover(false).batches, 10U);
+    const RecoveryReport report = checked.recover(true);
+    EXPECT_TRUE(report.corrupt);
+    EXPECT_EQ(report.batches, 5U);
+    EXPECT_EQ(checked.log_end_offset(), Offset(5));
+}
+
+TEST_F(LogTest, TruncationRemovesWholeBatchesAndTheirEpochs) {
+    PartitionLog log(disk, "t-0", LogConfig{.segment_bytes = 200});
+    (void)log.recover();
+    ASSERT_TRUE(log.append(make_batch(0, 3, 1)).ok());
+    ASSERT_TRUE(log.append(make_batch(3, 3, 2)).ok());
+    ASSERT_TRUE(log.append(make_batch(6, 3, 3)).ok());
+    log.truncate_to(Offset(4));  // inside the second batch
+    EXPECT_EQ(log.log_end_offset(), Offset(3));
+    EXPECT_EQ(log.epochs().latest()->epoch, LeaderEpoch(1));
+    ASSERT_TRUE(log.append(make_batch(3, 1, 4)).ok());
+    EXPECT_EQ(log.read(Offset(3), Offset(4), 100).batches.front().records.front().value, "v-3");
+    ASSERT_TRUE(log.flush().ok());
+    PartitionLog recovered(disk, "t-0", LogConfig{.segment_bytes = 200});
+    EXPECT_EQ(recovered.recover().batches, 2U);
+    EXPECT_EQ(recovered.log_end_offset(), Offset(4));
+}
+
+TEST(LeaderEpochCache, AnswersOffsetsForLeaderEpochLikeKip101) {
+    sim::Simulation simulation(sim::SimulationOptions{.seed = 1});
+    sim::Disk disk(sim::DiskOptions{}, sim::Random(1));
+    LeaderEpochCache cache(disk, "epochs");
+    cache.load();
+    EXPECT_EQ(cache.end_offset_for(LeaderEpoch(0), Offset(0)), EpochEndOffset{});
+    cache.assign(LeaderEpoch(1), Offset(0));
+    cache.assign(LeaderEpoch(2), Offset(10));
+    cache.assign(LeaderEpoch(2), Offset(12));  // same epoch: ignored
+    cache.assign(LeaderEpoch(4), Offset(20));
+    cache.assign(LeaderEpoch(3), Offset(25));  // older epoch: ignored
+    const Offset log_end(30);
+    EXPECT_EQ(cache.end_offset_for(LeaderEpoch(4), log_end), (EpochEndOffset{LeaderEpoch(4), Offset(30)}));
+    EXPECT_EQ(cache.end_offset_for(LeaderEpoch(5), log_end), (EpochEndOffset{LeaderEpoch(4), Offset(30)}));
+    EXPECT_EQ(cache.end_offset_for(LeaderEpoch(2), log_end), (EpochEndOffset{LeaderEpoch(2), Offset(20)}));
+    // An epoch this replica never saw: the largest below it, ending where the next one starts.
+    EXPECT_EQ(cache.end_offset_for(LeaderEpoch(3), log_end), (EpochEndOffset{LeaderEpoch(2), Offset(20)}));
+    EXPECT_EQ(cache.end_offset_for(LeaderEpoch(1), log_end), (EpochEndOffset{LeaderEpoch(1), Offset(10)}));
+    EXPECT_EQ(cache.end_offset_for(LeaderEpoch(0), log_end), EpochEndOffset{});
+    LeaderEpochCache reloaded(disk, "epochs");
+    reloaded.load();
+    EXPECT_EQ(reloaded.entries(), cache.entries());
+    cache.truncate_from_end(Offset(10));
+    EXPECT_EQ(cache.entries().size(), 1U);
+}
+
+}  // namespace
+}  // namespace eosim::broker_core
