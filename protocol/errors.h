@@ -32,6 +32,8 @@ enum class ErrorCode : std::int16_t {
     unknown_leader_epoch = 75,
     stale_broker_epoch = 77,
     offset_not_available = 78,
+    invalid_update_version = 95,
+    ineligible_replica = 107,
 };
 
 // Kafka's name for the code, e.g. "NOT_LEADER_OR_FOLLOWER".
@@ -61,6 +63,8 @@ constexpr std::string_view error_name(ErrorCode code) {
         case ErrorCode::unknown_leader_epoch: return "UNKNOWN_LEADER_EPOCH";
         case ErrorCode::stale_broker_epoch: return "STALE_BROKER_EPOCH";
         case ErrorCode::offset_not_available: return "OFFSET_NOT_AVAILABLE";
+        case ErrorCode::invalid_update_version: return "INVALID_UPDATE_VERSION";
+        case ErrorCode::ineligible_replica: return "INELIGIBLE_REPLICA";
     }
     return "UNKNOWN_SERVER_ERROR";
 }

@@ -10,6 +10,7 @@
 
 #include "sim/buggify.h"
 #include "sim/channel.h"
+#include "sim/condition.h"
 #include "sim/disk.h"
 #include "sim/future.h"
 #include "sim/network.h"

@@ -1,0 +1,111 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker_core/cluster_config.h"
+#include "broker_core/partition_log.h"
+#include "protocol/messages.h"
+#include "sim/condition.h"
+#include "sim/rpc.h"
+
+namespace eosim::broker_core {
+
+struct BrokerConfig {
+    protocol::BrokerId id{0};
+    ClusterAddresses addresses;
+    LogConfig log;
+    std::int32_t min_insync_replicas = 2;
+    sim::Duration heartbeat_interval{std::chrono::milliseconds(200)};
+    sim::Duration replica_lag_time_max{std::chrono::milliseconds(1000)};  // replica.lag.time.max.ms
+    sim::Duration isr_check_interval{std::chrono::milliseconds(100)};
+    sim::Duration replica_fetch_max_wait{std::chrono::milliseconds(50)};
+    sim::Duration replica_fetch_backoff{std::chrono::milliseconds(20)};
+    sim::Duration request_timeout{std::chrono::milliseconds(1000)};
+    sim::Duration hw_checkpoint_interval{std::chrono::milliseconds(500)};
+    BrokerBugs bugs;
+};
+
+enum class ReplicaRole : std::uint8_t { none, leader, follower };
+
+// One broker's replica of one partition: its log, its high watermark, and, while it leads, what it
+// knows of its followers.
+struct Replica {
+    Replica(sim::Disk& disk, const protocol::TopicPartition& topic_partition, const LogConfig& config)
+        : partition(topic_partition), log(disk, topic_partition.name(), config) {}
+
+    struct FollowerState {
+        protocol::Offset log_end_offset{-1};  // -1: unknown since this broker became leader
+        sim::Time last_caught_up{};
+        protocol::Offset leader_end_at_last_fetch{0};  // Kafka's rule for "caught up"
+        sim::Time last_fetch{};
+    };
+
+    protocol::TopicPartition partition;
+    PartitionLog log;
+    ReplicaRole role = ReplicaRole::none;
+    protocol::BrokerId leader = protocol::no_broker;
+    protocol::LeaderEpoch leader_epoch{-1};
+    std::int32_t partition_epoch = -1;
+    std::vector<protocol::BrokerId> replicas;
+    std::vector<protocol::BrokerId> isr;  // as the controller committed it
+    protocol::Offset high_watermark{0};
+    std::map<protocol::BrokerId, FollowerState> followers;
+    bool alter_in_flight = false;
+    std::vector<protocol::BrokerId> proposed_isr;  // while an ISR change is in flight
+    std::uint64_t generation = 0;  // bumped whenever the role or the epoch changes
+    bool halted = false;
+    sim::Condition changed;  // appended, high watermark moved, role changed
+};
+
+// A broker: serves produce, fetch, metadata and list-offsets requests, replicates the partitions it
+// follows, keeps the ISR of those it leads, and heartbeats to the controller, whose metadata decides
+// its roles.
+class Broker final : public sim::NodeState {
+public:
+    Broker(sim::Node& node, BrokerConfig config);
+
+    [[nodiscard]] const std::map<protocol::TopicPartition, std::unique_ptr<Replica>>& replicas() const {
+        return replicas_;
+    }
+    [[nodiscard]] const protocol::MetadataSnapshot& metadata() const { return metadata_; }
+
+private:
+    sim::Message handle(const sim::Message& request);
+    protocol::ProduceResponse produce(const protocol::ProduceRequest& request);
+    protocol::FetchResponse fetch(const protocol::FetchRequest& request);
+    protocol::ListOffsetsResponse list_offsets(const protocol::ListOffsetsRequest& request);
+    protocol::OffsetsForLeaderEpochResponse offsets_for_leader_epoch(const protocol::OffsetsForLeaderEpochRequest& request);
+
+    void heartbeat_loop();
+    void apply_metadata(const protocol::MetadataSnapshot& metadata);
+    Replica& replica_for(const protocol::PartitionState& state);
+    void become_leader(Replica& replica, const protocol::PartitionState& state);
+    void become_follower(Replica& replica, const protocol::PartitionState& state);
+    void follow(protocol::TopicPartition partition, std::uint64_t generation);
+    void handle_divergence(Replica& replica, const protocol::DivergingEpoch& diverging);
+
+    void isr_loop();
+    void maybe_expand_isr(Replica& replica, protocol::BrokerId follower);
+    void propose_isr(Replica& replica, std::vector<protocol::BrokerId> new_isr);
+    void maybe_advance_high_watermark(Replica& replica);
+    void hw_checkpoint_loop();
+    void write_hw_checkpoint();
+    [[nodiscard]] std::map<std::string, std::int64_t> read_hw_checkpoint() const;
+    [[nodiscard]] bool verify_crc() const { return !config_.bugs.no_crc_check; }
+    [[noreturn]] void halt(const Replica& replica, const char* what);
+    Replica* find(const protocol::TopicPartition& partition);
+
+    sim::Node& node_;
+    BrokerConfig config_;
+    protocol::MetadataSnapshot metadata_;
+    std::map<protocol::TopicPartition, std::unique_ptr<Replica>> replicas_;
+    std::map<std::string, std::int64_t> recovered_hw_;
+    std::unique_ptr<sim::RpcClient> controller_;
+    sim::RpcServer server_;
+};
+
+}  // namespace eosim::broker_core

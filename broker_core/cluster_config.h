@@ -1,0 +1,36 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "protocol/types.h"
+#include "sim/network.h"
+#include "sim/node.h"
+#include "sim/time.h"
+
+namespace eosim::broker_core {
+
+inline constexpr sim::Port broker_port{9092};
+inline constexpr sim::Port controller_port{9093};
+
+struct TopicConfig {
+    std::string name;
+    std::int32_t partitions = 1;
+    std::int32_t replication_factor = 3;
+};
+
+// The defects a bug switch re-creates (see docs/bug-switches.md). All off: a correct broker.
+struct BrokerBugs {
+    bool kip101_hw_truncation = false;  // followers truncate to their high watermark, not by leader epoch
+    bool ack_before_isr = false;        // acks=all answered as soon as the leader appended
+    bool no_crc_check = false;          // recovery and fetch skip the CRC check
+};
+
+// Where each broker and the controller live in the simulation.
+struct ClusterAddresses {
+    sim::NodeId controller{};
+    std::map<protocol::BrokerId, sim::NodeId> brokers;
+};
+
+}  // namespace eosim::broker_core

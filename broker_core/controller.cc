@@ -1,0 +1,376 @@
+#include "broker_core/controller.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "sim/simulation.h"
+
+namespace eosim::broker_core {
+
+using protocol::BrokerId;
+using protocol::ErrorCode;
+using protocol::PartitionState;
+
+namespace {
+
+constexpr const char* metadata_path = "metadata/cluster_metadata";
+
+std::string join(const std::vector<BrokerId>& ids) {
+    std::string text;
+    for (const BrokerId id : ids) {
+        if (!text.empty()) {
+            text += ',';
+        }
+        text += std::to_string(id.value());
+    }
+    return text.empty() ? "-" : text;
+}
+
+std::vector<BrokerId> split(const std::string& text) {
+    std::vector<BrokerId> ids;
+    if (text == "-") {
+        return ids;
+    }
+    std::istringstream in(text);
+    std::string part;
+    while (std::getline(in, part, ',')) {
+        ids.emplace_back(std::stoi(part));
+    }
+    return ids;
+}
+
+bool contains(const std::vector<BrokerId>& ids, BrokerId id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); }
+
+}  // namespace
+
+Controller::Controller(sim::Node& node, ControllerConfig config)
+    : node_(node), config_(std::move(config)), server_(node, controller_port, [this](const sim::Message& m) {
+          return handle(m);
+      }) {
+    load_or_bootstrap();
+    node.spawn("controller-sessions", [this] {
+        wait_durable();
+        while (true) {
+            sim::sleep(config_.session_check_interval);
+            check_sessions();
+        }
+    });
+}
+
+bool Controller::alive(BrokerId broker) const {
+    const auto found = brokers_.find(broker);
+    return found != brokers_.end() && !found->second.fenced && found->second.incarnation != 0;
+}
+
+void Controller::load_or_bootstrap() {
+    sim::Disk& disk = node_.disk();
+    (void)disk.create(metadata_path);
+    const std::vector<std::byte> bytes = disk.read_all(metadata_path).value();
+    const std::string text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    std::size_t good = 0;
+    std::size_t records = 0;
+    while (good < text.size()) {
+        const std::size_t end = text.find('\n', good);
+        if (end == std::string::npos) {
+            break;  // a torn last line
+        }
+        try {
+            apply_line(text.substr(good, end - good));
+        } catch (const std::exception&) {
+            break;  // a garbled line: keep the consistent prefix
+        }
+        good = end + 1;
+        ++records;
+    }
+    if (good < text.size()) {
+        (void)disk.truncate(metadata_path, good);
+    }
+    const sim::Time now = sim::now();
+    for (auto& [id, registration] : brokers_) {
+        registration.last_heartbeat = now;  // every broker gets a full session after a controller restart
+    }
+    for (const BrokerId broker : config_.brokers) {
+        brokers_.try_emplace(broker);
+    }
+    version_ = durable_version_ = static_cast<std::int64_t>(records);
+    if (partitions_.empty()) {
+        const auto broker_count = static_cast<std::int32_t>(config_.brokers.size());
+        for (const TopicConfig& topic : config_.topics) {
+            for (std::int32_t p = 0; p < topic.partitions; ++p) {
+                PartitionState state;
+                state.partition = protocol::TopicPartition{topic.name, p};
+                for (std::int32_t r = 0; r < std::min(topic.replication_factor, broker_count); ++r) {
+                    state.replicas.push_back(config_.brokers[static_cast<std::size_t>((p + r) % broker_count)]);
+                }
+                state.isr = state.replicas;
+                state.leader = state.replicas.front();
+                record_partition(state);
+            }
+        }
+    }
+    sim::trace("ControllerLoaded").detail("records", records).detail("partitions", partitions_.size());
+}
+
+void Controller::apply_line(const std::string& line) {
+    std::istringstream in(line);
+    std::string kind;
+    in >> kind;
+    if (kind == "B" || kind == "F") {
+        std::int32_t id = 0;
+        std::uint32_t incarnation = 0;
+        in >> id;
+        if (kind == "B") {
+            in >> incarnation;
+        }
+        if (!in) {
+            throw std::runtime_error("bad broker record");
+        }
+        BrokerRegistration& registration = brokers_[BrokerId(id)];
+        if (kind == "B") {
+            registration.incarnation = incarnation;
+            registration.fenced = false;
+        } else {
+            registration.fenced = true;
+        }
+        return;
+    }
+    if (kind != "P") {
+        throw std::runtime_error("unknown record");
+    }
+    PartitionState state;
+    std::int32_t leader = 0;
+    std::int32_t leader_epoch = 0;
+    std::string replicas;
+    std::string isr;
+    in >> state.partition.topic >> state.partition.partition >> leader >> leader_epoch >> state.partition_epoch >>
+        replicas >> isr;
+    if (!in) {
+        throw std::runtime_error("bad partition record");
+    }
+    state.leader = BrokerId(leader);
+    state.leader_epoch = protocol::LeaderEpoch(leader_epoch);
+    state.replicas = split(replicas);
+    state.isr = split(isr);
+    partitions_[state.partition] = state;
+}
+
+void Controller::append(const std::string& line) {
+    const std::string text = line + "\n";
+    const sim::Status written = node_.disk().append(metadata_path, std::as_bytes(std::span(text.data(), text.size())));
+    EOSIM_ASSERT_MSG(written.ok(), "the controller's metadata log cannot be written");
+    ++version_;
+}
+
+void Controller::record_partition(const PartitionState& state) {
+    partitions_[state.partition] = state;
+    append(fmt::format("P {} {} {} {} {} {} {}", state.partition.topic, state.partition.partition,
+                       state.leader.value(), state.leader_epoch.value(), state.partition_epoch,
+                       join(state.replicas), join(state.isr)));
+    sim::trace("PartitionChange")
+        .detail("partition", state.partition.name())
+        .detail("leader", state.leader.value())
+        .detail("leader_epoch", state.leader_epoch.value())
+        .detail("isr", join(state.isr))
+        .detail("partition_epoch", state.partition_epoch);
+}
+
+void Controller::record_broker(BrokerId broker, std::uint32_t incarnation) {
+    append(fmt::format("B {} {}", broker.value(), incarnation));
+}
+
+void Controller::wait_durable() {
+    const std::int64_t target = version_;
+    while (durable_version_ < target) {
+        if (!syncing_) {
+            syncing_ = true;
+            const std::int64_t covered = version_;
+            const sim::Status synced = node_.disk().fsync(metadata_path);
+            EOSIM_ASSERT(synced.ok());
+            syncing_ = false;
+            durable_version_ = std::max(durable_version_, covered);
+            durable_changed_.notify_all();
+        } else {
+            durable_changed_.wait_until(sim::Time::max(), [this, target] { return durable_version_ >= target || !syncing_; });
+        }
+    }
+}
+
+protocol::MetadataSnapshot Controller::snapshot() const {
+    protocol::MetadataSnapshot metadata;
+    metadata.version = version_;
+    for (const auto& [id, registration] : brokers_) {
+        if (alive(id)) {
+            metadata.live_brokers.push_back(id);
+        }
+    }
+    for (const auto& [partition, state] : partitions_) {
+        metadata.partitions.push_back(state);
+    }
+    return metadata;
+}
+
+bool Controller::elect(PartitionState& state) {
+    const BrokerId previous = state.leader;
+    BrokerId chosen = protocol::no_broker;
+    for (const BrokerId replica : state.replicas) {
+        if (contains(state.isr, replica) && alive(replica)) {
+            chosen = replica;
+            break;
+        }
+    }
+    bool unclean = false;
+    if (chosen == protocol::no_broker && config_.unclean_leader_election) {
+        for (const BrokerId replica : state.replicas) {
+            if (alive(replica)) {
+                chosen = replica;
+                unclean = true;
+                break;
+            }
+        }
+    }
+    if (chosen == previous) {
+        return false;
+    }
+    state.leader = chosen;
+    state.leader_epoch = protocol::LeaderEpoch(state.leader_epoch.value() + 1);
+    if (unclean) {
+        state.isr = {chosen};
+    }
+    ++state.partition_epoch;
+    sim::trace("LeaderElection")
+        .detail("partition", state.partition.name())
+        .detail("leader", chosen.value())
+        .detail("leader_epoch", state.leader_epoch.value())
+        .detail("unclean", unclean);
+    return true;
+}
+
+void Controller::fence(BrokerId broker, const char* reason) {
+    BrokerRegistration& registration = brokers_[broker];
+    registration.fenced = true;
+    append(fmt::format("F {}", broker.value()));
+    sim::trace("BrokerFenced").detail("broker", broker.value()).detail("reason", reason);
+    for (auto& [partition, current] : partitions_) {
+        PartitionState state = current;
+        bool changed = false;
+        if (contains(state.isr, broker) && state.isr.size() > 1) {
+            std::erase(state.isr, broker);
+            changed = true;
+        }
+        if (state.leader == broker) {
+            changed = elect(state) || changed;
+        }
+        if (changed) {
+            if (state.partition_epoch == current.partition_epoch) {
+                ++state.partition_epoch;
+            }
+            record_partition(state);
+        }
+    }
+}
+
+void Controller::elect_leaderless() {
+    for (auto& [partition, current] : partitions_) {
+        if (current.leader != protocol::no_broker) {
+            continue;
+        }
+        PartitionState state = current;
+        if (elect(state)) {
+            record_partition(state);
+        }
+    }
+}
+
+protocol::BrokerHeartbeatResponse Controller::heartbeat(const protocol::BrokerHeartbeatRequest& request) {
+    protocol::BrokerHeartbeatResponse response;
+    const auto found = brokers_.find(request.broker);
+    if (found == brokers_.end()) {
+        response.error = ErrorCode::broker_not_available;
+        return response;
+    }
+    BrokerRegistration& registration = found->second;
+    if (registration.incarnation != request.incarnation) {
+        // A restarted broker: its old incarnation is fenced first, so every partition it led gets a
+        // new leader epoch before it may lead again.
+        if (registration.incarnation != 0 && !registration.fenced) {
+            fence(request.broker, "restarted");
+        }
+        registration.incarnation = request.incarnation;
+        registration.fenced = false;
+        record_broker(request.broker, request.incarnation);
+        elect_leaderless();
+    } else if (registration.fenced) {
+        registration.fenced = false;
+        record_broker(request.broker, request.incarnation);
+        elect_leaderless();
+    }
+    registration.last_heartbeat = sim::now();
+    // Only durable metadata leaves the controller.
+    while (durable_version_ < version_) {
+        wait_durable();
+    }
+    if (request.metadata_version != version_) {
+        response.metadata = snapshot();
+    }
+    return response;
+}
+
+protocol::AlterPartitionResponse Controller::alter_partition(const protocol::AlterPartitionRequest& request) {
+    protocol::AlterPartitionResponse response;
+    const auto found = partitions_.find(request.partition);
+    if (found == partitions_.end()) {
+        response.error = ErrorCode::unknown_topic_or_partition;
+        return response;
+    }
+    PartitionState state = found->second;
+    if (request.leader != state.leader || request.leader_epoch != state.leader_epoch) {
+        response.error = ErrorCode::fenced_leader_epoch;
+    } else if (request.partition_epoch != state.partition_epoch) {
+        response.error = ErrorCode::invalid_update_version;
+    } else if (!contains(request.new_isr, state.leader) ||
+               std::any_of(request.new_isr.begin(), request.new_isr.end(), [&](BrokerId id) {
+                   return !contains(state.replicas, id) || (!contains(state.isr, id) && !alive(id));
+               })) {
+        response.error = ErrorCode::ineligible_replica;
+    } else {
+        state.isr = request.new_isr;
+        ++state.partition_epoch;
+        record_partition(state);
+    }
+    while (durable_version_ < version_) {
+        wait_durable();
+    }
+    response.state = partitions_.at(request.partition);
+    return response;
+}
+
+void Controller::check_sessions() {
+    const sim::Time now = sim::now();
+    std::vector<BrokerId> expired;
+    for (const auto& [id, registration] : brokers_) {
+        if (alive(id) && now - registration.last_heartbeat > config_.session_timeout) {
+            expired.push_back(id);
+        }
+    }
+    for (const BrokerId id : expired) {
+        fence(id, "session expired");
+    }
+    if (!expired.empty()) {
+        wait_durable();
+    }
+}
+
+sim::Message Controller::handle(const sim::Message& request) {
+    if (request.is<protocol::BrokerHeartbeatRequest>()) {
+        return sim::make_message(heartbeat(request.as<protocol::BrokerHeartbeatRequest>()));
+    }
+    if (request.is<protocol::AlterPartitionRequest>()) {
+        return sim::make_message(alter_partition(request.as<protocol::AlterPartitionRequest>()));
+    }
+    EOSIM_ASSERT_MSG(false, "the controller got a request it does not serve");
+    return {};
+}
+
+}  // namespace eosim::broker_core

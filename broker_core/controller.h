@@ -1,0 +1,73 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker_core/cluster_config.h"
+#include "protocol/messages.h"
+#include "sim/condition.h"
+#include "sim/rpc.h"
+
+namespace eosim::broker_core {
+
+struct ControllerConfig {
+    std::vector<protocol::BrokerId> brokers;
+    std::vector<TopicConfig> topics;
+    sim::Duration session_timeout{std::chrono::milliseconds(1500)};
+    sim::Duration session_check_interval{std::chrono::milliseconds(100)};
+    bool unclean_leader_election = false;
+};
+
+// The controller (a KRaft controller with a quorum of one): it holds the cluster's metadata (brokers,
+// partition leaders, ISRs, epochs) in a metadata log on its disk, fenced brokers whose session expired
+// or who came back as a new incarnation, elects leaders from the ISR (or, when configured, from any
+// live replica), and applies the ISR changes leaders ask for. Brokers learn metadata from heartbeat
+// responses, which only ever carry durable metadata.
+class Controller final : public sim::NodeState {
+public:
+    Controller(sim::Node& node, ControllerConfig config);
+
+    [[nodiscard]] const std::map<protocol::TopicPartition, protocol::PartitionState>& partitions() const {
+        return partitions_;
+    }
+    [[nodiscard]] bool alive(protocol::BrokerId broker) const;
+    [[nodiscard]] std::int64_t version() const { return version_; }
+
+private:
+    struct BrokerRegistration {
+        std::uint32_t incarnation = 0;
+        bool fenced = true;
+        sim::Time last_heartbeat{};
+    };
+
+    void load_or_bootstrap();
+    void apply_line(const std::string& line);
+    sim::Message handle(const sim::Message& request);
+    protocol::BrokerHeartbeatResponse heartbeat(const protocol::BrokerHeartbeatRequest& request);
+    protocol::AlterPartitionResponse alter_partition(const protocol::AlterPartitionRequest& request);
+    void check_sessions();
+
+    void fence(protocol::BrokerId broker, const char* reason);
+    void elect_leaderless();
+    bool elect(protocol::PartitionState& state);
+    void record_partition(const protocol::PartitionState& state);
+    void record_broker(protocol::BrokerId broker, std::uint32_t incarnation);
+    void append(const std::string& line);
+    // Waits (in a fiber) until everything recorded so far is durable.
+    void wait_durable();
+    [[nodiscard]] protocol::MetadataSnapshot snapshot() const;
+
+    sim::Node& node_;
+    ControllerConfig config_;
+    std::map<protocol::BrokerId, BrokerRegistration> brokers_;
+    std::map<protocol::TopicPartition, protocol::PartitionState> partitions_;
+    std::int64_t version_ = 0;          // bumped by every change
+    std::int64_t durable_version_ = 0;  // every change up to here is fsynced
+    bool syncing_ = false;
+    sim::Condition durable_changed_;
+    sim::RpcServer server_;
+};
+
+}  // namespace eosim::broker_core

@@ -1,0 +1,131 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "protocol/errors.h"
+#include "protocol/types.h"
+#include "sim/time.h"
+
+namespace eosim::protocol {
+
+// ---- Metadata ------------------------------------------------------------------------------------
+
+inline constexpr BrokerId no_broker{-1};
+
+struct PartitionState {
+    TopicPartition partition;
+    std::vector<BrokerId> replicas;  // the assignment, in preference order
+    BrokerId leader = no_broker;
+    LeaderEpoch leader_epoch{0};
+    std::vector<BrokerId> isr;
+    std::int32_t partition_epoch = 0;  // bumped by every change of leader or ISR
+
+    bool operator==(const PartitionState&) const = default;
+};
+
+struct MetadataSnapshot {
+    std::int64_t version = 0;
+    std::vector<BrokerId> live_brokers;
+    std::vector<PartitionState> partitions;
+};
+
+// Any broker answers from its metadata cache.
+struct MetadataRequest {};
+struct MetadataResponse {
+    MetadataSnapshot metadata;
+};
+
+// ---- Broker <-> controller (KRaft-like) ----------------------------------------------------------
+
+struct BrokerHeartbeatRequest {
+    BrokerId broker;
+    std::uint32_t incarnation = 0;  // changes on every restart: the controller fences the old one
+    std::int64_t metadata_version = -1;
+};
+struct BrokerHeartbeatResponse {
+    ErrorCode error = ErrorCode::none;
+    std::optional<MetadataSnapshot> metadata;  // when newer than the broker's
+};
+
+// The leader asks the controller to change the ISR (KIP-497).
+struct AlterPartitionRequest {
+    BrokerId leader;
+    TopicPartition partition;
+    LeaderEpoch leader_epoch;
+    std::int32_t partition_epoch = 0;
+    std::vector<BrokerId> new_isr;
+};
+struct AlterPartitionResponse {
+    ErrorCode error = ErrorCode::none;
+    PartitionState state;
+};
+
+// ---- Produce and fetch ---------------------------------------------------------------------------
+
+struct ProduceRequest {
+    TopicPartition partition;
+    std::int16_t acks = -1;  // -1 (all), 1, 0
+    sim::Duration timeout{std::chrono::seconds(30)};
+    RecordBatch batch;  // base offset and leader epoch are assigned by the leader
+};
+struct ProduceResponse {
+    ErrorCode error = ErrorCode::none;
+    Offset base_offset{-1};
+    Offset log_start_offset{-1};
+};
+
+inline constexpr BrokerId consumer_replica_id{-1};
+
+struct FetchRequest {
+    BrokerId replica = consumer_replica_id;  // a follower's broker id, or -1 for a consumer
+    TopicPartition partition;
+    LeaderEpoch current_leader_epoch = no_leader_epoch;  // -1: not checked
+    Offset fetch_offset{0};
+    LeaderEpoch last_fetched_epoch = no_leader_epoch;  // followers: the epoch of their last batch
+    std::uint64_t max_bytes = 1U << 20U;
+    sim::Duration max_wait{std::chrono::milliseconds(100)};
+};
+
+struct DivergingEpoch {
+    LeaderEpoch epoch = no_leader_epoch;
+    Offset end_offset{-1};
+    bool operator==(const DivergingEpoch&) const = default;
+};
+
+struct FetchResponse {
+    ErrorCode error = ErrorCode::none;
+    Offset high_watermark{-1};
+    Offset log_start_offset{-1};
+    Offset log_end_offset{-1};
+    LeaderEpoch leader_epoch = no_leader_epoch;
+    std::optional<DivergingEpoch> diverging_epoch;  // the follower's log diverged: truncate (KIP-320/595)
+    std::vector<RecordBatch> batches;
+};
+
+struct OffsetsForLeaderEpochRequest {
+    TopicPartition partition;
+    LeaderEpoch current_leader_epoch = no_leader_epoch;
+    LeaderEpoch requested_epoch = no_leader_epoch;
+};
+struct OffsetsForLeaderEpochResponse {
+    ErrorCode error = ErrorCode::none;
+    LeaderEpoch epoch = no_leader_epoch;
+    Offset end_offset{-1};
+};
+
+inline constexpr std::int64_t earliest_timestamp = -2;
+inline constexpr std::int64_t latest_timestamp = -1;
+
+struct ListOffsetsRequest {
+    TopicPartition partition;
+    std::int64_t timestamp = latest_timestamp;  // earliest_timestamp or latest_timestamp
+};
+struct ListOffsetsResponse {
+    ErrorCode error = ErrorCode::none;
+    Offset offset{-1};
+    LeaderEpoch leader_epoch = no_leader_epoch;
+};
+
+}  // namespace eosim::protocol
