@@ -1,0 +1,40 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "model/history.h"
+
+// Checkers: each reads a History and reports the anomalies it proves. The names and the exact rules are
+// documented in docs/anomalies.md. Every checker is deterministic: the same history gives the same anomalies
+// in the same order.
+
+namespace eosim::model {
+
+struct Anomaly {
+    std::string name;         // lost-write, duplicate, ... (docs/anomalies.md)
+    std::string partition;    // empty when the anomaly is not about one partition (stuck)
+    std::string description;  // one line naming the operations, processes, partition and offsets
+    nlohmann::json evidence;  // the same facts as data
+
+    friend bool operator==(const Anomaly&, const Anomaly&) = default;
+};
+
+// {"name", "partition", "description", "evidence"}.
+nlohmann::json anomaly_json(const Anomaly& anomaly);
+
+// Every checker below, in this order.
+std::vector<Anomaly> check(const History& history);
+
+std::vector<Anomaly> check_lost_writes(const History& history);
+std::vector<Anomaly> check_duplicates(const History& history);
+std::vector<Anomaly> check_inconsistent_offsets(const History& history);
+std::vector<Anomaly> check_nonmonotonic_sends(const History& history);
+std::vector<Anomaly> check_nonmonotonic_polls(const History& history);
+std::vector<Anomaly> check_poll_skips(const History& history);
+std::vector<Anomaly> check_replica_divergence(const History& history);
+std::vector<Anomaly> check_vanished_reads(const History& history);
+std::vector<Anomaly> check_stuck(const History& history);
+
+}  // namespace eosim::model

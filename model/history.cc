@@ -1,0 +1,384 @@
+#include "model/history.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <istream>
+#include <limits>
+#include <ostream>
+
+namespace eosim::model {
+namespace {
+
+using Json = nlohmann::json;
+using OrderedJson = nlohmann::ordered_json;
+
+// Keeps a message on one line whatever a parser or a value put into it.
+std::string one_line(std::string text) {
+    for (char& c : text) {
+        if (c == '\n' || c == '\r') {
+            c = ' ';
+        }
+    }
+    return text;
+}
+
+// The fields of one JSON line, read with checks; every problem throws HistoryError naming the line.
+class LineFields {
+public:
+    LineFields(std::size_t line_number, const Json& object) : line_number_(line_number), object_(object) {}
+
+    [[noreturn]] void fail(const std::string& problem) const { throw HistoryError(line_number_, problem); }
+
+    [[nodiscard]] bool has(const char* name) const { return object_.contains(name); }
+
+    [[nodiscard]] std::string required_string(const char* name) const {
+        require(name);
+        return *optional_string(name);
+    }
+
+    [[nodiscard]] std::optional<std::string> optional_string(const char* name) const {
+        if (!has(name)) {
+            return std::nullopt;
+        }
+        const Json& field = object_.at(name);
+        if (!field.is_string()) {
+            fail(fmt::format("\"{}\" must be a string", name));
+        }
+        return field.get<std::string>();
+    }
+
+    [[nodiscard]] std::int64_t required_int(const char* name) const {
+        require(name);
+        return *optional_int(name);
+    }
+
+    [[nodiscard]] std::optional<std::int64_t> optional_int(const char* name) const {
+        if (!has(name)) {
+            return std::nullopt;
+        }
+        return to_int(object_.at(name), fmt::format("\"{}\"", name));
+    }
+
+    [[nodiscard]] std::uint64_t required_unsigned(const char* name) const {
+        require(name);
+        const Json& field = object_.at(name);
+        if (!field.is_number_unsigned()) {
+            fail(fmt::format("\"{}\" must be a non-negative integer", name));
+        }
+        return field.get<std::uint64_t>();
+    }
+
+    [[nodiscard]] bool required_bool(const char* name) const {
+        require(name);
+        const Json& field = object_.at(name);
+        if (!field.is_boolean()) {
+            fail(fmt::format("\"{}\" must be true or false", name));
+        }
+        return field.get<bool>();
+    }
+
+    [[nodiscard]] std::vector<Record> required_records(const char* name) const {
+        require(name);
+        return *optional_records(name);
+    }
+
+    [[nodiscard]] std::optional<std::vector<Record>> optional_records(const char* name) const {
+        if (!has(name)) {
+            return std::nullopt;
+        }
+        const Json& field = object_.at(name);
+        if (!field.is_array()) {
+            fail(fmt::format("\"{}\" must be an array of [offset, value] pairs", name));
+        }
+        std::vector<Record> records;
+        records.reserve(field.size());
+        for (std::size_t i = 0; i < field.size(); ++i) {
+            records.push_back(to_record(field[i], fmt::format("\"{}\"[{}]", name, i)));
+        }
+        return records;
+    }
+
+    void require(const char* name) const {
+        if (!has(name)) {
+            fail(fmt::format("missing \"{}\"", name));
+        }
+    }
+
+private:
+    [[nodiscard]] std::int64_t to_int(const Json& field, const std::string& what) const {
+        if (!field.is_number_integer()) {
+            fail(fmt::format("{} must be an integer", what));
+        }
+        if (field.is_number_unsigned() &&
+            field.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+            fail(fmt::format("{} is out of the range of a 64-bit signed integer", what));
+        }
+        return field.get<std::int64_t>();
+    }
+
+    [[nodiscard]] Record to_record(const Json& pair, const std::string& what) const {
+        if (!pair.is_array() || pair.size() != 2 || !pair[1].is_string()) {
+            fail(fmt::format("{} must be an [offset, value] pair (integer, string)", what));
+        }
+        return Record{.offset = to_int(pair[0], what + " offset"), .value = pair[1].get<std::string>()};
+    }
+
+    std::size_t line_number_;
+    const Json& object_;
+};
+
+OpType parse_op_type(const LineFields& fields) {
+    const std::string text = fields.required_string("type");
+    for (const OpType type : {OpType::invoke, OpType::ok, OpType::fail, OpType::info}) {
+        if (text == to_string(type)) {
+            return type;
+        }
+    }
+    fields.fail("\"type\" must be one of invoke, ok, fail, info");
+}
+
+std::optional<Acks> parse_acks(const LineFields& fields) {
+    const std::optional<std::string> text = fields.optional_string("acks");
+    if (!text) {
+        return std::nullopt;
+    }
+    for (const Acks acks : {Acks::all, Acks::leader, Acks::none}) {
+        if (*text == to_string(acks)) {
+            return acks;
+        }
+    }
+    fields.fail("\"acks\" must be one of \"all\", \"1\", \"0\"");
+}
+
+// The fields the checkers rely on for each function (docs/history-format.md, "Required fields").
+void require_fields_of_function(const LineFields& fields, const Operation& op) {
+    if (op.f == "send") {
+        fields.require("partition");
+        fields.require("value");
+        fields.require("acks");
+    }
+    if (op.type != OpType::ok) {
+        return;
+    }
+    if (op.f == "poll") {
+        fields.require("partition");
+        fields.require("records");
+    }
+    if (op.f == "assign" || op.f == "seek") {
+        fields.require("partition");
+        fields.require("offset");
+    }
+}
+
+Operation parse_operation(const LineFields& fields) {
+    Operation op;
+    op.index = fields.required_unsigned("index");
+    op.time = fields.required_int("time");
+    op.process = fields.required_string("process");
+    op.type = parse_op_type(fields);
+    op.f = fields.required_string("f");
+    op.partition = fields.optional_string("partition");
+    op.value = fields.optional_string("value");
+    op.key = fields.optional_string("key");
+    op.acks = parse_acks(fields);
+    op.offset = fields.optional_int("offset");
+    op.records = fields.optional_records("records");
+    op.reason = fields.optional_string("reason");
+    op.error = fields.optional_string("error");
+    require_fields_of_function(fields, op);
+    return op;
+}
+
+ReplicaState parse_replica(const LineFields& fields) {
+    ReplicaState replica;
+    replica.partition = fields.required_string("partition");
+    replica.replica = fields.required_string("replica");
+    replica.leader = fields.required_bool("leader");
+    replica.log_start_offset = fields.required_int("log_start_offset");
+    replica.high_watermark = fields.required_int("high_watermark");
+    replica.log_end_offset = fields.required_int("log_end_offset");
+    replica.records = fields.required_records("records");
+    return replica;
+}
+
+// nlohmann's message without its prefix ("[json.exception...] parse error at line 1, column 5: ").
+std::string parse_reason(const Json::parse_error& error) {
+    const std::string message = error.what();
+    const std::size_t column = message.find("column ");
+    const std::size_t reason = column == std::string::npos ? std::string::npos : message.find(": ", column);
+    return reason == std::string::npos ? message : message.substr(reason + 2);
+}
+
+// The JSON value of one line, or HistoryError for malformed JSON.
+Json parse_line(std::size_t line_number, const std::string& line) {
+    try {
+        Json object = Json::parse(line);
+        if (!object.is_object()) {
+            throw HistoryError(line_number, "a line must be a JSON object");
+        }
+        return object;
+    } catch (const Json::parse_error& error) {
+        throw HistoryError(line_number, fmt::format("malformed JSON at byte {}: {}", error.byte, parse_reason(error)));
+    }
+}
+
+bool is_blank(const std::string& line) {
+    return line.find_first_not_of(" \t\r") == std::string::npos;
+}
+
+void add_line(History& history, std::size_t line_number, const std::string& line) {
+    const Json object = parse_line(line_number, line);
+    const LineFields fields(line_number, object);
+    const std::string kind = fields.required_string("kind");
+    if (kind == "op") {
+        Operation op = parse_operation(fields);
+        if (!history.operations.empty() && op.index <= history.operations.back().index) {
+            fields.fail(fmt::format("\"index\" {} is not greater than the previous operation's index {}", op.index,
+                                    history.operations.back().index));
+        }
+        history.operations.push_back(std::move(op));
+        return;
+    }
+    if (kind == "replica") {
+        history.replicas.push_back(parse_replica(fields));
+        return;
+    }
+    fields.fail("\"kind\" must be one of op, replica");
+}
+
+OrderedJson records_json(const std::vector<Record>& records) {
+    OrderedJson array = OrderedJson::array();
+    for (const Record& record : records) {
+        array.push_back(OrderedJson::array({record.offset, record.value}));
+    }
+    return array;
+}
+
+OrderedJson operation_json(const Operation& op) {
+    OrderedJson line = {{"kind", "op"},          {"index", op.index},          {"time", op.time},
+                        {"process", op.process}, {"type", to_string(op.type)}, {"f", op.f}};
+    const auto put = [&line](const char* name, const auto& field) {
+        if (field) {
+            line[name] = *field;
+        }
+    };
+    put("partition", op.partition);
+    put("value", op.value);
+    put("key", op.key);
+    if (op.acks) {
+        line["acks"] = to_string(*op.acks);
+    }
+    put("offset", op.offset);
+    if (op.records) {
+        line["records"] = records_json(*op.records);
+    }
+    put("reason", op.reason);
+    put("error", op.error);
+    return line;
+}
+
+OrderedJson replica_json(const ReplicaState& replica) {
+    return {{"kind", "replica"},
+            {"partition", replica.partition},
+            {"replica", replica.replica},
+            {"leader", replica.leader},
+            {"log_start_offset", replica.log_start_offset},
+            {"high_watermark", replica.high_watermark},
+            {"log_end_offset", replica.log_end_offset},
+            {"records", records_json(replica.records)}};
+}
+
+void write_line(std::ostream& output, const OrderedJson& line) {
+    output << line.dump(-1, ' ', false, OrderedJson::error_handler_t::replace) << '\n';
+}
+
+// The replica whose records are the committed log: the first leader, else the first with the highest watermark.
+const ReplicaState* committed_replica(const History& history, std::string_view partition) {
+    const ReplicaState* best = nullptr;
+    for (const ReplicaState& replica : history.replicas) {
+        if (replica.partition != partition) {
+            continue;
+        }
+        if (replica.leader) {
+            return &replica;
+        }
+        if (best == nullptr || replica.high_watermark > best->high_watermark) {
+            best = &replica;
+        }
+    }
+    return best;
+}
+
+}  // namespace
+
+std::string_view to_string(OpType type) {
+    switch (type) {
+        case OpType::invoke:
+            return "invoke";
+        case OpType::ok:
+            return "ok";
+        case OpType::fail:
+            return "fail";
+        case OpType::info:
+            return "info";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(Acks acks) {
+    switch (acks) {
+        case Acks::all:
+            return "all";
+        case Acks::leader:
+            return "1";
+        case Acks::none:
+            return "0";
+    }
+    return "unknown";
+}
+
+HistoryError::HistoryError(std::size_t line_number, const std::string& problem)
+    : std::runtime_error(one_line(fmt::format("line {}: {}", line_number, problem))), line_number_(line_number) {}
+
+History read_history(std::istream& input) {
+    History history;
+    std::string line;
+    std::size_t line_number = 0;
+    while (std::getline(input, line)) {
+        ++line_number;
+        if (!is_blank(line)) {
+            add_line(history, line_number, line);
+        }
+    }
+    return history;
+}
+
+void write_history(std::ostream& output, const History& history) {
+    for (const Operation& op : history.operations) {
+        write_line(output, operation_json(op));
+    }
+    for (const ReplicaState& replica : history.replicas) {
+        write_line(output, replica_json(replica));
+    }
+}
+
+std::optional<CommittedLog> committed_log(const History& history, std::string_view partition) {
+    const ReplicaState* replica = committed_replica(history, partition);
+    if (replica == nullptr) {
+        return std::nullopt;
+    }
+    CommittedLog log{.partition = replica->partition,
+                     .replica = replica->replica,
+                     .log_start_offset = replica->log_start_offset,
+                     .high_watermark = replica->high_watermark,
+                     .records = {}};
+    for (const Record& record : replica->records) {
+        if (record.offset >= replica->log_start_offset && record.offset < replica->high_watermark) {
+            log.records.push_back(record);
+        }
+    }
+    return log;
+}
+
+}  // namespace eosim::model

@@ -1,0 +1,105 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// The history of a run: what clients did and saw, and the final state of every replica. Read and written
+// as JSON lines; the format is documented in docs/history-format.md.
+
+namespace eosim::model {
+
+// Jepsen's operation types: an `invoke`, then its completion. `info` means the outcome is unknown.
+enum class OpType : std::uint8_t { invoke, ok, fail, info };
+
+std::string_view to_string(OpType type);
+
+// The producer's acks setting of a send: "all", "1" (leader only) or "0" (none).
+enum class Acks : std::uint8_t { all, leader, none };
+
+std::string_view to_string(Acks acks);  // "all", "1", "0"
+
+struct Record {
+    std::int64_t offset = 0;
+    std::string value;
+
+    friend bool operator==(const Record&, const Record&) = default;
+};
+
+// One line of kind "op". Which optional fields are set depends on `f` and `type` (docs/history-format.md).
+struct Operation {
+    std::uint64_t index = 0;  // strictly increasing over the history
+    std::int64_t time = 0;    // simulated nanoseconds
+    std::string process;
+    OpType type = OpType::invoke;
+    std::string f;  // send, poll, assign, seek, stuck; other values are kept and ignored by the checkers
+    std::optional<std::string> partition;
+    std::optional<std::string> value;
+    std::optional<std::string> key;
+    std::optional<Acks> acks;
+    std::optional<std::int64_t> offset;
+    std::optional<std::vector<Record>> records;
+    std::optional<std::string> reason;
+    std::optional<std::string> error;
+
+    friend bool operator==(const Operation&, const Operation&) = default;
+};
+
+// One line of kind "replica": one replica of one partition as read after the run healed and quiesced.
+struct ReplicaState {
+    std::string partition;
+    std::string replica;
+    bool leader = false;
+    std::int64_t log_start_offset = 0;
+    std::int64_t high_watermark = 0;
+    std::int64_t log_end_offset = 0;
+    std::vector<Record> records;
+
+    friend bool operator==(const ReplicaState&, const ReplicaState&) = default;
+};
+
+struct History {
+    std::vector<Operation> operations;  // in the order they happened
+    std::vector<ReplicaState> replicas;
+
+    friend bool operator==(const History&, const History&) = default;
+};
+
+// A malformed history. what() is one line: `line N: what is wrong`.
+class HistoryError : public std::runtime_error {
+public:
+    HistoryError(std::size_t line_number, const std::string& problem);
+
+    [[nodiscard]] std::size_t line_number() const { return line_number_; }
+
+private:
+    std::size_t line_number_;
+};
+
+// Reads a whole history. Blank lines are skipped; unknown fields are ignored. Throws HistoryError.
+History read_history(std::istream& input);
+
+// Writes `history` in the same format: operations first, in order, then replicas. read_history gives it back.
+void write_history(std::ostream& output, const History& history);
+
+// The committed log of a partition: the records of its leader replica (the first with "leader":true; if none,
+// the first replica with the highest high watermark) at offsets in [log_start_offset, high_watermark).
+struct CommittedLog {
+    std::string partition;
+    std::string replica;  // the replica the records come from
+    std::int64_t log_start_offset = 0;
+    std::int64_t high_watermark = 0;
+    std::vector<Record> records;  // in the replica's order
+
+    friend bool operator==(const CommittedLog&, const CommittedLog&) = default;
+};
+
+// Nothing when the history holds no replica of `partition`.
+std::optional<CommittedLog> committed_log(const History& history, std::string_view partition);
+
+}  // namespace eosim::model

@@ -1,0 +1,133 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/checkers.h"
+#include "model/history.h"
+
+// Builds histories for the checker tests: indices count up from 1, time is 1000 ns per index.
+
+namespace eosim::model::testing {
+
+class HistoryBuilder {
+public:
+    // An invoke and its completion (ok carries the offset); returns the completion's index.
+    std::uint64_t send(const std::string& process, const std::string& partition, const std::string& value,
+                       std::optional<std::int64_t> offset, Acks acks = Acks::all, OpType outcome = OpType::ok) {
+        (void)send_invoke(process, partition, value, acks);
+        return send_completion(process, partition, value, offset, acks, outcome);
+    }
+
+    std::uint64_t send_invoke(const std::string& process, const std::string& partition, const std::string& value,
+                              Acks acks = Acks::all) {
+        Operation op = next_op(process, OpType::invoke, "send");
+        op.partition = partition;
+        op.value = value;
+        op.acks = acks;
+        return append(std::move(op));
+    }
+
+    std::uint64_t send_completion(const std::string& process, const std::string& partition, const std::string& value,
+                                  std::optional<std::int64_t> offset, Acks acks = Acks::all,
+                                  OpType outcome = OpType::ok) {
+        Operation op = next_op(process, outcome, "send");
+        op.partition = partition;
+        op.value = value;
+        op.acks = acks;
+        op.offset = outcome == OpType::ok ? offset : std::nullopt;
+        if (outcome != OpType::ok) {
+            op.error = "request timed out";
+        }
+        return append(std::move(op));
+    }
+
+    std::uint64_t poll(const std::string& process, const std::string& partition, std::vector<Record> records) {
+        Operation op = next_op(process, OpType::ok, "poll");
+        op.partition = partition;
+        op.records = std::move(records);
+        return append(std::move(op));
+    }
+
+    std::uint64_t assign(const std::string& process, const std::string& partition, std::int64_t offset) {
+        return position(process, partition, offset, "assign");
+    }
+
+    std::uint64_t seek(const std::string& process, const std::string& partition, std::int64_t offset) {
+        return position(process, partition, offset, "seek");
+    }
+
+    std::uint64_t stuck(const std::string& process, const std::string& reason, OpType type = OpType::info) {
+        Operation op = next_op(process, type, "stuck");
+        op.reason = reason;
+        return append(std::move(op));
+    }
+
+    std::uint64_t other(const std::string& process, const std::string& f) {
+        return append(next_op(process, OpType::ok, f));
+    }
+
+    void replica(const std::string& partition, const std::string& name, bool leader, std::int64_t log_start_offset,
+                 std::int64_t high_watermark, std::int64_t log_end_offset, std::vector<Record> records) {
+        history_.replicas.push_back(ReplicaState{.partition = partition,
+                                                 .replica = name,
+                                                 .leader = leader,
+                                                 .log_start_offset = log_start_offset,
+                                                 .high_watermark = high_watermark,
+                                                 .log_end_offset = log_end_offset,
+                                                 .records = std::move(records)});
+    }
+
+    [[nodiscard]] const History& history() const { return history_; }
+
+private:
+    std::uint64_t position(const std::string& process, const std::string& partition, std::int64_t offset,
+                           const std::string& f) {
+        Operation op = next_op(process, OpType::ok, f);
+        op.partition = partition;
+        op.offset = offset;
+        return append(std::move(op));
+    }
+
+    Operation next_op(const std::string& process, OpType type, const std::string& f) const {
+        Operation op;
+        op.index = next_index_;
+        op.time = static_cast<std::int64_t>(next_index_) * 1000;
+        op.process = process;
+        op.type = type;
+        op.f = f;
+        return op;
+    }
+
+    std::uint64_t append(Operation op) {
+        history_.operations.push_back(std::move(op));
+        return next_index_++;
+    }
+
+    History history_;
+    std::uint64_t next_index_ = 1;
+};
+
+// The anomalies called `name`.
+inline std::vector<Anomaly> named(const std::vector<Anomaly>& anomalies, const std::string& name) {
+    std::vector<Anomaly> matching;
+    for (const Anomaly& anomaly : anomalies) {
+        if (anomaly.name == name) {
+            matching.push_back(anomaly);
+        }
+    }
+    return matching;
+}
+
+// Names of the anomalies, for failure messages.
+inline std::string names_of(const std::vector<Anomaly>& anomalies) {
+    std::string names;
+    for (const Anomaly& anomaly : anomalies) {
+        names += anomaly.name + ": " + anomaly.description + "\n";
+    }
+    return names;
+}
+
+}  // namespace eosim::model::testing
