@@ -159,6 +159,8 @@ ReadResult PartitionLog::read(protocol::Offset from, protocol::Offset end, std::
 
 void PartitionLog::truncate_to(protocol::Offset end_offset) {
     if (end_offset >= log_end_offset_) {
+        // No batch goes, but an epoch begun at the end (by a leader that appended nothing) does.
+        epochs_.truncate_from_end(end_offset);
         return;
     }
     auto it = index_.upper_bound(end_offset.value());

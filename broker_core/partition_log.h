@@ -62,7 +62,7 @@ public:
                                   bool verify_crc = true) const;
 
     // Removes every batch that ends at or past `end_offset` (a batch is never split), and the epochs
-    // that start there.
+    // that start at or past the new end (also when no batch goes).
     void truncate_to(protocol::Offset end_offset);
 
     // Makes every written byte durable (fsync of the segments written since the last flush).

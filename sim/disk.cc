@@ -250,15 +250,29 @@ DiskCrashReport Disk::crash(UnsyncedFate fate) {
 }
 
 std::optional<std::pair<std::string, std::uint64_t>> Disk::corrupt_random_bit() {
+    return corrupt_random_bit([](const std::string&) { return true; });
+}
+
+void Disk::writeback() {
+    for (auto& [path, file] : files_) {
+        sync(file);
+    }
+}
+
+std::optional<std::pair<std::string, std::uint64_t>> Disk::corrupt_random_bit(
+    const std::function<bool(const std::string&)>& eligible) {
     std::uint64_t total = 0;
     for (const auto& [path, file] : files_) {
-        total += file.durable.size();
+        total += eligible(path) ? file.durable.size() : 0;
     }
     if (total == 0) {
         return std::nullopt;
     }
     std::uint64_t target = random_.below(total);
     for (auto& [path, file] : files_) {
+        if (!eligible(path)) {
+            continue;
+        }
         if (target < file.durable.size()) {
             const auto mask = static_cast<std::byte>(1U << random_.below(8));
             file.durable[target] ^= mask;

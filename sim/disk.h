@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -78,6 +79,11 @@ public:
     // Latent corruption: flips one bit of a durable byte of a random non-empty file. Returns the file
     // and offset, or nothing when the disk holds no bytes.
     std::optional<std::pair<std::string, std::uint64_t>> corrupt_random_bit();
+    // The same, among the files `eligible` accepts.
+    std::optional<std::pair<std::string, std::uint64_t>> corrupt_random_bit(
+        const std::function<bool(const std::string&)>& eligible);
+    // The kernel's background writeback: every unsynced byte becomes durable now (no latency).
+    void writeback();
 
     [[nodiscard]] std::uint64_t used_bytes() const { return used_bytes_; }
     [[nodiscard]] std::uint64_t unsynced_sectors() const;

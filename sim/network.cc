@@ -342,6 +342,12 @@ void Network::block(NodeId from, NodeId to) {
     trace("NetworkBlock").detail("from", simulation_.node(from).name()).detail("to", simulation_.node(to).name());
 }
 
+void Network::unblock(NodeId from, NodeId to) {
+    if (blocked_.erase({from.value(), to.value()}) > 0) {
+        trace("NetworkUnblock").detail("from", simulation_.node(from).name()).detail("to", simulation_.node(to).name());
+    }
+}
+
 void Network::partition(NodeId a, NodeId b) {
     block_one(a, b);
     block_one(b, a);

@@ -144,6 +144,8 @@ public:
 
     // Partitions. block() is one-way: from's messages no longer reach `to`.
     void block(NodeId from, NodeId to);
+    // Lets from's messages reach `to` again (new connections only: broken ones stay broken).
+    void unblock(NodeId from, NodeId to);
     void partition(NodeId a, NodeId b);
     void isolate(NodeId node);
     void split(const std::vector<NodeId>& side_a, const std::vector<NodeId>& side_b);

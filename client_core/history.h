@@ -1,0 +1,41 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/time.h"
+
+namespace eosim::client_core {
+
+// What a client did, as it saw it: one entry per operation step (invoke, then ok, fail or info).
+// Scenarios turn these into model/ histories.
+struct ClientOperation {
+    enum class Type : std::uint8_t { invoke, ok, fail, info };
+    sim::Time time{};
+    std::string process;
+    Type type = Type::invoke;
+    std::string f;  // send, poll, assign, seek
+    std::string partition;
+    std::optional<std::string> value;
+    std::optional<std::string> key;
+    std::optional<std::string> acks;
+    std::optional<std::int64_t> offset;
+    std::vector<std::pair<std::int64_t, std::string>> records;
+    std::optional<std::string> error;
+};
+
+// Collects the operations of every client of a run, in the order they happened. It is the harness's
+// notebook, not simulated state: clients on any node append to it.
+class HistoryRecorder {
+public:
+    void record(ClientOperation operation) { operations_.push_back(std::move(operation)); }
+    [[nodiscard]] const std::vector<ClientOperation>& operations() const { return operations_; }
+
+private:
+    std::vector<ClientOperation> operations_;
+};
+
+}  // namespace eosim::client_core

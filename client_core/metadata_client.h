@@ -1,0 +1,36 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "broker_core/cluster_config.h"
+#include "protocol/messages.h"
+#include "sim/rpc.h"
+
+namespace eosim::client_core {
+
+// A client's view of the cluster: which broker leads which partition, refreshed from any broker, and
+// one RPC connection per broker.
+class MetadataClient {
+public:
+    MetadataClient(sim::Node& node, broker_core::ClusterAddresses addresses, sim::Duration request_timeout);
+
+    // Asks brokers (in turn, from a random one) for metadata; false if none answered.
+    bool refresh();
+    [[nodiscard]] std::optional<protocol::BrokerId> leader(const protocol::TopicPartition& partition) const;
+    [[nodiscard]] std::int32_t partition_count(const std::string& topic) const;
+    [[nodiscard]] sim::RpcClient& client(protocol::BrokerId broker);
+    // A connection of its own (for long polls that must not hold up other requests).
+    [[nodiscard]] std::unique_ptr<sim::RpcClient> dedicated_client(protocol::BrokerId broker);
+    [[nodiscard]] sim::Duration request_timeout() const { return request_timeout_; }
+
+private:
+    sim::Node& node_;
+    broker_core::ClusterAddresses addresses_;
+    sim::Duration request_timeout_;
+    protocol::MetadataSnapshot metadata_;
+    std::map<protocol::BrokerId, std::unique_ptr<sim::RpcClient>> clients_;
+};
+
+}  // namespace eosim::client_core

@@ -1,0 +1,79 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sim/disk.h"
+#include "sim/random.h"
+#include "sim/time.h"
+
+namespace eosim::faults {
+
+// The kinds of fault a plan can hold. `eosim list --faults` prints them with their descriptions.
+enum class FaultKind : std::uint8_t {
+    crash,              // one broker's process dies, restarts after the duration
+    crash_several,      // two brokers die together, restart after the duration
+    crash_controller,   // the controller dies, restarts after the duration
+    power_loss,         // every broker loses power at once (unsynced bytes lost or torn)
+    pause,              // a stop-the-world pause of one broker
+    partition,          // two nodes cannot talk, both ways
+    partition_one_way,  // one node's messages no longer reach another
+    isolate,            // one node talks to nobody
+    split,              // the brokers and the controller split into two halves
+    bridge,             // two halves that both talk to one node in the middle
+    reset,              // every connection of one node is reset
+    latency_spike,      // every message takes longer for a while
+    corrupt,            // one bit flips in a durable byte of a broker's log segment
+};
+
+struct FaultKindInfo {
+    FaultKind kind;
+    std::string_view name;
+    std::string_view description;
+};
+
+const std::vector<FaultKindInfo>& fault_kinds();
+std::string_view to_string(FaultKind kind);
+// The kind named `name`, or false.
+bool parse_fault_kind(std::string_view name, FaultKind& kind);
+
+// One timed action of a plan. Targets are node names ("broker-2", "controller").
+struct FaultAction {
+    sim::Duration at{0};
+    FaultKind kind = FaultKind::crash;
+    std::vector<std::string> targets;
+    std::vector<std::string> other_side;  // split, bridge, partition: the far side
+    sim::Duration duration{0};            // how long until it heals (restart, unpause, reconnect)
+    sim::UnsyncedFate unsynced = sim::UnsyncedFate::keep;  // crashes and power loss
+    sim::Duration extra_latency{0};       // latency spikes
+};
+
+struct FaultPlan {
+    std::vector<FaultAction> actions;  // in time order
+};
+
+// What a plan is drawn from (a scenario's [faults] table).
+struct FaultPlanOptions {
+    std::vector<FaultKind> kinds;
+    sim::Duration chaos{std::chrono::seconds(10)};
+    sim::Duration interval_min{std::chrono::milliseconds(200)};
+    sim::Duration interval_max{std::chrono::milliseconds(2000)};
+    sim::Duration duration_min{std::chrono::milliseconds(100)};
+    sim::Duration duration_max{std::chrono::milliseconds(3000)};
+    sim::UnsyncedFate crash_unsynced = sim::UnsyncedFate::random;
+    sim::UnsyncedFate power_loss_unsynced = sim::UnsyncedFate::random;
+};
+
+// Draws a plan: actions at random intervals over the chaos phase, each of a random kind among
+// `options.kinds` with random targets among `brokers` (and `controller`).
+FaultPlan draw_fault_plan(sim::Random random, const FaultPlanOptions& options, const std::vector<std::string>& brokers,
+                          const std::string& controller);
+
+nlohmann::json to_json(const FaultAction& action);
+nlohmann::json to_json(const FaultPlan& plan);
+
+}  // namespace eosim::faults
