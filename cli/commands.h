@@ -1,6 +1,14 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace eosim::scenarios {
+struct Spec;
+}
 
 namespace eosim::cli {
 
@@ -12,6 +20,12 @@ enum ExitStatus : int {
     exit_internal = 3,  // an internal error of eosim
 };
 
+// Bad usage or input: main prints "eosim: <what>" and exits 2.
+class UsageError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 // Each subcommand registers itself on the app and sets the function that runs it.
 struct Command {
     CLI::App* app = nullptr;
@@ -20,5 +34,12 @@ struct Command {
 
 Command add_list(CLI::App& app);
 Command add_run(CLI::App& app);
+Command add_sweep(CLI::App& app);
+Command add_check(CLI::App& app);
+
+// The spec a command names: a built-in scenario, or --spec FILE. Throws UsageError.
+scenarios::Spec resolve_spec(const std::string& scenario, const std::string& spec_path);
+// Checks a bug switch name. Throws UsageError.
+void check_bug(const std::string& bug);
 
 }  // namespace eosim::cli

@@ -1,6 +1,9 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "faults/fault_plan.h"
+#include "scenarios/bugs.h"
+#include "scenarios/spec.h"
 
 namespace eosim::cli {
 
@@ -18,11 +21,21 @@ Command add_list(CLI::App& app) {
     list->add_flag("--faults", options->faults, "List the fault kinds");
     return Command{list, [options] {
                        if (options->bugs) {
-                           fmt::print("no bug switches yet: they come with the replicated log\n");
+                           for (const scenarios::BugSwitch& bug : scenarios::bug_switches()) {
+                               fmt::print("{:<22} {} (re-creates {}; caught by {} in {})\n", bug.name, bug.description,
+                                          bug.kafka_issue, bug.caught_by, bug.scenario);
+                           }
                        } else if (options->faults) {
-                           fmt::print("no fault kinds yet: they come with the replicated log\n");
+                           for (const faults::FaultKindInfo& kind : faults::fault_kinds()) {
+                               fmt::print("{:<18} {}\n", kind.name, kind.description);
+                           }
                        } else {
-                           fmt::print("no scenarios yet: they come with the replicated log\n");
+                           for (const scenarios::Spec& spec : scenarios::builtin_specs()) {
+                               const std::string weakness = spec.checks.weaknesses.empty()
+                                                                ? "must pass"
+                                                                : "weakness " + fmt::format("{}", fmt::join(spec.checks.weaknesses, ", "));
+                               fmt::print("{:<22} {} [{}]\n", spec.name, spec.description, weakness);
+                           }
                        }
                        return int{exit_ok};
                    }};

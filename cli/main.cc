@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
                  "eosim"};
     app.set_version_flag("--version", std::string("eosim ") + eosim_version);
     app.require_subcommand(1);
-    std::vector<Command> commands{add_list(app), add_run(app)};
+    std::vector<Command> commands{add_list(app), add_run(app), add_sweep(app), add_check(app)};
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -32,6 +32,9 @@ int main(int argc, char** argv) {
                 return command.run();
             }
         }
+    } catch (const UsageError& e) {
+        fmt::print(stderr, "eosim: {}\n", e.what());
+        return exit_usage;
     } catch (const std::exception& e) {
         fmt::print(stderr, "eosim: internal error: {}\n", e.what());
         return exit_internal;

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "scenarios/runner.h"
+
+namespace eosim::cli {
+
+// The wall-clock time a run took (measured outside the simulation, for the report only).
+struct Timed {
+    scenarios::RunResult result;
+    double wall_ms = 0;
+};
+
+Timed timed_run(const scenarios::Spec& spec, const scenarios::RunOptions& options);
+// One JSON object (a line of --out): scenario, seed, bug, status, anomalies, weaknesses, fingerprint,
+// events, sim_ns, wall_ms, reproduce.
+nlohmann::json result_json(const Timed& timed);
+Timed result_from_json(const nlohmann::json& json);
+// The human summary of one run (what `eosim run` prints).
+void print_run(std::FILE* out, const Timed& timed, bool verbose);
+
+}  // namespace eosim::cli

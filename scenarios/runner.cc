@@ -1,0 +1,631 @@
+#include "scenarios/runner.h"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "broker_core/broker.h"
+#include "broker_core/controller.h"
+#include "client_core/consumer.h"
+#include "client_core/producer.h"
+#include "model/checkers.h"
+#include "model/history.h"
+#include "scenarios/bugs.h"
+#include "sim/simulation.h"
+
+namespace eosim::scenarios {
+
+using broker_core::Broker;
+using broker_core::Controller;
+using client_core::HistoryRecorder;
+using protocol::BrokerId;
+using protocol::TopicPartition;
+
+std::string_view to_string(RunStatus status) {
+    switch (status) {
+        case RunStatus::pass: return "pass";
+        case RunStatus::fail: return "fail";
+        case RunStatus::error: return "error";
+    }
+    return "unknown";
+}
+
+std::string reproduce_command(const std::string& scenario, std::uint64_t seed, const std::string& bug,
+                              const std::string& spec_path) {
+    std::string command = spec_path.empty() ? fmt::format("./eosim run {} --seed {}", scenario, seed)
+                                            : fmt::format("./eosim run --spec {} --seed {}", spec_path, seed);
+    if (!bug.empty()) {
+        command += " --bug " + bug;
+    }
+    return command;
+}
+
+namespace {
+
+// ---- Clients -------------------------------------------------------------------------------------
+
+class ProducerWorkload final : public sim::NodeState {
+public:
+    ProducerWorkload(sim::Node& node, client_core::ProducerConfig config, const broker_core::ClusterAddresses& addresses,
+                     HistoryRecorder& history, const Spec& spec, int index, sim::Time stop_at)
+        : producer_(node, std::move(config), addresses, history) {
+        node.spawn("workload", [this, &node, &spec, index, stop_at] {
+            const WorkloadSpec& workload = spec.workload;
+            for (std::uint64_t n = 0; sim::now() < stop_at; ++n) {
+                sim::sleep(std::chrono::milliseconds(node.random().between(workload.send_interval_min_ms, workload.send_interval_max_ms)));
+                if (producer_.pending() > 256) {
+                    continue;  // back-pressure: the cluster is not keeping up
+                }
+                std::string value = fmt::format("p{}-{}", index, n);
+                value.resize(std::max<std::size_t>(value.size(), static_cast<std::size_t>(workload.value_bytes)), '.');
+                std::optional<std::string> key;
+                if (workload.keyed) {
+                    key = fmt::format("k{}", n % 32);
+                }
+                (void)producer_.send(spec.cluster.topic, std::move(key), std::move(value));
+            }
+        });
+    }
+    [[nodiscard]] std::size_t pending() const { return producer_.pending(); }
+
+private:
+    client_core::Producer producer_;
+};
+
+class ConsumerWorkload final : public sim::NodeState {
+public:
+    ConsumerWorkload(sim::Node& node, client_core::ConsumerConfig config, const broker_core::ClusterAddresses& addresses,
+                     HistoryRecorder& history, const Spec& spec)
+        : consumer_(node, std::move(config), addresses, history) {
+        for (std::int32_t p = 0; p < spec.cluster.partitions; ++p) {
+            const TopicPartition partition{spec.cluster.topic, p};
+            partitions_.push_back(partition);
+            consumer_.assign(partition, protocol::Offset(0));
+            node.spawn("consume", [this, partition] {
+                while (true) {
+                    (void)consumer_.poll(partition);
+                }
+            });
+        }
+    }
+    [[nodiscard]] protocol::Offset position(const TopicPartition& partition) const { return consumer_.position(partition); }
+
+private:
+    client_core::Consumer consumer_;
+    std::vector<TopicPartition> partitions_;
+};
+
+// ---- The run -------------------------------------------------------------------------------------
+
+class Run {
+public:
+    Run(const Spec& spec, const RunOptions& options)
+        : spec_(spec),
+          options_(options),
+          simulation_(sim::SimulationOptions{.seed = options.seed, .buggify = spec.buggify, .trace_sink = options.trace}) {}
+
+    RunResult execute();
+
+private:
+    void build();
+    void nemesis();
+    void apply(const faults::FaultAction& action);
+    void heal_everything();
+    void restart_down_nodes();
+    [[nodiscard]] bool healthy();
+    [[nodiscard]] bool quiescent();
+    void block(sim::NodeId from, sim::NodeId to, std::vector<std::pair<sim::NodeId, sim::NodeId>>& blocked);
+    void unblock(const std::vector<std::pair<sim::NodeId, sim::NodeId>>& blocked);
+    sim::Node& node(const std::string& name);
+    std::string history_text(bool stuck);
+    void classify(RunResult& result, const std::vector<model::Anomaly>& anomalies) const;
+
+    const Spec& spec_;
+    const RunOptions& options_;
+    sim::Simulation simulation_;
+    broker_core::ClusterAddresses addresses_;
+    sim::Node* controller_ = nullptr;
+    std::vector<sim::Node*> brokers_;
+    std::vector<sim::Node*> producers_;
+    std::vector<sim::Node*> consumers_;
+    HistoryRecorder history_;
+    faults::FaultPlan plan_;
+    std::map<std::pair<std::uint32_t, std::uint32_t>, int> blocks_;
+    std::set<std::string> corrupted_;  // brokers that got a latent bit flip
+    sim::Time last_lossy_{};
+    bool any_lossy_ = false;
+    bool quiesced_ = false;
+};
+
+sim::Node& Run::node(const std::string& name) {
+    sim::Node* found = simulation_.find_node(name);
+    EOSIM_ASSERT_MSG(found != nullptr, "no node " + name);
+    return *found;
+}
+
+void Run::build() {
+    const ClusterSpec& cluster = spec_.cluster;
+    broker_core::ControllerConfig controller_config;
+    for (std::int32_t i = 1; i <= cluster.brokers; ++i) {
+        controller_config.brokers.emplace_back(i);
+    }
+    controller_config.topics.push_back(broker_core::TopicConfig{cluster.topic, cluster.partitions, cluster.replication_factor});
+    controller_config.unclean_leader_election = cluster.unclean_leader_election;
+    controller_ = &simulation_.add_node("controller", [controller_config](sim::Node& n) {
+        return std::make_unique<Controller>(n, controller_config);
+    });
+    addresses_.controller = controller_->id();
+    const auto first_broker_node = static_cast<std::uint32_t>(simulation_.nodes().size());
+    for (std::int32_t i = 1; i <= cluster.brokers; ++i) {
+        addresses_.brokers[BrokerId(i)] = sim::NodeId(first_broker_node + static_cast<std::uint32_t>(i - 1));
+    }
+    broker_core::BrokerBugs bugs;
+    EOSIM_ASSERT(apply_bug(options_.bug, bugs));
+    for (std::int32_t i = 1; i <= cluster.brokers; ++i) {
+        broker_core::BrokerConfig config;
+        config.id = BrokerId(i);
+        config.addresses = addresses_;
+        config.log.flush_every_write = cluster.flush_every_write;
+        config.min_insync_replicas = cluster.min_insync_replicas;
+        config.bugs = bugs;
+        brokers_.push_back(&simulation_.add_node(fmt::format("broker-{}", i), [config](sim::Node& n) {
+            return std::make_unique<Broker>(n, config);
+        }));
+    }
+    const sim::Time stop_at = sim::Time(spec_.faults.plan.chaos);
+    for (std::int32_t i = 1; i <= spec_.workload.producers; ++i) {
+        client_core::ProducerConfig config;
+        config.client_id = fmt::format("producer-{}", i);
+        config.acks = spec_.workload.acks;
+        config.max_in_flight = spec_.workload.max_in_flight;
+        producers_.push_back(&simulation_.add_node(config.client_id, [this, config, i, stop_at](sim::Node& n) {
+            return std::make_unique<ProducerWorkload>(n, config, addresses_, history_, spec_, i, stop_at);
+        }));
+    }
+    for (std::int32_t i = 1; i <= spec_.workload.consumers; ++i) {
+        client_core::ConsumerConfig config;
+        config.client_id = fmt::format("consumer-{}", i);
+        consumers_.push_back(&simulation_.add_node(config.client_id, [this, config](sim::Node& n) {
+            return std::make_unique<ConsumerWorkload>(n, config, addresses_, history_, spec_);
+        }));
+    }
+    std::vector<std::string> broker_names;
+    for (sim::Node* broker : brokers_) {
+        broker_names.push_back(broker->name());
+    }
+    plan_ = faults::draw_fault_plan(simulation_.random().fork("fault-plan"), spec_.faults.plan, broker_names, "controller");
+    simulation_.record_param("scenario", spec_.name);
+    simulation_.record_param("bug", options_.bug.empty() ? "none" : options_.bug);
+    simulation_.record_param("fault_actions", std::to_string(plan_.actions.size()));
+}
+
+void Run::block(sim::NodeId from, sim::NodeId to, std::vector<std::pair<sim::NodeId, sim::NodeId>>& blocked) {
+    if (from == to) {
+        return;
+    }
+    if (blocks_[{from.value(), to.value()}]++ == 0) {
+        simulation_.network().block(from, to);
+    }
+    blocked.emplace_back(from, to);
+}
+
+void Run::unblock(const std::vector<std::pair<sim::NodeId, sim::NodeId>>& blocked) {
+    for (const auto& [from, to] : blocked) {
+        const auto found = blocks_.find({from.value(), to.value()});
+        if (found != blocks_.end() && --found->second == 0) {
+            blocks_.erase(found);
+            simulation_.network().unblock(from, to);
+        }
+    }
+}
+
+bool Run::healthy() {
+    if (!blocks_.empty() || !controller_->up()) {
+        return false;
+    }
+    for (sim::Node* broker : brokers_) {
+        if (!broker->up() || broker->paused()) {
+            return false;
+        }
+    }
+    for (const auto& [partition, state] : controller_->state<Controller>().partitions()) {
+        if (state.leader == protocol::no_broker || state.isr.size() != state.replicas.size()) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void Run::apply(const faults::FaultAction& action) {
+    sim::trace("FaultStart").detail("fault", faults::to_json(action).dump());
+    const sim::Duration duration = action.duration;
+    const auto later = [this, duration](std::function<void()> end) {
+        simulation_.world().spawn("fault-end", [duration, end = std::move(end)] {
+            sim::sleep(duration);
+            end();
+        });
+    };
+    // Faults that can lose what a replica acknowledged stay within the replication's tolerance in
+    // must-pass scenarios: one at a time, on a healthy cluster, spaced apart.
+    const auto lossy_allowed = [this] {
+        if (!spec_.faults.within_tolerance) {
+            return true;
+        }
+        const bool allowed = healthy() && (!any_lossy_ || sim::now() - last_lossy_ > std::chrono::seconds(3));
+        if (allowed) {
+            any_lossy_ = true;
+            last_lossy_ = sim::now();
+        }
+        return allowed;
+    };
+    switch (action.kind) {
+        case faults::FaultKind::crash:
+        case faults::FaultKind::crash_several:
+        case faults::FaultKind::crash_controller:
+        case faults::FaultKind::power_loss: {
+            std::vector<sim::Node*> crashed;
+            sim::UnsyncedFate fate = action.unsynced;
+            const bool lossy = fate != sim::UnsyncedFate::keep && action.kind != faults::FaultKind::crash_controller;
+            if (lossy && spec_.faults.within_tolerance &&
+                (action.kind != faults::FaultKind::crash || !lossy_allowed())) {
+                fate = sim::UnsyncedFate::keep;
+                sim::trace("FaultDowngraded").detail("why", "a lossy crash now could exceed the fault tolerance");
+            }
+            for (const std::string& target : action.targets) {
+                sim::Node& victim = node(target);
+                if (victim.up()) {
+                    (void)victim.crash(sim::CrashOptions{fate});
+                    crashed.push_back(&victim);
+                }
+            }
+            later([crashed] {
+                for (sim::Node* victim : crashed) {
+                    if (!victim->up()) {
+                        victim->restart();
+                    }
+                }
+            });
+            break;
+        }
+        case faults::FaultKind::pause:
+            for (const std::string& target : action.targets) {
+                if (node(target).up()) {
+                    node(target).pause(duration);
+                }
+            }
+            break;
+        case faults::FaultKind::partition:
+        case faults::FaultKind::partition_one_way:
+        case faults::FaultKind::isolate:
+        case faults::FaultKind::split:
+        case faults::FaultKind::bridge: {
+            auto blocked = std::make_shared<std::vector<std::pair<sim::NodeId, sim::NodeId>>>();
+            std::vector<std::string> everyone{"controller"};
+            for (sim::Node* broker : brokers_) {
+                everyone.push_back(broker->name());
+            }
+            const auto cut = [&](const std::string& a, const std::string& b, bool both) {
+                block(node(a).id(), node(b).id(), *blocked);
+                if (both) {
+                    block(node(b).id(), node(a).id(), *blocked);
+                }
+            };
+            if (action.kind == faults::FaultKind::partition || action.kind == faults::FaultKind::partition_one_way) {
+                cut(action.targets.front(), action.other_side.front(), action.kind == faults::FaultKind::partition);
+            } else if (action.kind == faults::FaultKind::isolate) {
+                for (const std::string& other : everyone) {
+                    cut(action.targets.front(), other, true);
+                }
+                for (sim::Node* client : producers_) {
+                    cut(action.targets.front(), client->name(), true);
+                }
+                for (sim::Node* client : consumers_) {
+                    cut(action.targets.front(), client->name(), true);
+                }
+            } else if (action.kind == faults::FaultKind::split) {
+                for (const std::string& a : action.targets) {
+                    for (const std::string& b : action.other_side) {
+                        cut(a, b, true);
+                    }
+                }
+            } else {
+                // targets[0] is the bridge; targets[1..] and other_side are the two halves.
+                for (std::size_t i = 1; i < action.targets.size(); ++i) {
+                    for (const std::string& b : action.other_side) {
+                        cut(action.targets[i], b, true);
+                    }
+                }
+            }
+            later([this, blocked] { unblock(*blocked); });
+            break;
+        }
+        case faults::FaultKind::reset:
+            simulation_.network().reset_connections(node(action.targets.front()).id());
+            break;
+        case faults::FaultKind::latency_spike:
+            simulation_.network().set_latency_spike(action.extra_latency, sim::now() + duration);
+            break;
+        case faults::FaultKind::corrupt: {
+            if (!lossy_allowed()) {
+                sim::trace("FaultSkipped").detail("why", "corruption now could exceed the fault tolerance");
+                break;
+            }
+            sim::Node& victim = node(action.targets.front());
+            const auto flipped = victim.disk().corrupt_random_bit([](const std::string& path) { return path.ends_with(".log"); });
+            if (flipped) {
+                corrupted_.insert(victim.name());
+                sim::trace("DiskCorrupted").detail("node", victim.name()).detail("file", flipped->first).detail("offset", flipped->second);
+            }
+            break;
+        }
+    }
+}
+
+void Run::nemesis() {
+    for (const faults::FaultAction& action : plan_.actions) {
+        const sim::Time at(action.at);
+        if (at > sim::now()) {
+            sim::sleep(at - sim::now());
+        }
+        apply(action);
+    }
+}
+
+void Run::restart_down_nodes() {
+    if (!controller_->up()) {
+        controller_->restart();
+    }
+    for (sim::Node* broker : brokers_) {
+        if (!broker->up()) {
+            broker->restart();
+        }
+    }
+}
+
+void Run::heal_everything() {
+    sim::trace("Heal");
+    blocks_.clear();
+    simulation_.network().heal();
+    simulation_.network().clear_extra_latency();
+    restart_down_nodes();
+}
+
+bool Run::quiescent() {
+    if (!controller_->up()) {
+        return false;
+    }
+    for (sim::Node* producer : producers_) {
+        if (producer->state<ProducerWorkload>().pending() > 0) {
+            return false;
+        }
+    }
+    for (sim::Node* broker : brokers_) {
+        if (!broker->up() || broker->paused()) {
+            return false;
+        }
+    }
+    for (const auto& [partition, state] : controller_->state<Controller>().partitions()) {
+        if (state.leader == protocol::no_broker || state.isr.size() != state.replicas.size()) {
+            return false;
+        }
+        const auto& leader_replicas = brokers_[static_cast<std::size_t>(state.leader.value() - 1)]->state<Broker>().replicas();
+        const auto leader = leader_replicas.find(partition);
+        if (leader == leader_replicas.end() || leader->second->role != broker_core::ReplicaRole::leader ||
+            leader->second->leader_epoch != state.leader_epoch) {
+            return false;
+        }
+        const protocol::Offset end = leader->second->log.log_end_offset();
+        if (leader->second->high_watermark != end) {
+            return false;
+        }
+        for (const BrokerId replica : state.replicas) {
+            const auto& replicas = brokers_[static_cast<std::size_t>(replica.value() - 1)]->state<Broker>().replicas();
+            const auto found = replicas.find(partition);
+            if (found == replicas.end() || found->second->log.log_end_offset() != end) {
+                return false;
+            }
+        }
+        for (sim::Node* consumer : consumers_) {
+            if (consumer->state<ConsumerWorkload>().position(partition) < end) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+std::string Run::history_text(bool stuck) {
+    std::ostringstream out;
+    std::uint64_t index = 0;
+    for (const client_core::ClientOperation& operation : history_.operations()) {
+        nlohmann::json line{{"kind", "op"},
+                            {"index", index++},
+                            {"time", sim::to_ns(operation.time)},
+                            {"process", operation.process},
+                            {"f", operation.f},
+                            {"partition", operation.partition}};
+        static constexpr const char* types[] = {"invoke", "ok", "fail", "info"};
+        line["type"] = types[static_cast<int>(operation.type)];
+        if (operation.value) {
+            line["value"] = *operation.value;
+        }
+        if (operation.key) {
+            line["key"] = *operation.key;
+        }
+        if (operation.acks) {
+            line["acks"] = *operation.acks;
+        }
+        if (operation.offset) {
+            line["offset"] = *operation.offset;
+        }
+        if (operation.f == "poll") {
+            nlohmann::json records = nlohmann::json::array();
+            for (const auto& [offset, value] : operation.records) {
+                records.push_back(nlohmann::json::array({offset, value}));
+            }
+            line["records"] = records;
+        }
+        if (operation.error) {
+            line["error"] = *operation.error;
+        }
+        out << line.dump() << '\n';
+    }
+    if (stuck) {
+        out << nlohmann::json{{"kind", "op"}, {"index", index++}, {"time", sim::to_ns(simulation_.now())},
+                              {"process", "runner"}, {"type", "info"}, {"f", "stuck"},
+                              {"reason", "the cluster did not quiesce after healing"}}
+                   .dump()
+            << '\n';
+    }
+    if (!controller_->up()) {
+        return out.str();
+    }
+    for (const auto& [partition, state] : controller_->state<Controller>().partitions()) {
+        for (const BrokerId replica : state.replicas) {
+            sim::Node& broker = *brokers_[static_cast<std::size_t>(replica.value() - 1)];
+            if (!broker.up()) {
+                continue;
+            }
+            const auto& replicas = broker.state<Broker>().replicas();
+            const auto found = replicas.find(partition);
+            if (found == replicas.end()) {
+                continue;
+            }
+            const broker_core::Replica& r = *found->second;
+            // Read the bytes as they are (no CRC check): what a corrupt replica holds must show.
+            const broker_core::ReadResult read = r.log.read(r.log.log_start_offset(), r.log.log_end_offset(), UINT64_MAX, false);
+            nlohmann::json records = nlohmann::json::array();
+            std::int64_t end = r.log.log_start_offset().value();
+            for (const protocol::RecordBatch& batch : read.batches) {
+                for (std::size_t i = 0; i < batch.records.size(); ++i) {
+                    records.push_back(nlohmann::json::array({batch.base_offset.value() + static_cast<std::int64_t>(i), batch.records[i].value}));
+                }
+                end = batch.next_offset().value();
+            }
+            out << nlohmann::json{{"kind", "replica"},
+                                  {"partition", partition.name()},
+                                  {"replica", broker.name()},
+                                  {"leader", state.leader == replica},
+                                  {"log_start_offset", r.log.log_start_offset().value()},
+                                  {"high_watermark", std::min(r.high_watermark.value(), end)},
+                                  {"log_end_offset", end},
+                                  {"records", records}}
+                       .dump()
+                << '\n';
+        }
+    }
+    return out.str();
+}
+
+void Run::classify(RunResult& result, const std::vector<model::Anomaly>& anomalies) const {
+    std::set<std::string> failures;
+    std::set<std::string> weaknesses;
+    std::set<std::string> allowed;
+    const auto listed = [](const std::vector<std::string>& names, const std::string& name) {
+        return std::find(names.begin(), names.end(), name) != names.end();
+    };
+    for (const model::Anomaly& anomaly : anomalies) {
+        result.reports.push_back(AnomalyReport{anomaly.name, anomaly.partition, anomaly.description});
+        if (listed(spec_.checks.weaknesses, anomaly.name)) {
+            weaknesses.insert(anomaly.name);
+        } else if (listed(spec_.checks.allowed, anomaly.name)) {
+            allowed.insert(anomaly.name);
+        } else {
+            failures.insert(anomaly.name);
+        }
+    }
+    result.anomalies.assign(failures.begin(), failures.end());
+    result.weaknesses.assign(weaknesses.begin(), weaknesses.end());
+    result.allowed.assign(allowed.begin(), allowed.end());
+    result.status = failures.empty() ? RunStatus::pass : RunStatus::fail;
+}
+
+RunResult Run::execute() {
+    RunResult result;
+    result.scenario = spec_.name;
+    result.seed = options_.seed;
+    result.bug = options_.bug;
+    result.reproduce = reproduce_command(spec_.name, options_.seed, options_.bug, options_.spec_path);
+    try {
+        build();
+        result.fault_plan = faults::to_json(plan_);
+        controller_->start();
+        for (sim::Node* broker : brokers_) {
+            broker->start();
+        }
+        for (sim::Node* client : producers_) {
+            client->start();
+        }
+        for (sim::Node* client : consumers_) {
+            client->start();
+        }
+        simulation_.world().spawn("nemesis", [this] { nemesis(); });
+        if (spec_.cluster.writeback_interval_ms > 0) {
+            simulation_.world().spawn("writeback", [this] {
+                while (true) {
+                    sim::sleep(std::chrono::milliseconds(spec_.cluster.writeback_interval_ms));
+                    for (sim::Node* broker : brokers_) {
+                        if (broker->up()) {
+                            broker->disk().writeback();
+                        }
+                    }
+                }
+            });
+        }
+        const sim::Time heal_at(spec_.faults.plan.chaos);
+        const sim::Time give_up = heal_at + spec_.faults.plan.duration_max + std::chrono::milliseconds(spec_.checks.quiesce_ms);
+        simulation_.world().spawn("healer", [this, heal_at] {
+            sim::sleep(heal_at - sim::now());
+            sim::sleep(spec_.faults.plan.duration_max);  // let the last faults end by themselves
+            heal_everything();
+            const auto settle = [this] {
+                while (!quiescent()) {
+                    sim::sleep(std::chrono::milliseconds(100));
+                    restart_down_nodes();  // a broker that halted on a corrupt batch comes back
+                }
+            };
+            settle();
+            // Latent corruption stays until something reads it: restart each broker that got a bit flip,
+            // one at a time, so that its recovery checks every batch (a scrub).
+            for (const std::string& name : corrupted_) {
+                sim::trace("Scrub").detail("broker", name);
+                (void)node(name).crash(sim::CrashOptions{sim::UnsyncedFate::keep});
+                node(name).restart();
+                settle();
+            }
+            quiesced_ = true;
+        });
+        const sim::RunOutcome outcome =
+            simulation_.run(sim::RunBounds{.time_limit = give_up, .max_events = 200'000'000}, [this] { return quiesced_; });
+        const bool stuck = outcome.status != sim::RunStatus::done;
+        const std::string text = history_text(stuck);
+        if (options_.history != nullptr) {
+            *options_.history << text;
+        }
+        std::istringstream in(text);
+        const model::History history = model::read_history(in);
+        classify(result, model::check(history));
+        result.events = outcome.events;
+        result.sim_ns = sim::to_ns(simulation_.now());
+    } catch (const sim::AssertionFailure& failure) {
+        result.status = RunStatus::error;
+        result.error = failure.what();
+    } catch (const std::exception& error) {
+        result.status = RunStatus::error;
+        result.error = std::string("internal error: ") + error.what();
+    }
+    result.fingerprint = simulation_.fingerprint();
+    result.params = simulation_.params();
+    return result;
+}
+
+}  // namespace
+
+RunResult run(const Spec& spec, const RunOptions& options) {
+    Run run(spec, options);
+    return run.execute();
+}
+
+}  // namespace eosim::scenarios

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "scenarios/spec.h"
+
+namespace eosim::scenarios {
+
+struct RunOptions {
+    std::uint64_t seed = 1;
+    std::string bug;                      // a bug switch name, or ""
+    std::string spec_path;                // when the spec came from --spec (for the reproduce command)
+    std::ostream* trace = nullptr;        // every trace event as a JSON line
+    std::ostream* history = nullptr;      // the history (docs/history-format.md)
+};
+
+enum class RunStatus : std::uint8_t { pass, fail, error };
+std::string_view to_string(RunStatus status);
+
+struct AnomalyReport {
+    std::string name;
+    std::string partition;
+    std::string description;
+};
+
+struct RunResult {
+    std::string scenario;
+    std::uint64_t seed = 0;
+    std::string bug;
+    RunStatus status = RunStatus::pass;
+    std::vector<std::string> anomalies;   // failures, by name (sorted, unique)
+    std::vector<std::string> weaknesses;  // expected anomalies that showed
+    std::vector<std::string> allowed;     // permitted anomalies that showed
+    std::vector<AnomalyReport> reports;   // every anomaly found, with its evidence
+    std::string error;                    // status error: what went wrong
+    std::uint64_t fingerprint = 0;
+    std::uint64_t events = 0;
+    std::int64_t sim_ns = 0;
+    std::string reproduce;
+    nlohmann::json fault_plan;
+    std::vector<std::pair<std::string, std::string>> params;
+};
+
+// Runs one scenario with one seed: builds the cluster and its clients, carries out the fault plan over
+// the chaos phase, heals, waits for quiescence, reads the final logs, and checks the history.
+// Deterministic: the same spec, seed and bug give the same result and fingerprint.
+RunResult run(const Spec& spec, const RunOptions& options);
+
+// The command that reproduces a run.
+std::string reproduce_command(const std::string& scenario, std::uint64_t seed, const std::string& bug,
+                              const std::string& spec_path);
+
+}  // namespace eosim::scenarios

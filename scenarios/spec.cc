@@ -1,0 +1,248 @@
+#include "scenarios/spec.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace eosim::scenarios {
+
+namespace {
+
+const std::set<std::string, std::less<>>& anomaly_names() {
+    static const std::set<std::string, std::less<>> names{
+        "lost-write", "duplicate", "inconsistent-offsets", "nonmonotonic-send", "poll-skip", "nonmonotonic-poll",
+        "replica-divergence", "vanished-read", "stuck"};
+    return names;
+}
+
+std::string where(const std::string& source, const toml::source_region& region) {
+    return fmt::format("{}:{}:{}", source, region.begin.line, region.begin.column);
+}
+
+class Reader {
+public:
+    Reader(const toml::table& root, const std::string& source) : root_(root), source_(source) {}
+
+    const toml::table* table(std::string_view name) {
+        const toml::node* node = root_.get(name);
+        if (node == nullptr) {
+            return nullptr;
+        }
+        if (!node->is_table()) {
+            throw SpecError(fmt::format("{}: [{}] must be a table", where(source_, node->source()), name));
+        }
+        return node->as_table();
+    }
+
+    template <typename T>
+    void integer(const toml::table* table, std::string_view key, T& out, std::int64_t low, std::int64_t high) {
+        const toml::node* node = table != nullptr ? table->get(key) : nullptr;
+        if (node == nullptr) {
+            return;
+        }
+        const auto value = node->value<std::int64_t>();
+        if (!node->is_integer() || !value || *value < low || *value > high) {
+            throw SpecError(fmt::format("{}: {} must be an integer from {} to {}", where(source_, node->source()), key, low, high));
+        }
+        out = static_cast<T>(*value);
+    }
+
+    void boolean(const toml::table* table, std::string_view key, bool& out) {
+        const toml::node* node = table != nullptr ? table->get(key) : nullptr;
+        if (node == nullptr) {
+            return;
+        }
+        if (!node->is_boolean()) {
+            throw SpecError(fmt::format("{}: {} must be true or false", where(source_, node->source()), key));
+        }
+        out = *node->value<bool>();
+    }
+
+    void string(const toml::table* table, std::string_view key, std::string& out) {
+        const toml::node* node = table != nullptr ? table->get(key) : nullptr;
+        if (node == nullptr) {
+            return;
+        }
+        if (!node->is_string()) {
+            throw SpecError(fmt::format("{}: {} must be a string", where(source_, node->source()), key));
+        }
+        out = *node->value<std::string>();
+    }
+
+    std::vector<std::string> strings(const toml::table* table, std::string_view key) {
+        std::vector<std::string> out;
+        const toml::node* node = table != nullptr ? table->get(key) : nullptr;
+        if (node == nullptr) {
+            return out;
+        }
+        const toml::array* array = node->as_array();
+        if (array == nullptr) {
+            throw SpecError(fmt::format("{}: {} must be an array of strings", where(source_, node->source()), key));
+        }
+        for (const toml::node& item : *array) {
+            if (!item.is_string()) {
+                throw SpecError(fmt::format("{}: {} must be an array of strings", where(source_, item.source()), key));
+            }
+            out.push_back(*item.value<std::string>());
+        }
+        return out;
+    }
+
+    void milliseconds_range(const toml::table* table, std::string_view key, sim::Duration& low, sim::Duration& high) {
+        const toml::node* node = table != nullptr ? table->get(key) : nullptr;
+        if (node == nullptr) {
+            return;
+        }
+        const toml::array* array = node->as_array();
+        if (array == nullptr || array->size() != 2 || !(*array)[0].is_integer() || !(*array)[1].is_integer() ||
+            *(*array)[0].value<std::int64_t>() < 0 || *(*array)[0].value<std::int64_t>() > *(*array)[1].value<std::int64_t>()) {
+            throw SpecError(fmt::format("{}: {} must be [low, high] in milliseconds, 0 <= low <= high",
+                                        where(source_, node->source()), key));
+        }
+        low = std::chrono::milliseconds(*(*array)[0].value<std::int64_t>());
+        high = std::chrono::milliseconds(*(*array)[1].value<std::int64_t>());
+    }
+
+    sim::UnsyncedFate fate(const toml::table* table, std::string_view key, sim::UnsyncedFate fallback) {
+        std::string name;
+        string(table, key, name);
+        if (name.empty()) {
+            return fallback;
+        }
+        for (const sim::UnsyncedFate fate : {sim::UnsyncedFate::lose, sim::UnsyncedFate::keep, sim::UnsyncedFate::tear,
+                                             sim::UnsyncedFate::random}) {
+            if (sim::to_string(fate) == name) {
+                return fate;
+            }
+        }
+        throw SpecError(fmt::format("{}: {} must be one of lose, keep, tear, random",
+                                    where(source_, table->get(key)->source()), key));
+    }
+
+    void check_anomalies(const toml::table* table, std::string_view key, const std::vector<std::string>& names) {
+        for (const std::string& name : names) {
+            if (!anomaly_names().contains(name)) {
+                throw SpecError(fmt::format("{}: {}: unknown anomaly '{}'", where(source_, table->get(key)->source()), key, name));
+            }
+        }
+    }
+
+    void known_keys(const toml::table* table, std::string_view table_name, std::initializer_list<std::string_view> keys) {
+        if (table == nullptr) {
+            return;
+        }
+        for (const auto& [key, node] : *table) {
+            if (std::find(keys.begin(), keys.end(), key.str()) == keys.end()) {
+                throw SpecError(fmt::format("{}: unknown key '{}' in [{}]", where(source_, node.source()), key.str(), table_name));
+            }
+        }
+    }
+
+private:
+    const toml::table& root_;
+    const std::string& source_;
+};
+
+}  // namespace
+
+Spec parse_spec(std::string_view text, const std::string& source) {
+    toml::table root;
+    try {
+        root = toml::parse(text, source);
+    } catch (const toml::parse_error& error) {
+        throw SpecError(fmt::format("{}:{}:{}: {}", source, error.source().begin.line, error.source().begin.column,
+                                    error.description()));
+    }
+    Reader reader(root, source);
+    Spec spec;
+    spec.source = source;
+    reader.string(&root, "name", spec.name);
+    reader.string(&root, "description", spec.description);
+    reader.boolean(&root, "buggify", spec.buggify);
+    if (spec.name.empty()) {
+        throw SpecError(fmt::format("{}: the spec needs a name", source));
+    }
+    reader.known_keys(&root, "top level", {"name", "description", "buggify", "cluster", "workload", "faults", "checks"});
+
+    const toml::table* cluster = reader.table("cluster");
+    reader.known_keys(cluster, "cluster", {"brokers", "replication_factor", "partitions", "min_insync_replicas",
+                                           "unclean_leader_election", "flush_every_write", "writeback_interval_ms", "topic"});
+    ClusterSpec& c = spec.cluster;
+    reader.integer(cluster, "brokers", c.brokers, 1, 9);
+    reader.integer(cluster, "replication_factor", c.replication_factor, 1, c.brokers);
+    reader.integer(cluster, "partitions", c.partitions, 1, 64);
+    reader.integer(cluster, "min_insync_replicas", c.min_insync_replicas, 1, c.replication_factor);
+    reader.boolean(cluster, "unclean_leader_election", c.unclean_leader_election);
+    reader.boolean(cluster, "flush_every_write", c.flush_every_write);
+    reader.integer(cluster, "writeback_interval_ms", c.writeback_interval_ms, 0, 3'600'000);
+    reader.string(cluster, "topic", c.topic);
+
+    const toml::table* workload = reader.table("workload");
+    reader.known_keys(workload, "workload", {"producers", "consumers", "acks", "keyed", "max_in_flight",
+                                             "send_interval_ms", "value_bytes"});
+    WorkloadSpec& w = spec.workload;
+    reader.integer(workload, "producers", w.producers, 0, 16);
+    reader.integer(workload, "consumers", w.consumers, 0, 16);
+    std::string acks = "all";
+    reader.string(workload, "acks", acks);
+    if (acks != "all" && acks != "1" && acks != "0") {
+        throw SpecError(fmt::format("{}: acks must be \"all\", \"1\" or \"0\"", where(source, workload->get("acks")->source())));
+    }
+    w.acks = acks == "all" ? std::int16_t{-1} : static_cast<std::int16_t>(std::stoi(acks));
+    reader.boolean(workload, "keyed", w.keyed);
+    reader.integer(workload, "max_in_flight", w.max_in_flight, 1, 5);
+    sim::Duration send_low{std::chrono::milliseconds(w.send_interval_min_ms)};
+    sim::Duration send_high{std::chrono::milliseconds(w.send_interval_max_ms)};
+    reader.milliseconds_range(workload, "send_interval_ms", send_low, send_high);
+    w.send_interval_min_ms = std::chrono::duration_cast<std::chrono::milliseconds>(send_low).count();
+    w.send_interval_max_ms = std::chrono::duration_cast<std::chrono::milliseconds>(send_high).count();
+    reader.integer(workload, "value_bytes", w.value_bytes, 8, 4096);
+
+    const toml::table* faults = reader.table("faults");
+    reader.known_keys(faults, "faults", {"kinds", "chaos_ms", "interval_ms", "duration_ms", "crash_unsynced",
+                                         "power_loss_unsynced", "within_tolerance"});
+    faults::FaultPlanOptions& plan = spec.faults.plan;
+    for (const std::string& name : reader.strings(faults, "kinds")) {
+        faults::FaultKind kind{};
+        if (!faults::parse_fault_kind(name, kind)) {
+            throw SpecError(fmt::format("{}: kinds: unknown fault kind '{}' (see eosim list --faults)",
+                                        where(source, faults->get("kinds")->source()), name));
+        }
+        plan.kinds.push_back(kind);
+    }
+    std::int64_t chaos_ms = 10'000;
+    reader.integer(faults, "chaos_ms", chaos_ms, 0, 3'600'000);
+    plan.chaos = std::chrono::milliseconds(chaos_ms);
+    reader.milliseconds_range(faults, "interval_ms", plan.interval_min, plan.interval_max);
+    if (plan.interval_min <= sim::Duration::zero()) {
+        throw SpecError(fmt::format("{}: interval_ms must start above 0", where(source, faults->get("interval_ms")->source())));
+    }
+    reader.milliseconds_range(faults, "duration_ms", plan.duration_min, plan.duration_max);
+    plan.crash_unsynced = reader.fate(faults, "crash_unsynced", plan.crash_unsynced);
+    plan.power_loss_unsynced = reader.fate(faults, "power_loss_unsynced", plan.power_loss_unsynced);
+    reader.boolean(faults, "within_tolerance", spec.faults.within_tolerance);
+
+    const toml::table* checks = reader.table("checks");
+    reader.known_keys(checks, "checks", {"allowed", "weaknesses", "quiesce_ms"});
+    spec.checks.allowed = reader.strings(checks, "allowed");
+    reader.check_anomalies(checks, "allowed", spec.checks.allowed);
+    spec.checks.weaknesses = reader.strings(checks, "weaknesses");
+    reader.check_anomalies(checks, "weaknesses", spec.checks.weaknesses);
+    reader.integer(checks, "quiesce_ms", spec.checks.quiesce_ms, 1000, 3'600'000);
+    return spec;
+}
+
+Spec load_spec_file(const std::string& path) {
+    std::ifstream file(path);
+    if (!file) {
+        throw SpecError(fmt::format("{}: cannot read the spec file", path));
+    }
+    std::ostringstream text;
+    text << file.rdbuf();
+    return parse_spec(text.str(), path);
+}
+
+}  // namespace eosim::scenarios

@@ -1,0 +1,75 @@
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "faults/fault_plan.h"
+
+namespace eosim::scenarios {
+
+// A bad scenario spec: what() is one line, "where: what".
+class SpecError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct ClusterSpec {
+    std::int32_t brokers = 3;
+    std::int32_t replication_factor = 3;
+    std::int32_t partitions = 3;
+    std::int32_t min_insync_replicas = 2;
+    bool unclean_leader_election = false;
+    bool flush_every_write = false;
+    std::int64_t writeback_interval_ms = 1000;  // the kernel's background flush; 0: never
+    std::string topic = "events";
+};
+
+struct WorkloadSpec {
+    std::int32_t producers = 2;
+    std::int32_t consumers = 1;
+    std::int16_t acks = -1;
+    bool keyed = true;
+    std::int32_t max_in_flight = 1;
+    std::int64_t send_interval_min_ms = 1;
+    std::int64_t send_interval_max_ms = 10;
+    std::int32_t value_bytes = 24;
+};
+
+struct FaultSpec {
+    faults::FaultPlanOptions plan;
+    // Keep lossy crashes within what replication tolerates: a crash that loses unsynced bytes hits
+    // one broker of a fully healthy cluster, else it is a plain process crash (page cache kept).
+    bool within_tolerance = true;
+};
+
+struct CheckSpec {
+    std::vector<std::string> allowed;     // anomalies the semantics permit here (reported, not failures)
+    std::vector<std::string> weaknesses;  // anomalies the scenario is known to show
+    std::int64_t quiesce_ms = 60'000;     // how long healing may take before the run is stuck
+};
+
+// A scenario: cluster config + workload + fault plan generator + checks + expected anomalies.
+struct Spec {
+    std::string name;
+    std::string description;
+    std::string source;  // the file it came from, or "built-in"
+    bool buggify = false;
+    ClusterSpec cluster;
+    WorkloadSpec workload;
+    FaultSpec faults;
+    CheckSpec checks;
+};
+
+// Parses a TOML spec; `source` names it in errors. Throws SpecError.
+Spec parse_spec(std::string_view text, const std::string& source);
+// Reads and parses a spec file. Throws SpecError (a missing file too).
+Spec load_spec_file(const std::string& path);
+
+// The built-in scenarios (scenarios/specs/*.toml, compiled in), by name.
+const std::vector<Spec>& builtin_specs();
+const Spec* find_builtin(std::string_view name);
+
+}  // namespace eosim::scenarios

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The eosim command as a user meets it: exit statuses and one-line errors. Usage: cli_test.sh EOSIM
+set -u
+eosim="$1"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+failures=0
+passes=0
+
+# expect STATUS PATTERN -- ARGS...: the command exits STATUS and its stderr (or stdout) matches PATTERN
+# on a single line.
+expect() {
+  local status="$1" pattern="$2"
+  shift 3
+  "$eosim" "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  if [ "$got" -ne "$status" ]; then
+    echo "FAIL: eosim $* exited $got, expected $status"; cat "$work/err"; failures=$((failures + 1)); return
+  fi
+  if ! grep -qE "$pattern" "$work/err" "$work/out"; then
+    echo "FAIL: eosim $*: no line matches '$pattern'"; cat "$work/out" "$work/err"; failures=$((failures + 1)); return
+  fi
+  if [ "$status" -eq 2 ] && [ "$(wc -l <"$work/err")" -ne 1 ]; then
+    echo "FAIL: eosim $*: the error is not one line"; cat "$work/err"; failures=$((failures + 1)); return
+  fi
+  passes=$((passes + 1))
+}
+
+printf 'name = "broken"\n[cluster\nbrokers = 3\n' >"$work/malformed.toml"
+printf 'not json\n' >"$work/bad-history.jsonl"
+printf '{"kind":"op","index":0,"time":1,"process":"p","type":"invoke","f":"send","partition":"t-0","value":"a","acks":"all"}\n{"kind":"op","index":1,"time":2,"process":"p","type":"ok","f":"send","partition":"t-0","value":"a","acks":"all","offset":0}\n{"kind":"replica","partition":"t-0","replica":"b1","leader":true,"log_start_offset":0,"high_watermark":0,"log_end_offset":0,"records":[]}\n' >"$work/lost.jsonl"
+
+expect 0 "Usage" -- --help
+expect 0 "^eosim [0-9]" -- --version
+expect 0 "log-acks-all" -- list
+expect 0 "kip101-hw-truncation" -- list --bugs
+expect 0 "power-loss" -- list --faults
+expect 2 "unknown scenario 'nope'" -- run nope --seed 1
+expect 2 "bad seed range '9..1'" -- sweep log-acks-all --seeds 9..1
+expect 2 "bad seed range 'x'" -- sweep log-acks-all --seeds x
+expect 2 "malformed.toml:2:" -- run --spec "$work/malformed.toml" --seed 1
+expect 2 "cannot read the spec file" -- run --spec "$work/missing.toml" --seed 1
+expect 2 "unknown bug switch 'nope'" -- run log-acks-all --seed 1 --bug nope
+expect 2 "bad-history.jsonl: line 1" -- check "$work/bad-history.jsonl"
+expect 1 "lost-write" -- check "$work/lost.jsonl"
+expect 0 "pass" -- run log-acks-all --seed 3
+expect 0 "deterministic" -- run log-acks-all --seed 42 --check-determinism
+
+echo "$passes passed, $failures failed"
+[ "$failures" -eq 0 ]

@@ -1,0 +1,88 @@
+#include <gtest/gtest.h>
+
+#include "scenarios/spec.h"
+
+namespace eosim::scenarios {
+namespace {
+
+std::string error_of(const std::string& text) {
+    try {
+        (void)parse_spec(text, "test.toml");
+    } catch (const SpecError& error) {
+        return error.what();
+    }
+    return "";
+}
+
+TEST(Spec, BuiltinsParseAndHaveDistinctNames) {
+    std::set<std::string> names;
+    for (const Spec& spec : builtin_specs()) {
+        EXPECT_TRUE(names.insert(spec.name).second) << spec.name;
+        EXPECT_FALSE(spec.description.empty()) << spec.name;
+    }
+    EXPECT_NE(find_builtin("log-acks-all"), nullptr);
+    EXPECT_EQ(find_builtin("nope"), nullptr);
+}
+
+TEST(Spec, ErrorsAreOneLineWithTheirPlace) {
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {"name = \"x\"\n[cluster\n", "test.toml:2:"},
+        {"description = \"no name\"\n", "needs a name"},
+        {"name = \"x\"\n[cluster]\nbrokers = 0\n", "test.toml:3:"},
+        {"name = \"x\"\n[cluster]\nbrokers = \"three\"\n", "brokers must be an integer"},
+        {"name = \"x\"\n[faults]\nkinds = [\"meteor\"]\n", "unknown fault kind 'meteor'"},
+        {"name = \"x\"\n[checks]\nweaknesses = [\"bad-luck\"]\n", "unknown anomaly 'bad-luck'"},
+        {"name = \"x\"\n[workload]\nacks = \"2\"\n", "acks must be"},
+        {"name = \"x\"\n[cluster]\nbrokerz = 3\n", "unknown key 'brokerz' in [cluster]"},
+        {"name = \"x\"\n[faults]\ninterval_ms = [5, 1]\n", "interval_ms must be [low, high]"},
+    };
+    for (const auto& [text, expected] : cases) {
+        const std::string error = error_of(text);
+        EXPECT_NE(error.find(expected), std::string::npos) << "for:\n" << text << "got: " << error;
+        EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+    }
+}
+
+TEST(Spec, ParsesEveryField) {
+    const Spec spec = parse_spec(R"(
+name = "custom"
+description = "a custom scenario"
+[cluster]
+brokers = 5
+replication_factor = 3
+partitions = 7
+min_insync_replicas = 2
+unclean_leader_election = true
+flush_every_write = true
+[workload]
+producers = 3
+consumers = 2
+acks = "1"
+keyed = false
+max_in_flight = 5
+send_interval_ms = [2, 20]
+[faults]
+kinds = ["crash", "split"]
+chaos_ms = 5000
+interval_ms = [100, 200]
+crash_unsynced = "tear"
+[checks]
+allowed = ["duplicate"]
+weaknesses = ["lost-write"]
+quiesce_ms = 30000
+)",
+                                 "custom.toml");
+    EXPECT_EQ(spec.cluster.brokers, 5);
+    EXPECT_EQ(spec.cluster.partitions, 7);
+    EXPECT_TRUE(spec.cluster.unclean_leader_election);
+    EXPECT_EQ(spec.workload.acks, 1);
+    EXPECT_FALSE(spec.workload.keyed);
+    EXPECT_EQ(spec.workload.max_in_flight, 5);
+    EXPECT_EQ(spec.faults.plan.kinds.size(), 2U);
+    EXPECT_EQ(spec.faults.plan.crash_unsynced, sim::UnsyncedFate::tear);
+    EXPECT_EQ(spec.checks.weaknesses, std::vector<std::string>{"lost-write"});
+    EXPECT_EQ(spec.checks.quiesce_ms, 30000);
+}
+
+}  // namespace
+}  // namespace eosim::scenarios
