@@ -243,12 +243,9 @@ void Broker::follow(TopicPartition partition, std::uint64_t generation) {
 }
 
 void Broker::handle_divergence(Replica& replica, const protocol::DivergingEpoch& diverging) {
-    Offset target = replica.log.log_start_offset();
-    if (diverging.epoch.value() >= 0) {
-        const EpochEndOffset ours = replica.log.epochs().end_offset_for(diverging.epoch, replica.log.log_end_offset());
-        target = ours.epoch.value() < 0 ? replica.log.log_start_offset()
-                                        : Offset(std::min(diverging.end_offset.value(), ours.end_offset.value()));
-    }
+    const Offset target = truncation_offset(replica.log.epochs(), replica.log.log_start_offset(),
+                                            replica.log.log_end_offset(),
+                                            EpochEndOffset{diverging.epoch, diverging.end_offset});
     sim::trace("FollowerTruncate")
         .detail("partition", replica.partition.name())
         .detail("reason", "diverging-epoch")
@@ -431,10 +428,10 @@ protocol::FetchResponse Broker::fetch(const protocol::FetchRequest& request) {
         response.log_end_offset = replica->log.log_end_offset();
         response.leader_epoch = replica->leader_epoch;
     };
-    if (from_follower && request.last_fetched_epoch.value() >= 0) {
-        const EpochEndOffset ours = replica->log.epochs().end_offset_for(request.last_fetched_epoch, replica->log.log_end_offset());
-        if (ours.epoch != request.last_fetched_epoch || ours.end_offset < request.fetch_offset) {
-            response.diverging_epoch = protocol::DivergingEpoch{ours.epoch, ours.end_offset};
+    if (from_follower) {
+        if (const auto diverging = find_divergence(replica->log.epochs(), replica->log.log_end_offset(),
+                                                   request.last_fetched_epoch, request.fetch_offset)) {
+            response.diverging_epoch = protocol::DivergingEpoch{diverging->epoch, diverging->end_offset};
             fill();
             return response;
         }

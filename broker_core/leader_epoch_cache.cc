@@ -1,5 +1,6 @@
 #include "broker_core/leader_epoch_cache.h"
 
+#include <algorithm>
 #include <sstream>
 
 namespace eosim::broker_core {
@@ -77,6 +78,30 @@ void LeaderEpochCache::truncate_from_end(protocol::Offset end_offset) {
     if (entries_.size() != before) {
         persist();
     }
+}
+
+std::optional<EpochEndOffset> find_divergence(const LeaderEpochCache& leader, protocol::Offset leader_log_end,
+                                              protocol::LeaderEpoch last_fetched_epoch, protocol::Offset fetch_offset) {
+    if (last_fetched_epoch.value() < 0) {
+        return std::nullopt;  // an empty follower (or one without epochs) cannot diverge
+    }
+    const EpochEndOffset ours = leader.end_offset_for(last_fetched_epoch, leader_log_end);
+    if (ours.epoch != last_fetched_epoch || ours.end_offset < fetch_offset) {
+        return ours;
+    }
+    return std::nullopt;
+}
+
+protocol::Offset truncation_offset(const LeaderEpochCache& follower, protocol::Offset follower_log_start,
+                                   protocol::Offset follower_log_end, const EpochEndOffset& leader_answer) {
+    if (leader_answer.epoch.value() < 0) {
+        return follower_log_start;
+    }
+    const EpochEndOffset ours = follower.end_offset_for(leader_answer.epoch, follower_log_end);
+    if (ours.epoch.value() < 0) {
+        return follower_log_start;
+    }
+    return protocol::Offset(std::min(leader_answer.end_offset.value(), ours.end_offset.value()));
 }
 
 }  // namespace eosim::broker_core

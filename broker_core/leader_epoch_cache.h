@@ -49,4 +49,18 @@ private:
     std::vector<EpochEntry> entries_;
 };
 
+// KIP-279, the leader's side of a follower's fetch: the follower's log ends at `fetch_offset` and its
+// latest epoch is `last_fetched_epoch`. When that log diverges from the leader's, returns the leader's
+// largest epoch at most the follower's and where it ends; nothing when the follower may go on fetching.
+[[nodiscard]] std::optional<EpochEndOffset> find_divergence(const LeaderEpochCache& leader,
+                                                            protocol::Offset leader_log_end,
+                                                            protocol::LeaderEpoch last_fetched_epoch,
+                                                            protocol::Offset fetch_offset);
+
+// The follower's side: where it truncates given the leader's answer. The lower of the leader's end for
+// the epoch and the follower's own end for that epoch; its log start when either has no such epoch.
+// Never the high watermark (KIP-101).
+[[nodiscard]] protocol::Offset truncation_offset(const LeaderEpochCache& follower, protocol::Offset follower_log_start,
+                                                 protocol::Offset follower_log_end, const EpochEndOffset& leader_answer);
+
 }  // namespace eosim::broker_core

@@ -623,6 +623,11 @@ RunResult Run::execute() {
 
 }  // namespace
 
+RunResult run(const Spec& spec, std::uint64_t seed, RunOptions options) {
+    options.seed = seed;
+    return run(spec, options);
+}
+
 RunResult run(const Spec& spec, const RunOptions& options) {
     Run run(spec, options);
     return run.execute();

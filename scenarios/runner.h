@@ -51,6 +51,8 @@ struct RunResult {
 // the chaos phase, heals, waits for quiescence, reads the final logs, and checks the history.
 // Deterministic: the same spec, seed and bug give the same result and fingerprint.
 RunResult run(const Spec& spec, const RunOptions& options);
+// The same, with the seed given apart (options.seed is ignored): run(spec, 42, {.bug = "ack-before-isr"}).
+RunResult run(const Spec& spec, std::uint64_t seed, RunOptions options = {});
 
 // The command that reproduces a run.
 std::string reproduce_command(const std::string& scenario, std::uint64_t seed, const std::string& bug,

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -21,13 +22,15 @@ using protocol::Offset;
 const protocol::TopicPartition topic_partition{"t", 0};
 
 struct Cluster {
-    explicit Cluster(std::uint64_t seed, BrokerBugs bugs = {}, bool flush_every_write = false)
+    explicit Cluster(std::uint64_t seed, BrokerBugs bugs = {}, bool flush_every_write = false,
+                     bool unclean_leader_election = false)
         : simulation(sim::SimulationOptions{.seed = seed, .trace_sink = std::getenv("EOSIM_TEST_TRACE") ? &std::cerr : nullptr}) {
         ControllerConfig controller_config;
         for (int i = 1; i <= 3; ++i) {
             controller_config.brokers.emplace_back(i);
         }
         controller_config.topics.push_back(TopicConfig{"t", 1, 3});
+        controller_config.unclean_leader_election = unclean_leader_election;
         controller = &simulation.add_node("controller", [controller_config](sim::Node& node) {
             return std::make_unique<Controller>(node, controller_config);
         });
@@ -58,6 +61,16 @@ struct Cluster {
     const Replica& replica(BrokerId id) { return *state(id).replicas().at(topic_partition); }
     const protocol::PartitionState& partition() { return controller->state<Controller>().partitions().at(topic_partition); }
     BrokerId leader() { return partition().leader; }
+    // The brokers other than `leader`, lowest id first.
+    std::vector<BrokerId> followers(BrokerId of) {
+        std::vector<BrokerId> out;
+        for (int i = 1; i <= 3; ++i) {
+            if (BrokerId(i) != of) {
+                out.emplace_back(i);
+            }
+        }
+        return out;
+    }
 
     // Sends one record with acks=all to the current leader (as the controller knows it).
     protocol::ProduceResponse produce(const std::string& value, sim::Duration timeout = 2s) {
@@ -181,6 +194,162 @@ TEST(Cluster, AcksAllFailsWithNotEnoughReplicasBelowMinIsr) {
     cluster.run_until([&] { return done; });
     EXPECT_EQ(error, ErrorCode::not_enough_replicas);
     EXPECT_EQ(cluster.partition().isr.size(), 1U);
+}
+
+// The high watermark rules, sampled every 5 ms while records flow and a follower is paused long enough
+// to leave the ISR and then catches up: on every broker the high watermark never moves back and never
+// passes its log end; a follower's never passes the leader's; the leader's never passes the log end
+// of any ISR member; and acks=all goes on once the ISR shrank to two.
+TEST(Cluster, HighWatermarkNeverMovesBackAndNeverPassesAnInSyncReplica) {
+    Cluster cluster(4);
+    bool done = false;
+    std::vector<std::string> violations;
+    std::vector<ErrorCode> errors;
+    std::size_t smallest_isr = 3;
+    cluster.client->spawn("producer", [&] {
+        sim::sleep(1s);
+        const BrokerId paused = cluster.followers(cluster.leader()).back();
+        for (int i = 0; i < 60; ++i) {
+            if (i == 10) {
+                cluster.broker(paused).pause(4s);
+            }
+            errors.push_back(cluster.produce("v" + std::to_string(i)).error);
+            sim::sleep(100ms);
+        }
+        sim::sleep(3s);
+        done = true;
+    });
+    cluster.client->spawn("monitor", [&] {
+        std::map<int, Offset> last;
+        while (!done) {
+            const BrokerId leader = cluster.leader();
+            for (int i = 1; i <= 3; ++i) {
+                const BrokerId id(i);
+                if (!cluster.broker(id).up() || !cluster.state(id).replicas().contains(topic_partition)) {
+                    continue;
+                }
+                const Replica& replica = cluster.replica(id);
+                const std::string at = " at " + std::to_string(sim::to_ns(sim::now())) + " ns on broker " + std::to_string(i);
+                if (last.contains(i) && replica.high_watermark < last[i]) {
+                    violations.push_back("high watermark moved back" + at);
+                }
+                last[i] = replica.high_watermark;
+                if (replica.high_watermark > replica.log.log_end_offset()) {
+                    violations.push_back("high watermark above the log end" + at);
+                }
+                if (replica.role == ReplicaRole::leader) {
+                    smallest_isr = std::min(smallest_isr, replica.isr.size());
+                    for (const BrokerId member : replica.isr) {
+                        if (cluster.replica(member).log.log_end_offset() < replica.high_watermark) {
+                            violations.push_back("leader's high watermark above ISR member " +
+                                                 std::to_string(member.value()) + "'s log end" + at);
+                        }
+                    }
+                } else if (leader != protocol::no_broker && id != leader &&
+                           replica.high_watermark > cluster.replica(leader).high_watermark) {
+                    violations.push_back("follower's high watermark above the leader's" + at);
+                }
+            }
+            sim::sleep(5ms);
+        }
+    });
+    cluster.run_until([&] { return done; });
+    EXPECT_TRUE(violations.empty()) << violations.size() << " violations, first: " << violations.front();
+    EXPECT_EQ(smallest_isr, 2U) << "the paused follower never left the ISR";
+    EXPECT_EQ(std::count(errors.begin(), errors.end(), ErrorCode::none), 60);
+    EXPECT_EQ(cluster.partition().isr.size(), 3U) << "the paused follower never came back";
+    for (int i = 1; i <= 3; ++i) {
+        EXPECT_EQ(cluster.replica(BrokerId(i)).high_watermark, Offset(60)) << "broker " << i;
+    }
+}
+
+// Crash one follower (it leaves the ISR), then the leader (the other follower, in the ISR, leads),
+// then that one too, and bring the first back: it is alive but was never in sync, so without unclean
+// election the partition stays leaderless rather than lose what it missed.
+TEST(Cluster, ControllerElectsOnlyFromTheIsr) {
+    Cluster cluster(5);
+    BrokerId first = protocol::no_broker;
+    BrokerId second = protocol::no_broker;
+    BrokerId out_of_sync = protocol::no_broker;
+    BrokerId leader_after_second_crash{99};
+    bool done = false;
+    cluster.client->spawn("script", [&] {
+        sim::sleep(1s);
+        first = cluster.leader();
+        second = cluster.followers(first).front();
+        out_of_sync = cluster.followers(first).back();
+        (void)cluster.broker(out_of_sync).crash();
+        sim::sleep(3s);  // fenced, out of the ISR
+        EXPECT_EQ(cluster.produce("a").error, ErrorCode::none);
+        (void)cluster.broker(first).crash();
+        sim::sleep(3s);
+        EXPECT_EQ(cluster.leader(), second);
+        EXPECT_EQ(cluster.produce("b").error, ErrorCode::not_enough_replicas);  // ISR {second} < min ISR 2
+        (void)cluster.broker(second).crash();
+        cluster.broker(out_of_sync).restart();
+        sim::sleep(3s);
+        leader_after_second_crash = cluster.leader();
+        done = true;
+    });
+    cluster.run_until([&] { return done; });
+    EXPECT_EQ(leader_after_second_crash, protocol::no_broker);
+    EXPECT_EQ(cluster.partition().isr, std::vector<BrokerId>{second});
+}
+
+// The same crashes with unclean election on: the out-of-sync replica leads, and what it never had is
+// gone.
+TEST(Cluster, UncleanElectionLetsAnOutOfSyncReplicaLeadAndLoseWrites) {
+    Cluster cluster(5, BrokerBugs{}, false, true);
+    BrokerId out_of_sync = protocol::no_broker;
+    bool done = false;
+    cluster.client->spawn("script", [&] {
+        sim::sleep(1s);
+        const BrokerId first = cluster.leader();
+        const BrokerId second = cluster.followers(first).front();
+        out_of_sync = cluster.followers(first).back();
+        (void)cluster.broker(out_of_sync).crash();
+        sim::sleep(3s);
+        EXPECT_EQ(cluster.produce("a").error, ErrorCode::none);
+        (void)cluster.broker(first).crash();
+        (void)cluster.broker(second).crash();
+        cluster.broker(out_of_sync).restart();
+        sim::sleep(3s);
+        done = true;
+    });
+    cluster.run_until([&] { return done; });
+    EXPECT_EQ(cluster.leader(), out_of_sync);
+    EXPECT_EQ(cluster.partition().isr, std::vector<BrokerId>{out_of_sync});
+    const auto values = cluster.values(out_of_sync, false);
+    EXPECT_EQ(std::find(values.begin(), values.end(), "a"), values.end());
+}
+
+// The controller's metadata log survives its own crash: after a restart it knows the same leaders,
+// epochs and ISRs, and the cluster goes on.
+TEST(Cluster, ControllerRestartKeepsItsMetadata) {
+    Cluster cluster(6);
+    protocol::PartitionState before;
+    std::vector<ErrorCode> errors;
+    bool done = false;
+    cluster.client->spawn("script", [&] {
+        sim::sleep(1s);
+        errors.push_back(cluster.produce("a").error);
+        (void)cluster.broker(cluster.followers(cluster.leader()).back()).crash();
+        sim::sleep(3s);  // an ISR change, recorded in the metadata log
+        before = cluster.partition();
+        (void)cluster.controller->crash(sim::CrashOptions{.unsynced = sim::UnsyncedFate::lose});
+        sim::sleep(500ms);
+        cluster.controller->restart();
+        sim::sleep(100ms);
+        EXPECT_EQ(cluster.partition().leader, before.leader);
+        EXPECT_EQ(cluster.partition().leader_epoch, before.leader_epoch);
+        EXPECT_EQ(cluster.partition().isr, before.isr);
+        sim::sleep(2s);
+        errors.push_back(cluster.produce("b").error);
+        done = true;
+    });
+    cluster.run_until([&] { return done; });
+    EXPECT_EQ(before.isr.size(), 2U);
+    EXPECT_EQ(errors, (std::vector<ErrorCode>{ErrorCode::none, ErrorCode::none}));
 }
 
 }  // namespace

@@ -1,7 +1,13 @@
 // Fixed seed ranges of every built-in scenario (label: scenario). The asan build runs fewer seeds.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -112,12 +118,44 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, BugSwitchCaught,
 
 TEST(ScenarioDeterminism, EveryScenarioGivesTheSameFingerprintTwice) {
     for (const Spec& scenario : builtin_specs()) {
-        const RunResult first = run(scenario, RunOptions{.seed = 42});
-        const RunResult second = run(scenario, RunOptions{.seed = 42});
+        const RunResult first = run(scenario, 42);
+        const RunResult second = run(scenario, 42, RunOptions{});
         EXPECT_EQ(first.fingerprint, second.fingerprint) << scenario.name;
         EXPECT_EQ(first.events, second.events) << scenario.name;
         EXPECT_EQ(first.anomalies, second.anomalies) << scenario.name;
     }
+}
+
+// The release and asan builds give every scenario's seed the same fingerprint. This test runs in the asan
+// build, which knows the release build's eosim (EOSIM_PEER_EOSIM): it sweeps every scenario over a few
+// seeds there, writing --out, and compares each line with the same run here.
+TEST(ScenarioDeterminism, SameFingerprintInReleaseAndAsanBuilds) {
+#if !defined(EOSIM_PEER_EOSIM)
+    GTEST_SKIP() << "no peer build configured (the asan preset compares with build/release)";
+#else
+    const std::string tool = EOSIM_PEER_EOSIM;
+    if (!std::ifstream(tool)) {
+        GTEST_SKIP() << "peer build has no " << tool << " (build the release preset first)";
+    }
+    const std::string out = ::testing::TempDir() + "eosim-peer-fingerprints.jsonl";
+    const std::string command = tool + " sweep all --seeds 1..3 --out " + out + " > /dev/null 2>&1";
+    const int status = std::system(command.c_str());
+    ASSERT_TRUE(WIFEXITED(status)) << command;
+    ASSERT_NE(WEXITSTATUS(status), 2) << command;
+    ASSERT_NE(WEXITSTATUS(status), 3) << command;
+    std::ifstream lines(out);
+    std::string line;
+    std::size_t compared = 0;
+    while (std::getline(lines, line)) {
+        const nlohmann::json peer = nlohmann::json::parse(line);
+        const RunResult here =
+            run(spec(peer.at("scenario").get<std::string>()), RunOptions{.seed = peer.at("seed").get<std::uint64_t>()});
+        EXPECT_EQ(fmt::format("{:016x}", here.fingerprint), peer.at("fingerprint").get<std::string>()) << line;
+        EXPECT_EQ(here.events, peer.at("events").get<std::uint64_t>()) << line;
+        ++compared;
+    }
+    EXPECT_EQ(compared, 3 * builtin_specs().size());
+#endif
 }
 
 }  // namespace
