@@ -106,6 +106,7 @@ void Broker::apply_metadata(const protocol::MetadataSnapshot& metadata) {
             } else if (state.partition_epoch > replica.partition_epoch) {
                 replica.isr = state.isr;
                 replica.partition_epoch = state.partition_epoch;
+                replica.isr_in_doubt.clear();
                 maybe_advance_high_watermark(replica);
             }
         } else if (replica.role != ReplicaRole::follower || state.leader_epoch > replica.leader_epoch ||
@@ -128,6 +129,7 @@ void Broker::become_leader(Replica& replica, const protocol::PartitionState& sta
     ++replica.generation;
     replica.alter_in_flight = false;
     replica.proposed_isr.clear();
+    replica.isr_in_doubt.clear();
     replica.followers.clear();
     const sim::Time now = sim::now();
     for (const BrokerId broker : state.replicas) {
@@ -155,6 +157,7 @@ void Broker::become_follower(Replica& replica, const protocol::PartitionState& s
     ++replica.generation;
     replica.alter_in_flight = false;
     replica.proposed_isr.clear();
+    replica.isr_in_doubt.clear();
     replica.followers.clear();
     sim::trace("BecomeFollower")
         .detail("partition", state.partition.name())
@@ -267,9 +270,11 @@ void Broker::maybe_advance_high_watermark(Replica& replica) {
     }
     std::int64_t candidate = replica.log.log_end_offset().value();
     std::vector<BrokerId> members = replica.isr;
-    for (const BrokerId proposed : replica.proposed_isr) {
-        if (!contains(members, proposed)) {
-            members.push_back(proposed);
+    for (const auto* more : {&replica.proposed_isr, &replica.isr_in_doubt}) {
+        for (const BrokerId member : *more) {
+            if (!contains(members, member)) {
+                members.push_back(member);
+            }
         }
     }
     for (const BrokerId member : members) {
@@ -303,14 +308,22 @@ void Broker::propose_isr(Replica& replica, std::vector<BrokerId> new_isr) {
             return;
         }
         proposer->alter_in_flight = false;
-        proposer->proposed_isr.clear();
-        if (result) {
+        if (!result) {
+            // The controller may or may not have applied it.
+            for (const BrokerId member : proposer->proposed_isr) {
+                if (!contains(proposer->isr_in_doubt, member)) {
+                    proposer->isr_in_doubt.push_back(member);
+                }
+            }
+        } else {
             const auto& response = result->as<protocol::AlterPartitionResponse>();
             if (response.error == ErrorCode::none && response.state.partition_epoch > proposer->partition_epoch) {
                 proposer->isr = response.state.isr;
                 proposer->partition_epoch = response.state.partition_epoch;
+                proposer->isr_in_doubt.clear();
             }
         }
+        proposer->proposed_isr.clear();
         maybe_advance_high_watermark(*proposer);
         proposer->changed.notify_all();
     });

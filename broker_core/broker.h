@@ -56,6 +56,10 @@ struct Replica {
     std::map<protocol::BrokerId, FollowerState> followers;
     bool alter_in_flight = false;
     std::vector<protocol::BrokerId> proposed_isr;  // while an ISR change is in flight
+    // Members of ISR changes whose answer was lost: the controller may have committed them, so the high
+    // watermark waits for them too until a newer partition state says what the ISR is (KIP-497's
+    // maximal ISR).
+    std::vector<protocol::BrokerId> isr_in_doubt;
     std::uint64_t generation = 0;  // bumped whenever the role or the epoch changes
     bool halted = false;
     sim::Condition changed;  // appended, high watermark moved, role changed

@@ -64,6 +64,16 @@ bool Controller::alive(BrokerId broker) const {
     return found != brokers_.end() && !found->second.fenced && found->second.incarnation != 0;
 }
 
+std::uint32_t Controller::registered_incarnation(BrokerId broker) const {
+    const auto found = brokers_.find(broker);
+    return found != brokers_.end() ? found->second.incarnation : 0;
+}
+
+sim::Time Controller::last_heartbeat(BrokerId broker) const {
+    const auto found = brokers_.find(broker);
+    return found != brokers_.end() ? found->second.last_heartbeat : sim::Time{};
+}
+
 void Controller::load_or_bootstrap() {
     sim::Disk& disk = node_.disk();
     (void)disk.create(metadata_path);

@@ -33,6 +33,10 @@ public:
         return partitions_;
     }
     [[nodiscard]] bool alive(protocol::BrokerId broker) const;
+    // The incarnation of `broker` this controller registered last (0: none yet).
+    [[nodiscard]] std::uint32_t registered_incarnation(protocol::BrokerId broker) const;
+    // When this controller last heard from `broker` (its own start, if never).
+    [[nodiscard]] sim::Time last_heartbeat(protocol::BrokerId broker) const;
     [[nodiscard]] std::int64_t version() const { return version_; }
 
 private:
