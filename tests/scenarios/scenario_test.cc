@@ -19,7 +19,7 @@ namespace eosim::scenarios {
 namespace {
 
 #if defined(EOSIM_ASAN)
-constexpr std::uint64_t must_pass_seeds = 4;
+constexpr std::uint64_t must_pass_seeds = 10;
 constexpr std::uint64_t weakness_seeds_max = 60;
 constexpr std::uint64_t bug_seeds_max = 100;
 #else
