@@ -211,7 +211,7 @@ void Broker::follow(TopicPartition partition, std::uint64_t generation) {
         if (response.error == ErrorCode::offset_out_of_range &&
             request.fetch_offset > response.log_end_offset && response.log_end_offset.value() >= 0) {
             // Only without leader epochs (the KIP-101 bug switch): cut back to the leader's end.
-            replica->log.truncate_to(response.log_end_offset);
+            truncate(*replica, response.log_end_offset);
             continue;
         }
         if (response.error != ErrorCode::none) {
@@ -228,7 +228,7 @@ void Broker::follow(TopicPartition partition, std::uint64_t generation) {
                 continue;
             }
             if (batch.base_offset < end) {
-                replica->log.truncate_to(batch.base_offset);  // batch boundaries disagree: only when logs diverged
+                truncate(*replica, batch.base_offset);  // batch boundaries disagree: only when logs diverged
             }
             if (!replica->log.append(batch)) {
                 halt(*replica, "append failed");
@@ -256,7 +256,11 @@ void Broker::handle_divergence(Replica& replica, const protocol::DivergingEpoch&
         .detail("leader_end_offset", diverging.end_offset)
         .detail("from", replica.log.log_end_offset())
         .detail("to", target);
-    replica.log.truncate_to(target);
+    truncate(replica, target);
+}
+
+void Broker::truncate(Replica& replica, Offset end) {
+    replica.log.truncate_to(end);
     if (replica.high_watermark > replica.log.log_end_offset()) {
         replica.high_watermark = replica.log.log_end_offset();
     }

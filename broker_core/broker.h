@@ -91,6 +91,8 @@ private:
     void become_follower(Replica& replica, const protocol::PartitionState& state);
     void follow(protocol::TopicPartition partition, std::uint64_t generation);
     void handle_divergence(Replica& replica, const protocol::DivergingEpoch& diverging);
+    // Truncates a follower's log; its high watermark never stays above its log end.
+    void truncate(Replica& replica, protocol::Offset end);
 
     void isr_loop();
     void maybe_expand_isr(Replica& replica, protocol::BrokerId follower);

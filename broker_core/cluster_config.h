@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/addresses.h"
 #include "protocol/types.h"
 #include "sim/network.h"
 #include "sim/node.h"
@@ -11,8 +12,9 @@
 
 namespace eosim::broker_core {
 
-inline constexpr sim::Port broker_port{9092};
-inline constexpr sim::Port controller_port{9093};
+using protocol::broker_port;
+using protocol::controller_port;
+using protocol::ClusterAddresses;
 
 struct TopicConfig {
     std::string name;
@@ -25,12 +27,6 @@ struct BrokerBugs {
     bool kip101_hw_truncation = false;  // followers truncate to their high watermark, not by leader epoch
     bool ack_before_isr = false;        // acks=all answered as soon as the leader appended
     bool no_crc_check = false;          // recovery and fetch skip the CRC check
-};
-
-// Where each broker and the controller live in the simulation.
-struct ClusterAddresses {
-    sim::NodeId controller{};
-    std::map<protocol::BrokerId, sim::NodeId> brokers;
 };
 
 }  // namespace eosim::broker_core

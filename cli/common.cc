@@ -7,6 +7,9 @@
 namespace eosim::cli {
 
 scenarios::Spec resolve_spec(const std::string& scenario, const std::string& spec_path) {
+    if (!scenario.empty() && !spec_path.empty()) {
+        throw UsageError(fmt::format("give a scenario name ('{}') or --spec FILE, not both", scenario));
+    }
     if (!spec_path.empty()) {
         try {
             return scenarios::load_spec_file(spec_path);

@@ -22,8 +22,8 @@ Command add_list(CLI::App& app) {
     return Command{list, [options] {
                        if (options->bugs) {
                            for (const scenarios::BugSwitch& bug : scenarios::bug_switches()) {
-                               fmt::print("{:<22} {} (re-creates {}; caught by {} in {})\n", bug.name, bug.description,
-                                          bug.kafka_issue, bug.caught_by, bug.scenario);
+                               fmt::print("{:<22} {} [{}; caught by {} in {}]\n", bug.name, bug.description,
+                                          bug.origin, bug.caught_by, bug.scenario);
                            }
                        } else if (options->faults) {
                            for (const faults::FaultKindInfo& kind : faults::fault_kinds()) {

@@ -1,5 +1,7 @@
 #include "cli/report.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace eosim::cli {
@@ -19,6 +21,7 @@ nlohmann::json result_json(const Timed& timed) {
                         {"status", std::string(scenarios::to_string(r.status))},
                         {"anomalies", r.anomalies},
                         {"weaknesses", r.weaknesses},
+                        {"allowed", r.allowed},
                         {"fingerprint", fmt::format("{:016x}", r.fingerprint)},
                         {"events", r.events},
                         {"sim_ns", r.sim_ns},
@@ -41,6 +44,7 @@ Timed result_from_json(const nlohmann::json& json) {
                                 : (status == "fail" ? scenarios::RunStatus::fail : scenarios::RunStatus::error);
     r.anomalies = json.at("anomalies").get<std::vector<std::string>>();
     r.weaknesses = json.at("weaknesses").get<std::vector<std::string>>();
+    r.allowed = json.value("allowed", std::vector<std::string>{});
     r.fingerprint = std::stoull(json.at("fingerprint").get<std::string>(), nullptr, 16);
     r.events = json.at("events").get<std::uint64_t>();
     r.sim_ns = json.at("sim_ns").get<std::int64_t>();
@@ -69,17 +73,26 @@ void print_run(std::FILE* out, const Timed& timed, bool verbose) {
     for (const std::string& name : r.weaknesses) {
         fmt::print(out, "weakness observed: {}\n", name);
     }
-    std::size_t shown = 0;
+    const auto listed = [](const std::vector<std::string>& names, const std::string& name) {
+        return std::find(names.begin(), names.end(), name) != names.end();
+    };
+    // Failures always; weaknesses and allowed anomalies with -v. At most 10 lines.
+    std::vector<const scenarios::AnomalyReport*> shown;
     for (const scenarios::AnomalyReport& report : r.reports) {
-        const bool failure = std::find(r.anomalies.begin(), r.anomalies.end(), report.name) != r.anomalies.end();
-        if (!failure && !verbose) {
-            continue;
+        if (verbose || listed(r.anomalies, report.name)) {
+            shown.push_back(&report);
         }
-        if (++shown > 10) {
-            fmt::print(out, "... and {} more (see --history)\n", r.reports.size() - 10);
+    }
+    for (std::size_t i = 0; i < shown.size(); ++i) {
+        if (i == 10) {
+            fmt::print(out, "... and {} more (see --history)\n", shown.size() - 10);
             break;
         }
-        fmt::print(out, "{} {}: {}\n", failure ? "anomaly" : "allowed", report.name, report.description);
+        const scenarios::AnomalyReport& report = *shown[i];
+        const char* label = listed(r.anomalies, report.name) ? "anomaly"
+                            : listed(r.weaknesses, report.name) ? "weakness"
+                                                                : "allowed";
+        fmt::print(out, "{} {}: {}\n", label, report.name, report.description);
     }
     if (r.status != scenarios::RunStatus::pass) {
         fmt::print(out, "reproduce: {}\n", r.reproduce);

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <deque>
@@ -138,6 +139,14 @@ int sweep_command(const SweepOptions& options) {
     }
     const auto [first, last] = parse_seed_range(options.seeds);
     check_bug(options.bug);
+    // Open --out first: a sweep must not run for an hour and then find it cannot write.
+    std::ofstream out;
+    if (!options.out_path.empty()) {
+        out.open(options.out_path);
+        if (!out) {
+            throw UsageError(fmt::format("{}: cannot write", options.out_path));
+        }
+    }
     std::vector<scenarios::Spec> specs;
     if (options.target == "all" && options.spec_path.empty()) {
         specs = scenarios::builtin_specs();
@@ -279,14 +288,11 @@ int sweep_command(const SweepOptions& options) {
     std::sort(results.begin(), results.end(), [&](const Timed& a, const Timed& b) {
         return std::pair{a.result.scenario, a.result.seed} < std::pair{b.result.scenario, b.result.seed};
     });
-    if (!options.out_path.empty()) {
-        std::ofstream out(options.out_path);
-        if (!out) {
-            throw UsageError(fmt::format("{}: cannot write", options.out_path));
-        }
+    if (out.is_open()) {
         for (const Timed& timed : results) {
             out << result_json(timed).dump() << '\n';
         }
+        out.flush();
     }
     std::map<std::string, std::pair<std::size_t, std::uint64_t>> by_anomaly;
     std::map<std::string, std::size_t> weaknesses;
@@ -316,10 +322,25 @@ int sweep_command(const SweepOptions& options) {
     for (const auto& [weakness, count] : weaknesses) {
         fmt::print("  weakness observed: {} in {} seeds\n", weakness, count);
     }
+    // A scenario that demonstrates a weakness passes a sweep only if some seed showed it (DESIGN.md).
+    std::size_t unshown = 0;
+    if (results.size() == total) {
+        for (const scenarios::Spec& spec : specs) {
+            const bool shown = std::any_of(spec.checks.weaknesses.begin(), spec.checks.weaknesses.end(),
+                                           [&](const std::string& weakness) {
+                                               return weaknesses.contains(spec.name + ": " + weakness);
+                                           });
+            if (!spec.checks.weaknesses.empty() && !shown) {
+                ++unshown;
+                fmt::print("  weakness NOT observed: {} demonstrates {}, but no seed in {}..{} showed it\n", spec.name,
+                           fmt::join(spec.checks.weaknesses, " or "), first, last);
+            }
+        }
+    }
     fmt::print("  {:.1f} seeds/s, {:.0f} events/s, {:.0f} simulated s per wall s, {:.1f} s wall\n",
                static_cast<double>(results.size()) / seconds, static_cast<double>(events) / seconds,
                static_cast<double>(sim_ns) * 1e-9 / seconds, seconds);
-    if (failed > 0) {
+    if (failed > 0 || unshown > 0) {
         return exit_anomaly;
     }
     return errors > 0 ? exit_internal : exit_ok;
@@ -330,7 +351,7 @@ int sweep_command(const SweepOptions& options) {
 Command add_sweep(CLI::App& app) {
     auto options = std::make_shared<SweepOptions>();
     CLI::App* sweep = app.add_subcommand("sweep", "Run a scenario (or all) over a range of seeds");
-    sweep->add_option("scenario", options->target, "Scenario name, or all")->required();
+    sweep->add_option("scenario", options->target, "Scenario name, or all (or give --spec FILE)");
     sweep->add_option("--seeds", options->seeds, "Seed range A..B (inclusive)")->required();
     sweep->add_option("-j,--jobs", options->jobs, "Worker processes");
     sweep->add_option("--bug", options->bug, "Turn a bug switch on (see eosim list --bugs)");

@@ -7,7 +7,7 @@ namespace eosim::client_core {
 using protocol::ErrorCode;
 using protocol::Offset;
 
-Consumer::Consumer(sim::Node& node, ConsumerConfig config, broker_core::ClusterAddresses addresses,
+Consumer::Consumer(sim::Node& node, ConsumerConfig config, protocol::ClusterAddresses addresses,
                    HistoryRecorder& history)
     : node_(node), config_(std::move(config)), metadata_(node, std::move(addresses), config_.request_timeout),
       history_(history) {}

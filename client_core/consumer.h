@@ -24,7 +24,7 @@ struct ConsumerConfig {
 // (recorded as a seek). Every assign, seek and non-empty poll is recorded.
 class Consumer {
 public:
-    Consumer(sim::Node& node, ConsumerConfig config, broker_core::ClusterAddresses addresses, HistoryRecorder& history);
+    Consumer(sim::Node& node, ConsumerConfig config, protocol::ClusterAddresses addresses, HistoryRecorder& history);
     Consumer(const Consumer&) = delete;
     Consumer& operator=(const Consumer&) = delete;
 

@@ -4,19 +4,19 @@
 
 namespace eosim::client_core {
 
-MetadataClient::MetadataClient(sim::Node& node, broker_core::ClusterAddresses addresses, sim::Duration request_timeout)
+MetadataClient::MetadataClient(sim::Node& node, protocol::ClusterAddresses addresses, sim::Duration request_timeout)
     : node_(node), addresses_(std::move(addresses)), request_timeout_(request_timeout) {}
 
 sim::RpcClient& MetadataClient::client(protocol::BrokerId broker) {
     auto& slot = clients_[broker];
     if (!slot) {
-        slot = std::make_unique<sim::RpcClient>(node_, addresses_.brokers.at(broker), broker_core::broker_port);
+        slot = std::make_unique<sim::RpcClient>(node_, addresses_.brokers.at(broker), protocol::broker_port);
     }
     return *slot;
 }
 
 std::unique_ptr<sim::RpcClient> MetadataClient::dedicated_client(protocol::BrokerId broker) {
-    return std::make_unique<sim::RpcClient>(node_, addresses_.brokers.at(broker), broker_core::broker_port);
+    return std::make_unique<sim::RpcClient>(node_, addresses_.brokers.at(broker), protocol::broker_port);
 }
 
 bool MetadataClient::refresh() {

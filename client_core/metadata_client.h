@@ -4,7 +4,7 @@
 #include <memory>
 #include <optional>
 
-#include "broker_core/cluster_config.h"
+#include "protocol/addresses.h"
 #include "protocol/messages.h"
 #include "sim/rpc.h"
 
@@ -14,7 +14,7 @@ namespace eosim::client_core {
 // one RPC connection per broker.
 class MetadataClient {
 public:
-    MetadataClient(sim::Node& node, broker_core::ClusterAddresses addresses, sim::Duration request_timeout);
+    MetadataClient(sim::Node& node, protocol::ClusterAddresses addresses, sim::Duration request_timeout);
 
     // Asks brokers (in turn, from a random one) for metadata; false if none answered.
     bool refresh();
@@ -27,7 +27,7 @@ public:
 
 private:
     sim::Node& node_;
-    broker_core::ClusterAddresses addresses_;
+    protocol::ClusterAddresses addresses_;
     sim::Duration request_timeout_;
     protocol::MetadataSnapshot metadata_;
     std::map<protocol::BrokerId, std::unique_ptr<sim::RpcClient>> clients_;

@@ -19,7 +19,7 @@ bool ambiguous(ErrorCode error) {
 
 }  // namespace
 
-Producer::Producer(sim::Node& node, ProducerConfig config, broker_core::ClusterAddresses addresses,
+Producer::Producer(sim::Node& node, ProducerConfig config, protocol::ClusterAddresses addresses,
                    HistoryRecorder& history)
     : node_(node), config_(std::move(config)), metadata_(node, std::move(addresses), config_.request_timeout),
       history_(history) {}

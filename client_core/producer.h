@@ -39,7 +39,7 @@ struct SendOutcome {
 // written) or info (unknown).
 class Producer {
 public:
-    Producer(sim::Node& node, ProducerConfig config, broker_core::ClusterAddresses addresses, HistoryRecorder& history);
+    Producer(sim::Node& node, ProducerConfig config, protocol::ClusterAddresses addresses, HistoryRecorder& history);
     Producer(const Producer&) = delete;
     Producer& operator=(const Producer&) = delete;
 

@@ -4,11 +4,13 @@ namespace eosim::scenarios {
 
 const std::vector<BugSwitch>& bug_switches() {
     static const std::vector<BugSwitch> switches{
-        {"kip101-hw-truncation", "KAFKA-1211", "lost-write, replica-divergence", "log-acks-all",
+        {"kip101-hw-truncation", "re-creates KAFKA-1211, fixed by KIP-101",
+         "lost-write, replica-divergence, inconsistent-offsets, vanished-read", "log-acks-all",
          "followers truncate their log to the high watermark on restart and on becoming follower, not by leader epoch"},
-        {"ack-before-isr", "(acks=all contract)", "lost-write", "log-acks-all",
+        {"ack-before-isr", "breaks the acks=all contract", "lost-write, inconsistent-offsets", "log-acks-all",
          "acks=all is answered as soon as the leader appended, before the ISR has the batch"},
-        {"no-crc-check", "(CRC-32C of record batches)", "inconsistent-offsets, lost-write, replica-divergence",
+        {"no-crc-check", "breaks record batch CRC validation",
+         "inconsistent-offsets, lost-write, replica-divergence, vanished-read",
          "log-acks-all", "recovery and fetch skip the CRC check, so a flipped bit is served and replicated"},
     };
     return switches;

@@ -11,7 +11,7 @@ namespace eosim::scenarios {
 // A bug switch re-creates a real defect so that the harness can prove it catches it.
 struct BugSwitch {
     std::string_view name;
-    std::string_view kafka_issue;
+    std::string_view origin;  // the Kafka issue it re-creates, or the contract it breaks
     std::string_view caught_by;  // the anomalies that must catch it
     std::string_view scenario;   // the scenario whose sweep catches it
     std::string_view description;

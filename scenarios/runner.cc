@@ -397,7 +397,7 @@ void Run::apply(const faults::FaultAction& action) {
             if (!flipped) {
                 break;
             }
-            sim::trace("DiskCorrupted").detail("node", victim.name()).detail("file", flipped->first).detail("offset", flipped->second);
+            sim::trace("DiskCorrupted").detail("target", victim.name()).detail("file", flipped->first).detail("offset", flipped->second);
             if (!spec_.faults.within_tolerance) {
                 corrupted_.insert(victim.name());  // latent until the final scrub
                 break;
@@ -688,6 +688,11 @@ RunResult Run::execute() {
         std::istringstream in(text);
         const model::History history = model::read_history(in);
         classify(result, model::check(history));
+        if (const sim::Trace& trace = simulation_.trace(); trace.error_count() > 0 && result.status == RunStatus::pass) {
+            // An error-severity trace event is a failed internal check of the simulated system.
+            result.status = RunStatus::error;
+            result.error = fmt::format("{} error trace event(s), the first: {}", trace.error_count(), trace.first_error());
+        }
         result.events = outcome.events;
         result.sim_ns = sim::to_ns(simulation_.now());
     } catch (const sim::AssertionFailure& failure) {

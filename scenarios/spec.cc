@@ -179,6 +179,16 @@ Spec parse_spec(std::string_view text, const std::string& source) {
     reader.boolean(cluster, "flush_every_write", c.flush_every_write);
     reader.integer(cluster, "writeback_interval_ms", c.writeback_interval_ms, 0, 3'600'000);
     reader.string(cluster, "topic", c.topic);
+    // Each key's bounds above hold only when it is written; the defaults must agree as well.
+    const std::string cluster_where = cluster != nullptr ? where(source, cluster->source()) : source;
+    if (c.replication_factor > c.brokers) {
+        throw SpecError(fmt::format("{}: cluster: replication_factor {} is more than brokers {}", cluster_where,
+                                    c.replication_factor, c.brokers));
+    }
+    if (c.min_insync_replicas > c.replication_factor) {
+        throw SpecError(fmt::format("{}: cluster: min_insync_replicas {} is more than replication_factor {}",
+                                    cluster_where, c.min_insync_replicas, c.replication_factor));
+    }
 
     const toml::table* workload = reader.table("workload");
     reader.known_keys(workload, "workload", {"producers", "consumers", "acks", "keyed", "max_in_flight",
@@ -197,6 +207,10 @@ Spec parse_spec(std::string_view text, const std::string& source) {
     sim::Duration send_low{std::chrono::milliseconds(w.send_interval_min_ms)};
     sim::Duration send_high{std::chrono::milliseconds(w.send_interval_max_ms)};
     reader.milliseconds_range(workload, "send_interval_ms", send_low, send_high);
+    if (send_low < std::chrono::milliseconds(1) && workload != nullptr && workload->get("send_interval_ms") != nullptr) {
+        throw SpecError(fmt::format("{}: send_interval_ms must start at 1 or more",
+                                    where(source, workload->get("send_interval_ms")->source())));
+    }
     w.send_interval_min_ms = std::chrono::duration_cast<std::chrono::milliseconds>(send_low).count();
     w.send_interval_max_ms = std::chrono::duration_cast<std::chrono::milliseconds>(send_high).count();
     reader.integer(workload, "value_bytes", w.value_bytes, 8, 4096);

@@ -361,7 +361,7 @@ void Network::isolate(NodeId node) {
             block_one(other->id(), node);
         }
     }
-    trace("NetworkIsolate").detail("node", simulation_.node(node).name());
+    trace("NetworkIsolate").detail("target", simulation_.node(node).name());
 }
 
 void Network::split(const std::vector<NodeId>& side_a, const std::vector<NodeId>& side_b) {
@@ -401,7 +401,7 @@ void Network::reset_connections(NodeId node) {
             break_connection(*connection, true);
         }
     }
-    trace("NetworkReset").detail("node", simulation_.node(node).name());
+    trace("NetworkReset").detail("target", simulation_.node(node).name());
 }
 
 void Network::reset_all_connections() {

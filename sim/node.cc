@@ -42,7 +42,7 @@ void Node::start() {
     up_ = true;
     paused_until_ = Time{};
     ++incarnation_;
-    trace("NodeStart").detail("node", name_).detail("incarnation", incarnation_);
+    trace("NodeStart").detail("target", name_).detail("incarnation", incarnation_);
     state_ = boot_(*this);
 }
 
@@ -65,7 +65,7 @@ DiskCrashReport Node::crash(CrashOptions options) {
     }
     const DiskCrashReport report = disk_.crash(options.unsynced);
     trace("NodeCrash", Severity::info)
-        .detail("node", name_)
+        .detail("target", name_)
         .detail("unsynced", to_string(report.fate))
         .detail("sectors_lost", report.sectors_lost)
         .detail("sectors_kept", report.sectors_kept);
@@ -87,7 +87,7 @@ void Node::pause(Duration duration) {
     if (until > paused_until_) {
         paused_until_ = until;
     }
-    trace("NodePause").detail("node", name_).detail("until", paused_until_);
+    trace("NodePause").detail("target", name_).detail("until", paused_until_);
 }
 
 }  // namespace eosim::sim

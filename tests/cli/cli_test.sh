@@ -30,6 +30,9 @@ printf 'name = "broken"\n[cluster\nbrokers = 3\n' >"$work/malformed.toml"
 printf 'not json\n' >"$work/bad-history.jsonl"
 printf '{"kind":"op","index":0,"time":1,"process":"p","type":"invoke","f":"send","partition":"t-0","value":"a","acks":"all"}\n{"kind":"op","index":1,"time":2,"process":"p","type":"ok","f":"send","partition":"t-0","value":"a","acks":"all","offset":0}\n{"kind":"replica","partition":"t-0","replica":"b1","leader":true,"log_start_offset":0,"high_watermark":0,"log_end_offset":0,"records":[]}\n' >"$work/lost.jsonl"
 
+printf 'name = "tiny"\n[faults]\nkinds = ["pause"]\nchaos_ms = 2000\n[checks]\nallowed = ["duplicate", "nonmonotonic-send"]\n' >"$work/tiny.toml"
+printf 'name = "tiny-weak"\n[faults]\nkinds = ["pause"]\nchaos_ms = 2000\n[checks]\nallowed = ["duplicate", "nonmonotonic-send"]\nweaknesses = ["lost-write"]\n' >"$work/weak.toml"
+
 expect 0 "Usage" -- --help
 expect 0 "^eosim [0-9]" -- --version
 expect 0 "log-acks-all" -- list
@@ -43,6 +46,11 @@ expect 2 "cannot read the spec file" -- run --spec "$work/missing.toml" --seed 1
 expect 2 "unknown bug switch 'nope'" -- run log-acks-all --seed 1 --bug nope
 expect 2 "bad-history.jsonl: line 1" -- check "$work/bad-history.jsonl"
 expect 1 "lost-write" -- check "$work/lost.jsonl"
+expect 2 "not both" -- run log-acks-all --spec "$work/tiny.toml" --seed 1
+expect 2 "name a scenario" -- sweep --seeds 1..2
+expect 2 "cannot write" -- sweep log-acks-all --seeds 1..1 --out "$work/no/such/dir/out.jsonl"
+expect 0 "tiny seeds 1..2: 2 runs, 2 passed" -- sweep --spec "$work/tiny.toml" --seeds 1..2
+expect 1 "weakness NOT observed: tiny-weak" -- sweep --spec "$work/weak.toml" --seeds 1..2
 expect 0 "pass" -- run log-acks-all --seed 3
 expect 0 "deterministic" -- run log-acks-all --seed 42 --check-determinism
 

@@ -35,6 +35,9 @@ TEST(Spec, ErrorsAreOneLineWithTheirPlace) {
         {"name = \"x\"\n[workload]\nacks = \"2\"\n", "acks must be"},
         {"name = \"x\"\n[cluster]\nbrokerz = 3\n", "unknown key 'brokerz' in [cluster]"},
         {"name = \"x\"\n[faults]\ninterval_ms = [5, 1]\n", "interval_ms must be [low, high]"},
+        {"name = \"x\"\n[cluster]\nbrokers = 1\n", "replication_factor 3 is more than brokers 1"},
+        {"name = \"x\"\n[cluster]\nreplication_factor = 1\n", "min_insync_replicas 2 is more than replication_factor 1"},
+        {"name = \"x\"\n[workload]\nsend_interval_ms = [0, 0]\n", "send_interval_ms must start at 1"},
     };
     for (const auto& [text, expected] : cases) {
         const std::string error = error_of(text);
