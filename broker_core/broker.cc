@@ -242,6 +242,9 @@ void Broker::follow(TopicPartition partition, std::uint64_t generation) {
             replica->high_watermark = high_watermark;
         }
         replica->changed.notify_all();
+        if (sim::buggify()) {
+            sim::sleep(std::chrono::milliseconds(node_.random().below(400)));  // a slow follower: the ISR bound is tested
+        }
     }
 }
 
@@ -418,6 +421,9 @@ protocol::ProduceResponse Broker::produce(const protocol::ProduceRequest& reques
     } else if (std::ssize(replica->isr) < config_.min_insync_replicas) {
         response.error = ErrorCode::not_enough_replicas_after_append;
     }
+    if (sim::buggify()) {
+        sim::sleep(std::chrono::milliseconds(node_.random().below(300)));  // a slow response: client timeouts race it
+    }
     return response;
 }
 
@@ -492,6 +498,9 @@ protocol::FetchResponse Broker::fetch(const protocol::FetchRequest& request) {
         halt(*replica, "corrupt batch on read");
     }
     response.batches = read.batches;
+    if (!from_follower && response.batches.size() > 1 && sim::buggify()) {
+        response.batches.resize(1);  // a short read, as with a small fetch.max.bytes
+    }
     fill();
     return response;
 }

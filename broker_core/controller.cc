@@ -317,6 +317,9 @@ protocol::BrokerHeartbeatResponse Controller::heartbeat(const protocol::BrokerHe
         elect_leaderless();
     }
     registration.last_heartbeat = sim::now();
+    if (sim::buggify()) {
+        sim::sleep(std::chrono::milliseconds(node_.random().below(200)));  // a slow controller: stale metadata races
+    }
     // Only durable metadata leaves the controller.
     while (durable_version_ < version_) {
         wait_durable();
