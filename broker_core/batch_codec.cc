@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "broker_core/byte_io.h"
 #include "sim/crc32c.h"
 
 namespace eosim::broker_core {
@@ -16,68 +17,10 @@ constexpr std::int16_t control_flag = 1 << 5;
 constexpr std::size_t crc_position = 17;
 constexpr std::size_t attributes_position = 21;
 
-class Writer {
-public:
-    template <typename T>
-    void put(T value) {
-        static_assert(std::is_integral_v<T>);
-        const auto unsigned_value = static_cast<std::make_unsigned_t<T>>(value);
-        for (std::size_t i = 0; i < sizeof(T); ++i) {
-            bytes_.push_back(static_cast<std::byte>((unsigned_value >> (8 * i)) & 0xffU));
-        }
-    }
-    void put_bytes(const std::string& text) {
-        const auto* data = reinterpret_cast<const std::byte*>(text.data());
-        bytes_.insert(bytes_.end(), data, data + text.size());
-    }
-    template <typename T>
-    void patch(std::size_t position, T value) {
-        const auto unsigned_value = static_cast<std::make_unsigned_t<T>>(value);
-        for (std::size_t i = 0; i < sizeof(T); ++i) {
-            bytes_[position + i] = static_cast<std::byte>((unsigned_value >> (8 * i)) & 0xffU);
-        }
-    }
-    std::vector<std::byte>& bytes() { return bytes_; }
-
-private:
-    std::vector<std::byte> bytes_;
-};
-
-class Reader {
-public:
-    explicit Reader(std::span<const std::byte> bytes) : bytes_(bytes) {}
-    template <typename T>
-    std::optional<T> get() {
-        if (position_ + sizeof(T) > bytes_.size()) {
-            return std::nullopt;
-        }
-        std::make_unsigned_t<T> value = 0;
-        for (std::size_t i = 0; i < sizeof(T); ++i) {
-            value = static_cast<std::make_unsigned_t<T>>(
-                value | (static_cast<std::make_unsigned_t<T>>(std::to_integer<unsigned>(bytes_[position_ + i])) << (8 * i)));
-        }
-        position_ += sizeof(T);
-        return static_cast<T>(value);
-    }
-    std::optional<std::string> get_string(std::int32_t length) {
-        if (length < 0 || position_ + static_cast<std::size_t>(length) > bytes_.size()) {
-            return std::nullopt;
-        }
-        std::string text(reinterpret_cast<const char*>(bytes_.data() + position_), static_cast<std::size_t>(length));
-        position_ += static_cast<std::size_t>(length);
-        return text;
-    }
-    [[nodiscard]] std::size_t position() const { return position_; }
-
-private:
-    std::span<const std::byte> bytes_;
-    std::size_t position_ = 0;
-};
-
 }  // namespace
 
 std::vector<std::byte> encode_batch(const protocol::RecordBatch& batch) {
-    Writer writer;
+    ByteWriter writer;
     writer.put<std::int64_t>(batch.base_offset.value());
     writer.put<std::int32_t>(0);  // batch_length, patched below
     writer.put<std::int32_t>(batch.leader_epoch.value());
@@ -120,7 +63,7 @@ DecodedBatch decode_batch(std::span<const std::byte> bytes, bool verify_crc) {
         decoded.status = DecodeStatus::truncated;
         return decoded;
     }
-    Reader header(bytes);
+    ByteReader header(bytes);
     const std::int64_t base_offset = *header.get<std::int64_t>();
     const std::int32_t batch_length = *header.get<std::int32_t>();
     if (batch_length < static_cast<std::int32_t>(batch_header_bytes - batch_length_prefix_bytes) || base_offset < 0) {
@@ -133,7 +76,7 @@ DecodedBatch decode_batch(std::span<const std::byte> bytes, bool verify_crc) {
         return decoded;
     }
     const std::span<const std::byte> whole = bytes.first(size);
-    Reader reader(whole);
+    ByteReader reader(whole);
     (void)reader.get<std::int64_t>();
     (void)reader.get<std::int32_t>();
     const std::int32_t leader_epoch = *reader.get<std::int32_t>();

@@ -30,8 +30,27 @@ std::string join(const std::vector<BrokerId>& ids) {
 
 }  // namespace
 
+namespace {
+
+BrokerConfig with_bugs_applied(BrokerConfig config) {
+    if (config.bugs.no_dedup) {
+        config.log.producer_state.dedup = false;
+    }
+    if (config.bugs.dedup_window_1) {
+        config.log.producer_state.batches_kept = 1;
+    }
+    if (config.bugs.producer_state_not_recovered) {
+        config.log.recover_producer_state = false;
+    }
+    return config;
+}
+
+std::int64_t now_ms() { return sim::to_ns(sim::now()) / 1'000'000; }
+
+}  // namespace
+
 Broker::Broker(sim::Node& node, BrokerConfig config)
-    : node_(node), config_(std::move(config)), server_(node, broker_port, [this](const sim::Message& m) {
+    : node_(node), config_(with_bugs_applied(std::move(config))), server_(node, broker_port, [this](const sim::Message& m) {
           return handle(m);
       }) {
     recovered_hw_ = read_hw_checkpoint();
@@ -39,6 +58,7 @@ Broker::Broker(sim::Node& node, BrokerConfig config)
     node.spawn("broker-heartbeat", [this] { heartbeat_loop(); });
     node.spawn("broker-isr", [this] { isr_loop(); });
     node.spawn("broker-hw-checkpoint", [this] { hw_checkpoint_loop(); });
+    node.spawn("broker-producer-expiration", [this] { producer_expiration_loop(); });
 }
 
 Replica* Broker::find(const TopicPartition& partition) {
@@ -77,7 +97,9 @@ Replica& Broker::replica_for(const protocol::PartitionState& state) {
         .detail("truncated_bytes", report.truncated_bytes)
         .detail("corrupt", report.corrupt)
         .detail("log_end_offset", replica->log.log_end_offset())
-        .detail("high_watermark", replica->high_watermark);
+        .detail("high_watermark", replica->high_watermark)
+        .detail("producers", replica->log.producer_state().producers().size());
+    (void)replica->log.producer_state().expire(now_ms());
     if (config_.bugs.kip101_hw_truncation) {
         // KAFKA-1211: on restart a follower cut its log back to its high watermark.
         replica->log.truncate_to(replica->high_watermark);
@@ -228,7 +250,12 @@ void Broker::follow(TopicPartition partition, std::uint64_t generation) {
                 continue;
             }
             if (batch.base_offset < end) {
-                truncate(*replica, batch.base_offset);  // batch boundaries disagree: only when logs diverged
+                // Batch boundaries disagree: only when the logs diverged. Truncation never splits a
+                // batch, so it may cut below this one; then fetch again from the new end.
+                truncate(*replica, batch.base_offset);
+                if (replica->log.log_end_offset() != batch.base_offset) {
+                    break;
+                }
             }
             if (!replica->log.append(batch)) {
                 halt(*replica, "append failed");
@@ -391,16 +418,48 @@ protocol::ProduceResponse Broker::produce(const protocol::ProduceRequest& reques
         response.error = ErrorCode::not_enough_replicas;
         return response;
     }
+    const std::uint64_t generation = replica->generation;
+    response.log_start_offset = replica->log.log_start_offset();
+    if (request.batch.producer_id.value() >= 0) {
+        const SequenceCheck check = replica->log.producer_state().check(request.batch);
+        if (check.verdict != SequenceVerdict::append) {
+            sim::trace("ProduceRejected")
+                .detail("partition", request.partition.name())
+                .detail("verdict", to_string(check.verdict))
+                .detail("producer_id", request.batch.producer_id)
+                .detail("producer_epoch", request.batch.producer_epoch)
+                .detail("sequence", request.batch.base_sequence);
+        }
+        switch (check.verdict) {
+            case SequenceVerdict::append:
+                break;
+            case SequenceVerdict::duplicate:
+                // A retry of a batch the log has: answered with the original offsets, once they are
+                // replicated as acks demands.
+                response.base_offset = check.original->first_offset;
+                if (request.acks == -1 && !config_.bugs.ack_before_isr) {
+                    response.error = await_replication(*replica, generation, check.original->last_offset, request.timeout);
+                }
+                return response;
+            case SequenceVerdict::out_of_order_sequence:
+                response.error = ErrorCode::out_of_order_sequence_number;
+                return response;
+            case SequenceVerdict::invalid_producer_epoch:
+                response.error = ErrorCode::invalid_producer_epoch;
+                return response;
+            case SequenceVerdict::unknown_producer_id:
+                response.error = ErrorCode::unknown_producer_id;
+                return response;
+        }
+    }
     protocol::RecordBatch batch = request.batch;
     batch.base_offset = replica->log.log_end_offset();
     batch.leader_epoch = replica->leader_epoch;
-    const std::uint64_t generation = replica->generation;
     if (!replica->log.append(batch)) {
         response.error = ErrorCode::kafka_storage_error;
         return response;
     }
     response.base_offset = batch.base_offset;
-    response.log_start_offset = replica->log.log_start_offset();
     maybe_advance_high_watermark(*replica);
     replica->changed.notify_all();
     if (replica->generation != generation) {
@@ -410,20 +469,56 @@ protocol::ProduceResponse Broker::produce(const protocol::ProduceRequest& reques
     if (request.acks != -1 || config_.bugs.ack_before_isr) {
         return response;
     }
-    const Offset last = batch.last_offset();
-    const bool reached = replica->changed.wait_until(sim::deadline_after(request.timeout), [replica, generation, last] {
-        return replica->generation != generation || replica->high_watermark > last;
-    });
-    if (replica->generation != generation) {
-        response.error = ErrorCode::not_leader_or_follower;
-    } else if (!reached) {
-        response.error = ErrorCode::request_timed_out;
-    } else if (std::ssize(replica->isr) < config_.min_insync_replicas) {
-        response.error = ErrorCode::not_enough_replicas_after_append;
-    }
+    response.error = await_replication(*replica, generation, batch.last_offset(), request.timeout);
     if (sim::buggify()) {
         sim::sleep(std::chrono::milliseconds(node_.random().below(300)));  // a slow response: client timeouts race it
     }
+    return response;
+}
+
+ErrorCode Broker::await_replication(Replica& replica, std::uint64_t generation, Offset last, sim::Duration timeout) {
+    Replica* waiting = &replica;
+    const bool reached = replica.changed.wait_until(sim::deadline_after(timeout), [waiting, generation, last] {
+        return waiting->generation != generation || waiting->high_watermark > last;
+    });
+    if (replica.generation != generation) {
+        return ErrorCode::not_leader_or_follower;
+    }
+    if (!reached) {
+        return ErrorCode::request_timed_out;
+    }
+    if (std::ssize(replica.isr) < config_.min_insync_replicas) {
+        return ErrorCode::not_enough_replicas_after_append;
+    }
+    return ErrorCode::none;
+}
+
+protocol::InitProducerIdResponse Broker::init_producer_id() {
+    protocol::InitProducerIdResponse response;
+    const sim::Time deadline = sim::deadline_after(config_.request_timeout);
+    while (next_producer_id_ >= producer_id_block_end_) {
+        if (allocating_producer_ids_) {
+            if (!producer_ids_changed_.wait_until(deadline, [this] { return !allocating_producer_ids_; })) {
+                response.error = ErrorCode::coordinator_not_available;
+                return response;
+            }
+            continue;
+        }
+        allocating_producer_ids_ = true;
+        const protocol::AllocateProducerIdsRequest request{config_.id, node_.incarnation()};
+        sim::Result<sim::Message> result = controller_->call(sim::make_message(request), config_.request_timeout);
+        allocating_producer_ids_ = false;
+        producer_ids_changed_.notify_all();
+        if (!result || result->as<protocol::AllocateProducerIdsResponse>().error != ErrorCode::none) {
+            response.error = ErrorCode::coordinator_not_available;
+            return response;
+        }
+        const auto& block = result->as<protocol::AllocateProducerIdsResponse>();
+        next_producer_id_ = block.first_producer_id.value();
+        producer_id_block_end_ = next_producer_id_ + block.count;
+    }
+    response.producer_id = protocol::ProducerId(next_producer_id_++);
+    response.producer_epoch = protocol::ProducerEpoch(0);
     return response;
 }
 
@@ -545,6 +640,9 @@ sim::Message Broker::handle(const sim::Message& request) {
     if (request.is<protocol::ListOffsetsRequest>()) {
         return sim::make_message(list_offsets(request.as<protocol::ListOffsetsRequest>()));
     }
+    if (request.is<protocol::InitProducerIdRequest>()) {
+        return sim::make_message(init_producer_id());
+    }
     if (request.is<protocol::OffsetsForLeaderEpochRequest>()) {
         return sim::make_message(offsets_for_leader_epoch(request.as<protocol::OffsetsForLeaderEpochRequest>()));
     }
@@ -553,6 +651,17 @@ sim::Message Broker::handle(const sim::Message& request) {
 }
 
 // ---- Durability of the high watermark, and halting -----------------------------------------------
+
+void Broker::producer_expiration_loop() {
+    while (true) {
+        sim::sleep(config_.producer_expiration_check_interval);
+        for (auto& [partition, replica] : replicas_) {
+            if (const std::size_t expired = replica->log.producer_state().expire(now_ms()); expired > 0) {
+                sim::trace("ProducersExpired").detail("partition", partition.name()).detail("count", expired);
+            }
+        }
+    }
+}
 
 void Broker::hw_checkpoint_loop() {
     while (true) {

@@ -26,6 +26,7 @@ struct BrokerConfig {
     sim::Duration replica_fetch_backoff{std::chrono::milliseconds(20)};
     sim::Duration request_timeout{std::chrono::milliseconds(1000)};
     sim::Duration hw_checkpoint_interval{std::chrono::milliseconds(500)};
+    sim::Duration producer_expiration_check_interval{std::chrono::milliseconds(500)};
     BrokerBugs bugs;
 };
 
@@ -83,6 +84,11 @@ private:
     protocol::FetchResponse fetch(const protocol::FetchRequest& request);
     protocol::ListOffsetsResponse list_offsets(const protocol::ListOffsetsRequest& request);
     protocol::OffsetsForLeaderEpochResponse offsets_for_leader_epoch(const protocol::OffsetsForLeaderEpochRequest& request);
+    protocol::InitProducerIdResponse init_producer_id();
+    // Waits (acks=all) until the high watermark passes `last`; the error to answer with, if any.
+    protocol::ErrorCode await_replication(Replica& replica, std::uint64_t generation, protocol::Offset last,
+                                          sim::Duration timeout);
+    void producer_expiration_loop();
 
     void heartbeat_loop();
     void apply_metadata(const protocol::MetadataSnapshot& metadata);
@@ -111,6 +117,10 @@ private:
     std::map<protocol::TopicPartition, std::unique_ptr<Replica>> replicas_;
     std::map<std::string, std::int64_t> recovered_hw_;
     std::unique_ptr<sim::RpcClient> controller_;
+    std::int64_t next_producer_id_ = 0;  // the block of producer ids this broker hands out
+    std::int64_t producer_id_block_end_ = 0;
+    bool allocating_producer_ids_ = false;
+    sim::Condition producer_ids_changed_;
     sim::RpcServer server_;
 };
 

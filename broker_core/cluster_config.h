@@ -27,6 +27,9 @@ struct BrokerBugs {
     bool kip101_hw_truncation = false;  // followers truncate to their high watermark, not by leader epoch
     bool ack_before_isr = false;        // acks=all answered as soon as the leader appended
     bool no_crc_check = false;          // recovery and fetch skip the CRC check
+    bool no_dedup = false;              // a retried batch of an idempotent producer is appended again
+    bool dedup_window_1 = false;        // producer state keeps only the last batch (KAFKA-5494)
+    bool producer_state_not_recovered = false;  // a restarted broker forgets every producer
 };
 
 }  // namespace eosim::broker_core

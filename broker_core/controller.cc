@@ -146,6 +146,15 @@ void Controller::apply_line(const std::string& line) {
         }
         return;
     }
+    if (kind == "I") {
+        std::int64_t next = 0;
+        in >> next;
+        if (!in || next < next_producer_id_) {
+            throw std::runtime_error("bad producer id record");
+        }
+        next_producer_id_ = next;
+        return;
+    }
     if (kind != "P") {
         throw std::runtime_error("unknown record");
     }
@@ -359,6 +368,27 @@ protocol::AlterPartitionResponse Controller::alter_partition(const protocol::Alt
     return response;
 }
 
+protocol::AllocateProducerIdsResponse Controller::allocate_producer_ids(
+    const protocol::AllocateProducerIdsRequest& request) {
+    protocol::AllocateProducerIdsResponse response;
+    const auto found = brokers_.find(request.broker);
+    if (found == brokers_.end() || found->second.incarnation != request.incarnation || found->second.fenced) {
+        response.error = ErrorCode::stale_broker_epoch;
+        return response;
+    }
+    const std::int64_t first = next_producer_id_;
+    next_producer_id_ += config_.producer_id_block_size;
+    append(fmt::format("I {}", next_producer_id_));
+    // A block is handed out only once it is durable: a controller restart never hands it out again.
+    while (durable_version_ < version_) {
+        wait_durable();
+    }
+    response.first_producer_id = protocol::ProducerId(first);
+    response.count = config_.producer_id_block_size;
+    sim::trace("ProducerIdsAllocated").detail("broker", request.broker.value()).detail("first", first);
+    return response;
+}
+
 void Controller::check_sessions() {
     const sim::Time now = sim::now();
     std::vector<BrokerId> expired;
@@ -381,6 +411,9 @@ sim::Message Controller::handle(const sim::Message& request) {
     }
     if (request.is<protocol::AlterPartitionRequest>()) {
         return sim::make_message(alter_partition(request.as<protocol::AlterPartitionRequest>()));
+    }
+    if (request.is<protocol::AllocateProducerIdsRequest>()) {
+        return sim::make_message(allocate_producer_ids(request.as<protocol::AllocateProducerIdsRequest>()));
     }
     EOSIM_ASSERT_MSG(false, "the controller got a request it does not serve");
     return {};

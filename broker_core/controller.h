@@ -18,6 +18,7 @@ struct ControllerConfig {
     sim::Duration session_timeout{std::chrono::milliseconds(1500)};
     sim::Duration session_check_interval{std::chrono::milliseconds(100)};
     bool unclean_leader_election = false;
+    std::int32_t producer_id_block_size = 1000;  // Kafka's block of producer ids per request (KIP-730)
 };
 
 // The controller (a KRaft controller with a quorum of one): it holds the cluster's metadata (brokers,
@@ -51,6 +52,7 @@ private:
     sim::Message handle(const sim::Message& request);
     protocol::BrokerHeartbeatResponse heartbeat(const protocol::BrokerHeartbeatRequest& request);
     protocol::AlterPartitionResponse alter_partition(const protocol::AlterPartitionRequest& request);
+    protocol::AllocateProducerIdsResponse allocate_producer_ids(const protocol::AllocateProducerIdsRequest& request);
     void check_sessions();
 
     void fence(protocol::BrokerId broker, const char* reason);
@@ -67,6 +69,7 @@ private:
     ControllerConfig config_;
     std::map<protocol::BrokerId, BrokerRegistration> brokers_;
     std::map<protocol::TopicPartition, protocol::PartitionState> partitions_;
+    std::int64_t next_producer_id_ = 0;  // producer ids below it were handed out (in blocks)
     std::int64_t version_ = 0;          // bumped by every change
     std::int64_t durable_version_ = 0;  // every change up to here is fsynced
     bool syncing_ = false;

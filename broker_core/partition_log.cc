@@ -14,7 +14,8 @@ PartitionLog::PartitionLog(sim::Disk& disk, std::string directory, LogConfig con
     : disk_(disk),
       directory_(std::move(directory)),
       config_(config),
-      epochs_(disk, directory_ + "/leader-epoch-checkpoint") {}
+      epochs_(disk, directory_ + "/leader-epoch-checkpoint"),
+      producer_state_(disk, directory_, config.producer_state) {}
 
 std::string PartitionLog::segment_path(std::int64_t base_offset) const {
     return fmt::format("{}/{:020d}{}", directory_, base_offset, segment_suffix);
@@ -75,7 +76,31 @@ RecoveryReport PartitionLog::recover(bool verify_crc) {
     }
     log_end_offset_ = protocol::Offset(expected);
     epochs_.truncate_from_end(log_end_offset_);
+    if (config_.recover_producer_state) {
+        rebuild_producer_state();
+    } else {
+        producer_state_.reset(log_end_offset_);  // the bug switch: every producer is forgotten
+    }
     return report;
+}
+
+void PartitionLog::rebuild_producer_state() {
+    const std::optional<protocol::Offset> snapshot = producer_state_.load_snapshot(log_end_offset_);
+    protocol::Offset from = log_start_offset_;
+    if (snapshot && *snapshot > from) {
+        from = *snapshot;
+    } else {
+        producer_state_.reset(log_start_offset_);  // a snapshot below the log start misses what retention removed
+    }
+    if (from >= log_end_offset_) {
+        return;
+    }
+    const ReadResult replay = read(from, log_end_offset_, UINT64_MAX);
+    for (const protocol::RecordBatch& batch : replay.batches) {
+        if (batch.base_offset >= from) {
+            producer_state_.update(batch);
+        }
+    }
 }
 
 std::uint64_t PartitionLog::size_bytes() const {
@@ -86,16 +111,22 @@ std::uint64_t PartitionLog::size_bytes() const {
     return total;
 }
 
-sim::Status PartitionLog::roll_if_needed() {
+sim::Result<bool> PartitionLog::roll_if_needed() {
     const std::string active = segment_path(active_segment_);
     if (!disk_.exists(active)) {
-        return disk_.create(active);
+        if (sim::Status created = disk_.create(active); !created) {
+            return created.error();
+        }
+        return false;
     }
     if (disk_.size(active).value() < config_.segment_bytes || log_end_offset_.value() == active_segment_) {
-        return sim::ok_status();
+        return false;
     }
     active_segment_ = log_end_offset_.value();
-    return disk_.create(segment_path(active_segment_));
+    if (sim::Status created = disk_.create(segment_path(active_segment_)); !created) {
+        return created.error();
+    }
+    return true;
 }
 
 sim::Status PartitionLog::append(const protocol::RecordBatch& batch) {
@@ -105,8 +136,9 @@ sim::Status PartitionLog::append(const protocol::RecordBatch& batch) {
     if (index_.empty() && log_end_offset_ == log_start_offset_) {
         active_segment_ = log_end_offset_.value();
     }
-    if (sim::Status rolled = roll_if_needed(); !rolled) {
-        return rolled;
+    const sim::Result<bool> rolled = roll_if_needed();
+    if (!rolled) {
+        return rolled.error();
     }
     const std::string path = segment_path(active_segment_);
     const std::uint64_t position = disk_.size(path).value();
@@ -119,6 +151,10 @@ sim::Status PartitionLog::append(const protocol::RecordBatch& batch) {
     log_end_offset_ = batch.next_offset();
     unflushed_segments_[active_segment_] = true;
     epochs_.assign(batch.leader_epoch, batch.base_offset);
+    producer_state_.update(batch);
+    if (*rolled) {
+        producer_state_.take_snapshot();  // as Kafka does at every roll: recovery replays from here
+    }
     if (config_.flush_every_write) {
         return flush();
     }
@@ -183,6 +219,7 @@ void PartitionLog::truncate_to(protocol::Offset end_offset) {
     active_segment_ = first_removed.segment_base;
     log_end_offset_ = protocol::Offset(std::max(new_end, log_start_offset_.value()));
     epochs_.truncate_from_end(log_end_offset_);
+    rebuild_producer_state();
 }
 
 sim::Status PartitionLog::flush() {

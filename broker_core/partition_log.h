@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "broker_core/leader_epoch_cache.h"
+#include "broker_core/producer_state.h"
 #include "protocol/types.h"
 #include "sim/disk.h"
 #include "sim/errc.h"
@@ -15,6 +16,8 @@ namespace eosim::broker_core {
 struct LogConfig {
     std::uint64_t segment_bytes = 1U << 20U;  // roll to a new segment file past this size
     bool flush_every_write = false;          // Kafka's default: no fsync per write
+    ProducerStateConfig producer_state;
+    bool recover_producer_state = true;  // false: the producer-state-not-recovered bug switch
 };
 
 // What recovery found on disk.
@@ -49,10 +52,13 @@ public:
     [[nodiscard]] LeaderEpochCache& epochs() { return epochs_; }
     [[nodiscard]] const LeaderEpochCache& epochs() const { return epochs_; }
     [[nodiscard]] const LogConfig& config() const { return config_; }
+    [[nodiscard]] ProducerStateManager& producer_state() { return producer_state_; }
+    [[nodiscard]] const ProducerStateManager& producer_state() const { return producer_state_; }
 
     // Appends a batch whose base offset is the log end offset (leaders assign it; followers copy the
-    // leader's). Records the batch's leader epoch in the epoch cache. With flush_every_write it fsyncs
-    // (a suspension point).
+    // leader's). Records the batch's leader epoch in the epoch cache and its producer in the producer
+    // state before any suspension point; then, after rolling to a new segment, snapshots the producer
+    // state, and with flush_every_write fsyncs (both suspension points).
     sim::Status append(const protocol::RecordBatch& batch);
 
     // Batches from the one containing `from` on, up to about max_bytes (at least one batch), none
@@ -62,7 +68,8 @@ public:
                                   bool verify_crc = true) const;
 
     // Removes every batch that ends at or past `end_offset` (a batch is never split), and the epochs
-    // that start at or past the new end (also when no batch goes).
+    // that start at or past the new end (also when no batch goes); rebuilds the producer state for the
+    // shorter log.
     void truncate_to(protocol::Offset end_offset);
 
     // Makes every written byte durable (fsync of the segments written since the last flush).
@@ -82,12 +89,16 @@ private:
 
     [[nodiscard]] std::string segment_path(std::int64_t base_offset) const;
     [[nodiscard]] std::vector<std::int64_t> segment_bases() const;
-    sim::Status roll_if_needed();
+    // Whether it started a new segment.
+    sim::Result<bool> roll_if_needed();
+    // The producer state of the log as it is: the newest snapshot at or below the end, then a replay.
+    void rebuild_producer_state();
 
     sim::Disk& disk_;
     std::string directory_;
     LogConfig config_;
     LeaderEpochCache epochs_;
+    ProducerStateManager producer_state_;
     std::map<std::int64_t, BatchLocation> index_;  // by base offset
     std::int64_t active_segment_ = 0;
     std::map<std::int64_t, bool> unflushed_segments_;

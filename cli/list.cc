@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "cli/commands.h"
 #include "faults/fault_plan.h"
 #include "scenarios/bugs.h"
@@ -21,8 +23,12 @@ Command add_list(CLI::App& app) {
     list->add_flag("--faults", options->faults, "List the fault kinds");
     return Command{list, [options] {
                        if (options->bugs) {
+                           std::size_t width = 0;
                            for (const scenarios::BugSwitch& bug : scenarios::bug_switches()) {
-                               fmt::print("{:<22} {} [{}; caught by {} in {}]\n", bug.name, bug.description,
+                               width = std::max(width, bug.name.size());
+                           }
+                           for (const scenarios::BugSwitch& bug : scenarios::bug_switches()) {
+                               fmt::print("{:<{}} {} [{}; caught by {} in {}]\n", bug.name, width, bug.description,
                                           bug.origin, bug.caught_by, bug.scenario);
                            }
                        } else if (options->faults) {

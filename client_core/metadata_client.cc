@@ -19,6 +19,22 @@ std::unique_ptr<sim::RpcClient> MetadataClient::dedicated_client(protocol::Broke
     return std::make_unique<sim::RpcClient>(node_, addresses_.brokers.at(broker), protocol::broker_port);
 }
 
+sim::Result<sim::Message> MetadataClient::call_any(const sim::Message& request) {
+    std::vector<protocol::BrokerId> brokers;
+    for (const auto& [id, node] : addresses_.brokers) {
+        brokers.push_back(id);
+    }
+    const std::size_t start = node_.random().below(brokers.size());
+    sim::Result<sim::Message> response = sim::errc::timeout;
+    for (std::size_t i = 0; i < brokers.size(); ++i) {
+        response = client(brokers[(start + i) % brokers.size()]).call(request, request_timeout_);
+        if (response) {
+            break;
+        }
+    }
+    return response;
+}
+
 bool MetadataClient::refresh() {
     std::vector<protocol::BrokerId> brokers;
     for (const auto& [id, node] : addresses_.brokers) {

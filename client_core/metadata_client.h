@@ -18,6 +18,8 @@ public:
 
     // Asks brokers (in turn, from a random one) for metadata; false if none answered.
     bool refresh();
+    // Sends `request` to brokers in turn, from a random one, until one answers; the last failure if none.
+    sim::Result<sim::Message> call_any(const sim::Message& request);
     [[nodiscard]] std::optional<protocol::BrokerId> leader(const protocol::TopicPartition& partition) const;
     [[nodiscard]] std::int32_t partition_count(const std::string& topic) const;
     [[nodiscard]] sim::RpcClient& client(protocol::BrokerId broker);

@@ -1,5 +1,8 @@
 #include "client_core/producer.h"
 
+#include <algorithm>
+#include <limits>
+
 #include "sim/hash.h"
 #include "sim/simulation.h"
 
@@ -22,7 +25,11 @@ bool ambiguous(ErrorCode error) {
 Producer::Producer(sim::Node& node, ProducerConfig config, protocol::ClusterAddresses addresses,
                    HistoryRecorder& history)
     : node_(node), config_(std::move(config)), metadata_(node, std::move(addresses), config_.request_timeout),
-      history_(history) {}
+      history_(history) {
+    EOSIM_ASSERT_MSG(!config_.idempotent || config_.acks == -1, "an idempotent producer needs acks=all");
+    EOSIM_ASSERT_MSG(!config_.idempotent || (config_.max_in_flight >= 1 && config_.max_in_flight <= 5),
+                     "an idempotent producer keeps 1 to 5 batches in flight");
+}
 
 std::int32_t Producer::choose_partition(const std::string& topic, const std::optional<std::string>& key) {
     while (metadata_.partition_count(topic) == 0) {
@@ -64,10 +71,14 @@ sim::Future<SendOutcome> Producer::send(const std::string& topic, std::optional<
     sim::Future<SendOutcome> future = pending.promise.future();
     queue.queue.push_back(std::move(pending));
     ++pending_;
-    queue.changed.notify_all();
+    queue.notify();
     if (!queue.sender_started) {
         queue.sender_started = true;
-        node_.spawn("producer-sender", [this, partition] { run_sender(partition); });
+        if (config_.idempotent) {
+            node_.spawn("producer-sender", [this, partition] { run_idempotent_sender(partition); });
+        } else {
+            node_.spawn("producer-sender", [this, partition] { run_sender(partition); });
+        }
     }
     return future;
 }
@@ -121,6 +132,9 @@ void Producer::deliver(protocol::TopicPartition partition, std::vector<Pending> 
             const auto& response = result->as<protocol::ProduceResponse>();
             if (response.error == ErrorCode::none) {
                 complete(partition, batch, SendOutcome{SendOutcome::Status::ok, response.base_offset, ErrorCode::none});
+                PartitionQueue& queue = *queues_.at(partition);
+                --queue.in_flight;
+                queue.notify();
                 return;
             }
             last_error = response.error;
@@ -135,6 +149,9 @@ void Producer::deliver(protocol::TopicPartition partition, std::vector<Pending> 
     complete(partition, batch,
              SendOutcome{maybe_written ? SendOutcome::Status::unknown : SendOutcome::Status::failed, protocol::Offset(-1),
                          last_error});
+    PartitionQueue& queue = *queues_.at(partition);
+    --queue.in_flight;
+    queue.notify();
 }
 
 void Producer::complete(const protocol::TopicPartition& partition, std::vector<Pending>& batch, const SendOutcome& outcome) {
@@ -163,9 +180,226 @@ void Producer::complete(const protocol::TopicPartition& partition, std::vector<P
         pending.promise.set_value(result);
         --pending_;
     }
+}
+
+// ---- Idempotence -----------------------------------------------------------------------------------
+
+void Producer::ensure_producer_id() {
+    while (producer_id_.value() < 0) {
+        if (initializing_) {
+            (void)producer_id_changed_.wait_until(sim::Time::max(), [this] { return !initializing_; });
+            continue;
+        }
+        initializing_ = true;
+        sim::Result<sim::Message> result = metadata_.call_any(sim::make_message(protocol::InitProducerIdRequest{}));
+        if (result && result->as<protocol::InitProducerIdResponse>().error == ErrorCode::none) {
+            const auto& response = result->as<protocol::InitProducerIdResponse>();
+            producer_id_ = response.producer_id;
+            epoch_ = response.producer_epoch;
+            sim::trace("ProducerIdAssigned")
+                .detail("client", config_.client_id)
+                .detail("producer_id", producer_id_)
+                .detail("producer_epoch", epoch_);
+        }
+        initializing_ = false;
+        producer_id_changed_.notify_all();
+        if (producer_id_.value() < 0) {
+            sim::sleep(config_.retry_backoff);
+        }
+    }
+}
+
+void Producer::run_idempotent_sender(protocol::TopicPartition partition) {
+    ensure_producer_id();
     PartitionQueue& queue = *queues_.at(partition);
+    queue.epoch = epoch_;
+    while (true) {
+        const sim::Time now = sim::now();
+        // A batch that waited past its delivery timeout leaves unacknowledged: its sequences are a gap
+        // the partition's log can never fill, so the epoch must be bumped.
+        for (std::size_t i = 0; i < queue.window.size();) {
+            Batch& batch = *queue.window[i];
+            if (!batch.in_flight && !batch.acked && now >= batch.deadline) {
+                give_up(partition, queue, batch);
+                queue.window.erase(queue.window.begin() + static_cast<std::ptrdiff_t>(i));
+            } else {
+                ++i;
+            }
+        }
+        trim(queue);
+        if (queue.bump_needed && queue.in_flight == 0) {
+            bump_epoch(partition, queue);
+        }
+        if (!queue.bump_needed && !queue.queue.empty() && std::ssize(queue.window) < config_.max_in_flight) {
+            sim::sleep(config_.linger);
+            auto batch = std::make_shared<Batch>();
+            while (!queue.queue.empty() && batch->records.size() < config_.batch_records_max) {
+                batch->records.push_back(std::move(queue.queue.front()));
+                queue.queue.pop_front();
+            }
+            batch->epoch = queue.epoch;
+            batch->base_sequence = protocol::Sequence(queue.next_sequence);
+            queue.next_sequence += static_cast<std::int32_t>(batch->records.size());
+            batch->deadline = sim::deadline_after(config_.delivery_timeout);
+            queue.window.push_back(std::move(batch));
+            continue;
+        }
+        if (!queue.bump_needed) {
+            const std::shared_ptr<Batch> first = first_unacked(queue);
+            for (const std::shared_ptr<Batch>& batch : queue.window) {
+                if (queue.in_flight >= config_.max_in_flight) {
+                    break;
+                }
+                if (batch->in_flight || batch->acked) {
+                    continue;
+                }
+                // A retry goes only as the first unacknowledged batch, and nothing after it goes
+                // before it: the broker takes sequences in order.
+                if ((batch->retry && batch != first) || batch->retry_at > now) {
+                    break;
+                }
+                batch->in_flight = true;
+                ++queue.in_flight;
+                node_.spawn("producer-attempt", [this, partition, batch] { attempt(partition, batch); });
+            }
+        }
+        sim::Time wake = sim::Time::max();
+        for (const std::shared_ptr<Batch>& batch : queue.window) {
+            if (!batch->in_flight && !batch->acked) {
+                wake = std::min({wake, batch->deadline, batch->retry_at > now ? batch->retry_at : sim::Time::max()});
+            }
+        }
+        const std::uint64_t seen = queue.changes;
+        (void)queue.changed.wait_until(wake, [&queue, seen] { return queue.changes != seen; });
+    }
+}
+
+void Producer::attempt(protocol::TopicPartition partition, std::shared_ptr<Batch> batch) {
+    PartitionQueue& queue = *queues_.at(partition);
+    bool retry = true;
+    const std::optional<protocol::BrokerId> leader = metadata_.leader(partition);
+    if (!leader) {
+        (void)metadata_.refresh();
+    } else {
+        protocol::ProduceRequest request;
+        request.partition = partition;
+        request.acks = config_.acks;
+        request.timeout = config_.request_timeout;
+        request.batch.producer_id = producer_id_;
+        request.batch.producer_epoch = batch->epoch;
+        request.batch.base_sequence = batch->base_sequence;
+        for (const Pending& pending : batch->records) {
+            request.batch.records.push_back(pending.record);
+        }
+        sim::Result<sim::Message> result =
+            metadata_.client(*leader).call(sim::make_message(request), config_.request_timeout + std::chrono::milliseconds(200));
+        if (!result) {
+            batch->maybe_written = true;  // the request may have arrived
+            batch->last_error = ErrorCode::network_exception;
+            (void)metadata_.refresh();
+        } else {
+            const auto& response = result->as<protocol::ProduceResponse>();
+            batch->last_error = response.error;
+            switch (response.error) {
+                case ErrorCode::none: {
+                    retry = false;
+                    complete(partition, batch->records,
+                             SendOutcome{SendOutcome::Status::ok, response.base_offset, ErrorCode::none});
+                    batch->acked = true;
+                    trim(queue);
+                    break;
+                }
+                case ErrorCode::out_of_order_sequence_number:
+                case ErrorCode::unknown_producer_id:
+                case ErrorCode::invalid_producer_epoch:
+                    // The broker did not take it. Behind an unacknowledged batch that is expected (that one
+                    // goes first); as the first unacknowledged batch it means the broker lost the producer's
+                    // sequence (its state expired or went with the log): a new epoch starts again at 0.
+                    if (first_unacked(queue) == batch) {
+                        queue.bump_needed = true;
+                    }
+                    break;
+                default:
+                    batch->maybe_written = batch->maybe_written || ambiguous(response.error);
+                    if (!protocol::retriable(response.error)) {
+                        retry = false;
+                        give_up(partition, queue, *batch);
+                        std::erase(queue.window, batch);
+                        trim(queue);
+                    } else {
+                        (void)metadata_.refresh();
+                    }
+                    break;
+            }
+        }
+    }
+    batch->in_flight = false;
+    if (retry) {
+        batch->retry = true;
+        batch->retry_at = sim::deadline_after(config_.retry_backoff);
+    }
     --queue.in_flight;
-    queue.changed.notify_all();
+    queue.notify();
+}
+
+void Producer::trim(PartitionQueue& queue) {
+    while (!queue.window.empty() && queue.window.front()->acked) {
+        queue.window.pop_front();
+    }
+}
+
+std::shared_ptr<Producer::Batch> Producer::first_unacked(const PartitionQueue& queue) {
+    for (const std::shared_ptr<Batch>& batch : queue.window) {
+        if (!batch->acked) {
+            return batch;
+        }
+    }
+    return nullptr;
+}
+
+void Producer::give_up(const protocol::TopicPartition& partition, PartitionQueue& queue, Batch& batch) {
+    complete(partition, batch.records,
+             SendOutcome{batch.maybe_written ? SendOutcome::Status::unknown : SendOutcome::Status::failed,
+                         protocol::Offset(-1), batch.last_error});
+    queue.bump_needed = true;
+    queue.unresolved = queue.unresolved || batch.maybe_written;
+}
+
+void Producer::bump_epoch(const protocol::TopicPartition& partition, PartitionQueue& queue) {
+    EOSIM_ASSERT_MSG(epoch_.value() < std::numeric_limits<std::int16_t>::max(), "the producer epoch would overflow");
+    epoch_ = protocol::ProducerEpoch(static_cast<std::int16_t>(epoch_.value() + 1));
+    queue.epoch = epoch_;
+    std::int32_t sequence = 0;
+    std::size_t dropped = 0;
+    for (auto it = queue.window.begin(); it != queue.window.end();) {
+        Batch& batch = **it;
+        if (batch.acked) {
+            it = queue.window.erase(it);  // done under the old epoch
+            continue;
+        }
+        if (queue.unresolved && batch.maybe_written) {
+            // An earlier batch left with its outcome unknown, so this one may be in the log as well:
+            // sent again under the new epoch it could be written twice. Its outcome stays unknown.
+            complete(partition, batch.records, SendOutcome{SendOutcome::Status::unknown, protocol::Offset(-1), batch.last_error});
+            it = queue.window.erase(it);
+            ++dropped;
+            continue;
+        }
+        batch.epoch = queue.epoch;
+        batch.base_sequence = protocol::Sequence(sequence);
+        batch.retry = false;
+        sequence += static_cast<std::int32_t>(batch.records.size());
+        ++it;
+    }
+    queue.next_sequence = sequence;
+    queue.bump_needed = false;
+    queue.unresolved = false;
+    sim::trace("ProducerEpochBump")
+        .detail("client", config_.client_id)
+        .detail("partition", partition.name())
+        .detail("producer_epoch", queue.epoch)
+        .detail("resequenced", queue.window.size())
+        .detail("dropped", dropped);
 }
 
 }  // namespace eosim::client_core

@@ -20,6 +20,7 @@ enum class ErrorCode : std::int16_t {
     message_too_large = 10,
     stale_controller_epoch = 11,
     network_exception = 13,
+    coordinator_not_available = 15,
     not_enough_replicas = 19,
     not_enough_replicas_after_append = 20,
     invalid_required_acks = 21,
@@ -51,6 +52,7 @@ constexpr std::string_view error_name(ErrorCode code) {
         case ErrorCode::message_too_large: return "MESSAGE_TOO_LARGE";
         case ErrorCode::stale_controller_epoch: return "STALE_CONTROLLER_EPOCH";
         case ErrorCode::network_exception: return "NETWORK_EXCEPTION";
+        case ErrorCode::coordinator_not_available: return "COORDINATOR_NOT_AVAILABLE";
         case ErrorCode::not_enough_replicas: return "NOT_ENOUGH_REPLICAS";
         case ErrorCode::not_enough_replicas_after_append: return "NOT_ENOUGH_REPLICAS_AFTER_APPEND";
         case ErrorCode::invalid_required_acks: return "INVALID_REQUIRED_ACKS";
@@ -79,6 +81,7 @@ constexpr bool retriable(ErrorCode code) {
         case ErrorCode::request_timed_out:
         case ErrorCode::replica_not_available:
         case ErrorCode::network_exception:
+        case ErrorCode::coordinator_not_available:
         case ErrorCode::not_enough_replicas:
         case ErrorCode::not_enough_replicas_after_append:
         case ErrorCode::kafka_storage_error:

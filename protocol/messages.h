@@ -62,6 +62,27 @@ struct AlterPartitionResponse {
     PartitionState state;
 };
 
+// A broker asks the controller for a block of producer ids (KIP-730).
+struct AllocateProducerIdsRequest {
+    BrokerId broker;
+    std::uint32_t incarnation = 0;
+};
+struct AllocateProducerIdsResponse {
+    ErrorCode error = ErrorCode::none;
+    ProducerId first_producer_id = no_producer_id;
+    std::int32_t count = 0;
+};
+
+// ---- Producer ids (KIP-98) -----------------------------------------------------------------------
+
+// An idempotent producer asks any broker for a producer id; its epoch starts at 0.
+struct InitProducerIdRequest {};
+struct InitProducerIdResponse {
+    ErrorCode error = ErrorCode::none;
+    ProducerId producer_id = no_producer_id;
+    ProducerEpoch producer_epoch = no_producer_epoch;
+};
+
 // ---- Produce and fetch ---------------------------------------------------------------------------
 
 struct ProduceRequest {

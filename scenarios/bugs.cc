@@ -12,6 +12,14 @@ const std::vector<BugSwitch>& bug_switches() {
         {"no-crc-check", "breaks record batch CRC validation",
          "inconsistent-offsets, lost-write, replica-divergence, vanished-read",
          "log-acks-all", "recovery and fetch skip the CRC check, so a flipped bit is served and replicated"},
+        {"no-dedup", "breaks KIP-98's deduplication", "duplicate, nonmonotonic-send", "idempotent-acks-all",
+         "the leader appends a retried batch of an idempotent producer again instead of answering with its offsets"},
+        {"dedup-window-1", "re-creates KAFKA-5494", "duplicate, nonmonotonic-send", "idempotent-acks-all",
+         "producer state keeps only each producer's last batch while 5 may be in flight, so the retry of an "
+         "older one is taken for a gap and written again under a new epoch"},
+        {"producer-state-not-recovered", "breaks producer state recovery (snapshot and log replay)", "duplicate",
+         "idempotent-acks-all",
+         "a restarted broker forgets every producer, so a retry of a batch it already has is written again"},
     };
     return switches;
 }
@@ -35,6 +43,12 @@ bool apply_bug(std::string_view name, broker_core::BrokerBugs& bugs) {
         bugs.ack_before_isr = true;
     } else if (name == "no-crc-check") {
         bugs.no_crc_check = true;
+    } else if (name == "no-dedup") {
+        bugs.no_dedup = true;
+    } else if (name == "dedup-window-1") {
+        bugs.dedup_window_1 = true;
+    } else if (name == "producer-state-not-recovered") {
+        bugs.producer_state_not_recovered = true;
     } else {
         return false;
     }

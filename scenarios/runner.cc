@@ -51,6 +51,10 @@ constexpr sim::Duration latent_corruption_window = std::chrono::milliseconds(500
 // A healthy cluster's controller heard from every broker within this (brokers heartbeat every 200 ms).
 constexpr sim::Duration healthy_heartbeat_age = std::chrono::milliseconds(500);
 
+// In a healthy cluster every follower caught up with its leader within this: with the 1 s lag bound,
+// no ISR can shrink during a bit flip's latent window.
+constexpr sim::Duration healthy_follower_lag = std::chrono::milliseconds(300);
+
 // ---- Clients -------------------------------------------------------------------------------------
 
 class ProducerWorkload final : public sim::NodeState {
@@ -179,6 +183,8 @@ void Run::build() {
         config.id = BrokerId(i);
         config.addresses = addresses_;
         config.log.flush_every_write = cluster.flush_every_write;
+        config.log.segment_bytes = static_cast<std::uint64_t>(cluster.segment_bytes);
+        config.log.producer_state.expiration_ms = cluster.producer_id_expiration_ms;
         config.min_insync_replicas = cluster.min_insync_replicas;
         config.bugs = bugs;
         brokers_.push_back(&simulation_.add_node(fmt::format("broker-{}", i), [config](sim::Node& n) {
@@ -190,7 +196,9 @@ void Run::build() {
         client_core::ProducerConfig config;
         config.client_id = fmt::format("producer-{}", i);
         config.acks = spec_.workload.acks;
+        config.idempotent = spec_.workload.idempotent;
         config.max_in_flight = spec_.workload.max_in_flight;
+        config.delivery_timeout = std::chrono::milliseconds(spec_.workload.delivery_timeout_ms);
         producers_.push_back(&simulation_.add_node(config.client_id, [this, config, i, stop_at](sim::Node& n) {
             return std::make_unique<ProducerWorkload>(n, config, addresses_, history_, spec_, i, stop_at);
         }));
@@ -268,6 +276,23 @@ bool Run::healthy() {
     for (const auto& [partition, state] : controller.partitions()) {
         if (state.leader == protocol::no_broker || state.isr.size() != state.replicas.size()) {
             return false;
+        }
+        // The leader agrees, has no ISR change under way, and every follower caught up recently: the
+        // ISR cannot shrink for a good while (the latent window of a bit flip is shorter).
+        const auto& leader_replicas = brokers_[static_cast<std::size_t>(state.leader.value() - 1)]->state<Broker>().replicas();
+        const auto leader = leader_replicas.find(partition);
+        if (leader == leader_replicas.end()) {
+            return false;
+        }
+        const broker_core::Replica& replica = *leader->second;
+        if (replica.role != broker_core::ReplicaRole::leader || replica.alter_in_flight || !replica.isr_in_doubt.empty() ||
+            replica.isr.size() != state.replicas.size()) {
+            return false;
+        }
+        for (const auto& [follower, follower_state] : replica.followers) {
+            if (sim::now() - follower_state.last_caught_up > healthy_follower_lag) {
+                return false;
+            }
         }
     }
     return true;
@@ -551,7 +576,8 @@ std::string Run::history_text(bool stuck) {
         if (operation.error) {
             line["error"] = *operation.error;
         }
-        out << line.dump() << '\n';
+        // A corrupt replica's bytes need not be UTF-8: they are written with U+FFFD in their place.
+        out << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     }
     if (stuck) {
         out << nlohmann::json{{"kind", "op"}, {"index", index++}, {"time", sim::to_ns(simulation_.now())},
@@ -593,7 +619,7 @@ std::string Run::history_text(bool stuck) {
                                   {"high_watermark", std::min(r.high_watermark.value(), end)},
                                   {"log_end_offset", end},
                                   {"records", records}}
-                       .dump()
+                       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
                 << '\n';
         }
     }

@@ -169,7 +169,8 @@ Spec parse_spec(std::string_view text, const std::string& source) {
 
     const toml::table* cluster = reader.table("cluster");
     reader.known_keys(cluster, "cluster", {"brokers", "replication_factor", "partitions", "min_insync_replicas",
-                                           "unclean_leader_election", "flush_every_write", "writeback_interval_ms", "topic"});
+                                           "unclean_leader_election", "flush_every_write", "writeback_interval_ms",
+                                           "segment_bytes", "producer_id_expiration_ms", "topic"});
     ClusterSpec& c = spec.cluster;
     reader.integer(cluster, "brokers", c.brokers, 1, 9);
     reader.integer(cluster, "replication_factor", c.replication_factor, 1, c.brokers);
@@ -178,6 +179,8 @@ Spec parse_spec(std::string_view text, const std::string& source) {
     reader.boolean(cluster, "unclean_leader_election", c.unclean_leader_election);
     reader.boolean(cluster, "flush_every_write", c.flush_every_write);
     reader.integer(cluster, "writeback_interval_ms", c.writeback_interval_ms, 0, 3'600'000);
+    reader.integer(cluster, "segment_bytes", c.segment_bytes, 1024, 1LL << 30);
+    reader.integer(cluster, "producer_id_expiration_ms", c.producer_id_expiration_ms, 1000, 7LL * 24 * 3600 * 1000);
     reader.string(cluster, "topic", c.topic);
     // Each key's bounds above hold only when it is written; the defaults must agree as well.
     const std::string cluster_where = cluster != nullptr ? where(source, cluster->source()) : source;
@@ -191,8 +194,8 @@ Spec parse_spec(std::string_view text, const std::string& source) {
     }
 
     const toml::table* workload = reader.table("workload");
-    reader.known_keys(workload, "workload", {"producers", "consumers", "acks", "keyed", "max_in_flight",
-                                             "send_interval_ms", "value_bytes"});
+    reader.known_keys(workload, "workload", {"producers", "consumers", "acks", "idempotent", "keyed", "max_in_flight",
+                                             "send_interval_ms", "value_bytes", "delivery_timeout_ms"});
     WorkloadSpec& w = spec.workload;
     reader.integer(workload, "producers", w.producers, 0, 16);
     reader.integer(workload, "consumers", w.consumers, 0, 16);
@@ -202,6 +205,12 @@ Spec parse_spec(std::string_view text, const std::string& source) {
         throw SpecError(fmt::format("{}: acks must be \"all\", \"1\" or \"0\"", where(source, workload->get("acks")->source())));
     }
     w.acks = acks == "all" ? std::int16_t{-1} : static_cast<std::int16_t>(std::stoi(acks));
+    w.idempotent = w.acks == -1;  // Kafka's default: idempotence on, unless acks says otherwise
+    reader.boolean(workload, "idempotent", w.idempotent);
+    if (w.idempotent && w.acks != -1) {
+        throw SpecError(fmt::format("{}: idempotent = true needs acks = \"all\"",
+                                    where(source, workload->get("idempotent")->source())));
+    }
     reader.boolean(workload, "keyed", w.keyed);
     reader.integer(workload, "max_in_flight", w.max_in_flight, 1, 5);
     sim::Duration send_low{std::chrono::milliseconds(w.send_interval_min_ms)};
@@ -214,6 +223,14 @@ Spec parse_spec(std::string_view text, const std::string& source) {
     w.send_interval_min_ms = std::chrono::duration_cast<std::chrono::milliseconds>(send_low).count();
     w.send_interval_max_ms = std::chrono::duration_cast<std::chrono::milliseconds>(send_high).count();
     reader.integer(workload, "value_bytes", w.value_bytes, 8, 4096);
+    reader.integer(workload, "delivery_timeout_ms", w.delivery_timeout_ms, 100, 3'600'000);
+    // A producer's state must outlive its retries, or a retry of a written batch finds no state and is
+    // written again.
+    if (w.idempotent && c.producer_id_expiration_ms <= w.delivery_timeout_ms) {
+        throw SpecError(fmt::format("{}: cluster: producer_id_expiration_ms {} must be more than the workload's "
+                                    "delivery_timeout_ms {}",
+                                    cluster_where, c.producer_id_expiration_ms, w.delivery_timeout_ms));
+    }
 
     const toml::table* faults = reader.table("faults");
     reader.known_keys(faults, "faults", {"kinds", "chaos_ms", "interval_ms", "duration_ms", "crash_unsynced",
@@ -246,6 +263,17 @@ Spec parse_spec(std::string_view text, const std::string& source) {
     spec.checks.weaknesses = reader.strings(checks, "weaknesses");
     reader.check_anomalies(checks, "weaknesses", spec.checks.weaknesses);
     reader.integer(checks, "quiesce_ms", spec.checks.quiesce_ms, 1000, 3'600'000);
+    if (w.idempotent) {
+        // An idempotent producer writes each record once and in order: never an excuse.
+        for (const std::vector<std::string>* names : {&spec.checks.allowed, &spec.checks.weaknesses}) {
+            for (const std::string& name : *names) {
+                if (name == "duplicate" || name == "nonmonotonic-send") {
+                    throw SpecError(fmt::format("{}: checks: {} cannot be allowed or a weakness with idempotent producers",
+                                                checks != nullptr ? where(source, checks->source()) : source, name));
+                }
+            }
+        }
+    }
     return spec;
 }
 

@@ -24,6 +24,8 @@ struct ClusterSpec {
     bool unclean_leader_election = false;
     bool flush_every_write = false;
     std::int64_t writeback_interval_ms = 1000;  // the kernel's background flush; 0: never
+    std::int64_t segment_bytes = 1 << 20;       // roll a segment past this size (and snapshot producer state)
+    std::int64_t producer_id_expiration_ms = 24LL * 3600 * 1000;  // producer.id.expiration.ms
     std::string topic = "events";
 };
 
@@ -31,11 +33,13 @@ struct WorkloadSpec {
     std::int32_t producers = 2;
     std::int32_t consumers = 1;
     std::int16_t acks = -1;
+    bool idempotent = false;  // enable.idempotence; the spec's default is true with acks = "all"
     bool keyed = true;
     std::int32_t max_in_flight = 1;
     std::int64_t send_interval_min_ms = 1;
     std::int64_t send_interval_max_ms = 10;
     std::int32_t value_bytes = 24;
+    std::int64_t delivery_timeout_ms = 10'000;  // delivery.timeout.ms
 };
 
 struct FaultSpec {

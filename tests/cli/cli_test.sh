@@ -30,8 +30,9 @@ printf 'name = "broken"\n[cluster\nbrokers = 3\n' >"$work/malformed.toml"
 printf 'not json\n' >"$work/bad-history.jsonl"
 printf '{"kind":"op","index":0,"time":1,"process":"p","type":"invoke","f":"send","partition":"t-0","value":"a","acks":"all"}\n{"kind":"op","index":1,"time":2,"process":"p","type":"ok","f":"send","partition":"t-0","value":"a","acks":"all","offset":0}\n{"kind":"replica","partition":"t-0","replica":"b1","leader":true,"log_start_offset":0,"high_watermark":0,"log_end_offset":0,"records":[]}\n' >"$work/lost.jsonl"
 
-printf 'name = "tiny"\n[faults]\nkinds = ["pause"]\nchaos_ms = 2000\n[checks]\nallowed = ["duplicate", "nonmonotonic-send"]\n' >"$work/tiny.toml"
-printf 'name = "tiny-weak"\n[faults]\nkinds = ["pause"]\nchaos_ms = 2000\n[checks]\nallowed = ["duplicate", "nonmonotonic-send"]\nweaknesses = ["lost-write"]\n' >"$work/weak.toml"
+printf 'name = "tiny"\n[faults]\nkinds = ["pause"]\nchaos_ms = 2000\n' >"$work/tiny.toml"
+printf 'name = "tiny-weak"\n[faults]\nkinds = ["pause"]\nchaos_ms = 2000\n[checks]\nweaknesses = ["lost-write"]\n' >"$work/weak.toml"
+printf 'name = "lax"\n[workload]\nacks = "all"\n[checks]\nallowed = ["duplicate"]\n' >"$work/lax.toml"
 
 expect 0 "Usage" -- --help
 expect 0 "^eosim [0-9]" -- --version
@@ -44,6 +45,7 @@ expect 2 "bad seed range 'x'" -- sweep log-acks-all --seeds x
 expect 2 "malformed.toml:2:" -- run --spec "$work/malformed.toml" --seed 1
 expect 2 "cannot read the spec file" -- run --spec "$work/missing.toml" --seed 1
 expect 2 "unknown bug switch 'nope'" -- run log-acks-all --seed 1 --bug nope
+expect 2 "duplicate cannot be allowed or a weakness with idempotent producers" -- run --spec "$work/lax.toml" --seed 1
 expect 2 "bad-history.jsonl: line 1" -- check "$work/bad-history.jsonl"
 expect 1 "lost-write" -- check "$work/lost.jsonl"
 expect 2 "not both" -- run log-acks-all --spec "$work/tiny.toml" --seed 1

@@ -61,8 +61,8 @@ TEST_P(MustPass, FixedSeedRangePasses) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Scenarios, MustPass, ::testing::Values("log-acks-all", "log-power-loss-fsync"),
-                         test_name);
+INSTANTIATE_TEST_SUITE_P(Scenarios, MustPass,
+                         ::testing::Values("log-acks-all", "log-power-loss-fsync", "idempotent-acks-all"), test_name);
 
 // Seeds that once failed a must-pass scenario, each for a defect since fixed:
 //  345, 1458: a latent bit flip left in the ISR until the replica was the last one in sync (now scrubbed
@@ -74,6 +74,19 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, MustPass, ::testing::Values("log-acks-all", 
 TEST(Regressions, LogAcksAllSeedsThatOnceFailedPass) {
     const Spec& scenario = spec("log-acks-all");
     for (const std::uint64_t seed : {345U, 989U, 1458U, 2872U}) {
+        const RunResult result = run(scenario, seed);
+        EXPECT_EQ(result.status, RunStatus::pass) << "seed " << seed << ": " << describe(result);
+    }
+}
+
+//  idempotent-acks-all 6:   the producer sent new batches while an older one was unacknowledged, so more
+//                           than 5 batches followed it and its retry no longer found it in the broker's
+//                           memory (now acknowledged batches hold their window place);
+//  idempotent-acks-all 232: a bit flip on a leader whose ISR change to itself alone was in flight (a
+//                           healthy cluster now means no ISR change under way and followers caught up).
+TEST(Regressions, IdempotentAcksAllSeedsThatOnceFailedPass) {
+    const Spec& scenario = spec("idempotent-acks-all");
+    for (const std::uint64_t seed : {6U, 232U}) {
         const RunResult result = run(scenario, seed);
         EXPECT_EQ(result.status, RunStatus::pass) << "seed " << seed << ": " << describe(result);
     }
@@ -128,7 +141,8 @@ TEST_P(BugSwitchCaught, BySweepOfItsScenario) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, BugSwitchCaught,
-                         ::testing::Values("kip101-hw-truncation", "ack-before-isr", "no-crc-check"),
+                         ::testing::Values("kip101-hw-truncation", "ack-before-isr", "no-crc-check", "no-dedup",
+                                           "dedup-window-1", "producer-state-not-recovered"),
                          test_name);
 
 TEST(ScenarioDeterminism, EveryScenarioGivesTheSameFingerprintTwice) {

@@ -38,6 +38,11 @@ TEST(Spec, ErrorsAreOneLineWithTheirPlace) {
         {"name = \"x\"\n[cluster]\nbrokers = 1\n", "replication_factor 3 is more than brokers 1"},
         {"name = \"x\"\n[cluster]\nreplication_factor = 1\n", "min_insync_replicas 2 is more than replication_factor 1"},
         {"name = \"x\"\n[workload]\nsend_interval_ms = [0, 0]\n", "send_interval_ms must start at 1"},
+        {"name = \"x\"\n[workload]\nacks = \"1\"\nidempotent = true\n", "idempotent = true needs acks = \"all\""},
+        {"name = \"x\"\n[checks]\nallowed = [\"duplicate\"]\n", "duplicate cannot be allowed or a weakness with idempotent"},
+        {"name = \"x\"\n[checks]\nweaknesses = [\"nonmonotonic-send\"]\n", "nonmonotonic-send cannot be allowed"},
+        {"name = \"x\"\n[cluster]\nproducer_id_expiration_ms = 5000\n",
+         "producer_id_expiration_ms 5000 must be more than the workload's delivery_timeout_ms 10000"},
     };
     for (const auto& [text, expected] : cases) {
         const std::string error = error_of(text);
@@ -57,6 +62,7 @@ partitions = 7
 min_insync_replicas = 2
 unclean_leader_election = true
 flush_every_write = true
+segment_bytes = 65536
 [workload]
 producers = 3
 consumers = 2
@@ -85,6 +91,19 @@ quiesce_ms = 30000
     EXPECT_EQ(spec.faults.plan.crash_unsynced, sim::UnsyncedFate::tear);
     EXPECT_EQ(spec.checks.weaknesses, std::vector<std::string>{"lost-write"});
     EXPECT_EQ(spec.checks.quiesce_ms, 30000);
+}
+
+TEST(Spec, IdempotenceFollowsAcksUnlessSet) {
+    EXPECT_TRUE(parse_spec("name = \"x\"\n", "x.toml").workload.idempotent);
+    EXPECT_FALSE(parse_spec("name = \"x\"\n[workload]\nacks = \"1\"\n", "x.toml").workload.idempotent);
+    const Spec plain = parse_spec(
+        "name = \"x\"\n[workload]\nidempotent = false\ndelivery_timeout_ms = 3000\n[cluster]\nsegment_bytes = "
+        "4096\nproducer_id_expiration_ms = 2000\n[checks]\nallowed = [\"duplicate\"]\n",
+        "x.toml");
+    EXPECT_FALSE(plain.workload.idempotent);
+    EXPECT_EQ(plain.workload.delivery_timeout_ms, 3000);
+    EXPECT_EQ(plain.cluster.segment_bytes, 4096);
+    EXPECT_EQ(plain.cluster.producer_id_expiration_ms, 2000);
 }
 
 }  // namespace
