@@ -59,6 +59,7 @@ Broker::Broker(sim::Node& node, BrokerConfig config)
     node.spawn("broker-isr", [this] { isr_loop(); });
     node.spawn("broker-hw-checkpoint", [this] { hw_checkpoint_loop(); });
     node.spawn("broker-producer-expiration", [this] { producer_expiration_loop(); });
+    node.spawn("broker-retention", [this] { retention_loop(); });
 }
 
 Replica* Broker::find(const TopicPartition& partition) {
@@ -215,6 +216,7 @@ void Broker::follow(TopicPartition partition, std::uint64_t generation) {
         request.partition = partition;
         request.current_leader_epoch = replica->leader_epoch;
         request.fetch_offset = replica->log.log_end_offset();
+        request.log_start_offset = replica->log.log_start_offset();
         if (!config_.bugs.kip101_hw_truncation) {
             const auto latest = replica->log.epochs().latest();
             request.last_fetched_epoch = latest ? latest->epoch : protocol::no_leader_epoch;
@@ -236,6 +238,17 @@ void Broker::follow(TopicPartition partition, std::uint64_t generation) {
             truncate(*replica, response.log_end_offset);
             continue;
         }
+        if (response.error == ErrorCode::offset_out_of_range && request.fetch_offset < response.log_start_offset) {
+            // The leader no longer has what this follower needs next (retention, DeleteRecords): start
+            // again at the leader's log start.
+            sim::trace("FollowerTruncateFully")
+                .detail("partition", partition.name())
+                .detail("from", request.fetch_offset)
+                .detail("to", response.log_start_offset);
+            replica->log.truncate_fully_and_start_at(response.log_start_offset);
+            replica->high_watermark = response.log_start_offset;
+            continue;
+        }
         if (response.error != ErrorCode::none) {
             sim::sleep(config_.replica_fetch_backoff);
             continue;
@@ -249,7 +262,12 @@ void Broker::follow(TopicPartition partition, std::uint64_t generation) {
             if (batch.last_offset() < end) {
                 continue;
             }
-            if (batch.base_offset < end) {
+            if (batch.base_offset < end && replica->log.log_start_offset() == end) {
+                // An empty log that starts inside the leader's first batch (the leader's log start came
+                // from DeleteRecords): start it at that batch, as Kafka does.
+                replica->log.truncate_fully_and_start_at(batch.base_offset);
+                replica->high_watermark = std::min(replica->high_watermark, batch.base_offset);
+            } else if (batch.base_offset < end) {
                 // Batch boundaries disagree: only when the logs diverged. Truncation never splits a
                 // batch, so it may cut below this one; then fetch again from the new end.
                 truncate(*replica, batch.base_offset);
@@ -267,6 +285,11 @@ void Broker::follow(TopicPartition partition, std::uint64_t generation) {
         const Offset high_watermark(std::min(response.high_watermark.value(), replica->log.log_end_offset().value()));
         if (high_watermark > replica->high_watermark) {
             replica->high_watermark = high_watermark;
+        }
+        if (response.log_start_offset > replica->log.log_start_offset()) {
+            // The leader's log start moved (retention, DeleteRecords): so does this one, within what
+            // is committed here.
+            replica->log.increment_log_start_offset(std::min(response.log_start_offset, replica->high_watermark));
         }
         replica->changed.notify_all();
         if (sim::buggify()) {
@@ -493,6 +516,66 @@ ErrorCode Broker::await_replication(Replica& replica, std::uint64_t generation, 
     return ErrorCode::none;
 }
 
+Offset Broker::low_watermark(const Replica& replica) const {
+    Offset low = replica.log.log_start_offset();
+    for (const BrokerId member : replica.isr) {
+        if (member == config_.id) {
+            continue;
+        }
+        const auto follower = replica.followers.find(member);
+        low = std::min(low, follower != replica.followers.end() ? follower->second.log_start_offset : Offset(-1));
+    }
+    return low;
+}
+
+protocol::DeleteRecordsResponse Broker::delete_records(const protocol::DeleteRecordsRequest& request) {
+    protocol::DeleteRecordsResponse response;
+    Replica* replica = find(request.partition);
+    if (replica == nullptr || replica->role != ReplicaRole::leader || replica->halted) {
+        response.error = replica == nullptr ? ErrorCode::unknown_topic_or_partition : ErrorCode::not_leader_or_follower;
+        return response;
+    }
+    const Offset target = request.offset == protocol::delete_to_high_watermark ? replica->high_watermark : request.offset;
+    if (target.value() < 0 || target > replica->high_watermark) {
+        response.error = ErrorCode::offset_out_of_range;  // only committed records can be deleted
+        return response;
+    }
+    replica->log.increment_log_start_offset(target);
+    sim::trace("DeleteRecords").detail("partition", request.partition.name()).detail("log_start_offset", replica->log.log_start_offset());
+    replica->changed.notify_all();
+    const std::uint64_t generation = replica->generation;
+    const bool reached = replica->changed.wait_until(sim::deadline_after(request.timeout), [this, replica, generation, target] {
+        return replica->generation != generation || low_watermark(*replica) >= target;
+    });
+    if (replica->generation != generation) {
+        response.error = ErrorCode::not_leader_or_follower;
+    } else if (!reached) {
+        response.error = ErrorCode::request_timed_out;
+    }
+    response.low_watermark = low_watermark(*replica);
+    return response;
+}
+
+void Broker::retention_loop() {
+    while (true) {
+        sim::sleep(config_.retention_check_interval);
+        for (auto& [partition, replica] : replicas_) {
+            if (replica->halted) {
+                continue;
+            }
+            const Offset before = replica->log.log_start_offset();
+            if (const std::size_t deleted = replica->log.apply_retention(now_ms(), replica->high_watermark); deleted > 0) {
+                sim::trace("RetentionDeleted")
+                    .detail("partition", partition.name())
+                    .detail("segments", deleted)
+                    .detail("from", before)
+                    .detail("to", replica->log.log_start_offset());
+                replica->changed.notify_all();
+            }
+        }
+    }
+}
+
 protocol::InitProducerIdResponse Broker::init_producer_id() {
     protocol::InitProducerIdResponse response;
     const sim::Time deadline = sim::deadline_after(config_.request_timeout);
@@ -572,6 +655,10 @@ protocol::FetchResponse Broker::fetch(const protocol::FetchRequest& request) {
             state.leader_end_at_last_fetch = replica->log.log_end_offset();
             state.last_fetch = now;
             state.log_end_offset = request.fetch_offset;
+            if (request.log_start_offset != state.log_start_offset) {
+                state.log_start_offset = request.log_start_offset;
+                replica->changed.notify_all();  // a DeleteRecords may be waiting for it
+            }
             maybe_expand_isr(*replica, request.replica);
             maybe_advance_high_watermark(*replica);
         }
@@ -639,6 +726,9 @@ sim::Message Broker::handle(const sim::Message& request) {
     }
     if (request.is<protocol::ListOffsetsRequest>()) {
         return sim::make_message(list_offsets(request.as<protocol::ListOffsetsRequest>()));
+    }
+    if (request.is<protocol::DeleteRecordsRequest>()) {
+        return sim::make_message(delete_records(request.as<protocol::DeleteRecordsRequest>()));
     }
     if (request.is<protocol::InitProducerIdRequest>()) {
         return sim::make_message(init_producer_id());

@@ -27,6 +27,7 @@ struct BrokerConfig {
     sim::Duration request_timeout{std::chrono::milliseconds(1000)};
     sim::Duration hw_checkpoint_interval{std::chrono::milliseconds(500)};
     sim::Duration producer_expiration_check_interval{std::chrono::milliseconds(500)};
+    sim::Duration retention_check_interval{std::chrono::milliseconds(500)};
     BrokerBugs bugs;
 };
 
@@ -43,6 +44,7 @@ struct Replica {
         sim::Time last_caught_up{};
         protocol::Offset leader_end_at_last_fetch{0};  // Kafka's rule for "caught up"
         sim::Time last_fetch{};
+        protocol::Offset log_start_offset{-1};
     };
 
     protocol::TopicPartition partition;
@@ -85,6 +87,10 @@ private:
     protocol::ListOffsetsResponse list_offsets(const protocol::ListOffsetsRequest& request);
     protocol::OffsetsForLeaderEpochResponse offsets_for_leader_epoch(const protocol::OffsetsForLeaderEpochRequest& request);
     protocol::InitProducerIdResponse init_producer_id();
+    protocol::DeleteRecordsResponse delete_records(const protocol::DeleteRecordsRequest& request);
+    // The lowest log start offset of the ISR members (the leader's own among them).
+    [[nodiscard]] protocol::Offset low_watermark(const Replica& replica) const;
+    void retention_loop();
     // Waits (acks=all) until the high watermark passes `last`; the error to answer with, if any.
     protocol::ErrorCode await_replication(Replica& replica, std::uint64_t generation, protocol::Offset last,
                                           sim::Duration timeout);

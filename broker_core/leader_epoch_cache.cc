@@ -80,6 +80,29 @@ void LeaderEpochCache::truncate_from_end(protocol::Offset end_offset) {
     }
 }
 
+void LeaderEpochCache::truncate_from_start(protocol::Offset start_offset) {
+    std::size_t first_kept = 0;
+    while (first_kept + 1 < entries_.size() && entries_[first_kept + 1].start_offset <= start_offset) {
+        ++first_kept;
+    }
+    const bool moves = !entries_.empty() && entries_[first_kept].start_offset < start_offset;
+    if (first_kept == 0 && !moves) {
+        return;
+    }
+    entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(first_kept));
+    if (moves) {
+        entries_.front().start_offset = start_offset;
+    }
+    persist();
+}
+
+void LeaderEpochCache::clear() {
+    if (!entries_.empty()) {
+        entries_.clear();
+        persist();
+    }
+}
+
 std::optional<EpochEndOffset> find_divergence(const LeaderEpochCache& leader, protocol::Offset leader_log_end,
                                               protocol::LeaderEpoch last_fetched_epoch, protocol::Offset fetch_offset) {
     if (last_fetched_epoch.value() < 0) {

@@ -39,6 +39,11 @@ public:
     [[nodiscard]] EpochEndOffset end_offset_for(protocol::LeaderEpoch requested, protocol::Offset log_end_offset) const;
     // The log was truncated to `end_offset`: forget epochs that start at or after it.
     void truncate_from_end(protocol::Offset end_offset);
+    // The log now starts at `start_offset` (retention, DeleteRecords): epochs that ended before it are
+    // forgotten, and the one holding it starts there.
+    void truncate_from_start(protocol::Offset start_offset);
+    // The log was emptied: forget every epoch.
+    void clear();
     [[nodiscard]] const std::vector<EpochEntry>& entries() const { return entries_; }
 
 private:

@@ -7,8 +7,19 @@
 namespace eosim::broker_core {
 
 namespace {
+
 constexpr std::string_view segment_suffix = ".log";
+constexpr std::string_view log_start_checkpoint = "log-start-offset";
+
+std::int64_t max_timestamp(const protocol::RecordBatch& batch) {
+    std::int64_t newest = 0;
+    for (const protocol::Record& record : batch.records) {
+        newest = std::max(newest, record.timestamp_ms);
+    }
+    return newest;
 }
+
+}  // namespace
 
 PartitionLog::PartitionLog(sim::Disk& disk, std::string directory, LogConfig config)
     : disk_(disk),
@@ -63,7 +74,10 @@ RecoveryReport PartitionLog::recover(bool verify_crc) {
                 break;
             }
             index_[expected] = BatchLocation{base, position, decoded.size_bytes, decoded.batch.last_offset().value(),
-                                             decoded.batch.leader_epoch.value()};
+                                             decoded.batch.leader_epoch.value(), max_timestamp(decoded.batch)};
+            // The checkpoint may lag the log (a crash between an append and the checkpoint's rename):
+            // every recovered batch's epoch is assigned again, as Kafka's recovery does.
+            epochs_.assign(decoded.batch.leader_epoch, decoded.batch.base_offset);
             expected = decoded.batch.next_offset().value();
             position += decoded.size_bytes;
             ++report.batches;
@@ -76,6 +90,20 @@ RecoveryReport PartitionLog::recover(bool verify_crc) {
     }
     log_end_offset_ = protocol::Offset(expected);
     epochs_.truncate_from_end(log_end_offset_);
+    if (const std::optional<std::int64_t> checkpointed = read_log_start_checkpoint()) {
+        if (*checkpointed > log_end_offset_.value()) {
+            // The log lost what the checkpoint says starts it (or was emptied and started again there).
+            for (const std::int64_t base : segment_bases()) {
+                (void)disk_.remove(segment_path(base));
+            }
+            index_.clear();
+            log_end_offset_ = protocol::Offset(*checkpointed);
+            active_segment_ = *checkpointed;
+            epochs_.clear();
+        }
+        log_start_offset_ = protocol::Offset(std::max(log_start_offset_.value(), *checkpointed));
+        epochs_.truncate_from_start(log_start_offset_);
+    }
     if (config_.recover_producer_state) {
         rebuild_producer_state();
     } else {
@@ -87,10 +115,12 @@ RecoveryReport PartitionLog::recover(bool verify_crc) {
 void PartitionLog::rebuild_producer_state() {
     const std::optional<protocol::Offset> snapshot = producer_state_.load_snapshot(log_end_offset_);
     protocol::Offset from = log_start_offset_;
-    if (snapshot && *snapshot > from) {
-        from = *snapshot;
+    if (snapshot) {
+        // Batches between a snapshot below the log start and the log start went with retention; the
+        // producers the snapshot knows are kept (KIP-360) until they expire.
+        from = std::max(*snapshot, log_start_offset_);
     } else {
-        producer_state_.reset(log_start_offset_);  // a snapshot below the log start misses what retention removed
+        producer_state_.reset(log_start_offset_);
     }
     if (from >= log_end_offset_) {
         return;
@@ -147,7 +177,8 @@ sim::Status PartitionLog::append(const protocol::RecordBatch& batch) {
         return written;
     }
     index_[batch.base_offset.value()] = BatchLocation{active_segment_, position, bytes.size(),
-                                                      batch.last_offset().value(), batch.leader_epoch.value()};
+                                                      batch.last_offset().value(), batch.leader_epoch.value(),
+                                                      max_timestamp(batch)};
     log_end_offset_ = batch.next_offset();
     unflushed_segments_[active_segment_] = true;
     epochs_.assign(batch.leader_epoch, batch.base_offset);
@@ -234,6 +265,101 @@ sim::Status PartitionLog::flush() {
         }
     }
     return sim::ok_status();
+}
+
+void PartitionLog::write_log_start_checkpoint() {
+    const std::string path = directory_ + "/" + std::string(log_start_checkpoint);
+    const std::string temporary = path + ".tmp";
+    const std::string text = std::to_string(log_start_offset_.value()) + "\n";
+    (void)disk_.remove(temporary);
+    if (disk_.create(temporary) && disk_.append(temporary, std::as_bytes(std::span(text.data(), text.size()))) &&
+        disk_.fsync(temporary)) {
+        (void)disk_.rename(temporary, path);
+    }
+}
+
+std::optional<std::int64_t> PartitionLog::read_log_start_checkpoint() const {
+    const auto bytes = disk_.read_all(directory_ + "/" + std::string(log_start_checkpoint));
+    if (!bytes || bytes->empty()) {
+        return std::nullopt;
+    }
+    const std::string text(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+    if (text.back() != '\n' || text.find_first_not_of("0123456789\n") != std::string::npos) {
+        return std::nullopt;  // torn: the rename makes it whole or absent, but be safe
+    }
+    return std::stoll(text);
+}
+
+void PartitionLog::delete_segments_below(std::int64_t offset) {
+    const std::vector<std::int64_t> bases = segment_bases();
+    for (std::size_t i = 0; i + 1 < bases.size() && bases[i + 1] <= offset; ++i) {
+        (void)disk_.remove(segment_path(bases[i]));
+        unflushed_segments_.erase(bases[i]);
+        index_.erase(index_.lower_bound(bases[i]), index_.lower_bound(bases[i + 1]));
+    }
+}
+
+void PartitionLog::increment_log_start_offset(protocol::Offset offset) {
+    offset = std::min(offset, log_end_offset_);
+    if (offset <= log_start_offset_) {
+        return;
+    }
+    log_start_offset_ = offset;
+    write_log_start_checkpoint();
+    delete_segments_below(offset.value());
+    epochs_.truncate_from_start(offset);
+}
+
+std::size_t PartitionLog::apply_retention(std::int64_t now_ms, protocol::Offset upper_bound) {
+    if (config_.retention_ms < 0 && config_.retention_bytes < 0) {
+        return 0;
+    }
+    const std::vector<std::int64_t> bases = segment_bases();
+    std::vector<std::uint64_t> sizes;
+    std::uint64_t total = 0;
+    for (const std::int64_t base : bases) {
+        sizes.push_back(disk_.size(segment_path(base)).value());
+        total += sizes.back();
+    }
+    std::size_t deleted = 0;
+    std::int64_t new_start = log_start_offset_.value();
+    for (std::size_t i = 0; i + 1 < bases.size(); ++i) {
+        if (bases[i + 1] > upper_bound.value()) {
+            break;
+        }
+        std::int64_t newest = 0;
+        for (auto it = index_.lower_bound(bases[i]); it != index_.end() && it->first < bases[i + 1]; ++it) {
+            newest = std::max(newest, it->second.max_timestamp_ms);
+        }
+        const bool expired = config_.retention_ms >= 0 && now_ms - newest >= config_.retention_ms;
+        const bool oversized =
+            config_.retention_bytes >= 0 && total - sizes[i] >= static_cast<std::uint64_t>(config_.retention_bytes);
+        if (!expired && !oversized) {
+            break;
+        }
+        total -= sizes[i];
+        new_start = bases[i + 1];
+        ++deleted;
+    }
+    if (deleted > 0) {
+        increment_log_start_offset(protocol::Offset(new_start));
+    }
+    return deleted;
+}
+
+void PartitionLog::truncate_fully_and_start_at(protocol::Offset offset) {
+    for (const std::int64_t base : segment_bases()) {
+        (void)disk_.remove(segment_path(base));
+    }
+    index_.clear();
+    unflushed_segments_.clear();
+    log_start_offset_ = offset;
+    log_end_offset_ = offset;
+    active_segment_ = offset.value();
+    write_log_start_checkpoint();
+    epochs_.clear();
+    producer_state_.remove_snapshots();
+    producer_state_.reset(offset);
 }
 
 std::optional<protocol::LeaderEpoch> PartitionLog::epoch_at(protocol::Offset offset) const {

@@ -18,6 +18,8 @@ struct LogConfig {
     bool flush_every_write = false;          // Kafka's default: no fsync per write
     ProducerStateConfig producer_state;
     bool recover_producer_state = true;  // false: the producer-state-not-recovered bug switch
+    std::int64_t retention_ms = -1;     // retention.ms: delete segments whose newest record is older; -1: never
+    std::int64_t retention_bytes = -1;  // retention.bytes: delete the oldest segments beyond this size; -1: never
 };
 
 // What recovery found on disk.
@@ -75,6 +77,16 @@ public:
     // Makes every written byte durable (fsync of the segments written since the last flush).
     sim::Status flush();
 
+    // Moves the log start offset up to `offset` (never down, never past the log end) and makes it
+    // durable (a checkpoint file); whole segments below it are deleted. Records below it are gone.
+    void increment_log_start_offset(protocol::Offset offset);
+    // Deletes the oldest segments retention lets go: those whose newest record is retention_ms or more
+    // older than now_ms, or while the rest is still retention_bytes or more. Never the active segment,
+    // nor one that reaches `upper_bound` (the high watermark: uncommitted records stay). How many went.
+    std::size_t apply_retention(std::int64_t now_ms, protocol::Offset upper_bound);
+    // Empties the log and starts it again at `offset` (a follower behind its leader's log start).
+    void truncate_fully_and_start_at(protocol::Offset offset);
+
     // The leader epoch of the batch holding `offset`, if the log has it.
     [[nodiscard]] std::optional<protocol::LeaderEpoch> epoch_at(protocol::Offset offset) const;
 
@@ -85,6 +97,7 @@ private:
         std::uint64_t size = 0;
         std::int64_t last_offset = 0;
         std::int32_t leader_epoch = 0;
+        std::int64_t max_timestamp_ms = 0;
     };
 
     [[nodiscard]] std::string segment_path(std::int64_t base_offset) const;
@@ -93,6 +106,10 @@ private:
     sim::Result<bool> roll_if_needed();
     // The producer state of the log as it is: the newest snapshot at or below the end, then a replay.
     void rebuild_producer_state();
+    void write_log_start_checkpoint();
+    [[nodiscard]] std::optional<std::int64_t> read_log_start_checkpoint() const;
+    // Deletes the segments holding only offsets below `offset` (never the last one).
+    void delete_segments_below(std::int64_t offset);
 
     sim::Disk& disk_;
     std::string directory_;

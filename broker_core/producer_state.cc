@@ -165,6 +165,12 @@ void ProducerStateManager::take_snapshot() {
     }
 }
 
+void ProducerStateManager::remove_snapshots() {
+    for (const Offset offset : snapshot_offsets()) {
+        (void)disk_.remove(snapshot_path(offset));
+    }
+}
+
 std::optional<Offset> ProducerStateManager::load_snapshot(Offset end) {
     producers_.clear();
     end_offset_ = Offset(0);

@@ -87,6 +87,7 @@ public:
     // Returns its offset, or nothing (the state is then empty, at offset 0).
     std::optional<protocol::Offset> load_snapshot(protocol::Offset end);
     [[nodiscard]] std::vector<protocol::Offset> snapshot_offsets() const;
+    void remove_snapshots();
 
 private:
     [[nodiscard]] std::string snapshot_path(protocol::Offset offset) const;

@@ -67,7 +67,8 @@ sim::Future<SendOutcome> Producer::send(const std::string& topic, std::optional<
         slot = std::make_unique<PartitionQueue>();
     }
     PartitionQueue& queue = *slot;
-    Pending pending{protocol::Record{std::move(key), std::move(value), sim::to_ns(sim::now()) / 1'000'000}, sim::Promise<SendOutcome>()};
+    Pending pending{protocol::Record{std::move(key), std::move(value), sim::to_ns(sim::now()) / 1'000'000},
+                    sim::Promise<SendOutcome>(), sim::now()};
     sim::Future<SendOutcome> future = pending.promise.future();
     queue.queue.push_back(std::move(pending));
     ++pending_;
@@ -240,7 +241,9 @@ void Producer::run_idempotent_sender(protocol::TopicPartition partition) {
             batch->epoch = queue.epoch;
             batch->base_sequence = protocol::Sequence(queue.next_sequence);
             queue.next_sequence += static_cast<std::int32_t>(batch->records.size());
-            batch->deadline = sim::deadline_after(config_.delivery_timeout);
+            // The oldest record's delivery timeout: a broker forgets an idle producer only after
+            // producer_id_expiration, which must be longer, so no retry outlives the producer's state.
+            batch->deadline = batch->records.front().sent + config_.delivery_timeout;
             queue.window.push_back(std::move(batch));
             continue;
         }

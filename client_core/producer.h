@@ -58,6 +58,7 @@ private:
     struct Pending {
         protocol::Record record;
         sim::Promise<SendOutcome> promise;
+        sim::Time sent{};  // when send() took it: its delivery timeout counts from here, as in Kafka
     };
     // A batch of an idempotent producer, from its first send until it completes.
     struct Batch {

@@ -105,6 +105,7 @@ struct FetchRequest {
     LeaderEpoch current_leader_epoch = no_leader_epoch;  // -1: not checked
     Offset fetch_offset{0};
     LeaderEpoch last_fetched_epoch = no_leader_epoch;  // followers: the epoch of their last batch
+    Offset log_start_offset{-1};                       // followers: their own log start
     std::uint64_t max_bytes = 1U << 20U;
     sim::Duration max_wait{std::chrono::milliseconds(100)};
 };
@@ -134,6 +135,20 @@ struct OffsetsForLeaderEpochResponse {
     ErrorCode error = ErrorCode::none;
     LeaderEpoch epoch = no_leader_epoch;
     Offset end_offset{-1};
+};
+
+// Moves a partition's log start offset up (the leader answers once every ISR member has it, or with
+// REQUEST_TIMED_OUT): the records below are gone.
+inline constexpr Offset delete_to_high_watermark{-1};
+
+struct DeleteRecordsRequest {
+    TopicPartition partition;
+    Offset offset = delete_to_high_watermark;
+    sim::Duration timeout{std::chrono::seconds(1)};
+};
+struct DeleteRecordsResponse {
+    ErrorCode error = ErrorCode::none;
+    Offset low_watermark{-1};  // the lowest log start offset of the ISR when answered
 };
 
 inline constexpr std::int64_t earliest_timestamp = -2;

@@ -64,8 +64,20 @@ public:
         : producer_(node, std::move(config), addresses, history) {
         node.spawn("workload", [this, &node, &spec, index, stop_at] {
             const WorkloadSpec& workload = spec.workload;
+            const auto draw_pause_at = [&node, &workload] {
+                return workload.pause_every_max_ms == 0
+                           ? sim::Time::max()
+                           : sim::now() + std::chrono::milliseconds(node.random().between(workload.pause_every_min_ms,
+                                                                                           workload.pause_every_max_ms));
+            };
+            sim::Time pause_at = draw_pause_at();
             for (std::uint64_t n = 0; sim::now() < stop_at; ++n) {
                 sim::sleep(std::chrono::milliseconds(node.random().between(workload.send_interval_min_ms, workload.send_interval_max_ms)));
+                if (sim::now() >= pause_at) {
+                    // An idle producer: brokers may forget it meanwhile (producer id expiration).
+                    sim::sleep(std::chrono::milliseconds(node.random().between(workload.pause_min_ms, workload.pause_max_ms)));
+                    pause_at = draw_pause_at();
+                }
                 if (producer_.pending() > 256) {
                     continue;  // back-pressure: the cluster is not keeping up
                 }
@@ -83,6 +95,75 @@ public:
 
 private:
     client_core::Producer producer_;
+};
+
+// An admin client that deletes records now and then: DeleteRecords up to a committed offset of a
+// random partition, recorded as "delete-records" operations (the checkers ignore them).
+class AdminWorkload final : public sim::NodeState {
+public:
+    AdminWorkload(sim::Node& node, const broker_core::ClusterAddresses& addresses, HistoryRecorder& history,
+                  const Spec& spec, sim::Time stop_at)
+        : metadata_(node, addresses, std::chrono::milliseconds(1000)), history_(history) {
+        node.spawn("admin", [this, &node, &spec, stop_at] {
+            const WorkloadSpec& workload = spec.workload;
+            while (true) {
+                sim::sleep(std::chrono::milliseconds(
+                    node.random().between(workload.delete_records_every_min_ms, workload.delete_records_every_max_ms)));
+                if (sim::now() >= stop_at) {
+                    return;
+                }
+                const TopicPartition partition{spec.cluster.topic,
+                                               static_cast<std::int32_t>(node.random().below(
+                                                   static_cast<std::uint64_t>(spec.cluster.partitions)))};
+                delete_some(node, partition);
+            }
+        });
+    }
+
+private:
+    void delete_some(sim::Node& node, const TopicPartition& partition) {
+        (void)metadata_.refresh();
+        const std::optional<protocol::BrokerId> leader = metadata_.leader(partition);
+        if (!leader) {
+            return;
+        }
+        sim::Result<sim::Message> listed = metadata_.client(*leader).call(
+            sim::make_message(protocol::ListOffsetsRequest{partition, protocol::latest_timestamp}), metadata_.request_timeout());
+        if (!listed || listed->as<protocol::ListOffsetsResponse>().error != protocol::ErrorCode::none) {
+            return;
+        }
+        const std::int64_t high_watermark = listed->as<protocol::ListOffsetsResponse>().offset.value();
+        const protocol::Offset target(std::max<std::int64_t>(0, high_watermark - static_cast<std::int64_t>(node.random().below(64))));
+        client_core::ClientOperation invoke;
+        invoke.time = sim::now();
+        invoke.process = "admin";
+        invoke.f = "delete-records";
+        invoke.partition = partition.name();
+        invoke.offset = target.value();
+        history_.record(invoke);
+        sim::Result<sim::Message> result = metadata_.client(*leader).call(
+            sim::make_message(protocol::DeleteRecordsRequest{partition, target, std::chrono::milliseconds(1000)}),
+            std::chrono::milliseconds(1200));
+        client_core::ClientOperation done = invoke;
+        done.time = sim::now();
+        if (!result) {
+            done.type = client_core::ClientOperation::Type::info;
+            done.error = "NETWORK_EXCEPTION";
+        } else {
+            const auto& response = result->as<protocol::DeleteRecordsResponse>();
+            if (response.error == protocol::ErrorCode::none) {
+                done.type = client_core::ClientOperation::Type::ok;
+            } else {
+                done.type = response.error == protocol::ErrorCode::request_timed_out ? client_core::ClientOperation::Type::info
+                                                                                    : client_core::ClientOperation::Type::fail;
+                done.error = std::string(protocol::error_name(response.error));
+            }
+        }
+        history_.record(done);
+    }
+
+    client_core::MetadataClient metadata_;
+    HistoryRecorder& history_;
 };
 
 class ConsumerWorkload final : public sim::NodeState {
@@ -142,6 +223,7 @@ private:
     std::vector<sim::Node*> brokers_;
     std::vector<sim::Node*> producers_;
     std::vector<sim::Node*> consumers_;
+    sim::Node* admin_ = nullptr;
     HistoryRecorder history_;
     faults::FaultPlan plan_;
     std::map<std::pair<std::uint32_t, std::uint32_t>, int> blocks_;
@@ -185,6 +267,8 @@ void Run::build() {
         config.log.flush_every_write = cluster.flush_every_write;
         config.log.segment_bytes = static_cast<std::uint64_t>(cluster.segment_bytes);
         config.log.producer_state.expiration_ms = cluster.producer_id_expiration_ms;
+        config.log.retention_ms = cluster.retention_ms;
+        config.log.retention_bytes = cluster.retention_bytes;
         config.min_insync_replicas = cluster.min_insync_replicas;
         config.bugs = bugs;
         brokers_.push_back(&simulation_.add_node(fmt::format("broker-{}", i), [config](sim::Node& n) {
@@ -209,6 +293,11 @@ void Run::build() {
         consumers_.push_back(&simulation_.add_node(config.client_id, [this, config](sim::Node& n) {
             return std::make_unique<ConsumerWorkload>(n, config, addresses_, history_, spec_);
         }));
+    }
+    if (spec_.workload.delete_records_every_max_ms > 0) {
+        admin_ = &simulation_.add_node("admin", [this, stop_at](sim::Node& n) {
+            return std::make_unique<AdminWorkload>(n, addresses_, history_, spec_, stop_at);
+        });
     }
     std::vector<std::string> broker_names;
     for (sim::Node* broker : brokers_) {
@@ -667,6 +756,9 @@ RunResult Run::execute() {
         }
         for (sim::Node* client : consumers_) {
             client->start();
+        }
+        if (admin_ != nullptr) {
+            admin_->start();
         }
         simulation_.world().spawn("nemesis", [this] { nemesis(); });
         if (spec_.cluster.writeback_interval_ms > 0) {

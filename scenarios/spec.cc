@@ -170,7 +170,8 @@ Spec parse_spec(std::string_view text, const std::string& source) {
     const toml::table* cluster = reader.table("cluster");
     reader.known_keys(cluster, "cluster", {"brokers", "replication_factor", "partitions", "min_insync_replicas",
                                            "unclean_leader_election", "flush_every_write", "writeback_interval_ms",
-                                           "segment_bytes", "producer_id_expiration_ms", "topic"});
+                                           "segment_bytes", "producer_id_expiration_ms", "retention_ms",
+                                           "retention_bytes", "topic"});
     ClusterSpec& c = spec.cluster;
     reader.integer(cluster, "brokers", c.brokers, 1, 9);
     reader.integer(cluster, "replication_factor", c.replication_factor, 1, c.brokers);
@@ -181,6 +182,8 @@ Spec parse_spec(std::string_view text, const std::string& source) {
     reader.integer(cluster, "writeback_interval_ms", c.writeback_interval_ms, 0, 3'600'000);
     reader.integer(cluster, "segment_bytes", c.segment_bytes, 1024, 1LL << 30);
     reader.integer(cluster, "producer_id_expiration_ms", c.producer_id_expiration_ms, 1000, 7LL * 24 * 3600 * 1000);
+    reader.integer(cluster, "retention_ms", c.retention_ms, -1, 7LL * 24 * 3600 * 1000);
+    reader.integer(cluster, "retention_bytes", c.retention_bytes, -1, 1LL << 40);
     reader.string(cluster, "topic", c.topic);
     // Each key's bounds above hold only when it is written; the defaults must agree as well.
     const std::string cluster_where = cluster != nullptr ? where(source, cluster->source()) : source;
@@ -195,7 +198,8 @@ Spec parse_spec(std::string_view text, const std::string& source) {
 
     const toml::table* workload = reader.table("workload");
     reader.known_keys(workload, "workload", {"producers", "consumers", "acks", "idempotent", "keyed", "max_in_flight",
-                                             "send_interval_ms", "value_bytes", "delivery_timeout_ms"});
+                                             "send_interval_ms", "value_bytes", "delivery_timeout_ms", "pause_every_ms",
+                                             "pause_ms", "delete_records_every_ms"});
     WorkloadSpec& w = spec.workload;
     reader.integer(workload, "producers", w.producers, 0, 16);
     reader.integer(workload, "consumers", w.consumers, 0, 16);
@@ -224,6 +228,24 @@ Spec parse_spec(std::string_view text, const std::string& source) {
     w.send_interval_max_ms = std::chrono::duration_cast<std::chrono::milliseconds>(send_high).count();
     reader.integer(workload, "value_bytes", w.value_bytes, 8, 4096);
     reader.integer(workload, "delivery_timeout_ms", w.delivery_timeout_ms, 100, 3'600'000);
+    const auto ms_range = [&](std::string_view key, std::int64_t& low_ms, std::int64_t& high_ms) {
+        sim::Duration low{std::chrono::milliseconds(low_ms)};
+        sim::Duration high{std::chrono::milliseconds(high_ms)};
+        reader.milliseconds_range(workload, key, low, high);
+        low_ms = std::chrono::duration_cast<std::chrono::milliseconds>(low).count();
+        high_ms = std::chrono::duration_cast<std::chrono::milliseconds>(high).count();
+        if (low_ms == 0 && high_ms > 0) {
+            throw SpecError(fmt::format("{}: {} must be [0, 0] (never) or start at 1 or more",
+                                        where(source, workload->get(key)->source()), key));
+        }
+    };
+    ms_range("pause_every_ms", w.pause_every_min_ms, w.pause_every_max_ms);
+    ms_range("pause_ms", w.pause_min_ms, w.pause_max_ms);
+    ms_range("delete_records_every_ms", w.delete_records_every_min_ms, w.delete_records_every_max_ms);
+    if ((w.pause_every_max_ms == 0) != (w.pause_max_ms == 0)) {
+        throw SpecError(fmt::format("{}: workload: pause_every_ms and pause_ms go together",
+                                    workload != nullptr ? where(source, workload->source()) : source));
+    }
     // A producer's state must outlive its retries, or a retry of a written batch finds no state and is
     // written again.
     if (w.idempotent && c.producer_id_expiration_ms <= w.delivery_timeout_ms) {

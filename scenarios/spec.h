@@ -26,6 +26,8 @@ struct ClusterSpec {
     std::int64_t writeback_interval_ms = 1000;  // the kernel's background flush; 0: never
     std::int64_t segment_bytes = 1 << 20;       // roll a segment past this size (and snapshot producer state)
     std::int64_t producer_id_expiration_ms = 24LL * 3600 * 1000;  // producer.id.expiration.ms
+    std::int64_t retention_ms = -1;     // retention.ms; -1: keep everything
+    std::int64_t retention_bytes = -1;  // retention.bytes per partition replica; -1: no limit
     std::string topic = "events";
 };
 
@@ -40,6 +42,16 @@ struct WorkloadSpec {
     std::int64_t send_interval_max_ms = 10;
     std::int32_t value_bytes = 24;
     std::int64_t delivery_timeout_ms = 10'000;  // delivery.timeout.ms
+    // Producers go idle now and then: after sending for a draw of pause_every_ms, they stop for a draw
+    // of pause_ms (0, 0: never).
+    std::int64_t pause_every_min_ms = 0;
+    std::int64_t pause_every_max_ms = 0;
+    std::int64_t pause_min_ms = 0;
+    std::int64_t pause_max_ms = 0;
+    // An admin client deletes records (DeleteRecords) every draw of this range, up to a committed
+    // offset of a random partition (0, 0: never).
+    std::int64_t delete_records_every_min_ms = 0;
+    std::int64_t delete_records_every_max_ms = 0;
 };
 
 struct FaultSpec {

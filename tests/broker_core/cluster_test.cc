@@ -91,6 +91,15 @@ struct Cluster {
         return response->as<protocol::ProduceResponse>();
     }
 
+    // Sends `request` to the current leader and returns its answer (network errors fail the test).
+    template <typename Response, typename Request>
+    Response call_leader(const Request& request, sim::Duration timeout = 2s) {
+        sim::RpcClient rpc(*client, addresses.brokers.at(leader()), broker_port);
+        auto response = rpc.call(sim::make_message(request), timeout);
+        EXPECT_TRUE(response.ok());
+        return response ? response->template as<Response>() : Response{};
+    }
+
     std::vector<std::string> values(BrokerId id, bool committed_only) {
         const Replica& r = replica(id);
         const Offset end = committed_only ? r.high_watermark : r.log.log_end_offset();
@@ -350,6 +359,49 @@ TEST(Cluster, ControllerRestartKeepsItsMetadata) {
     cluster.run_until([&] { return done; });
     EXPECT_EQ(before.isr.size(), 2U);
     EXPECT_EQ(errors, (std::vector<ErrorCode>{ErrorCode::none, ErrorCode::none}));
+}
+
+// DeleteRecords moves the log start of every replica: the leader answers once the ISR has it, readers
+// below it get OFFSET_OUT_OF_RANGE, ListOffsets earliest gives it, and it survives a restart.
+TEST(Cluster, DeleteRecordsMovesEveryReplicasLogStart) {
+    Cluster cluster(11);
+    protocol::DeleteRecordsResponse too_far;
+    protocol::DeleteRecordsResponse deleted;
+    protocol::FetchResponse below;
+    protocol::ListOffsetsResponse earliest;
+    bool done = false;
+    cluster.client->spawn("admin", [&] {
+        sim::sleep(1s);
+        for (int i = 0; i < 10; ++i) {
+            ASSERT_EQ(cluster.produce("v" + std::to_string(i)).error, ErrorCode::none);
+        }
+        too_far = cluster.call_leader<protocol::DeleteRecordsResponse>(
+            protocol::DeleteRecordsRequest{topic_partition, Offset(11), 1s});
+        deleted = cluster.call_leader<protocol::DeleteRecordsResponse>(
+            protocol::DeleteRecordsRequest{topic_partition, Offset(6), 1s});
+        protocol::FetchRequest fetch;
+        fetch.partition = topic_partition;
+        fetch.fetch_offset = Offset(3);
+        below = cluster.call_leader<protocol::FetchResponse>(fetch);
+        earliest = cluster.call_leader<protocol::ListOffsetsResponse>(
+            protocol::ListOffsetsRequest{topic_partition, protocol::earliest_timestamp});
+        const BrokerId follower = cluster.followers(cluster.leader()).front();
+        (void)cluster.broker(follower).crash();
+        cluster.broker(follower).restart();
+        sim::sleep(2s);
+        done = true;
+    });
+    cluster.run_until([&] { return done; });
+    EXPECT_EQ(too_far.error, ErrorCode::offset_out_of_range);  // past the high watermark
+    EXPECT_EQ(deleted.error, ErrorCode::none);
+    EXPECT_GE(deleted.low_watermark, Offset(6));
+    EXPECT_EQ(below.error, ErrorCode::offset_out_of_range);
+    EXPECT_EQ(below.log_start_offset, Offset(6));
+    EXPECT_EQ(earliest.offset, Offset(6));
+    for (int i = 1; i <= 3; ++i) {
+        EXPECT_EQ(cluster.replica(BrokerId(i)).log.log_start_offset(), Offset(6)) << "broker " << i;
+        EXPECT_EQ(cluster.replica(BrokerId(i)).log.log_end_offset(), Offset(10)) << "broker " << i;
+    }
 }
 
 }  // namespace

@@ -149,6 +149,106 @@ TEST_F(LogTest, TruncationRemovesWholeBatchesAndTheirEpochs) {
     EXPECT_EQ(recovered.log_end_offset(), Offset(4));
 }
 
+// make_batch stamps each record with its offset as its timestamp (ms), so retention by time can be
+// steered by the `now` given to apply_retention.
+TEST_F(LogTest, RetentionDeletesOldSegmentsBelowTheUpperBoundOnly) {
+    PartitionLog log(disk, "t-0", LogConfig{.segment_bytes = 200, .retention_ms = 100});
+    (void)log.recover();
+    for (std::int64_t offset = 0; offset < 40; offset += 2) {
+        ASSERT_TRUE(log.append(make_batch(offset, 2)).ok());
+    }
+    const std::size_t segments = disk.list("t-0/").size();
+    ASSERT_GT(segments, 4U);
+    // At 1000 ms every record is old, but an upper bound (a high watermark) of 0 keeps everything.
+    EXPECT_EQ(log.apply_retention(1000, Offset(0)), 0U);
+    EXPECT_EQ(log.log_start_offset(), Offset(0));
+    // With the bound at 20 only segments that end at or below 20 go.
+    const std::size_t deleted = log.apply_retention(1000, Offset(20));
+    EXPECT_GT(deleted, 0U);
+    EXPECT_GT(log.log_start_offset(), Offset(0));
+    EXPECT_LE(log.log_start_offset(), Offset(20));
+    // A segment whose newest record is younger than retention_ms stays.
+    const Offset start = log.log_start_offset();
+    EXPECT_EQ(log.apply_retention(start.value() + 50, Offset(40)), 0U);
+    // The active segment always stays.
+    (void)log.apply_retention(1'000'000, Offset(40));
+    EXPECT_LT(log.log_start_offset(), Offset(40));
+    EXPECT_EQ(log.log_end_offset(), Offset(40));
+    const ReadResult rest = log.read(log.log_start_offset(), Offset(40), UINT64_MAX);
+    ASSERT_FALSE(rest.batches.empty());
+    EXPECT_EQ(rest.batches.front().base_offset, log.log_start_offset());
+
+    PartitionLog recovered(disk, "t-0", LogConfig{.segment_bytes = 200});
+    (void)recovered.recover();
+    EXPECT_EQ(recovered.log_start_offset(), log.log_start_offset());
+    EXPECT_EQ(recovered.log_end_offset(), Offset(40));
+}
+
+TEST_F(LogTest, RetentionBySizeKeepsAtMostTheLimit) {
+    PartitionLog log(disk, "t-0", LogConfig{.segment_bytes = 200, .retention_bytes = 450});
+    (void)log.recover();
+    for (std::int64_t offset = 0; offset < 40; offset += 2) {
+        ASSERT_TRUE(log.append(make_batch(offset, 2)).ok());
+    }
+    EXPECT_GT(log.apply_retention(0, Offset(40)), 0U);
+    // As in Kafka, a segment goes only while the rest is still at least the limit.
+    EXPECT_GE(log.size_bytes(), 450U);
+    EXPECT_LT(log.size_bytes(), 450U + 300U);  // a segment is 200 bytes and a batch more
+}
+
+TEST_F(LogTest, TheLogStartOffsetMovesUpOnlyAndSurvivesARestart) {
+    PartitionLog log(disk, "t-0", LogConfig{.segment_bytes = 200});
+    (void)log.recover();
+    for (std::int64_t offset = 0; offset < 30; offset += 3) {
+        ASSERT_TRUE(log.append(make_batch(offset, 3, static_cast<std::int32_t>(offset / 10))).ok());
+    }
+    log.increment_log_start_offset(Offset(13));  // inside a batch: the batch stays, its head is gone
+    EXPECT_EQ(log.log_start_offset(), Offset(13));
+    log.increment_log_start_offset(Offset(5));  // never down
+    EXPECT_EQ(log.log_start_offset(), Offset(13));
+    EXPECT_EQ(log.epochs().entries().front(), (EpochEntry{LeaderEpoch(1), Offset(13)}));
+    log.increment_log_start_offset(Offset(100));  // never past the end
+    EXPECT_EQ(log.log_start_offset(), Offset(30));
+
+    PartitionLog recovered(disk, "t-0", LogConfig{.segment_bytes = 200});
+    (void)recovered.recover();
+    EXPECT_EQ(recovered.log_start_offset(), Offset(30));
+    EXPECT_EQ(recovered.log_end_offset(), Offset(30));
+}
+
+TEST_F(LogTest, ALogEmptiedAndStartedAgainKeepsItsNewStart) {
+    PartitionLog log(disk, "t-0", LogConfig{.segment_bytes = 200});
+    (void)log.recover();
+    ASSERT_TRUE(log.append(make_batch(0, 5)).ok());
+    log.truncate_fully_and_start_at(Offset(50));
+    EXPECT_EQ(log.log_start_offset(), Offset(50));
+    EXPECT_EQ(log.log_end_offset(), Offset(50));
+    EXPECT_TRUE(log.epochs().entries().empty());
+    ASSERT_TRUE(log.append(make_batch(50, 2, 3)).ok());
+
+    PartitionLog recovered(disk, "t-0", LogConfig{.segment_bytes = 200});
+    (void)recovered.recover();
+    EXPECT_EQ(recovered.log_start_offset(), Offset(50));
+    EXPECT_EQ(recovered.log_end_offset(), Offset(52));
+}
+
+// A crash between an append and the epoch checkpoint's rename leaves the checkpoint behind the log;
+// recovery takes the epochs from the batches as well.
+TEST_F(LogTest, RecoveryTakesEpochsFromTheBatchesWhenTheCheckpointLags) {
+    {
+        PartitionLog log(disk, "t-0", LogConfig{});
+        (void)log.recover();
+        ASSERT_TRUE(log.append(make_batch(0, 2, 0)).ok());
+        ASSERT_TRUE(log.append(make_batch(2, 2, 4)).ok());
+        ASSERT_TRUE(log.flush().ok());
+    }
+    ASSERT_TRUE(disk.remove("t-0/leader-epoch-checkpoint").ok());
+    PartitionLog recovered(disk, "t-0", LogConfig{});
+    (void)recovered.recover();
+    EXPECT_EQ(recovered.epochs().entries(),
+              (std::vector<EpochEntry>{{LeaderEpoch(0), Offset(0)}, {LeaderEpoch(4), Offset(2)}}));
+}
+
 TEST(LeaderEpochCache, AnswersOffsetsForLeaderEpochLikeKip101) {
     sim::Simulation simulation(sim::SimulationOptions{.seed = 1});
     sim::Disk disk(sim::DiskOptions{}, sim::Random(1));

@@ -62,7 +62,9 @@ TEST_P(MustPass, FixedSeedRangePasses) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, MustPass,
-                         ::testing::Values("log-acks-all", "log-power-loss-fsync", "idempotent-acks-all"), test_name);
+                         ::testing::Values("log-acks-all", "log-power-loss-fsync", "idempotent-acks-all",
+                                           "idempotent-retention"),
+                         test_name);
 
 // Seeds that once failed a must-pass scenario, each for a defect since fixed:
 //  345, 1458: a latent bit flip left in the ISR until the replica was the last one in sync (now scrubbed
@@ -83,12 +85,18 @@ TEST(Regressions, LogAcksAllSeedsThatOnceFailedPass) {
 //                           than 5 batches followed it and its retry no longer found it in the broker's
 //                           memory (now acknowledged batches hold their window place);
 //  idempotent-acks-all 232: a bit flip on a leader whose ISR change to itself alone was in flight (a
-//                           healthy cluster now means no ISR change under way and followers caught up).
-TEST(Regressions, IdempotentAcksAllSeedsThatOnceFailedPass) {
-    const Spec& scenario = spec("idempotent-acks-all");
-    for (const std::uint64_t seed : {6U, 232U}) {
-        const RunResult result = run(scenario, seed);
-        EXPECT_EQ(result.status, RunStatus::pass) << "seed " << seed << ": " << describe(result);
+//                           healthy cluster now means no ISR change under way and followers caught up);
+//  idempotent-retention 52: an emptied follower starting inside the leader's first batch (after
+//                           DeleteRecords) fetched forever (now it starts at that batch);
+//  log-power-loss-fsync 99: the epoch checkpoint lagged the log after a crash, so leader and followers
+//                           disagreed on where an epoch ended, forever (recovery now takes epochs from
+//                           the batches).
+TEST(Regressions, SeedsThatOnceFailedPass) {
+    const std::vector<std::pair<std::string, std::uint64_t>> seeds{
+        {"idempotent-acks-all", 6}, {"idempotent-acks-all", 232}, {"idempotent-retention", 52}, {"log-power-loss-fsync", 99}};
+    for (const auto& [name, seed] : seeds) {
+        const RunResult result = run(spec(name), seed);
+        EXPECT_EQ(result.status, RunStatus::pass) << name << " seed " << seed << ": " << describe(result);
     }
 }
 

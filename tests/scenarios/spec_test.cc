@@ -43,6 +43,9 @@ TEST(Spec, ErrorsAreOneLineWithTheirPlace) {
         {"name = \"x\"\n[checks]\nweaknesses = [\"nonmonotonic-send\"]\n", "nonmonotonic-send cannot be allowed"},
         {"name = \"x\"\n[cluster]\nproducer_id_expiration_ms = 5000\n",
          "producer_id_expiration_ms 5000 must be more than the workload's delivery_timeout_ms 10000"},
+        {"name = \"x\"\n[workload]\npause_ms = [100, 200]\n", "pause_every_ms and pause_ms go together"},
+        {"name = \"x\"\n[workload]\ndelete_records_every_ms = [0, 200]\n", "must be [0, 0] (never) or start at 1"},
+        {"name = \"x\"\n[cluster]\nretention_ms = -2\n", "retention_ms must be an integer from -1"},
     };
     for (const auto& [text, expected] : cases) {
         const std::string error = error_of(text);
@@ -104,6 +107,28 @@ TEST(Spec, IdempotenceFollowsAcksUnlessSet) {
     EXPECT_EQ(plain.workload.delivery_timeout_ms, 3000);
     EXPECT_EQ(plain.cluster.segment_bytes, 4096);
     EXPECT_EQ(plain.cluster.producer_id_expiration_ms, 2000);
+}
+
+TEST(Spec, ParsesTheLifecycleKeys) {
+    const Spec spec = parse_spec(R"(
+name = "lifecycle"
+[cluster]
+retention_ms = 2000
+retention_bytes = 32768
+[workload]
+pause_every_ms = [1000, 3000]
+pause_ms = [4500, 6000]
+delete_records_every_ms = [800, 2500]
+)",
+                                 "lifecycle.toml");
+    EXPECT_EQ(spec.cluster.retention_ms, 2000);
+    EXPECT_EQ(spec.cluster.retention_bytes, 32768);
+    EXPECT_EQ(spec.workload.pause_every_min_ms, 1000);
+    EXPECT_EQ(spec.workload.pause_max_ms, 6000);
+    EXPECT_EQ(spec.workload.delete_records_every_max_ms, 2500);
+    const Spec defaults = parse_spec("name = \"x\"\n", "x.toml");
+    EXPECT_EQ(defaults.cluster.retention_ms, -1);
+    EXPECT_EQ(defaults.workload.pause_every_max_ms, 0);
 }
 
 }  // namespace
