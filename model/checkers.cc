@@ -171,9 +171,9 @@ std::map<PartitionOffset, std::vector<Observation>> observations_by_offset(const
     }
     for (const ReplicaState& replica : history.replicas) {
         for (const Record& record : replica.records) {
-            if (record.offset < replica.high_watermark) {
+            if (record.offset < replica.high_watermark && record.value) {
                 observations[{replica.partition, record.offset}].push_back(
-                    Observation{.observer = "replica", .index = 0, .who = replica.replica, .value = record.value});
+                    Observation{.observer = "replica", .index = 0, .who = replica.replica, .value = *record.value});
             }
         }
     }
@@ -417,8 +417,8 @@ std::map<std::int64_t, const std::string*> first_values_in(const ReplicaState& r
                                                            std::int64_t to) {
     std::map<std::int64_t, const std::string*> values;
     for (const Record& record : replica.records) {
-        if (record.offset >= from && record.offset < to) {
-            values.emplace(record.offset, &record.value);
+        if (record.offset >= from && record.offset < to && record.value) {
+            values.emplace(record.offset, &*record.value);
         }
     }
     return values;
@@ -439,6 +439,9 @@ std::vector<Difference> differences(const ReplicaState& replica, const LogIndex&
         const auto held = replica_values.find(offset);
         const std::string* replica_value = held == replica_values.end() ? nullptr : held->second;
         const std::string* committed_value = log.first_value_at(offset);
+        if (log.log.compacted && (replica_value == nullptr || committed_value == nullptr)) {
+            continue;  // replicas compact on their own: only a different value at one offset counts
+        }
         if (replica_value == nullptr || committed_value == nullptr || *replica_value != *committed_value) {
             found.push_back(
                 Difference{.offset = offset, .replica_value = replica_value, .committed_value = committed_value});
@@ -540,7 +543,8 @@ std::vector<Anomaly> check(const History& history) {
     std::vector<Anomaly> found;
     for (const auto checker :
          {check_lost_writes, check_duplicates, check_inconsistent_offsets, check_nonmonotonic_sends,
-          check_nonmonotonic_polls, check_poll_skips, check_replica_divergence, check_vanished_reads, check_stuck}) {
+          check_nonmonotonic_polls, check_poll_skips, check_replica_divergence, check_vanished_reads, check_stuck,
+          check_compaction_consistency}) {
         std::vector<Anomaly> more = checker(history);
         std::move(more.begin(), more.end(), std::back_inserter(found));
     }
@@ -549,6 +553,7 @@ std::vector<Anomaly> check(const History& history) {
 
 std::vector<Anomaly> check_lost_writes(const History& history) {
     const std::map<std::string, LogIndex> logs = committed_logs(history);
+    const KeyWrites key_writes(history);
     std::vector<Anomaly> found;
     for (const AckedSend& send : acked_sends(history)) {
         const auto log = logs.find(send.partition);
@@ -556,7 +561,9 @@ std::vector<Anomaly> check_lost_writes(const History& history) {
             continue;
         }
         const bool removed_by_retention = send.offset && *send.offset < log->second.log.log_start_offset;
-        if (!removed_by_retention && !log->second.offsets_of.contains(send.value)) {
+        const bool removed_by_compaction = log->second.log.compacted && send.key && send.offset &&
+                                           key_writes.superseded(log->second, *send.key, *send.offset);
+        if (!removed_by_retention && !removed_by_compaction && !log->second.offsets_of.contains(send.value)) {
             found.push_back(lost_write(send, log->second.log));
         }
     }
@@ -660,11 +667,16 @@ std::vector<Anomaly> check_replica_divergence(const History& history) {
 std::vector<Anomaly> check_vanished_reads(const History& history) {
     const std::map<std::string, LogIndex> logs = committed_logs(history);
     const std::vector<Read> all_reads = reads(history);
+    const KeyWrites key_writes(history);
     std::map<PartitionOffsetValue, std::vector<const Read*>> vanished;
     for (const Read& read : all_reads) {
         const auto log = logs.find(read.partition);
         if (log == logs.end() || read.offset < log->second.log.log_start_offset) {
             continue;
+        }
+        if (log->second.log.compacted && read.key && !log->second.offsets.contains(read.offset) &&
+            key_writes.superseded(log->second, *read.key, read.offset)) {
+            continue;  // compacted away after a later write of its key
         }
         if (!log->second.holds(read.offset, read.value)) {
             vanished[{read.partition, read.offset, read.value}].push_back(&read);
@@ -683,6 +695,96 @@ std::vector<Anomaly> check_stuck(const History& history) {
     for (const Operation& op : history.operations) {
         if (op.f == "stuck") {
             found.push_back(stuck(op));
+        }
+    }
+    return found;
+}
+
+std::vector<Anomaly> check_compaction_consistency(const History& history) {
+    const std::map<std::string, LogIndex> logs = committed_logs(history);
+    const KeyWrites key_writes(history);
+    std::vector<Anomaly> found;
+    // Each key's latest record in the log is its last acknowledged write (or later).
+    for (const auto& [partition, log] : logs) {
+        if (!log.log.compacted) {
+            continue;
+        }
+        for (const std::string& key : key_writes.keys(partition)) {
+            const auto [acked_offset, tombstone] = *key_writes.latest_acknowledged(partition, key);
+            if (acked_offset < log.log.log_start_offset || acked_offset >= log.log.high_watermark) {
+                continue;  // removed by retention, or beyond the committed log (lost-write's business)
+            }
+            const auto latest = log.latest_offset_of_key.find(key);
+            const bool missing = latest == log.latest_offset_of_key.end();
+            if (missing && (tombstone || key_writes.unknown_tombstone(partition, key))) {
+                continue;  // a tombstone and what it deleted may both be gone
+            }
+            if (!missing && latest->second >= acked_offset) {
+                continue;
+            }
+            const std::string held = missing ? "holds no record of it"
+                                             : fmt::format("holds only older records of it, the latest at offset {}",
+                                                           latest->second);
+            found.push_back(Anomaly{
+                .name = "compaction-consistency",
+                .partition = partition,
+                .description = fmt::format("key {} of {}: its last acknowledged write ({}) is at offset {}, but {} {}",
+                                           quoted(key), partition, tombstone ? "a tombstone" : "a value", acked_offset,
+                                           log_text(log.log), held),
+                .evidence = {{"key", key},
+                             {"acknowledged_offset", acked_offset},
+                             {"tombstone", tombstone},
+                             {"log_latest_offset", missing ? Json(nullptr) : Json(latest->second)},
+                             {"committed_log", log_json(log.log)}}});
+        }
+    }
+    // A consumer never sees a key's older value after its newer one (between two seeks or assigns).
+    std::map<std::pair<std::string, std::string>, std::int64_t> acked_offset_of;  // (partition, value)
+    for (const AckedSend& send : acked_sends(history)) {
+        if (send.offset) {
+            acked_offset_of.emplace(std::pair{send.partition, send.value}, *send.offset);
+        }
+    }
+    for (const auto& [key, timeline] : consumer_timelines(history)) {
+        const auto log = logs.find(key.second);
+        if (log == logs.end() || !log->second.log.compacted) {
+            continue;
+        }
+        std::map<std::string, std::pair<std::int64_t, const Operation*>> newest_seen;  // key -> (acked offset, poll)
+        for (const Operation* op : timeline) {
+            if (op->f != "poll") {
+                newest_seen.clear();
+                continue;
+            }
+            for (const Record& record : *op->records) {
+                if (!record.value || !record.key) {
+                    continue;
+                }
+                const auto acked = acked_offset_of.find({key.second, *record.value});
+                if (acked == acked_offset_of.end()) {
+                    continue;
+                }
+                auto& seen = newest_seen[*record.key];
+                if (seen.second != nullptr && acked->second < seen.first) {
+                    found.push_back(Anomaly{
+                        .name = "compaction-consistency",
+                        .partition = key.second,
+                        .description = fmt::format(
+                            "poll op {} ({}) of {} read {} of key {}, acknowledged at offset {}, after poll op {} read "
+                            "the key's newer value acknowledged at offset {}",
+                            op->index, op->process, key.second, quoted(*record.value), quoted(*record.key), acked->second,
+                            seen.second->index, seen.first),
+                        .evidence = {{"process", op->process},
+                                     {"poll_index", op->index},
+                                     {"key", *record.key},
+                                     {"value", *record.value},
+                                     {"acknowledged_offset", acked->second},
+                                     {"newer_poll_index", seen.second->index},
+                                     {"newer_acknowledged_offset", seen.first}}});
+                } else if (seen.second == nullptr || acked->second > seen.first) {
+                    seen = {acked->second, op};
+                }
+            }
         }
     }
     return found;

@@ -36,5 +36,6 @@ std::vector<Anomaly> check_poll_skips(const History& history);
 std::vector<Anomaly> check_replica_divergence(const History& history);
 std::vector<Anomaly> check_vanished_reads(const History& history);
 std::vector<Anomaly> check_stuck(const History& history);
+std::vector<Anomaly> check_compaction_consistency(const History& history);
 
 }  // namespace eosim::model

@@ -31,6 +31,7 @@ public:
     [[noreturn]] void fail(const std::string& problem) const { throw HistoryError(line_number_, problem); }
 
     [[nodiscard]] bool has(const char* name) const { return object_.contains(name); }
+    [[nodiscard]] bool is_null(const char* name) const { return has(name) && object_.at(name).is_null(); }
 
     [[nodiscard]] std::string required_string(const char* name) const {
         require(name);
@@ -89,7 +90,7 @@ public:
         }
         const Json& field = object_.at(name);
         if (!field.is_array()) {
-            fail(fmt::format("\"{}\" must be an array of [offset, value] pairs", name));
+            fail(fmt::format("\"{}\" must be an array of [offset, value] or [offset, value, key] arrays", name));
         }
         std::vector<Record> records;
         records.reserve(field.size());
@@ -118,10 +119,18 @@ private:
     }
 
     [[nodiscard]] Record to_record(const Json& pair, const std::string& what) const {
-        if (!pair.is_array() || pair.size() != 2 || !pair[1].is_string()) {
-            fail(fmt::format("{} must be an [offset, value] pair (integer, string)", what));
+        if (!pair.is_array() || (pair.size() != 2 && pair.size() != 3) || !(pair[1].is_string() || pair[1].is_null()) ||
+            (pair.size() == 3 && !pair[2].is_string())) {
+            fail(fmt::format("{} must be [offset, value] or [offset, value, key] (integer, string or null, string)", what));
         }
-        return Record{.offset = to_int(pair[0], what + " offset"), .value = pair[1].get<std::string>()};
+        Record record{.offset = to_int(pair[0], what + " offset"), .value = std::nullopt, .key = std::nullopt};
+        if (pair[1].is_string()) {
+            record.value = pair[1].get<std::string>();
+        }
+        if (pair.size() == 3) {
+            record.key = pair[2].get<std::string>();
+        }
+        return record;
     }
 
     std::size_t line_number_;
@@ -157,6 +166,9 @@ void require_fields_of_function(const LineFields& fields, const Operation& op) {
         fields.require("partition");
         fields.require("value");
         fields.require("acks");
+        if (!op.value && !op.key) {
+            fields.fail("a tombstone (\"value\": null) needs a \"key\"");
+        }
     }
     if (op.type != OpType::ok) {
         return;
@@ -179,7 +191,7 @@ Operation parse_operation(const LineFields& fields) {
     op.type = parse_op_type(fields);
     op.f = fields.required_string("f");
     op.partition = fields.optional_string("partition");
-    op.value = fields.optional_string("value");
+    op.value = op.f == "send" && fields.is_null("value") ? std::nullopt : fields.optional_string("value");
     op.key = fields.optional_string("key");
     op.acks = parse_acks(fields);
     op.offset = fields.optional_int("offset");
@@ -195,6 +207,7 @@ ReplicaState parse_replica(const LineFields& fields) {
     replica.partition = fields.required_string("partition");
     replica.replica = fields.required_string("replica");
     replica.leader = fields.required_bool("leader");
+    replica.compacted = fields.has("compacted") && fields.required_bool("compacted");
     replica.log_start_offset = fields.required_int("log_start_offset");
     replica.high_watermark = fields.required_int("high_watermark");
     replica.log_end_offset = fields.required_int("log_end_offset");
@@ -250,7 +263,12 @@ void add_line(History& history, std::size_t line_number, const std::string& line
 OrderedJson records_json(const std::vector<Record>& records) {
     OrderedJson array = OrderedJson::array();
     for (const Record& record : records) {
-        array.push_back(OrderedJson::array({record.offset, record.value}));
+        OrderedJson item = OrderedJson::array({record.offset});
+        item.push_back(record.value ? OrderedJson(*record.value) : OrderedJson(nullptr));
+        if (record.key) {
+            item.push_back(*record.key);
+        }
+        array.push_back(std::move(item));
     }
     return array;
 }
@@ -265,6 +283,9 @@ OrderedJson operation_json(const Operation& op) {
     };
     put("partition", op.partition);
     put("value", op.value);
+    if (op.f == "send" && !op.value) {
+        line["value"] = nullptr;  // a tombstone
+    }
     put("key", op.key);
     if (op.acks) {
         line["acks"] = to_string(*op.acks);
@@ -279,14 +300,18 @@ OrderedJson operation_json(const Operation& op) {
 }
 
 OrderedJson replica_json(const ReplicaState& replica) {
-    return {{"kind", "replica"},
-            {"partition", replica.partition},
-            {"replica", replica.replica},
-            {"leader", replica.leader},
-            {"log_start_offset", replica.log_start_offset},
-            {"high_watermark", replica.high_watermark},
-            {"log_end_offset", replica.log_end_offset},
-            {"records", records_json(replica.records)}};
+    OrderedJson line = {{"kind", "replica"},
+                        {"partition", replica.partition},
+                        {"replica", replica.replica},
+                        {"leader", replica.leader}};
+    if (replica.compacted) {
+        line["compacted"] = true;
+    }
+    line["log_start_offset"] = replica.log_start_offset;
+    line["high_watermark"] = replica.high_watermark;
+    line["log_end_offset"] = replica.log_end_offset;
+    line["records"] = records_json(replica.records);
+    return line;
 }
 
 void write_line(std::ostream& output, const OrderedJson& line) {
@@ -370,6 +395,7 @@ std::optional<CommittedLog> committed_log(const History& history, std::string_vi
     }
     CommittedLog log{.partition = replica->partition,
                      .replica = replica->replica,
+                     .compacted = replica->compacted,
                      .log_start_offset = replica->log_start_offset,
                      .high_watermark = replica->high_watermark,
                      .records = {}};

@@ -24,9 +24,12 @@ enum class Acks : std::uint8_t { all, leader, none };
 
 std::string_view to_string(Acks acks);  // "all", "1", "0"
 
+// One record as a consumer or a replica holds it. On a compacted topic a null value is a tombstone (a
+// delete of its key); a record's key is given where the writer knows it.
 struct Record {
     std::int64_t offset = 0;
-    std::string value;
+    std::optional<std::string> value;  // nothing: a tombstone
+    std::optional<std::string> key;
 
     friend bool operator==(const Record&, const Record&) = default;
 };
@@ -39,7 +42,7 @@ struct Operation {
     OpType type = OpType::invoke;
     std::string f;  // send, poll, assign, seek, stuck; other values are kept and ignored by the checkers
     std::optional<std::string> partition;
-    std::optional<std::string> value;
+    std::optional<std::string> value;  // a send without one (JSON null) writes a tombstone
     std::optional<std::string> key;
     std::optional<Acks> acks;
     std::optional<std::int64_t> offset;
@@ -55,6 +58,7 @@ struct ReplicaState {
     std::string partition;
     std::string replica;
     bool leader = false;
+    bool compacted = false;  // the partition's topic is compacted: superseded records may be gone
     std::int64_t log_start_offset = 0;
     std::int64_t high_watermark = 0;
     std::int64_t log_end_offset = 0;
@@ -92,6 +96,7 @@ void write_history(std::ostream& output, const History& history);
 struct CommittedLog {
     std::string partition;
     std::string replica;  // the replica the records come from
+    bool compacted = false;
     std::int64_t log_start_offset = 0;
     std::int64_t high_watermark = 0;
     std::vector<Record> records;  // in the replica's order

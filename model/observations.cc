@@ -37,8 +37,15 @@ std::map<std::uint64_t, std::uint64_t> invoke_of_completion(const History& histo
 LogIndex index_log(CommittedLog log) {
     LogIndex index;
     for (const Record& record : log.records) {
-        index.values_at[record.offset].push_back(record.value);
-        index.offsets_of[record.value].insert(record.offset);
+        index.offsets.insert(record.offset);
+        if (record.key) {
+            std::int64_t& latest = index.latest_offset_of_key.try_emplace(*record.key, record.offset).first->second;
+            latest = std::max(latest, record.offset);
+        }
+        if (record.value) {
+            index.values_at[record.offset].push_back(*record.value);
+            index.offsets_of[*record.value].insert(record.offset);
+        }
     }
     index.log = std::move(log);
     return index;
@@ -60,7 +67,8 @@ std::vector<AckedSend> acked_sends(const History& history) {
                                   .partition = *op.partition,
                                   .value = *op.value,
                                   .acks = *op.acks,
-                                  .offset = op.offset});
+                                  .offset = op.offset,
+                                  .key = op.key});
     }
     return sends;
 }
@@ -72,11 +80,15 @@ std::vector<Read> reads(const History& history) {
             continue;
         }
         for (const Record& record : *op.records) {
+            if (!record.value) {
+                continue;
+            }
             all_reads.push_back(Read{.index = op.index,
                                      .process = op.process,
                                      .partition = *op.partition,
                                      .offset = record.offset,
-                                     .value = record.value});
+                                     .value = *record.value,
+                                     .key = record.key});
         }
     }
     return all_reads;
@@ -131,14 +143,80 @@ std::map<std::string, std::set<std::int64_t>> known_offsets(const std::map<std::
                                                             const std::vector<Read>& all_reads) {
     std::map<std::string, std::set<std::int64_t>> offsets;
     for (const auto& [partition, log] : logs) {
-        for (const auto& [offset, values] : log.values_at) {
-            offsets[partition].insert(offset);
-        }
+        offsets[partition].insert(log.offsets.begin(), log.offsets.end());
     }
     for (const Read& read : all_reads) {
+        const auto log = logs.find(read.partition);
+        if (log != logs.end() && log->second.log.compacted) {
+            continue;  // compaction may since have removed what was read: only the log says what exists
+        }
         offsets[read.partition].insert(read.offset);
     }
     return offsets;
+}
+
+KeyWrites::KeyWrites(const History& history) {
+    std::map<std::uint64_t, const Operation*> pending;  // invokes of keyed sends without a completion yet
+    for (const Operation& op : history.operations) {
+        if (op.f != "send" || !op.partition || !op.key) {
+            continue;
+        }
+        Writes& writes = writes_[{*op.partition, *op.key}];
+        if (op.type == OpType::ok && op.offset) {
+            writes.acknowledged[*op.offset] = !op.value;
+        } else if (op.type == OpType::info || (op.type == OpType::ok && !op.offset)) {
+            writes.unknown = true;
+            writes.unknown_tombstone = writes.unknown_tombstone || !op.value;
+        } else if (op.type == OpType::invoke) {
+            pending[op.index] = &op;
+        }
+    }
+    // Invokes that never completed have an unknown outcome too.
+    for (const auto& [completion, invoke] : invoke_of_completion(history)) {
+        pending.erase(invoke);
+    }
+    for (const auto& [index, op] : pending) {
+        Writes& writes = writes_[{*op->partition, *op->key}];
+        writes.unknown = true;
+        writes.unknown_tombstone = writes.unknown_tombstone || !op->value;
+    }
+}
+
+bool KeyWrites::superseded(const LogIndex& log, const std::string& key, std::int64_t offset) const {
+    const auto latest = log.latest_offset_of_key.find(key);
+    if (latest != log.latest_offset_of_key.end() && latest->second > offset) {
+        return true;
+    }
+    const auto writes = writes_.find({log.log.partition, key});
+    if (writes == writes_.end()) {
+        return false;
+    }
+    return writes->second.unknown || writes->second.acknowledged.upper_bound(offset) != writes->second.acknowledged.end();
+}
+
+std::optional<std::pair<std::int64_t, bool>> KeyWrites::latest_acknowledged(const std::string& partition,
+                                                                            const std::string& key) const {
+    const auto writes = writes_.find({partition, key});
+    if (writes == writes_.end() || writes->second.acknowledged.empty()) {
+        return std::nullopt;
+    }
+    const auto& [offset, tombstone] = *writes->second.acknowledged.rbegin();
+    return std::pair{offset, tombstone};
+}
+
+bool KeyWrites::unknown_tombstone(const std::string& partition, const std::string& key) const {
+    const auto writes = writes_.find({partition, key});
+    return writes != writes_.end() && writes->second.unknown_tombstone;
+}
+
+std::vector<std::string> KeyWrites::keys(const std::string& partition) const {
+    std::vector<std::string> keys;
+    for (const auto& [where, writes] : writes_) {
+        if (where.first == partition && !writes.acknowledged.empty()) {
+            keys.push_back(where.second);
+        }
+    }
+    return keys;
 }
 
 }  // namespace eosim::model

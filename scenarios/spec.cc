@@ -14,7 +14,7 @@ namespace {
 const std::set<std::string, std::less<>>& anomaly_names() {
     static const std::set<std::string, std::less<>> names{
         "lost-write", "duplicate", "inconsistent-offsets", "nonmonotonic-send", "poll-skip", "nonmonotonic-poll",
-        "replica-divergence", "vanished-read", "stuck"};
+        "replica-divergence", "vanished-read", "stuck", "compaction-consistency"};
     return names;
 }
 

@@ -80,6 +80,40 @@ public:
                                                  .records = std::move(records)});
     }
 
+    // A send of `key` (value nothing: a tombstone), invoked and completed.
+    std::uint64_t keyed_send(const std::string& process, const std::string& partition, const std::string& key,
+                             std::optional<std::string> value, std::optional<std::int64_t> offset,
+                             OpType outcome = OpType::ok) {
+        Operation invoke = next_op(process, OpType::invoke, "send");
+        invoke.partition = partition;
+        invoke.key = key;
+        invoke.value = value;
+        invoke.acks = Acks::all;
+        (void)append(invoke);
+        if (outcome == OpType::invoke) {
+            return invoke.index;  // never completes
+        }
+        Operation done = invoke;
+        done.index = next_index_;
+        done.time = static_cast<std::int64_t>(next_index_) * 1000;
+        done.type = outcome;
+        done.offset = outcome == OpType::ok ? offset : std::nullopt;
+        return append(std::move(done));
+    }
+
+    // Replicas of a compacted topic: a leader and a follower holding `records`.
+    void compacted_replicas(const std::string& partition, std::int64_t high_watermark, const std::vector<Record>& leader,
+                            const std::vector<Record>& follower) {
+        history_.replicas.push_back(ReplicaState{.partition = partition, .replica = "broker-1", .leader = true,
+                                                 .compacted = true, .log_start_offset = 0,
+                                                 .high_watermark = high_watermark, .log_end_offset = high_watermark,
+                                                 .records = leader});
+        history_.replicas.push_back(ReplicaState{.partition = partition, .replica = "broker-2", .leader = false,
+                                                 .compacted = true, .log_start_offset = 0,
+                                                 .high_watermark = high_watermark, .log_end_offset = high_watermark,
+                                                 .records = follower});
+    }
+
     [[nodiscard]] const History& history() const { return history_; }
 
 private:

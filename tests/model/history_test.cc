@@ -94,6 +94,21 @@ History every_field_history() {
                                             .log_end_offset = 45,
                                             .records = {{0, "p1-0"}, {1, "p2-0"}}});
     history.replicas.push_back(ReplicaState{.partition = "orders-0", .replica = "broker-2"});
+    // A compacted topic: records with keys, a tombstone send and a tombstone record.
+    Operation tombstone{.index = 100, .time = 9000001, .process = "producer-3", .type = OpType::ok, .f = "send"};
+    tombstone.partition = "users-0";
+    tombstone.key = "alice";
+    tombstone.acks = Acks::all;
+    tombstone.offset = 7;
+    history.operations.push_back(tombstone);
+    history.replicas.push_back(ReplicaState{.partition = "users-0",
+                                            .replica = "broker-1",
+                                            .leader = true,
+                                            .compacted = true,
+                                            .log_start_offset = 0,
+                                            .high_watermark = 8,
+                                            .log_end_offset = 8,
+                                            .records = {{3, "bob-2", "bob"}, {7, std::nullopt, "alice"}}});
     return history;
 }
 
@@ -106,7 +121,10 @@ TEST(History, WriteThenReadGivesTheSameHistory) {
 
 TEST(History, WritesOneLinePerOperationAndReplica) {
     const std::string text = write_text(every_field_history());
-    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 7);
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 9);
+    EXPECT_NE(text.find(R"("value":null)"), std::string::npos);
+    EXPECT_NE(text.find(R"([7,null,"alice"])"), std::string::npos);
+    EXPECT_NE(text.find(R"("compacted":true)"), std::string::npos);
 }
 
 TEST(History, WritesFieldsInTheDocumentedOrder) {
@@ -223,9 +241,13 @@ std::vector<MalformedCase> malformed_cases() {
         {op + R"("f":"send","partition":"t-0","acks":"all"})", R"(missing "value")", true},
         {op + R"("f":"poll","partition":"t-0"})", R"(missing "records")", true},
         {op + R"("f":"poll","partition":"t-0","records":[[0,"a"],[1]]})",
-         R"("records"[1] must be an [offset, value] pair (integer, string))", true},
+         R"("records"[1] must be [offset, value] or [offset, value, key] (integer, string or null, string))", true},
+        {op + R"("f":"poll","partition":"t-0","records":[[0,"a","k",4]]})",
+         R"("records"[0] must be [offset, value] or [offset, value, key] (integer, string or null, string))", true},
+        {op + R"("f":"send","partition":"t-0","value":null,"acks":"all"})", R"(a tombstone ("value": null) needs a "key")",
+         true},
         {op + R"("f":"poll","partition":"t-0","records":{"0":"a"}})",
-         R"("records" must be an array of [offset, value] pairs)", true},
+         R"("records" must be an array of [offset, value] or [offset, value, key] arrays)", true},
         {op + R"("f":"seek","partition":"t-0"})", R"(missing "offset")", true},
         {op + R"("f":"assign","offset":4})", R"(missing "partition")", true},
         {op + R"("f":"seek","partition":"t-0","offset":9223372036854775808})",
