@@ -47,8 +47,12 @@ std::vector<std::byte> encode_batch(const protocol::RecordBatch& batch) {
         } else {
             writer.put<std::int32_t>(-1);
         }
-        writer.put<std::int32_t>(static_cast<std::int32_t>(record.value.size()));
-        writer.put_bytes(record.value);
+        if (record.value) {
+            writer.put<std::int32_t>(static_cast<std::int32_t>(record.value->size()));
+            writer.put_bytes(*record.value);
+        } else {
+            writer.put<std::int32_t>(-1);  // a tombstone
+        }
     }
     std::vector<std::byte>& bytes = writer.bytes();
     writer.patch<std::int32_t>(8, static_cast<std::int32_t>(bytes.size() - batch_length_prefix_bytes));
@@ -120,12 +124,17 @@ DecodedBatch decode_batch(std::span<const std::byte> bytes, bool verify_crc) {
             }
         }
         const auto value_length = reader.get<std::int32_t>();
-        std::optional<std::string> value = value_length ? reader.get_string(*value_length) : std::nullopt;
-        if (!value) {
+        if (!value_length || *value_length < -1) {
             decoded.status = DecodeStatus::corrupt;
             return decoded;
         }
-        record.value = std::move(*value);
+        if (*value_length >= 0) {
+            record.value = reader.get_string(*value_length);
+            if (!record.value) {
+                decoded.status = DecodeStatus::corrupt;
+                return decoded;
+            }
+        }
         batch.records.push_back(std::move(record));
     }
     if (reader.position() != size) {

@@ -15,7 +15,7 @@ namespace eosim::broker_core {
 //   0 base_offset i64 | 8 batch_length i32 (bytes after this field) | 12 leader_epoch i32 | 16 magic i8
 //  17 crc u32 (CRC-32C of every byte from attributes to the end) | 21 attributes i16 | 23 last_offset_delta i32
 //  27 producer_id i64 | 35 producer_epoch i16 | 37 base_sequence i32 | 41 record_count i32
-//  45 records: timestamp i64, key_length i32 (-1: no key), key, value_length i32, value
+//  45 records: timestamp i64, key_length i32 (-1: no key), key, value_length i32 (-1: a tombstone), value
 inline constexpr std::size_t batch_header_bytes = 45;
 inline constexpr std::size_t batch_length_prefix_bytes = 12;  // base_offset and batch_length
 inline constexpr std::int8_t batch_magic = 2;

@@ -42,6 +42,9 @@ BrokerConfig with_bugs_applied(BrokerConfig config) {
     if (config.bugs.producer_state_not_recovered) {
         config.log.recover_producer_state = false;
     }
+    if (config.bugs.compaction_drops_latest) {
+        config.log.cleaner_drops_latest = true;
+    }
     return config;
 }
 
@@ -571,6 +574,13 @@ void Broker::retention_loop() {
                     .detail("from", before)
                     .detail("to", replica->log.log_start_offset());
                 replica->changed.notify_all();
+            }
+            if (const CleanReport cleaned = replica->log.compact(now_ms(), replica->high_watermark);
+                cleaned.batches_removed > 0) {
+                sim::trace("LogCleaned")
+                    .detail("partition", partition.name())
+                    .detail("segments", cleaned.segments_rewritten)
+                    .detail("batches", cleaned.batches_removed);
             }
         }
     }

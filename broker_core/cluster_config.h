@@ -30,6 +30,7 @@ struct BrokerBugs {
     bool no_dedup = false;              // a retried batch of an idempotent producer is appended again
     bool dedup_window_1 = false;        // producer state keeps only the last batch (KAFKA-5494)
     bool producer_state_not_recovered = false;  // a restarted broker forgets every producer
+    bool compaction_drops_latest = false;       // the log cleaner may remove a key's latest record
 };
 
 }  // namespace eosim::broker_core

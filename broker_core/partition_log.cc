@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <set>
+
 #include "broker_core/batch_codec.h"
 
 namespace eosim::broker_core {
@@ -56,7 +58,8 @@ RecoveryReport PartitionLog::recover(bool verify_crc) {
     bool cut = false;
     for (const std::int64_t base : bases) {
         const std::string path = segment_path(base);
-        if (cut || base != expected) {
+        // A compacted log has gaps: segments and batches may start after the previous end.
+        if (cut || (config_.compacted ? base < expected : base != expected)) {
             report.segments_removed += 1;
             report.truncated_bytes += disk_.size(path).value();
             (void)disk_.remove(path);
@@ -67,14 +70,16 @@ RecoveryReport PartitionLog::recover(bool verify_crc) {
         std::uint64_t position = 0;
         while (position < bytes.size()) {
             const DecodedBatch decoded = decode_batch(std::span(bytes).subspan(position), verify_crc);
-            if (decoded.status != DecodeStatus::ok || decoded.batch.base_offset.value() != expected) {
+            const std::int64_t batch_base = decoded.batch.base_offset.value();
+            if (decoded.status != DecodeStatus::ok ||
+                (config_.compacted ? batch_base < std::max(expected, base) : batch_base != expected)) {
                 report.corrupt = report.corrupt || decoded.status == DecodeStatus::corrupt ||
                                  (decoded.status == DecodeStatus::ok);
                 cut = true;
                 break;
             }
-            index_[expected] = BatchLocation{base, position, decoded.size_bytes, decoded.batch.last_offset().value(),
-                                             decoded.batch.leader_epoch.value(), max_timestamp(decoded.batch)};
+            index_[batch_base] = BatchLocation{base, position, decoded.size_bytes, decoded.batch.last_offset().value(),
+                                               decoded.batch.leader_epoch.value(), max_timestamp(decoded.batch)};
             // The checkpoint may lag the log (a crash between an append and the checkpoint's rename):
             // every recovered batch's epoch is assigned again, as Kafka's recovery does.
             epochs_.assign(decoded.batch.leader_epoch, decoded.batch.base_offset);
@@ -85,6 +90,13 @@ RecoveryReport PartitionLog::recover(bool verify_crc) {
         if (position < bytes.size()) {
             report.truncated_bytes += bytes.size() - position;
             (void)disk_.truncate(path, position);
+        }
+        if (position == 0 && base != bases.front() && (base != bases.back() || base != expected)) {
+            // A segment with nothing valid in it (emptied by compaction, or lost in a crash) goes: its
+            // name would claim offsets that a compacted log, which accepts gaps, does not have.
+            (void)disk_.remove(path);
+            report.segments_removed += 1;
+            continue;
         }
         active_segment_ = base;
     }
@@ -160,12 +172,14 @@ sim::Result<bool> PartitionLog::roll_if_needed() {
 }
 
 sim::Status PartitionLog::append(const protocol::RecordBatch& batch) {
-    EOSIM_ASSERT_MSG(batch.base_offset == log_end_offset_,
+    // A follower of a compacted log copies batches across the gaps compaction left.
+    EOSIM_ASSERT_MSG(config_.compacted ? batch.base_offset >= log_end_offset_ : batch.base_offset == log_end_offset_,
                      fmt::format("append at {} to a log ending at {}", batch.base_offset.value(), log_end_offset_.value()));
     EOSIM_ASSERT(!batch.records.empty());
     if (index_.empty() && log_end_offset_ == log_start_offset_) {
         active_segment_ = log_end_offset_.value();
     }
+    const std::int64_t previous_segment = active_segment_;
     const sim::Result<bool> rolled = roll_if_needed();
     if (!rolled) {
         return rolled.error();
@@ -181,10 +195,15 @@ sim::Status PartitionLog::append(const protocol::RecordBatch& batch) {
                                                       max_timestamp(batch)};
     log_end_offset_ = batch.next_offset();
     unflushed_segments_[active_segment_] = true;
+    producer_state_.update(batch);  // before the epoch checkpoint's fsync: another fiber may run meanwhile
     epochs_.assign(batch.leader_epoch, batch.base_offset);
-    producer_state_.update(batch);
     if (*rolled) {
-        producer_state_.take_snapshot();  // as Kafka does at every roll: recovery replays from here
+        // As Kafka does at every roll: the segment left behind is flushed (so only the active segment
+        // can lose bytes in a crash) and the producer state is snapshotted (recovery replays from here).
+        if (unflushed_segments_.erase(previous_segment) > 0 && disk_.exists(segment_path(previous_segment))) {
+            (void)disk_.fsync(segment_path(previous_segment));
+        }
+        producer_state_.take_snapshot();
     }
     if (config_.flush_every_write) {
         return flush();
@@ -239,6 +258,7 @@ void PartitionLog::truncate_to(protocol::Offset end_offset) {
     }
     const std::int64_t new_end = it->first;
     const BatchLocation first_removed = it->second;
+    ++removals_;
     (void)disk_.truncate(segment_path(first_removed.segment_base), first_removed.position);
     for (const std::int64_t base : segment_bases()) {
         if (base > first_removed.segment_base) {
@@ -291,6 +311,7 @@ std::optional<std::int64_t> PartitionLog::read_log_start_checkpoint() const {
 }
 
 void PartitionLog::delete_segments_below(std::int64_t offset) {
+    ++removals_;
     const std::vector<std::int64_t> bases = segment_bases();
     for (std::size_t i = 0; i + 1 < bases.size() && bases[i + 1] <= offset; ++i) {
         (void)disk_.remove(segment_path(bases[i]));
@@ -305,9 +326,15 @@ void PartitionLog::increment_log_start_offset(protocol::Offset offset) {
         return;
     }
     log_start_offset_ = offset;
-    write_log_start_checkpoint();
     delete_segments_below(offset.value());
     epochs_.truncate_from_start(offset);
+    // The producers of the records that go are kept (KIP-360): a snapshot at the log end holds them for
+    // a restart, which replays only from the log start.
+    const std::vector<protocol::Offset> snapshots = producer_state_.snapshot_offsets();
+    if (snapshots.empty() || snapshots.back() < offset) {
+        producer_state_.take_snapshot();
+    }
+    write_log_start_checkpoint();
 }
 
 std::size_t PartitionLog::apply_retention(std::int64_t now_ms, protocol::Offset upper_bound) {
@@ -348,6 +375,7 @@ std::size_t PartitionLog::apply_retention(std::int64_t now_ms, protocol::Offset 
 }
 
 void PartitionLog::truncate_fully_and_start_at(protocol::Offset offset) {
+    ++removals_;
     for (const std::int64_t base : segment_bases()) {
         (void)disk_.remove(segment_path(base));
     }
@@ -358,8 +386,156 @@ void PartitionLog::truncate_fully_and_start_at(protocol::Offset offset) {
     active_segment_ = offset.value();
     write_log_start_checkpoint();
     epochs_.clear();
+    // The producers the leader's log still knows stay known here (KIP-360); a snapshot keeps them.
     producer_state_.remove_snapshots();
-    producer_state_.reset(offset);
+    producer_state_.advance_to(offset);
+    producer_state_.take_snapshot();
+}
+
+CleanReport PartitionLog::compact(std::int64_t now_ms, protocol::Offset upper_bound) {
+    CleanReport report;
+    if (!config_.compacted) {
+        return report;
+    }
+    const std::vector<std::int64_t> bases = segment_bases();
+    std::size_t cleanable = 0;  // segments [0, cleanable) may be cleaned
+    while (cleanable + 1 < bases.size() && bases[cleanable + 1] <= upper_bound.value()) {
+        std::int64_t newest = 0;
+        for (auto it = index_.lower_bound(bases[cleanable]); it != index_.end() && it->first < bases[cleanable + 1]; ++it) {
+            newest = std::max(newest, it->second.max_timestamp_ms);
+        }
+        if (now_ms - newest < config_.min_compaction_lag_ms) {
+            break;
+        }
+        ++cleanable;
+    }
+    if (cleanable == 0) {
+        return report;
+    }
+    const std::int64_t cleanable_end = bases[cleanable];
+    const ReadResult read = this->read(log_start_offset_, protocol::Offset(cleanable_end), UINT64_MAX);
+    if (read.status != ReadStatus::ok) {
+        return report;  // damage is recovery's business, not the cleaner's
+    }
+    // The offset of each key's latest record in the cleaned range.
+    std::map<std::string, std::int64_t> latest;
+    for (const protocol::RecordBatch& batch : read.batches) {
+        for (std::size_t i = 0; i < batch.records.size(); ++i) {
+            if (batch.records[i].key) {
+                latest[*batch.records[i].key] = batch.base_offset.value() + static_cast<std::int64_t>(i);
+            }
+        }
+    }
+    // Each producer's last batch stays, so its state can be rebuilt from the log.
+    std::set<std::int64_t> producers_last;
+    for (const auto& [id, entry] : producer_state_.producers()) {
+        if (!entry.batches.empty()) {
+            producers_last.insert(entry.batches.back().first_offset.value());
+        }
+    }
+    // A batch goes only as a whole. First, those holding a record that must stay are kept.
+    const auto expired_tombstone = [&](const protocol::Record& record, std::int64_t offset) {
+        return !record.value && latest.at(*record.key) == offset && now_ms - record.timestamp_ms >= config_.delete_retention_ms;
+    };
+    std::vector<bool> kept_batch(read.batches.size(), false);
+    for (std::size_t b = 0; b < read.batches.size(); ++b) {
+        const protocol::RecordBatch& batch = read.batches[b];
+        bool keep = producers_last.contains(batch.base_offset.value());
+        for (std::size_t i = 0; i < batch.records.size() && !keep; ++i) {
+            const protocol::Record& record = batch.records[i];
+            const std::int64_t offset = batch.base_offset.value() + static_cast<std::int64_t>(i);
+            if (!record.key) {
+                keep = true;
+                break;
+            }
+            const std::int64_t newest = latest.at(*record.key);
+            const bool superseded = config_.cleaner_drops_latest ? newest >= offset : newest > offset;
+            keep = !superseded && !expired_tombstone(record, offset);
+        }
+        kept_batch[b] = keep;
+    }
+    // Then a tombstone may go only if no older record of its key stays (else that record would come
+    // back to life): keeping its batch may keep older records of other keys, so repeat until stable.
+    for (bool changed = true; changed;) {
+        changed = false;
+        std::map<std::string, std::int64_t> oldest_kept;  // key -> lowest offset in a kept batch
+        for (std::size_t b = 0; b < read.batches.size(); ++b) {
+            if (!kept_batch[b]) {
+                continue;
+            }
+            const protocol::RecordBatch& batch = read.batches[b];
+            for (std::size_t i = 0; i < batch.records.size(); ++i) {
+                if (batch.records[i].key) {
+                    oldest_kept.try_emplace(*batch.records[i].key, batch.base_offset.value() + static_cast<std::int64_t>(i));
+                }
+            }
+        }
+        for (std::size_t b = 0; b < read.batches.size(); ++b) {
+            if (kept_batch[b]) {
+                continue;
+            }
+            const protocol::RecordBatch& batch = read.batches[b];
+            for (std::size_t i = 0; i < batch.records.size(); ++i) {
+                const protocol::Record& record = batch.records[i];
+                const std::int64_t offset = batch.base_offset.value() + static_cast<std::int64_t>(i);
+                const auto older = oldest_kept.find(*record.key);
+                if (expired_tombstone(record, offset) && older != oldest_kept.end() && older->second < offset) {
+                    kept_batch[b] = true;
+                    changed = true;
+                    break;
+                }
+            }
+        }
+    }
+    const std::uint64_t removals_before = removals_;
+    for (std::size_t s = 0; s < cleanable; ++s) {
+        const std::int64_t base = bases[s];
+        const std::int64_t next = bases[s + 1];
+        std::vector<std::byte> bytes;
+        std::vector<std::pair<std::int64_t, BatchLocation>> kept;
+        std::size_t removed = 0;
+        for (std::size_t b = 0; b < read.batches.size(); ++b) {
+            const protocol::RecordBatch& batch = read.batches[b];
+            if (batch.base_offset.value() < base || batch.base_offset.value() >= next) {
+                continue;
+            }
+            if (!kept_batch[b]) {
+                ++removed;
+                continue;
+            }
+            const std::vector<std::byte> encoded = encode_batch(batch);
+            kept.emplace_back(batch.base_offset.value(),
+                              BatchLocation{base, bytes.size(), encoded.size(), batch.last_offset().value(),
+                                            batch.leader_epoch.value(), max_timestamp(batch)});
+            bytes.insert(bytes.end(), encoded.begin(), encoded.end());
+        }
+        if (removed == 0) {
+            continue;
+        }
+        const std::string path = segment_path(base);
+        const std::string cleaned = path + ".cleaned";
+        (void)disk_.remove(cleaned);
+        if (!disk_.create(cleaned) || !disk_.append(cleaned, bytes) || !disk_.fsync(cleaned)) {
+            (void)disk_.remove(cleaned);
+            return report;
+        }
+        if (removals_ != removals_before || !disk_.exists(path)) {
+            (void)disk_.remove(cleaned);  // truncated or deleted meanwhile: this rewrite is stale
+            return report;
+        }
+        if (!disk_.rename(cleaned, path)) {
+            (void)disk_.remove(cleaned);
+            return report;
+        }
+        index_.erase(index_.lower_bound(base), index_.lower_bound(next));
+        for (const auto& [offset, location] : kept) {
+            index_[offset] = location;
+        }
+        unflushed_segments_.erase(base);
+        ++report.segments_rewritten;
+        report.batches_removed += removed;
+    }
+    return report;
 }
 
 std::optional<protocol::LeaderEpoch> PartitionLog::epoch_at(protocol::Offset offset) const {

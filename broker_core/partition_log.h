@@ -20,6 +20,16 @@ struct LogConfig {
     bool recover_producer_state = true;  // false: the producer-state-not-recovered bug switch
     std::int64_t retention_ms = -1;     // retention.ms: delete segments whose newest record is older; -1: never
     std::int64_t retention_bytes = -1;  // retention.bytes: delete the oldest segments beyond this size; -1: never
+    bool compacted = false;                     // cleanup.policy=compact: compact() may remove superseded records
+    std::int64_t delete_retention_ms = 86'400'000;  // delete.retention.ms: a cleanable tombstone stays this long
+    std::int64_t min_compaction_lag_ms = 0;     // min.compaction.lag.ms: segments with younger records stay as they are
+    bool cleaner_drops_latest = false;          // the compaction-drops-latest bug switch
+};
+
+// What one compact() did.
+struct CleanReport {
+    std::size_t segments_rewritten = 0;
+    std::size_t batches_removed = 0;
 };
 
 // What recovery found on disk.
@@ -87,6 +97,15 @@ public:
     // Empties the log and starts it again at `offset` (a follower behind its leader's log start).
     void truncate_fully_and_start_at(protocol::Offset offset);
 
+    // Log compaction (docs/log-lifecycle.md), for compacted logs. Cleans the segments from the first one
+    // up to the first that must stay (the active one, one reaching `upper_bound`, the high watermark, or
+    // one with a record younger than min_compaction_lag_ms): a batch goes when each of its records is
+    // superseded by a later record of its key in the cleaned range, or is a tombstone that is its key's
+    // latest and older than delete_retention_ms; unkeyed records and each producer's last batch stay.
+    // Batches keep their offsets (the log gets gaps). A segment is rewritten durably: a ".cleaned" file,
+    // fsynced, renamed over it (a suspension point; a truncation meanwhile abandons the rewrite).
+    CleanReport compact(std::int64_t now_ms, protocol::Offset upper_bound);
+
     // The leader epoch of the batch holding `offset`, if the log has it.
     [[nodiscard]] std::optional<protocol::LeaderEpoch> epoch_at(protocol::Offset offset) const;
 
@@ -118,6 +137,7 @@ private:
     ProducerStateManager producer_state_;
     std::map<std::int64_t, BatchLocation> index_;  // by base offset
     std::int64_t active_segment_ = 0;
+    std::uint64_t removals_ = 0;  // bumped whenever segments are truncated or deleted
     std::map<std::int64_t, bool> unflushed_segments_;
     protocol::Offset log_start_offset_{0};
     protocol::Offset log_end_offset_{0};

@@ -111,7 +111,13 @@ std::size_t ProducerStateManager::expire(std::int64_t now_ms) {
 }
 
 void ProducerStateManager::reset(Offset end) {
+    ++rebuilds_;
     producers_.clear();
+    end_offset_ = end;
+}
+
+void ProducerStateManager::advance_to(Offset end) {
+    ++rebuilds_;
     end_offset_ = end;
 }
 
@@ -152,9 +158,10 @@ void ProducerStateManager::take_snapshot() {
     writer.put<std::uint32_t>(sim::crc32c(writer.bytes()));
     const std::string path = snapshot_path(end_offset_);
     const std::string temporary = path + ".tmp";
+    const std::uint64_t rebuilds = rebuilds_;
     (void)disk_.remove(temporary);
     if (!disk_.create(temporary) || !disk_.append(temporary, writer.bytes()) || !disk_.fsync(temporary) ||
-        !disk_.rename(temporary, path)) {
+        rebuilds != rebuilds_ || !disk_.rename(temporary, path)) {
         (void)disk_.remove(temporary);  // a snapshot is an optimisation: recovery replays more without it
         return;
     }
@@ -166,12 +173,14 @@ void ProducerStateManager::take_snapshot() {
 }
 
 void ProducerStateManager::remove_snapshots() {
+    ++rebuilds_;
     for (const Offset offset : snapshot_offsets()) {
         (void)disk_.remove(snapshot_path(offset));
     }
 }
 
 std::optional<Offset> ProducerStateManager::load_snapshot(Offset end) {
+    ++rebuilds_;
     producers_.clear();
     end_offset_ = Offset(0);
     std::vector<Offset> offsets = snapshot_offsets();

@@ -80,6 +80,8 @@ public:
 
     // Forgets everything; the state now describes an empty log ending at `end`.
     void reset(protocol::Offset end);
+    // Keeps every producer; the state now describes a log ending at `end` (emptied and started again).
+    void advance_to(protocol::Offset end);
     // Writes a snapshot of the state at end_offset(), durably (temporary file, fsync, rename), and keeps
     // only the two newest snapshots.
     void take_snapshot();
@@ -95,6 +97,7 @@ private:
     sim::Disk& disk_;
     std::string directory_;
     ProducerStateConfig config_;
+    std::uint64_t rebuilds_ = 0;  // a snapshot written across a rebuild describes a log that is gone
     std::map<protocol::ProducerId, ProducerEntry> producers_;
     protocol::Offset end_offset_{0};
 };

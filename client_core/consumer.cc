@@ -109,7 +109,7 @@ std::vector<std::pair<Offset, protocol::Record>> Consumer::poll(const protocol::
         operation.f = "poll";
         operation.partition = partition.name();
         for (const auto& [offset, record] : records) {
-            operation.records.emplace_back(offset.value(), record.value);
+            operation.records.push_back(ClientOperation::PolledRecord{offset.value(), record.value, record.key});
         }
         history_.record(operation);
     }

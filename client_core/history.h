@@ -23,7 +23,12 @@ struct ClientOperation {
     std::optional<std::string> key;
     std::optional<std::string> acks;
     std::optional<std::int64_t> offset;
-    std::vector<std::pair<std::int64_t, std::string>> records;
+    struct PolledRecord {
+        std::int64_t offset = 0;
+        std::optional<std::string> value;  // nothing: a tombstone
+        std::optional<std::string> key;
+    };
+    std::vector<PolledRecord> records;
     std::optional<std::string> error;
 };
 

@@ -49,7 +49,9 @@ std::int32_t Producer::choose_partition(const std::string& topic, const std::opt
     return sticky_partition_;
 }
 
-sim::Future<SendOutcome> Producer::send(const std::string& topic, std::optional<std::string> key, std::string value) {
+sim::Future<SendOutcome> Producer::send(const std::string& topic, std::optional<std::string> key,
+                                       std::optional<std::string> value) {
+    EOSIM_ASSERT_MSG(value || key, "a tombstone needs a key");
     const protocol::TopicPartition partition{topic, choose_partition(topic, key)};
     ClientOperation invoke;
     invoke.time = sim::now();

@@ -50,7 +50,9 @@ public:
     Producer& operator=(const Producer&) = delete;
 
     // In a fiber (it may fetch metadata first).
-    sim::Future<SendOutcome> send(const std::string& topic, std::optional<std::string> key, std::string value);
+    // A value of nothing sends a tombstone (for compacted topics; it needs a key).
+    sim::Future<SendOutcome> send(const std::string& topic, std::optional<std::string> key,
+                                  std::optional<std::string> value);
     [[nodiscard]] std::size_t pending() const { return pending_; }
     [[nodiscard]] protocol::ProducerId producer_id() const { return producer_id_; }
 

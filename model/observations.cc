@@ -8,8 +8,14 @@ bool fields_match(const std::optional<std::string>& a, const std::optional<std::
 }
 
 bool completes(const Operation& invoke, const Operation& completion) {
-    return invoke.f == completion.f && fields_match(invoke.partition, completion.partition) &&
-           fields_match(invoke.value, completion.value);
+    if (invoke.f != completion.f || !fields_match(invoke.partition, completion.partition)) {
+        return false;
+    }
+    if (invoke.f == "send") {
+        // A send always has a value or is a tombstone (no value): they only pair with their own kind.
+        return invoke.value == completion.value && fields_match(invoke.key, completion.key);
+    }
+    return fields_match(invoke.value, completion.value);
 }
 
 // Completion index -> invoke index: each completion takes the earliest pending invoke of its process with the

@@ -30,9 +30,10 @@ struct TopicPartition {
     [[nodiscard]] std::string name() const { return topic + "-" + std::to_string(partition); }
 };
 
+// A record; on a compacted topic a record without a value is a tombstone, the delete of its key.
 struct Record {
     std::optional<std::string> key;
-    std::string value;
+    std::optional<std::string> value;
     std::int64_t timestamp_ms = 0;
 
     bool operator==(const Record&) const = default;

@@ -20,6 +20,8 @@ const std::vector<BugSwitch>& bug_switches() {
         {"producer-state-not-recovered", "breaks producer state recovery (snapshot and log replay)", "duplicate",
          "idempotent-acks-all",
          "a restarted broker forgets every producer, so a retry of a batch it already has is written again"},
+        {"compaction-drops-latest", "breaks log compaction's guarantee", "compaction-consistency, lost-write",
+         "compaction", "the log cleaner takes a key's latest record for superseded and removes it"},
     };
     return switches;
 }
@@ -49,6 +51,8 @@ bool apply_bug(std::string_view name, broker_core::BrokerBugs& bugs) {
         bugs.dedup_window_1 = true;
     } else if (name == "producer-state-not-recovered") {
         bugs.producer_state_not_recovered = true;
+    } else if (name == "compaction-drops-latest") {
+        bugs.compaction_drops_latest = true;
     } else {
         return false;
     }

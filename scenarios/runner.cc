@@ -85,7 +85,12 @@ public:
                 value.resize(std::max<std::size_t>(value.size(), static_cast<std::size_t>(workload.value_bytes)), '.');
                 std::optional<std::string> key;
                 if (workload.keyed) {
-                    key = fmt::format("k{}", n % 32);
+                    key = fmt::format("k{}", n % static_cast<std::uint64_t>(workload.keys));
+                }
+                if (workload.tombstone_percent > 0 &&
+                    node.random().below(100) < static_cast<std::uint64_t>(workload.tombstone_percent)) {
+                    (void)producer_.send(spec.cluster.topic, std::move(key), std::nullopt);  // delete the key
+                    continue;
                 }
                 (void)producer_.send(spec.cluster.topic, std::move(key), std::move(value));
             }
@@ -213,6 +218,8 @@ private:
     void unblock(const std::vector<std::pair<sim::NodeId, sim::NodeId>>& blocked);
     sim::Node& node(const std::string& name);
     std::string history_text(bool stuck);
+    [[nodiscard]] nlohmann::json record_json(std::int64_t offset, const std::optional<std::string>& value,
+                                             const std::optional<std::string>& key) const;
     void classify(RunResult& result, const std::vector<model::Anomaly>& anomalies) const;
 
     const Spec& spec_;
@@ -269,6 +276,9 @@ void Run::build() {
         config.log.producer_state.expiration_ms = cluster.producer_id_expiration_ms;
         config.log.retention_ms = cluster.retention_ms;
         config.log.retention_bytes = cluster.retention_bytes;
+        config.log.compacted = cluster.compacted;
+        config.log.delete_retention_ms = cluster.delete_retention_ms;
+        config.log.min_compaction_lag_ms = cluster.min_compaction_lag_ms;
         config.min_insync_replicas = cluster.min_insync_replicas;
         config.bugs = bugs;
         brokers_.push_back(&simulation_.add_node(fmt::format("broker-{}", i), [config](sim::Node& n) {
@@ -631,6 +641,17 @@ bool Run::quiescent() {
     return true;
 }
 
+// [offset, value] (value null: a tombstone); on compacted topics with the key as a third element.
+nlohmann::json Run::record_json(std::int64_t offset, const std::optional<std::string>& value,
+                                const std::optional<std::string>& key) const {
+    nlohmann::json record = nlohmann::json::array({offset});
+    record.push_back(value ? nlohmann::json(*value) : nlohmann::json(nullptr));
+    if (spec_.cluster.compacted && key) {
+        record.push_back(*key);
+    }
+    return record;
+}
+
 std::string Run::history_text(bool stuck) {
     std::ostringstream out;
     std::uint64_t index = 0;
@@ -645,6 +666,8 @@ std::string Run::history_text(bool stuck) {
         line["type"] = types[static_cast<int>(operation.type)];
         if (operation.value) {
             line["value"] = *operation.value;
+        } else if (operation.f == "send") {
+            line["value"] = nullptr;  // a tombstone
         }
         if (operation.key) {
             line["key"] = *operation.key;
@@ -657,8 +680,8 @@ std::string Run::history_text(bool stuck) {
         }
         if (operation.f == "poll") {
             nlohmann::json records = nlohmann::json::array();
-            for (const auto& [offset, value] : operation.records) {
-                records.push_back(nlohmann::json::array({offset, value}));
+            for (const client_core::ClientOperation::PolledRecord& record : operation.records) {
+                records.push_back(record_json(record.offset, record.value, record.key));
             }
             line["records"] = records;
         }
@@ -696,20 +719,23 @@ std::string Run::history_text(bool stuck) {
             std::int64_t end = r.log.log_start_offset().value();
             for (const protocol::RecordBatch& batch : read.batches) {
                 for (std::size_t i = 0; i < batch.records.size(); ++i) {
-                    records.push_back(nlohmann::json::array({batch.base_offset.value() + static_cast<std::int64_t>(i), batch.records[i].value}));
+                    records.push_back(record_json(batch.base_offset.value() + static_cast<std::int64_t>(i),
+                                                  batch.records[i].value, batch.records[i].key));
                 }
                 end = batch.next_offset().value();
             }
-            out << nlohmann::json{{"kind", "replica"},
-                                  {"partition", partition.name()},
-                                  {"replica", broker.name()},
-                                  {"leader", state.leader == replica},
-                                  {"log_start_offset", r.log.log_start_offset().value()},
-                                  {"high_watermark", std::min(r.high_watermark.value(), end)},
-                                  {"log_end_offset", end},
-                                  {"records", records}}
-                       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-                << '\n';
+            nlohmann::json line{{"kind", "replica"},
+                                {"partition", partition.name()},
+                                {"replica", broker.name()},
+                                {"leader", state.leader == replica},
+                                {"log_start_offset", r.log.log_start_offset().value()},
+                                {"high_watermark", std::min(r.high_watermark.value(), end)},
+                                {"log_end_offset", end},
+                                {"records", records}};
+            if (spec_.cluster.compacted) {
+                line["compacted"] = true;
+            }
+            out << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
         }
     }
     return out.str();

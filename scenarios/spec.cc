@@ -171,7 +171,8 @@ Spec parse_spec(std::string_view text, const std::string& source) {
     reader.known_keys(cluster, "cluster", {"brokers", "replication_factor", "partitions", "min_insync_replicas",
                                            "unclean_leader_election", "flush_every_write", "writeback_interval_ms",
                                            "segment_bytes", "producer_id_expiration_ms", "retention_ms",
-                                           "retention_bytes", "topic"});
+                                           "retention_bytes", "cleanup_policy", "delete_retention_ms",
+                                           "min_compaction_lag_ms", "topic"});
     ClusterSpec& c = spec.cluster;
     reader.integer(cluster, "brokers", c.brokers, 1, 9);
     reader.integer(cluster, "replication_factor", c.replication_factor, 1, c.brokers);
@@ -184,6 +185,15 @@ Spec parse_spec(std::string_view text, const std::string& source) {
     reader.integer(cluster, "producer_id_expiration_ms", c.producer_id_expiration_ms, 1000, 7LL * 24 * 3600 * 1000);
     reader.integer(cluster, "retention_ms", c.retention_ms, -1, 7LL * 24 * 3600 * 1000);
     reader.integer(cluster, "retention_bytes", c.retention_bytes, -1, 1LL << 40);
+    std::string policy = "delete";
+    reader.string(cluster, "cleanup_policy", policy);
+    if (policy != "delete" && policy != "compact") {
+        throw SpecError(fmt::format("{}: cleanup_policy must be \"delete\" or \"compact\"",
+                                    where(source, cluster->get("cleanup_policy")->source())));
+    }
+    c.compacted = policy == "compact";
+    reader.integer(cluster, "delete_retention_ms", c.delete_retention_ms, 0, 7LL * 24 * 3600 * 1000);
+    reader.integer(cluster, "min_compaction_lag_ms", c.min_compaction_lag_ms, 0, 7LL * 24 * 3600 * 1000);
     reader.string(cluster, "topic", c.topic);
     // Each key's bounds above hold only when it is written; the defaults must agree as well.
     const std::string cluster_where = cluster != nullptr ? where(source, cluster->source()) : source;
@@ -199,7 +209,8 @@ Spec parse_spec(std::string_view text, const std::string& source) {
     const toml::table* workload = reader.table("workload");
     reader.known_keys(workload, "workload", {"producers", "consumers", "acks", "idempotent", "keyed", "max_in_flight",
                                              "send_interval_ms", "value_bytes", "delivery_timeout_ms", "pause_every_ms",
-                                             "pause_ms", "delete_records_every_ms"});
+                                             "pause_ms", "delete_records_every_ms", "tombstone_percent",
+                                             "keys"});
     WorkloadSpec& w = spec.workload;
     reader.integer(workload, "producers", w.producers, 0, 16);
     reader.integer(workload, "consumers", w.consumers, 0, 16);
@@ -239,6 +250,12 @@ Spec parse_spec(std::string_view text, const std::string& source) {
                                         where(source, workload->get(key)->source()), key));
         }
     };
+    reader.integer(workload, "tombstone_percent", w.tombstone_percent, 0, 100);
+    reader.integer(workload, "keys", w.keys, 1, 1'000'000);
+    if (w.tombstone_percent > 0 && (!c.compacted || !w.keyed)) {
+        throw SpecError(fmt::format("{}: tombstone_percent needs cleanup_policy = \"compact\" and keyed = true",
+                                    where(source, workload->get("tombstone_percent")->source())));
+    }
     ms_range("pause_every_ms", w.pause_every_min_ms, w.pause_every_max_ms);
     ms_range("pause_ms", w.pause_min_ms, w.pause_max_ms);
     ms_range("delete_records_every_ms", w.delete_records_every_min_ms, w.delete_records_every_max_ms);

@@ -29,6 +29,10 @@ struct ClusterSpec {
     std::int64_t retention_ms = -1;     // retention.ms; -1: keep everything
     std::int64_t retention_bytes = -1;  // retention.bytes per partition replica; -1: no limit
     std::string topic = "events";
+    // cleanup.policy: false "delete" (retention only), true "compact" (keep each key's latest record).
+    bool compacted = false;
+    std::int64_t delete_retention_ms = 86'400'000;  // delete.retention.ms: how long a tombstone stays once cleanable
+    std::int64_t min_compaction_lag_ms = 0;         // min.compaction.lag.ms: records younger than this stay
 };
 
 struct WorkloadSpec {
@@ -37,11 +41,13 @@ struct WorkloadSpec {
     std::int16_t acks = -1;
     bool idempotent = false;  // enable.idempotence; the spec's default is true with acks = "all"
     bool keyed = true;
+    std::int32_t keys = 32;  // keyed: keys k0..k<keys-1>, in turn
     std::int32_t max_in_flight = 1;
     std::int64_t send_interval_min_ms = 1;
     std::int64_t send_interval_max_ms = 10;
     std::int32_t value_bytes = 24;
     std::int64_t delivery_timeout_ms = 10'000;  // delivery.timeout.ms
+    std::int32_t tombstone_percent = 0;         // compacted topics: this share of sends are tombstones
     // Producers go idle now and then: after sending for a draw of pause_every_ms, they stop for a draw
     // of pause_ms (0, 0: never).
     std::int64_t pause_every_min_ms = 0;

@@ -106,7 +106,7 @@ struct Cluster {
         std::vector<std::string> out;
         for (const auto& batch : r.log.read(Offset(0), end, UINT64_MAX).batches) {
             for (const auto& record : batch.records) {
-                out.push_back(record.value);
+                out.push_back(record.value.value_or(""));
             }
         }
         return out;

@@ -249,6 +249,115 @@ TEST_F(LogTest, RecoveryTakesEpochsFromTheBatchesWhenTheCheckpointLags) {
               (std::vector<EpochEntry>{{LeaderEpoch(0), Offset(0)}, {LeaderEpoch(4), Offset(2)}}));
 }
 
+// A batch of keyed records (`key`, value) starting at `base`, with timestamps `timestamp_ms`; a value of
+// nothing is a tombstone.
+RecordBatch keyed_batch(std::int64_t base, const std::vector<std::pair<std::string, std::optional<std::string>>>& records,
+                        std::int64_t timestamp_ms = 0) {
+    RecordBatch batch;
+    batch.base_offset = Offset(base);
+    for (const auto& [key, value] : records) {
+        batch.records.push_back(protocol::Record{key, value, timestamp_ms});
+    }
+    return batch;
+}
+
+std::vector<std::pair<std::int64_t, std::string>> keyed_contents(const PartitionLog& log) {
+    std::vector<std::pair<std::int64_t, std::string>> contents;
+    for (const RecordBatch& batch : log.read(log.log_start_offset(), log.log_end_offset(), UINT64_MAX).batches) {
+        for (std::size_t i = 0; i < batch.records.size(); ++i) {
+            contents.emplace_back(batch.base_offset.value() + static_cast<std::int64_t>(i),
+                                  *batch.records[i].key + "=" + batch.records[i].value.value_or("<tombstone>"));
+        }
+    }
+    return contents;
+}
+
+class CompactionTest : public LogTest {
+protected:
+    LogConfig config{.segment_bytes = 60, .compacted = true, .delete_retention_ms = 100};
+};
+
+TEST_F(CompactionTest, SupersededBatchesGoAndEveryKeysLatestStays) {
+    PartitionLog log(disk, "t-0", config);
+    (void)log.recover();
+    // One batch per segment (segments are tiny).
+    ASSERT_TRUE(log.append(keyed_batch(0, {{"a", "a1"}, {"b", "b1"}})).ok());
+    ASSERT_TRUE(log.append(keyed_batch(2, {{"a", "a2"}})).ok());
+    ASSERT_TRUE(log.append(keyed_batch(3, {{"b", "b2"}, {"c", "c1"}})).ok());
+    ASSERT_TRUE(log.append(keyed_batch(5, {{"c", "c2"}})).ok());  // the active segment
+    // Nothing at or past the upper bound is cleaned, nor read as superseding.
+    EXPECT_EQ(log.compact(0, Offset(0)).batches_removed, 0U);
+    const CleanReport report = log.compact(0, Offset(5));
+    EXPECT_EQ(report.batches_removed, 1U);  // the first batch: a and b were written again
+    EXPECT_EQ(keyed_contents(log), (std::vector<std::pair<std::int64_t, std::string>>{
+                                       {2, "a=a2"}, {3, "b=b2"}, {4, "c=c1"}, {5, "c=c2"}}));
+    // Offsets stay; the log has a gap, and so does its recovery.
+    PartitionLog recovered(disk, "t-0", config);
+    (void)recovered.recover();
+    EXPECT_EQ(keyed_contents(recovered), keyed_contents(log));
+    EXPECT_EQ(recovered.log_start_offset(), Offset(0));
+    EXPECT_EQ(recovered.log_end_offset(), Offset(6));
+}
+
+TEST_F(CompactionTest, ATombstoneGoesAfterDeleteRetentionOnlyOnceNothingOlderOfItsKeyStays) {
+    PartitionLog log(disk, "t-0", config);
+    (void)log.recover();
+    ASSERT_TRUE(log.append(keyed_batch(0, {{"a", "a1"}, {"b", "b1"}}, 0)).ok());
+    ASSERT_TRUE(log.append(keyed_batch(2, {{"a", std::nullopt}}, 10)).ok());  // deletes a
+    ASSERT_TRUE(log.append(keyed_batch(3, {{"z", "z1"}}, 10)).ok());            // the active segment
+    // The first batch stays (b1 is b's latest), so a's tombstone must stay too, however old, or a1
+    // would come back.
+    (void)log.compact(1000, Offset(3));
+    EXPECT_EQ(keyed_contents(log), (std::vector<std::pair<std::int64_t, std::string>>{
+                                       {0, "a=a1"}, {1, "b=b1"}, {2, "a=<tombstone>"}, {3, "z=z1"}}));
+    // Once b is written again the first batch goes, and then the tombstone, after delete retention.
+    ASSERT_TRUE(log.append(keyed_batch(4, {{"b", "b2"}}, 20)).ok());
+    ASSERT_TRUE(log.append(keyed_batch(5, {{"z", "z2"}}, 20)).ok());
+    (void)log.compact(50, Offset(5));  // the tombstone is 40 ms old: it stays
+    EXPECT_EQ(keyed_contents(log), (std::vector<std::pair<std::int64_t, std::string>>{
+                                       {2, "a=<tombstone>"}, {3, "z=z1"}, {4, "b=b2"}, {5, "z=z2"}}));
+    (void)log.compact(1000, Offset(5));
+    // z1 stays: z2 is past the cleaned range (the upper bound), so within it z1 is z's latest.
+    EXPECT_EQ(keyed_contents(log),
+              (std::vector<std::pair<std::int64_t, std::string>>{{3, "z=z1"}, {4, "b=b2"}, {5, "z=z2"}}));
+}
+
+TEST_F(CompactionTest, EachProducersLastBatchStays) {
+    PartitionLog log(disk, "t-0", config);
+    (void)log.recover();
+    RecordBatch first = keyed_batch(0, {{"a", "a1"}});
+    first.producer_id = protocol::ProducerId(7);
+    first.producer_epoch = protocol::ProducerEpoch(0);
+    first.base_sequence = protocol::Sequence(0);
+    ASSERT_TRUE(log.append(first).ok());
+    ASSERT_TRUE(log.append(keyed_batch(1, {{"a", "a2"}})).ok());
+    ASSERT_TRUE(log.append(keyed_batch(2, {{"z", "z1"}})).ok());
+    EXPECT_EQ(log.compact(0, Offset(2)).batches_removed, 0U);  // a1 is superseded but producer 7's last batch
+    EXPECT_EQ(keyed_contents(log).size(), 3U);
+}
+
+TEST_F(CompactionTest, TheBugSwitchDropsAKeysLatestRecord) {
+    LogConfig buggy = config;
+    buggy.cleaner_drops_latest = true;
+    PartitionLog log(disk, "t-0", buggy);
+    (void)log.recover();
+    ASSERT_TRUE(log.append(keyed_batch(0, {{"a", "a1"}})).ok());
+    ASSERT_TRUE(log.append(keyed_batch(1, {{"z", "z1"}})).ok());
+    (void)log.compact(0, Offset(1));
+    EXPECT_EQ(keyed_contents(log), (std::vector<std::pair<std::int64_t, std::string>>{{1, "z=z1"}}));
+}
+
+TEST_F(CompactionTest, AFollowerCopiesBatchesAcrossTheGaps) {
+    PartitionLog follower(disk, "f-0", config);
+    (void)follower.recover();
+    ASSERT_TRUE(follower.append(keyed_batch(2, {{"a", "a2"}})).ok());
+    ASSERT_TRUE(follower.append(keyed_batch(7, {{"b", "b1"}})).ok());
+    EXPECT_EQ(follower.log_end_offset(), Offset(8));
+    const ReadResult from_gap = follower.read(Offset(4), Offset(8), UINT64_MAX);
+    ASSERT_EQ(from_gap.batches.size(), 1U);
+    EXPECT_EQ(from_gap.batches.front().base_offset, Offset(7));
+}
+
 TEST(LeaderEpochCache, AnswersOffsetsForLeaderEpochLikeKip101) {
     sim::Simulation simulation(sim::SimulationOptions{.seed = 1});
     sim::Disk disk(sim::DiskOptions{}, sim::Random(1));

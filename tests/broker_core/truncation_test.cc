@@ -50,7 +50,7 @@ struct TestReplica {
         std::vector<std::string> out;
         for (const RecordBatch& batch : log->read(log->log_start_offset(), log->log_end_offset(), UINT64_MAX).batches) {
             for (const protocol::Record& record : batch.records) {
-                out.push_back(record.value);
+                out.push_back(record.value.value_or(""));
             }
         }
         return out;

@@ -63,7 +63,7 @@ TEST_P(MustPass, FixedSeedRangePasses) {
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, MustPass,
                          ::testing::Values("log-acks-all", "log-power-loss-fsync", "idempotent-acks-all",
-                                           "idempotent-retention"),
+                                           "idempotent-retention", "compaction"),
                          test_name);
 
 // Seeds that once failed a must-pass scenario, each for a defect since fixed:
@@ -150,7 +150,7 @@ TEST_P(BugSwitchCaught, BySweepOfItsScenario) {
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, BugSwitchCaught,
                          ::testing::Values("kip101-hw-truncation", "ack-before-isr", "no-crc-check", "no-dedup",
-                                           "dedup-window-1", "producer-state-not-recovered"),
+                                           "dedup-window-1", "producer-state-not-recovered", "compaction-drops-latest"),
                          test_name);
 
 TEST(ScenarioDeterminism, EveryScenarioGivesTheSameFingerprintTwice) {

@@ -46,6 +46,8 @@ TEST(Spec, ErrorsAreOneLineWithTheirPlace) {
         {"name = \"x\"\n[workload]\npause_ms = [100, 200]\n", "pause_every_ms and pause_ms go together"},
         {"name = \"x\"\n[workload]\ndelete_records_every_ms = [0, 200]\n", "must be [0, 0] (never) or start at 1"},
         {"name = \"x\"\n[cluster]\nretention_ms = -2\n", "retention_ms must be an integer from -1"},
+        {"name = \"x\"\n[cluster]\ncleanup_policy = \"shred\"\n", "cleanup_policy must be \"delete\" or \"compact\""},
+        {"name = \"x\"\n[workload]\ntombstone_percent = 5\n", "tombstone_percent needs cleanup_policy = \"compact\""},
     };
     for (const auto& [text, expected] : cases) {
         const std::string error = error_of(text);
@@ -129,6 +131,16 @@ delete_records_every_ms = [800, 2500]
     const Spec defaults = parse_spec("name = \"x\"\n", "x.toml");
     EXPECT_EQ(defaults.cluster.retention_ms, -1);
     EXPECT_EQ(defaults.workload.pause_every_max_ms, 0);
+    EXPECT_FALSE(defaults.cluster.compacted);
+    const Spec compacted = parse_spec(
+        "name = \"x\"\n[cluster]\ncleanup_policy = \"compact\"\ndelete_retention_ms = 500\nmin_compaction_lag_ms = "
+        "100\n[workload]\ntombstone_percent = 10\nkeys = 1000\n",
+        "x.toml");
+    EXPECT_TRUE(compacted.cluster.compacted);
+    EXPECT_EQ(compacted.cluster.delete_retention_ms, 500);
+    EXPECT_EQ(compacted.cluster.min_compaction_lag_ms, 100);
+    EXPECT_EQ(compacted.workload.tombstone_percent, 10);
+    EXPECT_EQ(compacted.workload.keys, 1000);
 }
 
 }  // namespace
