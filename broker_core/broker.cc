@@ -269,6 +269,9 @@ void Broker::follow(TopicPartition partition, std::uint64_t generation) {
                 // An empty log that starts inside the leader's first batch (the leader's log start came
                 // from DeleteRecords): start it at that batch, as Kafka does.
                 replica->log.truncate_fully_and_start_at(batch.base_offset);
+                if ((replica = current()) == nullptr) {
+                    return;  // it suspended (fsync): the role may have changed meanwhile
+                }
                 replica->high_watermark = std::min(replica->high_watermark, batch.base_offset);
             } else if (batch.base_offset < end) {
                 // Batch boundaries disagree: only when the logs diverged. Truncation never splits a

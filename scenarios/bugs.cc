@@ -17,7 +17,8 @@ const std::vector<BugSwitch>& bug_switches() {
         {"dedup-window-1", "re-creates KAFKA-5494", "duplicate, nonmonotonic-send", "idempotent-acks-all",
          "producer state keeps only each producer's last batch while 5 may be in flight, so the retry of an "
          "older one is taken for a gap and written again under a new epoch"},
-        {"producer-state-not-recovered", "breaks producer state recovery (snapshot and log replay)", "duplicate",
+        {"producer-state-not-recovered", "breaks producer state recovery (snapshot and log replay)",
+         "duplicate, nonmonotonic-send",
          "idempotent-acks-all",
          "a restarted broker forgets every producer, so a retry of a batch it already has is written again"},
         {"compaction-drops-latest", "breaks log compaction's guarantee", "compaction-consistency, lost-write",

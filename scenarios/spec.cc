@@ -263,13 +263,6 @@ Spec parse_spec(std::string_view text, const std::string& source) {
         throw SpecError(fmt::format("{}: workload: pause_every_ms and pause_ms go together",
                                     workload != nullptr ? where(source, workload->source()) : source));
     }
-    // A producer's state must outlive its retries, or a retry of a written batch finds no state and is
-    // written again.
-    if (w.idempotent && c.producer_id_expiration_ms <= w.delivery_timeout_ms) {
-        throw SpecError(fmt::format("{}: cluster: producer_id_expiration_ms {} must be more than the workload's "
-                                    "delivery_timeout_ms {}",
-                                    cluster_where, c.producer_id_expiration_ms, w.delivery_timeout_ms));
-    }
 
     const toml::table* faults = reader.table("faults");
     reader.known_keys(faults, "faults", {"kinds", "chaos_ms", "interval_ms", "duration_ms", "crash_unsynced",
@@ -294,6 +287,15 @@ Spec parse_spec(std::string_view text, const std::string& source) {
     plan.crash_unsynced = reader.fate(faults, "crash_unsynced", plan.crash_unsynced);
     plan.power_loss_unsynced = reader.fate(faults, "power_loss_unsynced", plan.power_loss_unsynced);
     reader.boolean(faults, "within_tolerance", spec.faults.within_tolerance);
+    // A producer's state must outlive its retries, or a retry of a written batch finds no state and is
+    // written again; a fault (a pause, a partition) can hold a retry sent just in time for its duration.
+    const std::int64_t longest_fault_ms = std::chrono::duration_cast<std::chrono::milliseconds>(plan.duration_max).count();
+    if (w.idempotent && c.producer_id_expiration_ms <= w.delivery_timeout_ms + longest_fault_ms) {
+        throw SpecError(fmt::format("{}: cluster: producer_id_expiration_ms {} must be more than the workload's "
+                                    "delivery_timeout_ms {} plus the longest fault ({} ms)",
+                                    cluster_where, c.producer_id_expiration_ms, w.delivery_timeout_ms,
+                                    longest_fault_ms));
+    }
 
     const toml::table* checks = reader.table("checks");
     reader.known_keys(checks, "checks", {"allowed", "weaknesses", "quiesce_ms"});

@@ -42,7 +42,8 @@ TEST(Spec, ErrorsAreOneLineWithTheirPlace) {
         {"name = \"x\"\n[checks]\nallowed = [\"duplicate\"]\n", "duplicate cannot be allowed or a weakness with idempotent"},
         {"name = \"x\"\n[checks]\nweaknesses = [\"nonmonotonic-send\"]\n", "nonmonotonic-send cannot be allowed"},
         {"name = \"x\"\n[cluster]\nproducer_id_expiration_ms = 5000\n",
-         "producer_id_expiration_ms 5000 must be more than the workload's delivery_timeout_ms 10000"},
+         "producer_id_expiration_ms 5000 must be more than the workload's delivery_timeout_ms 10000 plus the longest "
+         "fault (3000 ms)"},
         {"name = \"x\"\n[workload]\npause_ms = [100, 200]\n", "pause_every_ms and pause_ms go together"},
         {"name = \"x\"\n[workload]\ndelete_records_every_ms = [0, 200]\n", "must be [0, 0] (never) or start at 1"},
         {"name = \"x\"\n[cluster]\nretention_ms = -2\n", "retention_ms must be an integer from -1"},
