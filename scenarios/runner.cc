@@ -212,6 +212,11 @@ private:
     void heal_everything();
     void restart_down_nodes();
     [[nodiscard]] bool healthy();
+    // Every broker is up, not paused, and heard by the controller lately.
+    [[nodiscard]] bool brokers_in_touch(const Controller& controller) const;
+    // The replica of `partition` on the broker the controller names as its leader (null: it has none).
+    [[nodiscard]] const broker_core::Replica* replica_of_leader(const TopicPartition& partition,
+                                                                const protocol::PartitionState& state) const;
     [[nodiscard]] bool repaired();
     [[nodiscard]] bool quiescent();
     void block(sim::NodeId from, sim::NodeId to, std::vector<std::pair<sim::NodeId, sim::NodeId>>& blocked);
@@ -357,11 +362,7 @@ bool Run::repaired() {
     return true;
 }
 
-bool Run::healthy() {
-    if (!blocks_.empty() || !controller_->up()) {
-        return false;
-    }
-    const auto& controller = controller_->state<Controller>();
+bool Run::brokers_in_touch(const Controller& controller) const {
     for (std::size_t i = 0; i < brokers_.size(); ++i) {
         if (!brokers_[i]->up() || brokers_[i]->paused()) {
             return false;
@@ -372,18 +373,35 @@ bool Run::healthy() {
             return false;
         }
     }
+    return true;
+}
+
+const broker_core::Replica* Run::replica_of_leader(const TopicPartition& partition,
+                                                   const protocol::PartitionState& state) const {
+    const auto& replicas = brokers_[static_cast<std::size_t>(state.leader.value() - 1)]->state<Broker>().replicas();
+    const auto found = replicas.find(partition);
+    return found != replicas.end() ? found->second.get() : nullptr;
+}
+
+bool Run::healthy() {
+    if (!blocks_.empty() || !controller_->up()) {
+        return false;
+    }
+    const auto& controller = controller_->state<Controller>();
+    if (!brokers_in_touch(controller)) {
+        return false;
+    }
     for (const auto& [partition, state] : controller.partitions()) {
         if (state.leader == protocol::no_broker || state.isr.size() != state.replicas.size()) {
             return false;
         }
         // The leader agrees, has no ISR change under way, and every follower caught up recently: the
         // ISR cannot shrink for a good while (the latent window of a bit flip is shorter).
-        const auto& leader_replicas = brokers_[static_cast<std::size_t>(state.leader.value() - 1)]->state<Broker>().replicas();
-        const auto leader = leader_replicas.find(partition);
-        if (leader == leader_replicas.end()) {
+        const broker_core::Replica* leader = replica_of_leader(partition, state);
+        if (leader == nullptr) {
             return false;
         }
-        const broker_core::Replica& replica = *leader->second;
+        const broker_core::Replica& replica = *leader;
         if (replica.role != broker_core::ReplicaRole::leader || replica.alter_in_flight || !replica.isr_in_doubt.empty() ||
             replica.isr.size() != state.replicas.size()) {
             return false;
@@ -601,28 +619,20 @@ bool Run::quiescent() {
         }
     }
     const auto& controller = controller_->state<Controller>();
-    for (std::size_t i = 0; i < brokers_.size(); ++i) {
-        if (!brokers_[i]->up() || brokers_[i]->paused()) {
-            return false;
-        }
-        // The controller is in touch with it: no session is about to expire, fencing brokers at once.
-        const protocol::BrokerId id(static_cast<std::int32_t>(i + 1));
-        if (sim::now() - controller.last_heartbeat(id) > healthy_heartbeat_age) {
-            return false;
-        }
+    if (!brokers_in_touch(controller)) {
+        return false;
     }
     for (const auto& [partition, state] : controller.partitions()) {
         if (state.leader == protocol::no_broker || state.isr.size() != state.replicas.size()) {
             return false;
         }
-        const auto& leader_replicas = brokers_[static_cast<std::size_t>(state.leader.value() - 1)]->state<Broker>().replicas();
-        const auto leader = leader_replicas.find(partition);
-        if (leader == leader_replicas.end() || leader->second->role != broker_core::ReplicaRole::leader ||
-            leader->second->leader_epoch != state.leader_epoch) {
+        const broker_core::Replica* leader = replica_of_leader(partition, state);
+        if (leader == nullptr || leader->role != broker_core::ReplicaRole::leader ||
+            leader->leader_epoch != state.leader_epoch) {
             return false;
         }
-        const protocol::Offset end = leader->second->log.log_end_offset();
-        if (leader->second->high_watermark != end) {
+        const protocol::Offset end = leader->log.log_end_offset();
+        if (leader->high_watermark != end) {
             return false;
         }
         for (const BrokerId replica : state.replicas) {
