@@ -13,14 +13,6 @@ namespace {
 constexpr std::string_view segment_suffix = ".log";
 constexpr std::string_view log_start_checkpoint = "log-start-offset";
 
-std::int64_t max_timestamp(const protocol::RecordBatch& batch) {
-    std::int64_t newest = 0;
-    for (const protocol::Record& record : batch.records) {
-        newest = std::max(newest, record.timestamp_ms);
-    }
-    return newest;
-}
-
 }  // namespace
 
 PartitionLog::PartitionLog(sim::Disk& disk, std::string directory, LogConfig config)
@@ -79,7 +71,7 @@ RecoveryReport PartitionLog::recover(bool verify_crc) {
                 break;
             }
             index_[batch_base] = BatchLocation{base, position, decoded.size_bytes, decoded.batch.last_offset().value(),
-                                               decoded.batch.leader_epoch.value(), max_timestamp(decoded.batch)};
+                                               decoded.batch.leader_epoch.value(), decoded.batch.max_timestamp_ms()};
             // The checkpoint may lag the log (a crash between an append and the checkpoint's rename):
             // every recovered batch's epoch is assigned again, as Kafka's recovery does.
             epochs_.assign(decoded.batch.leader_epoch, decoded.batch.base_offset);
@@ -192,7 +184,7 @@ sim::Status PartitionLog::append(const protocol::RecordBatch& batch) {
     }
     index_[batch.base_offset.value()] = BatchLocation{active_segment_, position, bytes.size(),
                                                       batch.last_offset().value(), batch.leader_epoch.value(),
-                                                      max_timestamp(batch)};
+                                                      batch.max_timestamp_ms()};
     log_end_offset_ = batch.next_offset();
     unflushed_segments_[active_segment_] = true;
     producer_state_.update(batch);  // before the epoch checkpoint's fsync: another fiber may run meanwhile
@@ -310,6 +302,14 @@ std::optional<std::int64_t> PartitionLog::read_log_start_checkpoint() const {
     return std::stoll(text);
 }
 
+std::int64_t PartitionLog::newest_timestamp(std::int64_t from, std::int64_t to) const {
+    std::int64_t newest = 0;
+    for (auto it = index_.lower_bound(from); it != index_.end() && it->first < to; ++it) {
+        newest = std::max(newest, it->second.max_timestamp_ms);
+    }
+    return newest;
+}
+
 void PartitionLog::delete_segments_below(std::int64_t offset) {
     ++removals_;
     const std::vector<std::int64_t> bases = segment_bases();
@@ -354,10 +354,7 @@ std::size_t PartitionLog::apply_retention(std::int64_t now_ms, protocol::Offset 
         if (bases[i + 1] > upper_bound.value()) {
             break;
         }
-        std::int64_t newest = 0;
-        for (auto it = index_.lower_bound(bases[i]); it != index_.end() && it->first < bases[i + 1]; ++it) {
-            newest = std::max(newest, it->second.max_timestamp_ms);
-        }
+        const std::int64_t newest = newest_timestamp(bases[i], bases[i + 1]);
         const bool expired = config_.retention_ms >= 0 && now_ms - newest >= config_.retention_ms;
         const bool oversized =
             config_.retention_bytes >= 0 && total - sizes[i] >= static_cast<std::uint64_t>(config_.retention_bytes);
@@ -400,11 +397,7 @@ CleanReport PartitionLog::compact(std::int64_t now_ms, protocol::Offset upper_bo
     const std::vector<std::int64_t> bases = segment_bases();
     std::size_t cleanable = 0;  // segments [0, cleanable) may be cleaned
     while (cleanable + 1 < bases.size() && bases[cleanable + 1] <= upper_bound.value()) {
-        std::int64_t newest = 0;
-        for (auto it = index_.lower_bound(bases[cleanable]); it != index_.end() && it->first < bases[cleanable + 1]; ++it) {
-            newest = std::max(newest, it->second.max_timestamp_ms);
-        }
-        if (now_ms - newest < config_.min_compaction_lag_ms) {
+        if (now_ms - newest_timestamp(bases[cleanable], bases[cleanable + 1]) < config_.min_compaction_lag_ms) {
             break;
         }
         ++cleanable;
@@ -506,7 +499,7 @@ CleanReport PartitionLog::compact(std::int64_t now_ms, protocol::Offset upper_bo
             const std::vector<std::byte> encoded = encode_batch(batch);
             kept.emplace_back(batch.base_offset.value(),
                               BatchLocation{base, bytes.size(), encoded.size(), batch.last_offset().value(),
-                                            batch.leader_epoch.value(), max_timestamp(batch)});
+                                            batch.leader_epoch.value(), batch.max_timestamp_ms()});
             bytes.insert(bytes.end(), encoded.begin(), encoded.end());
         }
         if (removed == 0) {

@@ -127,6 +127,8 @@ private:
     void rebuild_producer_state();
     void write_log_start_checkpoint();
     [[nodiscard]] std::optional<std::int64_t> read_log_start_checkpoint() const;
+    // The newest record timestamp of the batches based in [from, to) (0 for none).
+    [[nodiscard]] std::int64_t newest_timestamp(std::int64_t from, std::int64_t to) const;
     // Deletes the segments holding only offsets below `offset` (never the last one).
     void delete_segments_below(std::int64_t offset);
 

@@ -23,14 +23,6 @@ Sequence last_sequence_of(const protocol::RecordBatch& batch) {
                     static_cast<std::int32_t>(batch.last_offset().value() - batch.base_offset.value()));
 }
 
-std::int64_t max_timestamp(const protocol::RecordBatch& batch) {
-    std::int64_t newest = 0;
-    for (const protocol::Record& record : batch.records) {
-        newest = std::max(newest, record.timestamp_ms);
-    }
-    return newest;
-}
-
 }  // namespace
 
 std::string_view to_string(SequenceVerdict verdict) {
@@ -95,7 +87,7 @@ void ProducerStateManager::update(const protocol::RecordBatch& batch) {
         entry.batches.clear();  // a new epoch: its sequences start again
         entry.epoch = batch.producer_epoch;
     }
-    const std::int64_t timestamp = max_timestamp(batch);
+    const std::int64_t timestamp = batch.max_timestamp_ms();
     entry.batches.push_back(ProducerBatchMetadata{batch.base_sequence, last_sequence_of(batch), batch.base_offset,
                                                   batch.last_offset(), timestamp});
     while (entry.batches.size() > config_.batches_kept) {

@@ -57,6 +57,14 @@ struct RecordBatch {
     [[nodiscard]] Offset next_offset() const {
         return Offset(base_offset.value() + static_cast<std::int64_t>(records.size()));
     }
+    // The newest record's timestamp (0 for none): retention and producer expiry go by it.
+    [[nodiscard]] std::int64_t max_timestamp_ms() const {
+        std::int64_t newest = 0;
+        for (const Record& record : records) {
+            newest = newest < record.timestamp_ms ? record.timestamp_ms : newest;
+        }
+        return newest;
+    }
     bool operator==(const RecordBatch&) const = default;
 };
 
