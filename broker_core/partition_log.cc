@@ -214,12 +214,18 @@ ReadResult PartitionLog::read(protocol::Offset from, protocol::Offset end, std::
         }
     }
     std::uint64_t bytes_read = 0;
+    std::int64_t segment = -1;
+    std::string path;
     for (; it != index_.end() && it->first < end.value(); ++it) {
         const BatchLocation& location = it->second;
         if (!result.batches.empty() && bytes_read + location.size > max_bytes) {
             break;
         }
-        const auto bytes = disk_.read(segment_path(location.segment_base), location.position, location.size);
+        if (location.segment_base != segment) {
+            segment = location.segment_base;
+            path = segment_path(segment);
+        }
+        const auto bytes = disk_.read(path, location.position, location.size);
         if (!bytes || bytes->size() != location.size) {
             result.status = ReadStatus::corrupt;
             break;

@@ -21,7 +21,7 @@ using Json = nlohmann::json;
 constexpr std::size_t description_items_max = 5;
 constexpr std::size_t evidence_items_max = 100;
 
-std::string quoted(const std::string& text) {
+std::string json_quoted(Text text) {
     return Json(text).dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
@@ -47,8 +47,8 @@ Json optional_json(const std::optional<std::int64_t>& number) {
     return number ? Json(*number) : Json(nullptr);
 }
 
-Json optional_json(const std::string* text) {
-    return text != nullptr ? Json(*text) : Json(nullptr);
+Json optional_json(const std::optional<Text>& text) {
+    return text ? Json(*text) : Json(nullptr);
 }
 
 Json log_json(const CommittedLog& log) {
@@ -69,7 +69,7 @@ Json send_json(const AckedSend& send) {
 
 std::string send_text(const AckedSend& send) {
     return fmt::format("send op {} ({}, invoked at op {}) of {}", send.index, send.process, send.invoke_index,
-                       quoted(send.value));
+                       json_quoted(send.value));
 }
 
 // ---- lost-write ----
@@ -78,7 +78,7 @@ Anomaly lost_write(const AckedSend& send, const CommittedLog& log) {
     const std::string acknowledged =
         send.offset ? fmt::format("acknowledged at offset {}", *send.offset) : "acknowledged without an offset";
     return Anomaly{.name = "lost-write",
-                   .partition = send.partition,
+                   .partition = std::string(send.partition),
                    .description = fmt::format("{} to {} with acks={} was {}, but {} does not hold it", send_text(send),
                                               send.partition, to_string(send.acks), acknowledged, log_text(log)),
                    .evidence = {{"send", send_json(send)}, {"committed_log", log_json(log)}}};
@@ -86,7 +86,7 @@ Anomaly lost_write(const AckedSend& send, const CommittedLog& log) {
 
 // ---- duplicate ----
 
-using PartitionValue = std::pair<std::string, std::string>;
+using PartitionValue = std::pair<Text, Text>;
 
 // The first read of a value at each offset it was read at.
 std::map<std::int64_t, const Read*> first_read_at_each_offset(const std::vector<const Read*>& value_reads) {
@@ -106,7 +106,7 @@ Anomaly duplicate(const PartitionValue& key, const LogIndex* log, const std::vec
         }
     }
     const std::map<std::int64_t, const Read*> first_reads = first_read_at_each_offset(value_reads);
-    std::string description = fmt::format("value {} of {} appears at more than one offset", quoted(value), partition);
+    std::string description = fmt::format("value {} of {} appears at more than one offset", json_quoted(value), partition);
     if (!log_offsets.empty()) {
         description += fmt::format(": offsets {} of {}", join_offsets(log_offsets), log_text(log->log));
     }
@@ -121,7 +121,7 @@ Anomaly duplicate(const PartitionValue& key, const LogIndex* log, const std::vec
                                    }));
     }
     return Anomaly{.name = "duplicate",
-                   .partition = partition,
+                   .partition = std::string(partition),
                    .description = description,
                    .evidence = {{"value", value}, {"log_offsets", log_offsets}, {"reads", read_evidence}}};
 }
@@ -153,30 +153,56 @@ std::string observation_text(const Observation* observation) {
     return fmt::format("{} op {} ({})", observation->observer, observation->index, observation->who);
 }
 
-using PartitionOffset = std::pair<std::string, std::int64_t>;
+using PartitionOffset = std::pair<Text, std::int64_t>;
 
-std::map<PartitionOffset, std::vector<Observation>> observations_by_offset(const History& history,
-                                                                           const std::vector<AckedSend>& sends,
-                                                                           const std::vector<Read>& all_reads) {
-    std::map<PartitionOffset, std::vector<Observation>> observations;
+struct Observed {
+    std::size_t partition_rank = 0;  // of the partition in name order: integers sort fast
+    PartitionOffset where;
+    Observation observation;
+};
+
+// Every observation, by partition and offset (sends, then polls, then replicas within one offset).
+std::vector<Observed> observations_by_offset(const History& history, const std::vector<AckedSend>& sends,
+                                             const std::vector<Read>& all_reads) {
+    std::map<Text, std::size_t> rank;
+    for (const AckedSend& send : sends) {
+        rank.emplace(send.partition, 0);
+    }
+    for (const Read& read : all_reads) {
+        rank.emplace(read.partition, 0);
+    }
+    for (const ReplicaState& replica : history.replicas) {
+        rank.emplace(replica.partition, 0);
+    }
+    std::size_t next = 0;
+    for (auto& [partition, value] : rank) {
+        value = next++;
+    }
+    std::vector<Observed> observations;
+    const auto add = [&](Text partition, std::int64_t offset, Observation observation) {
+        observations.push_back(Observed{rank.at(partition), {partition, offset}, observation});
+    };
     for (const AckedSend& send : sends) {
         if (send.offset) {
-            observations[{send.partition, *send.offset}].push_back(
+            add(send.partition, *send.offset,
                 Observation{.observer = "send", .index = send.index, .who = send.process, .value = send.value});
         }
     }
     for (const Read& read : all_reads) {
-        observations[{read.partition, read.offset}].push_back(
+        add(read.partition, read.offset,
             Observation{.observer = "poll", .index = read.index, .who = read.process, .value = read.value});
     }
     for (const ReplicaState& replica : history.replicas) {
         for (const Record& record : replica.records) {
             if (record.offset < replica.high_watermark && record.value) {
-                observations[{replica.partition, record.offset}].push_back(
+                add(replica.partition, record.offset,
                     Observation{.observer = "replica", .index = 0, .who = replica.replica, .value = *record.value});
             }
         }
     }
+    std::stable_sort(observations.begin(), observations.end(), [](const Observed& a, const Observed& b) {
+        return std::pair(a.partition_rank, a.where.second) < std::pair(b.partition_rank, b.where.second);
+    });
     return observations;
 }
 
@@ -198,7 +224,7 @@ std::vector<std::pair<std::string_view, std::vector<const Observation*>>> group_
 Anomaly inconsistent_offset(const PartitionOffset& key, const std::vector<Observation>& observations) {
     const auto groups = group_by_value(observations);
     const std::string values = join_items(groups, [](const auto& group) {
-        return fmt::format("{} for {}", quoted(std::string(group.first)), join_items(group.second, observation_text));
+        return fmt::format("{} for {}", json_quoted(std::string(group.first)), join_items(group.second, observation_text));
     });
     Json observers = Json::array();
     for (const Observation& observation : observations) {
@@ -206,29 +232,24 @@ Anomaly inconsistent_offset(const PartitionOffset& key, const std::vector<Observ
     }
     return Anomaly{
         .name = "inconsistent-offsets",
-        .partition = key.first,
+        .partition = std::string(key.first),
         .description = fmt::format("offset {} of {} holds different values: {}", key.second, key.first, values),
         .evidence = {{"offset", key.second}, {"observers", observers}}};
 }
 
-bool values_differ(const std::vector<Observation>& observations) {
-    return std::any_of(observations.begin(), observations.end(), [&observations](const Observation& observation) {
-        return observation.value != observations.front().value;
-    });
-}
-
 // ---- nonmonotonic-send ----
 
-std::map<ProcessPartition, std::vector<AckedSend>> sends_with_offsets_by_producer(const History& history) {
-    std::map<ProcessPartition, std::vector<AckedSend>> sends;
-    for (AckedSend& send : acked_sends(history)) {
+std::map<ProcessPartition, std::vector<const AckedSend*>> sends_with_offsets_by_producer(
+    const std::vector<AckedSend>& acked) {
+    std::map<ProcessPartition, std::vector<const AckedSend*>> sends;
+    for (const AckedSend& send : acked) {
         if (send.offset) {
-            sends[{send.process, send.partition}].push_back(std::move(send));
+            sends[{send.process, send.partition}].push_back(&send);
         }
     }
     for (auto& [key, producer_sends] : sends) {
         std::stable_sort(producer_sends.begin(), producer_sends.end(),
-                         [](const AckedSend& a, const AckedSend& b) { return a.invoke_index < b.invoke_index; });
+                         [](const AckedSend* a, const AckedSend* b) { return a->invoke_index < b->invoke_index; });
     }
     return sends;
 }
@@ -236,7 +257,7 @@ std::map<ProcessPartition, std::vector<AckedSend>> sends_with_offsets_by_produce
 Anomaly nonmonotonic_send(const AckedSend& earlier, const AckedSend& later) {
     return Anomaly{
         .name = "nonmonotonic-send",
-        .partition = later.partition,
+        .partition = std::string(later.partition),
         .description = fmt::format("{} on {}: {} was acknowledged at offset {}, below offset {} of the "
                                    "earlier-invoked {}",
                                    later.process, later.partition, send_text(later), *later.offset, *earlier.offset,
@@ -334,8 +355,8 @@ void check_poll_order(const Operation& poll, const std::optional<Position>& posi
 }
 
 // Known offsets from `from` (an iterator into `known`) up to, not including, `to`.
-std::vector<std::int64_t> known_offsets_before(const std::set<std::int64_t>& known,
-                                               std::set<std::int64_t>::const_iterator from, std::int64_t to) {
+std::vector<std::int64_t> known_offsets_before(const OffsetSet& known, OffsetSet::const_iterator from,
+                                               std::int64_t to) {
     std::vector<std::int64_t> offsets;
     for (auto it = from; it != known.end() && *it < to; ++it) {
         offsets.push_back(*it);
@@ -344,9 +365,10 @@ std::vector<std::int64_t> known_offsets_before(const std::set<std::int64_t>& kno
 }
 
 // Known offsets a poll starting at `first_offset` skipped: after the poll's last offset, or from the seek's.
-std::vector<std::int64_t> skipped_offsets(const std::set<std::int64_t>& known, const Position& position,
+std::vector<std::int64_t> skipped_offsets(const OffsetSet& known, const Position& position,
                                           std::int64_t first_offset) {
-    const auto from = position.after_poll ? known.upper_bound(position.offset) : known.lower_bound(position.offset);
+    const auto from = position.after_poll ? std::upper_bound(known.begin(), known.end(), position.offset)
+                                          : std::lower_bound(known.begin(), known.end(), position.offset);
     return known_offsets_before(known, from, first_offset);
 }
 
@@ -389,7 +411,7 @@ Anomaly poll_skipped_in_poll(const Operation& poll, const Record& previous, cons
 }
 
 void check_poll_gaps(const Operation& poll, const std::optional<Position>& position,
-                     const std::set<std::int64_t>& known, std::vector<Anomaly>& found) {
+                     const OffsetSet& known, std::vector<Anomaly>& found) {
     const std::vector<Record>& records = *poll.records;
     if (position) {
         const auto skipped = skipped_offsets(known, *position, records.front().offset);
@@ -398,7 +420,8 @@ void check_poll_gaps(const Operation& poll, const std::optional<Position>& posit
         }
     }
     for (std::size_t i = 1; i < records.size(); ++i) {
-        const auto skipped = known_offsets_before(known, known.upper_bound(records[i - 1].offset), records[i].offset);
+        const auto skipped = known_offsets_before(
+            known, std::upper_bound(known.begin(), known.end(), records[i - 1].offset), records[i].offset);
         if (!skipped.empty()) {
             found.push_back(poll_skipped_in_poll(poll, records[i - 1], records[i], skipped));
         }
@@ -409,16 +432,33 @@ void check_poll_gaps(const Operation& poll, const std::optional<Position>& posit
 
 struct Difference {
     std::int64_t offset = 0;
-    const std::string* replica_value = nullptr;    // null: the replica has no record there
-    const std::string* committed_value = nullptr;  // null: the committed log has no record there
+    std::optional<Text> replica_value;    // nothing: the replica has no record there
+    std::optional<Text> committed_value;  // nothing: the committed log has no record there
 };
 
-std::map<std::int64_t, const std::string*> first_values_in(const ReplicaState& replica, std::int64_t from,
-                                                           std::int64_t to) {
-    std::map<std::int64_t, const std::string*> values;
+using OffsetValues = std::vector<std::pair<std::int64_t, Text>>;
+
+// The first value at each offset in [from, to), by offset.
+OffsetValues first_values_in(const ReplicaState& replica, std::int64_t from, std::int64_t to) {
+    OffsetValues values;
     for (const Record& record : replica.records) {
         if (record.offset >= from && record.offset < to && record.value) {
-            values.emplace(record.offset, &*record.value);
+            values.emplace_back(record.offset, *record.value);
+        }
+    }
+    const auto by_offset = [](const auto& a, const auto& b) { return a.first < b.first; };
+    std::stable_sort(values.begin(), values.end(), by_offset);
+    values.erase(std::unique(values.begin(), values.end(), [](const auto& a, const auto& b) { return a.first == b.first; }),
+                 values.end());
+    return values;
+}
+
+OffsetValues first_values_in(const LogIndex& log, std::int64_t from, std::int64_t to) {
+    const auto [first, last] = log.values_in(from, to);
+    OffsetValues values;
+    for (auto it = first; it != last; ++it) {
+        if (values.empty() || values.back().first != it->first) {
+            values.push_back(*it);
         }
     }
     return values;
@@ -426,40 +466,42 @@ std::map<std::int64_t, const std::string*> first_values_in(const ReplicaState& r
 
 std::vector<Difference> differences(const ReplicaState& replica, const LogIndex& log, std::int64_t from,
                                     std::int64_t to) {
-    const auto replica_values = first_values_in(replica, from, to);
-    std::set<std::int64_t> offsets;
-    for (const auto& [offset, value] : replica_values) {
-        offsets.insert(offset);
-    }
-    for (auto it = log.values_at.lower_bound(from); it != log.values_at.end() && it->first < to; ++it) {
-        offsets.insert(it->first);
-    }
+    const OffsetValues replica_values = first_values_in(replica, from, to);
+    const OffsetValues committed_values = first_values_in(log, from, to);
     std::vector<Difference> found;
-    for (const std::int64_t offset : offsets) {
-        const auto held = replica_values.find(offset);
-        const std::string* replica_value = held == replica_values.end() ? nullptr : held->second;
-        const std::string* committed_value = log.first_value_at(offset);
-        if (log.log.compacted && (replica_value == nullptr || committed_value == nullptr)) {
+    auto held = replica_values.begin();
+    auto committed = committed_values.begin();
+    while (held != replica_values.end() || committed != committed_values.end()) {
+        const bool take_held = committed == committed_values.end() ||
+                               (held != replica_values.end() && held->first <= committed->first);
+        const bool take_committed = held == replica_values.end() ||
+                                    (committed != committed_values.end() && committed->first <= held->first);
+        Difference difference{.offset = take_held ? held->first : committed->first,
+                              .replica_value = take_held ? std::optional<Text>(held->second) : std::nullopt,
+                              .committed_value = take_committed ? std::optional<Text>(committed->second) : std::nullopt};
+        held += take_held ? 1 : 0;
+        committed += take_committed ? 1 : 0;
+        const bool one_missing = !difference.replica_value || !difference.committed_value;
+        if (log.log.compacted && one_missing) {
             continue;  // replicas compact on their own: only a different value at one offset counts
         }
-        if (replica_value == nullptr || committed_value == nullptr || *replica_value != *committed_value) {
-            found.push_back(
-                Difference{.offset = offset, .replica_value = replica_value, .committed_value = committed_value});
+        if (one_missing || *difference.replica_value != *difference.committed_value) {
+            found.push_back(difference);
         }
     }
     return found;
 }
 
 std::string difference_text(const Difference& difference) {
-    if (difference.replica_value == nullptr) {
-        return fmt::format("offset {} is missing {}", difference.offset, quoted(*difference.committed_value));
+    if (!difference.replica_value) {
+        return fmt::format("offset {} is missing {}", difference.offset, json_quoted(*difference.committed_value));
     }
-    if (difference.committed_value == nullptr) {
+    if (!difference.committed_value) {
         return fmt::format("offset {} holds {} where the committed log has none", difference.offset,
-                           quoted(*difference.replica_value));
+                           json_quoted(*difference.replica_value));
     }
-    return fmt::format("offset {} holds {} instead of {}", difference.offset, quoted(*difference.replica_value),
-                       quoted(*difference.committed_value));
+    return fmt::format("offset {} holds {} instead of {}", difference.offset, json_quoted(*difference.replica_value),
+                       json_quoted(*difference.committed_value));
 }
 
 Anomaly replica_divergence(const ReplicaState& replica, const LogIndex& log, std::int64_t from, std::int64_t to,
@@ -482,7 +524,7 @@ Anomaly replica_divergence(const ReplicaState& replica, const LogIndex& log, std
                                 {"difference_count", found.size()}}};
 }
 
-std::int64_t highest_log_start(const History& history, const std::string& partition) {
+std::int64_t highest_log_start(const History& history, Text partition) {
     std::int64_t highest = std::numeric_limits<std::int64_t>::min();
     for (const ReplicaState& replica : history.replicas) {
         if (replica.partition == partition) {
@@ -494,11 +536,11 @@ std::int64_t highest_log_start(const History& history, const std::string& partit
 
 // ---- vanished-read ----
 
-using PartitionOffsetValue = std::tuple<std::string, std::int64_t, std::string>;
+using PartitionOffsetValue = std::tuple<Text, std::int64_t, Text>;
 
 Anomaly vanished_read(const PartitionOffsetValue& key, const std::vector<const Read*>& readers, const LogIndex& log) {
     const auto& [partition, offset, value] = key;
-    const std::string* held = log.first_value_at(offset);
+    const std::optional<Text> held = log.first_value_at(offset);
     Json reader_evidence = Json::array();
     for (const Read* read : readers) {
         reader_evidence.push_back({{"index", read->index}, {"process", read->process}});
@@ -506,12 +548,12 @@ Anomaly vanished_read(const PartitionOffsetValue& key, const std::vector<const R
     Json log_evidence = log_json(log.log);
     log_evidence["value"] = optional_json(held);
     const std::string what_log_has =
-        held == nullptr ? "has no record there" : fmt::format("holds {} there", quoted(*held));
+        !held ? "has no record there" : fmt::format("holds {} there", json_quoted(*held));
     return Anomaly{
         .name = "vanished-read",
-        .partition = partition,
+        .partition = std::string(partition),
         .description = fmt::format(
-            "offset {} of {} was read as {} by {}, but {} {}", offset, partition, quoted(value),
+            "offset {} of {} was read as {} by {}, but {} {}", offset, partition, json_quoted(value),
             join_items(readers,
                        [](const Read* read) { return fmt::format("poll op {} ({})", read->index, read->process); }),
             log_text(log.log), what_log_has),
@@ -530,32 +572,15 @@ Anomaly stuck(const Operation& op) {
         .evidence = {{"index", op.index}, {"process", op.process}, {"type", to_string(op.type)}, {"reason", reason}}};
 }
 
-}  // namespace
+// ---- the checkers, over facts computed once ----
 
-nlohmann::json anomaly_json(const Anomaly& anomaly) {
-    return {{"name", anomaly.name},
-            {"partition", anomaly.partition},
-            {"description", anomaly.description},
-            {"evidence", anomaly.evidence}};
-}
+using Checker = std::vector<Anomaly> (*)(const Facts&);
 
-std::vector<Anomaly> check(const History& history) {
+std::vector<Anomaly> check_lost_writes(const Facts& facts) {
+    const std::map<Text, LogIndex>& logs = facts.logs;
+    const KeyWrites& key_writes = facts.key_writes;
     std::vector<Anomaly> found;
-    for (const auto checker :
-         {check_lost_writes, check_duplicates, check_inconsistent_offsets, check_nonmonotonic_sends,
-          check_nonmonotonic_polls, check_poll_skips, check_replica_divergence, check_vanished_reads, check_stuck,
-          check_compaction_consistency}) {
-        std::vector<Anomaly> more = checker(history);
-        std::move(more.begin(), more.end(), std::back_inserter(found));
-    }
-    return found;
-}
-
-std::vector<Anomaly> check_lost_writes(const History& history) {
-    const std::map<std::string, LogIndex> logs = committed_logs(history);
-    const KeyWrites key_writes(history);
-    std::vector<Anomaly> found;
-    for (const AckedSend& send : acked_sends(history)) {
+    for (const AckedSend& send : facts.sends) {
         const auto log = logs.find(send.partition);
         if (send.acks == Acks::none || log == logs.end()) {
             continue;
@@ -563,16 +588,16 @@ std::vector<Anomaly> check_lost_writes(const History& history) {
         const bool removed_by_retention = send.offset && *send.offset < log->second.log.log_start_offset;
         const bool removed_by_compaction = log->second.log.compacted && send.key && send.offset &&
                                            key_writes.superseded(log->second, *send.key, *send.offset);
-        if (!removed_by_retention && !removed_by_compaction && !log->second.offsets_of.contains(send.value)) {
+        if (!removed_by_retention && !removed_by_compaction && !log->second.holds_value(send.value)) {
             found.push_back(lost_write(send, log->second.log));
         }
     }
     return found;
 }
 
-std::vector<Anomaly> check_duplicates(const History& history) {
-    const std::map<std::string, LogIndex> logs = committed_logs(history);
-    const std::vector<Read> all_reads = reads(history);
+std::vector<Anomaly> check_duplicates(const Facts& facts) {
+    const std::map<Text, LogIndex>& logs = facts.logs;
+    const std::vector<Read>& all_reads = facts.reads;
     std::map<PartitionValue, std::vector<const Read*>> reads_of_value;
     for (const Read& read : all_reads) {
         reads_of_value[{read.partition, read.value}].push_back(&read);
@@ -598,36 +623,47 @@ std::vector<Anomaly> check_duplicates(const History& history) {
     return found;
 }
 
-std::vector<Anomaly> check_inconsistent_offsets(const History& history) {
+std::vector<Anomaly> check_inconsistent_offsets(const Facts& facts) {
     std::vector<Anomaly> found;
-    const std::vector<AckedSend> sends = acked_sends(history);
-    const std::vector<Read> all_reads = reads(history);
-    for (const auto& [key, observations] : observations_by_offset(history, sends, all_reads)) {
-        if (values_differ(observations)) {
-            found.push_back(inconsistent_offset(key, observations));
+    const std::vector<Observed> observed = observations_by_offset(facts.history, facts.sends, facts.reads);
+    for (auto group = observed.begin(); group != observed.end();) {
+        auto end = group + 1;
+        bool differ = false;
+        for (; end != observed.end() && end->partition_rank == group->partition_rank &&
+               end->where.second == group->where.second;
+             ++end) {
+            differ = differ || end->observation.value != group->observation.value;
         }
+        if (differ) {
+            std::vector<Observation> observations;
+            for (auto it = group; it != end; ++it) {
+                observations.push_back(it->observation);
+            }
+            found.push_back(inconsistent_offset(group->where, observations));
+        }
+        group = end;
     }
     return found;
 }
 
-std::vector<Anomaly> check_nonmonotonic_sends(const History& history) {
+std::vector<Anomaly> check_nonmonotonic_sends(const Facts& facts) {
     std::vector<Anomaly> found;
-    for (const auto& [key, sends] : sends_with_offsets_by_producer(history)) {
+    for (const auto& [key, sends] : sends_with_offsets_by_producer(facts.sends)) {
         const AckedSend* highest = nullptr;
-        for (const AckedSend& send : sends) {
-            if (highest != nullptr && *send.offset < *highest->offset) {
-                found.push_back(nonmonotonic_send(*highest, send));
-            } else if (highest == nullptr || *send.offset > *highest->offset) {
-                highest = &send;
+        for (const AckedSend* send : sends) {
+            if (highest != nullptr && *send->offset < *highest->offset) {
+                found.push_back(nonmonotonic_send(*highest, *send));
+            } else if (highest == nullptr || *send->offset > *highest->offset) {
+                highest = send;
             }
         }
     }
     return found;
 }
 
-std::vector<Anomaly> check_nonmonotonic_polls(const History& history) {
+std::vector<Anomaly> check_nonmonotonic_polls(const Facts& facts) {
     std::vector<Anomaly> found;
-    for (const auto& [key, timeline] : consumer_timelines(history)) {
+    for (const auto& [key, timeline] : facts.timelines) {
         walk_polls(timeline, [&found](const Operation& poll, const std::optional<Position>& position) {
             check_poll_order(poll, position, found);
         });
@@ -635,13 +671,13 @@ std::vector<Anomaly> check_nonmonotonic_polls(const History& history) {
     return found;
 }
 
-std::vector<Anomaly> check_poll_skips(const History& history) {
-    const std::map<std::string, std::set<std::int64_t>> known = known_offsets(committed_logs(history), reads(history));
-    const std::set<std::int64_t> none;
+std::vector<Anomaly> check_poll_skips(const Facts& facts) {
+    const std::map<Text, OffsetSet> known = known_offsets(facts.logs, facts.reads);
+    const OffsetSet none;
     std::vector<Anomaly> found;
-    for (const auto& [key, timeline] : consumer_timelines(history)) {
+    for (const auto& [key, timeline] : facts.timelines) {
         const auto known_here = known.find(key.second);
-        const std::set<std::int64_t>& known_in_partition = known_here == known.end() ? none : known_here->second;
+        const OffsetSet& known_in_partition = known_here == known.end() ? none : known_here->second;
         walk_polls(timeline, [&](const Operation& poll, const std::optional<Position>& position) {
             check_poll_gaps(poll, position, known_in_partition, found);
         });
@@ -649,12 +685,12 @@ std::vector<Anomaly> check_poll_skips(const History& history) {
     return found;
 }
 
-std::vector<Anomaly> check_replica_divergence(const History& history) {
-    const std::map<std::string, LogIndex> logs = committed_logs(history);
+std::vector<Anomaly> check_replica_divergence(const Facts& facts) {
+    const std::map<Text, LogIndex>& logs = facts.logs;
     std::vector<Anomaly> found;
-    for (const ReplicaState& replica : history.replicas) {
+    for (const ReplicaState& replica : facts.history.replicas) {
         const LogIndex& log = logs.at(replica.partition);
-        const std::int64_t from = highest_log_start(history, replica.partition);
+        const std::int64_t from = highest_log_start(facts.history, replica.partition);
         const std::int64_t to = std::min(log.log.high_watermark, replica.log_end_offset);
         const std::vector<Difference> found_here = differences(replica, log, from, to);
         if (!found_here.empty()) {
@@ -664,17 +700,17 @@ std::vector<Anomaly> check_replica_divergence(const History& history) {
     return found;
 }
 
-std::vector<Anomaly> check_vanished_reads(const History& history) {
-    const std::map<std::string, LogIndex> logs = committed_logs(history);
-    const std::vector<Read> all_reads = reads(history);
-    const KeyWrites key_writes(history);
+std::vector<Anomaly> check_vanished_reads(const Facts& facts) {
+    const std::map<Text, LogIndex>& logs = facts.logs;
+    const std::vector<Read>& all_reads = facts.reads;
+    const KeyWrites& key_writes = facts.key_writes;
     std::map<PartitionOffsetValue, std::vector<const Read*>> vanished;
     for (const Read& read : all_reads) {
         const auto log = logs.find(read.partition);
         if (log == logs.end() || read.offset < log->second.log.log_start_offset) {
             continue;
         }
-        if (log->second.log.compacted && read.key && !log->second.offsets.contains(read.offset) &&
+        if (log->second.log.compacted && read.key && !contains(log->second.offsets, read.offset) &&
             key_writes.superseded(log->second, *read.key, read.offset)) {
             continue;  // compacted away after a later write of its key
         }
@@ -690,9 +726,9 @@ std::vector<Anomaly> check_vanished_reads(const History& history) {
     return found;
 }
 
-std::vector<Anomaly> check_stuck(const History& history) {
+std::vector<Anomaly> check_stuck(const Facts& facts) {
     std::vector<Anomaly> found;
-    for (const Operation& op : history.operations) {
+    for (const Operation& op : facts.history.operations) {
         if (op.f == "stuck") {
             found.push_back(stuck(op));
         }
@@ -700,16 +736,16 @@ std::vector<Anomaly> check_stuck(const History& history) {
     return found;
 }
 
-std::vector<Anomaly> check_compaction_consistency(const History& history) {
-    const std::map<std::string, LogIndex> logs = committed_logs(history);
-    const KeyWrites key_writes(history);
+std::vector<Anomaly> check_compaction_consistency(const Facts& facts) {
+    const std::map<Text, LogIndex>& logs = facts.logs;
+    const KeyWrites& key_writes = facts.key_writes;
     std::vector<Anomaly> found;
     // Each key's latest record in the log is its last acknowledged write (or later).
     for (const auto& [partition, log] : logs) {
         if (!log.log.compacted) {
             continue;
         }
-        for (const std::string& key : key_writes.keys(partition)) {
+        for (const Text key : key_writes.keys(partition)) {
             const auto [acked_offset, tombstone] = *key_writes.latest_acknowledged(partition, key);
             if (acked_offset < log.log.log_start_offset || acked_offset >= log.log.high_watermark) {
                 continue;  // removed by retention, or beyond the committed log (lost-write's business)
@@ -727,9 +763,9 @@ std::vector<Anomaly> check_compaction_consistency(const History& history) {
                                                            latest->second);
             found.push_back(Anomaly{
                 .name = "compaction-consistency",
-                .partition = partition,
+                .partition = std::string(partition),
                 .description = fmt::format("key {} of {}: its last acknowledged write ({}) is at offset {}, but {} {}",
-                                           quoted(key), partition, tombstone ? "a tombstone" : "a value", acked_offset,
+                                           json_quoted(key), partition, tombstone ? "a tombstone" : "a value", acked_offset,
                                            log_text(log.log), held),
                 .evidence = {{"key", key},
                              {"acknowledged_offset", acked_offset},
@@ -739,18 +775,18 @@ std::vector<Anomaly> check_compaction_consistency(const History& history) {
         }
     }
     // A consumer never sees a key's older value after its newer one (between two seeks or assigns).
-    std::map<std::pair<std::string, std::string>, std::int64_t> acked_offset_of;  // (partition, value)
-    for (const AckedSend& send : acked_sends(history)) {
+    std::map<std::pair<Text, Text>, std::int64_t> acked_offset_of;  // (partition, value)
+    for (const AckedSend& send : facts.sends) {
         if (send.offset) {
             acked_offset_of.emplace(std::pair{send.partition, send.value}, *send.offset);
         }
     }
-    for (const auto& [key, timeline] : consumer_timelines(history)) {
+    for (const auto& [key, timeline] : facts.timelines) {
         const auto log = logs.find(key.second);
         if (log == logs.end() || !log->second.log.compacted) {
             continue;
         }
-        std::map<std::string, std::pair<std::int64_t, const Operation*>> newest_seen;  // key -> (acked offset, poll)
+        std::map<Text, std::pair<std::int64_t, const Operation*>> newest_seen;  // key -> (acked offset, poll)
         for (const Operation* op : timeline) {
             if (op->f != "poll") {
                 newest_seen.clear();
@@ -768,11 +804,11 @@ std::vector<Anomaly> check_compaction_consistency(const History& history) {
                 if (seen.second != nullptr && acked->second < seen.first) {
                     found.push_back(Anomaly{
                         .name = "compaction-consistency",
-                        .partition = key.second,
+                        .partition = std::string(key.second),
                         .description = fmt::format(
                             "poll op {} ({}) of {} read {} of key {}, acknowledged at offset {}, after poll op {} read "
                             "the key's newer value acknowledged at offset {}",
-                            op->index, op->process, key.second, quoted(*record.value), quoted(*record.key), acked->second,
+                            op->index, op->process, key.second, json_quoted(*record.value), json_quoted(*record.key), acked->second,
                             seen.second->index, seen.first),
                         .evidence = {{"process", op->process},
                                      {"poll_index", op->index},
@@ -788,6 +824,67 @@ std::vector<Anomaly> check_compaction_consistency(const History& history) {
         }
     }
     return found;
+}
+
+
+}  // namespace
+
+nlohmann::json anomaly_json(const Anomaly& anomaly) {
+    return {{"name", anomaly.name},
+            {"partition", anomaly.partition},
+            {"description", anomaly.description},
+            {"evidence", anomaly.evidence}};
+}
+
+std::vector<Anomaly> check(const History& history) {
+    const Facts facts(history);
+    std::vector<Anomaly> found;
+    for (const auto checker :
+         {static_cast<Checker>(check_lost_writes), static_cast<Checker>(check_duplicates), static_cast<Checker>(check_inconsistent_offsets), static_cast<Checker>(check_nonmonotonic_sends), static_cast<Checker>(check_nonmonotonic_polls), static_cast<Checker>(check_poll_skips), static_cast<Checker>(check_replica_divergence), static_cast<Checker>(check_vanished_reads), static_cast<Checker>(check_stuck), static_cast<Checker>(check_compaction_consistency)}) {
+        std::vector<Anomaly> more = checker(facts);
+        std::move(more.begin(), more.end(), std::back_inserter(found));
+    }
+    return found;
+}
+
+std::vector<Anomaly> check_lost_writes(const History& history) {
+    return check_lost_writes(Facts(history));
+}
+
+std::vector<Anomaly> check_duplicates(const History& history) {
+    return check_duplicates(Facts(history));
+}
+
+std::vector<Anomaly> check_inconsistent_offsets(const History& history) {
+    return check_inconsistent_offsets(Facts(history));
+}
+
+std::vector<Anomaly> check_nonmonotonic_sends(const History& history) {
+    return check_nonmonotonic_sends(Facts(history));
+}
+
+std::vector<Anomaly> check_nonmonotonic_polls(const History& history) {
+    return check_nonmonotonic_polls(Facts(history));
+}
+
+std::vector<Anomaly> check_poll_skips(const History& history) {
+    return check_poll_skips(Facts(history));
+}
+
+std::vector<Anomaly> check_replica_divergence(const History& history) {
+    return check_replica_divergence(Facts(history));
+}
+
+std::vector<Anomaly> check_vanished_reads(const History& history) {
+    return check_vanished_reads(Facts(history));
+}
+
+std::vector<Anomaly> check_stuck(const History& history) {
+    return check_stuck(Facts(history));
+}
+
+std::vector<Anomaly> check_compaction_consistency(const History& history) {
+    return check_compaction_consistency(Facts(history));
 }
 
 }  // namespace eosim::model

@@ -318,23 +318,6 @@ void write_line(std::ostream& output, const OrderedJson& line) {
     output << line.dump(-1, ' ', false, OrderedJson::error_handler_t::replace) << '\n';
 }
 
-// The replica whose records are the committed log: the first leader, else the first with the highest watermark.
-const ReplicaState* committed_replica(const History& history, std::string_view partition) {
-    const ReplicaState* best = nullptr;
-    for (const ReplicaState& replica : history.replicas) {
-        if (replica.partition != partition) {
-            continue;
-        }
-        if (replica.leader) {
-            return &replica;
-        }
-        if (best == nullptr || replica.high_watermark > best->high_watermark) {
-            best = &replica;
-        }
-    }
-    return best;
-}
-
 }  // namespace
 
 std::string_view to_string(OpType type) {
@@ -386,6 +369,23 @@ void write_history(std::ostream& output, const History& history) {
     for (const ReplicaState& replica : history.replicas) {
         write_line(output, replica_json(replica));
     }
+}
+
+// The replica whose records are the committed log: the first leader, else the first with the highest watermark.
+const ReplicaState* committed_replica(const History& history, std::string_view partition) {
+    const ReplicaState* best = nullptr;
+    for (const ReplicaState& replica : history.replicas) {
+        if (replica.partition != partition) {
+            continue;
+        }
+        if (replica.leader) {
+            return &replica;
+        }
+        if (best == nullptr || replica.high_watermark > best->high_watermark) {
+            best = &replica;
+        }
+    }
+    return best;
 }
 
 std::optional<CommittedLog> committed_log(const History& history, std::string_view partition) {

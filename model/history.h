@@ -107,4 +107,7 @@ struct CommittedLog {
 // Nothing when the history holds no replica of `partition`.
 std::optional<CommittedLog> committed_log(const History& history, std::string_view partition);
 
+// The replica whose records are the committed log of `partition` (null: none).
+const ReplicaState* committed_replica(const History& history, std::string_view partition);
+
 }  // namespace eosim::model

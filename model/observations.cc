@@ -1,5 +1,8 @@
 #include "model/observations.h"
 
+#include <algorithm>
+#include <set>
+
 namespace eosim::model {
 namespace {
 
@@ -18,11 +21,66 @@ bool completes(const Operation& invoke, const Operation& completion) {
     return fields_match(invoke.value, completion.value);
 }
 
-// Completion index -> invoke index: each completion takes the earliest pending invoke of its process with the
-// same f (and the same partition and value where both have one), so pipelined sends pair up correctly.
-std::map<std::uint64_t, std::uint64_t> invoke_of_completion(const History& history) {
-    std::map<std::string, std::vector<const Operation*>> pending_by_process;
-    std::map<std::uint64_t, std::uint64_t> invoke_of;
+std::optional<Text> view(const std::optional<std::string>& text) {
+    return text ? std::optional<Text>(*text) : std::nullopt;
+}
+
+// The header of the committed log (its records are indexed apart).
+CommittedLog header_of(const ReplicaState& replica) {
+    return CommittedLog{.partition = replica.partition,
+                        .replica = replica.replica,
+                        .compacted = replica.compacted,
+                        .log_start_offset = replica.log_start_offset,
+                        .high_watermark = replica.high_watermark,
+                        .records = {}};
+}
+
+void index_values(LogIndex& index) {
+    std::stable_sort(index.values.begin(), index.values.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [offset, value] : index.values) {
+        std::vector<std::int64_t>& offsets = index.offsets_of[value];
+        if (!offsets.empty() && offsets.back() == offset) {
+            continue;
+        }
+        offsets.push_back(offset);
+        if (offsets.size() == 2) {
+            index.values_at_several_offsets.push_back(value);
+        }
+    }
+}
+
+LogIndex index_log(const ReplicaState& replica) {
+    LogIndex index;
+    index.log = header_of(replica);
+    for (const Record& record : replica.records) {
+        if (record.offset < replica.log_start_offset || record.offset >= replica.high_watermark) {
+            continue;
+        }
+        index.offsets.push_back(record.offset);
+        if (record.key) {
+            std::int64_t& latest = index.latest_offset_of_key.try_emplace(*record.key, record.offset).first->second;
+            latest = std::max(latest, record.offset);
+        }
+        if (record.value) {
+            index.values.emplace_back(record.offset, *record.value);
+        }
+    }
+    std::sort(index.offsets.begin(), index.offsets.end());
+    index.offsets.erase(std::unique(index.offsets.begin(), index.offsets.end()), index.offsets.end());
+    index_values(index);
+    return index;
+}
+
+}  // namespace
+
+bool contains(const OffsetSet& offsets, std::int64_t offset) {
+    return std::binary_search(offsets.begin(), offsets.end(), offset);
+}
+
+InvokeOf invoke_of_completion(const History& history) {
+    std::map<Text, std::vector<const Operation*>> pending_by_process;
+    InvokeOf invoke_of;
     for (const Operation& op : history.operations) {
         std::vector<const Operation*>& pending = pending_by_process[op.process];
         if (op.type == OpType::invoke) {
@@ -31,7 +89,7 @@ std::map<std::uint64_t, std::uint64_t> invoke_of_completion(const History& histo
         }
         for (auto it = pending.begin(); it != pending.end(); ++it) {
             if (completes(**it, op)) {
-                invoke_of[op.index] = (*it)->index;
+                invoke_of.emplace_hint(invoke_of.end(), op.index, (*it)->index);
                 pending.erase(it);
                 break;
             }
@@ -40,27 +98,11 @@ std::map<std::uint64_t, std::uint64_t> invoke_of_completion(const History& histo
     return invoke_of;
 }
 
-LogIndex index_log(CommittedLog log) {
-    LogIndex index;
-    for (const Record& record : log.records) {
-        index.offsets.insert(record.offset);
-        if (record.key) {
-            std::int64_t& latest = index.latest_offset_of_key.try_emplace(*record.key, record.offset).first->second;
-            latest = std::max(latest, record.offset);
-        }
-        if (record.value) {
-            index.values_at[record.offset].push_back(*record.value);
-            index.offsets_of[*record.value].insert(record.offset);
-        }
-    }
-    index.log = std::move(log);
-    return index;
+std::vector<AckedSend> acked_sends(const History& history) {
+    return acked_sends(history, invoke_of_completion(history));
 }
 
-}  // namespace
-
-std::vector<AckedSend> acked_sends(const History& history) {
-    const std::map<std::uint64_t, std::uint64_t> invoke_of = invoke_of_completion(history);
+std::vector<AckedSend> acked_sends(const History& history, const InvokeOf& invoke_of) {
     std::vector<AckedSend> sends;
     for (const Operation& op : history.operations) {
         if (op.type != OpType::ok || op.f != "send" || !op.partition || !op.value || !op.acks) {
@@ -74,7 +116,7 @@ std::vector<AckedSend> acked_sends(const History& history) {
                                   .value = *op.value,
                                   .acks = *op.acks,
                                   .offset = op.offset,
-                                  .key = op.key});
+                                  .key = view(op.key)});
     }
     return sends;
 }
@@ -94,38 +136,40 @@ std::vector<Read> reads(const History& history) {
                                      .partition = *op.partition,
                                      .offset = record.offset,
                                      .value = *record.value,
-                                     .key = record.key});
+                                     .key = view(record.key)});
         }
     }
     return all_reads;
 }
 
-bool LogIndex::holds(std::int64_t offset, const std::string& value) const {
-    const auto values = values_at.find(offset);
-    if (values == values_at.end()) {
-        return false;
-    }
-    for (const std::string& held : values->second) {
-        if (held == value) {
-            return true;
-        }
-    }
-    return false;
+std::pair<const std::pair<std::int64_t, Text>*, const std::pair<std::int64_t, Text>*> LogIndex::values_in(
+    std::int64_t from, std::int64_t to) const {
+    const auto by_offset = [](const std::pair<std::int64_t, Text>& entry, std::int64_t offset) {
+        return entry.first < offset;
+    };
+    const auto first = std::lower_bound(values.begin(), values.end(), from, by_offset);
+    const auto last = std::lower_bound(first, values.end(), std::max(from, to), by_offset);
+    return {values.data() + (first - values.begin()), values.data() + (last - values.begin())};
 }
 
-const std::string* LogIndex::first_value_at(std::int64_t offset) const {
-    const auto values = values_at.find(offset);
-    return values == values_at.end() ? nullptr : &values->second.front();
+bool LogIndex::holds(std::int64_t offset, Text value) const {
+    const auto found = offsets_of.find(value);
+    return found != offsets_of.end() && std::binary_search(found->second.begin(), found->second.end(), offset);
 }
 
-std::map<std::string, LogIndex> committed_logs(const History& history) {
-    std::set<std::string> partitions;
+std::optional<Text> LogIndex::first_value_at(std::int64_t offset) const {
+    const auto [first, last] = values_in(offset, offset + 1);
+    return first == last ? std::nullopt : std::optional<Text>(first->second);
+}
+
+std::map<Text, LogIndex> committed_logs(const History& history) {
+    std::set<Text> partitions;
     for (const ReplicaState& replica : history.replicas) {
         partitions.insert(replica.partition);
     }
-    std::map<std::string, LogIndex> logs;
-    for (const std::string& partition : partitions) {
-        logs.emplace(partition, index_log(*committed_log(history, partition)));
+    std::map<Text, LogIndex> logs;
+    for (const Text partition : partitions) {
+        logs.emplace(partition, index_log(*committed_replica(history, partition)));
     }
     return logs;
 }
@@ -145,23 +189,26 @@ std::map<ProcessPartition, std::vector<const Operation*>> consumer_timelines(con
     return timelines;
 }
 
-std::map<std::string, std::set<std::int64_t>> known_offsets(const std::map<std::string, LogIndex>& logs,
-                                                            const std::vector<Read>& all_reads) {
-    std::map<std::string, std::set<std::int64_t>> offsets;
+std::map<Text, OffsetSet> known_offsets(const std::map<Text, LogIndex>& logs, const std::vector<Read>& all_reads) {
+    std::map<Text, OffsetSet> offsets;
     for (const auto& [partition, log] : logs) {
-        offsets[partition].insert(log.offsets.begin(), log.offsets.end());
+        offsets[partition] = log.offsets;
     }
     for (const Read& read : all_reads) {
         const auto log = logs.find(read.partition);
         if (log != logs.end() && log->second.log.compacted) {
             continue;  // compaction may since have removed what was read: only the log says what exists
         }
-        offsets[read.partition].insert(read.offset);
+        offsets[read.partition].push_back(read.offset);
+    }
+    for (auto& [partition, known] : offsets) {
+        std::sort(known.begin(), known.end());
+        known.erase(std::unique(known.begin(), known.end()), known.end());
     }
     return offsets;
 }
 
-KeyWrites::KeyWrites(const History& history) {
+KeyWrites::KeyWrites(const History& history, const InvokeOf& invoke_of) {
     std::map<std::uint64_t, const Operation*> pending;  // invokes of keyed sends without a completion yet
     for (const Operation& op : history.operations) {
         if (op.f != "send" || !op.partition || !op.key) {
@@ -174,11 +221,11 @@ KeyWrites::KeyWrites(const History& history) {
             writes.unknown = true;
             writes.unknown_tombstone = writes.unknown_tombstone || !op.value;
         } else if (op.type == OpType::invoke) {
-            pending[op.index] = &op;
+            pending.emplace_hint(pending.end(), op.index, &op);
         }
     }
     // Invokes that never completed have an unknown outcome too.
-    for (const auto& [completion, invoke] : invoke_of_completion(history)) {
+    for (const auto& [completion, invoke] : invoke_of) {
         pending.erase(invoke);
     }
     for (const auto& [index, op] : pending) {
@@ -188,7 +235,7 @@ KeyWrites::KeyWrites(const History& history) {
     }
 }
 
-bool KeyWrites::superseded(const LogIndex& log, const std::string& key, std::int64_t offset) const {
+bool KeyWrites::superseded(const LogIndex& log, Text key, std::int64_t offset) const {
     const auto latest = log.latest_offset_of_key.find(key);
     if (latest != log.latest_offset_of_key.end() && latest->second > offset) {
         return true;
@@ -200,8 +247,7 @@ bool KeyWrites::superseded(const LogIndex& log, const std::string& key, std::int
     return writes->second.unknown || writes->second.acknowledged.upper_bound(offset) != writes->second.acknowledged.end();
 }
 
-std::optional<std::pair<std::int64_t, bool>> KeyWrites::latest_acknowledged(const std::string& partition,
-                                                                            const std::string& key) const {
+std::optional<std::pair<std::int64_t, bool>> KeyWrites::latest_acknowledged(Text partition, Text key) const {
     const auto writes = writes_.find({partition, key});
     if (writes == writes_.end() || writes->second.acknowledged.empty()) {
         return std::nullopt;
@@ -210,19 +256,28 @@ std::optional<std::pair<std::int64_t, bool>> KeyWrites::latest_acknowledged(cons
     return std::pair{offset, tombstone};
 }
 
-bool KeyWrites::unknown_tombstone(const std::string& partition, const std::string& key) const {
+bool KeyWrites::unknown_tombstone(Text partition, Text key) const {
     const auto writes = writes_.find({partition, key});
     return writes != writes_.end() && writes->second.unknown_tombstone;
 }
 
-std::vector<std::string> KeyWrites::keys(const std::string& partition) const {
-    std::vector<std::string> keys;
-    for (const auto& [where, writes] : writes_) {
-        if (where.first == partition && !writes.acknowledged.empty()) {
-            keys.push_back(where.second);
+std::vector<Text> KeyWrites::keys(Text partition) const {
+    std::vector<Text> keys;
+    for (auto it = writes_.lower_bound({partition, Text()}); it != writes_.end() && it->first.first == partition; ++it) {
+        if (!it->second.acknowledged.empty()) {
+            keys.push_back(it->first.second);
         }
     }
     return keys;
 }
+
+Facts::Facts(const History& checked)
+    : history(checked),
+      invoke_of(invoke_of_completion(checked)),
+      sends(acked_sends(checked, invoke_of)),
+      reads(model::reads(checked)),
+      logs(committed_logs(checked)),
+      key_writes(checked, invoke_of),
+      timelines(consumer_timelines(checked)) {}
 
 }  // namespace eosim::model

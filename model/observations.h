@@ -3,77 +3,110 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "model/history.h"
 
 // What the checkers share: a history's acknowledged sends, reads, committed logs and consumer timelines, each
-// in a deterministic order. Internal to model/.
+// in a deterministic order. Internal to model/. Strings are views into the checked History, which outlives
+// them; lookups go through hash tables with a specified hash (FNV-1a), never iterated, so no order depends
+// on a hash.
 
 namespace eosim::model {
+
+using Text = std::string_view;
+
+// FNV-1a over the bytes: specified, so the same on every build (std::hash of strings is not).
+struct TextHash {
+    [[nodiscard]] std::size_t operator()(Text text) const noexcept {
+        std::uint64_t hash = 14695981039346656037ULL;
+        for (const char c : text) {
+            hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+        }
+        return static_cast<std::size_t>(hash);
+    }
+};
+
+template <typename Value>
+using TextMap = std::unordered_map<Text, Value, TextHash>;
+
+// Sorted and without repeats: offsets held or known.
+using OffsetSet = std::vector<std::int64_t>;
+[[nodiscard]] bool contains(const OffsetSet& offsets, std::int64_t offset);
 
 // An ok send and the index of the invoke it completes (its own index when no invoke matches).
 struct AckedSend {
     std::uint64_t invoke_index = 0;
     std::uint64_t index = 0;
-    std::string process;
-    std::string partition;
-    std::string value;
+    Text process;
+    Text partition;
+    Text value;
     Acks acks = Acks::all;
     std::optional<std::int64_t> offset;
-    std::optional<std::string> key;
+    std::optional<Text> key;
 };
 
+// Completion index -> invoke index: each completion takes the earliest pending invoke of its process with the
+// same f (and the same partition and value where both have one), so pipelined sends pair up correctly.
+using InvokeOf = std::map<std::uint64_t, std::uint64_t>;
+InvokeOf invoke_of_completion(const History& history);
+
 // In history order of the completions. Tombstones (sends without a value) are left out.
+std::vector<AckedSend> acked_sends(const History& history, const InvokeOf& invoke_of);
 std::vector<AckedSend> acked_sends(const History& history);
 
 // One record of one ok poll.
 struct Read {
     std::uint64_t index = 0;
-    std::string process;
-    std::string partition;
+    Text process;
+    Text partition;
     std::int64_t offset = 0;
-    std::string value;
-    std::optional<std::string> key;
+    Text value;
+    std::optional<Text> key;
 };
 
 // Every record of every ok poll, in history order then record order; tombstones are left out.
 std::vector<Read> reads(const History& history);
 
-// A committed log indexed by offset and by value.
+// A committed log indexed by offset and by value. `log` has no records: they are `values`.
 struct LogIndex {
     CommittedLog log;
-    std::map<std::int64_t, std::vector<std::string>> values_at;  // tombstones left out
-    std::map<std::string, std::set<std::int64_t>> offsets_of;
-    std::set<std::int64_t> offsets;                            // of every record, tombstones included
-    std::map<std::string, std::int64_t> latest_offset_of_key;  // tombstones included
+    std::vector<std::pair<std::int64_t, Text>> values;  // by offset (replica order within one); no tombstones
+    TextMap<std::vector<std::int64_t>> offsets_of;      // each value's offsets, ascending
+    std::vector<Text> values_at_several_offsets;        // in order of their second offset
+    OffsetSet offsets;                                  // of every record, tombstones included
+    TextMap<std::int64_t> latest_offset_of_key;         // tombstones included
 
-    [[nodiscard]] bool holds(std::int64_t offset, const std::string& value) const;
-    [[nodiscard]] const std::string* first_value_at(std::int64_t offset) const;
+    [[nodiscard]] bool holds(std::int64_t offset, Text value) const;
+    [[nodiscard]] std::optional<Text> first_value_at(std::int64_t offset) const;
+    [[nodiscard]] bool holds_value(Text value) const { return offsets_of.contains(value); }
+    // The (offset, value) entries with offsets in [from, to).
+    [[nodiscard]] std::pair<const std::pair<std::int64_t, Text>*, const std::pair<std::int64_t, Text>*> values_in(
+        std::int64_t from, std::int64_t to) const;
 };
 
 // By partition; only partitions that have at least one replica line.
-std::map<std::string, LogIndex> committed_logs(const History& history);
+std::map<Text, LogIndex> committed_logs(const History& history);
 
 // What was written to each key of each partition, for compacted partitions: a record may be gone
 // because a later write of its key superseded it.
 class KeyWrites {
 public:
-    explicit KeyWrites(const History& history);
+    KeyWrites(const History& history, const InvokeOf& invoke_of);
     // Whether a write of `key` at `offset` of `partition` may have been superseded: the committed log
     // holds the key at a higher offset, or a write of the key (tombstones included) was acknowledged at a
     // higher offset, or one has an unknown outcome (it may have landed later).
-    [[nodiscard]] bool superseded(const LogIndex& log, const std::string& key, std::int64_t offset) const;
+    [[nodiscard]] bool superseded(const LogIndex& log, Text key, std::int64_t offset) const;
     // The acknowledged write of `key` with the highest offset: its offset and whether it was a tombstone.
-    [[nodiscard]] std::optional<std::pair<std::int64_t, bool>> latest_acknowledged(const std::string& partition,
-                                                                                    const std::string& key) const;
+    [[nodiscard]] std::optional<std::pair<std::int64_t, bool>> latest_acknowledged(Text partition, Text key) const;
     // Whether some write of `key` with an unknown outcome was a tombstone.
-    [[nodiscard]] bool unknown_tombstone(const std::string& partition, const std::string& key) const;
-    // The keys with an acknowledged write, per partition.
-    [[nodiscard]] std::vector<std::string> keys(const std::string& partition) const;
+    [[nodiscard]] bool unknown_tombstone(Text partition, Text key) const;
+    // The keys with an acknowledged write, per partition, in order.
+    [[nodiscard]] std::vector<Text> keys(Text partition) const;
 
 private:
     struct Writes {
@@ -81,15 +114,27 @@ private:
         bool unknown = false;
         bool unknown_tombstone = false;
     };
-    std::map<std::pair<std::string, std::string>, Writes> writes_;
+    std::map<std::pair<Text, Text>, Writes> writes_;
 };
 
 // (process, partition) -> its ok polls, assigns and seeks, in history order.
-using ProcessPartition = std::pair<std::string, std::string>;
+using ProcessPartition = std::pair<Text, Text>;
 std::map<ProcessPartition, std::vector<const Operation*>> consumer_timelines(const History& history);
 
 // Partition -> the offsets that exist in it: in its committed log or read by anyone.
-std::map<std::string, std::set<std::int64_t>> known_offsets(const std::map<std::string, LogIndex>& logs,
-                                                            const std::vector<Read>& all_reads);
+std::map<Text, OffsetSet> known_offsets(const std::map<Text, LogIndex>& logs, const std::vector<Read>& all_reads);
+
+// What every checker derives from a history, computed once: check() hands the same facts to each checker.
+struct Facts {
+    explicit Facts(const History& checked);
+
+    const History& history;
+    InvokeOf invoke_of;
+    std::vector<AckedSend> sends;
+    std::vector<Read> reads;
+    std::map<Text, LogIndex> logs;
+    KeyWrites key_writes;
+    std::map<ProcessPartition, std::vector<const Operation*>> timelines;
+};
 
 }  // namespace eosim::model

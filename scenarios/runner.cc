@@ -13,6 +13,7 @@
 #include "model/checkers.h"
 #include "model/history.h"
 #include "scenarios/bugs.h"
+#include "scenarios/history_export.h"
 #include "sim/simulation.h"
 
 namespace eosim::scenarios {
@@ -222,9 +223,7 @@ private:
     void block(sim::NodeId from, sim::NodeId to, std::vector<std::pair<sim::NodeId, sim::NodeId>>& blocked);
     void unblock(const std::vector<std::pair<sim::NodeId, sim::NodeId>>& blocked);
     sim::Node& node(const std::string& name);
-    std::string history_text(bool stuck);
-    [[nodiscard]] nlohmann::json record_json(std::int64_t offset, const std::optional<std::string>& value,
-                                             const std::optional<std::string>& key) const;
+    [[nodiscard]] model::History history(bool stuck);
     void classify(RunResult& result, const std::vector<model::Anomaly>& anomalies) const;
 
     const Spec& spec_;
@@ -651,65 +650,24 @@ bool Run::quiescent() {
     return true;
 }
 
-// [offset, value] (value null: a tombstone); on compacted topics with the key as a third element.
-nlohmann::json Run::record_json(std::int64_t offset, const std::optional<std::string>& value,
-                                const std::optional<std::string>& key) const {
-    nlohmann::json record = nlohmann::json::array({offset});
-    record.push_back(value ? nlohmann::json(*value) : nlohmann::json(nullptr));
-    if (spec_.cluster.compacted && key) {
-        record.push_back(*key);
-    }
-    return record;
-}
-
-std::string Run::history_text(bool stuck) {
-    std::ostringstream out;
+model::History Run::history(bool stuck) {
+    model::History history;
+    const ExportOptions options{.keys_in_records = spec_.cluster.compacted};
+    history.operations.reserve(history_.operations().size() + 1);
     std::uint64_t index = 0;
     for (const client_core::ClientOperation& operation : history_.operations()) {
-        nlohmann::json line{{"kind", "op"},
-                            {"index", index++},
-                            {"time", sim::to_ns(operation.time)},
-                            {"process", operation.process},
-                            {"f", operation.f},
-                            {"partition", operation.partition}};
-        static constexpr const char* types[] = {"invoke", "ok", "fail", "info"};
-        line["type"] = types[static_cast<int>(operation.type)];
-        if (operation.value) {
-            line["value"] = *operation.value;
-        } else if (operation.f == "send") {
-            line["value"] = nullptr;  // a tombstone
-        }
-        if (operation.key) {
-            line["key"] = *operation.key;
-        }
-        if (operation.acks) {
-            line["acks"] = *operation.acks;
-        }
-        if (operation.offset) {
-            line["offset"] = *operation.offset;
-        }
-        if (operation.f == "poll") {
-            nlohmann::json records = nlohmann::json::array();
-            for (const client_core::ClientOperation::PolledRecord& record : operation.records) {
-                records.push_back(record_json(record.offset, record.value, record.key));
-            }
-            line["records"] = records;
-        }
-        if (operation.error) {
-            line["error"] = *operation.error;
-        }
-        // A corrupt replica's bytes need not be UTF-8: they are written with U+FFFD in their place.
-        out << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+        history.operations.push_back(model_operation(operation, index++, options));
     }
     if (stuck) {
-        out << nlohmann::json{{"kind", "op"}, {"index", index++}, {"time", sim::to_ns(simulation_.now())},
-                              {"process", "runner"}, {"type", "info"}, {"f", "stuck"},
-                              {"reason", "the cluster did not quiesce after healing"}}
-                   .dump()
-            << '\n';
+        history.operations.push_back(model::Operation{.index = index++,
+                                                      .time = sim::to_ns(simulation_.now()),
+                                                      .process = "runner",
+                                                      .type = model::OpType::info,
+                                                      .f = "stuck",
+                                                      .reason = "the cluster did not quiesce after healing"});
     }
     if (!controller_->up()) {
-        return out.str();
+        return history;
     }
     for (const auto& [partition, state] : controller_->state<Controller>().partitions()) {
         for (const BrokerId replica : state.replicas) {
@@ -718,37 +676,12 @@ std::string Run::history_text(bool stuck) {
                 continue;
             }
             const auto& replicas = broker.state<Broker>().replicas();
-            const auto found = replicas.find(partition);
-            if (found == replicas.end()) {
-                continue;
+            if (const auto found = replicas.find(partition); found != replicas.end()) {
+                history.replicas.push_back(replica_state(*found->second, broker.name(), state.leader == replica, options));
             }
-            const broker_core::Replica& r = *found->second;
-            // Read the bytes as they are (no CRC check): what a corrupt replica holds must show.
-            const broker_core::ReadResult read = r.log.read(r.log.log_start_offset(), r.log.log_end_offset(), UINT64_MAX, false);
-            nlohmann::json records = nlohmann::json::array();
-            std::int64_t end = r.log.log_start_offset().value();
-            for (const protocol::RecordBatch& batch : read.batches) {
-                for (std::size_t i = 0; i < batch.records.size(); ++i) {
-                    records.push_back(record_json(batch.base_offset.value() + static_cast<std::int64_t>(i),
-                                                  batch.records[i].value, batch.records[i].key));
-                }
-                end = batch.next_offset().value();
-            }
-            nlohmann::json line{{"kind", "replica"},
-                                {"partition", partition.name()},
-                                {"replica", broker.name()},
-                                {"leader", state.leader == replica},
-                                {"log_start_offset", r.log.log_start_offset().value()},
-                                {"high_watermark", std::min(r.high_watermark.value(), end)},
-                                {"log_end_offset", end},
-                                {"records", records}};
-            if (spec_.cluster.compacted) {
-                line["compacted"] = true;
-            }
-            out << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
         }
     }
-    return out.str();
+    return history;
 }
 
 void Run::classify(RunResult& result, const std::vector<model::Anomaly>& anomalies) const {
@@ -835,12 +768,10 @@ RunResult Run::execute() {
         const sim::RunOutcome outcome =
             simulation_.run(sim::RunBounds{.time_limit = give_up, .max_events = 200'000'000}, [this] { return quiesced_; });
         const bool stuck = outcome.status != sim::RunStatus::done;
-        const std::string text = history_text(stuck);
+        const model::History history = this->history(stuck);
         if (options_.history != nullptr) {
-            *options_.history << text;
+            model::write_history(*options_.history, history);
         }
-        std::istringstream in(text);
-        const model::History history = model::read_history(in);
         classify(result, model::check(history));
         if (const sim::Trace& trace = simulation_.trace(); trace.error_count() > 0 && result.status == RunStatus::pass) {
             // An error-severity trace event is a failed internal check of the simulated system.

@@ -8,9 +8,12 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "model/checkers.h"
+#include "model/history.h"
 #include "scenarios/bugs.h"
 #include "scenarios/runner.h"
 #include "scenarios/spec.h"
@@ -152,6 +155,28 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, BugSwitchCaught,
                          ::testing::Values("kip101-hw-truncation", "ack-before-isr", "no-crc-check", "no-dedup",
                                            "dedup-window-1", "producer-state-not-recovered", "compaction-drops-latest"),
                          test_name);
+
+// The checkers read the run's history in memory; the file --history writes holds the same history: checked
+// from the file, it gives the same anomalies, in the same order (runs with bug switches and a weakness).
+TEST(HistoryPipeline, TheWrittenHistoryChecksLikeTheInMemoryOne) {
+    struct Case {
+        const char* scenario;
+        const char* bug;
+    };
+    for (const Case& c : {Case{"log-acks-all", "ack-before-isr"}, Case{"idempotent-acks-all", "no-dedup"},
+                          Case{"compaction", "compaction-drops-latest"}, Case{"log-acks-1", ""}}) {
+        std::ostringstream written;
+        const RunResult result = run(spec(c.scenario), RunOptions{.seed = 1, .bug = c.bug, .history = &written});
+        std::istringstream in(written.str());
+        const std::vector<model::Anomaly> from_file = model::check(model::read_history(in));
+        ASSERT_EQ(from_file.size(), result.reports.size()) << c.scenario << " " << c.bug;
+        for (std::size_t i = 0; i < from_file.size(); ++i) {
+            EXPECT_EQ(from_file[i].name, result.reports[i].name) << c.scenario;
+            EXPECT_EQ(from_file[i].description, result.reports[i].description) << c.scenario;
+        }
+        EXPECT_FALSE(result.reports.empty()) << c.scenario << " " << c.bug << ": seed 1 shows anomalies";
+    }
+}
 
 TEST(ScenarioDeterminism, EveryScenarioGivesTheSameFingerprintTwice) {
     for (const Spec& scenario : builtin_specs()) {

@@ -106,6 +106,20 @@ TEST(Disk, Crc32cMatchesTheKnownCheckValue) {
     EXPECT_EQ(crc32c(std::as_bytes(std::span(text.data(), text.size()))), 0xE3069283U);
 }
 
+TEST(Disk, Crc32cIsTheSameOnEveryPath) {
+    // The CPU's crc32 instruction and Boost.CRC agree on every length and alignment.
+    const std::string text = "123456789";
+    EXPECT_EQ(crc32c_portable(std::as_bytes(std::span(text.data(), text.size()))), 0xE3069283U);
+    const auto bytes = pattern(4'100, 9);
+    const std::span<const std::byte> all(bytes);
+    for (std::size_t start = 0; start < 9; ++start) {
+        for (const std::size_t length : {0UL, 1UL, 7UL, 8UL, 9UL, 15UL, 64UL, 1000UL, 4091UL}) {
+            const auto part = all.subspan(start, length);
+            ASSERT_EQ(crc32c(part), crc32c_portable(part)) << "start " << start << " length " << length;
+        }
+    }
+}
+
 TEST(Disk, FullDiskRefusesWrites) {
     Disk disk = make_disk(1, 1000);
     ASSERT_TRUE(disk.create("f").ok());

@@ -1,0 +1,88 @@
+#include "scenarios/history_export.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "sim/assert.h"
+
+namespace eosim::scenarios {
+namespace {
+
+model::OpType op_type(client_core::ClientOperation::Type type) {
+    switch (type) {
+        case client_core::ClientOperation::Type::invoke: return model::OpType::invoke;
+        case client_core::ClientOperation::Type::ok: return model::OpType::ok;
+        case client_core::ClientOperation::Type::fail: return model::OpType::fail;
+        case client_core::ClientOperation::Type::info: return model::OpType::info;
+    }
+    return model::OpType::info;
+}
+
+std::optional<model::Acks> acks_of(const std::optional<std::string>& acks) {
+    if (!acks) {
+        return std::nullopt;
+    }
+    if (*acks == "all") {
+        return model::Acks::all;
+    }
+    EOSIM_ASSERT_MSG(*acks == "1" || *acks == "0", "unknown acks " + *acks);
+    return *acks == "1" ? model::Acks::leader : model::Acks::none;
+}
+
+model::Record record_of(std::int64_t offset, const std::optional<std::string>& value,
+                        const std::optional<std::string>& key, const ExportOptions& options) {
+    return model::Record{.offset = offset, .value = value, .key = options.keys_in_records ? key : std::nullopt};
+}
+
+}  // namespace
+
+model::Operation model_operation(const client_core::ClientOperation& operation, std::uint64_t index,
+                                 const ExportOptions& options) {
+    model::Operation op;
+    op.index = index;
+    op.time = sim::to_ns(operation.time);
+    op.process = operation.process;
+    op.type = op_type(operation.type);
+    op.f = operation.f;
+    op.partition = operation.partition;
+    op.value = operation.value;  // a send without one is a tombstone
+    op.key = operation.key;
+    op.acks = acks_of(operation.acks);
+    op.offset = operation.offset;
+    if (operation.f == "poll") {
+        std::vector<model::Record> records;
+        records.reserve(operation.records.size());
+        for (const client_core::ClientOperation::PolledRecord& record : operation.records) {
+            records.push_back(record_of(record.offset, record.value, record.key, options));
+        }
+        op.records = std::move(records);
+    }
+    op.error = operation.error;
+    return op;
+}
+
+model::ReplicaState replica_state(const broker_core::Replica& replica, std::string replica_name, bool leader,
+                                  const ExportOptions& options) {
+    const broker_core::PartitionLog& log = replica.log;
+    const broker_core::ReadResult read =
+        log.read(log.log_start_offset(), log.log_end_offset(), std::numeric_limits<std::uint64_t>::max(), false);
+    model::ReplicaState state;
+    state.partition = replica.partition.name();
+    state.replica = std::move(replica_name);
+    state.leader = leader;
+    state.compacted = log.config().compacted;
+    state.log_start_offset = log.log_start_offset().value();
+    std::int64_t end = state.log_start_offset;
+    for (const protocol::RecordBatch& batch : read.batches) {
+        for (std::size_t i = 0; i < batch.records.size(); ++i) {
+            state.records.push_back(record_of(batch.base_offset.value() + static_cast<std::int64_t>(i),
+                                              batch.records[i].value, batch.records[i].key, options));
+        }
+        end = batch.next_offset().value();
+    }
+    state.high_watermark = std::min(replica.high_watermark.value(), end);
+    state.log_end_offset = end;
+    return state;
+}
+
+}  // namespace eosim::scenarios
