@@ -69,8 +69,8 @@ EpochEndOffset LeaderEpochCache::end_offset_for(protocol::LeaderEpoch requested,
     if (requested == entries_.back().epoch) {
         return EpochEndOffset{requested, log_end_offset};  // the current epoch ends at the log end
     }
-    const auto higher = std::upper_bound(entries_.begin(), entries_.end(), requested,
-                                         [](protocol::LeaderEpoch epoch, const EpochEntry& entry) { return epoch < entry.epoch; });
+    const auto newer = [](protocol::LeaderEpoch epoch, const EpochEntry& entry) { return epoch < entry.epoch; };
+    const auto higher = std::upper_bound(entries_.begin(), entries_.end(), requested, newer);
     if (higher == entries_.end()) {
         return EpochEndOffset{};  // newer than any epoch known here
     }

@@ -19,8 +19,8 @@ namespace eosim::protocol {
     const auto byte_at = [&data](std::size_t i) { return static_cast<std::uint32_t>(data[i]); };
     const std::size_t blocks = length / 4;
     for (std::size_t i = 0; i < blocks; ++i) {
-        std::uint32_t k = byte_at(4 * i) | (byte_at(4 * i + 1) << 8U) | (byte_at(4 * i + 2) << 16U) |
-                          (byte_at(4 * i + 3) << 24U);
+        std::uint32_t k =
+            byte_at(4 * i) | (byte_at(4 * i + 1) << 8U) | (byte_at(4 * i + 2) << 16U) | (byte_at(4 * i + 3) << 24U);
         k *= m;
         k ^= k >> r;
         k *= m;
@@ -29,13 +29,18 @@ namespace eosim::protocol {
     }
     const std::size_t tail = blocks * 4;
     switch (length % 4) {
-        case 3: h ^= byte_at(tail + 2) << 16U; [[fallthrough]];
-        case 2: h ^= byte_at(tail + 1) << 8U; [[fallthrough]];
+        case 3:
+            h ^= byte_at(tail + 2) << 16U;
+            [[fallthrough]];
+        case 2:
+            h ^= byte_at(tail + 1) << 8U;
+            [[fallthrough]];
         case 1:
             h ^= byte_at(tail);
             h *= m;
             break;
-        default: break;
+        default:
+            break;
     }
     h ^= h >> 13U;
     h *= m;

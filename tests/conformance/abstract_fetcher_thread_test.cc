@@ -39,7 +39,8 @@ protected:
     }
 
     // Batches of one record, each (epoch, value), from `base` on.
-    static void fill(PartitionLog& log, std::int64_t base, const std::vector<std::pair<std::int32_t, std::string>>& batches) {
+    static void fill(PartitionLog& log, std::int64_t base,
+                     const std::vector<std::pair<std::int32_t, std::string>>& batches) {
         if (base > 0) {
             log.truncate_fully_and_start_at(Offset(base));
         }
@@ -57,9 +58,11 @@ protected:
     // leader's log start, else one batch copied. Whether anything changed.
     bool fetch_once() {
         const Offset fetch_offset = follower.log_end_offset();
-        if (const auto diverging = find_divergence(leader.epochs(), leader.log_end_offset(), last_fetched_epoch(), fetch_offset)) {
+        if (const auto diverging =
+                find_divergence(leader.epochs(), leader.log_end_offset(), last_fetched_epoch(), fetch_offset)) {
             ++truncations;
-            follower.truncate_to(truncation_offset(follower.epochs(), follower.log_start_offset(), fetch_offset, *diverging));
+            follower.truncate_to(
+                truncation_offset(follower.epochs(), follower.log_start_offset(), fetch_offset, *diverging));
             return true;
         }
         if (fetch_offset < leader.log_start_offset()) {

@@ -51,10 +51,10 @@ TEST(DefaultPartitionerTest, testKeyPartitionIsStable) {
         EXPECT_LT(kafka_partition("key", partitions), partitions);
     }
     // toPositive(murmur2(key)) % partitions, from the murmur2 values above.
-    EXPECT_EQ(kafka_partition("foobar", 10), 6);     // 1357151166 % 10
-    EXPECT_EQ(kafka_partition("abc", 6), 3);         // 479470107 % 6
+    EXPECT_EQ(kafka_partition("foobar", 10), 6);                      // 1357151166 % 10
+    EXPECT_EQ(kafka_partition("abc", 6), 3);                          // 479470107 % 6
     EXPECT_EQ(kafka_partition("a-little-bit-longer-string", 10), 9);  // 661178819 % 10
-    EXPECT_EQ(kafka_partition("21", 3), 0);          // 1173551340 % 3
+    EXPECT_EQ(kafka_partition("21", 3), 0);                           // 1173551340 % 3
     EXPECT_EQ(kafka_partition("anything", 1), 0);
 }
 

@@ -44,8 +44,9 @@ protected:
     static ProducerStateConfig config() { return ProducerStateConfig{.expiration_ms = expiration_ms}; }
 
     // Kafka's appendClientEntry: validated, appended only when in sequence.
-    SequenceVerdict client(std::int16_t epoch, std::int32_t sequence, std::int64_t offset, std::int64_t timestamp_ms = 0,
-                           std::int64_t pid = producer_id, ProducerStateManager* manager = nullptr) {
+    SequenceVerdict client(std::int16_t epoch, std::int32_t sequence, std::int64_t offset,
+                           std::int64_t timestamp_ms = 0, std::int64_t pid = producer_id,
+                           ProducerStateManager* manager = nullptr) {
         ProducerStateManager& target = manager != nullptr ? *manager : state;
         const RecordBatch batch = batch_of(pid, epoch, sequence, offset, 1, timestamp_ms);
         const SequenceVerdict verdict = target.check(batch).verdict;
@@ -57,7 +58,8 @@ protected:
     // Kafka's appendReplicationEntry: not validated.
     void replicate(std::int16_t epoch, std::int32_t sequence, std::int64_t offset, int records = 1,
                    std::int64_t timestamp_ms = 0, ProducerStateManager* manager = nullptr) {
-        (manager != nullptr ? *manager : state).update(batch_of(producer_id, epoch, sequence, offset, records, timestamp_ms));
+        (manager != nullptr ? *manager : state)
+            .update(batch_of(producer_id, epoch, sequence, offset, records, timestamp_ms));
     }
     const ProducerEntry& entry(std::int64_t pid = producer_id, const ProducerStateManager* manager = nullptr) const {
         return (manager != nullptr ? *manager : state).producers().at(ProducerId(pid));

@@ -231,7 +231,8 @@ TEST_F(UnifiedLogTest, testProducerIdMapTruncateFullyAndStartAt) {
 // Kafka: UnifiedLogTest.testProducerIdExpirationOnSegmentDeletion
 TEST_F(UnifiedLogTest, testProducerIdExpirationOnSegmentDeletion) {
     const std::uint64_t batch_bytes = encode_batch(idempotent(0, 1, 0, 0)).size();
-    PartitionLog& log = create_log(LogConfig{.segment_bytes = 1, .retention_bytes = static_cast<std::int64_t>(batch_bytes * 2)});
+    PartitionLog& log =
+        create_log(LogConfig{.segment_bytes = 1, .retention_bytes = static_cast<std::int64_t>(batch_bytes * 2)});
     ASSERT_EQ(append_as_leader(idempotent(0, 1, 0, 0)).verdict, SequenceVerdict::append);
     ASSERT_EQ(append_as_leader(idempotent(0, 2, 0, 0)).verdict, SequenceVerdict::append);
     ASSERT_EQ(append_as_leader(idempotent(0, 2, 0, 1)).verdict, SequenceVerdict::append);
@@ -317,7 +318,8 @@ TEST_F(UnifiedLogTest, testCannotDeleteSegmentsAtOrAboveHighWatermark) {
 // Kafka: UnifiedLogTest.testDeleteOldSegments
 TEST_F(UnifiedLogTest, testDeleteOldSegments) {
     const std::int64_t now = 100'000;
-    PartitionLog& log = create_log(LogConfig{.segment_bytes = 5 * encode_batch(records(0, 1)).size(), .retention_ms = 999});
+    PartitionLog& log =
+        create_log(LogConfig{.segment_bytes = 5 * encode_batch(records(0, 1)).size(), .retention_ms = 999});
     for (int i = 0; i < 100; ++i) {
         (void)append_as_leader(records(0, 1, now - 1000));
     }
