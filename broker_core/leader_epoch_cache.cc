@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "sim/assert.h"
+
 namespace eosim::broker_core {
 
 LeaderEpochCache::LeaderEpochCache(sim::Disk& disk, std::string path) : disk_(disk), path_(std::move(path)) {}
@@ -40,8 +42,14 @@ void LeaderEpochCache::persist() {
 }
 
 void LeaderEpochCache::assign(protocol::LeaderEpoch epoch, protocol::Offset start_offset) {
-    if (!entries_.empty() && (epoch <= entries_.back().epoch || start_offset < entries_.back().start_offset)) {
-        return;
+    EOSIM_ASSERT_MSG(epoch.value() >= 0 && start_offset.value() >= 0, "an epoch entry needs an epoch and an offset");
+    if (!entries_.empty() && epoch == entries_.back().epoch && start_offset >= entries_.back().start_offset) {
+        return;  // the latest epoch goes on: where it started stays
+    }
+    // As Kafka's LeaderEpochFileCache: the new entry wins, and the newest entries that conflict with it
+    // (an epoch or a start offset at least its own) go, so epochs and offsets both keep increasing.
+    while (!entries_.empty() && (entries_.back().epoch >= epoch || entries_.back().start_offset >= start_offset)) {
+        entries_.pop_back();
     }
     entries_.push_back(EpochEntry{epoch, start_offset});
     persist();
@@ -55,22 +63,30 @@ std::optional<EpochEntry> LeaderEpochCache::latest() const {
 }
 
 EpochEndOffset LeaderEpochCache::end_offset_for(protocol::LeaderEpoch requested, protocol::Offset log_end_offset) const {
-    if (entries_.empty() || requested < entries_.front().epoch) {
-        return EpochEndOffset{};
+    if (requested.value() < 0 || entries_.empty()) {
+        return EpochEndOffset{};  // an undefined epoch (a follower without epochs), or nothing known
     }
-    if (requested >= entries_.back().epoch) {
-        return EpochEndOffset{entries_.back().epoch, log_end_offset};
+    if (requested == entries_.back().epoch) {
+        return EpochEndOffset{requested, log_end_offset};  // the current epoch ends at the log end
+    }
+    const auto newer = [](protocol::LeaderEpoch epoch, const EpochEntry& entry) { return epoch < entry.epoch; };
+    const auto higher = std::upper_bound(entries_.begin(), entries_.end(), requested, newer);
+    if (higher == entries_.end()) {
+        return EpochEndOffset{};  // newer than any epoch known here
+    }
+    if (higher == entries_.begin()) {
+        // Older than every epoch kept (the log start passed them): it ended no later than where the
+        // first kept one starts.
+        return EpochEndOffset{requested, higher->start_offset};
     }
     // The largest epoch <= requested ends where the next epoch starts.
-    for (std::size_t i = entries_.size() - 1; i > 0; --i) {
-        if (entries_[i - 1].epoch <= requested) {
-            return EpochEndOffset{entries_[i - 1].epoch, entries_[i].start_offset};
-        }
-    }
-    return EpochEndOffset{};
+    return EpochEndOffset{std::prev(higher)->epoch, higher->start_offset};
 }
 
 void LeaderEpochCache::truncate_from_end(protocol::Offset end_offset) {
+    if (end_offset.value() < 0) {
+        return;  // an undefined offset truncates nothing (Kafka: UNDEFINED_EPOCH_OFFSET)
+    }
     const std::size_t before = entries_.size();
     while (!entries_.empty() && entries_.back().start_offset >= end_offset) {
         entries_.pop_back();
@@ -81,6 +97,9 @@ void LeaderEpochCache::truncate_from_end(protocol::Offset end_offset) {
 }
 
 void LeaderEpochCache::truncate_from_start(protocol::Offset start_offset) {
+    if (start_offset.value() < 0) {
+        return;  // an undefined offset truncates nothing (Kafka: UNDEFINED_EPOCH_OFFSET)
+    }
     std::size_t first_kept = 0;
     while (first_kept + 1 < entries_.size() && entries_[first_kept + 1].start_offset <= start_offset) {
         ++first_kept;

@@ -16,7 +16,8 @@ struct EpochEntry {
 };
 
 // The answer to OffsetsForLeaderEpoch: the largest epoch at most the one asked for, and the offset
-// where it ended (the start of the next epoch, or the log end for the latest).
+// where it ended (the start of the next epoch, or the log end for the latest). Undefined (-1, -1) for
+// an undefined epoch, an empty cache, or an epoch newer than the latest.
 struct EpochEndOffset {
     protocol::LeaderEpoch epoch = protocol::no_leader_epoch;
     protocol::Offset end_offset{-1};
@@ -32,15 +33,20 @@ public:
     // Reads the checkpoint (a missing or unreadable one gives an empty cache).
     void load();
 
-    // Records that `epoch` starts at `start_offset`. Older or equal epochs are ignored, as is an
-    // epoch that would start before the latest one's start.
+    // Records that `epoch` starts at `start_offset` (both >= 0, asserted). The latest epoch again, at or
+    // after its start, changes nothing; otherwise the new entry wins over the newest entries with an
+    // epoch or a start offset at least its own, which go (Kafka's LeaderEpochFileCache.assign).
     void assign(protocol::LeaderEpoch epoch, protocol::Offset start_offset);
     [[nodiscard]] std::optional<EpochEntry> latest() const;
+    // Kafka's endOffsetFor: the latest epoch ends at `log_end_offset`; an older one at the start of the
+    // next epoch kept, with the largest kept epoch <= requested; one older than every kept epoch (the
+    // log start passed it) as itself, ending where the first kept epoch starts.
     [[nodiscard]] EpochEndOffset end_offset_for(protocol::LeaderEpoch requested, protocol::Offset log_end_offset) const;
-    // The log was truncated to `end_offset`: forget epochs that start at or after it.
+    // The log was truncated to `end_offset`: forget epochs that start at or after it (nothing for a
+    // negative, undefined, offset).
     void truncate_from_end(protocol::Offset end_offset);
     // The log now starts at `start_offset` (retention, DeleteRecords): epochs that ended before it are
-    // forgotten, and the one holding it starts there.
+    // forgotten, and the one holding it starts there (nothing for a negative offset).
     void truncate_from_start(protocol::Offset start_offset);
     // The log was emptied: forget every epoch.
     void clear();

@@ -242,9 +242,11 @@ ReadResult PartitionLog::read(protocol::Offset from, protocol::Offset end, std::
 }
 
 void PartitionLog::truncate_to(protocol::Offset end_offset) {
+    EOSIM_ASSERT_MSG(end_offset.value() >= 0, "a log cannot be truncated to a negative offset");
     if (end_offset >= log_end_offset_) {
-        // No batch goes, but an epoch begun at the end (by a leader that appended nothing) does.
-        epochs_.truncate_from_end(end_offset);
+        // No batch goes, but an epoch begun at the end (by a leader that appended nothing) does, also
+        // when asked to truncate past the end (Kafka's UnifiedLog.truncateTo).
+        epochs_.truncate_from_end(log_end_offset_);
         return;
     }
     auto it = index_.upper_bound(end_offset.value());

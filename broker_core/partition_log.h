@@ -80,8 +80,9 @@ public:
                                   bool verify_crc = true) const;
 
     // Removes every batch that ends at or past `end_offset` (a batch is never split), and the epochs
-    // that start at or past the new end (also when no batch goes); rebuilds the producer state for the
-    // shorter log.
+    // that start at or past the new end (also when no batch goes: an offset at or past the log end
+    // removes an epoch begun at the log end); rebuilds the producer state for the shorter log. The log
+    // start never moves down: below it, the log ends at its start. A negative offset is asserted.
     void truncate_to(protocol::Offset end_offset);
 
     // Makes every written byte durable (fsync of the segments written since the last flush).

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "broker_core/byte_io.h"
+#include "protocol/sequence.h"
 #include "sim/crc32c.h"
 
 namespace eosim::broker_core {
@@ -18,9 +19,9 @@ constexpr std::string_view snapshot_suffix = ".snapshot";
 constexpr std::uint32_t snapshot_magic = 0x50534e31;  // "PSN1"
 constexpr std::size_t snapshots_kept = 2;
 
+// Wraps past 2^31-1 to 0, as Kafka's DefaultRecordBatch.lastSequence does.
 Sequence last_sequence_of(const protocol::RecordBatch& batch) {
-    return Sequence(batch.base_sequence.value() +
-                    static_cast<std::int32_t>(batch.last_offset().value() - batch.base_offset.value()));
+    return protocol::last_sequence(batch.base_sequence, static_cast<std::int64_t>(batch.records.size()));
 }
 
 }  // namespace
@@ -67,8 +68,7 @@ SequenceCheck ProducerStateManager::check(const protocol::RecordBatch& batch) co
         return SequenceCheck{first.value() == 0 ? SequenceVerdict::append : SequenceVerdict::out_of_order_sequence, {}};
     }
     const std::optional<Sequence> last = entry.last_sequence();
-    const std::int32_t expected = last ? last->value() + 1 : 0;
-    if (first.value() == expected) {
+    if (last ? protocol::in_sequence(*last, first) : first.value() == 0) {
         return SequenceCheck{SequenceVerdict::append, {}};
     }
     if (!config_.dedup && last && first.value() <= last->value()) {

@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <limits>
 
-#include "sim/hash.h"
+#include "protocol/partitioner.h"
+#include "protocol/sequence.h"
 #include "sim/simulation.h"
 
 namespace eosim::client_core {
@@ -39,7 +40,7 @@ std::int32_t Producer::choose_partition(const std::string& topic, const std::opt
     }
     const std::int32_t count = metadata_.partition_count(topic);
     if (key) {
-        return static_cast<std::int32_t>(sim::hash_string(*key) % static_cast<std::uint64_t>(count));
+        return protocol::kafka_partition(*key, count);  // where Kafka's default partitioner puts it
     }
     if (sticky_partition_ < 0 || sticky_count_ >= config_.batch_records_max) {
         sticky_partition_ = static_cast<std::int32_t>(node_.random().below(static_cast<std::uint64_t>(count)));
@@ -241,8 +242,9 @@ void Producer::run_idempotent_sender(protocol::TopicPartition partition) {
                 queue.queue.pop_front();
             }
             batch->epoch = queue.epoch;
-            batch->base_sequence = protocol::Sequence(queue.next_sequence);
-            queue.next_sequence += static_cast<std::int32_t>(batch->records.size());
+            batch->base_sequence = queue.next_sequence;
+            queue.next_sequence = protocol::increment_sequence(queue.next_sequence,
+                                                               static_cast<std::int64_t>(batch->records.size()));
             // The oldest record's delivery timeout: a broker forgets an idle producer only after
             // producer_id_expiration, which must be longer, so no retry outlives the producer's state.
             batch->deadline = batch->records.front().sent + config_.delivery_timeout;
@@ -374,7 +376,7 @@ void Producer::bump_epoch(const protocol::TopicPartition& partition, PartitionQu
     EOSIM_ASSERT_MSG(epoch_.value() < std::numeric_limits<std::int16_t>::max(), "the producer epoch would overflow");
     epoch_ = protocol::ProducerEpoch(static_cast<std::int16_t>(epoch_.value() + 1));
     queue.epoch = epoch_;
-    std::int32_t sequence = 0;
+    protocol::Sequence sequence{0};
     std::size_t dropped = 0;
     for (auto it = queue.window.begin(); it != queue.window.end();) {
         Batch& batch = **it;
@@ -391,9 +393,9 @@ void Producer::bump_epoch(const protocol::TopicPartition& partition, PartitionQu
             continue;
         }
         batch.epoch = queue.epoch;
-        batch.base_sequence = protocol::Sequence(sequence);
+        batch.base_sequence = sequence;
         batch.retry = false;
-        sequence += static_cast<std::int32_t>(batch.records.size());
+        sequence = protocol::increment_sequence(sequence, static_cast<std::int64_t>(batch.records.size()));
         ++it;
     }
     queue.next_sequence = sequence;

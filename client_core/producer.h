@@ -86,7 +86,7 @@ private:
         // finds the broker still knowing it, if it was written.
         std::deque<std::shared_ptr<Batch>> window;
         protocol::ProducerEpoch epoch = protocol::no_producer_epoch;
-        std::int32_t next_sequence = 0;
+        protocol::Sequence next_sequence{0};
         bool bump_needed = false;
         bool unresolved = false;  // a batch left with its outcome unknown: later ones may be written too
 

@@ -1,0 +1,371 @@
+// Kafka's UnifiedLogTest (its truncation, retention, idempotence and producer-state cases), against
+// broker_core::PartitionLog. Kafka's appendAsLeader is the leader's producer-state check followed by an
+// append at the log end (Broker::produce); appendAsFollower is an append of the leader's batch.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "broker_core/batch_codec.h"
+#include "broker_core/partition_log.h"
+#include "sim/simulation.h"
+
+namespace eosim::broker_core {
+namespace {
+
+using protocol::LeaderEpoch;
+using protocol::Offset;
+using protocol::ProducerEpoch;
+using protocol::ProducerId;
+using protocol::RecordBatch;
+using protocol::Sequence;
+
+RecordBatch records(std::int64_t base, int count, std::int64_t timestamp_ms = 0, std::int32_t leader_epoch = 0) {
+    RecordBatch batch;
+    batch.base_offset = Offset(base);
+    batch.leader_epoch = LeaderEpoch(leader_epoch);
+    for (int i = 0; i < count; ++i) {
+        batch.records.push_back(protocol::Record{"key", "value-" + std::to_string(base + i), timestamp_ms});
+    }
+    return batch;
+}
+
+RecordBatch idempotent(std::int64_t base, std::int64_t pid, std::int16_t epoch, std::int32_t sequence, int count = 1) {
+    RecordBatch batch = records(base, count);
+    batch.producer_id = ProducerId(pid);
+    batch.producer_epoch = ProducerEpoch(epoch);
+    batch.base_sequence = Sequence(sequence);
+    return batch;
+}
+
+struct LeaderAppend {
+    SequenceVerdict verdict = SequenceVerdict::append;
+    Offset first{-1};
+    Offset last{-1};
+};
+
+class UnifiedLogTest : public ::testing::Test {
+protected:
+    sim::Simulation simulation{sim::SimulationOptions{.seed = 19}};
+    sim::Disk disk{sim::DiskOptions{}, sim::Random(19)};
+
+    PartitionLog& create_log(LogConfig config = {}) {
+        log_ = std::make_unique<PartitionLog>(disk, "topic-0", config);
+        (void)log_->recover();
+        return *log_;
+    }
+    // Kafka's appendAsLeader: the batch gets the log end as its base offset, after the producer check.
+    LeaderAppend append_as_leader(RecordBatch batch) {
+        batch.base_offset = log_->log_end_offset();
+        if (batch.producer_id.value() >= 0) {
+            const SequenceCheck check = log_->producer_state().check(batch);
+            if (check.verdict == SequenceVerdict::duplicate) {
+                return LeaderAppend{check.verdict, check.original->first_offset, check.original->last_offset};
+            }
+            if (check.verdict != SequenceVerdict::append) {
+                return LeaderAppend{check.verdict, Offset(-1), Offset(-1)};
+            }
+        }
+        EXPECT_TRUE(log_->append(batch).ok());
+        return LeaderAppend{SequenceVerdict::append, batch.base_offset, batch.last_offset()};
+    }
+    [[nodiscard]] std::size_t segment_count() const {
+        std::size_t count = 0;
+        for (const std::string& path : disk.list("topic-0/")) {
+            count += path.ends_with(".log") ? 1U : 0U;
+        }
+        return count;
+    }
+
+    std::unique_ptr<PartitionLog> log_;
+};
+
+// Kafka: UnifiedLogTest.testTruncateToEndOffsetClearsEpochCache
+TEST_F(UnifiedLogTest, testTruncateToEndOffsetClearsEpochCache) {
+    PartitionLog& log = create_log();
+    log.truncate_fully_and_start_at(Offset(27));
+    ASSERT_TRUE(log.append(records(27, 2, 0, 19)).ok());  // as a follower, at epoch 19
+    ASSERT_EQ(log.epochs().latest(), (EpochEntry{LeaderEpoch(19), Offset(27)}));
+    ASSERT_EQ(log.log_end_offset(), Offset(29));
+    for (const auto& [epoch, truncation] : {std::pair{20, 29}, std::pair{24, 30}}) {
+        log.epochs().assign(LeaderEpoch(epoch), log.log_end_offset());  // becomes leader, appends nothing
+        EXPECT_EQ(log.epochs().latest(), (EpochEntry{LeaderEpoch(epoch), Offset(29)}));
+        // Then follower again: a truncation at or past the end removes the empty epoch.
+        log.truncate_to(Offset(truncation));
+        EXPECT_EQ(log.epochs().latest(), (EpochEntry{LeaderEpoch(19), Offset(27)})) << "truncated to " << truncation;
+        EXPECT_EQ(log.log_end_offset(), Offset(29));
+    }
+}
+
+// Kafka: UnifiedLogTest.testTruncateTo
+TEST_F(UnifiedLogTest, testTruncateTo) {
+    PartitionLog& log = create_log(LogConfig{.segment_bytes = 10 * encode_batch(records(0, 1)).size()});
+    for (int i = 0; i < 10; ++i) {
+        (void)append_as_leader(records(0, 1));
+    }
+    ASSERT_EQ(segment_count(), 1U);
+    const Offset last = log.log_end_offset();
+    const std::uint64_t size = log.size_bytes();
+    log.truncate_to(last);  // keeps everything
+    EXPECT_EQ(log.log_end_offset(), last);
+    EXPECT_EQ(log.size_bytes(), size);
+    log.truncate_to(Offset(last.value() + 1));  // past the end: nothing happens
+    EXPECT_EQ(log.log_end_offset(), last);
+    EXPECT_EQ(log.size_bytes(), size);
+    // Kafka's truncateTo refuses a negative offset (IllegalArgumentException); eosim asserts.
+    EXPECT_THROW(log.truncate_to(Offset(-1)), sim::AssertionFailure);
+    EXPECT_EQ(log.log_end_offset(), last);
+    log.truncate_to(Offset(5));
+    EXPECT_EQ(log.log_end_offset(), Offset(5));
+    EXPECT_LT(log.size_bytes(), size);
+    log.truncate_to(Offset(0));
+    EXPECT_EQ(log.log_end_offset(), Offset(0));
+    EXPECT_EQ(log.size_bytes(), 0U);
+    for (int i = 0; i < 10; ++i) {
+        (void)append_as_leader(records(0, 1));
+    }
+    EXPECT_EQ(log.log_end_offset(), last);
+    EXPECT_EQ(log.size_bytes(), size);
+    log.truncate_fully_and_start_at(Offset(last.value() - 9));
+    EXPECT_EQ(log.log_end_offset(), Offset(1));
+    EXPECT_EQ(log.size_bytes(), 0U);
+    for (int i = 0; i < 10; ++i) {
+        (void)append_as_leader(records(0, 1));
+    }
+    EXPECT_GT(log.log_end_offset(), Offset(10));
+    EXPECT_EQ(log.size_bytes(), size);
+    // Below the log start: Kafka starts the log again at the offset (its log start moves down); eosim's
+    // log start never moves down, so the log ends at its start (docs/kafka-differences.md).
+    log.truncate_to(Offset(0));
+    EXPECT_EQ(log.log_start_offset(), Offset(1));
+    EXPECT_EQ(log.log_end_offset(), Offset(1));
+    EXPECT_EQ(log.size_bytes(), 0U);
+    EXPECT_TRUE(log.epochs().entries().empty());
+}
+
+// Kafka: UnifiedLogTest.testTruncateFullyAndStart
+TEST_F(UnifiedLogTest, testTruncateFullyAndStart) {
+    PartitionLog& log = create_log();
+    (void)append_as_leader(records(0, 3));
+    ASSERT_EQ(append_as_leader(idempotent(0, 17, 10, 0, 2)).verdict, SequenceVerdict::append);
+    log.truncate_fully_and_start_at(Offset(2));
+    EXPECT_EQ(log.log_start_offset(), Offset(2));
+    EXPECT_EQ(log.log_end_offset(), Offset(2));
+    EXPECT_TRUE(log.epochs().entries().empty());
+    // Kafka forgets the producers here; eosim keeps them (KIP-360, docs/log-lifecycle.md): a follower
+    // emptied and started again at its leader's log start still knows the leader's producers.
+    EXPECT_EQ(log.producer_state().producers().size(), 1U);
+    EXPECT_EQ(log.producer_state().end_offset(), Offset(2));
+}
+
+// Kafka: UnifiedLogTest.testProducerIdMapOffsetUpdatedForNonIdempotentData
+TEST_F(UnifiedLogTest, testProducerIdMapOffsetUpdatedForNonIdempotentData) {
+    PartitionLog& log = create_log();
+    (void)append_as_leader(records(0, 1));
+    log.producer_state().take_snapshot();
+    EXPECT_EQ(log.producer_state().snapshot_offsets(), std::vector<Offset>{Offset(1)});
+}
+
+// Kafka: UnifiedLogTest.testProducerIdMapTruncateTo
+TEST_F(UnifiedLogTest, testProducerIdMapTruncateTo) {
+    PartitionLog& log = create_log();
+    (void)append_as_leader(records(0, 1));
+    (void)append_as_leader(records(0, 1));
+    log.producer_state().take_snapshot();
+    (void)append_as_leader(records(0, 1));
+    log.producer_state().take_snapshot();
+    for (const std::int64_t end : {2, 1, 0}) {
+        log.truncate_to(Offset(end));
+        EXPECT_EQ(log.producer_state().end_offset(), Offset(end));
+        // No snapshot describes more than the log holds (Kafka also writes one at the new end).
+        const std::vector<Offset> snapshots = log.producer_state().snapshot_offsets();
+        EXPECT_TRUE(snapshots.empty() || snapshots.back() <= Offset(end)) << end;
+    }
+    EXPECT_TRUE(log.producer_state().snapshot_offsets().empty());
+}
+
+// Kafka: UnifiedLogTest.testProducerIdMapTruncateToWithNoSnapshots
+TEST_F(UnifiedLogTest, testProducerIdMapTruncateToWithNoSnapshots) {
+    PartitionLog& log = create_log();
+    ASSERT_EQ(append_as_leader(idempotent(0, 1, 0, 0)).verdict, SequenceVerdict::append);
+    ASSERT_EQ(append_as_leader(idempotent(0, 1, 0, 1)).verdict, SequenceVerdict::append);
+    log.producer_state().remove_snapshots();
+    log.truncate_to(Offset(1));
+    ASSERT_EQ(log.producer_state().producers().size(), 1U);
+    EXPECT_EQ(log.producer_state().producers().at(ProducerId(1)).last_sequence(), Sequence(0));
+}
+
+// Kafka: UnifiedLogTest.testRetentionIdempotency
+TEST_F(UnifiedLogTest, testRetentionIdempotency) {
+    const std::int64_t now = 10'000;
+    PartitionLog& log = create_log(LogConfig{.segment_bytes = 1, .retention_ms = 900});
+    (void)append_as_leader(records(0, 1, now + 100));
+    (void)append_as_leader(records(0, 1, now));
+    (void)append_as_leader(records(0, 1, now + 100));
+    ASSERT_EQ(segment_count(), 3U);
+    // DeleteRecords to 1 removes the first segment (eosim deletes it at once; Kafka at the next
+    // retention pass), which lets time retention remove the second: two in all, then none.
+    log.increment_log_start_offset(Offset(1));
+    EXPECT_EQ(segment_count(), 2U);
+    EXPECT_EQ(log.apply_retention(now + 901, log.log_end_offset()), 1U);
+    EXPECT_EQ(segment_count(), 1U);
+    EXPECT_EQ(log.apply_retention(now + 901, log.log_end_offset()), 0U);
+    EXPECT_EQ(log.log_start_offset(), Offset(2));
+}
+
+// Kafka: UnifiedLogTest.testProducerIdMapTruncateFullyAndStartAt
+TEST_F(UnifiedLogTest, testProducerIdMapTruncateFullyAndStartAt) {
+    PartitionLog& log = create_log(LogConfig{.segment_bytes = 1});
+    (void)append_as_leader(records(0, 1));
+    (void)append_as_leader(records(0, 1));
+    (void)append_as_leader(records(0, 1));
+    EXPECT_EQ(segment_count(), 3U);
+    EXPECT_EQ(log.producer_state().end_offset(), Offset(3));
+    log.truncate_fully_and_start_at(Offset(29));
+    EXPECT_EQ(segment_count(), 0U);  // the next append creates the segment at 29
+    EXPECT_EQ(log.producer_state().end_offset(), Offset(29));
+    // eosim snapshots the (kept) producers at the new start; Kafka removes every snapshot.
+    EXPECT_EQ(log.producer_state().snapshot_offsets(), std::vector<Offset>{Offset(29)});
+}
+
+// Kafka: UnifiedLogTest.testProducerIdExpirationOnSegmentDeletion
+TEST_F(UnifiedLogTest, testProducerIdExpirationOnSegmentDeletion) {
+    const std::uint64_t batch_bytes = encode_batch(idempotent(0, 1, 0, 0)).size();
+    PartitionLog& log =
+        create_log(LogConfig{.segment_bytes = 1, .retention_bytes = static_cast<std::int64_t>(batch_bytes * 2)});
+    ASSERT_EQ(append_as_leader(idempotent(0, 1, 0, 0)).verdict, SequenceVerdict::append);
+    ASSERT_EQ(append_as_leader(idempotent(0, 2, 0, 0)).verdict, SequenceVerdict::append);
+    ASSERT_EQ(append_as_leader(idempotent(0, 2, 0, 1)).verdict, SequenceVerdict::append);
+    ASSERT_EQ(segment_count(), 3U);
+    EXPECT_EQ(log.apply_retention(0, log.log_end_offset()), 1U);
+    EXPECT_EQ(segment_count(), 2U);
+    // Deleting a segment does not remove its producers' state.
+    EXPECT_EQ(log.producer_state().producers().size(), 2U);
+}
+
+// Kafka: UnifiedLogTest.testDuplicateAppends
+TEST_F(UnifiedLogTest, testDuplicateAppends) {
+    create_log();
+    std::int32_t sequence = 0;
+    for (; sequence < 6; ++sequence) {
+        ASSERT_EQ(append_as_leader(idempotent(0, 1, 0, sequence)).verdict, SequenceVerdict::append);
+    }
+    const LeaderAppend multi = append_as_leader(idempotent(0, 1, 0, sequence, 3));
+    ASSERT_EQ(multi.verdict, SequenceVerdict::append);
+    EXPECT_EQ(multi.last.value() - multi.first.value() + 1, 3);
+    const LeaderAppend duplicate = append_as_leader(idempotent(0, 1, 0, sequence, 3));
+    EXPECT_EQ(duplicate.verdict, SequenceVerdict::duplicate);
+    EXPECT_EQ(duplicate.first, multi.first);
+    EXPECT_EQ(duplicate.last, multi.last);
+    sequence += 3;
+    // A partial duplicate of the tail is refused.
+    EXPECT_EQ(append_as_leader(idempotent(0, 1, 0, sequence - 2, 2)).verdict, SequenceVerdict::out_of_order_sequence);
+    // The oldest of the last 5 batches (sequence 2) is still remembered.
+    EXPECT_EQ(append_as_leader(idempotent(0, 1, 0, 2)).verdict, SequenceVerdict::duplicate);
+    // Older ones are out of order.
+    EXPECT_EQ(append_as_leader(idempotent(0, 1, 0, 1)).verdict, SequenceVerdict::out_of_order_sequence);
+    const LeaderAppend original = append_as_leader(idempotent(0, 1, 0, sequence));
+    const LeaderAppend again = append_as_leader(idempotent(0, 1, 0, sequence));
+    EXPECT_EQ(again.verdict, SequenceVerdict::duplicate);
+    EXPECT_EQ(again.first, original.first);
+    EXPECT_EQ(again.last, original.last);
+}
+
+// Kafka: UnifiedLogTest.testDuplicateAppendToFollower
+TEST_F(UnifiedLogTest, testDuplicateAppendToFollower) {
+    PartitionLog& log = create_log();
+    // A follower does not validate: the same sequences at increasing offsets are both appended.
+    ASSERT_TRUE(log.append(idempotent(0, 1, 0, 0, 2)).ok());
+    ASSERT_TRUE(log.append(idempotent(2, 1, 0, 0, 2)).ok());
+    EXPECT_EQ(log.log_end_offset(), Offset(4));
+}
+
+// Kafka: UnifiedLogTest.testOldProducerEpoch
+TEST_F(UnifiedLogTest, testOldProducerEpoch) {
+    create_log();
+    ASSERT_EQ(append_as_leader(idempotent(0, 1, 1, 0)).verdict, SequenceVerdict::append);
+    EXPECT_EQ(append_as_leader(idempotent(0, 1, 0, 0)).verdict, SequenceVerdict::invalid_producer_epoch);
+}
+
+// Kafka: UnifiedLogTest.testNonSequentialAppend
+TEST_F(UnifiedLogTest, testNonSequentialAppend) {
+    create_log();
+    ASSERT_EQ(append_as_leader(idempotent(0, 1, 0, 0)).verdict, SequenceVerdict::append);
+    EXPECT_EQ(append_as_leader(idempotent(0, 1, 0, 2)).verdict, SequenceVerdict::out_of_order_sequence);
+}
+
+// Kafka: UnifiedLogTest.testCannotDeleteSegmentsAtOrAboveHighWatermark
+TEST_F(UnifiedLogTest, testCannotDeleteSegmentsAtOrAboveHighWatermark) {
+    const std::int64_t now = 100'000;
+    PartitionLog& log = create_log(LogConfig{.segment_bytes = 300, .retention_ms = 999});
+    for (int i = 0; i < 100; ++i) {
+        (void)append_as_leader(records(0, 1, now - 1000));
+    }
+    ASSERT_GT(segment_count(), 5U);
+    for (std::int64_t hw = 0; hw <= 100; ++hw) {
+        (void)log.apply_retention(now, Offset(hw));
+        ASSERT_LE(log.log_start_offset(), Offset(hw));
+        // What remains starts at or below the high watermark: everything below it that could go, went.
+        const ReadResult rest = log.read(log.log_start_offset(), log.log_end_offset(), 1);
+        ASSERT_FALSE(rest.batches.empty());
+        EXPECT_LE(rest.batches.front().base_offset, Offset(hw));
+    }
+    // eosim never deletes the active segment (Kafka rolls an empty one and deletes the old).
+    EXPECT_EQ(segment_count(), 1U);
+    EXPECT_EQ(log.log_end_offset(), Offset(100));
+}
+
+// Kafka: UnifiedLogTest.testDeleteOldSegments
+TEST_F(UnifiedLogTest, testDeleteOldSegments) {
+    const std::int64_t now = 100'000;
+    PartitionLog& log =
+        create_log(LogConfig{.segment_bytes = 5 * encode_batch(records(0, 1)).size(), .retention_ms = 999});
+    for (int i = 0; i < 100; ++i) {
+        (void)append_as_leader(records(0, 1, now - 1000));
+    }
+    log.epochs().assign(LeaderEpoch(0), Offset(40));  // the latest epoch again: no change
+    log.epochs().assign(LeaderEpoch(1), Offset(90));
+    const std::size_t segments = segment_count();
+    EXPECT_EQ(log.apply_retention(now, Offset(0)), 0U);  // nothing is committed: nothing goes
+    EXPECT_EQ(segment_count(), segments);
+    EXPECT_EQ(log.log_start_offset(), Offset(0));
+    for (std::int64_t hw = 25; hw <= 30; ++hw) {
+        (void)log.apply_retention(now, Offset(hw));
+        EXPECT_LE(log.log_start_offset(), Offset(hw));
+    }
+    (void)log.apply_retention(now, log.log_end_offset());
+    EXPECT_EQ(segment_count(), 1U);
+    EXPECT_EQ(log.log_start_offset(), Offset(95));
+    // The epochs below the log start went; the one holding it starts there.
+    EXPECT_EQ(log.epochs().entries(), (std::vector<EpochEntry>{{LeaderEpoch(1), Offset(95)}}));
+}
+
+// Kafka: UnifiedLogTest.testLogDeletionAfterDeleteRecords
+TEST_F(UnifiedLogTest, testLogDeletionAfterDeleteRecords) {
+    PartitionLog& log = create_log(LogConfig{.segment_bytes = 5 * encode_batch(records(0, 1)).size()});
+    for (int i = 0; i < 15; ++i) {
+        (void)append_as_leader(records(0, 1));
+    }
+    ASSERT_EQ(segment_count(), 3U);
+    log.increment_log_start_offset(Offset(1));
+    EXPECT_EQ(segment_count(), 3U);
+    EXPECT_EQ(log.log_start_offset(), Offset(1));
+    log.increment_log_start_offset(Offset(6));
+    EXPECT_EQ(segment_count(), 2U);
+    EXPECT_EQ(log.log_start_offset(), Offset(6));
+    log.increment_log_start_offset(Offset(15));
+    EXPECT_EQ(segment_count(), 1U);
+    EXPECT_EQ(log.log_start_offset(), Offset(15));
+}
+
+// Kafka: UnifiedLogTest.testLoadingLogDeletesProducerStateSnapshotsPastLogEndOffset
+TEST_F(UnifiedLogTest, testLoadingLogDeletesProducerStateSnapshotsPastLogEndOffset) {
+    const std::string stray = "topic-0/00000000000000000042.snapshot";
+    ASSERT_TRUE(disk.create(stray).ok());
+    PartitionLog& log = create_log();
+    EXPECT_FALSE(disk.exists(stray));
+    EXPECT_TRUE(log.producer_state().snapshot_offsets().empty());
+}
+
+}  // namespace
+}  // namespace eosim::broker_core
