@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "broker_core/invariants.h"
 #include "sim/simulation.h"
 
 namespace eosim::broker_core {
@@ -118,6 +119,7 @@ void Broker::apply_metadata(const protocol::MetadataSnapshot& metadata) {
         return;
     }
     metadata_ = metadata;
+    (void)sim::witness().raise(invariants::metadata_applied, metadata.version);
     for (const protocol::PartitionState& state : metadata.partitions) {
         if (!contains(state.replicas, config_.id)) {
             continue;
@@ -130,6 +132,7 @@ void Broker::apply_metadata(const protocol::MetadataSnapshot& metadata) {
             if (replica.role != ReplicaRole::leader || state.leader_epoch > replica.leader_epoch) {
                 become_leader(replica, state);
             } else if (state.partition_epoch > replica.partition_epoch) {
+                invariants::leadership(replica, config_.id, state);
                 replica.isr = state.isr;
                 replica.partition_epoch = state.partition_epoch;
                 replica.isr_in_doubt.clear();
@@ -146,7 +149,9 @@ void Broker::apply_metadata(const protocol::MetadataSnapshot& metadata) {
 }
 
 void Broker::become_leader(Replica& replica, const protocol::PartitionState& state) {
+    invariants::leadership(replica, config_.id, state);
     replica.role = ReplicaRole::leader;
+    replica.shown_high_watermark = Offset(-1);
     replica.leader = config_.id;
     replica.leader_epoch = state.leader_epoch;
     replica.partition_epoch = state.partition_epoch;
@@ -174,6 +179,7 @@ void Broker::become_leader(Replica& replica, const protocol::PartitionState& sta
 }
 
 void Broker::become_follower(Replica& replica, const protocol::PartitionState& state) {
+    invariants::epoch_not_behind(replica, state);
     replica.role = ReplicaRole::follower;
     replica.leader = state.leader;
     replica.leader_epoch = state.leader_epoch;
@@ -298,7 +304,7 @@ void Broker::follow(TopicPartition partition, std::uint64_t generation) {
             replica->log.increment_log_start_offset(std::min(response.log_start_offset, replica->high_watermark));
         }
         replica->changed.notify_all();
-        if (sim::buggify()) {
+        if (sim::buggify("slow-follower")) {
             sim::sleep(std::chrono::milliseconds(node_.random().below(400)));  // a slow follower: the ISR bound is tested
         }
     }
@@ -316,6 +322,7 @@ void Broker::handle_divergence(Replica& replica, const protocol::DivergingEpoch&
         .detail("from", replica.log.log_end_offset())
         .detail("to", target);
     truncate(replica, target);
+    invariants::truncated_follower(replica, diverging);
 }
 
 void Broker::truncate(Replica& replica, Offset end) {
@@ -351,6 +358,7 @@ void Broker::maybe_advance_high_watermark(Replica& replica) {
         replica.high_watermark = Offset(candidate);
         replica.changed.notify_all();
     }
+    invariants::leader_high_watermark(replica);
 }
 
 void Broker::propose_isr(Replica& replica, std::vector<BrokerId> new_isr) {
@@ -469,6 +477,9 @@ protocol::ProduceResponse Broker::produce(const protocol::ProduceRequest& reques
                 if (request.acks == -1 && !config_.bugs.ack_before_isr) {
                     response.error = await_replication(*replica, generation, check.original->last_offset, request.timeout);
                 }
+                if (request.acks == -1 && response.error == ErrorCode::none) {
+                    invariants::acknowledged(*replica, check.original->last_offset, config_.min_insync_replicas);
+                }
                 return response;
             case SequenceVerdict::out_of_order_sequence:
                 response.error = ErrorCode::out_of_order_sequence_number;
@@ -496,10 +507,16 @@ protocol::ProduceResponse Broker::produce(const protocol::ProduceRequest& reques
         return response;
     }
     if (request.acks != -1 || config_.bugs.ack_before_isr) {
+        if (request.acks == -1) {
+            invariants::acknowledged(*replica, batch.last_offset(), config_.min_insync_replicas);
+        }
         return response;
     }
     response.error = await_replication(*replica, generation, batch.last_offset(), request.timeout);
-    if (sim::buggify()) {
+    if (response.error == ErrorCode::none) {
+        invariants::acknowledged(*replica, batch.last_offset(), config_.min_insync_replicas);
+    }
+    if (sim::buggify("slow-produce-answer")) {
         sim::sleep(std::chrono::milliseconds(node_.random().below(300)));  // a slow response: client timeouts race it
     }
     return response;
@@ -637,6 +654,7 @@ protocol::FetchResponse Broker::fetch(const protocol::FetchRequest& request) {
     const std::uint64_t generation = replica->generation;
     const bool from_follower = request.replica != protocol::consumer_replica_id;
     const auto fill = [&] {
+        invariants::leader_high_watermark(*replica);
         response.high_watermark = replica->high_watermark;
         response.log_start_offset = replica->log.log_start_offset();
         response.log_end_offset = replica->log.log_end_offset();
@@ -693,10 +711,13 @@ protocol::FetchResponse Broker::fetch(const protocol::FetchRequest& request) {
         halt(*replica, "corrupt batch on read");
     }
     response.batches = read.batches;
-    if (!from_follower && response.batches.size() > 1 && sim::buggify()) {
+    if (!from_follower && response.batches.size() > 1 && sim::buggify("short-consumer-read")) {
         response.batches.resize(1);  // a short read, as with a small fetch.max.bytes
     }
     fill();
+    if (!from_follower) {
+        invariants::consumer_fetch(*replica, response);
+    }
     return response;
 }
 

@@ -56,6 +56,7 @@ struct Replica {
     std::vector<protocol::BrokerId> replicas;
     std::vector<protocol::BrokerId> isr;  // as the controller committed it
     protocol::Offset high_watermark{0};
+    protocol::Offset shown_high_watermark{-1};  // the highest this leader has shown in this leadership
     std::map<protocol::BrokerId, FollowerState> followers;
     bool alter_in_flight = false;
     std::vector<protocol::BrokerId> proposed_isr;  // while an ISR change is in flight

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "broker_core/invariants.h"
 #include "sim/simulation.h"
 
 namespace eosim::broker_core {
@@ -121,6 +122,11 @@ void Controller::load_or_bootstrap() {
         }
     }
     sim::trace("ControllerLoaded").detail("records", records).detail("partitions", partitions_.size());
+    // Only durable metadata ever left a controller: a restarted one knows at least what any broker applied.
+    const std::int64_t applied = sim::witness().highest(invariants::metadata_applied);
+    EOSIM_INVARIANT(version_ >= applied, "controller-restart-keeps-published-metadata",
+                    fmt::format("the restarted controller loaded metadata version {}, but a broker applied version {}",
+                                version_, applied));
 }
 
 void Controller::apply_line(const std::string& line) {
@@ -183,6 +189,18 @@ void Controller::append(const std::string& line) {
 }
 
 void Controller::record_partition(const PartitionState& state) {
+    if (const auto previous = partitions_.find(state.partition); previous != partitions_.end()) {
+        const PartitionState& before = previous->second;
+        EOSIM_INVARIANT(state.leader_epoch >= before.leader_epoch &&
+                            (state.leader == before.leader || state.leader_epoch > before.leader_epoch),
+                        "leader-epoch-monotonic",
+                        fmt::format("{}: leader {} in epoch {} recorded after leader {} in epoch {}",
+                                    state.partition.name(), state.leader.value(), state.leader_epoch.value(),
+                                    before.leader.value(), before.leader_epoch.value()));
+    }
+    EOSIM_INVARIANT(state.leader == protocol::no_broker || contains(state.isr, state.leader), "leader-in-isr",
+                    fmt::format("{}: leader {} recorded outside the ISR {}", state.partition.name(),
+                                state.leader.value(), join(state.isr)));
     partitions_[state.partition] = state;
     append(fmt::format("P {} {} {} {} {} {} {}", state.partition.topic, state.partition.partition,
                        state.leader.value(), state.leader_epoch.value(), state.partition_epoch,
@@ -217,6 +235,9 @@ void Controller::wait_durable() {
 }
 
 protocol::MetadataSnapshot Controller::snapshot() const {
+    EOSIM_INVARIANT(durable_version_ == version_, "metadata-durable-before-published",
+                    fmt::format("metadata version {} leaves the controller with only version {} durable", version_,
+                                durable_version_));
     protocol::MetadataSnapshot metadata;
     metadata.version = version_;
     for (const auto& [id, registration] : brokers_) {
@@ -326,7 +347,7 @@ protocol::BrokerHeartbeatResponse Controller::heartbeat(const protocol::BrokerHe
         elect_leaderless();
     }
     registration.last_heartbeat = sim::now();
-    if (sim::buggify()) {
+    if (sim::buggify("slow-heartbeat-answer")) {
         sim::sleep(std::chrono::milliseconds(node_.random().below(200)));  // a slow controller: stale metadata races
     }
     // Only durable metadata leaves the controller.

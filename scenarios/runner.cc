@@ -780,6 +780,15 @@ RunResult Run::execute() {
         }
         result.events = outcome.events;
         result.sim_ns = sim::to_ns(simulation_.now());
+    } catch (const sim::InvariantViolation& violation) {
+        // An invariant of the simulated system broke during the run: the seed fails at once, as an anomaly.
+        sim::trace("InvariantViolation").detail("invariant", violation.name()).detail("what", violation.what());
+        classify(result, {model::Anomaly{.name = "invariant-violation",
+                                         .partition = "",
+                                         .description = violation.what(),
+                                         .evidence = {{"invariant", violation.name()}}}});
+        result.events = simulation_.scheduler().events_dispatched();
+        result.sim_ns = sim::to_ns(simulation_.now());
     } catch (const sim::AssertionFailure& failure) {
         result.status = RunStatus::error;
         result.error = failure.what();

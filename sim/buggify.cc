@@ -1,7 +1,5 @@
 #include "sim/buggify.h"
 
-#include <fmt/format.h>
-
 namespace eosim::sim {
 
 Buggify::Buggify(bool enabled, Random random, double site_probability, double fire_probability)
@@ -26,10 +24,6 @@ bool Buggify::fire(std::string_view site) {
     }
     ++firings_;
     return true;
-}
-
-std::string buggify_site(const std::source_location& location) {
-    return fmt::format("{}:{}", location.file_name(), location.line());
 }
 
 }  // namespace eosim::sim

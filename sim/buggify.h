@@ -1,7 +1,6 @@
 #pragma once
 
 #include <map>
-#include <source_location>
 #include <string>
 #include <string_view>
 
@@ -16,7 +15,8 @@ class Buggify {
 public:
     Buggify(bool enabled, Random random, double site_probability = 0.25, double fire_probability = 0.25);
 
-    // Whether the site fires now. `site` names the place in the source (file:line).
+    // Whether the site fires now. `site` is the site's stable name ("slow-produce-answer"), never a file
+    // and line: an edit elsewhere in a file must not change which sites a seed switches on.
     bool fire(std::string_view site);
 
     [[nodiscard]] bool enabled() const { return enabled_; }
@@ -33,7 +33,5 @@ private:
     std::uint64_t firings_ = 0;
     std::map<std::string, bool, std::less<>> sites_;
 };
-
-std::string buggify_site(const std::source_location& location);
 
 }  // namespace eosim::sim

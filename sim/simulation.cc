@@ -110,12 +110,15 @@ TraceEvent trace(std::string_view name, Severity severity) {
     return TraceEvent(simulation.trace(), severity, name, simulation.now(), node != nullptr ? node->name() : "world");
 }
 
-bool buggify(const std::source_location& location) {
+Witness& witness() {
+    return Simulation::current().witness();
+}
+
+bool buggify(std::string_view site) {
     Simulation& simulation = Simulation::current();
     if (!simulation.buggify().enabled()) {
         return false;
     }
-    const std::string site = buggify_site(location);
     const bool fired = simulation.buggify().fire(site);
     if (fired) {
         trace("BuggifyFired").detail("site", site);

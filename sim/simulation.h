@@ -2,13 +2,13 @@
 
 #include <cstdint>
 #include <memory>
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "sim/buggify.h"
+#include "sim/invariants.h"
 #include "sim/channel.h"
 #include "sim/condition.h"
 #include "sim/disk.h"
@@ -54,6 +54,8 @@ public:
     [[nodiscard]] Scheduler& scheduler() { return *scheduler_; }
     [[nodiscard]] Network& network() { return *network_; }
     [[nodiscard]] Buggify& buggify() { return buggify_; }
+    // The harness's view across nodes, for invariants (sim/invariants.h).
+    [[nodiscard]] Witness& witness() { return witness_; }
     // The root stream: fork a named stream from it for each component.
     [[nodiscard]] const Random& random() const { return random_; }
     [[nodiscard]] Time now() const { return scheduler_->now(); }
@@ -82,6 +84,7 @@ private:
     std::unique_ptr<Trace> trace_;
     std::unique_ptr<Scheduler> scheduler_;
     Buggify buggify_;
+    Witness witness_;
     std::unique_ptr<Network> network_;
     std::vector<std::unique_ptr<Node>> nodes_;
     std::vector<std::pair<std::string, std::string>> params_;
@@ -129,6 +132,8 @@ template <typename T>
 TraceEvent trace(std::string_view name, Severity severity = Severity::info);
 
 // A buggify point: true when this site is switched on for the run and fires now.
-[[nodiscard]] bool buggify(const std::source_location& location = std::source_location::current());
+[[nodiscard]] bool buggify(std::string_view site);
+// The current simulation's witness (sim/invariants.h).
+[[nodiscard]] Witness& witness();
 
 }  // namespace eosim::sim

@@ -104,7 +104,7 @@ TEST(Buggify, FiringsAreTracedAndDeterministic) {
         Simulation simulation(SimulationOptions{.seed = seed, .buggify = true});
         int fired = 0;
         for (int i = 0; i < 1000; ++i) {
-            fired += buggify() ? 1 : 0;
+            fired += buggify("test-site") ? 1 : 0;
         }
         return std::pair{fired, simulation.fingerprint()};
     };

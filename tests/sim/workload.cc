@@ -44,7 +44,7 @@ public:
 private:
     Message serve(const Message& request) {
         const auto value = request.as<std::uint64_t>();
-        if (node_.random().chance(0.2) || buggify()) {
+        if (node_.random().chance(0.2) || buggify("slow-serve")) {
             sleep(Duration(node_.random().between(0, 5'000'000)));
         }
         const std::string record = std::to_string(value) + "\n";

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <cstdint>
+
+#include "broker_core/broker.h"
+#include "protocol/messages.h"
+
+// The invariants of replication, checked by brokers during the run where they must hold (as a real
+// implementation's assertions): a broken one fails the seed at once (sim/invariants.h). The rules and
+// where each is checked are in docs/replication.md.
+
+namespace eosim::broker_core::invariants {
+
+// The witness's record of the newest metadata version any broker applied (sim::Witness::raise).
+inline constexpr const char* metadata_applied = "metadata version applied by a broker";
+
+// A leader's high watermark never passes its log end and, within one leadership, never moves back from
+// what the leader has shown (to followers, consumers or producers). Call where it is shown.
+void leader_high_watermark(Replica& replica);
+
+// An acks=all produce is answered without an error only when the high watermark passed its last offset
+// and the ISR has at least min.insync.replicas members.
+void acknowledged(const Replica& replica, protocol::Offset last, std::int32_t min_insync_replicas);
+
+// A replica that becomes (or stays) leader in `state`: it is in the ISR, the epoch never goes back, and
+// no other broker leads the partition in the same epoch.
+void leadership(const Replica& replica, protocol::BrokerId self, const protocol::PartitionState& state);
+
+// Metadata applied to a replica never carries an older leader epoch than the replica already has.
+void epoch_not_behind(const Replica& replica, const protocol::PartitionState& state);
+
+// After truncating to the leader's answer, a follower holds nothing above the leader's end offset for
+// that epoch.
+void truncated_follower(const Replica& replica, const protocol::DivergingEpoch& diverging);
+
+// A consumer's fetch never returns a record at or above the high watermark.
+void consumer_fetch(const Replica& replica, const protocol::FetchResponse& response);
+
+}  // namespace eosim::broker_core::invariants
