@@ -30,6 +30,7 @@ struct ClientOperation {
     };
     std::vector<PolledRecord> records;
     std::optional<std::string> error;
+    std::optional<std::int32_t> attempts;  // a send's completion: the produce requests sent for it
 };
 
 // Collects the operations of every client of a run, in the order they happened. It is the harness's

@@ -113,6 +113,7 @@ void Producer::deliver(protocol::TopicPartition partition, std::vector<Pending> 
     const sim::Time deadline = sim::deadline_after(config_.delivery_timeout);
     bool maybe_written = false;
     ErrorCode last_error = ErrorCode::request_timed_out;
+    std::int32_t attempts = 0;
     while (sim::now() < deadline) {
         const std::optional<protocol::BrokerId> leader = metadata_.leader(partition);
         if (!leader) {
@@ -127,6 +128,7 @@ void Producer::deliver(protocol::TopicPartition partition, std::vector<Pending> 
         for (const Pending& pending : batch) {
             request.batch.records.push_back(pending.record);
         }
+        ++attempts;
         sim::Result<sim::Message> result =
             metadata_.client(*leader).call(sim::make_message(request), config_.request_timeout + std::chrono::milliseconds(200));
         if (!result) {
@@ -135,7 +137,8 @@ void Producer::deliver(protocol::TopicPartition partition, std::vector<Pending> 
         } else {
             const auto& response = result->as<protocol::ProduceResponse>();
             if (response.error == ErrorCode::none) {
-                complete(partition, batch, SendOutcome{SendOutcome::Status::ok, response.base_offset, ErrorCode::none});
+                complete(partition, batch,
+                         SendOutcome{SendOutcome::Status::ok, response.base_offset, ErrorCode::none, attempts});
                 PartitionQueue& queue = *queues_.at(partition);
                 --queue.in_flight;
                 queue.notify();
@@ -152,7 +155,7 @@ void Producer::deliver(protocol::TopicPartition partition, std::vector<Pending> 
     }
     complete(partition, batch,
              SendOutcome{maybe_written ? SendOutcome::Status::unknown : SendOutcome::Status::failed, protocol::Offset(-1),
-                         last_error});
+                         last_error, attempts});
     PartitionQueue& queue = *queues_.at(partition);
     --queue.in_flight;
     queue.notify();
@@ -169,6 +172,9 @@ void Producer::complete(const protocol::TopicPartition& partition, std::vector<P
         done.value = pending.record.value;
         done.key = pending.record.key;
         done.acks = acks_name(config_.acks);
+        if (outcome.attempts > 0) {
+            done.attempts = outcome.attempts;
+        }
         SendOutcome result = outcome;
         if (outcome.status == SendOutcome::Status::ok) {
             done.type = ClientOperation::Type::ok;
@@ -298,6 +304,7 @@ void Producer::attempt(protocol::TopicPartition partition, std::shared_ptr<Batch
         for (const Pending& pending : batch->records) {
             request.batch.records.push_back(pending.record);
         }
+        ++batch->attempts;
         sim::Result<sim::Message> result =
             metadata_.client(*leader).call(sim::make_message(request), config_.request_timeout + std::chrono::milliseconds(200));
         if (!result) {
@@ -311,7 +318,7 @@ void Producer::attempt(protocol::TopicPartition partition, std::shared_ptr<Batch
                 case ErrorCode::none: {
                     retry = false;
                     complete(partition, batch->records,
-                             SendOutcome{SendOutcome::Status::ok, response.base_offset, ErrorCode::none});
+                             SendOutcome{SendOutcome::Status::ok, response.base_offset, ErrorCode::none, batch->attempts});
                     batch->acked = true;
                     trim(queue);
                     break;
@@ -367,7 +374,7 @@ std::shared_ptr<Producer::Batch> Producer::first_unacked(const PartitionQueue& q
 void Producer::give_up(const protocol::TopicPartition& partition, PartitionQueue& queue, Batch& batch) {
     complete(partition, batch.records,
              SendOutcome{batch.maybe_written ? SendOutcome::Status::unknown : SendOutcome::Status::failed,
-                         protocol::Offset(-1), batch.last_error});
+                         protocol::Offset(-1), batch.last_error, batch.attempts});
     queue.bump_needed = true;
     queue.unresolved = queue.unresolved || batch.maybe_written;
 }
@@ -387,7 +394,8 @@ void Producer::bump_epoch(const protocol::TopicPartition& partition, PartitionQu
         if (queue.unresolved && batch.maybe_written) {
             // An earlier batch left with its outcome unknown, so this one may be in the log as well:
             // sent again under the new epoch it could be written twice. Its outcome stays unknown.
-            complete(partition, batch.records, SendOutcome{SendOutcome::Status::unknown, protocol::Offset(-1), batch.last_error});
+            complete(partition, batch.records,
+                     SendOutcome{SendOutcome::Status::unknown, protocol::Offset(-1), batch.last_error, batch.attempts});
             it = queue.window.erase(it);
             ++dropped;
             continue;

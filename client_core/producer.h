@@ -31,6 +31,7 @@ struct SendOutcome {
     Status status = Status::unknown;
     protocol::Offset offset{-1};
     protocol::ErrorCode error = protocol::ErrorCode::none;
+    std::int32_t attempts = 0;  // produce requests sent for the batch (more than 1: it was retried)
 };
 
 // A Kafka producer: records are batched per partition (hash(key) % partitions, XXH64; unkeyed records
@@ -74,6 +75,7 @@ private:
         bool retry = false;          // it failed once: it goes again only as the first unacknowledged batch
         bool maybe_written = false;  // an attempt may have reached the log
         protocol::ErrorCode last_error = protocol::ErrorCode::request_timed_out;
+        std::int32_t attempts = 0;  // produce requests sent
     };
     struct PartitionQueue {
         std::deque<Pending> queue;

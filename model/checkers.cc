@@ -62,9 +62,16 @@ std::string log_text(const CommittedLog& log) {
 }
 
 Json send_json(const AckedSend& send) {
-    return {{"invoke_index", send.invoke_index}, {"index", send.index},
-            {"process", send.process},           {"value", send.value},
-            {"acks", to_string(send.acks)},      {"offset", optional_json(send.offset)}};
+    Json json = {{"invoke_index", send.invoke_index}, {"index", send.index},
+                 {"process", send.process},           {"value", send.value},
+                 {"acks", to_string(send.acks)},      {"offset", optional_json(send.offset)}};
+    if (send.offset_read) {
+        json["offset_read"] = true;  // the outcome was unknown; a consumer read it at this offset
+    }
+    if (send.attempts) {
+        json["attempts"] = *send.attempts;
+    }
+    return json;
 }
 
 std::string send_text(const AckedSend& send) {
@@ -97,7 +104,8 @@ std::map<std::int64_t, const Read*> first_read_at_each_offset(const std::vector<
     return first_reads;
 }
 
-Anomaly duplicate(const PartitionValue& key, const LogIndex* log, const std::vector<const Read*>& value_reads) {
+Anomaly duplicate(const PartitionValue& key, const LogIndex* log, const std::vector<const Read*>& value_reads,
+                  const std::vector<const AckedSend*>& value_acks) {
     const auto& [partition, value] = key;
     std::vector<std::int64_t> log_offsets;
     if (log != nullptr) {
@@ -120,10 +128,25 @@ Anomaly duplicate(const PartitionValue& key, const LogIndex* log, const std::vec
                                                           entry.second->process);
                                    }));
     }
+    Json ack_evidence = Json::array();
+    for (const AckedSend* send : value_acks) {
+        ack_evidence.push_back(send_json(*send));
+    }
+    if (!value_acks.empty()) {
+        description += fmt::format("; acknowledged at offset{} {}", value_acks.size() > 1 ? "s" : "",
+                                   join_items(value_acks, [](const AckedSend* send) {
+                                       return fmt::format("{} (send op {}, {})", *send->offset, send->index,
+                                                          send->process);
+                                   }));
+    }
     return Anomaly{.name = "duplicate",
                    .partition = std::string(partition),
                    .description = description,
-                   .evidence = {{"value", value}, {"log_offsets", log_offsets}, {"reads", read_evidence}}};
+                   .evidence = {{"value", value},
+                                {"log_offsets", log_offsets},
+                                {"reads", read_evidence},
+                                {"acknowledged", ack_evidence}},
+                   .causes = {}};
 }
 
 // ---- inconsistent-offsets ----
@@ -258,11 +281,14 @@ Anomaly nonmonotonic_send(const AckedSend& earlier, const AckedSend& later) {
     return Anomaly{
         .name = "nonmonotonic-send",
         .partition = std::string(later.partition),
-        .description = fmt::format("{} on {}: {} was acknowledged at offset {}, below offset {} of the "
-                                   "earlier-invoked {}",
-                                   later.process, later.partition, send_text(later), *later.offset, *earlier.offset,
-                                   send_text(earlier)),
-        .evidence = {{"process", later.process}, {"earlier", send_json(earlier)}, {"later", send_json(later)}}};
+        .description = fmt::format("{} on {}: {} {} offset {}, below offset {} of the earlier-invoked {}{}",
+                                   later.process, later.partition, send_text(later),
+                                   later.offset_read ? "(outcome unknown) was read at" : "was acknowledged at",
+                                   *later.offset, *earlier.offset, send_text(earlier),
+                                   earlier.offset_read ? " (outcome unknown, read there)" : ""),
+        .evidence = {{"process", later.process}, {"earlier", send_json(earlier)}, {"later", send_json(later)}},
+        .causes = earlier.retried() || later.retried() ? std::vector<std::string>{"retried-send"}
+                                                       : std::vector<std::string>{}};
 }
 
 // ---- consumer positions (nonmonotonic-poll, poll-skip) ----
@@ -572,6 +598,102 @@ Anomaly stuck(const Operation& op) {
         .evidence = {{"index", op.index}, {"process", op.process}, {"type", to_string(op.type)}, {"reason", reason}}};
 }
 
+// ---- lost-write without replica lines ----
+
+// What one poll covered: from the consumer's position before it up to its last offset.
+struct Covered {
+    std::int64_t from = 0;
+    std::int64_t last = 0;
+    const Operation* poll = nullptr;
+};
+
+// By partition, the stretches of offsets consumers read through, sorted by where they start, each with the
+// furthest any stretch starting at or before it reached. A consumer without an assign or seek before its
+// first poll starts at offset 0 (as Jepsen's subscribers do, auto.offset.reset=earliest).
+std::map<Text, std::vector<Covered>> covered_stretches(const Facts& facts) {
+    std::map<Text, std::vector<Covered>> stretches;
+    for (const auto& [key, timeline] : facts.timelines) {
+        std::int64_t position = 0;
+        for (const Operation* op : timeline) {
+            if (op->f != "poll") {
+                position = *op->offset;
+                continue;
+            }
+            if (op->records->empty()) {
+                continue;
+            }
+            const std::int64_t last = op->records->back().offset;
+            stretches[key.second].push_back(Covered{.from = position, .last = last, .poll = op});
+            position = last + 1;
+        }
+    }
+    for (auto& [partition, list] : stretches) {
+        std::stable_sort(list.begin(), list.end(), [](const Covered& a, const Covered& b) { return a.from < b.from; });
+        for (std::size_t i = 1; i < list.size(); ++i) {
+            if (list[i - 1].last > list[i].last) {
+                list[i].last = list[i - 1].last;
+                list[i].poll = list[i - 1].poll;
+            }
+        }
+    }
+    return stretches;
+}
+
+// A poll that read on past `offset` from a position at or below it, if any.
+const Covered* read_past(const std::vector<Covered>& stretches, std::int64_t offset) {
+    auto after = std::upper_bound(stretches.begin(), stretches.end(), offset,
+                                  [](std::int64_t value, const Covered& stretch) { return value < stretch.from; });
+    if (after == stretches.begin()) {
+        return nullptr;
+    }
+    const Covered& furthest = *std::prev(after);
+    return furthest.last > offset ? &furthest : nullptr;
+}
+
+Anomaly lost_unread_write(const AckedSend& send, const Covered& past) {
+    return Anomaly{
+        .name = "lost-write",
+        .partition = std::string(send.partition),
+        .description = fmt::format("{} to {} with acks={} was acknowledged at offset {}, but no consumer read it, "
+                                   "though poll op {} ({}) read on to offset {} from offset {} or below (the history "
+                                   "has no replica of {})",
+                                   send_text(send), send.partition, to_string(send.acks), *send.offset,
+                                   past.poll->index, past.poll->process, past.last, past.from, send.partition),
+        .evidence = {{"send", send_json(send)},
+                     {"read_past", {{"poll_index", past.poll->index}, {"process", past.poll->process}}}}};
+}
+
+// ---- aborted-read ----
+
+Anomaly aborted_read(const Operation& failed, const std::vector<const Read*>& readers,
+                     const std::vector<std::int64_t>& log_offsets) {
+    std::string seen;
+    if (!readers.empty()) {
+        seen = fmt::format("read by {}", join_items(readers, [](const Read* read) {
+                               return fmt::format("poll op {} ({}) at offset {}", read->index, read->process,
+                                                  read->offset);
+                           }));
+    }
+    if (!log_offsets.empty()) {
+        seen += fmt::format("{}held by the committed log at offset(s) {}", seen.empty() ? "" : "; ",
+                            join_offsets(log_offsets));
+    }
+    Json reader_evidence = Json::array();
+    for (const Read* read : readers) {
+        reader_evidence.push_back({{"index", read->index}, {"process", read->process}, {"offset", read->offset}});
+    }
+    return Anomaly{.name = "aborted-read",
+                   .partition = *failed.partition,
+                   .description = fmt::format("send op {} ({}) of {} to {} failed ({}), so it wrote nothing, yet it was {}",
+                                              failed.index, failed.process, json_quoted(*failed.value),
+                                              *failed.partition, failed.error.value_or("no error given"), seen),
+                   .evidence = {{"send_index", failed.index},
+                                {"process", failed.process},
+                                {"value", *failed.value},
+                                {"reads", reader_evidence},
+                                {"log_offsets", log_offsets}}};
+}
+
 // ---- the checkers, over facts computed once ----
 
 using Checker = std::vector<Anomaly> (*)(const Facts&);
@@ -579,10 +701,25 @@ using Checker = std::vector<Anomaly> (*)(const Facts&);
 std::vector<Anomaly> check_lost_writes(const Facts& facts) {
     const std::map<Text, LogIndex>& logs = facts.logs;
     const KeyWrites& key_writes = facts.key_writes;
+    std::set<PartitionValue> read_values;
+    for (const Read& read : facts.reads) {
+        read_values.insert({read.partition, read.value});
+    }
+    const std::map<Text, std::vector<Covered>> stretches = covered_stretches(facts);
     std::vector<Anomaly> found;
     for (const AckedSend& send : facts.sends) {
+        if (send.acks == Acks::none) {
+            continue;
+        }
         const auto log = logs.find(send.partition);
-        if (send.acks == Acks::none || log == logs.end()) {
+        if (log == logs.end()) {
+            // No replica says what the log holds: an acknowledged write nobody read, though a consumer read
+            // on past its offset, is lost.
+            const auto read = stretches.find(send.partition);
+            const Covered* past = send.offset && read != stretches.end() ? read_past(read->second, *send.offset) : nullptr;
+            if (past != nullptr && !read_values.contains({send.partition, send.value})) {
+                found.push_back(lost_unread_write(send, *past));
+            }
             continue;
         }
         const bool removed_by_retention = send.offset && *send.offset < log->second.log.log_start_offset;
@@ -595,30 +732,85 @@ std::vector<Anomaly> check_lost_writes(const Facts& facts) {
     return found;
 }
 
+// A send that failed certainly wrote nothing: no consumer may read its value, and no log may hold it.
+std::vector<Anomaly> check_aborted_reads(const Facts& facts) {
+    std::map<PartitionValue, std::vector<const Read*>> readers;
+    for (const Read& read : facts.reads) {
+        readers[{read.partition, read.value}].push_back(&read);
+    }
+    std::vector<Anomaly> found;
+    for (const Operation* failed : facts.failed_sends) {
+        const PartitionValue key{*failed->partition, *failed->value};
+        std::vector<std::int64_t> log_offsets;
+        if (const auto log = facts.logs.find(key.first); log != facts.logs.end()) {
+            if (const auto held = log->second.offsets_of.find(key.second); held != log->second.offsets_of.end()) {
+                log_offsets = held->second;
+            }
+        }
+        const auto read = readers.find(key);
+        if (read != readers.end() || !log_offsets.empty()) {
+            found.push_back(aborted_read(*failed, read != readers.end() ? read->second : std::vector<const Read*>{},
+                                         log_offsets));
+        }
+    }
+    return found;
+}
+
+// A value is duplicated when the offsets it is known at (in the committed log, read by a consumer, or
+// acknowledged to its producer) are more than one.
 std::vector<Anomaly> check_duplicates(const Facts& facts) {
     const std::map<Text, LogIndex>& logs = facts.logs;
-    const std::vector<Read>& all_reads = facts.reads;
     std::map<PartitionValue, std::vector<const Read*>> reads_of_value;
-    for (const Read& read : all_reads) {
+    std::map<PartitionValue, std::vector<const AckedSend*>> acks_of_value;
+    std::map<PartitionValue, std::set<std::int64_t>> offsets_of_value;
+    for (const Read& read : facts.reads) {
         reads_of_value[{read.partition, read.value}].push_back(&read);
+        offsets_of_value[{read.partition, read.value}].insert(read.offset);
+    }
+    for (const AckedSend& send : facts.sends) {
+        if (send.offset && send.acks != Acks::none) {
+            acks_of_value[{send.partition, send.value}].push_back(&send);
+            offsets_of_value[{send.partition, send.value}].insert(*send.offset);
+        }
     }
     std::set<PartitionValue> duplicated;
     for (const auto& [partition, log] : logs) {
-        for (const auto& [value, offsets] : log.offsets_of) {
-            if (offsets.size() > 1) {
-                duplicated.insert({partition, value});
-            }
+        for (const Text value : log.values_at_several_offsets) {
+            duplicated.insert({partition, value});
         }
     }
-    for (const auto& [key, value_reads] : reads_of_value) {
-        if (first_read_at_each_offset(value_reads).size() > 1) {
+    for (auto& [key, offsets] : offsets_of_value) {
+        const auto log = logs.find(key.first);
+        if (log != logs.end()) {
+            if (const auto held = log->second.offsets_of.find(key.second); held != log->second.offsets_of.end()) {
+                offsets.insert(held->second.begin(), held->second.end());
+            }
+        }
+        if (offsets.size() > 1) {
             duplicated.insert(key);
+        }
+    }
+    std::set<std::uint64_t> completed;  // invokes with a completion
+    for (const auto& [completion, invoke] : facts.invoke_of) {
+        completed.insert(invoke);
+    }
+    std::set<PartitionValue> retried;  // values a send carried more than once, or with an unknown outcome
+    for (const Operation& op : facts.history.operations) {
+        const bool unknown =
+            op.type == OpType::info || (op.type == OpType::invoke && !completed.contains(op.index));
+        if (op.f == "send" && op.partition && op.value && (op.attempts.value_or(1) > 1 || unknown)) {
+            retried.insert({*op.partition, *op.value});
         }
     }
     std::vector<Anomaly> found;
     for (const PartitionValue& key : duplicated) {
         const auto log = logs.find(key.first);
-        found.push_back(duplicate(key, log == logs.end() ? nullptr : &log->second, reads_of_value[key]));
+        Anomaly anomaly =
+            duplicate(key, log == logs.end() ? nullptr : &log->second, reads_of_value[key], acks_of_value[key]);
+        if (retried.contains(key)) {
+            anomaly.causes.emplace_back("retried-send");
+        }
+        found.push_back(std::move(anomaly));
     }
     return found;
 }
@@ -646,9 +838,14 @@ std::vector<Anomaly> check_inconsistent_offsets(const Facts& facts) {
     return found;
 }
 
+// Each producer's sends to a partition land in the order it invoked them: acknowledged offsets prove where a
+// send landed, and so do reads of a send whose outcome was unknown (Jepsen's int-nonmonotonic-send).
 std::vector<Anomaly> check_nonmonotonic_sends(const Facts& facts) {
+    std::vector<AckedSend> placed = facts.sends;
+    const std::vector<AckedSend> by_reads = sends_placed_by_reads(facts);
+    placed.insert(placed.end(), by_reads.begin(), by_reads.end());
     std::vector<Anomaly> found;
-    for (const auto& [key, sends] : sends_with_offsets_by_producer(facts.sends)) {
+    for (const auto& [key, sends] : sends_with_offsets_by_producer(placed)) {
         const AckedSend* highest = nullptr;
         for (const AckedSend* send : sends) {
             if (highest != nullptr && *send->offset < *highest->offset) {
@@ -672,7 +869,7 @@ std::vector<Anomaly> check_nonmonotonic_polls(const Facts& facts) {
 }
 
 std::vector<Anomaly> check_poll_skips(const Facts& facts) {
-    const std::map<Text, OffsetSet> known = known_offsets(facts.logs, facts.reads);
+    const std::map<Text, OffsetSet> known = known_offsets(facts.logs, facts.reads, facts.sends);
     const OffsetSet none;
     std::vector<Anomaly> found;
     for (const auto& [key, timeline] : facts.timelines) {
@@ -830,17 +1027,24 @@ std::vector<Anomaly> check_compaction_consistency(const Facts& facts) {
 }  // namespace
 
 nlohmann::json anomaly_json(const Anomaly& anomaly) {
-    return {{"name", anomaly.name},
-            {"partition", anomaly.partition},
-            {"description", anomaly.description},
-            {"evidence", anomaly.evidence}};
+    nlohmann::json json = {{"name", anomaly.name},
+                           {"partition", anomaly.partition},
+                           {"description", anomaly.description},
+                           {"evidence", anomaly.evidence}};
+    if (!anomaly.causes.empty()) {
+        json["causes"] = anomaly.causes;
+    }
+    return json;
 }
 
 std::vector<Anomaly> check(const History& history) {
     const Facts facts(history);
     std::vector<Anomaly> found;
-    for (const auto checker :
-         {static_cast<Checker>(check_lost_writes), static_cast<Checker>(check_duplicates), static_cast<Checker>(check_inconsistent_offsets), static_cast<Checker>(check_nonmonotonic_sends), static_cast<Checker>(check_nonmonotonic_polls), static_cast<Checker>(check_poll_skips), static_cast<Checker>(check_replica_divergence), static_cast<Checker>(check_vanished_reads), static_cast<Checker>(check_stuck), static_cast<Checker>(check_compaction_consistency)}) {
+    const Checker checkers[] = {check_lost_writes,         check_duplicates,     check_inconsistent_offsets,
+                                check_nonmonotonic_sends,  check_nonmonotonic_polls, check_poll_skips,
+                                check_replica_divergence,  check_vanished_reads, check_aborted_reads,
+                                check_stuck,               check_compaction_consistency};
+    for (const Checker checker : checkers) {
         std::vector<Anomaly> more = checker(facts);
         std::move(more.begin(), more.end(), std::back_inserter(found));
     }
@@ -885,6 +1089,10 @@ std::vector<Anomaly> check_stuck(const History& history) {
 
 std::vector<Anomaly> check_compaction_consistency(const History& history) {
     return check_compaction_consistency(Facts(history));
+}
+
+std::vector<Anomaly> check_aborted_reads(const History& history) {
+    return check_aborted_reads(Facts(history));
 }
 
 }  // namespace eosim::model

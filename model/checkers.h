@@ -17,11 +17,15 @@ struct Anomaly {
     std::string partition;    // empty when the anomaly is not about one partition (stuck)
     std::string description;  // one line naming the operations, processes, partition and offsets
     nlohmann::json evidence;  // the same facts as data
+    // What in this history could explain the anomaly where the semantics permit it, for allowances that
+    // name their cause (docs/scenarios.md): "retried-send" (a send involved was retried, or its outcome
+    // was unknown). Empty: nothing in the history excuses it.
+    std::vector<std::string> causes;
 
     friend bool operator==(const Anomaly&, const Anomaly&) = default;
 };
 
-// {"name", "partition", "description", "evidence"}.
+// {"name", "partition", "description", "evidence"} (and "causes" when there are any).
 nlohmann::json anomaly_json(const Anomaly& anomaly);
 
 // Every checker below, in this order.
@@ -35,6 +39,7 @@ std::vector<Anomaly> check_nonmonotonic_polls(const History& history);
 std::vector<Anomaly> check_poll_skips(const History& history);
 std::vector<Anomaly> check_replica_divergence(const History& history);
 std::vector<Anomaly> check_vanished_reads(const History& history);
+std::vector<Anomaly> check_aborted_reads(const History& history);
 std::vector<Anomaly> check_stuck(const History& history);
 std::vector<Anomaly> check_compaction_consistency(const History& history);
 

@@ -198,6 +198,10 @@ Operation parse_operation(const LineFields& fields) {
     op.records = fields.optional_records("records");
     op.reason = fields.optional_string("reason");
     op.error = fields.optional_string("error");
+    op.attempts = fields.optional_int("attempts");
+    if (op.attempts && *op.attempts < 1) {
+        fields.fail("\"attempts\" must be at least 1");
+    }
     require_fields_of_function(fields, op);
     return op;
 }
@@ -296,6 +300,7 @@ OrderedJson operation_json(const Operation& op) {
     }
     put("reason", op.reason);
     put("error", op.error);
+    put("attempts", op.attempts);
     return line;
 }
 

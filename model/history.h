@@ -49,6 +49,7 @@ struct Operation {
     std::optional<std::vector<Record>> records;
     std::optional<std::string> reason;
     std::optional<std::string> error;
+    std::optional<std::int64_t> attempts;  // a send's completion: how many requests carried it (>1: retried)
 
     friend bool operator==(const Operation&, const Operation&) = default;
 };

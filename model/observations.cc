@@ -116,7 +116,8 @@ std::vector<AckedSend> acked_sends(const History& history, const InvokeOf& invok
                                   .value = *op.value,
                                   .acks = *op.acks,
                                   .offset = op.offset,
-                                  .key = view(op.key)});
+                                  .key = view(op.key),
+                                  .attempts = op.attempts});
     }
     return sends;
 }
@@ -189,17 +190,25 @@ std::map<ProcessPartition, std::vector<const Operation*>> consumer_timelines(con
     return timelines;
 }
 
-std::map<Text, OffsetSet> known_offsets(const std::map<Text, LogIndex>& logs, const std::vector<Read>& all_reads) {
+std::map<Text, OffsetSet> known_offsets(const std::map<Text, LogIndex>& logs, const std::vector<Read>& all_reads,
+                                        const std::vector<AckedSend>& sends) {
     std::map<Text, OffsetSet> offsets;
     for (const auto& [partition, log] : logs) {
         offsets[partition] = log.offsets;
     }
+    const auto compacted = [&logs](Text partition) {
+        const auto log = logs.find(partition);
+        return log != logs.end() && log->second.log.compacted;
+    };
     for (const Read& read : all_reads) {
-        const auto log = logs.find(read.partition);
-        if (log != logs.end() && log->second.log.compacted) {
-            continue;  // compaction may since have removed what was read: only the log says what exists
+        if (!compacted(read.partition)) {  // compaction may since have removed what was read
+            offsets[read.partition].push_back(read.offset);
         }
-        offsets[read.partition].push_back(read.offset);
+    }
+    for (const AckedSend& send : sends) {
+        if (send.offset && send.acks != Acks::none && !compacted(send.partition)) {
+            offsets[send.partition].push_back(*send.offset);
+        }
     }
     for (auto& [partition, known] : offsets) {
         std::sort(known.begin(), known.end());
@@ -278,6 +287,72 @@ Facts::Facts(const History& checked)
       reads(model::reads(checked)),
       logs(committed_logs(checked)),
       key_writes(checked, invoke_of),
-      timelines(consumer_timelines(checked)) {}
+      timelines(consumer_timelines(checked)) {
+    for (const Operation& op : checked.operations) {
+        if (op.type == OpType::fail && op.f == "send" && op.partition && op.value) {
+            failed_sends.push_back(&op);
+        }
+    }
+}
+
+namespace {
+
+// The lowest offset each (partition, value) was read at or is held at in the committed log.
+std::map<std::pair<Text, Text>, std::int64_t> lowest_offsets(const Facts& facts) {
+    std::map<std::pair<Text, Text>, std::int64_t> lowest;
+    const auto note = [&lowest](Text partition, Text value, std::int64_t offset) {
+        auto [found, inserted] = lowest.try_emplace({partition, value}, offset);
+        found->second = std::min(found->second, offset);
+    };
+    for (const Read& read : facts.reads) {
+        note(read.partition, read.value, read.offset);
+    }
+    for (const auto& [partition, log] : facts.logs) {
+        for (const auto& [offset, value] : log.values) {
+            note(partition, value, offset);
+        }
+    }
+    return lowest;
+}
+
+}  // namespace
+
+std::vector<AckedSend> sends_placed_by_reads(const Facts& facts) {
+    std::map<std::uint64_t, const Operation*> unknown;  // by invoke index
+    std::set<std::uint64_t> completed;
+    for (const auto& [completion, invoke] : facts.invoke_of) {
+        completed.insert(invoke);
+    }
+    for (const Operation& op : facts.history.operations) {
+        if (op.f != "send" || !op.partition || !op.value || !op.acks) {
+            continue;
+        }
+        const bool never_completed = op.type == OpType::invoke && !completed.contains(op.index);
+        const bool unknown_outcome = op.type == OpType::info || (op.type == OpType::ok && !op.offset);
+        if (never_completed || unknown_outcome) {
+            const auto invoke = facts.invoke_of.find(op.index);
+            unknown.emplace(invoke == facts.invoke_of.end() ? op.index : invoke->second, &op);
+        }
+    }
+    const std::map<std::pair<Text, Text>, std::int64_t> lowest = lowest_offsets(facts);
+    std::vector<AckedSend> placed;
+    for (const auto& [invoke_index, op] : unknown) {
+        const auto offset = lowest.find({*op->partition, *op->value});
+        if (offset == lowest.end()) {
+            continue;
+        }
+        placed.push_back(AckedSend{.invoke_index = invoke_index,
+                                   .index = op->index,
+                                   .process = op->process,
+                                   .partition = *op->partition,
+                                   .value = *op->value,
+                                   .acks = *op->acks,
+                                   .offset = offset->second,
+                                   .key = view(op->key),
+                                   .offset_read = true,
+                                   .attempts = op->attempts});
+    }
+    return placed;
+}
 
 }  // namespace eosim::model

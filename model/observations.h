@@ -48,6 +48,12 @@ struct AckedSend {
     Acks acks = Acks::all;
     std::optional<std::int64_t> offset;
     std::optional<Text> key;
+    // A send whose outcome was unknown (info, acknowledged without an offset, or never completed), placed
+    // at the offset consumers read its value at: only nonmonotonic-send uses such sends.
+    bool offset_read = false;
+    std::optional<std::int64_t> attempts;  // produce requests that carried it, where the history says
+    // It was retried, or its outcome was unknown: a non-idempotent producer may have written it twice.
+    [[nodiscard]] bool retried() const { return offset_read || attempts.value_or(1) > 1; }
 };
 
 // Completion index -> invoke index: each completion takes the earliest pending invoke of its process with the
@@ -121,8 +127,10 @@ private:
 using ProcessPartition = std::pair<Text, Text>;
 std::map<ProcessPartition, std::vector<const Operation*>> consumer_timelines(const History& history);
 
-// Partition -> the offsets that exist in it: in its committed log or read by anyone.
-std::map<Text, OffsetSet> known_offsets(const std::map<Text, LogIndex>& logs, const std::vector<Read>& all_reads);
+// Partition -> the offsets that exist in it: in its committed log, read by anyone, or acknowledged to a
+// producer (acks 1 or all). On compacted partitions only the log says what exists.
+std::map<Text, OffsetSet> known_offsets(const std::map<Text, LogIndex>& logs, const std::vector<Read>& all_reads,
+                                        const std::vector<AckedSend>& sends);
 
 // What every checker derives from a history, computed once: check() hands the same facts to each checker.
 struct Facts {
@@ -135,6 +143,11 @@ struct Facts {
     std::map<Text, LogIndex> logs;
     KeyWrites key_writes;
     std::map<ProcessPartition, std::vector<const Operation*>> timelines;
+    std::vector<const Operation*> failed_sends;  // completions of sends that certainly did not write
 };
+
+// Sends whose outcome the producer did not learn (info, ok without an offset, never completed) but whose
+// value a consumer read or the committed log holds, placed at the lowest such offset (offset_read set).
+std::vector<AckedSend> sends_placed_by_reads(const Facts& facts);
 
 }  // namespace eosim::model

@@ -58,6 +58,7 @@ model::Operation model_operation(const client_core::ClientOperation& operation, 
         op.records = std::move(records);
     }
     op.error = operation.error;
+    op.attempts = operation.attempts;
     return op;
 }
 

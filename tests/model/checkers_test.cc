@@ -160,7 +160,12 @@ TEST(InconsistentOffsets, FiresWhenAnAcknowledgedOffsetHoldsAnotherValue) {
     EXPECT_EQ(observers[2], (json{{"observer", "replica"}, {"replica", "broker-1"}, {"value", "p1-0"}}));
     EXPECT_TRUE(mentions(inconsistent[0], "offset 0 of orders-0")) << inconsistent[0].description;
     EXPECT_TRUE(mentions(inconsistent[0], "\"p2-0\" for send op 4 (producer-2)")) << inconsistent[0].description;
-    (void)only(run.history(), "inconsistent-offsets");
+    // p2-0 was acknowledged at offset 0 but is held at offset 1: a duplicate too, as Jepsen's checker says.
+    const std::vector<Anomaly> all = check(run.history());
+    ASSERT_EQ(all.size(), 2U) << names_of(all);
+    EXPECT_EQ(named(all, "inconsistent-offsets").size(), 1U);
+    ASSERT_EQ(named(all, "duplicate").size(), 1U);
+    EXPECT_EQ(named(all, "duplicate")[0].evidence["acknowledged"][0]["offset"], 0);
 }
 
 TEST(InconsistentOffsets, FiresWhenReplicasDisagreeBelowTheirHighWatermarks) {
@@ -477,6 +482,63 @@ TEST(Check, AnomalyJsonHasEveryField) {
     EXPECT_EQ(anomaly["partition"], "");
     EXPECT_EQ(anomaly["description"], "op 1 (runner, info) stuck: timeout");
     EXPECT_EQ(anomaly["evidence"]["index"], 1);
+}
+
+// ---- aborted-read ----
+
+TEST(AbortedRead, FiresWhenTheCommittedLogHoldsAFailedSend) {
+    HistoryBuilder run;
+    const std::uint64_t failed = run.send("producer-1", partition, "p1-0", std::nullopt, Acks::all, OpType::fail);
+    add_replicas(run, {{0, "p1-0"}});
+    const std::vector<Anomaly> found = only(run.history(), "aborted-read");
+    EXPECT_EQ(found[0].evidence["send_index"], failed);
+    EXPECT_EQ(found[0].evidence["log_offsets"], json::array({0}));
+    EXPECT_TRUE(mentions(found[0], "held by the committed log at offset(s) 0")) << found[0].description;
+}
+
+// ---- lost-write without replica lines ----
+
+TEST(LostWrite, WithoutReplicasFiresWhenAConsumerReadPastAnUnreadAcknowledgedWrite) {
+    HistoryBuilder run;
+    run.send("producer-1", partition, "p1-0", 0);
+    run.send("producer-1", partition, "p1-1", 1);
+    run.assign("consumer-1", partition, 0);
+    const std::uint64_t poll = run.poll("consumer-1", partition, {{0, "p1-0"}, {2, "p2-0"}});
+    const std::vector<Anomaly> lost = named(check(run.history()), "lost-write");
+    ASSERT_EQ(lost.size(), 1U) << names_of(check(run.history()));
+    EXPECT_EQ(lost[0].evidence["send"]["value"], "p1-1");
+    EXPECT_EQ(lost[0].evidence["read_past"]["poll_index"], poll);
+    EXPECT_TRUE(mentions(lost[0], "no consumer read it")) << lost[0].description;
+}
+
+// ---- poll-skip and duplicate: an acknowledged offset is evidence ----
+
+TEST(PollSkip, AnAcknowledgedOffsetIsKnownToExist) {
+    HistoryBuilder run;
+    run.send("producer-1", partition, "p1-0", 5);
+    run.assign("consumer-1", partition, 4);
+    run.poll("consumer-1", partition, {{4, "x"}});
+    run.poll("consumer-1", partition, {{6, "y"}});
+    const std::vector<Anomaly> skips = named(check(run.history()), "poll-skip");
+    ASSERT_EQ(skips.size(), 1U) << names_of(check(run.history()));
+    EXPECT_EQ(skips[0].evidence["skipped_offsets"], json::array({5}));
+}
+
+TEST(Duplicate, ARetriedSendNamesItsCause) {
+    HistoryBuilder run;
+    (void)run.send_invoke("producer-1", partition, "p1-0");
+    (void)run.send_completion("producer-1", partition, "p1-0", 1);  // after two attempts: the first landed at 0
+    History history = run.history();
+    history.operations.back().attempts = 2;
+    history.replicas.push_back(ReplicaState{.partition = partition, .replica = "broker-1", .leader = true,
+                                            .log_start_offset = 0, .high_watermark = 2, .log_end_offset = 2,
+                                            .records = {{0, "p1-0"}, {1, "p1-0"}}});
+    const std::vector<Anomaly> found = check(history);
+    ASSERT_EQ(names_of(found).empty(), false);
+    const std::vector<Anomaly> duplicates = named(found, "duplicate");
+    ASSERT_EQ(duplicates.size(), 1U) << names_of(found);
+    EXPECT_EQ(duplicates[0].causes, std::vector<std::string>{"retried-send"});
+    EXPECT_EQ(anomaly_json(duplicates[0])["causes"], json::array({"retried-send"}));
 }
 
 }  // namespace

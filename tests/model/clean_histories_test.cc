@@ -155,6 +155,31 @@ TEST(CleanHistories, APartitionWithoutReplicasIsNotCheckedAgainstALog) {
     expect_clean(run.history());
 }
 
+// lost-write without replicas: judged by reads only where a consumer read on past the offset from at or below
+// it; a consumer moved past it by a seek, or one that started above it, proves nothing
+TEST(CleanHistories, WithoutReplicasAnUnreadWriteIsLostOnlyWhenAConsumerReadPastIt) {
+    HistoryBuilder run = clean_run();
+    run.send("producer-1", "unread-0", "u-0", 0);
+    run.send("producer-1", "unread-0", "u-1", 1);
+    run.send("producer-1", "unread-0", "u-2", 2);
+    run.assign("consumer-2", "unread-0", 2);  // started above offsets 0 and 1
+    run.poll("consumer-2", "unread-0", {{2, "u-2"}});
+    run.send("producer-1", "unread-1", "v-0", 0);
+    run.send("producer-1", "unread-1", "v-1", 1);
+    run.poll("consumer-3", "unread-1", {{0, "v-0"}});
+    run.seek("consumer-3", "unread-1", 2);  // moved past offset 1 (retention, say)
+    run.poll("consumer-3", "unread-1", {{2, "v-2"}});
+    expect_clean(run.history());
+}
+
+// aborted-read: a failed send that nobody read and no log holds
+TEST(CleanHistories, AFailedSendNobodyReadIsNoAbortedRead) {
+    HistoryBuilder run = clean_run();
+    run.send("producer-1", "orders-0", "never-written", std::nullopt, Acks::all, OpType::fail);
+    EXPECT_TRUE(check_aborted_reads(run.history()).empty());
+    expect_clean(run.history());
+}
+
 // every checker: functions it does not know are ignored
 TEST(CleanHistories, UnknownFunctionsAreIgnored) {
     HistoryBuilder run = clean_run();
