@@ -110,7 +110,9 @@ void Producer::run_sender(protocol::TopicPartition partition) {
 }
 
 void Producer::deliver(protocol::TopicPartition partition, std::vector<Pending> batch) {
-    const sim::Time deadline = sim::deadline_after(config_.delivery_timeout);
+    // The oldest record's delivery timeout, from its send() as in Kafka: time spent waiting for a slot
+    // (max_in_flight) counts. A batch past it before its first attempt fails (it was never sent).
+    const sim::Time deadline = batch.front().sent + config_.delivery_timeout;
     bool maybe_written = false;
     ErrorCode last_error = ErrorCode::request_timed_out;
     while (sim::now() < deadline) {

@@ -400,6 +400,36 @@ TEST(ProducerDeliveryTimeout, AnUnansweredBatchIsGivenUpAsUnknownAfterTheDeliver
     EXPECT_EQ(sends.futures[0].get()->status, SendOutcome::Status::unknown);
 }
 
+// Two records, one batch each, one in flight at a time; the broker never answers. The second
+// record's delivery timeout counts from its send() as well, not from when it got a slot: once the
+// first gives up (after the deadline they share) the second is past it too and is never sent, so it
+// fails (it cannot have been written).
+TEST(ProducerDeliveryTimeout, PlainProducerCountsTheDeliveryTimeoutFromTheSend) {
+    ScriptedCluster cluster(10);
+    cluster.script.on_produce = [](const ProduceRequest&, const Received&) { return Reply::never(); };
+    ProducerConfig config = one_record_batches();
+    config.idempotent = false;
+    config.acks = 1;
+    config.max_in_flight = 1;
+    config.request_timeout = 500ms;
+    config.delivery_timeout = 3s;
+    Producer& producer = cluster.make_producer(config);
+    Sends sends;
+    sends.start(cluster, producer, 0, 2);
+    ASSERT_TRUE(cluster.run_until([&] { return sends.done(); }));
+
+    const sim::Time deadline = sends.sent_at[1] + config.delivery_timeout;
+    const ClientOperation& first = completion_of(cluster.history, "v0");
+    const ClientOperation& second = completion_of(cluster.history, "v1");
+    EXPECT_EQ(first.type, Type::info);
+    EXPECT_EQ(second.type, Type::fail);
+    // The first's last attempt, a backoff and a linger may outlive the deadline; another 3 s may not.
+    EXPECT_LE(second.time, deadline + 1s);
+    for (const Received* produce : cluster.script.received_of<ProduceRequest>()) {
+        EXPECT_EQ(attempt_of(*produce).first_value, "v0");
+    }
+}
+
 // ---- Epoch bumps (KIP-360) -------------------------------------------------------------------------
 
 // Batches of two records at sequences 0, 2, 4. The first is acknowledged; the broker then answers
