@@ -430,6 +430,35 @@ TEST(ProducerDeliveryTimeout, PlainProducerCountsTheDeliveryTimeoutFromTheSend) 
     }
 }
 
+// No broker gives the producer an id for 3 s. A record sent meanwhile is never sent to a partition:
+// it fails at its delivery timeout (it cannot have been written) rather than wait for the id; a
+// record sent once the id came goes as sequence 0 of epoch 0.
+TEST(ProducerDeliveryTimeout, ARecordWaitingForAProducerIdFailsAtItsDeliveryTimeout) {
+    ScriptedCluster cluster(13);
+    cluster.script.on_init_producer_id = [](const Received& received) {
+        if (received.time < sim::Time(3s)) {
+            return Reply::answer(protocol::InitProducerIdResponse{ErrorCode::coordinator_not_available,
+                                                                  protocol::no_producer_id, protocol::no_producer_epoch});
+        }
+        return Reply::answer(
+            protocol::InitProducerIdResponse{ErrorCode::none, scripted_producer_id, protocol::ProducerEpoch(0)});
+    };
+    ProducerConfig config;
+    config.delivery_timeout = 2s;
+    Producer& producer = cluster.make_producer(config);
+    Sends sends;
+    sends.start(cluster, producer, 0, 1);
+    sends.start(cluster, producer, 1, 1, 4s);
+    ASSERT_TRUE(cluster.run_until([&] { return sends.done(); }));
+
+    const ClientOperation& expired = completion_of(cluster.history, "v0");
+    EXPECT_EQ(expired.type, Type::fail);
+    EXPECT_GE(expired.time, sends.sent_at[0] + config.delivery_timeout);
+    EXPECT_LE(expired.time, sends.sent_at[0] + config.delivery_timeout + config.retry_backoff + 10ms);
+    EXPECT_EQ(completion_of(cluster.history, "v1").type, Type::ok);
+    EXPECT_EQ(attempts(cluster.script), (std::vector<Attempt>{{0, 0, 1, "v1"}}));
+}
+
 // ---- Epoch bumps (KIP-360) -------------------------------------------------------------------------
 
 // Batches of two records at sequences 0, 2, 4. The first is acknowledged; the broker then answers
