@@ -257,5 +257,37 @@ TEST(ConsumerPosition, AFetchThatTimesOutDoesNotMoveThePosition) {
     EXPECT_EQ(fetch_offsets(cluster.script), (std::vector<std::int64_t>{0, 0}));
 }
 
+// The application seeks back while a fetch is in flight. The fetch's answer is for the old position:
+// the consumer drops it (as Kafka's does a fetch whose offset no longer matches the position), so
+// the seek holds and the next poll reads from the new position.
+TEST(ConsumerPosition, ASeekDuringAFetchDiscardsItsAnswer) {
+    ScriptedCluster cluster(26);
+    append(cluster.script, {"a", "b", "c"});
+    append(cluster.script, {"d", "e"});
+    cluster.script.on_fetch = [&](const FetchRequest& request, const Received&) {
+        if (request.fetch_offset == Offset(3)) {
+            return Reply::hold();
+        }
+        return cluster.script.read(request);
+    };
+    Consumer& consumer = cluster.make_consumer(ConsumerConfig{});
+    consumer.assign(partition, Offset(3));
+    Polls polls;
+    polls.start(cluster, consumer, 2);
+    cluster.run_for(1s);
+    const std::vector<const Received*> held = cluster.script.received_of<FetchRequest>();
+    ASSERT_EQ(held.size(), 1U);
+    consumer.seek(partition, Offset(0));
+    cluster.answer(held[0]->index, cluster.script.read(held[0]->as<FetchRequest>()).response);
+    ASSERT_TRUE(cluster.run_until([&] { return polls.finished; }));
+
+    EXPECT_EQ(polls.results, (std::vector<Polled>{{}, {{0, "a"}, {1, "b"}, {2, "c"}, {3, "d"}, {4, "e"}}}));
+    EXPECT_EQ(polls.positions, (std::vector<std::int64_t>{0, 5}));
+    EXPECT_EQ(fetch_offsets(cluster.script), (std::vector<std::int64_t>{3, 0}));
+    const std::vector<const ClientOperation*> polls_recorded = operations(cluster.history, "poll");
+    ASSERT_EQ(polls_recorded.size(), 1U) << "the stale answer was recorded as a poll";
+    EXPECT_EQ(polls_recorded[0]->records.front().offset, 0);
+}
+
 }  // namespace
 }  // namespace eosim::client_core::testing
