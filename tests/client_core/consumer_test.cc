@@ -18,7 +18,8 @@ using protocol::Offset;
 const protocol::TopicPartition partition{"t", 0};
 
 // Puts a batch of `values` at the log's end; returns its base offset.
-Offset append(Script& script, const std::vector<std::string>& values, const std::optional<std::string>& key = std::nullopt) {
+Offset append(Script& script, const std::vector<std::string>& values,
+              const std::optional<std::string>& key = std::nullopt) {
     protocol::ProduceRequest request;
     request.partition = partition;
     for (const std::string& value : values) {
@@ -107,7 +108,9 @@ TEST(ConsumerPosition, AdvancesPastEachPolledBatchAndTheHistoryShowsWhatTheBroke
     ScriptedCluster cluster(21);
     append(cluster.script, {"a", "b", "c"}, std::string("k"));
     append(cluster.script, {"d", "e"});
-    cluster.script.on_fetch = [&](const FetchRequest& request, const Received&) { return one_batch(cluster.script, request); };
+    cluster.script.on_fetch = [&](const FetchRequest& request, const Received&) {
+        return one_batch(cluster.script, request);
+    };
     Consumer& consumer = cluster.make_consumer(ConsumerConfig{});
     consumer.assign(partition, Offset(0));
     Polls polls;

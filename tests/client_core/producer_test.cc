@@ -38,7 +38,8 @@ std::ostream& operator<<(std::ostream& out, const Attempt& attempt) {
 
 Attempt attempt_of(const Received& received) {
     const ProduceRequest& request = received.as<ProduceRequest>();
-    return Attempt{request.batch.producer_epoch.value(), request.batch.base_sequence.value(), request.batch.records.size(),
+    return Attempt{request.batch.producer_epoch.value(), request.batch.base_sequence.value(),
+                   request.batch.records.size(),
                    request.batch.records.empty() ? "" : request.batch.records.front().value.value_or("")};
 }
 
@@ -50,8 +51,12 @@ std::vector<Attempt> attempts(const Script& script) {
     return out;
 }
 
-ProduceResponse ok_at(std::int64_t offset) { return ProduceResponse{ErrorCode::none, Offset(offset), Offset(0)}; }
-Reply error(ErrorCode code) { return Reply::answer(ProduceResponse{code, Offset(-1), Offset(-1)}); }
+ProduceResponse ok_at(std::int64_t offset) {
+    return ProduceResponse{ErrorCode::none, Offset(offset), Offset(0)};
+}
+Reply error(ErrorCode code) {
+    return Reply::answer(ProduceResponse{code, Offset(-1), Offset(-1)});
+}
 
 // The completions (ok, fail, info) of sends, in the order they happened.
 std::vector<const ClientOperation*> completions(const HistoryRecorder& history) {
@@ -178,7 +183,8 @@ TEST(ProducerWindow, AnAcknowledgedBatchHoldsItsPlaceUntilEveryEarlierOneIsDone)
     ASSERT_EQ(attempts(cluster.script), expected);
     const std::vector<const Received*> produces = cluster.script.received_of<ProduceRequest>();
     ASSERT_TRUE(produces[5]->answered.has_value());
-    EXPECT_GT(produces[6]->time, *produces[5]->answered) << "the sixth batch went before the retry of the first was acknowledged";
+    EXPECT_GT(produces[6]->time, *produces[5]->answered)
+        << "the sixth batch went before the retry of the first was acknowledged";
     EXPECT_EQ(produces[6]->produces_outstanding, 0U);
     for (int i = 0; i < 6; ++i) {
         EXPECT_EQ(completion_of(cluster.history, "v" + std::to_string(i)).offset, i);
@@ -252,7 +258,8 @@ TEST_P(ProducerRetriableError, RetriesTheSameBatchWithTheSameIdEpochAndSequence)
         EXPECT_EQ(attempt_of(*produces[i]), (Attempt{0, 0, 3, "v0"})) << "attempt " << i;
         EXPECT_EQ(request.batch.records, produces[0]->as<ProduceRequest>().batch.records);
         if (i > 0) {
-            EXPECT_GE(produces[i]->time - *produces[i - 1]->answered, config.retry_backoff) << "retried without backoff";
+            EXPECT_GE(produces[i]->time - *produces[i - 1]->answered, config.retry_backoff)
+                << "retried without backoff";
         }
     }
     for (int i = 0; i < 3; ++i) {
@@ -329,7 +336,9 @@ TEST(ProducerRetries, ANonRetriableErrorFailsTheSendAndTheNextBatchStartsANewEpo
 
 TEST(ProducerRetries, PlainProducerFailsOnANonRetriableError) {
     ScriptedCluster cluster(7);
-    cluster.script.on_produce = [](const ProduceRequest&, const Received&) { return error(ErrorCode::invalid_required_acks); };
+    cluster.script.on_produce = [](const ProduceRequest&, const Received&) {
+        return error(ErrorCode::invalid_required_acks);
+    };
     ProducerConfig config;
     config.idempotent = false;
     config.acks = 1;
@@ -371,8 +380,8 @@ TEST(ProducerRetries, ANonRetriableErrorAfterAnAmbiguousAttemptIsUnknown) {
 TEST(ProducerDeliveryTimeout, AnUnansweredBatchIsGivenUpAsUnknownAfterTheDeliveryTimeout) {
     ScriptedCluster cluster(9);
     cluster.script.on_init_producer_id = [](const Received&) {
-        return Reply::answer(protocol::InitProducerIdResponse{ErrorCode::none, scripted_producer_id, protocol::ProducerEpoch(0)},
-                             900ms);
+        return Reply::answer(
+            protocol::InitProducerIdResponse{ErrorCode::none, scripted_producer_id, protocol::ProducerEpoch(0)}, 900ms);
     };
     cluster.script.on_produce = [](const ProduceRequest&, const Received&) { return Reply::never(); };
     ProducerConfig config;
@@ -437,8 +446,8 @@ TEST(ProducerDeliveryTimeout, ARecordWaitingForAProducerIdFailsAtItsDeliveryTime
     ScriptedCluster cluster(13);
     cluster.script.on_init_producer_id = [](const Received& received) {
         if (received.time < sim::Time(3s)) {
-            return Reply::answer(protocol::InitProducerIdResponse{ErrorCode::coordinator_not_available,
-                                                                  protocol::no_producer_id, protocol::no_producer_epoch});
+            return Reply::answer(protocol::InitProducerIdResponse{
+                ErrorCode::coordinator_not_available, protocol::no_producer_id, protocol::no_producer_epoch});
         }
         return Reply::answer(
             protocol::InitProducerIdResponse{ErrorCode::none, scripted_producer_id, protocol::ProducerEpoch(0)});
@@ -486,7 +495,8 @@ TEST_P(ProducerEpochBump, TheFirstUnacknowledgedBatchRefusedRenumbersTheRestUnde
     sends.start(cluster, producer, 0, 6);
     ASSERT_TRUE(cluster.run_until([&] { return sends.done(); }));
 
-    const std::vector<Attempt> expected{{0, 0, 2, "v0"}, {0, 2, 2, "v2"}, {0, 4, 2, "v4"}, {1, 0, 2, "v2"}, {1, 2, 2, "v4"}};
+    const std::vector<Attempt> expected{
+        {0, 0, 2, "v0"}, {0, 2, 2, "v2"}, {0, 4, 2, "v4"}, {1, 0, 2, "v2"}, {1, 2, 2, "v4"}};
     EXPECT_EQ(attempts(cluster.script), expected);
     for (int i = 0; i < 6; ++i) {
         const ClientOperation& done = completion_of(cluster.history, "v" + std::to_string(i));
@@ -515,9 +525,12 @@ TEST(ProducerEpochBump, ABatchLeftWithItsOutcomeUnknownBumpsTheEpoch) {
     cluster.script.on_produce = [&](const ProduceRequest& request, const Received&) {
         if (request.batch.producer_epoch.value() == 0) {
             switch (request.batch.base_sequence.value()) {
-                case 0: return error(ErrorCode::request_timed_out);
-                case 1: return error(ErrorCode::not_enough_replicas_after_append);
-                default: return error(ErrorCode::out_of_order_sequence_number);
+                case 0:
+                    return error(ErrorCode::request_timed_out);
+                case 1:
+                    return error(ErrorCode::not_enough_replicas_after_append);
+                default:
+                    return error(ErrorCode::out_of_order_sequence_number);
             }
         }
         return cluster.script.append(request);

@@ -13,7 +13,8 @@ using protocol::Offset;
 Script::Script()
     : on_produce([this](const protocol::ProduceRequest& request, const Received&) { return append(request); }),
       on_fetch([this](const protocol::FetchRequest& request, const Received&) { return read(request); }),
-      on_list_offsets([this](const protocol::ListOffsetsRequest& request, const Received&) { return list_offsets(request); }),
+      on_list_offsets(
+          [this](const protocol::ListOffsetsRequest& request, const Received&) { return list_offsets(request); }),
       on_init_producer_id([](const Received&) {
           return Reply::answer(protocol::InitProducerIdResponse{ErrorCode::none, protocol::ProducerId(1000),
                                                                 protocol::ProducerEpoch(0)});
@@ -58,7 +59,8 @@ Reply Script::list_offsets(const protocol::ListOffsetsRequest& request) const {
 }
 
 void Script::set_leaders(const std::string& topic, const std::vector<BrokerId>& leaders) {
-    std::erase_if(metadata.partitions, [&topic](const protocol::PartitionState& state) { return state.partition.topic == topic; });
+    std::erase_if(metadata.partitions,
+                  [&topic](const protocol::PartitionState& state) { return state.partition.topic == topic; });
     for (std::size_t i = 0; i < leaders.size(); ++i) {
         protocol::PartitionState state;
         state.partition = protocol::TopicPartition{topic, static_cast<std::int32_t>(i)};
@@ -111,15 +113,16 @@ Reply Script::receive(Received entry) {
 ScriptedNode::ScriptedNode(sim::Node& node, BrokerId broker, Script& script)
     : node_(node), broker_(broker), script_(script) {
     const sim::Port port = broker == protocol::no_broker ? protocol::controller_port : protocol::broker_port;
-    listeners_.push_back(
-        node.simulation().network().listen(node, port, [this, port](sim::Socket socket) { accept(port, std::move(socket)); }));
+    listeners_.push_back(node.simulation().network().listen(
+        node, port, [this, port](sim::Socket socket) { accept(port, std::move(socket)); }));
 }
 
 void ScriptedNode::accept(sim::Port port, sim::Socket socket) {
     const std::uint64_t id = next_connection_++;
     auto connection = std::make_unique<Connection>();
     connection->socket = std::move(socket);
-    connection->socket.on_message([this, port, id](sim::Message&& message) { on_request(port, id, std::move(message)); });
+    connection->socket.on_message(
+        [this, port, id](sim::Message&& message) { on_request(port, id, std::move(message)); });
     connection->socket.on_close([this, id](std::error_code) { close(id); });
     connections_.emplace(id, std::move(connection));
 }

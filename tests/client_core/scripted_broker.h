@@ -51,8 +51,8 @@ struct Reply {
 
 // One request a scripted node received.
 struct Received {
-    std::size_t index = 0;  // in Script::received()
-    sim::Time time{};       // when it arrived
+    std::size_t index = 0;                            // in Script::received()
+    sim::Time time{};                                 // when it arrived
     protocol::BrokerId broker = protocol::no_broker;  // no_broker: the controller
     sim::Port port{};
     std::uint64_t connection = 0;  // a number of the scripted node's own, per accepted connection
