@@ -79,6 +79,11 @@ std::vector<std::pair<Offset, protocol::Record>> Consumer::poll(const protocol::
         sim::sleep(config_.retry_backoff);
         return records;
     }
+    if (positions_.at(partition) != request.fetch_offset) {
+        // A seek moved the position while the fetch was out: its answer is for the old one. Kafka's
+        // consumer drops such a fetch too; applied, it would undo the seek.
+        return records;
+    }
     const auto& response = result->as<protocol::FetchResponse>();
     if (response.error == ErrorCode::offset_out_of_range) {
         reset(partition);

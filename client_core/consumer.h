@@ -21,7 +21,8 @@ struct ConsumerConfig {
 
 // A Kafka consumer with manual assignment: it fetches each assigned partition from its leader (up to
 // the high watermark), follows leadership changes, and on OFFSET_OUT_OF_RANGE resets its position
-// (recorded as a seek). Every assign, seek and non-empty poll is recorded.
+// (recorded as a seek). A fetch answered after a seek moved the position is dropped. Every assign,
+// seek and non-empty poll is recorded.
 class Consumer {
 public:
     Consumer(sim::Node& node, ConsumerConfig config, protocol::ClusterAddresses addresses, HistoryRecorder& history);

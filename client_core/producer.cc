@@ -110,7 +110,9 @@ void Producer::run_sender(protocol::TopicPartition partition) {
 }
 
 void Producer::deliver(protocol::TopicPartition partition, std::vector<Pending> batch) {
-    const sim::Time deadline = sim::deadline_after(config_.delivery_timeout);
+    // The oldest record's delivery timeout, from its send() as in Kafka: time spent waiting for a slot
+    // (max_in_flight) counts. A batch past it before its first attempt fails (it was never sent).
+    const sim::Time deadline = batch.front().sent + config_.delivery_timeout;
     bool maybe_written = false;
     ErrorCode last_error = ErrorCode::request_timed_out;
     std::int32_t attempts = 0;
@@ -194,10 +196,13 @@ void Producer::complete(const protocol::TopicPartition& partition, std::vector<P
 
 // ---- Idempotence -----------------------------------------------------------------------------------
 
-void Producer::ensure_producer_id() {
+void Producer::ensure_producer_id(const protocol::TopicPartition& partition, PartitionQueue& queue) {
     while (producer_id_.value() < 0) {
+        expire_queued(partition, queue);
         if (initializing_) {
-            (void)producer_id_changed_.wait_until(sim::Time::max(), [this] { return !initializing_; });
+            const sim::Time wake =
+                queue.queue.empty() ? sim::Time::max() : queue.queue.front().sent + config_.delivery_timeout;
+            (void)producer_id_changed_.wait_until(wake, [this] { return !initializing_; });
             continue;
         }
         initializing_ = true;
@@ -219,9 +224,21 @@ void Producer::ensure_producer_id() {
     }
 }
 
+void Producer::expire_queued(const protocol::TopicPartition& partition, PartitionQueue& queue) {
+    const sim::Time now = sim::now();
+    std::vector<Pending> expired;
+    while (!queue.queue.empty() && now >= queue.queue.front().sent + config_.delivery_timeout) {
+        expired.push_back(std::move(queue.queue.front()));
+        queue.queue.pop_front();
+    }
+    if (!expired.empty()) {
+        complete(partition, expired, SendOutcome{SendOutcome::Status::failed, protocol::Offset(-1), ErrorCode::request_timed_out});
+    }
+}
+
 void Producer::run_idempotent_sender(protocol::TopicPartition partition) {
-    ensure_producer_id();
     PartitionQueue& queue = *queues_.at(partition);
+    ensure_producer_id(partition, queue);
     queue.epoch = epoch_;
     while (true) {
         const sim::Time now = sim::now();

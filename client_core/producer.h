@@ -102,7 +102,10 @@ private:
     void deliver(protocol::TopicPartition partition, std::vector<Pending> batch);
     void complete(const protocol::TopicPartition& partition, std::vector<Pending>& batch, const SendOutcome& outcome);
     // Idempotence.
-    void ensure_producer_id();
+    // Gets a producer id, failing the partition's queued records whose delivery timeout passes meanwhile.
+    void ensure_producer_id(const protocol::TopicPartition& partition, PartitionQueue& queue);
+    // Fails the queued records (never sent) whose delivery timeout has passed.
+    void expire_queued(const protocol::TopicPartition& partition, PartitionQueue& queue);
     void run_idempotent_sender(protocol::TopicPartition partition);
     void attempt(protocol::TopicPartition partition, std::shared_ptr<Batch> batch);
     void bump_epoch(const protocol::TopicPartition& partition, PartitionQueue& queue);
