@@ -759,55 +759,56 @@ std::vector<Anomaly> check_aborted_reads(const Facts& facts) {
 // A value is duplicated when the offsets it is known at (in the committed log, read by a consumer, or
 // acknowledged to its producer) are more than one.
 std::vector<Anomaly> check_duplicates(const Facts& facts) {
-    const std::map<Text, LogIndex>& logs = facts.logs;
-    std::map<PartitionValue, std::vector<const Read*>> reads_of_value;
-    std::map<PartitionValue, std::vector<const AckedSend*>> acks_of_value;
-    std::map<PartitionValue, std::set<std::int64_t>> offsets_of_value;
+    struct Known {
+        std::vector<const Read*> reads;
+        std::vector<const AckedSend*> acks;
+        std::vector<std::int64_t> offsets;
+        bool retried = false;  // a send carried it more than once, or with an unknown outcome
+    };
+    TextPairMap<Known> values;
     for (const Read& read : facts.reads) {
-        reads_of_value[{read.partition, read.value}].push_back(&read);
-        offsets_of_value[{read.partition, read.value}].insert(read.offset);
+        Known& known = values[{read.partition, read.value}];
+        known.reads.push_back(&read);
+        known.offsets.push_back(read.offset);
     }
     for (const AckedSend& send : facts.sends) {
         if (send.offset && send.acks != Acks::none) {
-            acks_of_value[{send.partition, send.value}].push_back(&send);
-            offsets_of_value[{send.partition, send.value}].insert(*send.offset);
+            Known& known = values[{send.partition, send.value}];
+            known.acks.push_back(&send);
+            known.offsets.push_back(*send.offset);
         }
     }
-    std::set<PartitionValue> duplicated;
-    for (const auto& [partition, log] : logs) {
+    for (const auto& [partition, log] : facts.logs) {
         for (const Text value : log.values_at_several_offsets) {
-            duplicated.insert({partition, value});
+            (void)values[{partition, value}];
         }
     }
-    for (auto& [key, offsets] : offsets_of_value) {
-        const auto log = logs.find(key.first);
-        if (log != logs.end()) {
+    std::vector<PartitionValue> duplicated;
+    for (auto& [key, known] : values) {
+        if (const auto log = facts.logs.find(key.first); log != facts.logs.end()) {
             if (const auto held = log->second.offsets_of.find(key.second); held != log->second.offsets_of.end()) {
-                offsets.insert(held->second.begin(), held->second.end());
+                known.offsets.insert(known.offsets.end(), held->second.begin(), held->second.end());
             }
         }
-        if (offsets.size() > 1) {
-            duplicated.insert(key);
+        std::sort(known.offsets.begin(), known.offsets.end());
+        if (std::unique(known.offsets.begin(), known.offsets.end()) - known.offsets.begin() > 1) {
+            duplicated.push_back(key);
         }
     }
-    std::set<std::uint64_t> completed;  // invokes with a completion
-    for (const auto& [completion, invoke] : facts.invoke_of) {
-        completed.insert(invoke);
-    }
-    std::set<PartitionValue> retried;  // values a send carried more than once, or with an unknown outcome
+    std::sort(duplicated.begin(), duplicated.end());  // the order of the report, never the hash table's
     for (const Operation& op : facts.history.operations) {
-        const bool unknown =
-            op.type == OpType::info || (op.type == OpType::invoke && !completed.contains(op.index));
-        if (op.f == "send" && op.partition && op.value && (op.attempts.value_or(1) > 1 || unknown)) {
-            retried.insert({*op.partition, *op.value});
+        if (op.f == "send" && op.partition && op.value && (op.attempts.value_or(1) > 1 || facts.outcome_unknown(op))) {
+            if (const auto known = values.find({*op.partition, *op.value}); known != values.end()) {
+                known->second.retried = true;
+            }
         }
     }
     std::vector<Anomaly> found;
     for (const PartitionValue& key : duplicated) {
-        const auto log = logs.find(key.first);
-        Anomaly anomaly =
-            duplicate(key, log == logs.end() ? nullptr : &log->second, reads_of_value[key], acks_of_value[key]);
-        if (retried.contains(key)) {
+        const Known& known = values.at(key);
+        const auto log = facts.logs.find(key.first);
+        Anomaly anomaly = duplicate(key, log == facts.logs.end() ? nullptr : &log->second, known.reads, known.acks);
+        if (known.retried) {
             anomaly.causes.emplace_back("retried-send");
         }
         found.push_back(std::move(anomaly));

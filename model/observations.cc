@@ -1,6 +1,7 @@
 #include "model/observations.h"
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 namespace eosim::model {
@@ -288,6 +289,9 @@ Facts::Facts(const History& checked)
       logs(committed_logs(checked)),
       key_writes(checked, invoke_of),
       timelines(consumer_timelines(checked)) {
+    for (const auto& [completion, invoke] : invoke_of) {
+        completed_invokes.insert(invoke);
+    }
     for (const Operation& op : checked.operations) {
         if (op.type == OpType::fail && op.f == "send" && op.partition && op.value) {
             failed_sends.push_back(&op);
@@ -295,14 +299,26 @@ Facts::Facts(const History& checked)
     }
 }
 
-namespace {
-
-// The lowest offset each (partition, value) was read at or is held at in the committed log.
-std::map<std::pair<Text, Text>, std::int64_t> lowest_offsets(const Facts& facts) {
-    std::map<std::pair<Text, Text>, std::int64_t> lowest;
+std::vector<AckedSend> sends_placed_by_reads(const Facts& facts) {
+    std::map<std::uint64_t, const Operation*> unknown;  // by invoke index
+    for (const Operation& op : facts.history.operations) {
+        if (op.f != "send" || !op.partition || !op.value || !op.acks) {
+            continue;
+        }
+        if (facts.outcome_unknown(op) || (op.type == OpType::ok && !op.offset)) {
+            const auto invoke = facts.invoke_of.find(op.index);
+            unknown.emplace(invoke == facts.invoke_of.end() ? op.index : invoke->second, &op);
+        }
+    }
+    // The lowest offset each of their values was read at or is held at in the committed log.
+    TextPairMap<std::int64_t> lowest;
+    for (const auto& [invoke_index, op] : unknown) {
+        lowest.emplace(std::pair<Text, Text>{*op->partition, *op->value}, std::numeric_limits<std::int64_t>::max());
+    }
     const auto note = [&lowest](Text partition, Text value, std::int64_t offset) {
-        auto [found, inserted] = lowest.try_emplace({partition, value}, offset);
-        found->second = std::min(found->second, offset);
+        if (const auto found = lowest.find({partition, value}); found != lowest.end()) {
+            found->second = std::min(found->second, offset);
+        }
     };
     for (const Read& read : facts.reads) {
         note(read.partition, read.value, read.offset);
@@ -312,34 +328,11 @@ std::map<std::pair<Text, Text>, std::int64_t> lowest_offsets(const Facts& facts)
             note(partition, value, offset);
         }
     }
-    return lowest;
-}
-
-}  // namespace
-
-std::vector<AckedSend> sends_placed_by_reads(const Facts& facts) {
-    std::map<std::uint64_t, const Operation*> unknown;  // by invoke index
-    std::set<std::uint64_t> completed;
-    for (const auto& [completion, invoke] : facts.invoke_of) {
-        completed.insert(invoke);
-    }
-    for (const Operation& op : facts.history.operations) {
-        if (op.f != "send" || !op.partition || !op.value || !op.acks) {
-            continue;
-        }
-        const bool never_completed = op.type == OpType::invoke && !completed.contains(op.index);
-        const bool unknown_outcome = op.type == OpType::info || (op.type == OpType::ok && !op.offset);
-        if (never_completed || unknown_outcome) {
-            const auto invoke = facts.invoke_of.find(op.index);
-            unknown.emplace(invoke == facts.invoke_of.end() ? op.index : invoke->second, &op);
-        }
-    }
-    const std::map<std::pair<Text, Text>, std::int64_t> lowest = lowest_offsets(facts);
     std::vector<AckedSend> placed;
     for (const auto& [invoke_index, op] : unknown) {
-        const auto offset = lowest.find({*op->partition, *op->value});
-        if (offset == lowest.end()) {
-            continue;
+        const std::int64_t offset = lowest.at({*op->partition, *op->value});
+        if (offset == std::numeric_limits<std::int64_t>::max()) {
+            continue;  // nobody saw it
         }
         placed.push_back(AckedSend{.invoke_index = invoke_index,
                                    .index = op->index,
@@ -347,7 +340,7 @@ std::vector<AckedSend> sends_placed_by_reads(const Facts& facts) {
                                    .partition = *op->partition,
                                    .value = *op->value,
                                    .acks = *op->acks,
-                                   .offset = offset->second,
+                                   .offset = offset,
                                    .key = view(op->key),
                                    .offset_read = true,
                                    .attempts = op->attempts});

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -33,6 +34,16 @@ struct TextHash {
 
 template <typename Value>
 using TextMap = std::unordered_map<Text, Value, TextHash>;
+
+// (partition, value) and the like: two texts, hashed together.
+struct TextPairHash {
+    [[nodiscard]] std::size_t operator()(const std::pair<Text, Text>& texts) const noexcept {
+        return TextHash{}(texts.first) * 1099511628211ULL ^ TextHash{}(texts.second);
+    }
+};
+
+template <typename Value>
+using TextPairMap = std::unordered_map<std::pair<Text, Text>, Value, TextPairHash>;
 
 // Sorted and without repeats: offsets held or known.
 using OffsetSet = std::vector<std::int64_t>;
@@ -144,6 +155,12 @@ struct Facts {
     KeyWrites key_writes;
     std::map<ProcessPartition, std::vector<const Operation*>> timelines;
     std::vector<const Operation*> failed_sends;  // completions of sends that certainly did not write
+    std::unordered_set<std::uint64_t> completed_invokes;  // invokes that have a completion
+
+    // A send operation (invoke or completion) whose outcome is unknown: info, or never completed.
+    [[nodiscard]] bool outcome_unknown(const Operation& send) const {
+        return send.type == OpType::info || (send.type == OpType::invoke && !completed_invokes.contains(send.index));
+    }
 };
 
 // Sends whose outcome the producer did not learn (info, ok without an offset, never completed) but whose
