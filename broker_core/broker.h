@@ -82,38 +82,48 @@ public:
     [[nodiscard]] const protocol::MetadataSnapshot& metadata() const { return metadata_; }
 
 private:
+    // broker_fetch.cc: the request dispatch and the leader's side of reads.
     sim::Message handle(const sim::Message& request);
-    protocol::ProduceResponse produce(const protocol::ProduceRequest& request);
     protocol::FetchResponse fetch(const protocol::FetchRequest& request);
     protocol::ListOffsetsResponse list_offsets(const protocol::ListOffsetsRequest& request);
-    protocol::OffsetsForLeaderEpochResponse offsets_for_leader_epoch(const protocol::OffsetsForLeaderEpochRequest& request);
-    protocol::InitProducerIdResponse init_producer_id();
+    protocol::OffsetsForLeaderEpochResponse offsets_for_leader_epoch(
+        const protocol::OffsetsForLeaderEpochRequest& request);
     protocol::DeleteRecordsResponse delete_records(const protocol::DeleteRecordsRequest& request);
     // The lowest log start offset of the ISR members (the leader's own among them).
     [[nodiscard]] protocol::Offset low_watermark(const Replica& replica) const;
-    void retention_loop();
+
+    // broker_produce.cc: produce and producer ids.
+    protocol::ProduceResponse produce(const protocol::ProduceRequest& request);
     // Waits (acks=all) until the high watermark passes `last`; the error to answer with, if any.
     protocol::ErrorCode await_replication(Replica& replica, std::uint64_t generation, protocol::Offset last,
                                           sim::Duration timeout);
-    void producer_expiration_loop();
+    protocol::InitProducerIdResponse init_producer_id();
 
-    void heartbeat_loop();
+    // broker_partition.cc: roles from the metadata, ISR, high watermark and its checkpoint.
     void apply_metadata(const protocol::MetadataSnapshot& metadata);
     Replica& replica_for(const protocol::PartitionState& state);
     void become_leader(Replica& replica, const protocol::PartitionState& state);
     void become_follower(Replica& replica, const protocol::PartitionState& state);
+    void isr_loop();
+    void maybe_expand_isr(Replica& replica, protocol::BrokerId follower);
+    void propose_isr(Replica& replica, std::vector<protocol::BrokerId> new_isr);
+    void maybe_advance_high_watermark(Replica& replica);
+    void write_hw_checkpoint();
+    [[nodiscard]] std::map<std::string, std::int64_t> read_hw_checkpoint() const;
+
+    // broker_fetcher.cc: the follower's fetcher.
     void follow(protocol::TopicPartition partition, std::uint64_t generation);
     void handle_divergence(Replica& replica, const protocol::DivergingEpoch& diverging);
     // Truncates a follower's log; its high watermark never stays above its log end.
     void truncate(Replica& replica, protocol::Offset end);
 
-    void isr_loop();
-    void maybe_expand_isr(Replica& replica, protocol::BrokerId follower);
-    void propose_isr(Replica& replica, std::vector<protocol::BrokerId> new_isr);
-    void maybe_advance_high_watermark(Replica& replica);
+    // broker_maintenance.cc: background loops over the logs.
+    void retention_loop();
+    void producer_expiration_loop();
     void hw_checkpoint_loop();
-    void write_hw_checkpoint();
-    [[nodiscard]] std::map<std::string, std::int64_t> read_hw_checkpoint() const;
+
+    // broker.cc: life cycle, heartbeats, halting.
+    void heartbeat_loop();
     [[nodiscard]] bool verify_crc() const { return !config_.bugs.no_crc_check; }
     [[noreturn]] void halt(const Replica& replica, const char* what);
     Replica* find(const protocol::TopicPartition& partition);
