@@ -40,79 +40,70 @@ sim::Message Broker::handle(const sim::Message& request) {
     return {};
 }
 
+namespace {
+
+// What a fetch may read up to: the log end for a follower, the high watermark for a consumer.
+Offset visible_end(const Replica& replica, bool from_follower) {
+    return from_follower ? replica.log.log_end_offset() : replica.high_watermark;
+}
+
+// The leader's offsets every fetch answer carries.
+void fill_fetch_offsets(Replica& replica, protocol::FetchResponse& response) {
+    invariants::leader_high_watermark(replica);
+    response.high_watermark = replica.high_watermark;
+    response.log_start_offset = replica.log.log_start_offset();
+    response.log_end_offset = replica.log.log_end_offset();
+    response.leader_epoch = replica.leader_epoch;
+}
+
+ErrorCode fetch_precheck(const Replica* replica, const protocol::FetchRequest& request) {
+    if (replica == nullptr) {
+        return ErrorCode::unknown_topic_or_partition;
+    }
+    if (replica->role != ReplicaRole::leader || replica->halted) {
+        return ErrorCode::not_leader_or_follower;
+    }
+    if (request.current_leader_epoch.value() >= 0 && request.current_leader_epoch != replica->leader_epoch) {
+        return request.current_leader_epoch < replica->leader_epoch ? ErrorCode::fenced_leader_epoch
+                                                                    : ErrorCode::unknown_leader_epoch;
+    }
+    return ErrorCode::none;
+}
+
+}  // namespace
+
 protocol::FetchResponse Broker::fetch(const protocol::FetchRequest& request) {
     protocol::FetchResponse response;
     Replica* replica = find(request.partition);
-    if (replica == nullptr) {
-        response.error = ErrorCode::unknown_topic_or_partition;
-        return response;
-    }
-    if (replica->role != ReplicaRole::leader || replica->halted) {
-        response.error = ErrorCode::not_leader_or_follower;
-        return response;
-    }
-    if (request.current_leader_epoch.value() >= 0 && request.current_leader_epoch != replica->leader_epoch) {
-        response.error = request.current_leader_epoch < replica->leader_epoch ? ErrorCode::fenced_leader_epoch
-                                                                              : ErrorCode::unknown_leader_epoch;
+    response.error = fetch_precheck(replica, request);
+    if (response.error != ErrorCode::none) {
         return response;
     }
     const std::uint64_t generation = replica->generation;
     const bool from_follower = request.replica != protocol::consumer_replica_id;
-    const auto fill = [&] {
-        invariants::leader_high_watermark(*replica);
-        response.high_watermark = replica->high_watermark;
-        response.log_start_offset = replica->log.log_start_offset();
-        response.log_end_offset = replica->log.log_end_offset();
-        response.leader_epoch = replica->leader_epoch;
-    };
     if (from_follower) {
         if (const auto diverging = find_divergence(replica->log.epochs(), replica->log.log_end_offset(),
                                                    request.last_fetched_epoch, request.fetch_offset)) {
             response.diverging_epoch = protocol::DivergingEpoch{diverging->epoch, diverging->end_offset};
-            fill();
+            fill_fetch_offsets(*replica, response);
             return response;
         }
     }
     if (request.fetch_offset > replica->log.log_end_offset() ||
         request.fetch_offset < replica->log.log_start_offset()) {
         response.error = ErrorCode::offset_out_of_range;
-        fill();
+        fill_fetch_offsets(*replica, response);
         return response;
     }
     if (from_follower) {
-        const auto follower = replica->followers.find(request.replica);
-        if (follower != replica->followers.end()) {
-            Replica::FollowerState& state = follower->second;
-            const sim::Time now = sim::now();
-            if (request.fetch_offset >= replica->log.log_end_offset()) {
-                state.last_caught_up = now;
-            } else if (request.fetch_offset >= state.leader_end_at_last_fetch) {
-                state.last_caught_up = std::max(state.last_caught_up, state.last_fetch);
-            }
-            state.leader_end_at_last_fetch = replica->log.log_end_offset();
-            state.last_fetch = now;
-            state.log_end_offset = request.fetch_offset;
-            if (request.log_start_offset != state.log_start_offset) {
-                state.log_start_offset = request.log_start_offset;
-                replica->changed.notify_all();  // a DeleteRecords may be waiting for it
-            }
-            maybe_expand_isr(*replica, request.replica);
-            maybe_advance_high_watermark(*replica);
-        }
+        record_follower_fetch(*replica, request);
     }
-    const auto visible_end = [replica, from_follower] {
-        return from_follower ? replica->log.log_end_offset() : replica->high_watermark;
-    };
-    if (request.fetch_offset >= visible_end()) {
-        (void)replica->changed.wait_until(sim::deadline_after(request.max_wait), [&] {
-            return replica->generation != generation || visible_end() > request.fetch_offset;
-        });
-        if (replica->generation != generation || replica->halted) {
-            response.error = ErrorCode::not_leader_or_follower;
-            return response;
-        }
+    if (!await_fetchable(*replica, generation, request, from_follower)) {
+        response.error = ErrorCode::not_leader_or_follower;
+        return response;
     }
-    const ReadResult read = replica->log.read(request.fetch_offset, visible_end(), request.max_bytes, verify_crc());
+    const ReadResult read =
+        replica->log.read(request.fetch_offset, visible_end(*replica, from_follower), request.max_bytes, verify_crc());
     if (read.status == ReadStatus::corrupt) {
         halt(*replica, "corrupt batch on read");
     }
@@ -120,11 +111,47 @@ protocol::FetchResponse Broker::fetch(const protocol::FetchRequest& request) {
     if (!from_follower && response.batches.size() > 1 && sim::buggify("short-consumer-read")) {
         response.batches.resize(1);  // a short read, as with a small fetch.max.bytes
     }
-    fill();
+    fill_fetch_offsets(*replica, response);
     if (!from_follower) {
         invariants::consumer_fetch(*replica, response);
     }
     return response;
+}
+
+void Broker::record_follower_fetch(Replica& replica, const protocol::FetchRequest& request) {
+    const auto follower = replica.followers.find(request.replica);
+    if (follower == replica.followers.end()) {
+        return;
+    }
+    Replica::FollowerState& state = follower->second;
+    const sim::Time now = sim::now();
+    if (request.fetch_offset >= replica.log.log_end_offset()) {
+        state.last_caught_up = now;
+    } else if (request.fetch_offset >= state.leader_end_at_last_fetch) {
+        state.last_caught_up = std::max(state.last_caught_up, state.last_fetch);
+    }
+    state.leader_end_at_last_fetch = replica.log.log_end_offset();
+    state.last_fetch = now;
+    state.log_end_offset = request.fetch_offset;
+    if (request.log_start_offset != state.log_start_offset) {
+        state.log_start_offset = request.log_start_offset;
+        replica.changed.notify_all();  // a DeleteRecords may be waiting for it
+    }
+    maybe_expand_isr(replica, request.replica);
+    maybe_advance_high_watermark(replica);
+}
+
+bool Broker::await_fetchable(Replica& replica, std::uint64_t generation, const protocol::FetchRequest& request,
+                             bool from_follower) {
+    if (request.fetch_offset < visible_end(replica, from_follower)) {
+        return true;
+    }
+    const Replica* waiting = &replica;
+    (void)replica.changed.wait_until(
+        sim::deadline_after(request.max_wait), [waiting, generation, &request, from_follower] {
+            return waiting->generation != generation || visible_end(*waiting, from_follower) > request.fetch_offset;
+        });
+    return replica.generation == generation && !replica.halted;
 }
 
 protocol::ListOffsetsResponse Broker::list_offsets(const protocol::ListOffsetsRequest& request) {

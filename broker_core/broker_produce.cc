@@ -15,16 +15,8 @@ using protocol::Offset;
 protocol::ProduceResponse Broker::produce(const protocol::ProduceRequest& request) {
     protocol::ProduceResponse response;
     Replica* replica = find(request.partition);
-    if (replica == nullptr || replica->role != ReplicaRole::leader || replica->halted) {
-        response.error = replica == nullptr ? ErrorCode::unknown_topic_or_partition : ErrorCode::not_leader_or_follower;
-        return response;
-    }
-    if (request.acks != -1 && request.acks != 0 && request.acks != 1) {
-        response.error = ErrorCode::invalid_required_acks;
-        return response;
-    }
-    if (request.acks == -1 && std::ssize(replica->isr) < config_.min_insync_replicas) {
-        response.error = ErrorCode::not_enough_replicas;
+    response.error = produce_precheck(replica, request);
+    if (response.error != ErrorCode::none) {
         return response;
     }
     const std::uint64_t generation = replica->generation;
@@ -32,62 +24,87 @@ protocol::ProduceResponse Broker::produce(const protocol::ProduceRequest& reques
     if (request.batch.producer_id.value() >= 0) {
         const SequenceCheck check = replica->log.producer_state().check(request.batch);
         if (check.verdict != SequenceVerdict::append) {
-            sim::trace("ProduceRejected")
-                .detail("partition", request.partition.name())
-                .detail("verdict", to_string(check.verdict))
-                .detail("producer_id", request.batch.producer_id)
-                .detail("producer_epoch", request.batch.producer_epoch)
-                .detail("sequence", request.batch.base_sequence);
-        }
-        switch (check.verdict) {
-            case SequenceVerdict::append:
-                break;
-            case SequenceVerdict::duplicate:
-                // A retry of a batch the log has: answered with the original offsets, once they are
-                // replicated as acks demands.
-                response.base_offset = check.original->first_offset;
-                if (request.acks == -1 && !config_.bugs.ack_before_isr) {
-                    response.error =
-                        await_replication(*replica, generation, check.original->last_offset, request.timeout);
-                }
-                if (request.acks == -1 && response.error == ErrorCode::none) {
-                    invariants::acknowledged(*replica, check.original->last_offset, config_.min_insync_replicas);
-                }
-                return response;
-            case SequenceVerdict::out_of_order_sequence:
-                response.error = ErrorCode::out_of_order_sequence_number;
-                return response;
-            case SequenceVerdict::invalid_producer_epoch:
-                response.error = ErrorCode::invalid_producer_epoch;
-                return response;
-            case SequenceVerdict::unknown_producer_id:
-                response.error = ErrorCode::unknown_producer_id;
-                return response;
+            return answer_rejected(*replica, generation, request, check, std::move(response));
         }
     }
+    return append_and_answer(*replica, generation, request, std::move(response));
+}
+
+ErrorCode Broker::produce_precheck(const Replica* replica, const protocol::ProduceRequest& request) const {
+    if (replica == nullptr || replica->role != ReplicaRole::leader || replica->halted) {
+        return replica == nullptr ? ErrorCode::unknown_topic_or_partition : ErrorCode::not_leader_or_follower;
+    }
+    if (request.acks != -1 && request.acks != 0 && request.acks != 1) {
+        return ErrorCode::invalid_required_acks;
+    }
+    if (request.acks == -1 && std::ssize(replica->isr) < config_.min_insync_replicas) {
+        return ErrorCode::not_enough_replicas;
+    }
+    return ErrorCode::none;
+}
+
+protocol::ProduceResponse Broker::answer_rejected(Replica& replica, std::uint64_t generation,
+                                                  const protocol::ProduceRequest& request, const SequenceCheck& check,
+                                                  protocol::ProduceResponse response) {
+    sim::trace("ProduceRejected")
+        .detail("partition", request.partition.name())
+        .detail("verdict", to_string(check.verdict))
+        .detail("producer_id", request.batch.producer_id)
+        .detail("producer_epoch", request.batch.producer_epoch)
+        .detail("sequence", request.batch.base_sequence);
+    switch (check.verdict) {
+        case SequenceVerdict::append:
+            break;
+        case SequenceVerdict::duplicate:
+            // A retry of a batch the log has: answered with the original offsets, once they are
+            // replicated as acks demands.
+            response.base_offset = check.original->first_offset;
+            if (request.acks == -1 && !config_.bugs.ack_before_isr) {
+                response.error = await_replication(replica, generation, check.original->last_offset, request.timeout);
+            }
+            if (request.acks == -1 && response.error == ErrorCode::none) {
+                invariants::acknowledged(replica, check.original->last_offset, config_.min_insync_replicas);
+            }
+            break;
+        case SequenceVerdict::out_of_order_sequence:
+            response.error = ErrorCode::out_of_order_sequence_number;
+            break;
+        case SequenceVerdict::invalid_producer_epoch:
+            response.error = ErrorCode::invalid_producer_epoch;
+            break;
+        case SequenceVerdict::unknown_producer_id:
+            response.error = ErrorCode::unknown_producer_id;
+            break;
+    }
+    return response;
+}
+
+protocol::ProduceResponse Broker::append_and_answer(Replica& replica, std::uint64_t generation,
+                                                    const protocol::ProduceRequest& request,
+                                                    protocol::ProduceResponse response) {
     protocol::RecordBatch batch = request.batch;
-    batch.base_offset = replica->log.log_end_offset();
-    batch.leader_epoch = replica->leader_epoch;
-    if (!replica->log.append(batch)) {
+    batch.base_offset = replica.log.log_end_offset();
+    batch.leader_epoch = replica.leader_epoch;
+    if (!replica.log.append(batch)) {
         response.error = ErrorCode::kafka_storage_error;
         return response;
     }
     response.base_offset = batch.base_offset;
-    maybe_advance_high_watermark(*replica);
-    replica->changed.notify_all();
-    if (replica->generation != generation) {
+    maybe_advance_high_watermark(replica);
+    replica.changed.notify_all();
+    if (replica.generation != generation) {
         response.error = ErrorCode::not_leader_or_follower;
         return response;
     }
     if (request.acks != -1 || config_.bugs.ack_before_isr) {
         if (request.acks == -1) {
-            invariants::acknowledged(*replica, batch.last_offset(), config_.min_insync_replicas);
+            invariants::acknowledged(replica, batch.last_offset(), config_.min_insync_replicas);
         }
         return response;
     }
-    response.error = await_replication(*replica, generation, batch.last_offset(), request.timeout);
+    response.error = await_replication(replica, generation, batch.last_offset(), request.timeout);
     if (response.error == ErrorCode::none) {
-        invariants::acknowledged(*replica, batch.last_offset(), config_.min_insync_replicas);
+        invariants::acknowledged(replica, batch.last_offset(), config_.min_insync_replicas);
     }
     if (sim::buggify("slow-produce-answer")) {
         sim::sleep(std::chrono::milliseconds(node_.random().below(300)));  // a slow response: client timeouts race it
