@@ -61,6 +61,39 @@ std::vector<std::byte> encode_batch(const protocol::RecordBatch& batch) {
     return std::move(bytes);
 }
 
+namespace {
+
+// One record of a batch: timestamp, key and value (a length of -1: none). Nothing when it is cut short or
+// a length is impossible.
+std::optional<protocol::Record> decode_record(ByteReader& reader) {
+    protocol::Record record;
+    const auto timestamp = reader.get<std::int64_t>();
+    const auto key_length = reader.get<std::int32_t>();
+    if (!timestamp || !key_length || *key_length < -1) {
+        return std::nullopt;
+    }
+    record.timestamp_ms = *timestamp;
+    if (*key_length >= 0) {
+        record.key = reader.get_string(*key_length);
+        if (!record.key) {
+            return std::nullopt;
+        }
+    }
+    const auto value_length = reader.get<std::int32_t>();
+    if (!value_length || *value_length < -1) {
+        return std::nullopt;
+    }
+    if (*value_length >= 0) {
+        record.value = reader.get_string(*value_length);
+        if (!record.value) {
+            return std::nullopt;
+        }
+    }
+    return record;
+}
+
+}  // namespace
+
 DecodedBatch decode_batch(std::span<const std::byte> bytes, bool verify_crc) {
     DecodedBatch decoded;
     if (bytes.size() < batch_header_bytes) {
@@ -108,34 +141,12 @@ DecodedBatch decode_batch(std::span<const std::byte> bytes, bool verify_crc) {
     }
     batch.records.reserve(static_cast<std::size_t>(record_count));
     for (std::int32_t i = 0; i < record_count; ++i) {
-        protocol::Record record;
-        const auto timestamp = reader.get<std::int64_t>();
-        const auto key_length = reader.get<std::int32_t>();
-        if (!timestamp || !key_length || *key_length < -1) {
+        std::optional<protocol::Record> record = decode_record(reader);
+        if (!record) {
             decoded.status = DecodeStatus::corrupt;
             return decoded;
         }
-        record.timestamp_ms = *timestamp;
-        if (*key_length >= 0) {
-            record.key = reader.get_string(*key_length);
-            if (!record.key) {
-                decoded.status = DecodeStatus::corrupt;
-                return decoded;
-            }
-        }
-        const auto value_length = reader.get<std::int32_t>();
-        if (!value_length || *value_length < -1) {
-            decoded.status = DecodeStatus::corrupt;
-            return decoded;
-        }
-        if (*value_length >= 0) {
-            record.value = reader.get_string(*value_length);
-            if (!record.value) {
-                decoded.status = DecodeStatus::corrupt;
-                return decoded;
-            }
-        }
-        batch.records.push_back(std::move(record));
+        batch.records.push_back(std::move(*record));
     }
     if (reader.position() != size) {
         decoded.status = DecodeStatus::corrupt;

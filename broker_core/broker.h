@@ -82,38 +82,78 @@ public:
     [[nodiscard]] const protocol::MetadataSnapshot& metadata() const { return metadata_; }
 
 private:
+    // broker_fetch.cc: the request dispatch and the leader's side of reads.
     sim::Message handle(const sim::Message& request);
-    protocol::ProduceResponse produce(const protocol::ProduceRequest& request);
     protocol::FetchResponse fetch(const protocol::FetchRequest& request);
+    // A follower's fetch tells the leader how far it got: caught up (for the ISR), its log end (for the
+    // high watermark), its log start (for DeleteRecords).
+    void record_follower_fetch(Replica& replica, const protocol::FetchRequest& request);
+    // Waits up to the request's max wait for something to read past the fetch offset; false when this
+    // broker stopped leading (or halted) meanwhile.
+    bool await_fetchable(Replica& replica, std::uint64_t generation, const protocol::FetchRequest& request,
+                         bool from_follower);
     protocol::ListOffsetsResponse list_offsets(const protocol::ListOffsetsRequest& request);
-    protocol::OffsetsForLeaderEpochResponse offsets_for_leader_epoch(const protocol::OffsetsForLeaderEpochRequest& request);
-    protocol::InitProducerIdResponse init_producer_id();
+    protocol::OffsetsForLeaderEpochResponse offsets_for_leader_epoch(
+        const protocol::OffsetsForLeaderEpochRequest& request);
     protocol::DeleteRecordsResponse delete_records(const protocol::DeleteRecordsRequest& request);
     // The lowest log start offset of the ISR members (the leader's own among them).
     [[nodiscard]] protocol::Offset low_watermark(const Replica& replica) const;
-    void retention_loop();
+
+    // broker_produce.cc: produce and producer ids.
+    protocol::ProduceResponse produce(const protocol::ProduceRequest& request);
+    // Not the leader, bad acks, or acks=all below min ISR: the error to answer with at once, if any.
+    [[nodiscard]] protocol::ErrorCode produce_precheck(const Replica* replica,
+                                                       const protocol::ProduceRequest& request) const;
+    // The answer to a batch the idempotence check did not let append (a duplicate gets its original offsets).
+    protocol::ProduceResponse answer_rejected(Replica& replica, std::uint64_t generation,
+                                              const protocol::ProduceRequest& request, const SequenceCheck& check,
+                                              protocol::ProduceResponse response);
+    // Appends the batch at the log end in this leader's epoch and answers as acks demands.
+    protocol::ProduceResponse append_and_answer(Replica& replica, std::uint64_t generation,
+                                                const protocol::ProduceRequest& request,
+                                                protocol::ProduceResponse response);
     // Waits (acks=all) until the high watermark passes `last`; the error to answer with, if any.
     protocol::ErrorCode await_replication(Replica& replica, std::uint64_t generation, protocol::Offset last,
                                           sim::Duration timeout);
-    void producer_expiration_loop();
+    protocol::InitProducerIdResponse init_producer_id();
 
-    void heartbeat_loop();
+    // broker_partition.cc: roles from the metadata, ISR, high watermark and its checkpoint.
     void apply_metadata(const protocol::MetadataSnapshot& metadata);
     Replica& replica_for(const protocol::PartitionState& state);
     void become_leader(Replica& replica, const protocol::PartitionState& state);
     void become_follower(Replica& replica, const protocol::PartitionState& state);
-    void follow(protocol::TopicPartition partition, std::uint64_t generation);
-    void handle_divergence(Replica& replica, const protocol::DivergingEpoch& diverging);
-    // Truncates a follower's log; its high watermark never stays above its log end.
-    void truncate(Replica& replica, protocol::Offset end);
-
     void isr_loop();
     void maybe_expand_isr(Replica& replica, protocol::BrokerId follower);
     void propose_isr(Replica& replica, std::vector<protocol::BrokerId> new_isr);
     void maybe_advance_high_watermark(Replica& replica);
-    void hw_checkpoint_loop();
     void write_hw_checkpoint();
     [[nodiscard]] std::map<std::string, std::int64_t> read_hw_checkpoint() const;
+
+    // broker_fetcher.cc: the follower's fetcher.
+    void follow(protocol::TopicPartition partition, std::uint64_t generation);
+    // The replica while this broker still follows in `generation` (null: the role changed, or it halted).
+    Replica* following(const protocol::TopicPartition& partition, std::uint64_t generation);
+    [[nodiscard]] protocol::FetchRequest replica_fetch_request(const Replica& replica) const;
+    // Out of range (truncate or start again at the leader's log start) or another error (back off): true
+    // when the response was such an error and is dealt with.
+    bool handled_fetch_error(Replica& replica, const protocol::FetchRequest& request,
+                             const protocol::FetchResponse& response);
+    // Appends what the leader sent; the replica afterwards, or null when it is no longer followed.
+    Replica* append_fetched(Replica& follower, std::uint64_t generation,
+                            const std::vector<protocol::RecordBatch>& batches);
+    // The leader's high watermark (within this log's end) and log start.
+    void follow_leader_offsets(Replica& replica, const protocol::FetchResponse& response);
+    void handle_divergence(Replica& replica, const protocol::DivergingEpoch& diverging);
+    // Truncates a follower's log; its high watermark never stays above its log end.
+    void truncate(Replica& replica, protocol::Offset end);
+
+    // broker_maintenance.cc: background loops over the logs.
+    void retention_loop();
+    void producer_expiration_loop();
+    void hw_checkpoint_loop();
+
+    // broker.cc: life cycle, heartbeats, halting.
+    void heartbeat_loop();
     [[nodiscard]] bool verify_crc() const { return !config_.bugs.no_crc_check; }
     [[noreturn]] void halt(const Replica& replica, const char* what);
     Replica* find(const protocol::TopicPartition& partition);

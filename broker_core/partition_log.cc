@@ -59,27 +59,9 @@ RecoveryReport PartitionLog::recover(bool verify_crc) {
             continue;
         }
         const std::vector<std::byte> bytes = disk_.read_all(path).value();
-        std::uint64_t position = 0;
-        while (position < bytes.size()) {
-            const DecodedBatch decoded = decode_batch(std::span(bytes).subspan(position), verify_crc);
-            const std::int64_t batch_base = decoded.batch.base_offset.value();
-            if (decoded.status != DecodeStatus::ok ||
-                (config_.compacted ? batch_base < std::max(expected, base) : batch_base != expected)) {
-                report.corrupt = report.corrupt || decoded.status == DecodeStatus::corrupt ||
-                                 (decoded.status == DecodeStatus::ok);
-                cut = true;
-                break;
-            }
-            index_[batch_base] = BatchLocation{base, position, decoded.size_bytes, decoded.batch.last_offset().value(),
-                                               decoded.batch.leader_epoch.value(), decoded.batch.max_timestamp_ms()};
-            // The checkpoint may lag the log (a crash between an append and the checkpoint's rename):
-            // every recovered batch's epoch is assigned again, as Kafka's recovery does.
-            epochs_.assign(decoded.batch.leader_epoch, decoded.batch.base_offset);
-            expected = decoded.batch.next_offset().value();
-            position += decoded.size_bytes;
-            ++report.batches;
-        }
+        const std::uint64_t position = recover_batches(base, bytes, verify_crc, expected, report);
         if (position < bytes.size()) {
+            cut = true;  // a torn or corrupt batch: everything after it goes
             report.truncated_bytes += bytes.size() - position;
             (void)disk_.truncate(path, position);
         }
@@ -94,6 +76,44 @@ RecoveryReport PartitionLog::recover(bool verify_crc) {
     }
     log_end_offset_ = protocol::Offset(expected);
     epochs_.truncate_from_end(log_end_offset_);
+    apply_log_start_checkpoint();
+    if (config_.recover_producer_state) {
+        rebuild_producer_state();
+    } else {
+        producer_state_.reset(log_end_offset_);  // the bug switch: every producer is forgotten
+    }
+    return report;
+}
+
+std::uint64_t PartitionLog::recover_batches(std::int64_t base, std::span<const std::byte> bytes, bool verify_crc,
+                                            std::int64_t& expected, RecoveryReport& report) {
+    std::uint64_t position = 0;
+    while (position < bytes.size()) {
+        const DecodedBatch decoded = decode_batch(bytes.subspan(position), verify_crc);
+        const std::int64_t batch_base = decoded.batch.base_offset.value();
+        if (decoded.status != DecodeStatus::ok ||
+            (config_.compacted ? batch_base < std::max(expected, base) : batch_base != expected)) {
+            report.corrupt =
+                report.corrupt || decoded.status == DecodeStatus::corrupt || (decoded.status == DecodeStatus::ok);
+            break;
+        }
+        index_[batch_base] = BatchLocation{base,
+                                           position,
+                                           decoded.size_bytes,
+                                           decoded.batch.last_offset().value(),
+                                           decoded.batch.leader_epoch.value(),
+                                           decoded.batch.max_timestamp_ms()};
+        // The checkpoint may lag the log (a crash between an append and the checkpoint's rename):
+        // every recovered batch's epoch is assigned again, as Kafka's recovery does.
+        epochs_.assign(decoded.batch.leader_epoch, decoded.batch.base_offset);
+        expected = decoded.batch.next_offset().value();
+        position += decoded.size_bytes;
+        ++report.batches;
+    }
+    return position;
+}
+
+void PartitionLog::apply_log_start_checkpoint() {
     if (const std::optional<std::int64_t> checkpointed = read_log_start_checkpoint()) {
         if (*checkpointed > log_end_offset_.value()) {
             // The log lost what the checkpoint says starts it (or was emptied and started again there).
@@ -108,12 +128,6 @@ RecoveryReport PartitionLog::recover(bool verify_crc) {
         log_start_offset_ = protocol::Offset(std::max(log_start_offset_.value(), *checkpointed));
         epochs_.truncate_from_start(log_start_offset_);
     }
-    if (config_.recover_producer_state) {
-        rebuild_producer_state();
-    } else {
-        producer_state_.reset(log_end_offset_);  // the bug switch: every producer is forgotten
-    }
-    return report;
 }
 
 void PartitionLog::rebuild_producer_state() {
@@ -165,8 +179,9 @@ sim::Result<bool> PartitionLog::roll_if_needed() {
 
 sim::Status PartitionLog::append(const protocol::RecordBatch& batch) {
     // A follower of a compacted log copies batches across the gaps compaction left.
-    EOSIM_ASSERT_MSG(config_.compacted ? batch.base_offset >= log_end_offset_ : batch.base_offset == log_end_offset_,
-                     fmt::format("append at {} to a log ending at {}", batch.base_offset.value(), log_end_offset_.value()));
+    EOSIM_ASSERT_MSG(
+        config_.compacted ? batch.base_offset >= log_end_offset_ : batch.base_offset == log_end_offset_,
+        fmt::format("append at {} to a log ending at {}", batch.base_offset.value(), log_end_offset_.value()));
     EOSIM_ASSERT(!batch.records.empty());
     if (index_.empty() && log_end_offset_ == log_start_offset_) {
         active_segment_ = log_end_offset_.value();
@@ -182,9 +197,9 @@ sim::Status PartitionLog::append(const protocol::RecordBatch& batch) {
     if (sim::Status written = disk_.append(path, bytes); !written) {
         return written;
     }
-    index_[batch.base_offset.value()] = BatchLocation{active_segment_, position, bytes.size(),
-                                                      batch.last_offset().value(), batch.leader_epoch.value(),
-                                                      batch.max_timestamp_ms()};
+    index_[batch.base_offset.value()] = BatchLocation{
+        active_segment_,         position, bytes.size(), batch.last_offset().value(), batch.leader_epoch.value(),
+        batch.max_timestamp_ms()};
     log_end_offset_ = batch.next_offset();
     unflushed_segments_[active_segment_] = true;
     producer_state_.update(batch);  // before the epoch checkpoint's fsync: another fiber may run meanwhile
@@ -397,90 +412,88 @@ void PartitionLog::truncate_fully_and_start_at(protocol::Offset offset) {
     producer_state_.take_snapshot();
 }
 
-CleanReport PartitionLog::compact(std::int64_t now_ms, protocol::Offset upper_bound) {
-    CleanReport report;
-    if (!config_.compacted) {
-        return report;
+namespace {
+
+// What the cleaner decides over the batches of the cleanable segments.
+struct CleanPlan {
+    const std::vector<protocol::RecordBatch>& batches;
+    std::map<std::string, std::int64_t> latest;  // the offset of each key's latest record among them
+    std::int64_t now_ms = 0;
+    std::int64_t delete_retention_ms = 0;
+
+    [[nodiscard]] bool expired_tombstone(const protocol::Record& record, std::int64_t offset) const {
+        return !record.value && latest.at(*record.key) == offset && now_ms - record.timestamp_ms >= delete_retention_ms;
     }
-    const std::vector<std::int64_t> bases = segment_bases();
-    std::size_t cleanable = 0;  // segments [0, cleanable) may be cleaned
-    while (cleanable + 1 < bases.size() && bases[cleanable + 1] <= upper_bound.value()) {
-        if (now_ms - newest_timestamp(bases[cleanable], bases[cleanable + 1]) < config_.min_compaction_lag_ms) {
-            break;
-        }
-        ++cleanable;
-    }
-    if (cleanable == 0) {
-        return report;
-    }
-    const std::int64_t cleanable_end = bases[cleanable];
-    const ReadResult read = this->read(log_start_offset_, protocol::Offset(cleanable_end), UINT64_MAX);
-    if (read.status != ReadStatus::ok) {
-        return report;  // damage is recovery's business, not the cleaner's
-    }
-    // The offset of each key's latest record in the cleaned range.
+};
+
+std::int64_t record_offset(const protocol::RecordBatch& batch, std::size_t i) {
+    return batch.base_offset.value() + static_cast<std::int64_t>(i);
+}
+
+std::map<std::string, std::int64_t> latest_offsets(const std::vector<protocol::RecordBatch>& batches) {
     std::map<std::string, std::int64_t> latest;
-    for (const protocol::RecordBatch& batch : read.batches) {
+    for (const protocol::RecordBatch& batch : batches) {
         for (std::size_t i = 0; i < batch.records.size(); ++i) {
             if (batch.records[i].key) {
-                latest[*batch.records[i].key] = batch.base_offset.value() + static_cast<std::int64_t>(i);
+                latest[*batch.records[i].key] = record_offset(batch, i);
             }
         }
     }
-    // Each producer's last batch stays, so its state can be rebuilt from the log.
-    std::set<std::int64_t> producers_last;
-    for (const auto& [id, entry] : producer_state_.producers()) {
-        if (!entry.batches.empty()) {
-            producers_last.insert(entry.batches.back().first_offset.value());
+    return latest;
+}
+
+// A batch goes only as a whole: it stays when it is a producer's last, or holds a record with no key, the
+// latest of its key, or a tombstone still within its retention.
+bool batch_must_stay(const CleanPlan& plan, const protocol::RecordBatch& batch, bool producers_last,
+                     bool drops_latest) {
+    bool keep = producers_last;
+    for (std::size_t i = 0; i < batch.records.size() && !keep; ++i) {
+        const protocol::Record& record = batch.records[i];
+        const std::int64_t offset = record_offset(batch, i);
+        if (!record.key) {
+            keep = true;
+            break;
         }
+        const std::int64_t newest = plan.latest.at(*record.key);
+        const bool superseded = drops_latest ? newest >= offset : newest > offset;
+        keep = !superseded && !plan.expired_tombstone(record, offset);
     }
-    // A batch goes only as a whole. First, those holding a record that must stay are kept.
-    const auto expired_tombstone = [&](const protocol::Record& record, std::int64_t offset) {
-        return !record.value && latest.at(*record.key) == offset && now_ms - record.timestamp_ms >= config_.delete_retention_ms;
-    };
-    std::vector<bool> kept_batch(read.batches.size(), false);
-    for (std::size_t b = 0; b < read.batches.size(); ++b) {
-        const protocol::RecordBatch& batch = read.batches[b];
-        bool keep = producers_last.contains(batch.base_offset.value());
-        for (std::size_t i = 0; i < batch.records.size() && !keep; ++i) {
-            const protocol::Record& record = batch.records[i];
-            const std::int64_t offset = batch.base_offset.value() + static_cast<std::int64_t>(i);
-            if (!record.key) {
-                keep = true;
-                break;
+    return keep;
+}
+
+// key -> the lowest offset of its records in a kept batch.
+std::map<std::string, std::int64_t> oldest_kept(const CleanPlan& plan, const std::vector<bool>& kept_batch) {
+    std::map<std::string, std::int64_t> oldest;
+    for (std::size_t b = 0; b < plan.batches.size(); ++b) {
+        if (!kept_batch[b]) {
+            continue;
+        }
+        const protocol::RecordBatch& batch = plan.batches[b];
+        for (std::size_t i = 0; i < batch.records.size(); ++i) {
+            if (batch.records[i].key) {
+                oldest.try_emplace(*batch.records[i].key, record_offset(batch, i));
             }
-            const std::int64_t newest = latest.at(*record.key);
-            const bool superseded = config_.cleaner_drops_latest ? newest >= offset : newest > offset;
-            keep = !superseded && !expired_tombstone(record, offset);
         }
-        kept_batch[b] = keep;
     }
-    // Then a tombstone may go only if no older record of its key stays (else that record would come
-    // back to life): keeping its batch may keep older records of other keys, so repeat until stable.
+    return oldest;
+}
+
+// A tombstone may go only if no older record of its key stays (else that record would come back to life):
+// keeping its batch may keep older records of other keys, so this repeats until stable.
+void keep_tombstones_over_kept_records(const CleanPlan& plan, std::vector<bool>& kept_batch) {
     for (bool changed = true; changed;) {
         changed = false;
-        std::map<std::string, std::int64_t> oldest_kept;  // key -> lowest offset in a kept batch
-        for (std::size_t b = 0; b < read.batches.size(); ++b) {
-            if (!kept_batch[b]) {
-                continue;
-            }
-            const protocol::RecordBatch& batch = read.batches[b];
-            for (std::size_t i = 0; i < batch.records.size(); ++i) {
-                if (batch.records[i].key) {
-                    oldest_kept.try_emplace(*batch.records[i].key, batch.base_offset.value() + static_cast<std::int64_t>(i));
-                }
-            }
-        }
-        for (std::size_t b = 0; b < read.batches.size(); ++b) {
+        const std::map<std::string, std::int64_t> oldest = oldest_kept(plan, kept_batch);
+        for (std::size_t b = 0; b < plan.batches.size(); ++b) {
             if (kept_batch[b]) {
                 continue;
             }
-            const protocol::RecordBatch& batch = read.batches[b];
+            const protocol::RecordBatch& batch = plan.batches[b];
             for (std::size_t i = 0; i < batch.records.size(); ++i) {
                 const protocol::Record& record = batch.records[i];
-                const std::int64_t offset = batch.base_offset.value() + static_cast<std::int64_t>(i);
-                const auto older = oldest_kept.find(*record.key);
-                if (expired_tombstone(record, offset) && older != oldest_kept.end() && older->second < offset) {
+                const std::int64_t offset = record_offset(batch, i);
+                const auto older = oldest.find(*record.key);
+                if (plan.expired_tombstone(record, offset) && older != oldest.end() && older->second < offset) {
                     kept_batch[b] = true;
                     changed = true;
                     break;
@@ -488,55 +501,120 @@ CleanReport PartitionLog::compact(std::int64_t now_ms, protocol::Offset upper_bo
             }
         }
     }
+}
+
+}  // namespace
+
+CleanReport PartitionLog::compact(std::int64_t now_ms, protocol::Offset upper_bound) {
+    CleanReport report;
+    if (!config_.compacted) {
+        return report;
+    }
+    const std::vector<std::int64_t> bases = segment_bases();
+    const std::size_t cleanable = cleanable_segments(bases, now_ms, upper_bound);  // segments [0, cleanable)
+    if (cleanable == 0) {
+        return report;
+    }
+    const ReadResult read = this->read(log_start_offset_, protocol::Offset(bases[cleanable]), UINT64_MAX);
+    if (read.status != ReadStatus::ok) {
+        return report;  // damage is recovery's business, not the cleaner's
+    }
+    const CleanPlan plan{read.batches, latest_offsets(read.batches), now_ms, config_.delete_retention_ms};
+    // Each producer's last batch stays, so its state can be rebuilt from the log.
+    const std::set<std::int64_t> producers_last = producers_last_batches();
+    std::vector<bool> kept_batch(read.batches.size(), false);
+    for (std::size_t b = 0; b < read.batches.size(); ++b) {
+        kept_batch[b] =
+            batch_must_stay(plan, read.batches[b], producers_last.contains(read.batches[b].base_offset.value()),
+                            config_.cleaner_drops_latest);
+    }
+    keep_tombstones_over_kept_records(plan, kept_batch);
     const std::uint64_t removals_before = removals_;
     for (std::size_t s = 0; s < cleanable; ++s) {
-        const std::int64_t base = bases[s];
-        const std::int64_t next = bases[s + 1];
-        std::vector<std::byte> bytes;
-        std::vector<std::pair<std::int64_t, BatchLocation>> kept;
-        std::size_t removed = 0;
-        for (std::size_t b = 0; b < read.batches.size(); ++b) {
-            const protocol::RecordBatch& batch = read.batches[b];
-            if (batch.base_offset.value() < base || batch.base_offset.value() >= next) {
-                continue;
-            }
-            if (!kept_batch[b]) {
-                ++removed;
-                continue;
-            }
-            const std::vector<std::byte> encoded = encode_batch(batch);
-            kept.emplace_back(batch.base_offset.value(),
-                              BatchLocation{base, bytes.size(), encoded.size(), batch.last_offset().value(),
-                                            batch.leader_epoch.value(), batch.max_timestamp_ms()});
-            bytes.insert(bytes.end(), encoded.begin(), encoded.end());
-        }
-        if (removed == 0) {
-            continue;
-        }
-        const std::string path = segment_path(base);
-        const std::string cleaned = path + ".cleaned";
-        (void)disk_.remove(cleaned);
-        if (!disk_.create(cleaned) || !disk_.append(cleaned, bytes) || !disk_.fsync(cleaned)) {
-            (void)disk_.remove(cleaned);
+        if (!rewrite_segment(bases[s], bases[s + 1], read.batches, kept_batch, removals_before, report)) {
             return report;
         }
-        if (removals_ != removals_before || !disk_.exists(path)) {
-            (void)disk_.remove(cleaned);  // truncated or deleted meanwhile: this rewrite is stale
-            return report;
-        }
-        if (!disk_.rename(cleaned, path)) {
-            (void)disk_.remove(cleaned);
-            return report;
-        }
-        index_.erase(index_.lower_bound(base), index_.lower_bound(next));
-        for (const auto& [offset, location] : kept) {
-            index_[offset] = location;
-        }
-        unflushed_segments_.erase(base);
-        ++report.segments_rewritten;
-        report.batches_removed += removed;
     }
     return report;
+}
+
+std::size_t PartitionLog::cleanable_segments(const std::vector<std::int64_t>& bases, std::int64_t now_ms,
+                                             protocol::Offset upper_bound) const {
+    std::size_t cleanable = 0;
+    while (cleanable + 1 < bases.size() && bases[cleanable + 1] <= upper_bound.value()) {
+        if (now_ms - newest_timestamp(bases[cleanable], bases[cleanable + 1]) < config_.min_compaction_lag_ms) {
+            break;
+        }
+        ++cleanable;
+    }
+    return cleanable;
+}
+
+std::set<std::int64_t> PartitionLog::producers_last_batches() const {
+    std::set<std::int64_t> producers_last;
+    for (const auto& [id, entry] : producer_state_.producers()) {
+        if (!entry.batches.empty()) {
+            producers_last.insert(entry.batches.back().first_offset.value());
+        }
+    }
+    return producers_last;
+}
+
+bool PartitionLog::rewrite_segment(std::int64_t base, std::int64_t next,
+                                   const std::vector<protocol::RecordBatch>& batches,
+                                   const std::vector<bool>& kept_batch, std::uint64_t removals_before,
+                                   CleanReport& report) {
+    std::vector<std::byte> bytes;
+    std::vector<std::pair<std::int64_t, BatchLocation>> kept;
+    std::size_t removed = 0;
+    for (std::size_t b = 0; b < batches.size(); ++b) {
+        const protocol::RecordBatch& batch = batches[b];
+        if (batch.base_offset.value() < base || batch.base_offset.value() >= next) {
+            continue;
+        }
+        if (!kept_batch[b]) {
+            ++removed;
+            continue;
+        }
+        const std::vector<std::byte> encoded = encode_batch(batch);
+        kept.emplace_back(batch.base_offset.value(),
+                          BatchLocation{base, bytes.size(), encoded.size(), batch.last_offset().value(),
+                                        batch.leader_epoch.value(), batch.max_timestamp_ms()});
+        bytes.insert(bytes.end(), encoded.begin(), encoded.end());
+    }
+    if (removed == 0) {
+        return true;
+    }
+    if (!replace_segment(segment_path(base), bytes, removals_before)) {
+        return false;
+    }
+    index_.erase(index_.lower_bound(base), index_.lower_bound(next));
+    for (const auto& [offset, location] : kept) {
+        index_[offset] = location;
+    }
+    unflushed_segments_.erase(base);
+    ++report.segments_rewritten;
+    report.batches_removed += removed;
+    return true;
+}
+
+bool PartitionLog::replace_segment(const std::string& path, const std::vector<std::byte>& bytes,
+                                   std::uint64_t removals_before) {
+    const std::string cleaned = path + ".cleaned";
+    (void)disk_.remove(cleaned);
+    if (!disk_.create(cleaned) || !disk_.append(cleaned, bytes) || !disk_.fsync(cleaned)) {
+        (void)disk_.remove(cleaned);
+        return false;
+    }
+    if (removals_ != removals_before || !disk_.exists(path)) {
+        (void)disk_.remove(cleaned);  // truncated or deleted meanwhile: this rewrite is stale
+        return false;
+    }
+    if (!disk_.rename(cleaned, path)) {
+        (void)disk_.remove(cleaned);
+        return false;
+    }
+    return true;
 }
 
 std::optional<protocol::LeaderEpoch> PartitionLog::epoch_at(protocol::Offset offset) const {

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,15 +17,15 @@ namespace eosim::broker_core {
 
 struct LogConfig {
     std::uint64_t segment_bytes = 1U << 20U;  // roll to a new segment file past this size
-    bool flush_every_write = false;          // Kafka's default: no fsync per write
+    bool flush_every_write = false;           // Kafka's default: no fsync per write
     ProducerStateConfig producer_state;
     bool recover_producer_state = true;  // false: the producer-state-not-recovered bug switch
-    std::int64_t retention_ms = -1;     // retention.ms: delete segments whose newest record is older; -1: never
-    std::int64_t retention_bytes = -1;  // retention.bytes: delete the oldest segments beyond this size; -1: never
-    bool compacted = false;                     // cleanup.policy=compact: compact() may remove superseded records
+    std::int64_t retention_ms = -1;      // retention.ms: delete segments whose newest record is older; -1: never
+    std::int64_t retention_bytes = -1;   // retention.bytes: delete the oldest segments beyond this size; -1: never
+    bool compacted = false;              // cleanup.policy=compact: compact() may remove superseded records
     std::int64_t delete_retention_ms = 86'400'000;  // delete.retention.ms: a cleanable tombstone stays this long
-    std::int64_t min_compaction_lag_ms = 0;     // min.compaction.lag.ms: segments with younger records stay as they are
-    bool cleaner_drops_latest = false;          // the compaction-drops-latest bug switch
+    std::int64_t min_compaction_lag_ms = 0;  // min.compaction.lag.ms: segments with younger records stay as they are
+    bool cleaner_drops_latest = false;       // the compaction-drops-latest bug switch
 };
 
 // What one compact() did.
@@ -35,9 +37,9 @@ struct CleanReport {
 // What recovery found on disk.
 struct RecoveryReport {
     std::uint64_t batches = 0;
-    std::uint64_t truncated_bytes = 0;     // a torn or corrupt tail cut off
-    std::uint64_t segments_removed = 0;    // segments after the first bad batch
-    bool corrupt = false;                  // a CRC or structure check failed (not just a torn tail)
+    std::uint64_t truncated_bytes = 0;   // a torn or corrupt tail cut off
+    std::uint64_t segments_removed = 0;  // segments after the first bad batch
+    bool corrupt = false;                // a CRC or structure check failed (not just a torn tail)
 };
 
 enum class ReadStatus : std::uint8_t { ok, corrupt };
@@ -124,6 +126,12 @@ private:
     [[nodiscard]] std::vector<std::int64_t> segment_bases() const;
     // Whether it started a new segment.
     sim::Result<bool> roll_if_needed();
+    // Recovery of one segment: indexes its valid batches in sequence from `expected` (which moves past
+    // them) and stops at the first torn, corrupt or misplaced one. The position after the last valid batch.
+    std::uint64_t recover_batches(std::int64_t base, std::span<const std::byte> bytes, bool verify_crc,
+                                  std::int64_t& expected, RecoveryReport& report);
+    // After recovery: the log start checkpoint raises the log start (and empties a log that lost it all).
+    void apply_log_start_checkpoint();
     // The producer state of the log as it is: the newest snapshot at or below the end, then a replay.
     void rebuild_producer_state();
     void write_log_start_checkpoint();
@@ -132,6 +140,19 @@ private:
     [[nodiscard]] std::int64_t newest_timestamp(std::int64_t from, std::int64_t to) const;
     // Deletes the segments holding only offsets below `offset` (never the last one).
     void delete_segments_below(std::int64_t offset);
+    // How many of the first segments the cleaner may clean: wholly below `upper_bound` and older than the
+    // minimum compaction lag.
+    [[nodiscard]] std::size_t cleanable_segments(const std::vector<std::int64_t>& bases, std::int64_t now_ms,
+                                                 protocol::Offset upper_bound) const;
+    // The base offset of each producer's last batch.
+    [[nodiscard]] std::set<std::int64_t> producers_last_batches() const;
+    // Rewrites the segment [base, next) with only its kept batches (unchanged when none goes); false when
+    // the rewrite failed or went stale, and cleaning stops.
+    bool rewrite_segment(std::int64_t base, std::int64_t next, const std::vector<protocol::RecordBatch>& batches,
+                         const std::vector<bool>& kept_batch, std::uint64_t removals_before, CleanReport& report);
+    // Writes `bytes` beside `path`, syncs them and renames them over it, unless segments were truncated or
+    // deleted meanwhile.
+    bool replace_segment(const std::string& path, const std::vector<std::byte>& bytes, std::uint64_t removals_before);
 
     sim::Disk& disk_;
     std::string directory_;

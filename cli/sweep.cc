@@ -117,8 +117,8 @@ public:
     Progress(std::size_t total) : total_(total), tty_(::isatty(STDERR_FILENO) == 1) {}
     void update(std::size_t done, std::size_t failed, std::size_t errors, double seconds) const {
         if (tty_) {
-            std::fprintf(stderr, "\r  %zu/%zu seeds, %zu failed, %zu errors, %.1f seeds/s   ", done, total_, failed, errors,
-                         seconds > 0 ? static_cast<double>(done) / seconds : 0.0);
+            std::fprintf(stderr, "\r  %zu/%zu seeds, %zu failed, %zu errors, %.1f seeds/s   ", done, total_, failed,
+                         errors, seconds > 0 ? static_cast<double>(done) / seconds : 0.0);
             std::fflush(stderr);
         }
     }
@@ -133,11 +133,266 @@ private:
     bool tty_;
 };
 
+std::vector<scenarios::Spec> sweep_specs(const SweepOptions& options) {
+    std::vector<scenarios::Spec> specs;
+    if (options.target == "all" && options.spec_path.empty()) {
+        specs = scenarios::builtin_specs();
+    } else {
+        specs.push_back(resolve_spec(options.target, options.spec_path));
+    }
+    return specs;
+}
+
+std::deque<Task> sweep_tasks(std::size_t specs, std::uint64_t first, std::uint64_t last) {
+    std::deque<Task> queue;
+    for (std::size_t spec = 0; spec < specs; ++spec) {
+        for (std::uint64_t seed = first;; ++seed) {
+            queue.push_back(Task{spec, seed});
+            if (seed == last) {
+                break;
+            }
+        }
+    }
+    return queue;
+}
+
+// Runs the tasks, in this process or in worker processes, and gathers their results.
+class Sweep {
+public:
+    Sweep(const SweepOptions& options, const std::vector<scenarios::Spec>& specs, std::deque<Task> queue)
+        : options_(options), specs_(specs), queue_(std::move(queue)), total_(queue_.size()), progress_(total_) {}
+
+    void run_here();
+    void run_in_workers(int jobs);
+    [[nodiscard]] double elapsed() const {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    }
+    void finish() const { progress_.finish(); }
+    [[nodiscard]] std::vector<Timed>& results() { return results_; }
+    [[nodiscard]] std::size_t total() const { return total_; }
+    [[nodiscard]] std::size_t failed() const { return failed_; }
+    [[nodiscard]] std::size_t errors() const { return errors_; }
+
+private:
+    void take(Timed timed);
+    [[nodiscard]] std::vector<int> parent_fds() const;
+    void assign(Worker& worker);
+    // Reads what a worker wrote; a worker that died is replaced.
+    void serve(Worker& worker);
+    void replace_dead(Worker& worker);
+
+    const SweepOptions& options_;
+    const std::vector<scenarios::Spec>& specs_;
+    std::deque<Task> queue_;
+    std::size_t total_;
+    std::vector<Timed> results_;
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+    Progress progress_;
+    std::size_t failed_ = 0;
+    std::size_t errors_ = 0;
+    bool stopping_ = false;
+    std::vector<Worker> workers_;
+};
+
+void Sweep::take(Timed timed) {
+    failed_ += timed.result.status == scenarios::RunStatus::fail ? 1 : 0;
+    errors_ += timed.result.status == scenarios::RunStatus::error ? 1 : 0;
+    if (timed.result.status != scenarios::RunStatus::pass) {
+        progress_.finish();
+        fmt::print("{} {} seed {}: {}{}\n  reproduce: {}\n",
+                   timed.result.status == scenarios::RunStatus::fail ? "FAIL" : "ERROR", timed.result.scenario,
+                   timed.result.seed, fmt::join(timed.result.anomalies, ", "), timed.result.error,
+                   timed.result.reproduce);
+        std::fflush(stdout);
+        stopping_ = stopping_ || options_.stop_on_failure;
+    }
+    results_.push_back(std::move(timed));
+    progress_.update(results_.size(), failed_, errors_, elapsed());
+}
+
+void Sweep::run_here() {
+    while (!queue_.empty() && !stopping_) {
+        const Task task = queue_.front();
+        queue_.pop_front();
+        scenarios::RunOptions run_options;
+        run_options.seed = task.seed;
+        run_options.bug = options_.bug;
+        run_options.spec_path = options_.spec_path;
+        take(timed_run(specs_[task.spec], run_options));
+    }
+}
+
+std::vector<int> Sweep::parent_fds() const {
+    std::vector<int> fds;
+    for (const Worker& worker : workers_) {
+        fds.push_back(worker.task_fd);
+        fds.push_back(worker.result_fd);
+    }
+    return fds;
+}
+
+void Sweep::assign(Worker& worker) {
+    if (queue_.empty() || stopping_) {
+        return;
+    }
+    worker.busy = queue_.front();
+    queue_.pop_front();
+    const std::string line = fmt::format("{} {}\n", worker.busy->spec, worker.busy->seed);
+    if (::write(worker.task_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+        queue_.push_front(*worker.busy);
+        worker.busy.reset();
+    }
+}
+
+void Sweep::run_in_workers(int jobs) {
+    ::signal(SIGPIPE, SIG_IGN);
+    for (int i = 0; i < jobs; ++i) {
+        workers_.push_back(spawn_worker(specs_, options_, parent_fds()));
+    }
+    for (Worker& worker : workers_) {
+        assign(worker);
+    }
+    while (std::any_of(workers_.begin(), workers_.end(), [](const Worker& w) { return w.busy.has_value(); })) {
+        std::vector<pollfd> fds;
+        for (const Worker& worker : workers_) {
+            fds.push_back(pollfd{worker.result_fd, POLLIN, 0});
+        }
+        if (::poll(fds.data(), fds.size(), -1) < 0) {
+            continue;
+        }
+        for (std::size_t i = 0; i < workers_.size(); ++i) {
+            if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+                serve(workers_[i]);
+            }
+        }
+    }
+    for (Worker& worker : workers_) {
+        ::close(worker.task_fd);
+        ::close(worker.result_fd);
+        if (stopping_) {
+            ::kill(worker.pid, SIGKILL);  // --stop-on-failure: do not wait for runs in flight
+        }
+        ::waitpid(worker.pid, nullptr, 0);
+    }
+}
+
+void Sweep::serve(Worker& worker) {
+    char chunk[65536];
+    const ssize_t n = ::read(worker.result_fd, chunk, sizeof chunk);
+    if (n <= 0) {
+        replace_dead(worker);
+        return;
+    }
+    worker.buffer.append(chunk, static_cast<std::size_t>(n));
+    std::size_t newline = 0;
+    while ((newline = worker.buffer.find('\n')) != std::string::npos) {
+        take(result_from_json(nlohmann::json::parse(worker.buffer.substr(0, newline))));
+        worker.buffer.erase(0, newline + 1);
+        worker.busy.reset();
+        assign(worker);
+    }
+}
+
+void Sweep::replace_dead(Worker& worker) {
+    // The worker died (a crash outside the run's own error handling): its seed is an error.
+    if (worker.busy) {
+        Timed died;
+        died.result.scenario = specs_[worker.busy->spec].name;
+        died.result.seed = worker.busy->seed;
+        died.result.bug = options_.bug;
+        died.result.status = scenarios::RunStatus::error;
+        died.result.error = "the worker process died";
+        died.result.reproduce =
+            scenarios::reproduce_command(died.result.scenario, died.result.seed, options_.bug, options_.spec_path);
+        take(std::move(died));
+    }
+    ::close(worker.task_fd);
+    ::close(worker.result_fd);
+    ::kill(worker.pid, SIGKILL);
+    ::waitpid(worker.pid, nullptr, 0);
+    worker.task_fd = worker.result_fd = -1;
+    worker = spawn_worker(specs_, options_, parent_fds());
+    assign(worker);
+}
+
+// What a sweep's summary counts over its results.
+struct Tally {
+    std::map<std::string, std::pair<std::size_t, std::uint64_t>> by_anomaly;  // seeds, and the first seed
+    std::map<std::string, std::size_t> weaknesses;                            // "scenario: weakness" -> seeds
+    std::uint64_t events = 0;
+    std::int64_t sim_ns = 0;
+    std::size_t passed = 0;
+};
+
+Tally tally(const std::vector<Timed>& results) {
+    Tally tally;
+    for (const Timed& timed : results) {
+        tally.passed += timed.result.status == scenarios::RunStatus::pass ? 1 : 0;
+        tally.events += timed.result.events;
+        tally.sim_ns += timed.result.sim_ns;
+        for (const std::string& anomaly : timed.result.anomalies) {
+            auto& entry = tally.by_anomaly[anomaly];
+            if (entry.first++ == 0) {
+                entry.second = timed.result.seed;
+            }
+        }
+        for (const std::string& weakness : timed.result.weaknesses) {
+            ++tally.weaknesses[timed.result.scenario + ": " + weakness];
+        }
+    }
+    return tally;
+}
+
+// A scenario that demonstrates a weakness passes a sweep only if some seed showed it (DESIGN.md): how many
+// did not, each reported.
+std::size_t report_unshown_weaknesses(const std::vector<scenarios::Spec>& specs, const Tally& tally,
+                                      std::uint64_t first, std::uint64_t last) {
+    std::size_t unshown = 0;
+    for (const scenarios::Spec& spec : specs) {
+        const bool shown = std::any_of(
+            spec.checks.weaknesses.begin(), spec.checks.weaknesses.end(),
+            [&](const std::string& weakness) { return tally.weaknesses.contains(spec.name + ": " + weakness); });
+        if (!spec.checks.weaknesses.empty() && !shown) {
+            ++unshown;
+            fmt::print("  weakness NOT observed: {} demonstrates {}, but no seed in {}..{} showed it\n", spec.name,
+                       fmt::join(spec.checks.weaknesses, " or "), first, last);
+        }
+    }
+    return unshown;
+}
+
+// Prints the summary; the exit status.
+int summarize(const SweepOptions& options, const std::vector<scenarios::Spec>& specs, const Sweep& sweep,
+              const std::vector<Timed>& results, std::pair<std::uint64_t, std::uint64_t> seeds, int jobs,
+              double seconds) {
+    const auto [first, last] = seeds;
+    const Tally counts = tally(results);
+    fmt::print("sweep {} seeds {}..{}{}: {} runs, {} passed, {} failed, {} errors ({} worker{})\n",
+               specs.size() == 1 ? specs.front().name : "all", first, last,
+               options.bug.empty() ? "" : " bug " + options.bug, results.size(), counts.passed, sweep.failed(),
+               sweep.errors(), jobs, jobs == 1 ? "" : "s");
+    for (const auto& [anomaly, entry] : counts.by_anomaly) {
+        fmt::print("  failures by anomaly: {}: {} seeds (first: seed {})\n", anomaly, entry.first, entry.second);
+    }
+    for (const auto& [weakness, count] : counts.weaknesses) {
+        fmt::print("  weakness observed: {} in {} seeds\n", weakness, count);
+    }
+    const std::size_t unshown =
+        results.size() == sweep.total() ? report_unshown_weaknesses(specs, counts, first, last) : 0;
+    fmt::print("  {:.1f} seeds/s, {:.0f} events/s, {:.0f} simulated s per wall s, {:.1f} s wall\n",
+               static_cast<double>(results.size()) / seconds, static_cast<double>(counts.events) / seconds,
+               static_cast<double>(counts.sim_ns) * 1e-9 / seconds, seconds);
+    if (sweep.failed() > 0 || unshown > 0) {
+        return exit_anomaly;
+    }
+    return sweep.errors() > 0 ? exit_internal : exit_ok;
+}
+
 int sweep_command(const SweepOptions& options) {
     if (options.jobs < 1 || options.jobs > 256) {
         throw UsageError(fmt::format("-j {}: the number of workers must be from 1 to 256", options.jobs));
     }
-    const auto [first, last] = parse_seed_range(options.seeds);
+    const auto seeds = parse_seed_range(options.seeds);
     check_bug(options.bug);
     // Open --out first: a sweep must not run for an hour and then find it cannot write.
     std::ofstream out;
@@ -147,144 +402,17 @@ int sweep_command(const SweepOptions& options) {
             throw UsageError(fmt::format("{}: cannot write", options.out_path));
         }
     }
-    std::vector<scenarios::Spec> specs;
-    if (options.target == "all" && options.spec_path.empty()) {
-        specs = scenarios::builtin_specs();
-    } else {
-        specs.push_back(resolve_spec(options.target, options.spec_path));
-    }
-    std::deque<Task> queue;
-    for (std::size_t spec = 0; spec < specs.size(); ++spec) {
-        for (std::uint64_t seed = first;; ++seed) {
-            queue.push_back(Task{spec, seed});
-            if (seed == last) {
-                break;
-            }
-        }
-    }
-    const std::size_t total = queue.size();
-    std::vector<Timed> results;
-    const auto start = std::chrono::steady_clock::now();
-    const auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
-    const Progress progress(total);
-    std::size_t failed = 0;
-    std::size_t errors = 0;
-    bool stopping = false;
-    const auto take = [&](Timed timed) {
-        failed += timed.result.status == scenarios::RunStatus::fail ? 1 : 0;
-        errors += timed.result.status == scenarios::RunStatus::error ? 1 : 0;
-        if (timed.result.status != scenarios::RunStatus::pass) {
-            progress.finish();
-            fmt::print("{} {} seed {}: {}{}\n  reproduce: {}\n",
-                       timed.result.status == scenarios::RunStatus::fail ? "FAIL" : "ERROR", timed.result.scenario,
-                       timed.result.seed, fmt::join(timed.result.anomalies, ", "), timed.result.error,
-                       timed.result.reproduce);
-            std::fflush(stdout);
-            stopping = stopping || options.stop_on_failure;
-        }
-        results.push_back(std::move(timed));
-        progress.update(results.size(), failed, errors, elapsed());
-    };
-
-    const int jobs = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(options.jobs), total));
+    const std::vector<scenarios::Spec> specs = sweep_specs(options);
+    Sweep sweep(options, specs, sweep_tasks(specs.size(), seeds.first, seeds.second));
+    const int jobs = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(options.jobs), sweep.total()));
     if (jobs <= 1) {
-        while (!queue.empty() && !stopping) {
-            const Task task = queue.front();
-            queue.pop_front();
-            scenarios::RunOptions run_options;
-            run_options.seed = task.seed;
-            run_options.bug = options.bug;
-            run_options.spec_path = options.spec_path;
-            take(timed_run(specs[task.spec], run_options));
-        }
+        sweep.run_here();
     } else {
-        ::signal(SIGPIPE, SIG_IGN);
-        std::vector<Worker> workers;
-        const auto parent_fds = [&workers] {
-            std::vector<int> fds;
-            for (const Worker& worker : workers) {
-                fds.push_back(worker.task_fd);
-                fds.push_back(worker.result_fd);
-            }
-            return fds;
-        };
-        for (int i = 0; i < jobs; ++i) {
-            workers.push_back(spawn_worker(specs, options, parent_fds()));
-        }
-        const auto assign = [&](Worker& worker) {
-            if (queue.empty() || stopping) {
-                return;
-            }
-            worker.busy = queue.front();
-            queue.pop_front();
-            const std::string line = fmt::format("{} {}\n", worker.busy->spec, worker.busy->seed);
-            if (::write(worker.task_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
-                queue.push_front(*worker.busy);
-                worker.busy.reset();
-            }
-        };
-        for (Worker& worker : workers) {
-            assign(worker);
-        }
-        while (std::any_of(workers.begin(), workers.end(), [](const Worker& w) { return w.busy.has_value(); })) {
-            std::vector<pollfd> fds;
-            for (const Worker& worker : workers) {
-                fds.push_back(pollfd{worker.result_fd, POLLIN, 0});
-            }
-            if (::poll(fds.data(), fds.size(), -1) < 0) {
-                continue;
-            }
-            for (std::size_t i = 0; i < workers.size(); ++i) {
-                if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
-                    continue;
-                }
-                Worker& worker = workers[i];
-                char chunk[65536];
-                const ssize_t n = ::read(worker.result_fd, chunk, sizeof chunk);
-                if (n > 0) {
-                    worker.buffer.append(chunk, static_cast<std::size_t>(n));
-                    std::size_t newline = 0;
-                    while ((newline = worker.buffer.find('\n')) != std::string::npos) {
-                        take(result_from_json(nlohmann::json::parse(worker.buffer.substr(0, newline))));
-                        worker.buffer.erase(0, newline + 1);
-                        worker.busy.reset();
-                        assign(worker);
-                    }
-                    continue;
-                }
-                // The worker died (a crash outside the run's own error handling): its seed is an error.
-                if (worker.busy) {
-                    Timed died;
-                    died.result.scenario = specs[worker.busy->spec].name;
-                    died.result.seed = worker.busy->seed;
-                    died.result.bug = options.bug;
-                    died.result.status = scenarios::RunStatus::error;
-                    died.result.error = "the worker process died";
-                    died.result.reproduce = scenarios::reproduce_command(died.result.scenario, died.result.seed,
-                                                                         options.bug, options.spec_path);
-                    take(std::move(died));
-                }
-                ::close(worker.task_fd);
-                ::close(worker.result_fd);
-                ::kill(worker.pid, SIGKILL);
-                ::waitpid(worker.pid, nullptr, 0);
-                worker.task_fd = worker.result_fd = -1;
-                worker = spawn_worker(specs, options, parent_fds());
-                assign(worker);
-            }
-        }
-        for (Worker& worker : workers) {
-            ::close(worker.task_fd);
-            ::close(worker.result_fd);
-            if (stopping) {
-                ::kill(worker.pid, SIGKILL);  // --stop-on-failure: do not wait for runs in flight
-            }
-            ::waitpid(worker.pid, nullptr, 0);
-        }
+        sweep.run_in_workers(jobs);
     }
-    progress.finish();
-    const double seconds = elapsed();
-
+    sweep.finish();
+    const double seconds = sweep.elapsed();
+    std::vector<Timed>& results = sweep.results();
     std::sort(results.begin(), results.end(), [&](const Timed& a, const Timed& b) {
         return std::pair{a.result.scenario, a.result.seed} < std::pair{b.result.scenario, b.result.seed};
     });
@@ -294,56 +422,7 @@ int sweep_command(const SweepOptions& options) {
         }
         out.flush();
     }
-    std::map<std::string, std::pair<std::size_t, std::uint64_t>> by_anomaly;
-    std::map<std::string, std::size_t> weaknesses;
-    std::uint64_t events = 0;
-    std::int64_t sim_ns = 0;
-    std::size_t passed = 0;
-    for (const Timed& timed : results) {
-        passed += timed.result.status == scenarios::RunStatus::pass ? 1 : 0;
-        events += timed.result.events;
-        sim_ns += timed.result.sim_ns;
-        for (const std::string& anomaly : timed.result.anomalies) {
-            auto& entry = by_anomaly[anomaly];
-            if (entry.first++ == 0) {
-                entry.second = timed.result.seed;
-            }
-        }
-        for (const std::string& weakness : timed.result.weaknesses) {
-            ++weaknesses[timed.result.scenario + ": " + weakness];
-        }
-    }
-    fmt::print("sweep {} seeds {}..{}{}: {} runs, {} passed, {} failed, {} errors ({} worker{})\n",
-               specs.size() == 1 ? specs.front().name : "all", first, last, options.bug.empty() ? "" : " bug " + options.bug,
-               results.size(), passed, failed, errors, jobs, jobs == 1 ? "" : "s");
-    for (const auto& [anomaly, entry] : by_anomaly) {
-        fmt::print("  failures by anomaly: {}: {} seeds (first: seed {})\n", anomaly, entry.first, entry.second);
-    }
-    for (const auto& [weakness, count] : weaknesses) {
-        fmt::print("  weakness observed: {} in {} seeds\n", weakness, count);
-    }
-    // A scenario that demonstrates a weakness passes a sweep only if some seed showed it (DESIGN.md).
-    std::size_t unshown = 0;
-    if (results.size() == total) {
-        for (const scenarios::Spec& spec : specs) {
-            const bool shown = std::any_of(spec.checks.weaknesses.begin(), spec.checks.weaknesses.end(),
-                                           [&](const std::string& weakness) {
-                                               return weaknesses.contains(spec.name + ": " + weakness);
-                                           });
-            if (!spec.checks.weaknesses.empty() && !shown) {
-                ++unshown;
-                fmt::print("  weakness NOT observed: {} demonstrates {}, but no seed in {}..{} showed it\n", spec.name,
-                           fmt::join(spec.checks.weaknesses, " or "), first, last);
-            }
-        }
-    }
-    fmt::print("  {:.1f} seeds/s, {:.0f} events/s, {:.0f} simulated s per wall s, {:.1f} s wall\n",
-               static_cast<double>(results.size()) / seconds, static_cast<double>(events) / seconds,
-               static_cast<double>(sim_ns) * 1e-9 / seconds, seconds);
-    if (failed > 0 || unshown > 0) {
-        return exit_anomaly;
-    }
-    return errors > 0 ? exit_internal : exit_ok;
+    return summarize(options, specs, sweep, results, seeds, jobs, seconds);
 }
 
 }  // namespace

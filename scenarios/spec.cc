@@ -12,9 +12,16 @@ namespace eosim::scenarios {
 namespace {
 
 const std::set<std::string, std::less<>>& anomaly_names() {
-    static const std::set<std::string, std::less<>> names{
-        "lost-write", "duplicate", "inconsistent-offsets", "nonmonotonic-send", "poll-skip", "nonmonotonic-poll",
-        "replica-divergence", "vanished-read", "stuck", "compaction-consistency"};
+    static const std::set<std::string, std::less<>> names{"lost-write",
+                                                          "duplicate",
+                                                          "inconsistent-offsets",
+                                                          "nonmonotonic-send",
+                                                          "poll-skip",
+                                                          "nonmonotonic-poll",
+                                                          "replica-divergence",
+                                                          "vanished-read",
+                                                          "stuck",
+                                                          "compaction-consistency"};
     return names;
 }
 
@@ -45,7 +52,8 @@ public:
         }
         const auto value = node->value<std::int64_t>();
         if (!node->is_integer() || !value || *value < low || *value > high) {
-            throw SpecError(fmt::format("{}: {} must be an integer from {} to {}", where(source_, node->source()), key, low, high));
+            throw SpecError(
+                fmt::format("{}: {} must be an integer from {} to {}", where(source_, node->source()), key, low, high));
         }
         out = static_cast<T>(*value);
     }
@@ -98,7 +106,8 @@ public:
         }
         const toml::array* array = node->as_array();
         if (array == nullptr || array->size() != 2 || !(*array)[0].is_integer() || !(*array)[1].is_integer() ||
-            *(*array)[0].value<std::int64_t>() < 0 || *(*array)[0].value<std::int64_t>() > *(*array)[1].value<std::int64_t>()) {
+            *(*array)[0].value<std::int64_t>() < 0 ||
+            *(*array)[0].value<std::int64_t>() > *(*array)[1].value<std::int64_t>()) {
             throw SpecError(fmt::format("{}: {} must be [low, high] in milliseconds, 0 <= low <= high",
                                         where(source_, node->source()), key));
         }
@@ -112,8 +121,8 @@ public:
         if (name.empty()) {
             return fallback;
         }
-        for (const sim::UnsyncedFate fate : {sim::UnsyncedFate::lose, sim::UnsyncedFate::keep, sim::UnsyncedFate::tear,
-                                             sim::UnsyncedFate::random}) {
+        for (const sim::UnsyncedFate fate :
+             {sim::UnsyncedFate::lose, sim::UnsyncedFate::keep, sim::UnsyncedFate::tear, sim::UnsyncedFate::random}) {
             if (sim::to_string(fate) == name) {
                 return fate;
             }
@@ -125,18 +134,21 @@ public:
     void check_anomalies(const toml::table* table, std::string_view key, const std::vector<std::string>& names) {
         for (const std::string& name : names) {
             if (!anomaly_names().contains(name)) {
-                throw SpecError(fmt::format("{}: {}: unknown anomaly '{}'", where(source_, table->get(key)->source()), key, name));
+                throw SpecError(
+                    fmt::format("{}: {}: unknown anomaly '{}'", where(source_, table->get(key)->source()), key, name));
             }
         }
     }
 
-    void known_keys(const toml::table* table, std::string_view table_name, std::initializer_list<std::string_view> keys) {
+    void known_keys(const toml::table* table, std::string_view table_name,
+                    std::initializer_list<std::string_view> keys) {
         if (table == nullptr) {
             return;
         }
         for (const auto& [key, node] : *table) {
             if (std::find(keys.begin(), keys.end(), key.str()) == keys.end()) {
-                throw SpecError(fmt::format("{}: unknown key '{}' in [{}]", where(source_, node.source()), key.str(), table_name));
+                throw SpecError(
+                    fmt::format("{}: unknown key '{}' in [{}]", where(source_, node.source()), key.str(), table_name));
             }
         }
     }
@@ -146,34 +158,14 @@ private:
     const std::string& source_;
 };
 
-}  // namespace
-
-Spec parse_spec(std::string_view text, const std::string& source) {
-    toml::table root;
-    try {
-        root = toml::parse(text, source);
-    } catch (const toml::parse_error& error) {
-        throw SpecError(fmt::format("{}:{}:{}: {}", source, error.source().begin.line, error.source().begin.column,
-                                    error.description()));
-    }
-    Reader reader(root, source);
-    Spec spec;
-    spec.source = source;
-    reader.string(&root, "name", spec.name);
-    reader.string(&root, "description", spec.description);
-    reader.boolean(&root, "buggify", spec.buggify);
-    if (spec.name.empty()) {
-        throw SpecError(fmt::format("{}: the spec needs a name", source));
-    }
-    reader.known_keys(&root, "top level", {"name", "description", "buggify", "cluster", "workload", "faults", "checks"});
-
+// [cluster]; where its table is (or the source), for errors about it.
+std::string parse_cluster(Reader& reader, const std::string& source, ClusterSpec& c) {
     const toml::table* cluster = reader.table("cluster");
-    reader.known_keys(cluster, "cluster", {"brokers", "replication_factor", "partitions", "min_insync_replicas",
-                                           "unclean_leader_election", "flush_every_write", "writeback_interval_ms",
-                                           "segment_bytes", "producer_id_expiration_ms", "retention_ms",
-                                           "retention_bytes", "cleanup_policy", "delete_retention_ms",
-                                           "min_compaction_lag_ms", "topic"});
-    ClusterSpec& c = spec.cluster;
+    reader.known_keys(
+        cluster, "cluster",
+        {"brokers", "replication_factor", "partitions", "min_insync_replicas", "unclean_leader_election",
+         "flush_every_write", "writeback_interval_ms", "segment_bytes", "producer_id_expiration_ms", "retention_ms",
+         "retention_bytes", "cleanup_policy", "delete_retention_ms", "min_compaction_lag_ms", "topic"});
     reader.integer(cluster, "brokers", c.brokers, 1, 9);
     reader.integer(cluster, "replication_factor", c.replication_factor, 1, c.brokers);
     reader.integer(cluster, "partitions", c.partitions, 1, 64);
@@ -205,19 +197,22 @@ Spec parse_spec(std::string_view text, const std::string& source) {
         throw SpecError(fmt::format("{}: cluster: min_insync_replicas {} is more than replication_factor {}",
                                     cluster_where, c.min_insync_replicas, c.replication_factor));
     }
+    return cluster_where;
+}
 
+void parse_workload(Reader& reader, const std::string& source, bool compacted, WorkloadSpec& w) {
     const toml::table* workload = reader.table("workload");
-    reader.known_keys(workload, "workload", {"producers", "consumers", "acks", "idempotent", "keyed", "max_in_flight",
-                                             "send_interval_ms", "value_bytes", "delivery_timeout_ms", "pause_every_ms",
-                                             "pause_ms", "delete_records_every_ms", "tombstone_percent",
-                                             "keys"});
-    WorkloadSpec& w = spec.workload;
+    reader.known_keys(
+        workload, "workload",
+        {"producers", "consumers", "acks", "idempotent", "keyed", "max_in_flight", "send_interval_ms", "value_bytes",
+         "delivery_timeout_ms", "pause_every_ms", "pause_ms", "delete_records_every_ms", "tombstone_percent", "keys"});
     reader.integer(workload, "producers", w.producers, 0, 16);
     reader.integer(workload, "consumers", w.consumers, 0, 16);
     std::string acks = "all";
     reader.string(workload, "acks", acks);
     if (acks != "all" && acks != "1" && acks != "0") {
-        throw SpecError(fmt::format("{}: acks must be \"all\", \"1\" or \"0\"", where(source, workload->get("acks")->source())));
+        throw SpecError(
+            fmt::format("{}: acks must be \"all\", \"1\" or \"0\"", where(source, workload->get("acks")->source())));
     }
     w.acks = acks == "all" ? std::int16_t{-1} : static_cast<std::int16_t>(std::stoi(acks));
     w.idempotent = w.acks == -1;  // Kafka's default: idempotence on, unless acks says otherwise
@@ -231,7 +226,8 @@ Spec parse_spec(std::string_view text, const std::string& source) {
     sim::Duration send_low{std::chrono::milliseconds(w.send_interval_min_ms)};
     sim::Duration send_high{std::chrono::milliseconds(w.send_interval_max_ms)};
     reader.milliseconds_range(workload, "send_interval_ms", send_low, send_high);
-    if (send_low < std::chrono::milliseconds(1) && workload != nullptr && workload->get("send_interval_ms") != nullptr) {
+    if (send_low < std::chrono::milliseconds(1) && workload != nullptr &&
+        workload->get("send_interval_ms") != nullptr) {
         throw SpecError(fmt::format("{}: send_interval_ms must start at 1 or more",
                                     where(source, workload->get("send_interval_ms")->source())));
     }
@@ -252,7 +248,7 @@ Spec parse_spec(std::string_view text, const std::string& source) {
     };
     reader.integer(workload, "tombstone_percent", w.tombstone_percent, 0, 100);
     reader.integer(workload, "keys", w.keys, 1, 1'000'000);
-    if (w.tombstone_percent > 0 && (!c.compacted || !w.keyed)) {
+    if (w.tombstone_percent > 0 && (!compacted || !w.keyed)) {
         throw SpecError(fmt::format("{}: tombstone_percent needs cleanup_policy = \"compact\" and keyed = true",
                                     where(source, workload->get("tombstone_percent")->source())));
     }
@@ -263,11 +259,14 @@ Spec parse_spec(std::string_view text, const std::string& source) {
         throw SpecError(fmt::format("{}: workload: pause_every_ms and pause_ms go together",
                                     workload != nullptr ? where(source, workload->source()) : source));
     }
+}
 
+void parse_faults(Reader& reader, const std::string& source, FaultSpec& spec_faults) {
     const toml::table* faults = reader.table("faults");
-    reader.known_keys(faults, "faults", {"kinds", "chaos_ms", "interval_ms", "duration_ms", "crash_unsynced",
-                                         "power_loss_unsynced", "within_tolerance"});
-    faults::FaultPlanOptions& plan = spec.faults.plan;
+    reader.known_keys(faults, "faults",
+                      {"kinds", "chaos_ms", "interval_ms", "duration_ms", "crash_unsynced", "power_loss_unsynced",
+                       "within_tolerance"});
+    faults::FaultPlanOptions& plan = spec_faults.plan;
     for (const std::string& name : reader.strings(faults, "kinds")) {
         faults::FaultKind kind{};
         if (!faults::parse_fault_kind(name, kind)) {
@@ -281,40 +280,79 @@ Spec parse_spec(std::string_view text, const std::string& source) {
     plan.chaos = std::chrono::milliseconds(chaos_ms);
     reader.milliseconds_range(faults, "interval_ms", plan.interval_min, plan.interval_max);
     if (plan.interval_min <= sim::Duration::zero()) {
-        throw SpecError(fmt::format("{}: interval_ms must start above 0", where(source, faults->get("interval_ms")->source())));
+        throw SpecError(
+            fmt::format("{}: interval_ms must start above 0", where(source, faults->get("interval_ms")->source())));
     }
     reader.milliseconds_range(faults, "duration_ms", plan.duration_min, plan.duration_max);
     plan.crash_unsynced = reader.fate(faults, "crash_unsynced", plan.crash_unsynced);
     plan.power_loss_unsynced = reader.fate(faults, "power_loss_unsynced", plan.power_loss_unsynced);
-    reader.boolean(faults, "within_tolerance", spec.faults.within_tolerance);
-    // A producer's state must outlive its retries, or a retry of a written batch finds no state and is
-    // written again; a fault (a pause, a partition) can hold a retry sent just in time for its duration.
-    const std::int64_t longest_fault_ms = std::chrono::duration_cast<std::chrono::milliseconds>(plan.duration_max).count();
-    if (w.idempotent && c.producer_id_expiration_ms <= w.delivery_timeout_ms + longest_fault_ms) {
-        throw SpecError(fmt::format("{}: cluster: producer_id_expiration_ms {} must be more than the workload's "
-                                    "delivery_timeout_ms {} plus the longest fault ({} ms)",
-                                    cluster_where, c.producer_id_expiration_ms, w.delivery_timeout_ms,
-                                    longest_fault_ms));
-    }
+    reader.boolean(faults, "within_tolerance", spec_faults.within_tolerance);
+}
 
+// A producer's state must outlive its retries, or a retry of a written batch finds no state and is
+// written again; a fault (a pause, a partition) can hold a retry sent just in time for its duration.
+void check_producer_expiration(const Spec& spec, const std::string& cluster_where) {
+    const ClusterSpec& c = spec.cluster;
+    const WorkloadSpec& w = spec.workload;
+    const std::int64_t longest_fault_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(spec.faults.plan.duration_max).count();
+    if (w.idempotent && c.producer_id_expiration_ms <= w.delivery_timeout_ms + longest_fault_ms) {
+        throw SpecError(
+            fmt::format("{}: cluster: producer_id_expiration_ms {} must be more than the workload's "
+                        "delivery_timeout_ms {} plus the longest fault ({} ms)",
+                        cluster_where, c.producer_id_expiration_ms, w.delivery_timeout_ms, longest_fault_ms));
+    }
+}
+
+void parse_checks(Reader& reader, const std::string& source, bool idempotent, CheckSpec& spec_checks) {
     const toml::table* checks = reader.table("checks");
     reader.known_keys(checks, "checks", {"allowed", "weaknesses", "quiesce_ms"});
-    spec.checks.allowed = reader.strings(checks, "allowed");
-    reader.check_anomalies(checks, "allowed", spec.checks.allowed);
-    spec.checks.weaknesses = reader.strings(checks, "weaknesses");
-    reader.check_anomalies(checks, "weaknesses", spec.checks.weaknesses);
-    reader.integer(checks, "quiesce_ms", spec.checks.quiesce_ms, 1000, 3'600'000);
-    if (w.idempotent) {
+    spec_checks.allowed = reader.strings(checks, "allowed");
+    reader.check_anomalies(checks, "allowed", spec_checks.allowed);
+    spec_checks.weaknesses = reader.strings(checks, "weaknesses");
+    reader.check_anomalies(checks, "weaknesses", spec_checks.weaknesses);
+    reader.integer(checks, "quiesce_ms", spec_checks.quiesce_ms, 1000, 3'600'000);
+    if (idempotent) {
         // An idempotent producer writes each record once and in order: never an excuse.
-        for (const std::vector<std::string>* names : {&spec.checks.allowed, &spec.checks.weaknesses}) {
+        for (const std::vector<std::string>* names : {&spec_checks.allowed, &spec_checks.weaknesses}) {
             for (const std::string& name : *names) {
                 if (name == "duplicate" || name == "nonmonotonic-send") {
-                    throw SpecError(fmt::format("{}: checks: {} cannot be allowed or a weakness with idempotent producers",
-                                                checks != nullptr ? where(source, checks->source()) : source, name));
+                    throw SpecError(
+                        fmt::format("{}: checks: {} cannot be allowed or a weakness with idempotent producers",
+                                    checks != nullptr ? where(source, checks->source()) : source, name));
                 }
             }
         }
     }
+}
+
+}  // namespace
+
+Spec parse_spec(std::string_view text, const std::string& source) {
+    toml::table root;
+    try {
+        root = toml::parse(text, source);
+    } catch (const toml::parse_error& error) {
+        throw SpecError(fmt::format("{}:{}:{}: {}", source, error.source().begin.line, error.source().begin.column,
+                                    error.description()));
+    }
+    Reader reader(root, source);
+    Spec spec;
+    spec.source = source;
+    reader.string(&root, "name", spec.name);
+    reader.string(&root, "description", spec.description);
+    reader.boolean(&root, "buggify", spec.buggify);
+    if (spec.name.empty()) {
+        throw SpecError(fmt::format("{}: the spec needs a name", source));
+    }
+    reader.known_keys(&root, "top level",
+                      {"name", "description", "buggify", "cluster", "workload", "faults", "checks"});
+
+    const std::string cluster_where = parse_cluster(reader, source, spec.cluster);
+    parse_workload(reader, source, spec.cluster.compacted, spec.workload);
+    parse_faults(reader, source, spec.faults);
+    check_producer_expiration(spec, cluster_where);
+    parse_checks(reader, source, spec.workload.idempotent, spec.checks);
     return spec;
 }
 

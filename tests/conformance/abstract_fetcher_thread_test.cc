@@ -1,6 +1,6 @@
 // Kafka's AbstractFetcherThreadTest (its truncation cases), against eosim's follower truncation:
 // find_divergence (the leader's side of a fetch), truncation_offset (the follower's side) and the
-// PartitionLog operations the broker's fetch loop applies (broker_core/broker.cc, Broker::follow).
+// PartitionLog operations the broker's fetch loop applies (broker_core/broker_fetcher.cc, Broker::follow).
 #include <gtest/gtest.h>
 
 #include <utility>

@@ -1,0 +1,60 @@
+#include "broker_core/broker.h"
+
+#include "broker_core/broker_internal.h"
+#include "sim/simulation.h"
+
+namespace eosim::broker_core {
+
+using detail::now_ms;
+using protocol::Offset;
+
+// The broker's background loops over its logs: retention and cleaning, producer id expiration, and the
+// high watermark checkpoint.
+
+void Broker::retention_loop() {
+    while (true) {
+        sim::sleep(config_.retention_check_interval);
+        for (auto& [partition, replica] : replicas_) {
+            if (replica->halted) {
+                continue;
+            }
+            const Offset before = replica->log.log_start_offset();
+            if (const std::size_t deleted = replica->log.apply_retention(now_ms(), replica->high_watermark);
+                deleted > 0) {
+                sim::trace("RetentionDeleted")
+                    .detail("partition", partition.name())
+                    .detail("segments", deleted)
+                    .detail("from", before)
+                    .detail("to", replica->log.log_start_offset());
+                replica->changed.notify_all();
+            }
+            if (const CleanReport cleaned = replica->log.compact(now_ms(), replica->high_watermark);
+                cleaned.batches_removed > 0) {
+                sim::trace("LogCleaned")
+                    .detail("partition", partition.name())
+                    .detail("segments", cleaned.segments_rewritten)
+                    .detail("batches", cleaned.batches_removed);
+            }
+        }
+    }
+}
+
+void Broker::producer_expiration_loop() {
+    while (true) {
+        sim::sleep(config_.producer_expiration_check_interval);
+        for (auto& [partition, replica] : replicas_) {
+            if (const std::size_t expired = replica->log.producer_state().expire(now_ms()); expired > 0) {
+                sim::trace("ProducersExpired").detail("partition", partition.name()).detail("count", expired);
+            }
+        }
+    }
+}
+
+void Broker::hw_checkpoint_loop() {
+    while (true) {
+        sim::sleep(config_.hw_checkpoint_interval);
+        write_hw_checkpoint();
+    }
+}
+
+}  // namespace eosim::broker_core

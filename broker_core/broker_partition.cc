@@ -1,0 +1,282 @@
+#include "broker_core/broker.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "broker_core/broker_internal.h"
+#include "broker_core/invariants.h"
+#include "sim/simulation.h"
+
+namespace eosim::broker_core {
+
+using detail::contains;
+using detail::hw_checkpoint_path;
+using detail::join;
+using detail::now_ms;
+using protocol::BrokerId;
+using protocol::ErrorCode;
+using protocol::Offset;
+using protocol::TopicPartition;
+
+// A replica's partition state: its role from the controller's metadata (Kafka's Partition.makeLeader,
+// makeFollower), the ISR it keeps while it leads (shrink, expand, AlterPartition), its high watermark,
+// and the high watermark checkpoint.
+
+Replica& Broker::replica_for(const protocol::PartitionState& state) {
+    if (Replica* existing = find(state.partition)) {
+        return *existing;
+    }
+    auto replica = std::make_unique<Replica>(node_.disk(), state.partition, config_.log);
+    const RecoveryReport report = replica->log.recover(verify_crc());
+    const auto hw = recovered_hw_.find(state.partition.name());
+    const std::int64_t checkpointed = hw != recovered_hw_.end() ? hw->second : 0;
+    replica->high_watermark = Offset(std::min(checkpointed, replica->log.log_end_offset().value()));
+    sim::trace("ReplicaRecovered")
+        .detail("partition", state.partition.name())
+        .detail("batches", report.batches)
+        .detail("truncated_bytes", report.truncated_bytes)
+        .detail("corrupt", report.corrupt)
+        .detail("log_end_offset", replica->log.log_end_offset())
+        .detail("high_watermark", replica->high_watermark)
+        .detail("producers", replica->log.producer_state().producers().size());
+    (void)replica->log.producer_state().expire(now_ms());
+    if (config_.bugs.kip101_hw_truncation) {
+        // KAFKA-1211: on restart a follower cut its log back to its high watermark.
+        replica->log.truncate_to(replica->high_watermark);
+    }
+    Replica& created = *replica;
+    replicas_.emplace(state.partition, std::move(replica));
+    return created;
+}
+
+void Broker::apply_metadata(const protocol::MetadataSnapshot& metadata) {
+    if (metadata.version <= metadata_.version) {
+        return;
+    }
+    metadata_ = metadata;
+    (void)sim::witness().raise(invariants::metadata_applied, metadata.version);
+    for (const protocol::PartitionState& state : metadata.partitions) {
+        if (!contains(state.replicas, config_.id)) {
+            continue;
+        }
+        Replica& replica = replica_for(state);
+        if (replica.halted) {
+            continue;
+        }
+        if (state.leader == config_.id) {
+            if (replica.role != ReplicaRole::leader || state.leader_epoch > replica.leader_epoch) {
+                become_leader(replica, state);
+            } else if (state.partition_epoch > replica.partition_epoch) {
+                invariants::leadership(replica, config_.id, state);
+                replica.isr = state.isr;
+                replica.partition_epoch = state.partition_epoch;
+                replica.isr_in_doubt.clear();
+                maybe_advance_high_watermark(replica);
+            }
+        } else if (replica.role != ReplicaRole::follower || state.leader_epoch > replica.leader_epoch ||
+                   state.leader != replica.leader) {
+            become_follower(replica, state);
+        } else {
+            replica.isr = state.isr;
+            replica.partition_epoch = state.partition_epoch;
+        }
+    }
+}
+
+void Broker::become_leader(Replica& replica, const protocol::PartitionState& state) {
+    invariants::leadership(replica, config_.id, state);
+    replica.role = ReplicaRole::leader;
+    replica.shown_high_watermark = Offset(-1);
+    replica.leader = config_.id;
+    replica.leader_epoch = state.leader_epoch;
+    replica.partition_epoch = state.partition_epoch;
+    replica.replicas = state.replicas;
+    replica.isr = state.isr;
+    ++replica.generation;
+    replica.alter_in_flight = false;
+    replica.proposed_isr.clear();
+    replica.isr_in_doubt.clear();
+    replica.followers.clear();
+    const sim::Time now = sim::now();
+    for (const BrokerId broker : state.replicas) {
+        if (broker != config_.id) {
+            replica.followers[broker] = Replica::FollowerState{Offset(-1), now, Offset(0), now};
+        }
+    }
+    sim::trace("BecomeLeader")
+        .detail("partition", state.partition.name())
+        .detail("leader_epoch", state.leader_epoch)
+        .detail("log_end_offset", replica.log.log_end_offset())
+        .detail("high_watermark", replica.high_watermark)
+        .detail("isr", join(state.isr));
+    replica.changed.notify_all();
+    replica.log.epochs().assign(state.leader_epoch, replica.log.log_end_offset());
+}
+
+void Broker::become_follower(Replica& replica, const protocol::PartitionState& state) {
+    invariants::epoch_not_behind(replica, state);
+    replica.role = ReplicaRole::follower;
+    replica.leader = state.leader;
+    replica.leader_epoch = state.leader_epoch;
+    replica.partition_epoch = state.partition_epoch;
+    replica.replicas = state.replicas;
+    replica.isr = state.isr;
+    ++replica.generation;
+    replica.alter_in_flight = false;
+    replica.proposed_isr.clear();
+    replica.isr_in_doubt.clear();
+    replica.followers.clear();
+    sim::trace("BecomeFollower")
+        .detail("partition", state.partition.name())
+        .detail("leader", state.leader)
+        .detail("leader_epoch", state.leader_epoch)
+        .detail("log_end_offset", replica.log.log_end_offset());
+    if (config_.bugs.kip101_hw_truncation) {
+        replica.log.truncate_to(replica.high_watermark);  // KAFKA-1211
+    }
+    replica.changed.notify_all();
+    if (state.leader != protocol::no_broker) {
+        const std::uint64_t generation = replica.generation;
+        const TopicPartition partition = state.partition;
+        node_.spawn("replica-fetcher", [this, partition, generation] { follow(partition, generation); });
+    }
+}
+
+void Broker::maybe_advance_high_watermark(Replica& replica) {
+    if (replica.role != ReplicaRole::leader) {
+        return;
+    }
+    std::int64_t candidate = replica.log.log_end_offset().value();
+    std::vector<BrokerId> members = replica.isr;
+    for (const auto* more : {&replica.proposed_isr, &replica.isr_in_doubt}) {
+        for (const BrokerId member : *more) {
+            if (!contains(members, member)) {
+                members.push_back(member);
+            }
+        }
+    }
+    for (const BrokerId member : members) {
+        if (member == config_.id) {
+            continue;
+        }
+        const auto follower = replica.followers.find(member);
+        candidate =
+            std::min(candidate, follower != replica.followers.end() ? follower->second.log_end_offset.value() : -1);
+    }
+    if (candidate > replica.high_watermark.value()) {
+        replica.high_watermark = Offset(candidate);
+        replica.changed.notify_all();
+    }
+    invariants::leader_high_watermark(replica);
+}
+
+void Broker::propose_isr(Replica& replica, std::vector<BrokerId> new_isr) {
+    replica.alter_in_flight = true;
+    replica.proposed_isr = new_isr;
+    const protocol::AlterPartitionRequest request{config_.id, replica.partition, replica.leader_epoch,
+                                                  replica.partition_epoch, std::move(new_isr)};
+    sim::trace("AlterPartitionProposed")
+        .detail("partition", replica.partition.name())
+        .detail("from", join(replica.isr))
+        .detail("to", join(request.new_isr));
+    const std::uint64_t generation = replica.generation;
+    const TopicPartition partition = replica.partition;
+    node_.spawn("alter-partition", [this, request, generation, partition] {
+        sim::Result<sim::Message> result = controller_->call(sim::make_message(request), config_.request_timeout);
+        Replica* proposer = find(partition);
+        if (proposer == nullptr || proposer->generation != generation) {
+            return;
+        }
+        proposer->alter_in_flight = false;
+        if (!result) {
+            // The controller may or may not have applied it.
+            for (const BrokerId member : proposer->proposed_isr) {
+                if (!contains(proposer->isr_in_doubt, member)) {
+                    proposer->isr_in_doubt.push_back(member);
+                }
+            }
+        } else {
+            const auto& response = result->as<protocol::AlterPartitionResponse>();
+            if (response.error == ErrorCode::none && response.state.partition_epoch > proposer->partition_epoch) {
+                proposer->isr = response.state.isr;
+                proposer->partition_epoch = response.state.partition_epoch;
+                proposer->isr_in_doubt.clear();
+            }
+        }
+        proposer->proposed_isr.clear();
+        maybe_advance_high_watermark(*proposer);
+        proposer->changed.notify_all();
+    });
+}
+
+void Broker::maybe_expand_isr(Replica& replica, BrokerId follower) {
+    if (replica.role != ReplicaRole::leader || replica.alter_in_flight || contains(replica.isr, follower)) {
+        return;
+    }
+    const Replica::FollowerState& state = replica.followers.at(follower);
+    const auto epoch_start = replica.log.epochs().latest();
+    const Offset epoch_start_offset = epoch_start ? epoch_start->start_offset : Offset(0);
+    if (state.log_end_offset >= replica.high_watermark && state.log_end_offset >= epoch_start_offset) {
+        std::vector<BrokerId> expanded = replica.isr;
+        expanded.push_back(follower);
+        propose_isr(replica, std::move(expanded));
+    }
+}
+
+void Broker::isr_loop() {
+    while (true) {
+        sim::sleep(config_.isr_check_interval);
+        const sim::Time now = sim::now();
+        for (auto& [partition, replica] : replicas_) {
+            if (replica->role != ReplicaRole::leader || replica->alter_in_flight || replica->halted) {
+                continue;
+            }
+            std::vector<BrokerId> kept;
+            for (const BrokerId member : replica->isr) {
+                const auto follower = replica->followers.find(member);
+                const bool lagging = member != config_.id && follower != replica->followers.end() &&
+                                     now - follower->second.last_caught_up > config_.replica_lag_time_max;
+                if (!lagging) {
+                    kept.push_back(member);
+                }
+            }
+            if (kept.size() < replica->isr.size()) {
+                propose_isr(*replica, std::move(kept));
+            }
+        }
+    }
+}
+
+void Broker::write_hw_checkpoint() {
+    std::string text;
+    for (const auto& [partition, replica] : replicas_) {
+        text += fmt::format("{} {}\n", partition.name(), replica->high_watermark.value());
+    }
+    sim::Disk& disk = node_.disk();
+    const std::string temporary = std::string(hw_checkpoint_path) + ".tmp";
+    (void)disk.remove(temporary);
+    (void)disk.create(temporary);
+    (void)disk.append(temporary, std::as_bytes(std::span(text.data(), text.size())));
+    if (disk.fsync(temporary).ok()) {
+        (void)disk.rename(temporary, hw_checkpoint_path);
+    }
+}
+
+std::map<std::string, std::int64_t> Broker::read_hw_checkpoint() const {
+    std::map<std::string, std::int64_t> checkpoint;
+    const auto bytes = node_.disk().read_all(hw_checkpoint_path);
+    if (!bytes) {
+        return checkpoint;
+    }
+    std::istringstream text(std::string(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
+    std::string name;
+    std::int64_t high_watermark = 0;
+    while (text >> name >> high_watermark) {
+        checkpoint[name] = high_watermark;
+    }
+    return checkpoint;
+}
+
+}  // namespace eosim::broker_core

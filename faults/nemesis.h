@@ -1,0 +1,72 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "faults/cluster_probe.h"
+#include "faults/fault_plan.h"
+#include "sim/simulation.h"
+
+namespace eosim::faults {
+
+struct NemesisOptions {
+    // Faults that can lose what a replica acknowledged stay within the replication's tolerance: one at a
+    // time, on a healthy cluster, spaced apart, and a damaged replica repairs before the next fault.
+    bool within_tolerance = true;
+    sim::Duration chaos{std::chrono::seconds(10)};  // the chaos phase: no fault starts after it
+    std::vector<std::string> servers;               // the controller, then the brokers
+    std::vector<std::string> clients;               // the producers, then the consumers
+};
+
+// Carries out a fault plan on a simulation: crashes, restarts and pauses nodes, cuts and heals links,
+// resets connections, spikes latency and flips bits on disks, each fault ending by itself after its
+// duration. Its guards (docs/faults.md) ask the cluster's health of a ClusterProbe.
+class Nemesis {
+public:
+    Nemesis(sim::Simulation& simulation, ClusterProbe& probe, NemesisOptions options);
+
+    // Sleeps until each action's time and applies it (run it in a fiber of the world node).
+    void run(const FaultPlan& plan);
+    void apply(const FaultAction& action);
+    // The heal phase begins: every link the nemesis cut opens, and extra latency goes.
+    void heal();
+    // Brokers that got a latent bit flip outside the tolerance guards: the final scrub restarts them.
+    [[nodiscard]] const std::set<std::string>& corrupted() const { return corrupted_; }
+
+private:
+    using Links = std::vector<std::pair<sim::NodeId, sim::NodeId>>;
+
+    [[nodiscard]] bool healthy();
+    [[nodiscard]] bool repaired();
+    // Whether a lossy fault may come now (and then it counts as the last one).
+    bool lossy_allowed();
+    void crash(const FaultAction& action);
+    void pause(const FaultAction& action);
+    void partition(const FaultAction& action);
+    void corrupt(const FaultAction& action);
+    // Restarts a victim of a latent bit flip after the latent window (within tolerance).
+    void scrub_later(sim::Node& victim);
+    // Runs `end` once the action's duration has passed.
+    void later(sim::Duration duration, std::function<void()> end);
+    void block(sim::NodeId from, sim::NodeId to, Links& blocked);
+    void unblock(const Links& blocked);
+    sim::Node& node(const std::string& name);
+
+    sim::Simulation& simulation_;
+    ClusterProbe& probe_;
+    NemesisOptions options_;
+    std::map<std::pair<std::uint32_t, std::uint32_t>, int> blocks_;  // link -> how many faults cut it
+    std::set<std::string> corrupted_;
+    sim::Time last_lossy_{};
+    bool any_lossy_ = false;
+    // Victims of lossy faults (within tolerance) that have not rejoined every ISR with a new incarnation
+    // yet, and whether a scrub is still to come.
+    std::map<std::string, bool> repairing_;
+};
+
+}  // namespace eosim::faults

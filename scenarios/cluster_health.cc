@@ -1,0 +1,137 @@
+#include "scenarios/cluster_health.h"
+
+#include <algorithm>
+
+#include "scenarios/workloads.h"
+#include "sim/simulation.h"
+
+namespace eosim::scenarios {
+
+using broker_core::Broker;
+using broker_core::Controller;
+using protocol::BrokerId;
+using protocol::TopicPartition;
+
+namespace {
+
+// A healthy cluster's controller heard from every broker within this (brokers heartbeat every 200 ms).
+constexpr sim::Duration healthy_heartbeat_age = std::chrono::milliseconds(500);
+
+// In a healthy cluster every follower caught up with its leader within this: with the 1 s lag bound,
+// no ISR can shrink during a bit flip's latent window.
+constexpr sim::Duration healthy_follower_lag = std::chrono::milliseconds(300);
+
+}  // namespace
+
+bool ClusterHealth::healthy() {
+    if (!nodes_.controller->up()) {
+        return false;
+    }
+    const auto& controller = nodes_.controller->state<Controller>();
+    if (!brokers_in_touch(controller)) {
+        return false;
+    }
+    for (const auto& [partition, state] : controller.partitions()) {
+        if (state.leader == protocol::no_broker || state.isr.size() != state.replicas.size()) {
+            return false;
+        }
+        if (!leader_settled(partition, state)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool ClusterHealth::leader_settled(const TopicPartition& partition, const protocol::PartitionState& state) const {
+    const broker_core::Replica* leader = replica_of_leader(partition, state);
+    if (leader == nullptr) {
+        return false;
+    }
+    const broker_core::Replica& replica = *leader;
+    if (replica.role != broker_core::ReplicaRole::leader || replica.alter_in_flight || !replica.isr_in_doubt.empty() ||
+        replica.isr.size() != state.replicas.size()) {
+        return false;
+    }
+    return std::all_of(replica.followers.begin(), replica.followers.end(), [](const auto& follower) {
+        return sim::now() - follower.second.last_caught_up <= healthy_follower_lag;
+    });
+}
+
+bool ClusterHealth::incarnation_registered(const std::string& broker) {
+    const auto& controller = nodes_.controller->state<Controller>();
+    const auto found = std::find_if(nodes_.brokers.begin(), nodes_.brokers.end(),
+                                    [&broker](const sim::Node* node) { return node->name() == broker; });
+    const BrokerId id(static_cast<std::int32_t>(found - nodes_.brokers.begin() + 1));
+    return controller.registered_incarnation(id) == (*found)->incarnation();
+}
+
+bool ClusterHealth::quiescent() const {
+    if (!nodes_.controller->up()) {
+        return false;
+    }
+    for (sim::Node* producer : nodes_.producers) {
+        if (producer->state<ProducerWorkload>().pending() > 0) {
+            return false;
+        }
+    }
+    const auto& controller = nodes_.controller->state<Controller>();
+    if (!brokers_in_touch(controller)) {
+        return false;
+    }
+    for (const auto& [partition, state] : controller.partitions()) {
+        if (state.leader == protocol::no_broker || state.isr.size() != state.replicas.size()) {
+            return false;
+        }
+        if (!caught_up(partition, state)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool ClusterHealth::caught_up(const TopicPartition& partition, const protocol::PartitionState& state) const {
+    const broker_core::Replica* leader = replica_of_leader(partition, state);
+    if (leader == nullptr || leader->role != broker_core::ReplicaRole::leader ||
+        leader->leader_epoch != state.leader_epoch) {
+        return false;
+    }
+    const protocol::Offset end = leader->log.log_end_offset();
+    if (leader->high_watermark != end) {
+        return false;
+    }
+    for (const BrokerId replica : state.replicas) {
+        const auto& replicas =
+            nodes_.brokers[static_cast<std::size_t>(replica.value() - 1)]->state<Broker>().replicas();
+        const auto found = replicas.find(partition);
+        if (found == replicas.end() || found->second->log.log_end_offset() != end) {
+            return false;
+        }
+    }
+    return std::all_of(nodes_.consumers.begin(), nodes_.consumers.end(), [&partition, end](sim::Node* consumer) {
+        return consumer->state<ConsumerWorkload>().position(partition) >= end;
+    });
+}
+
+bool ClusterHealth::brokers_in_touch(const Controller& controller) const {
+    for (std::size_t i = 0; i < nodes_.brokers.size(); ++i) {
+        if (!nodes_.brokers[i]->up() || nodes_.brokers[i]->paused()) {
+            return false;
+        }
+        // The controller is in touch with it: no session is about to expire, fencing brokers at once.
+        const BrokerId id(static_cast<std::int32_t>(i + 1));
+        if (sim::now() - controller.last_heartbeat(id) > healthy_heartbeat_age) {
+            return false;
+        }
+    }
+    return true;
+}
+
+const broker_core::Replica* ClusterHealth::replica_of_leader(const TopicPartition& partition,
+                                                             const protocol::PartitionState& state) const {
+    const auto& replicas =
+        nodes_.brokers[static_cast<std::size_t>(state.leader.value() - 1)]->state<Broker>().replicas();
+    const auto found = replicas.find(partition);
+    return found != replicas.end() ? found->second.get() : nullptr;
+}
+
+}  // namespace eosim::scenarios

@@ -1,0 +1,143 @@
+#include "scenarios/workloads.h"
+
+#include <algorithm>
+#include <optional>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "sim/simulation.h"
+
+namespace eosim::scenarios {
+
+using client_core::HistoryRecorder;
+using protocol::TopicPartition;
+
+// ---- Producer ------------------------------------------------------------------------------------
+
+ProducerWorkload::ProducerWorkload(sim::Node& node, client_core::ProducerConfig config,
+                                   const broker_core::ClusterAddresses& addresses, HistoryRecorder& history,
+                                   const Spec& spec, int index, sim::Time stop_at)
+    : producer_(node, std::move(config), addresses, history) {
+    node.spawn("workload", [this, &node, &spec, index, stop_at] { send_loop(node, spec, index, stop_at); });
+}
+
+void ProducerWorkload::send_loop(sim::Node& node, const Spec& spec, int index, sim::Time stop_at) {
+    const WorkloadSpec& workload = spec.workload;
+    const auto draw_pause_at = [&node, &workload] {
+        return workload.pause_every_max_ms == 0
+                   ? sim::Time::max()
+                   : sim::now() + std::chrono::milliseconds(
+                                      node.random().between(workload.pause_every_min_ms, workload.pause_every_max_ms));
+    };
+    sim::Time pause_at = draw_pause_at();
+    for (std::uint64_t n = 0; sim::now() < stop_at; ++n) {
+        sim::sleep(std::chrono::milliseconds(
+            node.random().between(workload.send_interval_min_ms, workload.send_interval_max_ms)));
+        if (sim::now() >= pause_at) {
+            // An idle producer: brokers may forget it meanwhile (producer id expiration).
+            sim::sleep(std::chrono::milliseconds(node.random().between(workload.pause_min_ms, workload.pause_max_ms)));
+            pause_at = draw_pause_at();
+        }
+        if (producer_.pending() > 256) {
+            continue;  // back-pressure: the cluster is not keeping up
+        }
+        std::string value = fmt::format("p{}-{}", index, n);
+        value.resize(std::max<std::size_t>(value.size(), static_cast<std::size_t>(workload.value_bytes)), '.');
+        std::optional<std::string> key;
+        if (workload.keyed) {
+            key = fmt::format("k{}", n % static_cast<std::uint64_t>(workload.keys));
+        }
+        if (workload.tombstone_percent > 0 &&
+            node.random().below(100) < static_cast<std::uint64_t>(workload.tombstone_percent)) {
+            (void)producer_.send(spec.cluster.topic, std::move(key), std::nullopt);  // delete the key
+            continue;
+        }
+        (void)producer_.send(spec.cluster.topic, std::move(key), std::move(value));
+    }
+}
+
+// ---- Admin ---------------------------------------------------------------------------------------
+
+AdminWorkload::AdminWorkload(sim::Node& node, const broker_core::ClusterAddresses& addresses, HistoryRecorder& history,
+                             const Spec& spec, sim::Time stop_at)
+    : metadata_(node, addresses, std::chrono::milliseconds(1000)), history_(history) {
+    node.spawn("admin", [this, &node, &spec, stop_at] {
+        const WorkloadSpec& workload = spec.workload;
+        while (true) {
+            sim::sleep(std::chrono::milliseconds(
+                node.random().between(workload.delete_records_every_min_ms, workload.delete_records_every_max_ms)));
+            if (sim::now() >= stop_at) {
+                return;
+            }
+            const TopicPartition partition{
+                spec.cluster.topic,
+                static_cast<std::int32_t>(node.random().below(static_cast<std::uint64_t>(spec.cluster.partitions)))};
+            delete_some(node, partition);
+        }
+    });
+}
+
+void AdminWorkload::delete_some(sim::Node& node, const TopicPartition& partition) {
+    (void)metadata_.refresh();
+    const std::optional<protocol::BrokerId> leader = metadata_.leader(partition);
+    if (!leader) {
+        return;
+    }
+    sim::Result<sim::Message> listed = metadata_.client(*leader).call(
+        sim::make_message(protocol::ListOffsetsRequest{partition, protocol::latest_timestamp}),
+        metadata_.request_timeout());
+    if (!listed || listed->as<protocol::ListOffsetsResponse>().error != protocol::ErrorCode::none) {
+        return;
+    }
+    const std::int64_t high_watermark = listed->as<protocol::ListOffsetsResponse>().offset.value();
+    const protocol::Offset target(
+        std::max<std::int64_t>(0, high_watermark - static_cast<std::int64_t>(node.random().below(64))));
+    client_core::ClientOperation invoke;
+    invoke.time = sim::now();
+    invoke.process = "admin";
+    invoke.f = "delete-records";
+    invoke.partition = partition.name();
+    invoke.offset = target.value();
+    history_.record(invoke);
+    sim::Result<sim::Message> result = metadata_.client(*leader).call(
+        sim::make_message(protocol::DeleteRecordsRequest{partition, target, std::chrono::milliseconds(1000)}),
+        std::chrono::milliseconds(1200));
+    client_core::ClientOperation done = invoke;
+    done.time = sim::now();
+    if (!result) {
+        done.type = client_core::ClientOperation::Type::info;
+        done.error = "NETWORK_EXCEPTION";
+    } else {
+        const auto& response = result->as<protocol::DeleteRecordsResponse>();
+        if (response.error == protocol::ErrorCode::none) {
+            done.type = client_core::ClientOperation::Type::ok;
+        } else {
+            done.type = response.error == protocol::ErrorCode::request_timed_out
+                            ? client_core::ClientOperation::Type::info
+                            : client_core::ClientOperation::Type::fail;
+            done.error = std::string(protocol::error_name(response.error));
+        }
+    }
+    history_.record(done);
+}
+
+// ---- Consumer ------------------------------------------------------------------------------------
+
+ConsumerWorkload::ConsumerWorkload(sim::Node& node, client_core::ConsumerConfig config,
+                                   const broker_core::ClusterAddresses& addresses, HistoryRecorder& history,
+                                   const Spec& spec)
+    : consumer_(node, std::move(config), addresses, history) {
+    for (std::int32_t p = 0; p < spec.cluster.partitions; ++p) {
+        const TopicPartition partition{spec.cluster.topic, p};
+        partitions_.push_back(partition);
+        consumer_.assign(partition, protocol::Offset(0));
+        node.spawn("consume", [this, partition] {
+            while (true) {
+                (void)consumer_.poll(partition);
+            }
+        });
+    }
+}
+
+}  // namespace eosim::scenarios
