@@ -277,6 +277,7 @@ bool Controller::elect(PartitionState& state) {
     state.leader_epoch = protocol::LeaderEpoch(state.leader_epoch.value() + 1);
     if (unclean) {
         state.isr = {chosen};
+        sim::witness().tally(invariants::unclean_elections);
     }
     ++state.partition_epoch;
     sim::trace("LeaderElection")

@@ -13,6 +13,8 @@ namespace eosim::broker_core::invariants {
 
 // The witness's record of the newest metadata version any broker applied (sim::Witness::raise).
 inline constexpr const char* metadata_applied = "metadata version applied by a broker";
+// The witness's count of unclean leader elections (a cause scenarios may name for allowed anomalies).
+inline constexpr const char* unclean_elections = "unclean leader elections";
 
 // A leader's high watermark never passes its log end and, within one leadership, never moves back from
 // what the leader has shown (to followers, consumers or producers). Call where it is shown.

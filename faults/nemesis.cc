@@ -151,6 +151,9 @@ void Nemesis::crash(const FaultAction& action) {
             crashed.push_back(&victim);
         }
     }
+    if (action.kind == FaultKind::power_loss && fate != sim::UnsyncedFate::keep && !crashed.empty()) {
+        sim::witness().tally(lossy_power_losses);
+    }
     later(action.duration, [crashed] {
         for (sim::Node* victim : crashed) {
             if (!victim->up()) {

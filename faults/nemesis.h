@@ -14,6 +14,10 @@
 
 namespace eosim::faults {
 
+// The witness's count of power losses that lost unsynced bytes (a cause scenarios may name for allowed
+// anomalies, docs/scenarios.md).
+inline constexpr const char* lossy_power_losses = "power losses that lost unsynced bytes";
+
 struct NemesisOptions {
     // Faults that can lose what a replica acknowledged stay within the replication's tolerance: one at a
     // time, on a healthy cluster, spaced apart, and a damaged replica repairs before the next fault.

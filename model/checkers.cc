@@ -157,6 +157,7 @@ struct Observation {
     std::uint64_t index = 0;    // of the send or poll
     std::string_view who;       // the process, or the replica
     std::string_view value;
+    bool leader_only_ack = false;  // a send acknowledged with acks=1
 };
 
 Json observation_json(const Observation& observation) {
@@ -208,7 +209,11 @@ std::vector<Observed> observations_by_offset(const History& history, const std::
     for (const AckedSend& send : sends) {
         if (send.offset) {
             add(send.partition, *send.offset,
-                Observation{.observer = "send", .index = send.index, .who = send.process, .value = send.value});
+                Observation{.observer = "send",
+                            .index = send.index,
+                            .who = send.process,
+                            .value = send.value,
+                            .leader_only_ack = send.acks == Acks::leader});
         }
     }
     for (const Read& read : all_reads) {
@@ -257,7 +262,11 @@ Anomaly inconsistent_offset(const PartitionOffset& key, const std::vector<Observ
         .name = "inconsistent-offsets",
         .partition = std::string(key.first),
         .description = fmt::format("offset {} of {} holds different values: {}", key.second, key.first, values),
-        .evidence = {{"offset", key.second}, {"observers", observers}}};
+        .evidence = {{"offset", key.second}, {"observers", observers}},
+        .causes = std::any_of(observations.begin(), observations.end(),
+                              [](const Observation& observation) { return observation.leader_only_ack; })
+                      ? std::vector<std::string>{"acks-1"}
+                      : std::vector<std::string>{}};
 }
 
 // ---- nonmonotonic-send ----
@@ -277,6 +286,19 @@ std::map<ProcessPartition, std::vector<const AckedSend*>> sends_with_offsets_by_
     return sends;
 }
 
+// What could excuse a reorder of two sends: a retry or an unknown outcome (a producer without idempotence
+// may write a retry late), an acknowledgement by the leader alone (acks=1: a new leader may not have it).
+std::vector<std::string> send_causes(const AckedSend& earlier, const AckedSend& later) {
+    std::vector<std::string> causes;
+    if (earlier.retried() || later.retried()) {
+        causes.emplace_back("retried-send");
+    }
+    if (earlier.acks == Acks::leader || later.acks == Acks::leader) {
+        causes.emplace_back("acks-1");
+    }
+    return causes;
+}
+
 Anomaly nonmonotonic_send(const AckedSend& earlier, const AckedSend& later) {
     return Anomaly{
         .name = "nonmonotonic-send",
@@ -287,8 +309,7 @@ Anomaly nonmonotonic_send(const AckedSend& earlier, const AckedSend& later) {
                                    *later.offset, *earlier.offset, send_text(earlier),
                                    earlier.offset_read ? " (outcome unknown, read there)" : ""),
         .evidence = {{"process", later.process}, {"earlier", send_json(earlier)}, {"later", send_json(later)}},
-        .causes = earlier.retried() || later.retried() ? std::vector<std::string>{"retried-send"}
-                                                       : std::vector<std::string>{}};
+        .causes = send_causes(earlier, later)};
 }
 
 // ---- consumer positions (nonmonotonic-poll, poll-skip) ----

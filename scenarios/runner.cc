@@ -1,5 +1,7 @@
 #include "scenarios/runner.h"
 
+#include "broker_core/invariants.h"
+
 #include <algorithm>
 #include <set>
 #include <sstream>
@@ -75,7 +77,9 @@ private:
     void restart_down_nodes();
     [[nodiscard]] model::History history(bool stuck);
     void check(RunResult& result, const sim::RunOutcome& outcome);
-    void classify(RunResult& result, const std::vector<model::Anomaly>& anomalies) const;
+    void classify(RunResult& result, const std::vector<model::Anomaly>& anomalies);
+    // Whether `allowance` excuses `anomaly`: its cause happened in this run (docs/scenarios.md).
+    [[nodiscard]] bool excused(const Allowance& allowance, const model::Anomaly& anomaly);
 
     const Spec& spec_;
     const RunOptions& options_;
@@ -294,18 +298,32 @@ model::History Run::history(bool stuck) {
     return history;
 }
 
-void Run::classify(RunResult& result, const std::vector<model::Anomaly>& anomalies) const {
+bool Run::excused(const Allowance& allowance, const model::Anomaly& anomaly) {
+    if (allowance.anomaly != anomaly.name) {
+        return false;
+    }
+    if (allowance.cause == "retried-send" || allowance.cause == "acks-1") {
+        return std::find(anomaly.causes.begin(), anomaly.causes.end(), allowance.cause) != anomaly.causes.end();
+    }
+    if (allowance.cause == "power-loss") {
+        return simulation_.witness().tallied(faults::lossy_power_losses) > 0;
+    }
+    EOSIM_ASSERT_MSG(allowance.cause == "unclean-election", "unknown cause " + allowance.cause);
+    return simulation_.witness().tallied(broker_core::invariants::unclean_elections) > 0;
+}
+
+void Run::classify(RunResult& result, const std::vector<model::Anomaly>& anomalies) {
     std::set<std::string> failures;
     std::set<std::string> weaknesses;
     std::set<std::string> allowed;
-    const auto listed = [](const std::vector<std::string>& names, const std::string& name) {
-        return std::find(names.begin(), names.end(), name) != names.end();
-    };
+    const std::vector<std::string>& weak = spec_.checks.weaknesses;
     for (const model::Anomaly& anomaly : anomalies) {
         result.reports.push_back(AnomalyReport{anomaly.name, anomaly.partition, anomaly.description});
-        if (listed(spec_.checks.weaknesses, anomaly.name)) {
+        const bool permitted = std::any_of(spec_.checks.allowed.begin(), spec_.checks.allowed.end(),
+                                           [&](const Allowance& allowance) { return excused(allowance, anomaly); });
+        if (std::find(weak.begin(), weak.end(), anomaly.name) != weak.end()) {
             weaknesses.insert(anomaly.name);
-        } else if (listed(spec_.checks.allowed, anomaly.name)) {
+        } else if (permitted) {
             allowed.insert(anomaly.name);
         } else {
             failures.insert(anomaly.name);

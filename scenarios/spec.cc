@@ -304,29 +304,60 @@ void check_producer_expiration(const Spec& spec, const std::string& cluster_wher
     }
 }
 
+// "ANOMALY when CAUSE" -> {anomaly, cause}; anything else is a spec error naming what is wrong.
+std::vector<Allowance> parse_allowances(Reader& reader, const toml::table* checks, const std::string& source) {
+    std::vector<Allowance> allowances;
+    for (const std::string& text : reader.strings(checks, "allowed")) {
+        const std::string place = checks != nullptr ? where(source, checks->get("allowed")->source()) : source;
+        const std::size_t when = text.find(" when ");
+        if (when == std::string::npos) {
+            throw SpecError(fmt::format("{}: allowed: '{}' must name its cause, as \"ANOMALY when CAUSE\" (causes: {})",
+                                        place, text, fmt::join(allowance_causes(), ", ")));
+        }
+        Allowance allowance{text.substr(0, when), text.substr(when + 6)};
+        const auto& causes = allowance_causes();
+        if (std::find(causes.begin(), causes.end(), allowance.cause) == causes.end()) {
+            throw SpecError(fmt::format("{}: allowed: unknown cause '{}' (causes: {})", place, allowance.cause,
+                                        fmt::join(causes, ", ")));
+        }
+        allowances.push_back(std::move(allowance));
+    }
+    std::vector<std::string> names;
+    for (const Allowance& allowance : allowances) {
+        names.push_back(allowance.anomaly);
+    }
+    reader.check_anomalies(checks, "allowed", names);
+    return allowances;
+}
+
 void parse_checks(Reader& reader, const std::string& source, bool idempotent, CheckSpec& spec_checks) {
     const toml::table* checks = reader.table("checks");
     reader.known_keys(checks, "checks", {"allowed", "weaknesses", "quiesce_ms"});
-    spec_checks.allowed = reader.strings(checks, "allowed");
-    reader.check_anomalies(checks, "allowed", spec_checks.allowed);
+    spec_checks.allowed = parse_allowances(reader, checks, source);
     spec_checks.weaknesses = reader.strings(checks, "weaknesses");
     reader.check_anomalies(checks, "weaknesses", spec_checks.weaknesses);
     reader.integer(checks, "quiesce_ms", spec_checks.quiesce_ms, 1000, 3'600'000);
     if (idempotent) {
         // An idempotent producer writes each record once and in order: never an excuse.
-        for (const std::vector<std::string>* names : {&spec_checks.allowed, &spec_checks.weaknesses}) {
-            for (const std::string& name : *names) {
-                if (name == "duplicate" || name == "nonmonotonic-send") {
-                    throw SpecError(
-                        fmt::format("{}: checks: {} cannot be allowed or a weakness with idempotent producers",
-                                    checks != nullptr ? where(source, checks->source()) : source, name));
-                }
+        std::vector<std::string> names = spec_checks.weaknesses;
+        for (const Allowance& allowance : spec_checks.allowed) {
+            names.push_back(allowance.anomaly);
+        }
+        for (const std::string& name : names) {
+            if (name == "duplicate" || name == "nonmonotonic-send") {
+                throw SpecError(fmt::format("{}: checks: {} cannot be allowed or a weakness with idempotent producers",
+                                            checks != nullptr ? where(source, checks->source()) : source, name));
             }
         }
     }
 }
 
 }  // namespace
+
+const std::vector<std::string>& allowance_causes() {
+    static const std::vector<std::string> causes{"retried-send", "acks-1", "power-loss", "unclean-election"};
+    return causes;
+}
 
 Spec parse_spec(std::string_view text, const std::string& source) {
     toml::table root;

@@ -67,8 +67,23 @@ struct FaultSpec {
     bool within_tolerance = true;
 };
 
+// An anomaly the semantics permit in a scenario, excused only where its cause happened in the run
+// (docs/scenarios.md). Written in a spec as "ANOMALY when CAUSE".
+struct Allowance {
+    std::string anomaly;
+    std::string cause;  // one of allowance_causes()
+
+    friend bool operator==(const Allowance&, const Allowance&) = default;
+};
+
+// The causes an allowance may name: retried-send (the checker found a retried send, or one with an unknown
+// outcome, behind the anomaly), acks-1 (a send behind it was acknowledged by the leader alone), power-loss
+// (every broker lost power and unsynced bytes in this run), unclean-election (the controller elected a
+// leader from outside the ISR in this run).
+const std::vector<std::string>& allowance_causes();
+
 struct CheckSpec {
-    std::vector<std::string> allowed;     // anomalies the semantics permit here (reported, not failures)
+    std::vector<Allowance> allowed;       // anomalies the semantics permit here (reported, not failures)
     std::vector<std::string> weaknesses;  // anomalies the scenario is known to show
     std::int64_t quiesce_ms = 60'000;     // how long healing may take before the run is stuck
 };

@@ -36,10 +36,17 @@ public:
     // Records that `value` of `what` was reached; returns the highest so far.
     std::int64_t raise(const std::string& what, std::int64_t value);
     [[nodiscard]] std::int64_t highest(const std::string& what) const;
+    // Counts one more `what` (a power loss, an unclean election); how many so far (0 for none).
+    void tally(const std::string& what) { ++tallies_[what]; }
+    [[nodiscard]] std::int64_t tallied(const std::string& what) const {
+        const auto found = tallies_.find(what);
+        return found != tallies_.end() ? found->second : 0;
+    }
 
 private:
     std::map<std::string, std::string, std::less<>> claims_;
     std::map<std::string, std::int64_t, std::less<>> highest_;
+    std::map<std::string, std::int64_t, std::less<>> tallies_;
 };
 
 }  // namespace eosim::sim

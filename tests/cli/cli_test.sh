@@ -32,7 +32,7 @@ printf '{"kind":"op","index":0,"time":1,"process":"p","type":"invoke","f":"send"
 
 printf 'name = "tiny"\n[faults]\nkinds = ["pause"]\nchaos_ms = 2000\n' >"$work/tiny.toml"
 printf 'name = "tiny-weak"\n[faults]\nkinds = ["pause"]\nchaos_ms = 2000\n[checks]\nweaknesses = ["lost-write"]\n' >"$work/weak.toml"
-printf 'name = "lax"\n[workload]\nacks = "all"\n[checks]\nallowed = ["duplicate"]\n' >"$work/lax.toml"
+printf 'name = "lax"\n[workload]\nacks = "all"\n[checks]\nallowed = ["duplicate when retried-send"]\n' >"$work/lax.toml"
 
 expect 0 "Usage" -- --help
 expect 0 "^eosim [0-9]" -- --version

@@ -23,7 +23,7 @@ namespace {
 
 #if defined(EOSIM_ASAN)
 constexpr std::uint64_t must_pass_seeds = 10;
-constexpr std::uint64_t weakness_seeds_max = 60;
+constexpr std::uint64_t weakness_seeds_max = 30;
 constexpr std::uint64_t bug_seeds_max = 100;
 #else
 constexpr std::uint64_t must_pass_seeds = 100;
@@ -105,20 +105,22 @@ TEST(Regressions, SeedsThatOnceFailedPass) {
 
 class Weakness : public ::testing::TestWithParam<std::string> {};
 
+// Every seed of the range: the declared weakness shows in some, and no seed shows anything that is neither
+// the weakness nor allowed with its cause.
 TEST_P(Weakness, IsObservedWithinTheSeedRangeAndNothingElseFails) {
     const Spec& scenario = spec(GetParam());
     ASSERT_FALSE(scenario.checks.weaknesses.empty());
-    std::uint64_t observed_at = 0;
-    for (std::uint64_t seed = 1; seed <= weakness_seeds_max && observed_at == 0; ++seed) {
+    std::uint64_t observed = 0;
+    for (std::uint64_t seed = 1; seed <= weakness_seeds_max; ++seed) {
         const RunResult result = run(scenario, RunOptions{.seed = seed});
         ASSERT_EQ(result.status, RunStatus::pass) << GetParam() << " seed " << seed << ": " << describe(result);
         const std::vector<std::string>& seen = result.weaknesses;
         if (std::find(seen.begin(), seen.end(), scenario.checks.weaknesses.front()) != seen.end()) {
-            observed_at = seed;
+            ++observed;
         }
     }
-    EXPECT_GT(observed_at, 0U) << GetParam() << ": no seed in 1.." << weakness_seeds_max << " showed "
-                               << scenario.checks.weaknesses.front();
+    EXPECT_GT(observed, 0U) << GetParam() << ": no seed in 1.." << weakness_seeds_max << " showed "
+                            << scenario.checks.weaknesses.front();
 }
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, Weakness,

@@ -39,7 +39,7 @@ TEST(Spec, ErrorsAreOneLineWithTheirPlace) {
         {"name = \"x\"\n[cluster]\nreplication_factor = 1\n", "min_insync_replicas 2 is more than replication_factor 1"},
         {"name = \"x\"\n[workload]\nsend_interval_ms = [0, 0]\n", "send_interval_ms must start at 1"},
         {"name = \"x\"\n[workload]\nacks = \"1\"\nidempotent = true\n", "idempotent = true needs acks = \"all\""},
-        {"name = \"x\"\n[checks]\nallowed = [\"duplicate\"]\n", "duplicate cannot be allowed or a weakness with idempotent"},
+        {"name = \"x\"\n[checks]\nallowed = [\"duplicate when retried-send\"]\n", "duplicate cannot be allowed or a weakness with idempotent"},
         {"name = \"x\"\n[checks]\nweaknesses = [\"nonmonotonic-send\"]\n", "nonmonotonic-send cannot be allowed"},
         {"name = \"x\"\n[cluster]\nproducer_id_expiration_ms = 5000\n",
          "producer_id_expiration_ms 5000 must be more than the workload's delivery_timeout_ms 10000 plus the longest "
@@ -82,7 +82,7 @@ chaos_ms = 5000
 interval_ms = [100, 200]
 crash_unsynced = "tear"
 [checks]
-allowed = ["duplicate"]
+allowed = ["duplicate when retried-send", "inconsistent-offsets when acks-1"]
 weaknesses = ["lost-write"]
 quiesce_ms = 30000
 )",
@@ -96,7 +96,25 @@ quiesce_ms = 30000
     EXPECT_EQ(spec.faults.plan.kinds.size(), 2U);
     EXPECT_EQ(spec.faults.plan.crash_unsynced, sim::UnsyncedFate::tear);
     EXPECT_EQ(spec.checks.weaknesses, std::vector<std::string>{"lost-write"});
+    EXPECT_EQ(spec.checks.allowed, (std::vector<Allowance>{{"duplicate", "retried-send"},
+                                                          {"inconsistent-offsets", "acks-1"}}));
     EXPECT_EQ(spec.checks.quiesce_ms, 30000);
+}
+
+TEST(Spec, AnAllowanceNamesAKnownCause) {
+    const auto error_of = [](const std::string& allowed) {
+        try {
+            (void)parse_spec("name = \"x\"\n[workload]\nidempotent = false\n[checks]\nallowed = [" + allowed + "]\n",
+                             "x.toml");
+        } catch (const SpecError& error) {
+            return std::string(error.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_NE(error_of("\"duplicate\"").find("must name its cause"), std::string::npos) << error_of("\"duplicate\"");
+    EXPECT_NE(error_of("\"duplicate when cosmic-rays\"").find("unknown cause 'cosmic-rays'"), std::string::npos);
+    EXPECT_NE(error_of("\"nonsense when acks-1\"").find("unknown anomaly 'nonsense'"), std::string::npos);
+    EXPECT_EQ(error_of("\"duplicate when retried-send\""), "no error");
 }
 
 TEST(Spec, IdempotenceFollowsAcksUnlessSet) {
@@ -104,7 +122,7 @@ TEST(Spec, IdempotenceFollowsAcksUnlessSet) {
     EXPECT_FALSE(parse_spec("name = \"x\"\n[workload]\nacks = \"1\"\n", "x.toml").workload.idempotent);
     const Spec plain = parse_spec(
         "name = \"x\"\n[workload]\nidempotent = false\ndelivery_timeout_ms = 3000\n[cluster]\nsegment_bytes = "
-        "4096\nproducer_id_expiration_ms = 2000\n[checks]\nallowed = [\"duplicate\"]\n",
+        "4096\nproducer_id_expiration_ms = 2000\n[checks]\nallowed = [\"duplicate when retried-send\"]\n",
         "x.toml");
     EXPECT_FALSE(plain.workload.idempotent);
     EXPECT_EQ(plain.workload.delivery_timeout_ms, 3000);

@@ -60,5 +60,14 @@ TEST(Witness, KeepsTheHighestValueReached) {
     EXPECT_EQ(witness.highest("other"), std::numeric_limits<std::int64_t>::min());
 }
 
+TEST(Witness, TalliesCountFromZero) {
+    Witness witness;
+    EXPECT_EQ(witness.tallied("power losses"), 0);
+    witness.tally("power losses");
+    witness.tally("power losses");
+    EXPECT_EQ(witness.tallied("power losses"), 2);
+    EXPECT_EQ(witness.tallied("unclean elections"), 0);
+}
+
 }  // namespace
 }  // namespace eosim::sim
