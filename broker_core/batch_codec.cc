@@ -156,4 +156,21 @@ DecodedBatch decode_batch(std::span<const std::byte> bytes, bool verify_crc) {
     return decoded;
 }
 
+bool crc_covers(std::span<const std::byte> segment, std::uint64_t offset) {
+    std::uint64_t position = 0;
+    while (position + batch_length_prefix_bytes <= segment.size()) {
+        ByteReader header(segment.subspan(position + 8, 4));
+        const std::int32_t batch_length = *header.get<std::int32_t>();
+        if (batch_length < static_cast<std::int32_t>(batch_header_bytes - batch_length_prefix_bytes)) {
+            return false;  // not a batch: nothing here is covered
+        }
+        const std::uint64_t end = position + batch_length_prefix_bytes + static_cast<std::uint64_t>(batch_length);
+        if (offset < end) {
+            return offset >= position + crc_position && end <= segment.size();
+        }
+        position = end;
+    }
+    return false;
+}
+
 }  // namespace eosim::broker_core

@@ -38,4 +38,9 @@ struct DecodedBatch {
 // (the no-crc-check bug switch); lengths are still checked, so decoding never reads out of bounds.
 DecodedBatch decode_batch(std::span<const std::byte> bytes, bool verify_crc = true);
 
+// Whether a flipped bit at `offset` of a segment file is in bytes a batch's CRC covers (the crc field and
+// everything after it). Kafka's CRC, like this one, leaves the base offset, the batch length, the leader
+// epoch and the magic byte out: a flip there can go unseen (docs/faults.md).
+[[nodiscard]] bool crc_covers(std::span<const std::byte> segment, std::uint64_t offset);
+
 }  // namespace eosim::broker_core

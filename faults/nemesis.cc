@@ -210,8 +210,10 @@ void Nemesis::corrupt(const FaultAction& action) {
         return;
     }
     sim::Node& victim = node(action.targets.front());
-    const auto flipped =
-        victim.disk().corrupt_random_bit([](const std::string& path) { return path.ends_with(".log"); });
+    const auto segment = [](const std::string& path) { return path.ends_with(".log"); };
+    const auto flipped = options_.within_tolerance && options_.detectable
+                             ? victim.disk().corrupt_random_bit(segment, options_.detectable)
+                             : victim.disk().corrupt_random_bit(segment);
     if (!flipped) {
         return;
     }

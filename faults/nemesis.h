@@ -25,6 +25,9 @@ struct NemesisOptions {
     sim::Duration chaos{std::chrono::seconds(10)};  // the chaos phase: no fault starts after it
     std::vector<std::string> servers;               // the controller, then the brokers
     std::vector<std::string> clients;               // the producers, then the consumers
+    // Within tolerance, a bit flip lands only where the system can see it (a checksum covers the byte):
+    // a flip nothing can detect is beyond what a correct cluster recovers from. Unset: any byte.
+    sim::Disk::ByteEligible detectable;
 };
 
 // Carries out a fault plan on a simulation: crashes, restarts and pauses nodes, cuts and heals links,

@@ -581,6 +581,86 @@ std::int64_t highest_log_start(const History& history, Text partition) {
     return highest;
 }
 
+// ---- replica-divergence: batch headers ----
+
+Json header_json(const BatchHeader& header) {
+    return Json::array({header.base_offset, header.last_offset, header.leader_epoch, header.producer_id,
+                        header.producer_epoch, header.base_sequence, header.transactional, header.control});
+}
+
+// The first field that differs, in words.
+std::string header_difference_text(const BatchHeader& held, const BatchHeader* committed) {
+    if (committed == nullptr) {
+        return fmt::format("batch [{}, {}] where no committed batch starts", held.base_offset, held.last_offset);
+    }
+    const auto differ = [&](const char* field, std::int64_t mine, std::int64_t theirs) {
+        return fmt::format("batch at offset {}: {} {} where the committed log has {}", held.base_offset, field, mine,
+                           theirs);
+    };
+    if (held.last_offset != committed->last_offset) {
+        return differ("last offset", held.last_offset, committed->last_offset);
+    }
+    if (held.leader_epoch != committed->leader_epoch) {
+        return differ("leader epoch", held.leader_epoch, committed->leader_epoch);
+    }
+    if (held.producer_id != committed->producer_id) {
+        return differ("producer id", held.producer_id, committed->producer_id);
+    }
+    if (held.producer_epoch != committed->producer_epoch) {
+        return differ("producer epoch", held.producer_epoch, committed->producer_epoch);
+    }
+    if (held.base_sequence != committed->base_sequence) {
+        return differ("base sequence", held.base_sequence, committed->base_sequence);
+    }
+    return differ("flags (transactional, control)", held.transactional * 2 + held.control,
+                  committed->transactional * 2 + committed->control);
+}
+
+using HeaderDifference = std::pair<const BatchHeader*, const BatchHeader*>;  // the replica's, the committed one
+
+// The replica's batches in [from, to) whose header differs from the committed replica's batch at the same base
+// offset (or, on topics that are not compacted, that start where no committed batch starts).
+std::vector<HeaderDifference> header_differences(const ReplicaState& replica, const ReplicaState& committed,
+                                                 std::int64_t from, std::int64_t to) {
+    std::map<std::int64_t, const BatchHeader*> committed_at;
+    for (const BatchHeader& header : committed.batches) {
+        committed_at.emplace(header.base_offset, &header);
+    }
+    std::vector<HeaderDifference> found;
+    for (const BatchHeader& header : replica.batches) {
+        if (header.base_offset < from || header.last_offset >= to) {
+            continue;
+        }
+        const auto match = committed_at.find(header.base_offset);
+        if (match == committed_at.end() ? !committed.compacted : *match->second != header) {
+            found.emplace_back(&header, match == committed_at.end() ? nullptr : match->second);
+        }
+    }
+    return found;
+}
+
+Anomaly header_divergence(const ReplicaState& replica, const LogIndex& log, std::int64_t from, std::int64_t to,
+                          const std::vector<HeaderDifference>& found) {
+    Json evidence = Json::array();
+    for (std::size_t i = 0; i < found.size() && i < evidence_items_max; ++i) {
+        evidence.push_back({{"replica_batch", header_json(*found[i].first)},
+                            {"committed_batch", found[i].second != nullptr ? header_json(*found[i].second) : Json()}});
+    }
+    return Anomaly{.name = "replica-divergence",
+                   .partition = replica.partition,
+                   .description = fmt::format(
+                       "replica {} of {} holds batch headers that differ from {} at {} batch(es) in [{}, {}): {}",
+                       replica.replica, replica.partition, log_text(log.log), found.size(), from, to,
+                       join_items(found, [](const HeaderDifference& difference) {
+                           return header_difference_text(*difference.first, difference.second);
+                       })),
+                   .evidence = {{"replica", replica.replica},
+                                {"committed_log", log_json(log.log)},
+                                {"range", {from, to}},
+                                {"batch_differences", evidence},
+                                {"difference_count", found.size()}}};
+}
+
 // ---- vanished-read ----
 
 using PartitionOffsetValue = std::tuple<Text, std::int64_t, Text>;
@@ -914,6 +994,14 @@ std::vector<Anomaly> check_replica_divergence(const Facts& facts) {
         const std::vector<Difference> found_here = differences(replica, log, from, to);
         if (!found_here.empty()) {
             found.push_back(replica_divergence(replica, log, from, to, found_here));
+            continue;
+        }
+        const ReplicaState* committed = committed_replica(facts.history, replica.partition);
+        if (committed != &replica && !replica.batches.empty() && !committed->batches.empty()) {
+            const std::vector<HeaderDifference> headers = header_differences(replica, *committed, from, to);
+            if (!headers.empty()) {
+                found.push_back(header_divergence(replica, log, from, to, headers));
+            }
         }
     }
     return found;

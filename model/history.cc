@@ -100,6 +100,21 @@ public:
         return records;
     }
 
+    [[nodiscard]] std::vector<BatchHeader> optional_batches(const char* name) const {
+        std::vector<BatchHeader> batches;
+        if (!has(name)) {
+            return batches;
+        }
+        const Json& field = object_.at(name);
+        if (!field.is_array()) {
+            fail(fmt::format("\"{}\" must be an array of batch headers", name));
+        }
+        for (std::size_t i = 0; i < field.size(); ++i) {
+            batches.push_back(to_batch(field[i], fmt::format("\"{}\"[{}]", name, i)));
+        }
+        return batches;
+    }
+
     void require(const char* name) const {
         if (!has(name)) {
             fail(fmt::format("missing \"{}\"", name));
@@ -116,6 +131,30 @@ private:
             fail(fmt::format("{} is out of the range of a 64-bit signed integer", what));
         }
         return field.get<std::int64_t>();
+    }
+
+    // [base_offset, last_offset, leader_epoch, producer_id, producer_epoch, base_sequence, transactional, control]
+    [[nodiscard]] BatchHeader to_batch(const Json& item, const std::string& what) const {
+        if (!item.is_array() || item.size() != 8 || !item[6].is_boolean() || !item[7].is_boolean()) {
+            fail(fmt::format("{} must be [base_offset, last_offset, leader_epoch, producer_id, producer_epoch, "
+                             "base_sequence, transactional, control]",
+                             what));
+        }
+        const auto narrow = [&](const Json& field, const char* part) {
+            const std::int64_t value = to_int(field, what + " " + part);
+            if (value < std::numeric_limits<std::int32_t>::min() || value > std::numeric_limits<std::int32_t>::max()) {
+                fail(fmt::format("{} {} is out of the range of a 32-bit integer", what, part));
+            }
+            return static_cast<std::int32_t>(value);
+        };
+        return BatchHeader{.base_offset = to_int(item[0], what + " base_offset"),
+                           .last_offset = to_int(item[1], what + " last_offset"),
+                           .leader_epoch = narrow(item[2], "leader_epoch"),
+                           .producer_id = to_int(item[3], what + " producer_id"),
+                           .producer_epoch = narrow(item[4], "producer_epoch"),
+                           .base_sequence = narrow(item[5], "base_sequence"),
+                           .transactional = item[6].get<bool>(),
+                           .control = item[7].get<bool>()};
     }
 
     [[nodiscard]] Record to_record(const Json& pair, const std::string& what) const {
@@ -216,6 +255,7 @@ ReplicaState parse_replica(const LineFields& fields) {
     replica.high_watermark = fields.required_int("high_watermark");
     replica.log_end_offset = fields.required_int("log_end_offset");
     replica.records = fields.required_records("records");
+    replica.batches = fields.optional_batches("batches");
     return replica;
 }
 
@@ -316,6 +356,14 @@ OrderedJson replica_json(const ReplicaState& replica) {
     line["high_watermark"] = replica.high_watermark;
     line["log_end_offset"] = replica.log_end_offset;
     line["records"] = records_json(replica.records);
+    if (!replica.batches.empty()) {
+        OrderedJson batches = OrderedJson::array();
+        for (const BatchHeader& batch : replica.batches) {
+            batches.push_back({batch.base_offset, batch.last_offset, batch.leader_epoch, batch.producer_id,
+                               batch.producer_epoch, batch.base_sequence, batch.transactional, batch.control});
+        }
+        line["batches"] = std::move(batches);
+    }
     return line;
 }
 

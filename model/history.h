@@ -54,6 +54,22 @@ struct Operation {
     friend bool operator==(const Operation&, const Operation&) = default;
 };
 
+// A record batch's header as a replica holds it. eosim's replica lines carry them, so that a header a
+// replica got wrong (an epoch, a producer's identity) cannot pass unseen; histories recorded elsewhere
+// need not.
+struct BatchHeader {
+    std::int64_t base_offset = 0;
+    std::int64_t last_offset = 0;
+    std::int32_t leader_epoch = 0;
+    std::int64_t producer_id = -1;
+    std::int32_t producer_epoch = -1;
+    std::int32_t base_sequence = -1;
+    bool transactional = false;
+    bool control = false;
+
+    friend bool operator==(const BatchHeader&, const BatchHeader&) = default;
+};
+
 // One line of kind "replica": one replica of one partition as read after the run healed and quiesced.
 struct ReplicaState {
     std::string partition;
@@ -64,6 +80,7 @@ struct ReplicaState {
     std::int64_t high_watermark = 0;
     std::int64_t log_end_offset = 0;
     std::vector<Record> records;
+    std::vector<BatchHeader> batches;  // in log order; empty when the history does not record them
 
     friend bool operator==(const ReplicaState&, const ReplicaState&) = default;
 };

@@ -75,6 +75,14 @@ model::ReplicaState replica_state(const broker_core::Replica& replica, std::stri
     state.log_start_offset = log.log_start_offset().value();
     std::int64_t end = state.log_start_offset;
     for (const protocol::RecordBatch& batch : read.batches) {
+        state.batches.push_back(model::BatchHeader{.base_offset = batch.base_offset.value(),
+                                                   .last_offset = batch.last_offset().value(),
+                                                   .leader_epoch = batch.leader_epoch.value(),
+                                                   .producer_id = batch.producer_id.value(),
+                                                   .producer_epoch = batch.producer_epoch.value(),
+                                                   .base_sequence = batch.base_sequence.value(),
+                                                   .transactional = batch.transactional,
+                                                   .control = batch.control});
         for (std::size_t i = 0; i < batch.records.size(); ++i) {
             state.records.push_back(record_of(batch.base_offset.value() + static_cast<std::int64_t>(i),
                                               batch.records[i].value, batch.records[i].key, options));

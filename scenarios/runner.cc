@@ -1,5 +1,6 @@
 #include "scenarios/runner.h"
 
+#include "broker_core/batch_codec.h"
 #include "broker_core/invariants.h"
 
 #include <algorithm>
@@ -186,6 +187,9 @@ void Run::draw_faults() {
     simulation_.record_param("bug", options_.bug.empty() ? "none" : options_.bug);
     simulation_.record_param("fault_actions", std::to_string(plan_.actions.size()));
     faults::NemesisOptions nemesis{.within_tolerance = spec_.faults.within_tolerance, .chaos = spec_.faults.plan.chaos};
+    nemesis.detectable = [](std::span<const std::byte> segment, std::uint64_t offset) {
+        return broker_core::crc_covers(segment, offset);
+    };
     nemesis.servers.push_back("controller");
     nemesis.servers.insert(nemesis.servers.end(), broker_names.begin(), broker_names.end());
     for (const auto* clients : {&nodes_.producers, &nodes_.consumers}) {

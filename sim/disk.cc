@@ -261,6 +261,12 @@ void Disk::writeback() {
 
 std::optional<std::pair<std::string, std::uint64_t>> Disk::corrupt_random_bit(
     const std::function<bool(const std::string&)>& eligible) {
+    return corrupt_random_bit(eligible, [](std::span<const std::byte>, std::uint64_t) { return true; }, 1);
+}
+
+std::optional<std::pair<std::string, std::uint64_t>> Disk::corrupt_random_bit(
+    const std::function<bool(const std::string&)>& eligible, const ByteEligible& byte_eligible, int attempts) {
+    EOSIM_ASSERT(attempts > 0);
     std::uint64_t total = 0;
     for (const auto& [path, file] : files_) {
         total += eligible(path) ? file.durable.size() : 0;
@@ -268,12 +274,24 @@ std::optional<std::pair<std::string, std::uint64_t>> Disk::corrupt_random_bit(
     if (total == 0) {
         return std::nullopt;
     }
-    std::uint64_t target = random_.below(total);
+    for (int attempt = 0; attempt < attempts; ++attempt) {
+        if (auto flipped = flip_bit_at(eligible, byte_eligible, random_.below(total))) {
+            return flipped;
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::pair<std::string, std::uint64_t>> Disk::flip_bit_at(
+    const std::function<bool(const std::string&)>& eligible, const ByteEligible& byte_eligible, std::uint64_t target) {
     for (auto& [path, file] : files_) {
         if (!eligible(path)) {
             continue;
         }
         if (target < file.durable.size()) {
+            if (!byte_eligible(file.durable, target)) {
+                return std::nullopt;
+            }
             const auto mask = static_cast<std::byte>(1U << random_.below(8));
             file.durable[target] ^= mask;
             if (target < file.data.size()) {

@@ -82,6 +82,12 @@ public:
     // The same, among the files `eligible` accepts.
     std::optional<std::pair<std::string, std::uint64_t>> corrupt_random_bit(
         const std::function<bool(const std::string&)>& eligible);
+    // The same, at a byte `byte_eligible` accepts (given the file's durable bytes and the byte's offset):
+    // up to `attempts` random bytes are tried; nothing when none was accepted.
+    using ByteEligible = std::function<bool(std::span<const std::byte>, std::uint64_t)>;
+    std::optional<std::pair<std::string, std::uint64_t>> corrupt_random_bit(
+        const std::function<bool(const std::string&)>& eligible, const ByteEligible& byte_eligible,
+        int attempts = 64);
     // The kernel's background writeback: every unsynced byte becomes durable now (no latency).
     void writeback();
 
@@ -92,6 +98,11 @@ public:
     void set_capacity(std::uint64_t capacity_bytes) { options_.capacity_bytes = capacity_bytes; }
 
 private:
+    // Flips a random bit of the `target`-th durable byte among the eligible files, if byte_eligible takes it.
+    std::optional<std::pair<std::string, std::uint64_t>> flip_bit_at(
+        const std::function<bool(const std::string&)>& eligible, const ByteEligible& byte_eligible,
+        std::uint64_t target);
+
     struct File {
         std::vector<std::byte> data;     // what reads see (page cache)
         std::vector<std::byte> durable;  // what survives a crash

@@ -58,6 +58,31 @@ TEST(BatchCodec, WithoutTheCrcCheckAFlippedValueGoesUnnoticed) {
     EXPECT_NE(unchecked.batch.records[0].value, make_batch(0, 1).records[0].value);
 }
 
+// The bytes a CRC covers are exactly those where a flip is seen: from the crc field to the end of each batch.
+TEST(BatchCodec, CrcCoversFromTheCrcFieldToTheBatchEnd) {
+    std::vector<std::byte> segment = encode_batch(make_batch(0, 2, 3));
+    const std::size_t first = segment.size();
+    const std::vector<std::byte> second = encode_batch(make_batch(2, 1, 4));
+    segment.insert(segment.end(), second.begin(), second.end());
+    for (std::size_t at = 0; at < segment.size(); ++at) {
+        const std::size_t in_batch = at < first ? at : at - first;
+        EXPECT_EQ(crc_covers(segment, at), in_batch >= 17) << "byte " << at;
+        std::vector<std::byte> flipped = segment;
+        flipped[at] ^= std::byte{0x01};
+        const std::span<const std::byte> batch = at < first ? std::span<const std::byte>(flipped).first(first)
+                                                            : std::span<const std::byte>(flipped).subspan(first);
+        if (crc_covers(segment, at)) {
+            EXPECT_NE(decode_batch(batch).status, DecodeStatus::ok) << "a covered flip at " << at << " goes unseen";
+        }
+    }
+    // The leader epoch (bytes 12..15) is not covered, as in Kafka: a flip there decodes.
+    std::vector<std::byte> epoch_flipped = segment;
+    epoch_flipped[12] ^= std::byte{0x10};
+    EXPECT_EQ(decode_batch(epoch_flipped).status, DecodeStatus::ok);
+    EXPECT_FALSE(crc_covers(segment, 12));
+    EXPECT_FALSE(crc_covers(std::span<const std::byte>(segment).first(first + 20), first + 18)) << "a torn batch";
+}
+
 class LogTest : public ::testing::Test {
 protected:
     sim::Simulation simulation{sim::SimulationOptions{.seed = 5}};

@@ -366,6 +366,29 @@ TEST(ReplicaDivergence, FiresForADifferentRecordBelowTheHighWatermark) {
     EXPECT_TRUE(mentions(divergent[0], "offset 1 holds \"x\" instead of \"b\"")) << divergent[0].description;
 }
 
+// Same records, but a follower kept a batch with another leader epoch (a corrupted header recovery kept).
+TEST(ReplicaDivergence, FiresForABatchHeaderThatDiffers) {
+    HistoryBuilder run;
+    add_replicas(run, {{0, "a"}, {1, "b"}, {2, "c"}});
+    History history = run.history();
+    const BatchHeader first{.base_offset = 0, .last_offset = 1, .leader_epoch = 1};
+    const BatchHeader second{.base_offset = 2, .last_offset = 2, .leader_epoch = 2, .producer_id = 7};
+    history.replicas[0].batches = {first, second};
+    BatchHeader wrong = second;
+    wrong.producer_id = 8;
+    history.replicas[1].batches = {first, wrong};
+    const std::vector<Anomaly> found = check(history);
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_EQ(found[0].name, "replica-divergence");
+    EXPECT_EQ(found[0].evidence["replica"], "broker-2");
+    EXPECT_EQ(found[0].evidence["batch_differences"][0]["replica_batch"][3], 8);
+    EXPECT_TRUE(mentions(found[0], "batch at offset 2: producer id 8 where the committed log has 7")) << found[0].description;
+    history.replicas[1].batches = {first, second};
+    EXPECT_TRUE(check(history).empty()) << names_of(check(history));
+    history.replicas[1].batches = {};  // a history without headers: nothing to compare
+    EXPECT_TRUE(check(history).empty()) << names_of(check(history));
+}
+
 TEST(ReplicaDivergence, FiresForAMissingRecordTheReplicaShouldHave) {
     HistoryBuilder run;
     run.replica(partition, "broker-1", true, 0, 3, 3, {{0, "a"}, {1, "b"}, {2, "c"}});

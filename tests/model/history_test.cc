@@ -108,7 +108,17 @@ History every_field_history() {
                                             .log_start_offset = 0,
                                             .high_watermark = 8,
                                             .log_end_offset = 8,
-                                            .records = {{3, "bob-2", "bob"}, {7, std::nullopt, "alice"}}});
+                                            .records = {{3, "bob-2", "bob"}, {7, std::nullopt, "alice"}},
+                                            .batches = {{.base_offset = 3,
+                                                         .last_offset = 3,
+                                                         .leader_epoch = 2,
+                                                         .producer_id = 1000,
+                                                         .producer_epoch = 1,
+                                                         .base_sequence = 2147483647,
+                                                         .transactional = false,
+                                                         .control = false},
+                                                        {.base_offset = 7, .last_offset = 7, .leader_epoch = 3}}});
+    history.operations.back().attempts = 2;
     return history;
 }
 
@@ -258,6 +268,13 @@ std::vector<MalformedCase> malformed_cases() {
          R"("leader" must be true or false)", true},
         {replica + R"("leader":true,"log_start_offset":0,"log_end_offset":0,"records":[]})",
          R"(missing "high_watermark")", true},
+        {replica + R"("leader":true,"log_start_offset":0,"high_watermark":0,"log_end_offset":0,"records":[],)"
+                   R"("batches":[[0,0,1,-1,-1,-1,false]]})",
+         R"("batches"[0] must be [base_offset, last_offset, leader_epoch, producer_id, producer_epoch, base_sequence, )"
+         R"(transactional, control])",
+         true},
+        {op + R"("f":"send","partition":"t-0","value":"v","acks":"all","attempts":0})",
+         R"("attempts" must be at least 1)", true},
     };
 }
 

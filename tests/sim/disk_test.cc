@@ -101,6 +101,22 @@ TEST(Disk, CorruptionIsSeenByACrcCheck) {
     EXPECT_NE(crc32c(disk.read_all("f").value()), checksum);
 }
 
+TEST(Disk, ABitFlipLandsOnlyWhereTheByteFilterAllows) {
+    Disk disk = make_disk(9);
+    ASSERT_TRUE(disk.create("f").ok());
+    ASSERT_TRUE(disk.append("f", pattern(1000, 3)).ok());
+    (void)disk.crash(UnsyncedFate::keep);
+    const auto all = [](const std::string&) { return true; };
+    for (int i = 0; i < 50; ++i) {
+        const auto flipped =
+            disk.corrupt_random_bit(all, [](std::span<const std::byte>, std::uint64_t offset) { return offset >= 900; });
+        ASSERT_TRUE(flipped.has_value());
+        EXPECT_GE(flipped->second, 900U);
+    }
+    EXPECT_FALSE(disk.corrupt_random_bit(all, [](std::span<const std::byte>, std::uint64_t) { return false; }, 8))
+        << "no eligible byte: nothing flips";
+}
+
 TEST(Disk, Crc32cMatchesTheKnownCheckValue) {
     const std::string text = "123456789";
     EXPECT_EQ(crc32c(std::as_bytes(std::span(text.data(), text.size()))), 0xE3069283U);
