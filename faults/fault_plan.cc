@@ -99,6 +99,7 @@ void draw_aim(sim::Random& random, const FaultPlanOptions& options, FaultAction&
     action.aim_at = random.pick(moments);
     action.aim_window = options.aim_window;
     action.aim_at_peer = random.below(2) == 1;
+    action.aim_delay = random.duration_between(options.aim_delay_min, options.aim_delay_max);
 }
 
 // The targets (and kind-specific parameters) of an action whose time, kind and duration are drawn.
@@ -200,6 +201,7 @@ nlohmann::json to_json(const FaultAction& action) {
         json["aim_at"] = std::string(action.aim_at);
         json["aim_window_ms"] = action.aim_window.count() / 1'000'000;
         json["aim_at_peer"] = action.aim_at_peer;
+        json["aim_delay_ms"] = action.aim_delay.count() / 1'000'000;
     }
     if (action.kind == FaultKind::latency_spike) {
         json["extra_latency_ms"] = action.extra_latency.count() / 1'000'000;

@@ -70,6 +70,7 @@ struct FaultAction {
     std::string_view aim_at;
     sim::Duration aim_window{0};
     bool aim_at_peer = false;
+    sim::Duration aim_delay{0};  // how long after the moment it hits (the moment's aftermath)
 };
 
 struct FaultPlan {
@@ -90,6 +91,9 @@ struct FaultPlanOptions {
     // aimed fault waits for its moment.
     std::vector<std::string_view> aim_at;
     sim::Duration aim_window{std::chrono::milliseconds(2000)};
+    // How long after its moment an aimed fault hits: a uniform draw per action.
+    sim::Duration aim_delay_min{0};
+    sim::Duration aim_delay_max{0};
 };
 
 // Draws a plan: actions at random intervals over the chaos phase, each of a random kind among

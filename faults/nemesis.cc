@@ -291,7 +291,11 @@ void Nemesis::aim(const FaultAction& action) {
             .detail("node", caught->node)
             .detail("peer", caught->peer)
             .detail("partition", caught->partition)
-            .detail("waited_ms", waited_ms);
+            .detail("waited_ms", waited_ms)
+            .detail("delay_ms", action.aim_delay.count() / 1'000'000);
+        if (action.aim_delay > sim::Duration::zero()) {
+            sim::sleep(action.aim_delay);  // the moment's aftermath
+        }
     } else if (sim::now() >= sim::Time(options_.chaos)) {
         sim::trace("FaultSkipped").detail("why", "the chaos phase ended before the moment came");
         return;

@@ -267,7 +267,7 @@ void parse_faults(Reader& reader, const std::string& source, FaultSpec& spec_fau
     const toml::table* faults = reader.table("faults");
     reader.known_keys(faults, "faults",
                       {"kinds", "chaos_ms", "interval_ms", "duration_ms", "crash_unsynced", "power_loss_unsynced",
-                       "within_tolerance", "aim_at", "aim_window_ms"});
+                       "within_tolerance", "aim_at", "aim_window_ms", "aim_delay_ms"});
     faults::FaultPlanOptions& plan = spec_faults.plan;
     for (const std::string& name : reader.strings(faults, "kinds")) {
         faults::FaultKind kind{};
@@ -300,6 +300,7 @@ void parse_faults(Reader& reader, const std::string& source, FaultSpec& spec_fau
     std::int64_t aim_window_ms = std::chrono::duration_cast<std::chrono::milliseconds>(plan.aim_window).count();
     reader.integer(faults, "aim_window_ms", aim_window_ms, 1, 3'600'000);
     plan.aim_window = std::chrono::milliseconds(aim_window_ms);
+    reader.milliseconds_range(faults, "aim_delay_ms", plan.aim_delay_min, plan.aim_delay_max);
 }
 
 // A producer's state must outlive its retries, or a retry of a written batch finds no state and is

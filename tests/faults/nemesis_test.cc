@@ -98,6 +98,28 @@ TEST(AimedFault, FiresTheMomentItsMomentComes) {
     EXPECT_EQ(world.node("broker-1").crash_count(), 0U);
 }
 
+TEST(AimedFault, WaitsItsDelayAfterTheMoment) {
+    World world;
+    FakeProbe probe(true);
+    Nemesis nemesis(world.simulation, probe, nemesis_options());
+    FaultAction action = aimed_crash_at_leader(2s);
+    action.aim_delay = 40ms;
+    world.simulation.world().spawn("nemesis", [&] { nemesis.run(FaultPlan{{action}}); });
+    world.node("broker-2").spawn("leader", [] {
+        sim::sleep(700ms);
+        sim::witness().announce(sim::Moment{.name = sim::moments::leader_elected, .node = "broker-2"});
+    });
+    world.simulation.world().spawn("observer", [&] {
+        sim::sleep(740ms - 1us);
+        EXPECT_TRUE(world.node("broker-2").up());
+        sim::sleep(2us);
+        EXPECT_FALSE(world.node("broker-2").up()) << "crashed 40 ms after the moment";
+    });
+    (void)world.simulation.run(sim::RunBounds{.time_limit = sim::Time(5s)});
+    EXPECT_EQ(world.node("broker-2").crash_count(), 1U);
+    EXPECT_EQ(world.node("broker-1").crash_count(), 0U);
+}
+
 TEST(AimedFault, FallsBackToItsOwnTargetWhenTheMomentDoesNotCome) {
     std::ostringstream trace;
     World world(&trace);
