@@ -44,6 +44,15 @@ Replica* Broker::find(const TopicPartition& partition) {
     return found != replicas_.end() ? found->second.get() : nullptr;
 }
 
+void Broker::announce(std::string_view moment, const TopicPartition& partition, protocol::BrokerId peer) const {
+    std::string peer_name;
+    if (peer != protocol::no_broker) {
+        peer_name = sim::Simulation::current().node(config_.addresses.brokers.at(peer)).name();
+    }
+    sim::witness().announce(
+        sim::Moment{.name = moment, .node = node_.name(), .peer = std::move(peer_name), .partition = partition.name()});
+}
+
 void Broker::heartbeat_loop() {
     while (true) {
         const protocol::BrokerHeartbeatRequest request{config_.id, node_.incarnation(), metadata_.version};

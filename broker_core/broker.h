@@ -23,6 +23,7 @@ struct BrokerConfig {
     sim::Duration replica_lag_time_max{std::chrono::milliseconds(1000)};  // replica.lag.time.max.ms
     sim::Duration isr_check_interval{std::chrono::milliseconds(100)};
     sim::Duration replica_fetch_max_wait{std::chrono::milliseconds(50)};
+    std::uint64_t replica_fetch_max_bytes = 1U << 20U;  // replica.fetch.max.bytes (at least one batch comes)
     sim::Duration replica_fetch_backoff{std::chrono::milliseconds(20)};
     sim::Duration request_timeout{std::chrono::milliseconds(1000)};
     sim::Duration hw_checkpoint_interval{std::chrono::milliseconds(500)};
@@ -157,6 +158,10 @@ private:
     [[nodiscard]] bool verify_crc() const { return !config_.bugs.no_crc_check; }
     [[noreturn]] void halt(const Replica& replica, const char* what);
     Replica* find(const protocol::TopicPartition& partition);
+    // Tells the harness a moment happened here (sim::moments, for aimed faults); `peer` is the other
+    // broker involved, if any. Never changes what this broker does.
+    void announce(std::string_view moment, const protocol::TopicPartition& partition,
+                  protocol::BrokerId peer = protocol::no_broker) const;
 
     sim::Node& node_;
     BrokerConfig config_;

@@ -212,6 +212,7 @@ protocol::DeleteRecordsResponse Broker::delete_records(const protocol::DeleteRec
         .detail("partition", request.partition.name())
         .detail("log_start_offset", replica->log.log_start_offset());
     replica->changed.notify_all();
+    announce(sim::moments::log_start_moved, request.partition);
     const std::uint64_t generation = replica->generation;
     const bool reached =
         replica->changed.wait_until(sim::deadline_after(request.timeout), [this, replica, generation, target] {

@@ -67,6 +67,7 @@ protocol::FetchRequest Broker::replica_fetch_request(const Replica& replica) con
         request.last_fetched_epoch = latest ? latest->epoch : protocol::no_leader_epoch;
     }
     request.max_wait = config_.replica_fetch_max_wait;
+    request.max_bytes = config_.replica_fetch_max_bytes;
     return request;
 }
 
@@ -139,7 +140,11 @@ void Broker::follow_leader_offsets(Replica& replica, const protocol::FetchRespon
     if (response.log_start_offset > replica.log.log_start_offset()) {
         // The leader's log start moved (retention, DeleteRecords): so does this one, within what
         // is committed here.
+        const Offset before = replica.log.log_start_offset();
         replica.log.increment_log_start_offset(std::min(response.log_start_offset, replica.high_watermark));
+        if (replica.log.log_start_offset() > before) {
+            announce(sim::moments::log_start_moved, replica.partition, replica.leader);
+        }
     }
     replica.changed.notify_all();
 }

@@ -27,6 +27,7 @@ void Broker::retention_loop() {
                     .detail("from", before)
                     .detail("to", replica->log.log_start_offset());
                 replica->changed.notify_all();
+                announce(sim::moments::log_start_moved, partition);
             }
             if (const CleanReport cleaned = replica->log.compact(now_ms(), replica->high_watermark);
                 cleaned.batches_removed > 0) {
@@ -34,6 +35,7 @@ void Broker::retention_loop() {
                     .detail("partition", partition.name())
                     .detail("segments", cleaned.segments_rewritten)
                     .detail("batches", cleaned.batches_removed);
+                announce(sim::moments::cleaner_pass, partition);
             }
         }
     }

@@ -48,6 +48,7 @@ Replica& Broker::replica_for(const protocol::PartitionState& state) {
     }
     Replica& created = *replica;
     replicas_.emplace(state.partition, std::move(replica));
+    announce(sim::moments::recovery, state.partition);
     return created;
 }
 
@@ -113,6 +114,7 @@ void Broker::become_leader(Replica& replica, const protocol::PartitionState& sta
         .detail("isr", join(state.isr));
     replica.changed.notify_all();
     replica.log.epochs().assign(state.leader_epoch, replica.log.log_end_offset());
+    announce(sim::moments::leader_elected, state.partition);
 }
 
 void Broker::become_follower(Replica& replica, const protocol::PartitionState& state) {
@@ -200,9 +202,15 @@ void Broker::propose_isr(Replica& replica, std::vector<BrokerId> new_isr) {
         } else {
             const auto& response = result->as<protocol::AlterPartitionResponse>();
             if (response.error == ErrorCode::none && response.state.partition_epoch > proposer->partition_epoch) {
+                const std::vector<BrokerId> before = proposer->isr;
                 proposer->isr = response.state.isr;
                 proposer->partition_epoch = response.state.partition_epoch;
                 proposer->isr_in_doubt.clear();
+                for (const BrokerId member : proposer->isr) {
+                    if (!contains(before, member)) {
+                        announce(sim::moments::isr_expanded, partition, member);
+                    }
+                }
             }
         }
         proposer->proposed_isr.clear();

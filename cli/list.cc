@@ -35,6 +35,10 @@ Command add_list(CLI::App& app) {
                            for (const faults::FaultKindInfo& kind : faults::fault_kinds()) {
                                fmt::print("{:<18} {}\n", kind.name, kind.description);
                            }
+                           fmt::print("\nmoments aimed kinds wait for (aim_at):\n");
+                           for (const faults::MomentInfo& moment : faults::aim_moments()) {
+                               fmt::print("{:<18} {}\n", moment.name, moment.description);
+                           }
                        } else {
                            for (const scenarios::Spec& spec : scenarios::builtin_specs()) {
                                const std::string weakness = spec.checks.weaknesses.empty()

@@ -28,6 +28,9 @@ enum class FaultKind : std::uint8_t {
     reset,              // every connection of one node is reset
     latency_spike,      // every message takes longer for a while
     corrupt,            // one bit flips in a durable byte of a broker's log segment
+    aimed_crash,        // waits for a moment (sim::moments), then crashes the broker involved
+    aimed_pause,        // waits for a moment, then pauses the broker involved
+    aimed_partition,    // waits for a moment, then cuts the broker involved from its peer (or from everyone)
 };
 
 struct FaultKindInfo {
@@ -40,6 +43,18 @@ const std::vector<FaultKindInfo>& fault_kinds();
 std::string_view to_string(FaultKind kind);
 // The kind named `name`, or false.
 bool parse_fault_kind(std::string_view name, FaultKind& kind);
+// Whether the kind waits for a moment before it hurts the broker involved.
+[[nodiscard]] bool aimed(FaultKind kind);
+
+struct MomentInfo {
+    std::string_view name;  // as the simulated code announces it (sim::moments)
+    std::string_view description;
+};
+
+// The moments aimed kinds can wait for, with descriptions (`eosim list --faults`).
+const std::vector<MomentInfo>& aim_moments();
+// The moment named `name` (its name, with static storage), or false.
+bool parse_aim_moment(std::string_view name, std::string_view& moment);
 
 // One timed action of a plan. Targets are node names ("broker-2", "controller").
 struct FaultAction {
@@ -50,6 +65,12 @@ struct FaultAction {
     sim::Duration duration{0};            // how long until it heals (restart, unpause, reconnect)
     sim::UnsyncedFate unsynced = sim::UnsyncedFate::keep;  // crashes and power loss
     sim::Duration extra_latency{0};       // latency spikes
+    // Aimed kinds: the moment waited for, how long at most (then the fault hits `targets` at once), and
+    // whether it hits the moment's peer (when it has one) rather than the broker where it happened.
+    std::string_view aim_at;
+    sim::Duration aim_window{0};
+    bool aim_at_peer = false;
+    sim::Duration aim_delay{0};  // how long after the moment it hits (the moment's aftermath)
 };
 
 struct FaultPlan {
@@ -66,6 +87,13 @@ struct FaultPlanOptions {
     sim::Duration duration_max{std::chrono::milliseconds(3000)};
     sim::UnsyncedFate crash_unsynced = sim::UnsyncedFate::random;
     sim::UnsyncedFate power_loss_unsynced = sim::UnsyncedFate::random;
+    // Aimed kinds: the moments to draw from (empty: every moment of aim_moments()), and how long an
+    // aimed fault waits for its moment.
+    std::vector<std::string_view> aim_at;
+    sim::Duration aim_window{std::chrono::milliseconds(2000)};
+    // How long after its moment an aimed fault hits: a uniform draw per action.
+    sim::Duration aim_delay_min{0};
+    sim::Duration aim_delay_max{0};
 };
 
 // Draws a plan: actions at random intervals over the chaos phase, each of a random kind among

@@ -1,6 +1,8 @@
 #include "faults/nemesis.h"
 
+#include <algorithm>
 #include <memory>
+#include <optional>
 
 #include "sim/assert.h"
 
@@ -14,6 +16,20 @@ constexpr sim::Duration latent_corruption_window = std::chrono::milliseconds(500
 
 // Lossy faults within tolerance come at least this far apart.
 constexpr sim::Duration lossy_fault_spacing = std::chrono::seconds(3);
+
+// Hears the witness's moments while it lives (so also when its fiber is unwound at the end of a run).
+class Listening {
+public:
+    Listening(sim::Witness& witness, sim::Witness::MomentListener listener)
+        : witness_(witness), id_(witness.listen(std::move(listener))) {}
+    Listening(const Listening&) = delete;
+    Listening& operator=(const Listening&) = delete;
+    ~Listening() { witness_.unlisten(id_); }
+
+private:
+    sim::Witness& witness_;
+    std::uint64_t id_;
+};
 
 }  // namespace
 
@@ -78,6 +94,11 @@ void Nemesis::apply(const FaultAction& action) {
         case FaultKind::corrupt:
             corrupt(action);
             break;
+        case FaultKind::aimed_crash:
+        case FaultKind::aimed_pause:
+        case FaultKind::aimed_partition:
+            aim(action);
+            break;
     }
 }
 
@@ -134,13 +155,14 @@ void Nemesis::later(sim::Duration duration, std::function<void()> end) {
 void Nemesis::crash(const FaultAction& action) {
     std::vector<sim::Node*> crashed;
     sim::UnsyncedFate fate = action.unsynced;
-    const bool lossy = fate != sim::UnsyncedFate::keep && action.kind != FaultKind::crash_controller;
-    if (lossy && options_.within_tolerance && (action.kind != FaultKind::crash || !lossy_allowed())) {
+    // The controller is no replica: it publishes only fsynced metadata, so losing its unsynced tail is
+    // always within tolerance. A broker's loss may take what it acknowledged as a replica.
+    const bool replica_loss = fate != sim::UnsyncedFate::keep && action.kind != FaultKind::crash_controller;
+    if (replica_loss && options_.within_tolerance && (action.kind != FaultKind::crash || !lossy_allowed())) {
         fate = sim::UnsyncedFate::keep;
         sim::trace("FaultDowngraded").detail("why", "a lossy crash now could exceed the fault tolerance");
     }
-    const bool repair =
-        options_.within_tolerance && fate != sim::UnsyncedFate::keep && action.kind != FaultKind::crash_controller;
+    const bool repair = replica_loss && options_.within_tolerance && fate != sim::UnsyncedFate::keep;
     for (const std::string& target : action.targets) {
         sim::Node& victim = node(target);
         if (victim.up()) {
@@ -246,6 +268,70 @@ void Nemesis::scrub_later(sim::Node& victim) {
             pending->second = false;
         }
     });
+}
+
+// ---- Aimed faults ------------------------------------------------------------------------------
+
+void Nemesis::aim(const FaultAction& action) {
+    EOSIM_ASSERT(aimed(action.kind));
+    EOSIM_ASSERT(!action.aim_at.empty());
+    const sim::Time started = sim::now();
+    const sim::Time deadline = std::min(sim::deadline_after(action.aim_window), sim::Time(options_.chaos));
+    std::optional<sim::Moment> caught;
+    sim::Condition heard;
+    const Listening listening(simulation_.witness(), [&](const sim::Moment& moment) {
+        if (!caught && moment.name == action.aim_at) {
+            caught = moment;
+            heard.notify_all();
+        }
+    });
+    (void)heard.wait_until(deadline, [&caught] { return caught.has_value(); });
+    const auto waited_ms = (sim::now() - started).count() / 1'000'000;
+    if (caught) {
+        sim::trace("FaultAimed")
+            .detail("moment", action.aim_at)
+            .detail("node", caught->node)
+            .detail("peer", caught->peer)
+            .detail("partition", caught->partition)
+            .detail("waited_ms", waited_ms)
+            .detail("delay_ms", action.aim_delay.count() / 1'000'000);
+        if (action.aim_delay > sim::Duration::zero()) {
+            sim::sleep(action.aim_delay);  // the moment's aftermath
+        }
+    } else if (sim::now() >= sim::Time(options_.chaos)) {
+        sim::trace("FaultSkipped").detail("why", "the chaos phase ended before the moment came");
+        return;
+    } else {
+        sim::trace("FaultAimMissed").detail("moment", action.aim_at).detail("waited_ms", waited_ms);
+    }
+    apply(aimed_fault(action, caught ? &*caught : nullptr));
+}
+
+FaultAction aimed_fault(const FaultAction& action, const sim::Moment* moment) {
+    FaultAction fault;
+    fault.at = action.at;
+    fault.duration = action.duration;
+    fault.unsynced = action.unsynced;
+    std::string hit = action.targets.front();
+    std::string other;
+    if (moment != nullptr) {
+        const bool peer = action.aim_at_peer && !moment->peer.empty();
+        hit = peer ? moment->peer : moment->node;
+        other = peer ? moment->node : moment->peer;
+    }
+    fault.targets = {hit};
+    switch (action.kind) {
+        case FaultKind::aimed_crash: fault.kind = FaultKind::crash; break;
+        case FaultKind::aimed_pause: fault.kind = FaultKind::pause; break;
+        default:
+            EOSIM_ASSERT(action.kind == FaultKind::aimed_partition);
+            fault.kind = other.empty() ? FaultKind::isolate : FaultKind::partition;
+            if (!other.empty()) {
+                fault.other_side = {other};
+            }
+            break;
+    }
+    return fault;
 }
 
 // ---- Links ---------------------------------------------------------------------------------------

@@ -18,6 +18,11 @@ namespace eosim::faults {
 // anomalies, docs/scenarios.md).
 inline constexpr const char* lossy_power_losses = "power losses that lost unsynced bytes";
 
+// The plain fault an aimed action stands for: a crash, pause or partition of the broker where `moment`
+// happened, or of its peer when the action aims at the peer and the moment has one (a partition cuts the
+// two apart, or isolates the one hit when there is no other); with no moment, of the action's own target.
+[[nodiscard]] FaultAction aimed_fault(const FaultAction& action, const sim::Moment* moment);
+
 struct NemesisOptions {
     // Faults that can lose what a replica acknowledged stay within the replication's tolerance: one at a
     // time, on a healthy cluster, spaced apart, and a damaged replica repairs before the next fault.
@@ -56,6 +61,11 @@ private:
     void pause(const FaultAction& action);
     void partition(const FaultAction& action);
     void corrupt(const FaultAction& action);
+    // An aimed action: waits (up to its window, within the chaos phase) for its moment, then applies the
+    // plain fault it stands for to the broker involved or its peer; if the moment does not come, to the
+    // action's own target.
+    void aim(const FaultAction& action);
+
     // Restarts a victim of a latent bit flip after the latent window (within tolerance).
     void scrub_later(sim::Node& victim);
     // Runs `end` once the action's duration has passed.

@@ -139,6 +139,7 @@ void Run::build_brokers() {
         config.log.delete_retention_ms = cluster.delete_retention_ms;
         config.log.min_compaction_lag_ms = cluster.min_compaction_lag_ms;
         config.min_insync_replicas = cluster.min_insync_replicas;
+        config.replica_fetch_max_bytes = static_cast<std::uint64_t>(cluster.replica_fetch_max_bytes);
         config.bugs = bugs;
         nodes_.brokers.push_back(&simulation_.add_node(
             fmt::format("broker-{}", i), [config](sim::Node& n) { return std::make_unique<Broker>(n, config); }));

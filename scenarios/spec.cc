@@ -165,7 +165,8 @@ std::string parse_cluster(Reader& reader, const std::string& source, ClusterSpec
         cluster, "cluster",
         {"brokers", "replication_factor", "partitions", "min_insync_replicas", "unclean_leader_election",
          "flush_every_write", "writeback_interval_ms", "segment_bytes", "producer_id_expiration_ms", "retention_ms",
-         "retention_bytes", "cleanup_policy", "delete_retention_ms", "min_compaction_lag_ms", "topic"});
+         "retention_bytes", "cleanup_policy", "delete_retention_ms", "min_compaction_lag_ms", "topic",
+         "replica_fetch_max_bytes"});
     reader.integer(cluster, "brokers", c.brokers, 1, 9);
     reader.integer(cluster, "replication_factor", c.replication_factor, 1, c.brokers);
     reader.integer(cluster, "partitions", c.partitions, 1, 64);
@@ -187,6 +188,7 @@ std::string parse_cluster(Reader& reader, const std::string& source, ClusterSpec
     reader.integer(cluster, "delete_retention_ms", c.delete_retention_ms, 0, 7LL * 24 * 3600 * 1000);
     reader.integer(cluster, "min_compaction_lag_ms", c.min_compaction_lag_ms, 0, 7LL * 24 * 3600 * 1000);
     reader.string(cluster, "topic", c.topic);
+    reader.integer(cluster, "replica_fetch_max_bytes", c.replica_fetch_max_bytes, 1024, 1LL << 30);
     // Each key's bounds above hold only when it is written; the defaults must agree as well.
     const std::string cluster_where = cluster != nullptr ? where(source, cluster->source()) : source;
     if (c.replication_factor > c.brokers) {
@@ -265,7 +267,7 @@ void parse_faults(Reader& reader, const std::string& source, FaultSpec& spec_fau
     const toml::table* faults = reader.table("faults");
     reader.known_keys(faults, "faults",
                       {"kinds", "chaos_ms", "interval_ms", "duration_ms", "crash_unsynced", "power_loss_unsynced",
-                       "within_tolerance"});
+                       "within_tolerance", "aim_at", "aim_window_ms", "aim_delay_ms"});
     faults::FaultPlanOptions& plan = spec_faults.plan;
     for (const std::string& name : reader.strings(faults, "kinds")) {
         faults::FaultKind kind{};
@@ -287,6 +289,18 @@ void parse_faults(Reader& reader, const std::string& source, FaultSpec& spec_fau
     plan.crash_unsynced = reader.fate(faults, "crash_unsynced", plan.crash_unsynced);
     plan.power_loss_unsynced = reader.fate(faults, "power_loss_unsynced", plan.power_loss_unsynced);
     reader.boolean(faults, "within_tolerance", spec_faults.within_tolerance);
+    for (const std::string& name : reader.strings(faults, "aim_at")) {
+        std::string_view moment;
+        if (!faults::parse_aim_moment(name, moment)) {
+            throw SpecError(fmt::format("{}: aim_at: unknown moment '{}' (see eosim list --faults)",
+                                        where(source, faults->get("aim_at")->source()), name));
+        }
+        plan.aim_at.push_back(moment);
+    }
+    std::int64_t aim_window_ms = std::chrono::duration_cast<std::chrono::milliseconds>(plan.aim_window).count();
+    reader.integer(faults, "aim_window_ms", aim_window_ms, 1, 3'600'000);
+    plan.aim_window = std::chrono::milliseconds(aim_window_ms);
+    reader.milliseconds_range(faults, "aim_delay_ms", plan.aim_delay_min, plan.aim_delay_max);
 }
 
 // A producer's state must outlive its retries, or a retry of a written batch finds no state and is

@@ -33,6 +33,8 @@ struct ClusterSpec {
     bool compacted = false;
     std::int64_t delete_retention_ms = 86'400'000;  // delete.retention.ms: how long a tombstone stays once cleanable
     std::int64_t min_compaction_lag_ms = 0;         // min.compaction.lag.ms: records younger than this stay
+    // replica.fetch.max.bytes: about how much a follower's fetch brings (at least one batch).
+    std::int64_t replica_fetch_max_bytes = 1 << 20;
 };
 
 struct WorkloadSpec {

@@ -32,4 +32,29 @@ std::int64_t Witness::highest(const std::string& what) const {
     return found != highest_.end() ? found->second : std::numeric_limits<std::int64_t>::min();
 }
 
+void Witness::announce(const Moment& moment) {
+    EOSIM_ASSERT(!moment.name.empty());
+    EOSIM_ASSERT(!moment.node.empty());
+    // A copy: a listener may stop listening as it hears.
+    std::vector<MomentListener> listeners;
+    listeners.reserve(listeners_.size());
+    for (const auto& [id, listener] : listeners_) {
+        listeners.push_back(listener);
+    }
+    for (const MomentListener& listener : listeners) {
+        listener(moment);
+    }
+}
+
+std::uint64_t Witness::listen(MomentListener listener) {
+    EOSIM_ASSERT(listener);
+    const std::uint64_t id = next_listener_++;
+    listeners_.emplace(id, std::move(listener));
+    return id;
+}
+
+void Witness::unlisten(std::uint64_t id) {
+    EOSIM_ASSERT(listeners_.erase(id) == 1);
+}
+
 }  // namespace eosim::sim

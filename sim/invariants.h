@@ -1,9 +1,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sim/assert.h"
 
@@ -25,6 +27,24 @@ private:
 
 [[noreturn]] void invariant_failed(std::string_view name, const std::string& detail);
 
+// The moments the simulated system announces (Witness::announce), where defects hide and aimed faults
+// land (docs/faults.md).
+namespace moments {
+inline constexpr std::string_view leader_elected = "leader-elected";    // a broker just became a partition's leader
+inline constexpr std::string_view isr_expanded = "isr-expand";          // a leader's ISR just grew by a follower (peer)
+inline constexpr std::string_view recovery = "recovery";                // a restarted broker just recovered a log
+inline constexpr std::string_view cleaner_pass = "cleaner-pass";        // the cleaner just rewrote segments of a log
+inline constexpr std::string_view log_start_moved = "log-start-moved";  // retention or DeleteRecords moved a log start
+}  // namespace moments
+
+// A moment the simulated code announced: which, on which node, and the other node involved, if any.
+struct Moment {
+    std::string_view name;  // one of moments::
+    std::string node;       // the node where it happened ("broker-2")
+    std::string peer;       // the other node involved (the follower added to the ISR), or empty
+    std::string partition;  // the partition it concerns, or empty
+};
+
 // What the harness saw across nodes, for invariants no single node can check: who claimed what (one
 // leader per partition and epoch) and the highest value anyone reached (the newest metadata any broker
 // applied). Harness state, not simulated state: it survives crashes and never steers a run.
@@ -43,10 +63,20 @@ public:
         return found != tallies_.end() ? found->second : 0;
     }
 
+    // The simulated code announces a moment; every listener hears it at once, in the announcing fiber
+    // (a listener only takes note: it never suspends, and never steers the simulated code).
+    void announce(const Moment& moment);
+    using MomentListener = std::function<void(const Moment&)>;
+    // Starts listening; the id to stop with.
+    [[nodiscard]] std::uint64_t listen(MomentListener listener);
+    void unlisten(std::uint64_t id);
+
 private:
     std::map<std::string, std::string, std::less<>> claims_;
     std::map<std::string, std::int64_t, std::less<>> highest_;
     std::map<std::string, std::int64_t, std::less<>> tallies_;
+    std::map<std::uint64_t, MomentListener> listeners_;  // by id: heard in the order they listened
+    std::uint64_t next_listener_ = 1;
 };
 
 }  // namespace eosim::sim

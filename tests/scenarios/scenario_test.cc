@@ -200,7 +200,7 @@ TEST(HistoryPipeline, TheWrittenHistoryChecksLikeTheInMemoryOne) {
         const char* bug;
         std::uint64_t seed;
     };
-    for (const Case& c : {Case{"log-acks-all", "kip101-hw-truncation", 4}, Case{"idempotent-acks-all", "no-dedup", 1},
+    for (const Case& c : {Case{"log-acks-all", "kip101-hw-truncation", 5}, Case{"idempotent-acks-all", "no-dedup", 1},
                           Case{"compaction", "compaction-drops-latest", 1}, Case{"log-acks-1", "", 1}}) {
         std::ostringstream written;
         const RunResult result = run(spec(c.scenario), RunOptions{.seed = c.seed, .bug = c.bug, .history = &written});

@@ -1,0 +1,182 @@
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "faults/nemesis.h"
+#include "sim/simulation.h"
+
+namespace eosim::faults {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Answers the guards as told.
+class FakeProbe final : public ClusterProbe {
+public:
+    explicit FakeProbe(bool healthy) : healthy_(healthy) {}
+    [[nodiscard]] bool healthy() override { return healthy_; }
+    [[nodiscard]] bool incarnation_registered(const std::string& /*broker*/) override { return true; }
+
+private:
+    bool healthy_;
+};
+
+// A process that, at each boot, notes how big its log is, then writes a few bytes it never fsyncs.
+class Scribbler final : public sim::NodeState {
+public:
+    Scribbler(sim::Node& node, std::vector<std::uint64_t>& sizes_at_boot) {
+        sim::Disk& disk = node.disk();
+        if (!disk.exists("log")) {
+            (void)disk.create("log");
+            const std::string durable = "durable";
+            (void)disk.append("log", std::as_bytes(std::span(durable.data(), durable.size())));
+            (void)disk.fsync("log");  // outside a fiber: durable at once
+        }
+        sizes_at_boot.push_back(disk.size("log").value());
+        const std::string unsynced = "unsynced";
+        (void)disk.append("log", std::as_bytes(std::span(unsynced.data(), unsynced.size())));
+    }
+};
+
+struct World {
+    explicit World(std::ostream* trace = nullptr)
+        : simulation(sim::SimulationOptions{.seed = 11, .trace_sink = trace}) {
+        for (const char* name : {"controller", "broker-1", "broker-2"}) {
+            auto& sizes = boots.emplace_back();
+            simulation.add_node(name, [&sizes](sim::Node& n) { return std::make_unique<Scribbler>(n, sizes); })
+                .start();
+        }
+    }
+
+    sim::Node& node(const char* name) { return *simulation.find_node(name); }
+
+    std::deque<std::vector<std::uint64_t>> boots;  // per node (a deque: the nodes keep references): its log's size at each boot
+    sim::Simulation simulation;
+};
+
+FaultAction aimed_crash_at_leader(sim::Duration window) {
+    FaultAction action;
+    action.at = 100ms;
+    action.kind = FaultKind::aimed_crash;
+    action.targets = {"broker-1"};
+    action.duration = 1s;
+    action.unsynced = sim::UnsyncedFate::keep;
+    action.aim_at = sim::moments::leader_elected;
+    action.aim_window = window;
+    return action;
+}
+
+NemesisOptions nemesis_options() {
+    return NemesisOptions{.within_tolerance = true, .chaos = 10s, .servers = {"controller", "broker-1", "broker-2"}};
+}
+
+TEST(AimedFault, FiresTheMomentItsMomentComes) {
+    World world;
+    FakeProbe probe(true);
+    Nemesis nemesis(world.simulation, probe, nemesis_options());
+    const FaultPlan plan{{aimed_crash_at_leader(2s)}};
+    world.simulation.world().spawn("nemesis", [&] { nemesis.run(plan); });
+    world.node("broker-2").spawn("leader", [] {
+        sim::sleep(700ms);
+        sim::witness().announce(sim::Moment{.name = sim::moments::isr_expanded, .node = "broker-1"});  // not it
+        sim::witness().announce(sim::Moment{.name = sim::moments::leader_elected, .node = "broker-2"});
+    });
+    world.simulation.world().spawn("observer", [&] {
+        sim::sleep(700ms - 1us);
+        EXPECT_TRUE(world.node("broker-2").up());
+        sim::sleep(2us);
+        EXPECT_FALSE(world.node("broker-2").up()) << "crashed at the moment it became leader";
+        EXPECT_TRUE(world.node("broker-1").up()) << "the fallback target is spared";
+        sim::sleep(1s);
+        EXPECT_TRUE(world.node("broker-2").up()) << "restarted after the action's duration";
+    });
+    (void)world.simulation.run(sim::RunBounds{.time_limit = sim::Time(5s)});
+    EXPECT_EQ(world.node("broker-2").crash_count(), 1U);
+    EXPECT_EQ(world.node("broker-1").crash_count(), 0U);
+}
+
+TEST(AimedFault, WaitsItsDelayAfterTheMoment) {
+    World world;
+    FakeProbe probe(true);
+    Nemesis nemesis(world.simulation, probe, nemesis_options());
+    FaultAction action = aimed_crash_at_leader(2s);
+    action.aim_delay = 40ms;
+    world.simulation.world().spawn("nemesis", [&] { nemesis.run(FaultPlan{{action}}); });
+    world.node("broker-2").spawn("leader", [] {
+        sim::sleep(700ms);
+        sim::witness().announce(sim::Moment{.name = sim::moments::leader_elected, .node = "broker-2"});
+    });
+    world.simulation.world().spawn("observer", [&] {
+        sim::sleep(740ms - 1us);
+        EXPECT_TRUE(world.node("broker-2").up());
+        sim::sleep(2us);
+        EXPECT_FALSE(world.node("broker-2").up()) << "crashed 40 ms after the moment";
+    });
+    (void)world.simulation.run(sim::RunBounds{.time_limit = sim::Time(5s)});
+    EXPECT_EQ(world.node("broker-2").crash_count(), 1U);
+    EXPECT_EQ(world.node("broker-1").crash_count(), 0U);
+}
+
+TEST(AimedFault, FallsBackToItsOwnTargetWhenTheMomentDoesNotCome) {
+    std::ostringstream trace;
+    World world(&trace);
+    FakeProbe probe(true);
+    Nemesis nemesis(world.simulation, probe, nemesis_options());
+    const FaultPlan plan{{aimed_crash_at_leader(500ms)}};
+    world.simulation.world().spawn("nemesis", [&] { nemesis.run(plan); });
+    world.simulation.world().spawn("observer", [&] {
+        sim::sleep(600ms - 1us);
+        EXPECT_TRUE(world.node("broker-1").up());
+        sim::sleep(2us);
+        EXPECT_FALSE(world.node("broker-1").up()) << "crashed when the aim window closed";
+    });
+    (void)world.simulation.run(sim::RunBounds{.time_limit = sim::Time(5s)});
+    EXPECT_NE(trace.str().find("FaultAimMissed"), std::string::npos);
+    EXPECT_EQ(trace.str().find("FaultAimed\""), std::string::npos);
+}
+
+TEST(AimedFault, HitsTheNodeOrItsPeerAsDrawn) {
+    const sim::Moment expanded{.name = sim::moments::isr_expanded, .node = "broker-1", .peer = "broker-2"};
+    FaultAction action = aimed_crash_at_leader(1s);
+    action.aim_at = sim::moments::isr_expanded;
+    EXPECT_EQ(aimed_fault(action, &expanded).targets, std::vector<std::string>{"broker-1"});
+    EXPECT_EQ(aimed_fault(action, &expanded).kind, FaultKind::crash);
+    action.aim_at_peer = true;
+    EXPECT_EQ(aimed_fault(action, &expanded).targets, std::vector<std::string>{"broker-2"});
+    action.kind = FaultKind::aimed_partition;
+    const FaultAction cut = aimed_fault(action, &expanded);
+    EXPECT_EQ(cut.kind, FaultKind::partition);
+    EXPECT_EQ(cut.targets, std::vector<std::string>{"broker-2"});
+    EXPECT_EQ(cut.other_side, std::vector<std::string>{"broker-1"});
+    const sim::Moment elected{.name = sim::moments::leader_elected, .node = "broker-3"};
+    EXPECT_EQ(aimed_fault(action, &elected).kind, FaultKind::isolate) << "no peer: isolated";
+    EXPECT_EQ(aimed_fault(action, &elected).targets, std::vector<std::string>{"broker-3"});
+    action.kind = FaultKind::aimed_pause;
+    EXPECT_EQ(aimed_fault(action, nullptr).kind, FaultKind::pause);
+    EXPECT_EQ(aimed_fault(action, nullptr).targets, std::vector<std::string>{"broker-1"}) << "no moment: own target";
+}
+
+TEST(ControllerCrash, LosesItsUnsyncedBytesAndIsNeverDowngraded) {
+    std::ostringstream trace;
+    World world(&trace);
+    FakeProbe probe(false);  // an unhealthy cluster: a broker's lossy crash would be downgraded
+    Nemesis nemesis(world.simulation, probe, nemesis_options());
+    FaultAction action;
+    action.at = 100ms;
+    action.kind = FaultKind::crash_controller;
+    action.targets = {"controller"};
+    action.duration = 200ms;
+    action.unsynced = sim::UnsyncedFate::lose;
+    world.simulation.world().spawn("nemesis", [&] { nemesis.run(FaultPlan{{action}}); });
+    (void)world.simulation.run(sim::RunBounds{.time_limit = sim::Time(1s)});
+    EXPECT_TRUE(world.node("controller").up());
+    // Booted twice; the second boot found only the durable bytes.
+    EXPECT_EQ(world.boots[0], (std::vector<std::uint64_t>{7, 7}));
+    EXPECT_EQ(trace.str().find("FaultDowngraded"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace eosim::faults
