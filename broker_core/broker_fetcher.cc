@@ -122,6 +122,10 @@ Replica* Broker::append_fetched(Replica& follower, std::uint64_t generation,
                 break;
             }
         }
+        if (batch.base_offset > replica->log.log_end_offset()) {
+            // A gap the leader's cleaner left: tombstones removed there never reach this replica.
+            invariants::note_skipped_tombstones(*replica, replica->log.log_end_offset(), batch.base_offset);
+        }
         if (!replica->log.append(batch)) {
             halt(*replica, "append failed");
         }
@@ -166,6 +170,7 @@ void Broker::handle_divergence(Replica& replica, const protocol::DivergingEpoch&
 
 void Broker::truncate(Replica& replica, Offset end) {
     replica.log.truncate_to(end);
+    invariants::note_lost_tombstones(replica);
     if (replica.high_watermark > replica.log.log_end_offset()) {
         replica.high_watermark = replica.log.log_end_offset();
     }

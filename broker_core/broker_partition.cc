@@ -48,6 +48,7 @@ Replica& Broker::replica_for(const protocol::PartitionState& state) {
     }
     Replica& created = *replica;
     replicas_.emplace(state.partition, std::move(replica));
+    invariants::note_lost_tombstones(created);  // recovery may have cut below tombstones a leader removed
     announce(sim::moments::recovery, state.partition);
     return created;
 }

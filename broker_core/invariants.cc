@@ -72,4 +72,30 @@ void consumer_fetch(const Replica& replica, const protocol::FetchResponse& respo
     }
 }
 
+std::string tombstone_outran_replica(const std::string& partition, const std::string& key) {
+    return fmt::format("tombstone of key {} of {} removed before every replica had it", key, partition);
+}
+
+std::string removed_tombstones(const std::string& partition) {
+    return fmt::format("tombstones removed from {}", partition);
+}
+
+void note_skipped_tombstones(const Replica& replica, protocol::Offset from, protocol::Offset to) {
+    const std::string partition = replica.partition.name();
+    for (const auto& [offset, key] : sim::witness().notes(removed_tombstones(partition))) {
+        if (offset >= from.value() && offset < to.value()) {
+            sim::witness().tally(tombstone_outran_replica(partition, key));
+        }
+    }
+}
+
+void note_lost_tombstones(const Replica& replica) {
+    const std::string partition = replica.partition.name();
+    for (const auto& [offset, key] : sim::witness().notes(removed_tombstones(partition))) {
+        if (offset >= replica.log.log_end_offset().value()) {
+            sim::witness().tally(tombstone_outran_replica(partition, key));
+        }
+    }
+}
+
 }  // namespace eosim::broker_core::invariants

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "broker_core/broker.h"
 #include "protocol/messages.h"
@@ -15,6 +16,17 @@ namespace eosim::broker_core::invariants {
 inline constexpr const char* metadata_applied = "metadata version applied by a broker";
 // The witness's count of unclean leader elections (a cause scenarios may name for allowed anomalies).
 inline constexpr const char* unclean_elections = "unclean leader elections";
+
+// The witness's tally, per partition and key, of tombstones a leader's cleaner removed before every
+// replica had fetched them: such a replica keeps the key's older record (Kafka's documented limit of
+// delete.retention.ms, KAFKA-4545), a cause scenarios may name.
+[[nodiscard]] std::string tombstone_outran_replica(const std::string& partition, const std::string& key);
+// The witness's list of the tombstones any replica's cleaner removed from `partition` (offset, key).
+[[nodiscard]] std::string removed_tombstones(const std::string& partition);
+// A replica's log now ends at or below tombstones a replica's cleaner removed: it may never fetch them again.
+void note_lost_tombstones(const Replica& replica);
+// A follower appends across the gap [from, to): tombstones removed there never reach it.
+void note_skipped_tombstones(const Replica& replica, protocol::Offset from, protocol::Offset to);
 
 // A leader's high watermark never passes its log end and, within one leadership, never moves back from
 // what the leader has shown (to followers, consumers or producers). Call where it is shown.

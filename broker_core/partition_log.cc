@@ -534,8 +534,27 @@ CleanReport PartitionLog::compact(std::int64_t now_ms, protocol::Offset upper_bo
         if (!rewrite_segment(bases[s], bases[s + 1], read.batches, kept_batch, removals_before, report)) {
             return report;
         }
+        note_removed_tombstones(read.batches, kept_batch, bases[s], bases[s + 1], report);
     }
     return report;
+}
+
+void PartitionLog::note_removed_tombstones(const std::vector<protocol::RecordBatch>& batches,
+                                           const std::vector<bool>& kept_batch, std::int64_t from, std::int64_t to,
+                                           CleanReport& report) {
+    for (std::size_t b = 0; b < batches.size(); ++b) {
+        const protocol::RecordBatch& batch = batches[b];
+        if (kept_batch[b] || batch.base_offset.value() < from || batch.base_offset.value() >= to) {
+            continue;
+        }
+        for (std::size_t i = 0; i < batch.records.size(); ++i) {
+            const protocol::Record& record = batch.records[i];
+            if (!record.value && record.key) {
+                report.tombstones_removed.emplace_back(batch.base_offset.value() + static_cast<std::int64_t>(i),
+                                                       *record.key);
+            }
+        }
+    }
 }
 
 std::size_t PartitionLog::cleanable_segments(const std::vector<std::int64_t>& bases, std::int64_t now_ms,

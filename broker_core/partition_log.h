@@ -32,6 +32,7 @@ struct LogConfig {
 struct CleanReport {
     std::size_t segments_rewritten = 0;
     std::size_t batches_removed = 0;
+    std::vector<std::pair<std::int64_t, std::string>> tombstones_removed;  // (offset, key), durably gone
 };
 
 // What recovery found on disk.
@@ -138,6 +139,10 @@ private:
     [[nodiscard]] std::optional<std::int64_t> read_log_start_checkpoint() const;
     // The newest record timestamp of the batches based in [from, to) (0 for none).
     [[nodiscard]] std::int64_t newest_timestamp(std::int64_t from, std::int64_t to) const;
+    // Adds to `report` the tombstones of the batches removed from the segment [from, to).
+    static void note_removed_tombstones(const std::vector<protocol::RecordBatch>& batches,
+                                        const std::vector<bool>& kept_batch, std::int64_t from, std::int64_t to,
+                                        CleanReport& report);
     // Deletes the segments holding only offsets below `offset` (never the last one).
     void delete_segments_below(std::int64_t offset);
     // How many of the first segments the cleaner may clean: wholly below `upper_bound` and older than the

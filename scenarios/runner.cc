@@ -310,6 +310,12 @@ bool Run::excused(const Allowance& allowance, const model::Anomaly& anomaly) {
     if (allowance.cause == "retried-send" || allowance.cause == "acks-1") {
         return std::find(anomaly.causes.begin(), anomaly.causes.end(), allowance.cause) != anomaly.causes.end();
     }
+    if (allowance.cause == "tombstone-outran-replica") {
+        const auto key = anomaly.evidence.find("key");
+        return key != anomaly.evidence.end() && key->is_string() &&
+               simulation_.witness().tallied(
+                   broker_core::invariants::tombstone_outran_replica(anomaly.partition, key->get<std::string>())) > 0;
+    }
     if (allowance.cause == "power-loss") {
         return simulation_.witness().tallied(faults::lossy_power_losses) > 0;
     }

@@ -369,7 +369,8 @@ void parse_checks(Reader& reader, const std::string& source, bool idempotent, Ch
 }  // namespace
 
 const std::vector<std::string>& allowance_causes() {
-    static const std::vector<std::string> causes{"retried-send", "acks-1", "power-loss", "unclean-election"};
+    static const std::vector<std::string> causes{"retried-send", "acks-1", "power-loss", "unclean-election",
+                                                 "tombstone-outran-replica"};
     return causes;
 }
 

@@ -81,7 +81,8 @@ struct Allowance {
 // The causes an allowance may name: retried-send (the checker found a retried send, or one with an unknown
 // outcome, behind the anomaly), acks-1 (a send behind it was acknowledged by the leader alone), power-loss
 // (every broker lost power and unsynced bytes in this run), unclean-election (the controller elected a
-// leader from outside the ISR in this run).
+// leader from outside the ISR in this run), tombstone-outran-replica (a leader's cleaner removed the
+// anomaly's key's tombstone before every replica had fetched it: Kafka's delete.retention.ms limit).
 const std::vector<std::string>& allowance_causes();
 
 struct CheckSpec {

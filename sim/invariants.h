@@ -58,6 +58,16 @@ public:
     [[nodiscard]] std::int64_t highest(const std::string& what) const;
     // Counts one more `what` (a power loss, an unclean election); how many so far (0 for none).
     void tally(const std::string& what) { ++tallies_[what]; }
+    // A list of facts under a name (offset and text), in the order noted: for example the tombstones
+    // leaders' cleaners removed from a partition.
+    void note(const std::string& list, std::int64_t number, std::string text) {
+        notes_[list].emplace_back(number, std::move(text));
+    }
+    [[nodiscard]] const std::vector<std::pair<std::int64_t, std::string>>& notes(const std::string& list) const {
+        static const std::vector<std::pair<std::int64_t, std::string>> none;
+        const auto found = notes_.find(list);
+        return found != notes_.end() ? found->second : none;
+    }
     [[nodiscard]] std::int64_t tallied(const std::string& what) const {
         const auto found = tallies_.find(what);
         return found != tallies_.end() ? found->second : 0;
@@ -75,6 +85,7 @@ private:
     std::map<std::string, std::string, std::less<>> claims_;
     std::map<std::string, std::int64_t, std::less<>> highest_;
     std::map<std::string, std::int64_t, std::less<>> tallies_;
+    std::map<std::string, std::vector<std::pair<std::int64_t, std::string>>, std::less<>> notes_;
     std::map<std::uint64_t, MomentListener> listeners_;  // by id: heard in the order they listened
     std::uint64_t next_listener_ = 1;
 };
