@@ -1043,12 +1043,11 @@ std::vector<Anomaly> check_stuck(const Facts& facts) {
     return found;
 }
 
-std::vector<Anomaly> check_compaction_consistency(const Facts& facts) {
-    const std::map<Text, LogIndex>& logs = facts.logs;
+// Each key's latest record in a compacted committed log is its last acknowledged write (or later).
+std::vector<Anomaly> check_latest_states(const Facts& facts) {
     const KeyWrites& key_writes = facts.key_writes;
     std::vector<Anomaly> found;
-    // Each key's latest record in the log is its last acknowledged write (or later).
-    for (const auto& [partition, log] : logs) {
+    for (const auto& [partition, log] : facts.logs) {
         if (!log.log.compacted) {
             continue;
         }
@@ -1072,8 +1071,8 @@ std::vector<Anomaly> check_compaction_consistency(const Facts& facts) {
                 .name = "compaction-consistency",
                 .partition = std::string(partition),
                 .description = fmt::format("key {} of {}: its last acknowledged write ({}) is at offset {}, but {} {}",
-                                           json_quoted(key), partition, tombstone ? "a tombstone" : "a value", acked_offset,
-                                           log_text(log.log), held),
+                                           json_quoted(key), partition, tombstone ? "a tombstone" : "a value",
+                                           acked_offset, log_text(log.log), held),
                 .evidence = {{"key", key},
                              {"acknowledged_offset", acked_offset},
                              {"tombstone", tombstone},
@@ -1081,7 +1080,30 @@ std::vector<Anomaly> check_compaction_consistency(const Facts& facts) {
                              {"committed_log", log_json(log.log)}}});
         }
     }
-    // A consumer never sees a key's older value after its newer one (between two seeks or assigns).
+    return found;
+}
+
+Anomaly key_went_back(Text partition, const Operation& poll, const Record& record, std::int64_t acked_offset,
+                      const std::pair<std::int64_t, const Operation*>& newer) {
+    return Anomaly{.name = "compaction-consistency",
+                   .partition = std::string(partition),
+                   .description = fmt::format("poll op {} ({}) of {} read {} of key {}, acknowledged at offset {}, after "
+                                              "poll op {} read the key's newer value acknowledged at offset {}",
+                                              poll.index, poll.process, partition, json_quoted(*record.value),
+                                              json_quoted(*record.key), acked_offset, newer.second->index, newer.first),
+                   .evidence = {{"process", poll.process},
+                                {"poll_index", poll.index},
+                                {"key", *record.key},
+                                {"value", *record.value},
+                                {"acknowledged_offset", acked_offset},
+                                {"newer_poll_index", newer.second->index},
+                                {"newer_acknowledged_offset", newer.first}}};
+}
+
+// A consumer of a compacted partition never sees a key's older value after its newer one (between two
+// seeks or assigns).
+std::vector<Anomaly> check_key_order(const Facts& facts) {
+    std::vector<Anomaly> found;
     std::map<std::pair<Text, Text>, std::int64_t> acked_offset_of;  // (partition, value)
     for (const AckedSend& send : facts.sends) {
         if (send.offset) {
@@ -1089,8 +1111,8 @@ std::vector<Anomaly> check_compaction_consistency(const Facts& facts) {
         }
     }
     for (const auto& [key, timeline] : facts.timelines) {
-        const auto log = logs.find(key.second);
-        if (log == logs.end() || !log->second.log.compacted) {
+        const auto log = facts.logs.find(key.second);
+        if (log == facts.logs.end() || !log->second.log.compacted) {
             continue;
         }
         std::map<Text, std::pair<std::int64_t, const Operation*>> newest_seen;  // key -> (acked offset, poll)
@@ -1100,36 +1122,27 @@ std::vector<Anomaly> check_compaction_consistency(const Facts& facts) {
                 continue;
             }
             for (const Record& record : *op->records) {
-                if (!record.value || !record.key) {
-                    continue;
-                }
-                const auto acked = acked_offset_of.find({key.second, *record.value});
+                const auto acked = record.value && record.key ? acked_offset_of.find({key.second, *record.value})
+                                                              : acked_offset_of.end();
                 if (acked == acked_offset_of.end()) {
                     continue;
                 }
                 auto& seen = newest_seen[*record.key];
                 if (seen.second != nullptr && acked->second < seen.first) {
-                    found.push_back(Anomaly{
-                        .name = "compaction-consistency",
-                        .partition = std::string(key.second),
-                        .description = fmt::format(
-                            "poll op {} ({}) of {} read {} of key {}, acknowledged at offset {}, after poll op {} read "
-                            "the key's newer value acknowledged at offset {}",
-                            op->index, op->process, key.second, json_quoted(*record.value), json_quoted(*record.key), acked->second,
-                            seen.second->index, seen.first),
-                        .evidence = {{"process", op->process},
-                                     {"poll_index", op->index},
-                                     {"key", *record.key},
-                                     {"value", *record.value},
-                                     {"acknowledged_offset", acked->second},
-                                     {"newer_poll_index", seen.second->index},
-                                     {"newer_acknowledged_offset", seen.first}}});
+                    found.push_back(key_went_back(key.second, *op, record, acked->second, seen));
                 } else if (seen.second == nullptr || acked->second > seen.first) {
                     seen = {acked->second, op};
                 }
             }
         }
     }
+    return found;
+}
+
+std::vector<Anomaly> check_compaction_consistency(const Facts& facts) {
+    std::vector<Anomaly> found = check_latest_states(facts);
+    std::vector<Anomaly> order = check_key_order(facts);
+    std::move(order.begin(), order.end(), std::back_inserter(found));
     return found;
 }
 
