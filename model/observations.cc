@@ -160,8 +160,11 @@ bool LogIndex::holds(std::int64_t offset, Text value) const {
 }
 
 std::optional<Text> LogIndex::first_value_at(std::int64_t offset) const {
-    const auto [first, last] = values_in(offset, offset + 1);
-    return first == last ? std::nullopt : std::optional<Text>(first->second);
+    const auto found = std::lower_bound(values.begin(), values.end(), offset,
+                                        [](const std::pair<std::int64_t, Text>& entry, std::int64_t value) {
+                                            return entry.first < value;
+                                        });
+    return found == values.end() || found->first != offset ? std::nullopt : std::optional<Text>(found->second);
 }
 
 std::map<Text, LogIndex> committed_logs(const History& history) {
@@ -219,9 +222,15 @@ std::map<Text, OffsetSet> known_offsets(const std::map<Text, LogIndex>& logs, co
 }
 
 KeyWrites::KeyWrites(const History& history, const InvokeOf& invoke_of) {
+    std::set<Text> compacted;  // only compacted partitions' key writes matter
+    for (const ReplicaState& replica : history.replicas) {
+        if (replica.compacted) {
+            compacted.insert(replica.partition);
+        }
+    }
     std::map<std::uint64_t, const Operation*> pending;  // invokes of keyed sends without a completion yet
     for (const Operation& op : history.operations) {
-        if (op.f != "send" || !op.partition || !op.key) {
+        if (op.f != "send" || !op.partition || !op.key || !compacted.contains(*op.partition)) {
             continue;
         }
         Writes& writes = writes_[{*op.partition, *op.key}];

@@ -109,8 +109,8 @@ struct LogIndex {
 // By partition; only partitions that have at least one replica line.
 std::map<Text, LogIndex> committed_logs(const History& history);
 
-// What was written to each key of each partition, for compacted partitions: a record may be gone
-// because a later write of its key superseded it.
+// What was written to each key of each compacted partition (one whose replica lines say so): a record
+// may be gone because a later write of its key superseded it. Other partitions' writes are left out.
 class KeyWrites {
 public:
     KeyWrites(const History& history, const InvokeOf& invoke_of);
