@@ -4,7 +4,15 @@
 #include <limits>
 #include <set>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 namespace eosim::model {
+
+std::size_t TextHash::operator()(Text text) const noexcept {
+    return static_cast<std::size_t>(XXH3_64bits(text.data(), text.size()));
+}
+
 namespace {
 
 bool fields_match(const std::optional<std::string>& a, const std::optional<std::string>& b) {

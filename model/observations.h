@@ -21,15 +21,9 @@ namespace eosim::model {
 
 using Text = std::string_view;
 
-// FNV-1a over the bytes: specified, so the same on every build (std::hash of strings is not).
+// XXH3 (libxxhash) over the bytes: specified, so the same on every build (std::hash of strings is not).
 struct TextHash {
-    [[nodiscard]] std::size_t operator()(Text text) const noexcept {
-        std::uint64_t hash = 14695981039346656037ULL;
-        for (const char c : text) {
-            hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-        }
-        return static_cast<std::size_t>(hash);
-    }
+    [[nodiscard]] std::size_t operator()(Text text) const noexcept;
 };
 
 template <typename Value>
