@@ -121,6 +121,7 @@ private:
     // broker_partition.cc: roles from the metadata, ISR, high watermark and its checkpoint.
     void apply_metadata(const protocol::MetadataSnapshot& metadata);
     Replica& replica_for(const protocol::PartitionState& state);
+    static void take_role(Replica& replica, ReplicaRole role, const protocol::PartitionState& state);
     void become_leader(Replica& replica, const protocol::PartitionState& state);
     void become_follower(Replica& replica, const protocol::PartitionState& state);
     void isr_loop();

@@ -87,11 +87,10 @@ void Broker::apply_metadata(const protocol::MetadataSnapshot& metadata) {
     }
 }
 
-void Broker::become_leader(Replica& replica, const protocol::PartitionState& state) {
-    invariants::leadership(replica, config_.id, state);
-    replica.role = ReplicaRole::leader;
-    replica.shown_high_watermark = Offset(-1);
-    replica.leader = config_.id;
+// A new role in a new partition state: a new generation, and nothing of the old role's ISR work.
+void Broker::take_role(Replica& replica, ReplicaRole role, const protocol::PartitionState& state) {
+    replica.role = role;
+    replica.leader = state.leader;
     replica.leader_epoch = state.leader_epoch;
     replica.partition_epoch = state.partition_epoch;
     replica.replicas = state.replicas;
@@ -101,6 +100,12 @@ void Broker::become_leader(Replica& replica, const protocol::PartitionState& sta
     replica.proposed_isr.clear();
     replica.isr_in_doubt.clear();
     replica.followers.clear();
+}
+
+void Broker::become_leader(Replica& replica, const protocol::PartitionState& state) {
+    invariants::leadership(replica, config_.id, state);
+    take_role(replica, ReplicaRole::leader, state);
+    replica.shown_high_watermark = Offset(-1);
     const sim::Time now = sim::now();
     for (const BrokerId broker : state.replicas) {
         if (broker != config_.id) {
@@ -120,17 +125,7 @@ void Broker::become_leader(Replica& replica, const protocol::PartitionState& sta
 
 void Broker::become_follower(Replica& replica, const protocol::PartitionState& state) {
     invariants::epoch_not_behind(replica, state);
-    replica.role = ReplicaRole::follower;
-    replica.leader = state.leader;
-    replica.leader_epoch = state.leader_epoch;
-    replica.partition_epoch = state.partition_epoch;
-    replica.replicas = state.replicas;
-    replica.isr = state.isr;
-    ++replica.generation;
-    replica.alter_in_flight = false;
-    replica.proposed_isr.clear();
-    replica.isr_in_doubt.clear();
-    replica.followers.clear();
+    take_role(replica, ReplicaRole::follower, state);
     sim::trace("BecomeFollower")
         .detail("partition", state.partition.name())
         .detail("leader", state.leader)

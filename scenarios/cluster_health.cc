@@ -24,6 +24,14 @@ constexpr sim::Duration healthy_follower_lag = std::chrono::milliseconds(300);
 }  // namespace
 
 bool ClusterHealth::healthy() {
+    return every_partition_settled(
+        [this](const TopicPartition& partition, const protocol::PartitionState& state) {
+            return leader_settled(partition, state);
+        });
+}
+
+bool ClusterHealth::every_partition_settled(
+    const std::function<bool(const TopicPartition&, const protocol::PartitionState&)>& settled) const {
     if (!nodes_.controller->up()) {
         return false;
     }
@@ -35,7 +43,7 @@ bool ClusterHealth::healthy() {
         if (state.leader == protocol::no_broker || state.isr.size() != state.replicas.size()) {
             return false;
         }
-        if (!leader_settled(partition, state)) {
+        if (!settled(partition, state)) {
             return false;
         }
     }
@@ -66,27 +74,15 @@ bool ClusterHealth::incarnation_registered(const std::string& broker) {
 }
 
 bool ClusterHealth::quiescent() const {
-    if (!nodes_.controller->up()) {
-        return false;
-    }
     for (sim::Node* producer : nodes_.producers) {
         if (producer->state<ProducerWorkload>().pending() > 0) {
             return false;
         }
     }
-    const auto& controller = nodes_.controller->state<Controller>();
-    if (!brokers_in_touch(controller)) {
-        return false;
-    }
-    for (const auto& [partition, state] : controller.partitions()) {
-        if (state.leader == protocol::no_broker || state.isr.size() != state.replicas.size()) {
-            return false;
-        }
-        if (!caught_up(partition, state)) {
-            return false;
-        }
-    }
-    return true;
+    return every_partition_settled(
+        [this](const TopicPartition& partition, const protocol::PartitionState& state) {
+            return caught_up(partition, state);
+        });
 }
 
 bool ClusterHealth::caught_up(const TopicPartition& partition, const protocol::PartitionState& state) const {

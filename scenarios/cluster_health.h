@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,10 @@ public:
 private:
     // Every broker is up, not paused, and heard by the controller lately.
     [[nodiscard]] bool brokers_in_touch(const broker_core::Controller& controller) const;
+    // The controller is up and in touch with every broker, and every partition has a leader, its full
+    // replica set in the ISR, and `settled` holds for it.
+    [[nodiscard]] bool every_partition_settled(
+        const std::function<bool(const protocol::TopicPartition&, const protocol::PartitionState&)>& settled) const;
     // The replica of `partition` on the broker the controller names as its leader (null: it has none).
     [[nodiscard]] const broker_core::Replica* replica_of_leader(const protocol::TopicPartition& partition,
                                                                 const protocol::PartitionState& state) const;
