@@ -271,7 +271,10 @@ bool KeyWrites::superseded(const LogIndex& log, Text key, std::int64_t offset) c
     if (writes == writes_.end()) {
         return false;
     }
-    return writes->second.unknown || writes->second.acknowledged.upper_bound(offset) != writes->second.acknowledged.end();
+    // A later write of the key with an unknown outcome excuses it only if that write was a tombstone: a
+    // value that landed would be the key's latest record, which the cleaner never removes.
+    return writes->second.unknown_tombstone ||
+           writes->second.acknowledged.upper_bound(offset) != writes->second.acknowledged.end();
 }
 
 std::optional<std::pair<std::int64_t, bool>> KeyWrites::latest_acknowledged(Text partition, Text key) const {

@@ -110,7 +110,8 @@ public:
     KeyWrites(const History& history, const InvokeOf& invoke_of);
     // Whether a write of `key` at `offset` of `partition` may have been superseded: the committed log
     // holds the key at a higher offset, or a write of the key (tombstones included) was acknowledged at a
-    // higher offset, or one has an unknown outcome (it may have landed later).
+    // higher offset, or a tombstone of the key has an unknown outcome (it may have landed later and been
+    // removed with what it deleted). A value with an unknown outcome excuses nothing.
     [[nodiscard]] bool superseded(const LogIndex& log, Text key, std::int64_t offset) const;
     // The acknowledged write of `key` with the highest offset: its offset and whether it was a tombstone.
     [[nodiscard]] std::optional<std::pair<std::int64_t, bool>> latest_acknowledged(Text partition, Text key) const;

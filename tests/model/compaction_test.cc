@@ -85,6 +85,23 @@ TEST(CompactionConsistency, IsSilentForACorrectlyCompactedLog) {
     EXPECT_TRUE(anomalies.empty()) << names_of(anomalies);
 }
 
+// A later value of the key whose outcome is unknown excuses nothing: had it landed, it would be the key's
+// latest record, which the cleaner keeps. A later tombstone with an unknown outcome does excuse it.
+TEST(CompactionConsistency, OnlyATombstoneWithAnUnknownOutcomeExcusesAMissingWrite) {
+    HistoryBuilder run;
+    run.keyed_send("producer-1", partition, "alice", "a1", 0);
+    run.keyed_send("producer-1", partition, "alice", "a2", std::nullopt, OpType::info);
+    run.compacted_replicas(partition, 2, {{1, "x", "xavier"}}, {{1, "x", "xavier"}});
+    const std::vector<Anomaly> lost = named(check(run.history()), "lost-write");
+    ASSERT_EQ(lost.size(), 1U) << names_of(check(run.history()));
+    EXPECT_EQ(lost[0].evidence["send"]["value"], "a1");
+    HistoryBuilder deleted;
+    deleted.keyed_send("producer-1", partition, "alice", "a1", 0);
+    deleted.keyed_send("producer-1", partition, "alice", std::nullopt, std::nullopt, OpType::info);
+    deleted.compacted_replicas(partition, 2, {{1, "x", "xavier"}}, {{1, "x", "xavier"}});
+    EXPECT_TRUE(check(deleted.history()).empty()) << names_of(check(deleted.history()));
+}
+
 TEST(CompactionConsistency, AnUncompactedTopicGetsNoExemption) {
     HistoryBuilder run;
     run.keyed_send("producer-1", partition, "alice", "a1", 0);
