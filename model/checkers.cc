@@ -1052,6 +1052,33 @@ std::vector<Anomaly> check_stuck(const Facts& facts) {
     return found;
 }
 
+// An acknowledged DeleteRecords promises that the partition's records below its offset are gone for good:
+// the final committed log starts at or above it (a leader elected from the ISR had moved its log start too).
+std::vector<Anomaly> check_undone_deletes(const Facts& facts) {
+    std::vector<Anomaly> found;
+    for (const Operation& op : facts.history.operations) {
+        if (op.f != "delete-records" || op.type != OpType::ok || !op.partition || !op.offset) {
+            continue;
+        }
+        const auto log = facts.logs.find(*op.partition);
+        if (log == facts.logs.end() || log->second.log.log_start_offset >= *op.offset) {
+            continue;
+        }
+        found.push_back(Anomaly{
+            .name = "undone-delete",
+            .partition = *op.partition,
+            .description = fmt::format("delete-records op {} ({}) of {} was acknowledged up to offset {}, but {} starts "
+                                       "at {}",
+                                       op.index, op.process, *op.partition, *op.offset, log_text(log->second.log),
+                                       log->second.log.log_start_offset),
+            .evidence = {{"index", op.index},
+                         {"process", op.process},
+                         {"offset", *op.offset},
+                         {"committed_log", log_json(log->second.log)}}});
+    }
+    return found;
+}
+
 // Each key's latest record in a compacted committed log is its last acknowledged write (or later).
 std::vector<Anomaly> check_latest_states(const Facts& facts) {
     const KeyWrites& key_writes = facts.key_writes;
@@ -1178,7 +1205,7 @@ std::vector<Anomaly> check(const History& history) {
     const Checker checkers[] = {check_lost_writes,         check_duplicates,     check_inconsistent_offsets,
                                 check_nonmonotonic_sends,  check_nonmonotonic_polls, check_poll_skips,
                                 check_replica_divergence,  check_vanished_reads, check_aborted_reads,
-                                check_stuck,               check_compaction_consistency};
+                                check_undone_deletes,      check_stuck,          check_compaction_consistency};
     for (const Checker checker : checkers) {
         std::vector<Anomaly> more = checker(facts);
         std::move(more.begin(), more.end(), std::back_inserter(found));
@@ -1228,6 +1255,10 @@ std::vector<Anomaly> check_compaction_consistency(const History& history) {
 
 std::vector<Anomaly> check_aborted_reads(const History& history) {
     return check_aborted_reads(Facts(history));
+}
+
+std::vector<Anomaly> check_undone_deletes(const History& history) {
+    return check_undone_deletes(Facts(history));
 }
 
 }  // namespace eosim::model

@@ -40,6 +40,7 @@ std::vector<Anomaly> check_poll_skips(const History& history);
 std::vector<Anomaly> check_replica_divergence(const History& history);
 std::vector<Anomaly> check_vanished_reads(const History& history);
 std::vector<Anomaly> check_aborted_reads(const History& history);
+std::vector<Anomaly> check_undone_deletes(const History& history);
 std::vector<Anomaly> check_stuck(const History& history);
 std::vector<Anomaly> check_compaction_consistency(const History& history);
 

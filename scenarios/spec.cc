@@ -21,7 +21,10 @@ const std::set<std::string, std::less<>>& anomaly_names() {
                                                           "replica-divergence",
                                                           "vanished-read",
                                                           "stuck",
-                                                          "compaction-consistency"};
+                                                          "compaction-consistency",
+                                                          "aborted-read",
+                                                          "undone-delete",
+                                                          "invariant-violation"};
     return names;
 }
 

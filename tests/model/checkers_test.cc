@@ -564,5 +564,38 @@ TEST(Duplicate, ARetriedSendNamesItsCause) {
     EXPECT_EQ(anomaly_json(duplicates[0])["causes"], json::array({"retried-send"}));
 }
 
+// ---- undone-delete ----
+
+TEST(UndoneDelete, FiresWhenTheLogStartsBelowAnAcknowledgedDeleteRecords) {
+    HistoryBuilder run;
+    run.send("producer-1", partition, "p1-0", 0);
+    run.send("producer-1", partition, "p1-1", 1);
+    run.send("producer-1", partition, "p1-2", 2);
+    History history = run.history();
+    Operation done;
+    done.index = 100;
+    done.process = "admin";
+    done.type = OpType::ok;
+    done.f = "delete-records";
+    done.partition = partition;
+    done.offset = 2;
+    history.operations.push_back(done);
+    history.replicas.push_back(ReplicaState{.partition = partition, .replica = "broker-1", .leader = true,
+                                            .log_start_offset = 1, .high_watermark = 3, .log_end_offset = 3,
+                                            .records = {{1, "p1-1"}, {2, "p1-2"}}});
+    const std::vector<Anomaly> found = check(history);
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_EQ(found[0].name, "undone-delete");
+    EXPECT_EQ(found[0].evidence["offset"], 2);
+    EXPECT_TRUE(mentions(found[0], "starts at 1")) << found[0].description;
+    history.replicas.back().log_start_offset = 2;  // the promise kept: silent
+    history.replicas.back().records = {{2, "p1-2"}};
+    EXPECT_TRUE(check(history).empty()) << names_of(check(history));
+    history.operations.back().type = OpType::info;  // not acknowledged: nothing promised
+    history.replicas.back().log_start_offset = 0;
+    history.replicas.back().records = {{0, "p1-0"}, {1, "p1-1"}, {2, "p1-2"}};
+    EXPECT_TRUE(check_undone_deletes(history).empty());
+}
+
 }  // namespace
 }  // namespace eosim::model
