@@ -183,9 +183,12 @@ protocol::OffsetsForLeaderEpochResponse Broker::offsets_for_leader_epoch(
 }
 
 Offset Broker::low_watermark(const Replica& replica) const {
+    // Every replica on a live broker counts, in the ISR or not (Kafka's Partition.lowWatermarkIfLeader): a
+    // replica that joins the ISR later, or is elected, must not bring deleted records back.
     Offset low = replica.log.log_start_offset();
-    for (const BrokerId member : replica.isr) {
-        if (member == config_.id) {
+    const std::vector<BrokerId>& live = metadata_.live_brokers;
+    for (const BrokerId member : replica.replicas) {
+        if (member == config_.id || std::find(live.begin(), live.end(), member) == live.end()) {
             continue;
         }
         const auto follower = replica.followers.find(member);
