@@ -152,8 +152,8 @@ private:
     // broker_maintenance.cc: background loops over the logs.
     void retention_loop();
     void producer_expiration_loop();
-    // A leader's cleaner removed tombstones some follower has not fetched: the witness learns which keys.
-    void note_tombstones_outrunning_replicas(const Replica& replica, const CleanReport& cleaned) const;
+    // The cleaner removed tombstones: the witness keeps them, to tell which replica never gets them.
+    void record_removed_tombstones(const Replica& replica, const CleanReport& cleaned) const;
     void hw_checkpoint_loop();
 
     // broker.cc: life cycle, heartbeats, halting.

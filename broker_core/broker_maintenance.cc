@@ -1,7 +1,5 @@
 #include "broker_core/broker.h"
 
-#include <algorithm>
-
 #include "broker_core/broker_internal.h"
 #include "broker_core/invariants.h"
 #include "sim/simulation.h"
@@ -38,28 +36,18 @@ void Broker::retention_loop() {
                     .detail("partition", partition.name())
                     .detail("segments", cleaned.segments_rewritten)
                     .detail("batches", cleaned.batches_removed);
-                note_tombstones_outrunning_replicas(*replica, cleaned);
+                record_removed_tombstones(*replica, cleaned);
                 announce(sim::moments::cleaner_pass, partition);
             }
         }
     }
 }
 
-void Broker::note_tombstones_outrunning_replicas(const Replica& replica, const CleanReport& cleaned) const {
+void Broker::record_removed_tombstones(const Replica& replica, const CleanReport& cleaned) const {
+    // Any replica may lead later, and its followers then fetch around what it cleaned: the witness learns
+    // which replica skips or loses a removed tombstone (invariants::note_skipped_tombstones, note_lost_tombstones).
     for (const auto& [offset, key] : cleaned.tombstones_removed) {
-        // Any replica may lead later, and its followers then fetch around what it cleaned.
         sim::witness().note(invariants::removed_tombstones(replica.partition.name()), offset, key);
-    }
-    if (replica.role != ReplicaRole::leader) {
-        return;
-    }
-    for (const auto& [offset, key] : cleaned.tombstones_removed) {
-        const bool outran = std::any_of(replica.followers.begin(), replica.followers.end(), [offset](const auto& follower) {
-            return follower.second.log_end_offset.value() <= offset;  // -1: not known to have it either
-        });
-        if (outran) {
-            sim::witness().tally(invariants::tombstone_outran_replica(replica.partition.name(), key));
-        }
     }
 }
 

@@ -271,12 +271,15 @@ Anomaly inconsistent_offset(const PartitionOffset& key, const std::vector<Observ
 
 // ---- nonmonotonic-send ----
 
+// Each producer's sends to each partition that carry an offset, from both lists, in invoke order.
 std::map<ProcessPartition, std::vector<const AckedSend*>> sends_with_offsets_by_producer(
-    const std::vector<AckedSend>& acked) {
+    const std::vector<AckedSend>& acked, const std::vector<AckedSend>& placed) {
     std::map<ProcessPartition, std::vector<const AckedSend*>> sends;
-    for (const AckedSend& send : acked) {
-        if (send.offset) {
-            sends[{send.process, send.partition}].push_back(&send);
+    for (const std::vector<AckedSend>* list : {&acked, &placed}) {
+        for (const AckedSend& send : *list) {
+            if (send.offset) {
+                sends[{send.process, send.partition}].push_back(&send);
+            }
         }
     }
     for (auto& [key, producer_sends] : sends) {
@@ -952,11 +955,9 @@ std::vector<Anomaly> check_inconsistent_offsets(const Facts& facts) {
 // Each producer's sends to a partition land in the order it invoked them: acknowledged offsets prove where a
 // send landed, and so do reads of a send whose outcome was unknown (Jepsen's int-nonmonotonic-send).
 std::vector<Anomaly> check_nonmonotonic_sends(const Facts& facts) {
-    std::vector<AckedSend> placed = facts.sends;
     const std::vector<AckedSend> by_reads = sends_placed_by_reads(facts);
-    placed.insert(placed.end(), by_reads.begin(), by_reads.end());
     std::vector<Anomaly> found;
-    for (const auto& [key, sends] : sends_with_offsets_by_producer(placed)) {
+    for (const auto& [key, sends] : sends_with_offsets_by_producer(facts.sends, by_reads)) {
         const AckedSend* highest = nullptr;
         for (const AckedSend* send : sends) {
             if (highest != nullptr && *send->offset < *highest->offset) {

@@ -245,7 +245,6 @@ KeyWrites::KeyWrites(const History& history, const InvokeOf& invoke_of) {
         if (op.type == OpType::ok && op.offset) {
             writes.acknowledged[*op.offset] = !op.value;
         } else if (op.type == OpType::info || (op.type == OpType::ok && !op.offset)) {
-            writes.unknown = true;
             writes.unknown_tombstone = writes.unknown_tombstone || !op.value;
         } else if (op.type == OpType::invoke) {
             pending.emplace_hint(pending.end(), op.index, &op);
@@ -257,7 +256,6 @@ KeyWrites::KeyWrites(const History& history, const InvokeOf& invoke_of) {
     }
     for (const auto& [index, op] : pending) {
         Writes& writes = writes_[{*op->partition, *op->key}];
-        writes.unknown = true;
         writes.unknown_tombstone = writes.unknown_tombstone || !op->value;
     }
 }

@@ -123,8 +123,7 @@ public:
 private:
     struct Writes {
         std::map<std::int64_t, bool> acknowledged;  // offset -> tombstone
-        bool unknown = false;
-        bool unknown_tombstone = false;
+        bool unknown_tombstone = false;  // some write of the key with an unknown outcome was a tombstone
     };
     std::map<std::pair<Text, Text>, Writes> writes_;
 };
