@@ -29,6 +29,7 @@ BrokerConfig with_bugs_applied(BrokerConfig config) {
 Broker::Broker(sim::Node& node, BrokerConfig config)
     : node_(node),
       config_(with_bugs_applied(std::move(config))),
+      fetch_sessions_(config_.fetch_session_cache_slots, config_.fetch_session_eviction),
       server_(node, broker_port, [this](const sim::Message& m) { return handle(m); }) {
     recovered_hw_ = read_hw_checkpoint();
     controller_ = std::make_unique<sim::RpcClient>(node, config_.addresses.controller, controller_port);

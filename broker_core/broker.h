@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "broker_core/cluster_config.h"
+#include "broker_core/fetch_session.h"
 #include "broker_core/partition_log.h"
+#include "protocol/fetch_session.h"
 #include "protocol/messages.h"
 #include "sim/condition.h"
 #include "sim/rpc.h"
@@ -23,7 +25,10 @@ struct BrokerConfig {
     sim::Duration replica_lag_time_max{std::chrono::milliseconds(1000)};  // replica.lag.time.max.ms
     sim::Duration isr_check_interval{std::chrono::milliseconds(100)};
     sim::Duration replica_fetch_max_wait{std::chrono::milliseconds(50)};
-    std::uint64_t replica_fetch_max_bytes = 1U << 20U;  // replica.fetch.max.bytes (at least one batch comes)
+    std::uint64_t replica_fetch_max_bytes = 1U << 20U;  // replica.fetch.max.bytes, per partition (at least one batch)
+    std::uint64_t replica_fetch_response_max_bytes = 10U << 20U;  // replica.fetch.response.max.bytes
+    std::size_t fetch_session_cache_slots = 1000;  // max.incremental.fetch.session.cache.slots
+    sim::Duration fetch_session_eviction{std::chrono::seconds(120)};  // a younger session is never evicted
     sim::Duration replica_fetch_backoff{std::chrono::milliseconds(20)};
     sim::Duration request_timeout{std::chrono::milliseconds(1000)};
     sim::Duration hw_checkpoint_interval{std::chrono::milliseconds(500)};
@@ -58,6 +63,7 @@ struct Replica {
     std::vector<protocol::BrokerId> isr;  // as the controller committed it
     protocol::Offset high_watermark{0};
     protocol::Offset shown_high_watermark{-1};  // the highest this leader has shown in this leadership
+    protocol::Offset leader_epoch_start_offset{-1};  // the log end when it became leader (KIP-207)
     std::map<protocol::BrokerId, FollowerState> followers;
     bool alter_in_flight = false;
     std::vector<protocol::BrokerId> proposed_isr;  // while an ISR change is in flight
@@ -68,6 +74,36 @@ struct Replica {
     std::uint64_t generation = 0;  // bumped whenever the role or the epoch changes
     bool halted = false;
     sim::Condition changed;  // appended, high watermark moved, role changed
+    sim::Condition* broker_changed = nullptr;  // the broker's, for fetches that wait on several partitions
+
+    void notify_changed() {
+        changed.notify_all();
+        if (broker_changed != nullptr) {
+            broker_changed->notify_all();
+        }
+    }
+};
+
+// One partition of a Fetch on the leader: its answer once given at once (an error, a diverging epoch, an
+// offset out of range) or read.
+struct PartitionRead {
+    protocol::FetchPartition request;
+    Replica* replica = nullptr;
+    std::uint64_t generation = 0;  // the replica's when the fetch came
+    protocol::FetchPartitionResponse answer;
+    bool answered = false;
+};
+
+// A follower's fetcher of the partitions one leader leads (Kafka's ReplicaFetcherThread): one fiber, one
+// connection, one request in flight, one fetch session.
+struct Fetcher {
+    struct Partition {
+        std::uint64_t generation = 0;  // the replica's, when it began following this leader
+        sim::Time delayed_until{};     // after an error, it sits out fetches until then
+    };
+    std::map<protocol::TopicPartition, Partition> partitions;
+    protocol::FetchSessionBuilder session;
+    sim::Condition changed;  // a partition was added
 };
 
 // A broker: serves produce, fetch, metadata and list-offsets requests, replicates the partitions it
@@ -86,13 +122,15 @@ private:
     // broker_fetch.cc: the request dispatch and the leader's side of reads.
     sim::Message handle(const sim::Message& request);
     protocol::FetchResponse fetch(const protocol::FetchRequest& request);
+    PartitionRead prepare_read(const protocol::FetchPartition& partition, protocol::BrokerId from);
+    // Waits up to `max_wait` until some partition has something to read past its fetch offset.
+    void await_fetchable(std::vector<PartitionRead>& reads, bool from_follower, sim::Duration max_wait);
+    // Reads the partitions that are not answered yet, within the request's byte budget.
+    void read_partitions(std::vector<PartitionRead>& reads, bool from_follower, std::uint64_t max_bytes);
     // A follower's fetch tells the leader how far it got: caught up (for the ISR), its log end (for the
     // high watermark), its log start (for DeleteRecords).
-    void record_follower_fetch(Replica& replica, const protocol::FetchRequest& request);
-    // Waits up to the request's max wait for something to read past the fetch offset; false when this
-    // broker stopped leading (or halted) meanwhile.
-    bool await_fetchable(Replica& replica, std::uint64_t generation, const protocol::FetchRequest& request,
-                         bool from_follower);
+    void record_follower_fetch(Replica& replica, protocol::BrokerId follower, const protocol::FetchPartition& fetch);
+    [[nodiscard]] protocol::ErrorCode leader_precheck(const Replica* replica, protocol::LeaderEpoch current_epoch) const;
     protocol::ListOffsetsResponse list_offsets(const protocol::ListOffsetsRequest& request);
     protocol::OffsetsForLeaderEpochResponse offsets_for_leader_epoch(
         const protocol::OffsetsForLeaderEpochRequest& request);
@@ -131,20 +169,29 @@ private:
     void write_hw_checkpoint();
     [[nodiscard]] std::map<std::string, std::int64_t> read_hw_checkpoint() const;
 
-    // broker_fetcher.cc: the follower's fetcher.
-    void follow(protocol::TopicPartition partition, std::uint64_t generation);
+    // broker_fetcher.cc: the follower's fetchers, one per leader.
+    // The replica follows `leader` from now on, in the replica's current generation.
+    void add_to_fetcher(protocol::BrokerId leader, const protocol::TopicPartition& partition,
+                        std::uint64_t generation);
+    void run_fetcher(protocol::BrokerId leader);
+    // Drops the partitions no longer followed in their generation; the fetch state of the others (those
+    // not sitting out a backoff) for the next request.
+    std::vector<protocol::FetchPartition> fetcher_partitions(Fetcher& fetcher);
+    // Applies one partition's answer, if the replica still follows as it did when the request went out.
+    void apply_fetched(Fetcher& fetcher, const protocol::FetchPartition& requested,
+                       const protocol::FetchPartitionResponse& response);
     // The replica while this broker still follows in `generation` (null: the role changed, or it halted).
     Replica* following(const protocol::TopicPartition& partition, std::uint64_t generation);
-    [[nodiscard]] protocol::FetchRequest replica_fetch_request(const Replica& replica) const;
+    [[nodiscard]] protocol::FetchPartition replica_fetch_partition(const Replica& replica) const;
     // Out of range (truncate or start again at the leader's log start) or another error (back off): true
     // when the response was such an error and is dealt with.
-    bool handled_fetch_error(Replica& replica, const protocol::FetchRequest& request,
-                             const protocol::FetchResponse& response);
+    bool handled_fetch_error(Replica& replica, Fetcher::Partition& state, const protocol::FetchPartition& request,
+                             const protocol::FetchPartitionResponse& response);
     // Appends what the leader sent; the replica afterwards, or null when it is no longer followed.
     Replica* append_fetched(Replica& follower, std::uint64_t generation,
                             const std::vector<protocol::RecordBatch>& batches);
     // The leader's high watermark (within this log's end) and log start.
-    void follow_leader_offsets(Replica& replica, const protocol::FetchResponse& response);
+    void follow_leader_offsets(Replica& replica, const protocol::FetchPartitionResponse& response);
     void handle_divergence(Replica& replica, const protocol::DivergingEpoch& diverging);
     // Truncates a follower's log; its high watermark never stays above its log end.
     void truncate(Replica& replica, protocol::Offset end);
@@ -170,6 +217,9 @@ private:
     BrokerConfig config_;
     protocol::MetadataSnapshot metadata_;
     std::map<protocol::TopicPartition, std::unique_ptr<Replica>> replicas_;
+    sim::Condition replicas_changed_;  // any replica's `changed`
+    FetchSessionCache fetch_sessions_;
+    std::map<protocol::BrokerId, std::unique_ptr<Fetcher>> fetchers_;
     std::map<std::string, std::int64_t> recovered_hw_;
     std::unique_ptr<sim::RpcClient> controller_;
     std::int64_t next_producer_id_ = 0;  // the block of producer ids this broker hands out

@@ -47,8 +47,8 @@ Offset visible_end(const Replica& replica, bool from_follower) {
     return from_follower ? replica.log.log_end_offset() : replica.high_watermark;
 }
 
-// The leader's offsets every fetch answer carries.
-void fill_fetch_offsets(Replica& replica, protocol::FetchResponse& response) {
+// The leader's offsets every answer for a partition carries.
+void fill_fetch_offsets(Replica& replica, protocol::FetchPartitionResponse& response) {
     invariants::leader_high_watermark(replica);
     response.high_watermark = replica.high_watermark;
     response.log_start_offset = replica.log.log_start_offset();
@@ -56,114 +56,171 @@ void fill_fetch_offsets(Replica& replica, protocol::FetchResponse& response) {
     response.leader_epoch = replica.leader_epoch;
 }
 
-ErrorCode fetch_precheck(const Replica* replica, const protocol::FetchRequest& request) {
-    if (replica == nullptr) {
-        return ErrorCode::unknown_topic_or_partition;
-    }
-    if (replica->role != ReplicaRole::leader || replica->halted) {
-        return ErrorCode::not_leader_or_follower;
-    }
-    if (request.current_leader_epoch.value() >= 0 && request.current_leader_epoch != replica->leader_epoch) {
-        return request.current_leader_epoch < replica->leader_epoch ? ErrorCode::fenced_leader_epoch
-                                                                    : ErrorCode::unknown_leader_epoch;
-    }
-    return ErrorCode::none;
+// The read may go on: the replica still leads in the generation the fetch began in.
+bool still_leading(const PartitionRead& read) {
+    return read.replica->generation == read.generation && !read.replica->halted;
 }
 
 }  // namespace
 
 protocol::FetchResponse Broker::fetch(const protocol::FetchRequest& request) {
     protocol::FetchResponse response;
-    Replica* replica = find(request.partition);
-    response.error = fetch_precheck(replica, request);
-    if (response.error != ErrorCode::none) {
+    if (request.session_epoch > 0 && sim::buggify("fetch-session-evicted")) {
+        fetch_sessions_.evict(request.session_id);  // as under a full cache: the fetcher must start over
+    }
+    const FetchSessionCache::Context context = fetch_sessions_.open(request, node_.random(), sim::now());
+    response.session_id = context.session_id;
+    if (context.error != ErrorCode::none) {
+        response.error = context.error;
         return response;
     }
-    const std::uint64_t generation = replica->generation;
     const bool from_follower = request.replica != protocol::consumer_replica_id;
-    if (from_follower) {
-        if (const auto diverging = find_divergence(replica->log.epochs(), replica->log.log_end_offset(),
-                                                   request.last_fetched_epoch, request.fetch_offset)) {
-            response.diverging_epoch = protocol::DivergingEpoch{diverging->epoch, diverging->end_offset};
-            fill_fetch_offsets(*replica, response);
-            return response;
-        }
+    std::vector<PartitionRead> reads;
+    reads.reserve(context.partitions.size());
+    for (const protocol::FetchPartition& partition : context.partitions) {
+        reads.push_back(prepare_read(partition, request.replica));
     }
-    if (request.fetch_offset > replica->log.log_end_offset() ||
-        request.fetch_offset < replica->log.log_start_offset()) {
-        response.error = ErrorCode::offset_out_of_range;
-        fill_fetch_offsets(*replica, response);
-        return response;
+    await_fetchable(reads, from_follower, request.max_wait);
+    read_partitions(reads, from_follower, request.max_bytes);
+    for (PartitionRead& read : reads) {
+        response.partitions.push_back(std::move(read.answer));
     }
-    if (from_follower) {
-        record_follower_fetch(*replica, request);
-    }
-    if (!await_fetchable(*replica, generation, request, from_follower)) {
-        response.error = ErrorCode::not_leader_or_follower;
-        return response;
-    }
-    const ReadResult read =
-        replica->log.read(request.fetch_offset, visible_end(*replica, from_follower), request.max_bytes, verify_crc());
-    if (read.status == ReadStatus::corrupt) {
-        halt(*replica, "corrupt batch on read");
-    }
-    response.batches = read.batches;
-    if (!from_follower && response.batches.size() > 1 && sim::buggify("short-consumer-read")) {
-        response.batches.resize(1);  // a short read, as with a small fetch.max.bytes
-    }
-    fill_fetch_offsets(*replica, response);
-    if (!from_follower) {
-        invariants::consumer_fetch(*replica, response);
-    }
+    fetch_sessions_.finish(context, response.partitions);
     return response;
 }
 
-void Broker::record_follower_fetch(Replica& replica, const protocol::FetchRequest& request) {
-    const auto follower = replica.followers.find(request.replica);
+PartitionRead Broker::prepare_read(const protocol::FetchPartition& partition, BrokerId from) {
+    PartitionRead read{.request = partition, .replica = find(partition.partition)};
+    read.answer.partition = partition.partition;
+    read.answer.error = leader_precheck(read.replica, partition.current_leader_epoch);
+    read.answered = read.answer.error != ErrorCode::none;
+    if (read.answered) {
+        return read;
+    }
+    Replica& replica = *read.replica;
+    read.generation = replica.generation;
+    const bool from_follower = from != protocol::consumer_replica_id;
+    if (from_follower) {
+        if (const auto diverging = find_divergence(replica.log.epochs(), replica.log.log_end_offset(),
+                                                   partition.last_fetched_epoch, partition.fetch_offset)) {
+            read.answer.diverging_epoch = protocol::DivergingEpoch{diverging->epoch, diverging->end_offset};
+            read.answered = true;
+        }
+    }
+    if (!read.answered && (partition.fetch_offset > replica.log.log_end_offset() ||
+                           partition.fetch_offset < replica.log.log_start_offset())) {
+        read.answer.error = ErrorCode::offset_out_of_range;
+        read.answered = true;
+    }
+    if (read.answered) {
+        fill_fetch_offsets(replica, read.answer);
+    } else if (from_follower) {
+        record_follower_fetch(replica, from, partition);
+    }
+    return read;
+}
+
+void Broker::record_follower_fetch(Replica& replica, BrokerId follower_id, const protocol::FetchPartition& fetch) {
+    const auto follower = replica.followers.find(follower_id);
     if (follower == replica.followers.end()) {
         return;
     }
     Replica::FollowerState& state = follower->second;
     const sim::Time now = sim::now();
-    if (request.fetch_offset >= replica.log.log_end_offset()) {
+    if (fetch.fetch_offset >= replica.log.log_end_offset()) {
         state.last_caught_up = now;
-    } else if (request.fetch_offset >= state.leader_end_at_last_fetch) {
+    } else if (fetch.fetch_offset >= state.leader_end_at_last_fetch) {
         state.last_caught_up = std::max(state.last_caught_up, state.last_fetch);
     }
     state.leader_end_at_last_fetch = replica.log.log_end_offset();
     state.last_fetch = now;
-    state.log_end_offset = request.fetch_offset;
-    if (request.log_start_offset != state.log_start_offset) {
-        state.log_start_offset = request.log_start_offset;
-        replica.changed.notify_all();  // a DeleteRecords may be waiting for it
+    state.log_end_offset = fetch.fetch_offset;
+    if (fetch.log_start_offset != state.log_start_offset) {
+        state.log_start_offset = fetch.log_start_offset;
+        replica.notify_changed();  // a DeleteRecords may be waiting for it
     }
-    maybe_expand_isr(replica, request.replica);
+    maybe_expand_isr(replica, follower_id);
     maybe_advance_high_watermark(replica);
 }
 
-bool Broker::await_fetchable(Replica& replica, std::uint64_t generation, const protocol::FetchRequest& request,
-                             bool from_follower) {
-    if (request.fetch_offset < visible_end(replica, from_follower)) {
-        return true;
-    }
-    const Replica* waiting = &replica;
-    (void)replica.changed.wait_until(
-        sim::deadline_after(request.max_wait), [waiting, generation, &request, from_follower] {
-            return waiting->generation != generation || visible_end(*waiting, from_follower) > request.fetch_offset;
+void Broker::await_fetchable(std::vector<PartitionRead>& reads, bool from_follower, sim::Duration max_wait) {
+    const auto ready = [&reads, from_follower] {
+        return std::any_of(reads.begin(), reads.end(), [from_follower](const PartitionRead& read) {
+            return read.answered || !still_leading(read) ||
+                   visible_end(*read.replica, from_follower) > read.request.fetch_offset;
         });
-    return replica.generation == generation && !replica.halted;
+    };
+    (void)replicas_changed_.wait_until(sim::deadline_after(max_wait), ready);
+    for (PartitionRead& read : reads) {
+        if (!read.answered && !still_leading(read)) {
+            read.answer.error = ErrorCode::not_leader_or_follower;
+            read.answered = true;
+        }
+    }
+}
+
+void Broker::read_partitions(std::vector<PartitionRead>& reads, bool from_follower, std::uint64_t max_bytes) {
+    std::uint64_t budget = max_bytes;
+    bool any_read = false;
+    for (PartitionRead& read : reads) {
+        if (read.answered) {
+            continue;
+        }
+        Replica& replica = *read.replica;
+        const ReadResult result = budget == 0 && any_read ? ReadResult{}
+                                  : replica.log.read(read.request.fetch_offset, visible_end(replica, from_follower),
+                                                     std::min(budget, read.request.max_bytes), verify_crc(), !any_read);
+        if (result.status == ReadStatus::corrupt) {
+            halt(replica, "corrupt batch on read");
+        }
+        read.answer.batches = result.batches;
+        budget -= std::min(budget, result.bytes);
+        any_read = any_read || !result.batches.empty();
+        if (!from_follower && read.answer.batches.size() > 1 && sim::buggify("short-consumer-read")) {
+            read.answer.batches.resize(1);  // a short read, as with a small fetch.max.bytes
+        }
+        fill_fetch_offsets(replica, read.answer);
+        if (!from_follower) {
+            invariants::consumer_fetch(replica, read.answer);
+        }
+    }
+}
+
+// The leader a request for `partition` in `current_epoch` (-1: not checked) may be answered by, or the
+// error to answer with (KIP-320: a client with an older epoch is fenced, one with a newer epoch retries).
+ErrorCode Broker::leader_precheck(const Replica* replica, protocol::LeaderEpoch current_epoch) const {
+    if (replica == nullptr) {
+        return ErrorCode::unknown_topic_or_partition;
+    }
+    if (replica->role != ReplicaRole::leader || replica->halted) {
+        return ErrorCode::not_leader_or_follower;
+    }
+    if (current_epoch.value() >= 0 && current_epoch != replica->leader_epoch) {
+        return current_epoch < replica->leader_epoch ? ErrorCode::fenced_leader_epoch : ErrorCode::unknown_leader_epoch;
+    }
+    return ErrorCode::none;
 }
 
 protocol::ListOffsetsResponse Broker::list_offsets(const protocol::ListOffsetsRequest& request) {
     protocol::ListOffsetsResponse response;
     Replica* replica = find(request.partition);
-    if (replica == nullptr || replica->role != ReplicaRole::leader || replica->halted) {
-        response.error = replica == nullptr ? ErrorCode::unknown_topic_or_partition : ErrorCode::not_leader_or_follower;
+    response.error = leader_precheck(replica, request.current_leader_epoch);
+    if (response.error != ErrorCode::none) {
         return response;
     }
-    response.offset =
-        request.timestamp == protocol::earliest_timestamp ? replica->log.log_start_offset() : replica->high_watermark;
     response.leader_epoch = replica->leader_epoch;
+    if (request.timestamp == protocol::earliest_timestamp) {
+        response.offset = replica->log.log_start_offset();
+        return response;
+    }
+    if (replica->high_watermark < replica->leader_epoch_start_offset) {
+        // KIP-207: until the high watermark reaches the log end this leader was elected with, it may be
+        // below the high watermark the previous leader showed: the latest offset would go back.
+        response.error = ErrorCode::offset_not_available;
+        return response;
+    }
+    invariants::leader_high_watermark(*replica);
+    response.offset = replica->high_watermark;
     return response;
 }
 
@@ -171,8 +228,8 @@ protocol::OffsetsForLeaderEpochResponse Broker::offsets_for_leader_epoch(
     const protocol::OffsetsForLeaderEpochRequest& request) {
     protocol::OffsetsForLeaderEpochResponse response;
     Replica* replica = find(request.partition);
-    if (replica == nullptr || replica->role != ReplicaRole::leader || replica->halted) {
-        response.error = replica == nullptr ? ErrorCode::unknown_topic_or_partition : ErrorCode::not_leader_or_follower;
+    response.error = leader_precheck(replica, request.current_leader_epoch);
+    if (response.error != ErrorCode::none) {
         return response;
     }
     const EpochEndOffset end =
@@ -214,7 +271,7 @@ protocol::DeleteRecordsResponse Broker::delete_records(const protocol::DeleteRec
     sim::trace("DeleteRecords")
         .detail("partition", request.partition.name())
         .detail("log_start_offset", replica->log.log_start_offset());
-    replica->changed.notify_all();
+    replica->notify_changed();
     announce(sim::moments::log_start_moved, request.partition);
     const std::uint64_t generation = replica->generation;
     const bool reached =

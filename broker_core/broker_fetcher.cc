@@ -2,51 +2,109 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "broker_core/invariants.h"
 #include "sim/simulation.h"
 
 namespace eosim::broker_core {
 
+using protocol::BrokerId;
 using protocol::ErrorCode;
 using protocol::Offset;
 using protocol::TopicPartition;
 
-// A follower's side of replication (Kafka's ReplicaFetcherThread): fetch from the leader, truncate
-// by leader epoch where the logs diverged, append, and follow the leader's high watermark and log start.
+// A follower's side of replication (Kafka's ReplicaFetcherThread): one fetcher per leader fetches every
+// partition this broker follows there in one request, in a fetch session (KIP-227); per partition it
+// truncates by leader epoch where the logs diverged, appends, and follows the leader's high watermark
+// and log start.
 
-void Broker::follow(TopicPartition partition, std::uint64_t generation) {
-    Replica* replica = following(partition, generation);
-    if (replica == nullptr) {
-        return;
+void Broker::add_to_fetcher(BrokerId leader, const TopicPartition& partition, std::uint64_t generation) {
+    std::unique_ptr<Fetcher>& fetcher = fetchers_[leader];
+    if (!fetcher) {
+        fetcher = std::make_unique<Fetcher>();
+        node_.spawn(fmt::format("replica-fetcher-{}", leader.value()), [this, leader] { run_fetcher(leader); });
     }
-    sim::RpcClient client(node_, config_.addresses.brokers.at(replica->leader), broker_port);
-    while ((replica = following(partition, generation)) != nullptr) {
-        const protocol::FetchRequest request = replica_fetch_request(*replica);
-        sim::Result<sim::Message> result =
-            client.call(sim::make_message(request), config_.replica_fetch_max_wait + config_.request_timeout);
-        if ((replica = following(partition, generation)) == nullptr) {
+    fetcher->partitions[partition] = Fetcher::Partition{.generation = generation};
+    fetcher->changed.notify_all();
+}
+
+void Broker::run_fetcher(BrokerId leader) {
+    Fetcher& fetcher = *fetchers_.at(leader);
+    sim::RpcClient client(node_, config_.addresses.brokers.at(leader), broker_port);
+    protocol::FetchRequest base;
+    base.replica = config_.id;
+    base.max_wait = config_.replica_fetch_max_wait;
+    base.max_bytes = config_.replica_fetch_response_max_bytes;
+    while (true) {
+        const std::vector<protocol::FetchPartition> wanted = fetcher_partitions(fetcher);
+        if (fetcher.partitions.empty()) {
+            fetchers_.erase(leader);  // idle: the next partition to follow here starts a new one
             return;
         }
+        if (wanted.empty()) {  // every partition sits out a backoff
+            sim::sleep(config_.replica_fetch_backoff);
+            continue;
+        }
+        const protocol::FetchRequest request = fetcher.session.build(wanted, base);
+        sim::Result<sim::Message> result =
+            client.call(sim::make_message(request), config_.replica_fetch_max_wait + config_.request_timeout);
         if (!result) {
+            fetcher.session.handle_error();
             sim::sleep(config_.replica_fetch_backoff);
             continue;
         }
         const auto& response = result->as<protocol::FetchResponse>();
-        if (handled_fetch_error(*replica, request, response)) {
+        if (!fetcher.session.handle_response(response)) {
+            sim::sleep(config_.replica_fetch_backoff);
             continue;
         }
-        if (response.diverging_epoch) {
-            handle_divergence(*replica, *response.diverging_epoch);
-            continue;
+        for (const protocol::FetchPartitionResponse& answer : response.partitions) {
+            const auto requested = std::find_if(wanted.begin(), wanted.end(),
+                                                [&answer](const auto& w) { return w.partition == answer.partition; });
+            apply_fetched(fetcher, *requested, answer);
         }
-        if ((replica = append_fetched(*replica, generation, response.batches)) == nullptr) {
-            return;
-        }
-        follow_leader_offsets(*replica, response);
         if (sim::buggify("slow-follower")) {
             sim::sleep(
                 std::chrono::milliseconds(node_.random().below(400)));  // a slow follower: the ISR bound is tested
         }
+    }
+}
+
+std::vector<protocol::FetchPartition> Broker::fetcher_partitions(Fetcher& fetcher) {
+    std::erase_if(fetcher.partitions, [this](const auto& entry) {
+        return following(entry.first, entry.second.generation) == nullptr;
+    });
+    std::vector<protocol::FetchPartition> wanted;
+    const sim::Time now = sim::now();
+    for (const auto& [partition, state] : fetcher.partitions) {
+        if (state.delayed_until <= now) {
+            wanted.push_back(replica_fetch_partition(*following(partition, state.generation)));
+        }
+    }
+    return wanted;
+}
+
+void Broker::apply_fetched(Fetcher& fetcher, const protocol::FetchPartition& requested,
+                           const protocol::FetchPartitionResponse& response) {
+    const auto entry = fetcher.partitions.find(requested.partition);
+    if (entry == fetcher.partitions.end()) {
+        return;
+    }
+    const std::uint64_t generation = entry->second.generation;
+    Replica* replica = following(requested.partition, generation);
+    if (replica == nullptr || replica->log.log_end_offset() != requested.fetch_offset) {
+        return;  // the role changed, or the log did, since the request went out: fetch again
+    }
+    if (handled_fetch_error(*replica, entry->second, requested, response)) {
+        return;
+    }
+    if (response.diverging_epoch) {
+        handle_divergence(*replica, *response.diverging_epoch);
+        return;
+    }
+    if ((replica = append_fetched(*replica, generation, response.batches)) != nullptr) {
+        follow_leader_offsets(*replica, response);
     }
 }
 
@@ -55,9 +113,8 @@ Replica* Broker::following(const TopicPartition& partition, std::uint64_t genera
     return replica != nullptr && replica->generation == generation && !replica->halted ? replica : nullptr;
 }
 
-protocol::FetchRequest Broker::replica_fetch_request(const Replica& replica) const {
-    protocol::FetchRequest request;
-    request.replica = config_.id;
+protocol::FetchPartition Broker::replica_fetch_partition(const Replica& replica) const {
+    protocol::FetchPartition request;
     request.partition = replica.partition;
     request.current_leader_epoch = replica.leader_epoch;
     request.fetch_offset = replica.log.log_end_offset();
@@ -66,13 +123,12 @@ protocol::FetchRequest Broker::replica_fetch_request(const Replica& replica) con
         const auto latest = replica.log.epochs().latest();
         request.last_fetched_epoch = latest ? latest->epoch : protocol::no_leader_epoch;
     }
-    request.max_wait = config_.replica_fetch_max_wait;
     request.max_bytes = config_.replica_fetch_max_bytes;
     return request;
 }
 
-bool Broker::handled_fetch_error(Replica& replica, const protocol::FetchRequest& request,
-                                 const protocol::FetchResponse& response) {
+bool Broker::handled_fetch_error(Replica& replica, Fetcher::Partition& state, const protocol::FetchPartition& request,
+                                 const protocol::FetchPartitionResponse& response) {
     if (response.error == ErrorCode::offset_out_of_range && request.fetch_offset > response.log_end_offset &&
         response.log_end_offset.value() >= 0) {
         // Only without leader epochs (the KIP-101 bug switch): cut back to the leader's end.
@@ -91,7 +147,7 @@ bool Broker::handled_fetch_error(Replica& replica, const protocol::FetchRequest&
         return true;
     }
     if (response.error != ErrorCode::none) {
-        sim::sleep(config_.replica_fetch_backoff);
+        state.delayed_until = sim::now() + config_.replica_fetch_backoff;
         return true;
     }
     return false;
@@ -136,7 +192,7 @@ Replica* Broker::append_fetched(Replica& follower, std::uint64_t generation,
     return replica;
 }
 
-void Broker::follow_leader_offsets(Replica& replica, const protocol::FetchResponse& response) {
+void Broker::follow_leader_offsets(Replica& replica, const protocol::FetchPartitionResponse& response) {
     const Offset high_watermark(std::min(response.high_watermark.value(), replica.log.log_end_offset().value()));
     if (high_watermark > replica.high_watermark) {
         replica.high_watermark = high_watermark;
@@ -150,7 +206,7 @@ void Broker::follow_leader_offsets(Replica& replica, const protocol::FetchRespon
             announce(sim::moments::log_start_moved, replica.partition, replica.leader);
         }
     }
-    replica.changed.notify_all();
+    replica.notify_changed();
 }
 
 void Broker::handle_divergence(Replica& replica, const protocol::DivergingEpoch& diverging) {

@@ -27,7 +27,7 @@ void Broker::retention_loop() {
                     .detail("segments", deleted)
                     .detail("from", before)
                     .detail("to", replica->log.log_start_offset());
-                replica->changed.notify_all();
+                replica->notify_changed();
                 announce(sim::moments::log_start_moved, partition);
             }
             if (const CleanReport cleaned = replica->log.compact(now_ms(), replica->high_watermark);

@@ -29,6 +29,7 @@ Replica& Broker::replica_for(const protocol::PartitionState& state) {
         return *existing;
     }
     auto replica = std::make_unique<Replica>(node_.disk(), state.partition, config_.log);
+    replica->broker_changed = &replicas_changed_;
     const RecoveryReport report = replica->log.recover(verify_crc());
     const auto hw = recovered_hw_.find(state.partition.name());
     const std::int64_t checkpointed = hw != recovered_hw_.end() ? hw->second : 0;
@@ -106,6 +107,7 @@ void Broker::become_leader(Replica& replica, const protocol::PartitionState& sta
     invariants::leadership(replica, config_.id, state);
     take_role(replica, ReplicaRole::leader, state);
     replica.shown_high_watermark = Offset(-1);
+    replica.leader_epoch_start_offset = replica.log.log_end_offset();
     const sim::Time now = sim::now();
     for (const BrokerId broker : state.replicas) {
         if (broker != config_.id) {
@@ -118,7 +120,7 @@ void Broker::become_leader(Replica& replica, const protocol::PartitionState& sta
         .detail("log_end_offset", replica.log.log_end_offset())
         .detail("high_watermark", replica.high_watermark)
         .detail("isr", join(state.isr));
-    replica.changed.notify_all();
+    replica.notify_changed();
     replica.log.epochs().assign(state.leader_epoch, replica.log.log_end_offset());
     announce(sim::moments::leader_elected, state.partition);
 }
@@ -134,11 +136,9 @@ void Broker::become_follower(Replica& replica, const protocol::PartitionState& s
     if (config_.bugs.kip101_hw_truncation) {
         replica.log.truncate_to(replica.high_watermark);  // KAFKA-1211
     }
-    replica.changed.notify_all();
+    replica.notify_changed();
     if (state.leader != protocol::no_broker) {
-        const std::uint64_t generation = replica.generation;
-        const TopicPartition partition = state.partition;
-        node_.spawn("replica-fetcher", [this, partition, generation] { follow(partition, generation); });
+        add_to_fetcher(state.leader, state.partition, replica.generation);
     }
 }
 
@@ -165,7 +165,7 @@ void Broker::maybe_advance_high_watermark(Replica& replica) {
     }
     if (candidate > replica.high_watermark.value()) {
         replica.high_watermark = Offset(candidate);
-        replica.changed.notify_all();
+        replica.notify_changed();
     }
     invariants::leader_high_watermark(replica);
 }
@@ -211,7 +211,7 @@ void Broker::propose_isr(Replica& replica, std::vector<BrokerId> new_isr) {
         }
         proposer->proposed_isr.clear();
         maybe_advance_high_watermark(*proposer);
-        proposer->changed.notify_all();
+        proposer->notify_changed();
     });
 }
 

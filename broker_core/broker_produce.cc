@@ -91,7 +91,7 @@ protocol::ProduceResponse Broker::append_and_answer(Replica& replica, std::uint6
     }
     response.base_offset = batch.base_offset;
     maybe_advance_high_watermark(replica);
-    replica.changed.notify_all();
+    replica.notify_changed();
     if (replica.generation != generation) {
         response.error = ErrorCode::not_leader_or_follower;
         return response;

@@ -64,7 +64,7 @@ void truncated_follower(const Replica& replica, const protocol::DivergingEpoch& 
                                 diverging.epoch.value()));
 }
 
-void consumer_fetch(const Replica& replica, const protocol::FetchResponse& response) {
+void consumer_fetch(const Replica& replica, const protocol::FetchPartitionResponse& response) {
     for (const protocol::RecordBatch& batch : response.batches) {
         EOSIM_INVARIANT(batch.last_offset() < replica.high_watermark, "consumer-reads-below-high-watermark",
                         fmt::format("{}: a consumer fetch returned offsets up to {} with the high watermark at {}",

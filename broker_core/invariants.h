@@ -48,6 +48,6 @@ void epoch_not_behind(const Replica& replica, const protocol::PartitionState& st
 void truncated_follower(const Replica& replica, const protocol::DivergingEpoch& diverging);
 
 // A consumer's fetch never returns a record at or above the high watermark.
-void consumer_fetch(const Replica& replica, const protocol::FetchResponse& response);
+void consumer_fetch(const Replica& replica, const protocol::FetchPartitionResponse& response);
 
 }  // namespace eosim::broker_core::invariants

@@ -219,7 +219,7 @@ sim::Status PartitionLog::append(const protocol::RecordBatch& batch) {
 }
 
 ReadResult PartitionLog::read(protocol::Offset from, protocol::Offset end, std::uint64_t max_bytes,
-                              bool verify_crc) const {
+                              bool verify_crc, bool min_one) const {
     ReadResult result;
     auto it = index_.upper_bound(from.value());
     if (it != index_.begin()) {
@@ -233,7 +233,7 @@ ReadResult PartitionLog::read(protocol::Offset from, protocol::Offset end, std::
     std::string path;
     for (; it != index_.end() && it->first < end.value(); ++it) {
         const BatchLocation& location = it->second;
-        if (!result.batches.empty() && bytes_read + location.size > max_bytes) {
+        if ((!min_one || !result.batches.empty()) && bytes_read + location.size > max_bytes) {
             break;
         }
         if (location.segment_base != segment) {
@@ -253,6 +253,7 @@ ReadResult PartitionLog::read(protocol::Offset from, protocol::Offset end, std::
         bytes_read += location.size;
         result.batches.push_back(std::move(decoded.batch));
     }
+    result.bytes = bytes_read;
     return result;
 }
 

@@ -48,6 +48,7 @@ enum class ReadStatus : std::uint8_t { ok, corrupt };
 struct ReadResult {
     ReadStatus status = ReadStatus::ok;
     std::vector<protocol::RecordBatch> batches;
+    std::uint64_t bytes = 0;  // their size on disk
 };
 
 // One replica's log of one partition: record batches in segment files on the node's disk, named by
@@ -76,11 +77,11 @@ public:
     // state, and with flush_every_write fsyncs (both suspension points).
     sim::Status append(const protocol::RecordBatch& batch);
 
-    // Batches from the one containing `from` on, up to about max_bytes (at least one batch), none
+    // Batches from the one containing `from` on, up to max_bytes (at least one batch with min_one), none
     // starting at or past `end` (a high watermark, say). Read back from the disk: a corrupt batch gives
     // ReadStatus::corrupt unless verify_crc is false.
     [[nodiscard]] ReadResult read(protocol::Offset from, protocol::Offset end, std::uint64_t max_bytes,
-                                  bool verify_crc = true) const;
+                                  bool verify_crc = true, bool min_one = true) const;
 
     // Removes every batch that ends at or past `end_offset` (a batch is never split), and the epochs
     // that start at or past the new end (also when no batch goes: an offset at or past the log end

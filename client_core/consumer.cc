@@ -1,18 +1,22 @@
 #include "client_core/consumer.h"
 
+#include <algorithm>
+
 #include "sim/simulation.h"
 
 namespace eosim::client_core {
 
 using protocol::ErrorCode;
+using protocol::LeaderEpoch;
 using protocol::Offset;
+using protocol::TopicPartition;
 
 Consumer::Consumer(sim::Node& node, ConsumerConfig config, protocol::ClusterAddresses addresses,
                    HistoryRecorder& history)
     : node_(node), config_(std::move(config)), metadata_(node, std::move(addresses), config_.request_timeout),
       history_(history) {}
 
-void Consumer::record_position(const char* f, const protocol::TopicPartition& partition, Offset offset) {
+void Consumer::record_position(const char* f, const TopicPartition& partition, Offset offset) {
     ClientOperation operation;
     operation.time = sim::now();
     operation.process = config_.client_id;
@@ -23,28 +27,36 @@ void Consumer::record_position(const char* f, const protocol::TopicPartition& pa
     history_.record(operation);
 }
 
-void Consumer::assign(const protocol::TopicPartition& partition, Offset offset) {
-    positions_[partition] = offset;
+void Consumer::assign(const TopicPartition& partition, Offset offset) {
+    positions_[partition] = Position{.offset = offset};
     record_position("assign", partition, offset);
 }
 
-void Consumer::seek(const protocol::TopicPartition& partition, Offset offset) {
-    positions_[partition] = offset;
+void Consumer::seek(const TopicPartition& partition, Offset offset) {
+    seek_to(partition, offset, protocol::no_leader_epoch);
+}
+
+void Consumer::seek_to(const TopicPartition& partition, Offset offset, LeaderEpoch epoch) {
+    Position& position = positions_.at(partition);
+    position.offset = offset;
+    position.offset_epoch = epoch;
+    ++position.seeks;
     record_position("seek", partition, offset);
 }
 
-Offset Consumer::last_high_watermark(const protocol::TopicPartition& partition) const {
-    const auto found = high_watermarks_.find(partition);
-    return found != high_watermarks_.end() ? found->second : Offset(-1);
+Offset Consumer::last_high_watermark(const TopicPartition& partition) const {
+    const auto found = positions_.find(partition);
+    return found != positions_.end() ? found->second.high_watermark : Offset(-1);
 }
 
-void Consumer::reset(const protocol::TopicPartition& partition) {
+void Consumer::reset(const TopicPartition& partition) {
     const std::optional<protocol::BrokerId> leader = metadata_.leader(partition);
     if (!leader) {
         return;
     }
     const protocol::ListOffsetsRequest request{
-        partition, config_.reset_to_earliest ? protocol::earliest_timestamp : protocol::latest_timestamp};
+        partition, config_.reset_to_earliest ? protocol::earliest_timestamp : protocol::latest_timestamp,
+        metadata_.leader_epoch(partition)};
     sim::Result<sim::Message> result = metadata_.client(*leader).call(sim::make_message(request), config_.request_timeout);
     if (!result) {
         return;
@@ -52,73 +64,154 @@ void Consumer::reset(const protocol::TopicPartition& partition) {
     const auto& response = result->as<protocol::ListOffsetsResponse>();
     if (response.error == ErrorCode::none) {
         seek(partition, response.offset);
+    } else if (response.error != ErrorCode::offset_not_available) {
+        (void)metadata_.refresh();  // fenced or unknown epoch, not the leader: ask who leads now
     }
 }
 
-std::vector<std::pair<Offset, protocol::Record>> Consumer::poll(const protocol::TopicPartition& partition) {
-    std::vector<std::pair<Offset, protocol::Record>> records;
-    const std::optional<protocol::BrokerId> leader = metadata_.leader(partition);
-    if (!leader) {
-        (void)metadata_.refresh();
-        sim::sleep(config_.retry_backoff);
-        return records;
+bool Consumer::validated(const TopicPartition& partition) {
+    Position& position = positions_.at(partition);
+    const LeaderEpoch current = metadata_.leader_epoch(partition);
+    if (current.value() < 0 || position.validated_epoch.value() < 0 || current <= position.validated_epoch ||
+        position.offset_epoch.value() < 0) {
+        position.validated_epoch = std::max(position.validated_epoch, current);
+        return true;  // nothing fetched yet in an older epoch, or nothing to ask about
     }
-    auto& connection = connections_[partition];
-    if (!connection.second || connection.first != *leader) {
-        connection = {*leader, metadata_.dedicated_client(*leader)};
-    }
-    protocol::FetchRequest request;
-    request.partition = partition;
-    request.fetch_offset = positions_.at(partition);
-    request.max_wait = config_.fetch_max_wait;
-    request.max_bytes = config_.fetch_max_bytes;
+    const protocol::OffsetsForLeaderEpochRequest request{partition, current, position.offset_epoch};
     sim::Result<sim::Message> result =
-        connection.second->call(sim::make_message(request), config_.fetch_max_wait + config_.request_timeout);
+        metadata_.client(*metadata_.leader(partition)).call(sim::make_message(request), config_.request_timeout);
     if (!result) {
-        (void)metadata_.refresh();
-        sim::sleep(config_.retry_backoff);
-        return records;
+        return false;
     }
-    if (positions_.at(partition) != request.fetch_offset) {
-        // A seek moved the position while the fetch was out: its answer is for the old one. Kafka's
-        // consumer drops such a fetch too; applied, it would undo the seek.
-        return records;
-    }
-    const auto& response = result->as<protocol::FetchResponse>();
-    if (response.error == ErrorCode::offset_out_of_range) {
-        reset(partition);
-        return records;
-    }
+    const auto& response = result->as<protocol::OffsetsForLeaderEpochResponse>();
     if (response.error != ErrorCode::none) {
         (void)metadata_.refresh();
-        sim::sleep(config_.retry_backoff);
-        return records;
+        return false;
     }
-    high_watermarks_[partition] = response.high_watermark;
-    Offset position = positions_.at(partition);
-    for (const protocol::RecordBatch& batch : response.batches) {
+    if (response.epoch.value() < 0 || response.end_offset.value() < 0) {
+        reset(partition);  // the leader knows nothing of that epoch: start over as the reset policy says
+    } else if (response.end_offset < position.offset) {
+        // Truncation: the new leader's log diverges below what was consumed (KIP-320). Go back to where
+        // the logs agree, as Kafka's consumer does when it has a reset policy.
+        sim::trace("ConsumerTruncationDetected")
+            .detail("partition", partition.name())
+            .detail("position", position.offset)
+            .detail("end_offset", response.end_offset);
+        seek_to(partition, response.end_offset, response.epoch);
+    }
+    positions_.at(partition).validated_epoch = current;
+    return true;
+}
+
+protocol::FetchRequest Consumer::fetch_request(protocol::BrokerId broker, const std::vector<TopicPartition>& partitions) {
+    std::vector<protocol::FetchPartition> wanted;
+    for (const TopicPartition& partition : partitions) {
+        wanted.push_back(protocol::FetchPartition{.partition = partition,
+                                                  .current_leader_epoch = metadata_.leader_epoch(partition),
+                                                  .fetch_offset = positions_.at(partition).offset,
+                                                  .max_bytes = config_.max_partition_fetch_bytes});
+    }
+    protocol::FetchRequest base;
+    base.max_wait = config_.fetch_max_wait;
+    base.max_bytes = config_.fetch_max_bytes;
+    return connections_[broker].session.build(wanted, base);
+}
+
+std::vector<ConsumedRecord> Consumer::poll() {
+    std::vector<ConsumedRecord> records;
+    std::map<protocol::BrokerId, std::vector<TopicPartition>> by_leader;
+    bool refresh = false;
+    for (const auto& [partition, position] : positions_) {
+        const std::optional<protocol::BrokerId> leader = metadata_.leader(partition);
+        if (!leader) {
+            refresh = true;
+        } else if (validated(partition)) {
+            by_leader[*leader].push_back(partition);
+        }
+    }
+    struct Sent {
+        protocol::BrokerId broker;
+        std::map<TopicPartition, std::uint64_t> seeks;  // each partition's seek count when sent
+        sim::Future<sim::Message> answer;
+    };
+    std::vector<Sent> sent;
+    for (const auto& [broker, partitions] : by_leader) {
+        Connection& connection = connections_[broker];
+        if (!connection.client) {
+            connection.client = metadata_.dedicated_client(broker);
+        }
+        Sent one{.broker = broker};
+        for (const TopicPartition& partition : partitions) {
+            one.seeks[partition] = positions_.at(partition).seeks;
+        }
+        one.answer = connection.client->send(sim::make_message(fetch_request(broker, partitions)));
+        sent.push_back(std::move(one));
+    }
+    const sim::Time deadline = sim::deadline_after(config_.fetch_max_wait + config_.request_timeout);
+    for (Sent& one : sent) {
+        Connection& connection = connections_.at(one.broker);
+        sim::Result<sim::Message> result = one.answer.wait_until(deadline);
+        if (!result) {
+            connection.client->disconnect();  // as a timed-out call does: Kafka's client drops the connection
+            connection.session.handle_error();
+            refresh = true;
+            continue;
+        }
+        const auto& response = result->as<protocol::FetchResponse>();
+        if (!connection.session.handle_response(response)) {
+            continue;  // a session error: the next request is full
+        }
+        for (const protocol::FetchPartitionResponse& answer : response.partitions) {
+            refresh = !apply(answer, one.seeks.at(answer.partition), records) || refresh;
+        }
+    }
+    if (refresh || sent.empty()) {
+        (void)metadata_.refresh();
+        sim::sleep(config_.retry_backoff);
+    }
+    return records;
+}
+
+bool Consumer::apply(const protocol::FetchPartitionResponse& answer, std::uint64_t seeks_when_sent,
+                     std::vector<ConsumedRecord>& out) {
+    const auto found = positions_.find(answer.partition);
+    if (found == positions_.end() || found->second.seeks != seeks_when_sent) {
+        // A seek moved the position while the fetch was out: its answer is for the old one. Kafka's
+        // consumer drops such a fetch too; applied, it would undo the seek.
+        return true;
+    }
+    Position& position = found->second;
+    if (answer.error == ErrorCode::offset_out_of_range) {
+        reset(answer.partition);
+        return true;
+    }
+    if (answer.error != ErrorCode::none) {
+        return false;
+    }
+    position.high_watermark = answer.high_watermark;
+    position.validated_epoch = std::max(position.validated_epoch, answer.leader_epoch);
+    ClientOperation operation;
+    for (const protocol::RecordBatch& batch : answer.batches) {
         for (std::size_t i = 0; i < batch.records.size(); ++i) {
             const Offset offset(batch.base_offset.value() + static_cast<std::int64_t>(i));
-            if (offset >= position) {
-                records.emplace_back(offset, batch.records[i]);
-                position = Offset(offset.value() + 1);
+            if (offset >= position.offset) {
+                out.push_back(ConsumedRecord{answer.partition, offset, batch.records[i]});
+                operation.records.push_back(
+                    ClientOperation::PolledRecord{offset.value(), batch.records[i].value, batch.records[i].key});
+                position.offset = Offset(offset.value() + 1);
+                position.offset_epoch = batch.leader_epoch;
             }
         }
     }
-    positions_[partition] = position;
-    if (!records.empty()) {
-        ClientOperation operation;
+    if (!operation.records.empty()) {
         operation.time = sim::now();
         operation.process = config_.client_id;
         operation.type = ClientOperation::Type::ok;
         operation.f = "poll";
-        operation.partition = partition.name();
-        for (const auto& [offset, record] : records) {
-            operation.records.push_back(ClientOperation::PolledRecord{offset.value(), record.value, record.key});
-        }
+        operation.partition = answer.partition.name();
         history_.record(operation);
     }
-    return records;
+    return true;
 }
 
 }  // namespace eosim::client_core

@@ -70,6 +70,15 @@ std::optional<protocol::BrokerId> MetadataClient::leader(const protocol::TopicPa
     return std::nullopt;
 }
 
+protocol::LeaderEpoch MetadataClient::leader_epoch(const protocol::TopicPartition& partition) const {
+    for (const protocol::PartitionState& state : metadata_.partitions) {
+        if (state.partition == partition) {
+            return state.leader_epoch;
+        }
+    }
+    return protocol::no_leader_epoch;
+}
+
 std::int32_t MetadataClient::partition_count(const std::string& topic) const {
     std::int32_t count = 0;
     for (const protocol::PartitionState& state : metadata_.partitions) {

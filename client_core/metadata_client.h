@@ -21,6 +21,8 @@ public:
     // Sends `request` to brokers in turn, from a random one, until one answers; the last failure if none.
     sim::Result<sim::Message> call_any(const sim::Message& request);
     [[nodiscard]] std::optional<protocol::BrokerId> leader(const protocol::TopicPartition& partition) const;
+    // The leader's epoch as of the last metadata (-1: unknown).
+    [[nodiscard]] protocol::LeaderEpoch leader_epoch(const protocol::TopicPartition& partition) const;
     [[nodiscard]] std::int32_t partition_count(const std::string& topic) const;
     [[nodiscard]] sim::RpcClient& client(protocol::BrokerId broker);
     // A connection of its own (for long polls that must not hold up other requests).

@@ -29,6 +29,8 @@ enum class ErrorCode : std::int16_t {
     invalid_producer_epoch = 47,
     kafka_storage_error = 56,
     unknown_producer_id = 59,
+    fetch_session_id_not_found = 70,
+    invalid_fetch_session_epoch = 71,
     fenced_leader_epoch = 74,
     unknown_leader_epoch = 75,
     stale_broker_epoch = 77,
@@ -61,6 +63,8 @@ constexpr std::string_view error_name(ErrorCode code) {
         case ErrorCode::invalid_producer_epoch: return "INVALID_PRODUCER_EPOCH";
         case ErrorCode::kafka_storage_error: return "KAFKA_STORAGE_ERROR";
         case ErrorCode::unknown_producer_id: return "UNKNOWN_PRODUCER_ID";
+        case ErrorCode::fetch_session_id_not_found: return "FETCH_SESSION_ID_NOT_FOUND";
+        case ErrorCode::invalid_fetch_session_epoch: return "INVALID_FETCH_SESSION_EPOCH";
         case ErrorCode::fenced_leader_epoch: return "FENCED_LEADER_EPOCH";
         case ErrorCode::unknown_leader_epoch: return "UNKNOWN_LEADER_EPOCH";
         case ErrorCode::stale_broker_epoch: return "STALE_BROKER_EPOCH";
@@ -88,6 +92,8 @@ constexpr bool retriable(ErrorCode code) {
         case ErrorCode::fenced_leader_epoch:
         case ErrorCode::unknown_leader_epoch:
         case ErrorCode::offset_not_available:
+        case ErrorCode::fetch_session_id_not_found:
+        case ErrorCode::invalid_fetch_session_epoch:
             return true;
         default:
             return false;

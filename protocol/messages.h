@@ -99,15 +99,39 @@ struct ProduceResponse {
 
 inline constexpr BrokerId consumer_replica_id{-1};
 
-struct FetchRequest {
-    BrokerId replica = consumer_replica_id;  // a follower's broker id, or -1 for a consumer
+// Fetch sessions (KIP-227): a fetcher and a leader agree on the set of partitions fetched, so that
+// later requests carry only the partitions whose fetch state changed and answers only those with news.
+inline constexpr std::int32_t no_fetch_session = 0;
+inline constexpr std::int32_t initial_session_epoch = 0;  // a full request: create a session (closing the given one)
+inline constexpr std::int32_t final_session_epoch = -1;   // a full request without a session (closing the given one)
+
+// The session epoch after `epoch`: it wraps from INT32_MAX back to 1, never to 0 or -1.
+constexpr std::int32_t next_session_epoch(std::int32_t epoch) {
+    return epoch < 0 ? epoch : (epoch == INT32_MAX ? 1 : epoch + 1);
+}
+
+// One partition of a Fetch request and its fetch state.
+struct FetchPartition {
     TopicPartition partition;
-    LeaderEpoch current_leader_epoch = no_leader_epoch;  // -1: not checked
+    LeaderEpoch current_leader_epoch = no_leader_epoch;  // -1: not checked (KIP-320)
     Offset fetch_offset{0};
     LeaderEpoch last_fetched_epoch = no_leader_epoch;  // followers: the epoch of their last batch
     Offset log_start_offset{-1};                       // followers: their own log start
-    std::uint64_t max_bytes = 1U << 20U;
+    std::uint64_t max_bytes = 1U << 20U;               // about how much of this partition an answer brings
+
+    bool operator==(const FetchPartition&) const = default;
+};
+
+struct FetchRequest {
+    BrokerId replica = consumer_replica_id;  // a follower's broker id, or -1 for a consumer
     sim::Duration max_wait{std::chrono::milliseconds(100)};
+    std::uint64_t max_bytes = 50U << 20U;  // the whole answer (at least one batch comes)
+    std::int32_t session_id = no_fetch_session;
+    std::int32_t session_epoch = final_session_epoch;
+    // A full request (session epoch 0 or -1): every partition fetched. An incremental one: the partitions
+    // added to the session or whose fetch state changed, and those to drop.
+    std::vector<FetchPartition> partitions;
+    std::vector<TopicPartition> forgotten;
 };
 
 struct DivergingEpoch {
@@ -116,7 +140,8 @@ struct DivergingEpoch {
     bool operator==(const DivergingEpoch&) const = default;
 };
 
-struct FetchResponse {
+struct FetchPartitionResponse {
+    TopicPartition partition;
     ErrorCode error = ErrorCode::none;
     Offset high_watermark{-1};
     Offset log_start_offset{-1};
@@ -124,6 +149,14 @@ struct FetchResponse {
     LeaderEpoch leader_epoch = no_leader_epoch;
     std::optional<DivergingEpoch> diverging_epoch;  // the follower's log diverged: truncate (KIP-320/595)
     std::vector<RecordBatch> batches;
+};
+
+struct FetchResponse {
+    ErrorCode error = ErrorCode::none;  // the session's: FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH
+    std::int32_t session_id = no_fetch_session;  // the session the next incremental request names (0: none)
+    // A full answer: every partition of the request. An incremental one: only those with records, an
+    // error, a diverging epoch or offsets that moved since the session last answered for them.
+    std::vector<FetchPartitionResponse> partitions;
 };
 
 struct OffsetsForLeaderEpochRequest {
@@ -154,9 +187,12 @@ struct DeleteRecordsResponse {
 inline constexpr std::int64_t earliest_timestamp = -2;
 inline constexpr std::int64_t latest_timestamp = -1;
 
+// KIP-207: a leader whose high watermark has not yet reached the log end it was elected with answers
+// OFFSET_NOT_AVAILABLE for the latest offset (its high watermark may still be below the old leader's).
 struct ListOffsetsRequest {
     TopicPartition partition;
-    std::int64_t timestamp = latest_timestamp;  // earliest_timestamp or latest_timestamp
+    std::int64_t timestamp = latest_timestamp;           // earliest_timestamp or latest_timestamp
+    LeaderEpoch current_leader_epoch = no_leader_epoch;  // -1: not checked (KIP-320)
 };
 struct ListOffsetsResponse {
     ErrorCode error = ErrorCode::none;

@@ -132,12 +132,12 @@ ConsumerWorkload::ConsumerWorkload(sim::Node& node, client_core::ConsumerConfig 
         const TopicPartition partition{spec.cluster.topic, p};
         partitions_.push_back(partition);
         consumer_.assign(partition, protocol::Offset(0));
-        node.spawn("consume", [this, partition] {
-            while (true) {
-                (void)consumer_.poll(partition);
-            }
-        });
     }
+    node.spawn("consume", [this] {
+        while (true) {
+            (void)consumer_.poll();
+        }
+    });
 }
 
 }  // namespace eosim::scenarios

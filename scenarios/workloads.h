@@ -46,7 +46,7 @@ private:
     client_core::HistoryRecorder& history_;
 };
 
-// Reads every partition of the topic from offset 0, forever.
+// Reads every partition of the topic from offset 0, forever (one poll after another).
 class ConsumerWorkload final : public sim::NodeState {
 public:
     ConsumerWorkload(sim::Node& node, client_core::ConsumerConfig config,

@@ -380,8 +380,7 @@ TEST(Cluster, DeleteRecordsMovesEveryReplicasLogStart) {
         deleted = cluster.call_leader<protocol::DeleteRecordsResponse>(
             protocol::DeleteRecordsRequest{topic_partition, Offset(6), 1s});
         protocol::FetchRequest fetch;
-        fetch.partition = topic_partition;
-        fetch.fetch_offset = Offset(3);
+        fetch.partitions.push_back(protocol::FetchPartition{.partition = topic_partition, .fetch_offset = Offset(3)});
         below = cluster.call_leader<protocol::FetchResponse>(fetch);
         earliest = cluster.call_leader<protocol::ListOffsetsResponse>(
             protocol::ListOffsetsRequest{topic_partition, protocol::earliest_timestamp});
@@ -395,13 +394,102 @@ TEST(Cluster, DeleteRecordsMovesEveryReplicasLogStart) {
     EXPECT_EQ(too_far.error, ErrorCode::offset_out_of_range);  // past the high watermark
     EXPECT_EQ(deleted.error, ErrorCode::none);
     EXPECT_GE(deleted.low_watermark, Offset(6));
-    EXPECT_EQ(below.error, ErrorCode::offset_out_of_range);
-    EXPECT_EQ(below.log_start_offset, Offset(6));
+    ASSERT_EQ(below.partitions.size(), 1U);
+    EXPECT_EQ(below.partitions[0].error, ErrorCode::offset_out_of_range);
+    EXPECT_EQ(below.partitions[0].log_start_offset, Offset(6));
     EXPECT_EQ(earliest.offset, Offset(6));
     for (int i = 1; i <= 3; ++i) {
         EXPECT_EQ(cluster.replica(BrokerId(i)).log.log_start_offset(), Offset(6)) << "broker " << i;
         EXPECT_EQ(cluster.replica(BrokerId(i)).log.log_end_offset(), Offset(10)) << "broker " << i;
     }
+}
+
+// KIP-207 (Kafka's PartitionTest.testMonotonicOffsetsAfterLeaderChange): a new leader whose high
+// watermark is still below the log end it was elected with answers ListOffsets latest with
+// OFFSET_NOT_AVAILABLE, never with an offset it cannot yet vouch for; once the ISR lets the high watermark
+// reach that end, it answers it. Broker 2 gets three records broker 3 never gets (acks=1), the leader
+// crashes, broker 2 leads with log end 8 and high watermark 5 until broker 3, which cannot reach it, leaves
+// the ISR.
+TEST(Cluster, ListOffsetsLatestWaitsForTheNewLeadersHighWatermark) {
+    Cluster cluster(12);
+    std::vector<std::pair<ErrorCode, std::int64_t>> answers;
+    bool done = false;
+    cluster.client->spawn("client", [&] {
+        sim::sleep(1s);
+        ASSERT_EQ(cluster.leader(), BrokerId(1));
+        for (int i = 0; i < 5; ++i) {
+            ASSERT_EQ(cluster.produce("a" + std::to_string(i)).error, ErrorCode::none);
+        }
+        sim::sleep(500ms);
+        sim::Network& network = cluster.simulation.network();
+        network.partition(cluster.broker(BrokerId(1)).id(), cluster.broker(BrokerId(3)).id());
+        network.partition(cluster.broker(BrokerId(2)).id(), cluster.broker(BrokerId(3)).id());
+        protocol::ProduceRequest request;
+        request.partition = topic_partition;
+        request.acks = 1;
+        request.batch.records = {protocol::Record{std::nullopt, "b0", 0}, protocol::Record{std::nullopt, "b1", 0},
+                                 protocol::Record{std::nullopt, "b2", 0}};
+        ASSERT_EQ(cluster.call_leader<protocol::ProduceResponse>(request).error, ErrorCode::none);
+        sim::sleep(100ms);  // broker 2 fetches them; broker 3 cannot
+        ASSERT_EQ(cluster.replica(BrokerId(2)).log.log_end_offset(), Offset(8));
+        (void)cluster.broker(BrokerId(1)).crash();
+        sim::RpcClient rpc(*cluster.client, cluster.addresses.brokers.at(BrokerId(2)), broker_port);
+        for (int i = 0; i < 800; ++i) {
+            auto response = rpc.call(sim::make_message(protocol::ListOffsetsRequest{topic_partition}), 1s);
+            if (response) {
+                const auto& listed = response->as<protocol::ListOffsetsResponse>();
+                answers.emplace_back(listed.error, listed.offset.value());
+            }
+            sim::sleep(10ms);
+        }
+        done = true;
+    });
+    cluster.run_until([&] { return done; });
+    EXPECT_EQ(cluster.leader(), BrokerId(2));
+    std::size_t not_available = 0;
+    std::size_t latest = 0;
+    for (const auto& [error, offset] : answers) {
+        if (error == ErrorCode::none) {
+            EXPECT_EQ(offset, 8) << "an offset the new leader's high watermark had not reached";
+            ++latest;
+        } else if (error == ErrorCode::offset_not_available) {
+            EXPECT_EQ(latest, 0U) << "OFFSET_NOT_AVAILABLE after the high watermark caught up";
+            ++not_available;
+        } else {
+            EXPECT_EQ(error, ErrorCode::not_leader_or_follower);
+        }
+    }
+    EXPECT_GT(not_available, 0U);
+    EXPECT_GT(latest, 0U);
+}
+
+// KIP-320: ListOffsets and OffsetsForLeaderEpoch carry the client's current leader epoch: an older one is
+// fenced, a newer one is unknown to this leader.
+TEST(Cluster, RequestsWithAnotherLeaderEpochAreRefused) {
+    Cluster cluster(13);
+    std::vector<ErrorCode> errors;
+    bool done = false;
+    cluster.client->spawn("client", [&] {
+        sim::sleep(1s);
+        (void)cluster.broker(cluster.leader()).crash();
+        sim::sleep(4s);  // a new leader, in a newer epoch
+        const protocol::LeaderEpoch epoch = cluster.partition().leader_epoch;
+        ASSERT_GT(epoch.value(), 0);
+        for (const int delta : {0, -1, 1}) {
+            const protocol::LeaderEpoch asked(epoch.value() + delta);
+            errors.push_back(cluster.call_leader<protocol::ListOffsetsResponse>(
+                                        protocol::ListOffsetsRequest{topic_partition, protocol::latest_timestamp, asked})
+                                 .error);
+            errors.push_back(cluster.call_leader<protocol::OffsetsForLeaderEpochResponse>(
+                                        protocol::OffsetsForLeaderEpochRequest{topic_partition, asked, epoch})
+                                 .error);
+        }
+        done = true;
+    });
+    cluster.run_until([&] { return done; });
+    EXPECT_EQ(errors, (std::vector<ErrorCode>{ErrorCode::none, ErrorCode::none, ErrorCode::fenced_leader_epoch,
+                                              ErrorCode::fenced_leader_epoch, ErrorCode::unknown_leader_epoch,
+                                              ErrorCode::unknown_leader_epoch}));
 }
 
 }  // namespace

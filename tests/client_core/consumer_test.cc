@@ -30,23 +30,34 @@ Offset append(Script& script, const std::vector<std::string>& values,
     return base;
 }
 
+// The fetch offset of the request's one partition (the tests assign one).
+Offset fetch_offset(const FetchRequest& request) {
+    EXPECT_EQ(request.partitions.size(), 1U);
+    return request.partitions.at(0).fetch_offset;
+}
+
+// Answers the partition with `error`.
+Reply refuse(ErrorCode error) {
+    return Reply::answer(FetchResponse{.partitions = {protocol::FetchPartitionResponse{.partition = partition, .error = error}}});
+}
+
 // Answers a fetch with the one batch holding the fetch offset (Kafka returns whole batches).
 Reply one_batch(const Script& script, const FetchRequest& request) {
-    FetchResponse response;
+    protocol::FetchPartitionResponse response{.partition = partition};
     response.high_watermark = script.log_end(partition);
     response.log_end_offset = response.high_watermark;
     for (const protocol::RecordBatch& batch : script.log.at(partition)) {
-        if (batch.base_offset <= request.fetch_offset && request.fetch_offset < batch.next_offset()) {
+        if (batch.base_offset <= fetch_offset(request) && fetch_offset(request) < batch.next_offset()) {
             response.batches.push_back(batch);
         }
     }
-    return Reply::answer(response);
+    return Reply::answer(FetchResponse{.partitions = {response}});
 }
 
 std::vector<std::int64_t> fetch_offsets(const Script& script) {
     std::vector<std::int64_t> out;
     for (const Received* fetch : script.received_of<FetchRequest>()) {
-        out.push_back(fetch->as<FetchRequest>().fetch_offset.value());
+        out.push_back(fetch_offset(fetch->as<FetchRequest>()).value());
     }
     return out;
 }
@@ -71,17 +82,17 @@ Polled polled(const ClientOperation& operation) {
     return out;
 }
 
-Polled polled(const std::vector<std::pair<Offset, protocol::Record>>& records) {
+Polled polled(const std::vector<ConsumedRecord>& records) {
     Polled out;
-    for (const auto& [offset, record] : records) {
-        out.emplace_back(offset.value(), record.value.value_or(""));
+    for (const ConsumedRecord& record : records) {
+        out.emplace_back(record.offset.value(), record.record.value.value_or(""));
     }
     return out;
 }
 
 // A consumer's first poll only learns the metadata (it knows no leader yet): it fetches nothing.
 void learn_metadata(Consumer& consumer) {
-    const auto records = consumer.poll(partition);
+    const auto records = consumer.poll();
     EXPECT_TRUE(records.empty());
 }
 
@@ -96,7 +107,7 @@ struct Polls {
         cluster.client().spawn("app", [this, &consumer, polls] {
             learn_metadata(consumer);
             for (int i = 0; i < polls; ++i) {
-                results.push_back(polled(consumer.poll(partition)));
+                results.push_back(polled(consumer.poll()));
                 positions.push_back(consumer.position(partition).value());
             }
             finished = true;
@@ -157,8 +168,8 @@ TEST_P(ConsumerOffsetReset, OffsetOutOfRangeResetsThePositionAsASeek) {
     cluster.script.log[partition].push_back(
         protocol::RecordBatch{.base_offset = Offset(11), .records = {protocol::Record{std::nullopt, "y", 0}}});
     cluster.script.on_fetch = [&](const FetchRequest& request, const Received&) {
-        if (request.fetch_offset < Offset(10)) {
-            return Reply::answer(FetchResponse{.error = ErrorCode::offset_out_of_range});
+        if (fetch_offset(request) < Offset(10)) {
+            return refuse(ErrorCode::offset_out_of_range);
         }
         return cluster.script.read(request);
     };
@@ -206,7 +217,7 @@ TEST(ConsumerLeaderChange, FetchesFromTheNewLeaderAtTheSamePosition) {
     bool moved = false;
     cluster.script.on_fetch = [&](const FetchRequest& request, const Received& received) {
         if (moved && received.broker == BrokerId(1)) {
-            return Reply::answer(FetchResponse{.error = ErrorCode::not_leader_or_follower});
+            return refuse(ErrorCode::not_leader_or_follower);
         }
         return one_batch(cluster.script, request);
     };
@@ -215,12 +226,12 @@ TEST(ConsumerLeaderChange, FetchesFromTheNewLeaderAtTheSamePosition) {
     Polls polls;
     cluster.client().spawn("app", [&] {
         learn_metadata(consumer);
-        polls.results.push_back(polled(consumer.poll(partition)));
+        polls.results.push_back(polled(consumer.poll()));
         polls.positions.push_back(consumer.position(partition).value());
         moved = true;
         cluster.script.set_leaders(partition.topic, {BrokerId(2)});
         for (int i = 0; i < 2; ++i) {
-            polls.results.push_back(polled(consumer.poll(partition)));
+            polls.results.push_back(polled(consumer.poll()));
             polls.positions.push_back(consumer.position(partition).value());
         }
         polls.finished = true;
@@ -268,7 +279,7 @@ TEST(ConsumerPosition, ASeekDuringAFetchDiscardsItsAnswer) {
     append(cluster.script, {"a", "b", "c"});
     append(cluster.script, {"d", "e"});
     cluster.script.on_fetch = [&](const FetchRequest& request, const Received&) {
-        if (request.fetch_offset == Offset(3)) {
+        if (fetch_offset(request) == Offset(3)) {
             return Reply::hold();
         }
         return cluster.script.read(request);
@@ -291,6 +302,67 @@ TEST(ConsumerPosition, ASeekDuringAFetchDiscardsItsAnswer) {
     ASSERT_EQ(polls_recorded.size(), 1U) << "the stale answer was recorded as a poll";
     EXPECT_EQ(polls_recorded[0]->records.front().offset, 0);
 }
+
+// KIP-320: the consumer read offsets 0..2 in leader epoch 0; broker 2 now leads in epoch 1 and its log
+// ends epoch 0 at `epoch_end`. The consumer validates its position before fetching from broker 2
+// (OffsetsForLeaderEpoch for epoch 0, in its current epoch 1): a log that ends below the position lost
+// what the consumer read, and it seeks back to where the logs agree (recorded as a seek); otherwise it
+// goes on where it was. Every fetch carries the leader epoch the consumer knows.
+class ConsumerValidation : public ::testing::TestWithParam<std::int64_t> {};
+
+TEST_P(ConsumerValidation, ValidatesItsPositionWithTheNewLeader) {
+    const std::int64_t epoch_end = GetParam();
+    ScriptedCluster cluster(27, 2);
+    append(cluster.script, {"a", "b", "c"});
+    cluster.script.on_offsets_for_leader_epoch = [&](const protocol::OffsetsForLeaderEpochRequest& request,
+                                                     const Received&) {
+        return Reply::answer(protocol::OffsetsForLeaderEpochResponse{ErrorCode::none, request.requested_epoch,
+                                                                     Offset(epoch_end)});
+    };
+    bool moved = false;
+    cluster.script.on_fetch = [&](const FetchRequest& request, const Received& received) {
+        if (moved && received.broker == BrokerId(1)) {
+            return refuse(ErrorCode::not_leader_or_follower);
+        }
+        return cluster.script.read(request);
+    };
+    Consumer& consumer = cluster.make_consumer(ConsumerConfig{});
+    consumer.assign(partition, Offset(0));
+    Polls polls;
+    cluster.client().spawn("app", [&] {
+        learn_metadata(consumer);
+        polls.results.push_back(polled(consumer.poll()));
+        moved = true;
+        cluster.script.set_leaders(partition.topic, {BrokerId(2)}, protocol::LeaderEpoch(1));
+        (void)consumer.poll();  // refused by broker 1: the consumer learns that broker 2 leads, in epoch 1
+        (void)consumer.poll();  // validates, then fetches from broker 2
+        polls.positions.push_back(consumer.position(partition).value());
+        polls.finished = true;
+    });
+    ASSERT_TRUE(cluster.run_until([&] { return polls.finished; }));
+    EXPECT_EQ(polls.results, (std::vector<Polled>{{{0, "a"}, {1, "b"}, {2, "c"}}}));
+    const std::vector<const Received*> validations = cluster.script.received_of<protocol::OffsetsForLeaderEpochRequest>();
+    ASSERT_EQ(validations.size(), 1U);
+    EXPECT_EQ(validations[0]->broker, BrokerId(2));
+    EXPECT_EQ(validations[0]->as<protocol::OffsetsForLeaderEpochRequest>().requested_epoch, protocol::LeaderEpoch(0));
+    EXPECT_EQ(validations[0]->as<protocol::OffsetsForLeaderEpochRequest>().current_leader_epoch,
+              protocol::LeaderEpoch(1));
+    const std::vector<const ClientOperation*> seeks = operations(cluster.history, "seek");
+    if (epoch_end < 3) {
+        ASSERT_EQ(seeks.size(), 1U) << "truncation detected";
+        EXPECT_EQ(seeks[0]->offset, epoch_end);
+    } else {
+        EXPECT_TRUE(seeks.empty()) << "the position is valid";
+    }
+    const std::vector<const Received*> fetches = cluster.script.received_of<FetchRequest>();
+    ASSERT_FALSE(fetches.empty());
+    EXPECT_EQ(fetches.back()->broker, BrokerId(2));
+    EXPECT_EQ(fetches.back()->as<FetchRequest>().partitions.at(0).current_leader_epoch, protocol::LeaderEpoch(1));
+    EXPECT_EQ(fetch_offset(fetches.back()->as<FetchRequest>()), Offset(std::min<std::int64_t>(epoch_end, 3)));
+}
+
+INSTANTIATE_TEST_SUITE_P(EpochEnd, ConsumerValidation, ::testing::Values(2, 3, 5),
+                         [](const auto& param_info) { return "EndsAt" + std::to_string(param_info.param); });
 
 }  // namespace
 }  // namespace eosim::client_core::testing

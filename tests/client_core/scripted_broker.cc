@@ -18,6 +18,10 @@ Script::Script()
       on_init_producer_id([](const Received&) {
           return Reply::answer(protocol::InitProducerIdResponse{ErrorCode::none, protocol::ProducerId(1000),
                                                                 protocol::ProducerEpoch(0)});
+      }),
+      on_offsets_for_leader_epoch([this](const protocol::OffsetsForLeaderEpochRequest& request, const Received&) {
+          return Reply::answer(
+              protocol::OffsetsForLeaderEpochResponse{ErrorCode::none, request.requested_epoch, log_end(request.partition)});
       }) {}
 
 Offset Script::log_end(const protocol::TopicPartition& partition) const {
@@ -32,12 +36,13 @@ Reply Script::append(const protocol::ProduceRequest& request) {
     return Reply::answer(protocol::ProduceResponse{ErrorCode::none, batch.base_offset, Offset(0)});
 }
 
-Reply Script::read(const protocol::FetchRequest& request) const {
+protocol::FetchPartitionResponse Script::read(const protocol::FetchPartition& request) const {
     const Offset end = log_end(request.partition);
-    protocol::FetchResponse response;
+    protocol::FetchPartitionResponse response;
+    response.partition = request.partition;
     if (request.fetch_offset < Offset(0) || request.fetch_offset > end) {
         response.error = ErrorCode::offset_out_of_range;
-        return Reply::answer(response);
+        return response;
     }
     response.high_watermark = end;
     response.log_start_offset = Offset(0);
@@ -50,6 +55,14 @@ Reply Script::read(const protocol::FetchRequest& request) const {
             }
         }
     }
+    return response;
+}
+
+Reply Script::read(const protocol::FetchRequest& request) const {
+    protocol::FetchResponse response;
+    for (const protocol::FetchPartition& partition : request.partitions) {
+        response.partitions.push_back(read(partition));
+    }
     return Reply::answer(response);
 }
 
@@ -58,7 +71,7 @@ Reply Script::list_offsets(const protocol::ListOffsetsRequest& request) const {
     return Reply::answer(protocol::ListOffsetsResponse{ErrorCode::none, offset, protocol::LeaderEpoch(0)});
 }
 
-void Script::set_leaders(const std::string& topic, const std::vector<BrokerId>& leaders) {
+void Script::set_leaders(const std::string& topic, const std::vector<BrokerId>& leaders, protocol::LeaderEpoch epoch) {
     std::erase_if(metadata.partitions,
                   [&topic](const protocol::PartitionState& state) { return state.partition.topic == topic; });
     for (std::size_t i = 0; i < leaders.size(); ++i) {
@@ -66,6 +79,7 @@ void Script::set_leaders(const std::string& topic, const std::vector<BrokerId>& 
         state.partition = protocol::TopicPartition{topic, static_cast<std::int32_t>(i)};
         state.replicas = {leaders[i]};
         state.leader = leaders[i];
+        state.leader_epoch = epoch;
         state.isr = {leaders[i]};
         metadata.partitions.push_back(state);
     }
@@ -103,6 +117,9 @@ Reply Script::receive(Received entry) {
     }
     if (stored.is<protocol::ListOffsetsRequest>()) {
         return on_list_offsets(stored.as<protocol::ListOffsetsRequest>(), stored);
+    }
+    if (stored.is<protocol::OffsetsForLeaderEpochRequest>()) {
+        return on_offsets_for_leader_epoch(stored.as<protocol::OffsetsForLeaderEpochRequest>(), stored);
     }
     ADD_FAILURE() << "the scripted broker got a request it does not know: " << stored.request.payload.type().name();
     return Reply::never();

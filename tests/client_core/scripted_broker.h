@@ -85,6 +85,7 @@ public:
     using FetchHandler = std::function<Reply(const protocol::FetchRequest&, const Received&)>;
     using ListOffsetsHandler = std::function<Reply(const protocol::ListOffsetsRequest&, const Received&)>;
     using InitProducerIdHandler = std::function<Reply(const Received&)>;
+    using EpochHandler = std::function<Reply(const protocol::OffsetsForLeaderEpochRequest&, const Received&)>;
 
     Script();
 
@@ -93,16 +94,19 @@ public:
     FetchHandler on_fetch;
     ListOffsetsHandler on_list_offsets;
     InitProducerIdHandler on_init_producer_id;
+    EpochHandler on_offsets_for_leader_epoch;  // default: the log ends the requested epoch
     std::map<protocol::TopicPartition, std::vector<protocol::RecordBatch>> log;
 
     // The defaults, for handlers that script some requests and leave the rest to them.
     Reply append(const protocol::ProduceRequest& request);
-    Reply read(const protocol::FetchRequest& request) const;
+    Reply read(const protocol::FetchRequest& request) const;  // sessionless: every partition answered
+    [[nodiscard]] protocol::FetchPartitionResponse read(const protocol::FetchPartition& request) const;
     Reply list_offsets(const protocol::ListOffsetsRequest& request) const;
     [[nodiscard]] protocol::Offset log_end(const protocol::TopicPartition& partition) const;
 
-    // Sets the metadata: one partition per entry of `leaders` (its leader), version bumped.
-    void set_leaders(const std::string& topic, const std::vector<protocol::BrokerId>& leaders);
+    // Sets the metadata: one partition per entry of `leaders` (its leader, in `epoch`), version bumped.
+    void set_leaders(const std::string& topic, const std::vector<protocol::BrokerId>& leaders,
+                     protocol::LeaderEpoch epoch = protocol::LeaderEpoch(0));
 
     [[nodiscard]] const std::deque<Received>& received() const { return received_; }
     [[nodiscard]] Received& received(std::size_t index) { return received_.at(index); }
