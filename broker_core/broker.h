@@ -94,6 +94,15 @@ struct PartitionRead {
     bool answered = false;
 };
 
+// One partition of a Produce on the leader: checked and appended (or refused) when the request comes;
+// with acks=all it is answered once the high watermark passes `last`.
+struct PartitionAppend {
+    protocol::ProducePartitionResponse answer;
+    Replica* replica = nullptr;
+    std::uint64_t generation = 0;  // the replica's when the request came
+    std::optional<protocol::Offset> last;  // acks=all: the last offset to see replicated
+};
+
 // A follower's fetcher of the partitions one leader leads (Kafka's ReplicaFetcherThread): one fiber, one
 // connection, one request in flight, one fetch session.
 struct Fetcher {
@@ -140,20 +149,20 @@ private:
 
     // broker_produce.cc: produce and producer ids.
     protocol::ProduceResponse produce(const protocol::ProduceRequest& request);
+    // Checks and appends one partition's batch (or answers a duplicate with its original offsets).
+    PartitionAppend append_partition(std::int16_t acks, const protocol::ProducePartition& data);
     // Not the leader, bad acks, or acks=all below min ISR: the error to answer with at once, if any.
-    [[nodiscard]] protocol::ErrorCode produce_precheck(const Replica* replica,
-                                                       const protocol::ProduceRequest& request) const;
+    [[nodiscard]] protocol::ErrorCode produce_precheck(const Replica* replica, std::int16_t acks) const;
     // The answer to a batch the idempotence check did not let append (a duplicate gets its original offsets).
-    protocol::ProduceResponse answer_rejected(Replica& replica, std::uint64_t generation,
-                                              const protocol::ProduceRequest& request, const SequenceCheck& check,
-                                              protocol::ProduceResponse response);
-    // Appends the batch at the log end in this leader's epoch and answers as acks demands.
-    protocol::ProduceResponse append_and_answer(Replica& replica, std::uint64_t generation,
-                                                const protocol::ProduceRequest& request,
-                                                protocol::ProduceResponse response);
-    // Waits (acks=all) until the high watermark passes `last`; the error to answer with, if any.
+    void answer_rejected(PartitionAppend& append, std::int16_t acks, const protocol::ProducePartition& data,
+                         const SequenceCheck& check);
+    // Appends the batch at the log end in this leader's epoch.
+    void append_batch(PartitionAppend& append, std::int16_t acks, const protocol::ProducePartition& data);
+    // With acks=all: waits until the high watermark passes what was appended, or the deadline.
+    void await_append(PartitionAppend& append, sim::Time deadline);
+    // Waits until the high watermark passes `last`; the error to answer with, if any.
     protocol::ErrorCode await_replication(Replica& replica, std::uint64_t generation, protocol::Offset last,
-                                          sim::Duration timeout);
+                                          sim::Time deadline);
     protocol::InitProducerIdResponse init_producer_id();
 
     // broker_partition.cc: roles from the metadata, ISR, high watermark and its checkpoint.

@@ -13,108 +13,125 @@ using protocol::Offset;
 // Produce (acks 0/1/all, min ISR, the idempotence check) and InitProducerId.
 
 protocol::ProduceResponse Broker::produce(const protocol::ProduceRequest& request) {
+    // Every partition is appended first; then, with acks=all, the answer waits for each to be replicated
+    // until one shared deadline (Kafka's DelayedProduce).
+    std::vector<PartitionAppend> appends;
+    appends.reserve(request.partitions.size());
+    for (const protocol::ProducePartition& data : request.partitions) {
+        appends.push_back(append_partition(request.acks, data));
+    }
+    const sim::Time deadline = sim::deadline_after(request.timeout);
     protocol::ProduceResponse response;
-    Replica* replica = find(request.partition);
-    response.error = produce_precheck(replica, request);
-    if (response.error != ErrorCode::none) {
-        return response;
+    for (PartitionAppend& append : appends) {
+        await_append(append, deadline);
+        response.partitions.push_back(append.answer);
     }
-    const std::uint64_t generation = replica->generation;
-    response.log_start_offset = replica->log.log_start_offset();
-    if (request.batch.producer_id.value() >= 0) {
-        const SequenceCheck check = replica->log.producer_state().check(request.batch);
-        if (check.verdict != SequenceVerdict::append) {
-            return answer_rejected(*replica, generation, request, check, std::move(response));
-        }
+    if (request.acks == -1 && sim::buggify("slow-produce-answer")) {
+        sim::sleep(std::chrono::milliseconds(node_.random().below(300)));  // a slow response: client timeouts race it
     }
-    return append_and_answer(*replica, generation, request, std::move(response));
+    return response;
 }
 
-ErrorCode Broker::produce_precheck(const Replica* replica, const protocol::ProduceRequest& request) const {
+PartitionAppend Broker::append_partition(std::int16_t acks, const protocol::ProducePartition& data) {
+    PartitionAppend append{.answer = protocol::ProducePartitionResponse{.partition = data.partition},
+                           .replica = find(data.partition)};
+    append.answer.error = produce_precheck(append.replica, acks);
+    if (append.answer.error != ErrorCode::none) {
+        return append;
+    }
+    append.generation = append.replica->generation;
+    append.answer.log_start_offset = append.replica->log.log_start_offset();
+    if (data.batch.producer_id.value() >= 0) {
+        const SequenceCheck check = append.replica->log.producer_state().check(data.batch);
+        if (check.verdict != SequenceVerdict::append) {
+            answer_rejected(append, acks, data, check);
+            return append;
+        }
+    }
+    append_batch(append, acks, data);
+    return append;
+}
+
+ErrorCode Broker::produce_precheck(const Replica* replica, std::int16_t acks) const {
     if (replica == nullptr || replica->role != ReplicaRole::leader || replica->halted) {
         return replica == nullptr ? ErrorCode::unknown_topic_or_partition : ErrorCode::not_leader_or_follower;
     }
-    if (request.acks != -1 && request.acks != 0 && request.acks != 1) {
+    if (acks != -1 && acks != 0 && acks != 1) {
         return ErrorCode::invalid_required_acks;
     }
-    if (request.acks == -1 && std::ssize(replica->isr) < config_.min_insync_replicas) {
+    if (acks == -1 && std::ssize(replica->isr) < config_.min_insync_replicas) {
         return ErrorCode::not_enough_replicas;
     }
     return ErrorCode::none;
 }
 
-protocol::ProduceResponse Broker::answer_rejected(Replica& replica, std::uint64_t generation,
-                                                  const protocol::ProduceRequest& request, const SequenceCheck& check,
-                                                  protocol::ProduceResponse response) {
+void Broker::answer_rejected(PartitionAppend& append, std::int16_t acks, const protocol::ProducePartition& data,
+                             const SequenceCheck& check) {
     sim::trace("ProduceRejected")
-        .detail("partition", request.partition.name())
+        .detail("partition", data.partition.name())
         .detail("verdict", to_string(check.verdict))
-        .detail("producer_id", request.batch.producer_id)
-        .detail("producer_epoch", request.batch.producer_epoch)
-        .detail("sequence", request.batch.base_sequence);
+        .detail("producer_id", data.batch.producer_id)
+        .detail("producer_epoch", data.batch.producer_epoch)
+        .detail("sequence", data.batch.base_sequence);
     switch (check.verdict) {
         case SequenceVerdict::append:
             break;
         case SequenceVerdict::duplicate:
             // A retry of a batch the log has: answered with the original offsets, once they are
             // replicated as acks demands.
-            response.base_offset = check.original->first_offset;
-            if (request.acks == -1 && !config_.bugs.ack_before_isr) {
-                response.error = await_replication(replica, generation, check.original->last_offset, request.timeout);
-            }
-            if (request.acks == -1 && response.error == ErrorCode::none) {
-                invariants::acknowledged(replica, check.original->last_offset, config_.min_insync_replicas);
+            append.answer.base_offset = check.original->first_offset;
+            if (acks == -1 && !config_.bugs.ack_before_isr) {
+                append.last = check.original->last_offset;
+            } else if (acks == -1) {
+                invariants::acknowledged(*append.replica, check.original->last_offset, config_.min_insync_replicas);
             }
             break;
         case SequenceVerdict::out_of_order_sequence:
-            response.error = ErrorCode::out_of_order_sequence_number;
+            append.answer.error = ErrorCode::out_of_order_sequence_number;
             break;
         case SequenceVerdict::invalid_producer_epoch:
-            response.error = ErrorCode::invalid_producer_epoch;
+            append.answer.error = ErrorCode::invalid_producer_epoch;
             break;
         case SequenceVerdict::unknown_producer_id:
-            response.error = ErrorCode::unknown_producer_id;
+            append.answer.error = ErrorCode::unknown_producer_id;
             break;
     }
-    return response;
 }
 
-protocol::ProduceResponse Broker::append_and_answer(Replica& replica, std::uint64_t generation,
-                                                    const protocol::ProduceRequest& request,
-                                                    protocol::ProduceResponse response) {
-    protocol::RecordBatch batch = request.batch;
+void Broker::append_batch(PartitionAppend& append, std::int16_t acks, const protocol::ProducePartition& data) {
+    Replica& replica = *append.replica;
+    protocol::RecordBatch batch = data.batch;
     batch.base_offset = replica.log.log_end_offset();
     batch.leader_epoch = replica.leader_epoch;
     if (!replica.log.append(batch)) {
-        response.error = ErrorCode::kafka_storage_error;
-        return response;
+        append.answer.error = ErrorCode::kafka_storage_error;
+        return;
     }
-    response.base_offset = batch.base_offset;
+    append.answer.base_offset = batch.base_offset;
     maybe_advance_high_watermark(replica);
     replica.notify_changed();
-    if (replica.generation != generation) {
-        response.error = ErrorCode::not_leader_or_follower;
-        return response;
-    }
-    if (request.acks != -1 || config_.bugs.ack_before_isr) {
-        if (request.acks == -1) {
-            invariants::acknowledged(replica, batch.last_offset(), config_.min_insync_replicas);
-        }
-        return response;
-    }
-    response.error = await_replication(replica, generation, batch.last_offset(), request.timeout);
-    if (response.error == ErrorCode::none) {
+    if (replica.generation != append.generation) {
+        append.answer.error = ErrorCode::not_leader_or_follower;
+    } else if (acks == -1 && config_.bugs.ack_before_isr) {
         invariants::acknowledged(replica, batch.last_offset(), config_.min_insync_replicas);
+    } else if (acks == -1) {
+        append.last = batch.last_offset();
     }
-    if (sim::buggify("slow-produce-answer")) {
-        sim::sleep(std::chrono::milliseconds(node_.random().below(300)));  // a slow response: client timeouts race it
-    }
-    return response;
 }
 
-ErrorCode Broker::await_replication(Replica& replica, std::uint64_t generation, Offset last, sim::Duration timeout) {
+void Broker::await_append(PartitionAppend& append, sim::Time deadline) {
+    if (!append.last || append.answer.error != ErrorCode::none) {
+        return;
+    }
+    append.answer.error = await_replication(*append.replica, append.generation, *append.last, deadline);
+    if (append.answer.error == ErrorCode::none) {
+        invariants::acknowledged(*append.replica, *append.last, config_.min_insync_replicas);
+    }
+}
+
+ErrorCode Broker::await_replication(Replica& replica, std::uint64_t generation, Offset last, sim::Time deadline) {
     Replica* waiting = &replica;
-    const bool reached = replica.changed.wait_until(sim::deadline_after(timeout), [waiting, generation, last] {
+    const bool reached = replica.changed.wait_until(deadline, [waiting, generation, last] {
         return waiting->generation != generation || waiting->high_watermark > last;
     });
     if (replica.generation != generation) {

@@ -87,6 +87,79 @@ sim::Future<SendOutcome> Producer::send(const std::string& topic, std::optional<
     return future;
 }
 
+// ---- Connections -----------------------------------------------------------------------------------
+
+sim::Result<protocol::ProducePartitionResponse> Producer::produce_to(protocol::BrokerId broker,
+                                                                     protocol::ProducePartition data) {
+    std::unique_ptr<Connection>& slot = connections_[broker];
+    if (!slot) {
+        slot = std::make_unique<Connection>();
+    }
+    Connection& connection = *slot;
+    Outgoing outgoing{std::move(data), sim::Promise<protocol::ProducePartitionResponse>()};
+    const sim::Future<protocol::ProducePartitionResponse> answer = outgoing.answer.future();
+    connection.queue.push_back(std::move(outgoing));
+    connection.changed.notify_all();
+    if (!connection.draining) {
+        connection.draining = true;
+        node_.spawn("producer-drain", [this, broker] { drain(broker); });
+    }
+    return answer.wait();  // every request is answered or fails within its timeout
+}
+
+void Producer::drain(protocol::BrokerId broker) {
+    Connection& connection = *connections_.at(broker);
+    while (!connection.queue.empty()) {
+        (void)connection.changed.wait_until(sim::Time::max(),
+                                            [&connection, this] { return connection.in_flight < config_.max_in_flight; });
+        std::vector<Outgoing> items;
+        for (auto it = connection.queue.begin(); it != connection.queue.end();) {
+            const bool taken = std::any_of(items.begin(), items.end(), [&it](const Outgoing& item) {
+                return item.data.partition == it->data.partition;
+            });
+            if (taken) {
+                ++it;  // one batch per partition per request: it goes in the next one
+            } else {
+                items.push_back(std::move(*it));
+                it = connection.queue.erase(it);
+            }
+        }
+        ++connection.in_flight;
+        node_.spawn("producer-request", [this, broker, items = std::make_shared<std::vector<Outgoing>>(std::move(items))] {
+            send_request(broker, std::move(*items));
+        });
+    }
+    connection.draining = false;
+}
+
+void Producer::send_request(protocol::BrokerId broker, std::vector<Outgoing> items) {
+    protocol::ProduceRequest request;
+    request.acks = config_.acks;
+    request.timeout = config_.request_timeout;
+    for (const Outgoing& item : items) {
+        request.partitions.push_back(item.data);
+    }
+    sim::Result<sim::Message> result =
+        metadata_.client(broker).call(sim::make_message(request), config_.request_timeout + std::chrono::milliseconds(200));
+    Connection& connection = *connections_.at(broker);
+    --connection.in_flight;
+    connection.changed.notify_all();
+    for (Outgoing& item : items) {
+        if (!result) {
+            item.answer.set_error(result.error());
+            continue;
+        }
+        const auto& answers = result->as<protocol::ProduceResponse>().partitions;
+        const auto answer = std::find_if(answers.begin(), answers.end(), [&item](const auto& a) {
+            return a.partition == item.data.partition;
+        });
+        EOSIM_ASSERT_MSG(answer != answers.end(), "a produce answer left out a partition of the request");
+        item.answer.set_value(*answer);
+    }
+}
+
+// ---- Without idempotence --------------------------------------------------------------------------
+
 void Producer::run_sender(protocol::TopicPartition partition) {
     PartitionQueue& queue = *queues_.at(partition);
     while (true) {
@@ -123,21 +196,17 @@ void Producer::deliver(protocol::TopicPartition partition, std::vector<Pending> 
             sim::sleep(config_.retry_backoff);
             continue;
         }
-        protocol::ProduceRequest request;
-        request.partition = partition;
-        request.acks = config_.acks;
-        request.timeout = config_.request_timeout;
+        protocol::ProducePartition data{.partition = partition};
         for (const Pending& pending : batch) {
-            request.batch.records.push_back(pending.record);
+            data.batch.records.push_back(pending.record);
         }
         ++attempts;
-        sim::Result<sim::Message> result =
-            metadata_.client(*leader).call(sim::make_message(request), config_.request_timeout + std::chrono::milliseconds(200));
+        const sim::Result<protocol::ProducePartitionResponse> result = produce_to(*leader, std::move(data));
         if (!result) {
             maybe_written = true;  // the request may have arrived
             last_error = ErrorCode::network_exception;
         } else {
-            const auto& response = result->as<protocol::ProduceResponse>();
+            const protocol::ProducePartitionResponse& response = *result;
             if (response.error == ErrorCode::none) {
                 complete(partition, batch,
                          SendOutcome{SendOutcome::Status::ok, response.base_offset, ErrorCode::none, attempts});
@@ -311,25 +380,21 @@ void Producer::attempt(protocol::TopicPartition partition, std::shared_ptr<Batch
     if (!leader) {
         (void)metadata_.refresh();
     } else {
-        protocol::ProduceRequest request;
-        request.partition = partition;
-        request.acks = config_.acks;
-        request.timeout = config_.request_timeout;
-        request.batch.producer_id = producer_id_;
-        request.batch.producer_epoch = batch->epoch;
-        request.batch.base_sequence = batch->base_sequence;
+        protocol::ProducePartition data{.partition = partition};
+        data.batch.producer_id = producer_id_;
+        data.batch.producer_epoch = batch->epoch;
+        data.batch.base_sequence = batch->base_sequence;
         for (const Pending& pending : batch->records) {
-            request.batch.records.push_back(pending.record);
+            data.batch.records.push_back(pending.record);
         }
         ++batch->attempts;
-        sim::Result<sim::Message> result =
-            metadata_.client(*leader).call(sim::make_message(request), config_.request_timeout + std::chrono::milliseconds(200));
+        const sim::Result<protocol::ProducePartitionResponse> result = produce_to(*leader, std::move(data));
         if (!result) {
             batch->maybe_written = true;  // the request may have arrived
             batch->last_error = ErrorCode::network_exception;
             (void)metadata_.refresh();
         } else {
-            const auto& response = result->as<protocol::ProduceResponse>();
+            const protocol::ProducePartitionResponse& response = *result;
             batch->last_error = response.error;
             switch (response.error) {
                 case ErrorCode::none: {

@@ -18,7 +18,9 @@ struct ProducerConfig {
     std::string client_id = "producer";
     std::int16_t acks = -1;           // -1 (all), 1, 0
     bool idempotent = true;           // enable.idempotence (Kafka's default); needs acks=all
-    std::int32_t max_in_flight = 5;   // batches in flight per partition; without idempotence, more than 1 can reorder
+    // max.in.flight.requests.per.connection: produce requests out on one connection, and so batches of one
+    // partition (a request carries at most one per partition); without idempotence, more than 1 can reorder.
+    std::int32_t max_in_flight = 5;
     std::size_t batch_records_max = 16;
     sim::Duration linger{std::chrono::milliseconds(2)};
     sim::Duration request_timeout{std::chrono::milliseconds(1000)};
@@ -98,6 +100,25 @@ private:
         }
     };
 
+    // One partition's batch on its way to a broker (Kafka's Sender drains per node): the batches of
+    // several partitions that are ready together go in one Produce request, at most one per partition,
+    // with at most max_in_flight requests out on the connection, answered in order.
+    struct Outgoing {
+        protocol::ProducePartition data;
+        sim::Promise<protocol::ProducePartitionResponse> answer;
+    };
+    struct Connection {
+        std::deque<Outgoing> queue;
+        std::int32_t in_flight = 0;
+        bool draining = false;
+        sim::Condition changed;
+    };
+    // Sends one partition's batch to `broker` (in a fiber) and waits for its answer (an error: none came).
+    sim::Result<protocol::ProducePartitionResponse> produce_to(protocol::BrokerId broker,
+                                                               protocol::ProducePartition data);
+    void drain(protocol::BrokerId broker);
+    void send_request(protocol::BrokerId broker, std::vector<Outgoing> items);
+
     void run_sender(protocol::TopicPartition partition);
     void deliver(protocol::TopicPartition partition, std::vector<Pending> batch);
     void complete(const protocol::TopicPartition& partition, std::vector<Pending>& batch, const SendOutcome& outcome);
@@ -121,6 +142,7 @@ private:
     MetadataClient metadata_;
     HistoryRecorder& history_;
     std::map<protocol::TopicPartition, std::unique_ptr<PartitionQueue>> queues_;
+    std::map<protocol::BrokerId, std::unique_ptr<Connection>> connections_;
     std::int32_t sticky_partition_ = -1;
     std::size_t sticky_count_ = 0;
     std::size_t pending_ = 0;

@@ -85,16 +85,29 @@ struct InitProducerIdResponse {
 
 // ---- Produce and fetch ---------------------------------------------------------------------------
 
-struct ProduceRequest {
+// One partition's batch in a Produce request (at most one per partition, as in Kafka).
+struct ProducePartition {
     TopicPartition partition;
-    std::int16_t acks = -1;  // -1 (all), 1, 0
-    sim::Duration timeout{std::chrono::seconds(30)};
     RecordBatch batch;  // base offset and leader epoch are assigned by the leader
 };
-struct ProduceResponse {
+
+struct ProduceRequest {
+    std::int16_t acks = -1;  // -1 (all), 1, 0
+    sim::Duration timeout{std::chrono::seconds(30)};
+    std::vector<ProducePartition> partitions;
+};
+
+struct ProducePartitionResponse {
+    TopicPartition partition;
     ErrorCode error = ErrorCode::none;
     Offset base_offset{-1};
     Offset log_start_offset{-1};
+};
+
+// One answer per partition of the request, once every one is decided (appended and, with acks=all,
+// replicated, or refused, or timed out).
+struct ProduceResponse {
+    std::vector<ProducePartitionResponse> partitions;
 };
 
 inline constexpr BrokerId consumer_replica_id{-1};

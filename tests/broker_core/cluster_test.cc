@@ -73,22 +73,29 @@ struct Cluster {
     }
 
     // Sends one record with acks=all to the current leader (as the controller knows it).
-    protocol::ProduceResponse produce(const std::string& value, sim::Duration timeout = 2s) {
+    protocol::ProducePartitionResponse produce(const std::string& value, sim::Duration timeout = 2s) {
+        return produce({value}, -1, timeout);
+    }
+    // Sends one batch of `values` with `acks` to the current leader (as the controller knows it).
+    protocol::ProducePartitionResponse produce(const std::vector<std::string>& values, std::int16_t acks,
+                                               sim::Duration timeout = 2s) {
         protocol::ProduceRequest request;
-        request.partition = topic_partition;
-        request.acks = -1;
+        request.acks = acks;
         request.timeout = timeout;
-        request.batch.records.push_back(protocol::Record{std::nullopt, value, 0});
+        request.partitions.push_back(protocol::ProducePartition{.partition = topic_partition});
+        for (const std::string& value : values) {
+            request.partitions[0].batch.records.push_back(protocol::Record{std::nullopt, value, 0});
+        }
         const BrokerId to = leader();
         if (to == protocol::no_broker) {
-            return protocol::ProduceResponse{ErrorCode::leader_not_available};
+            return protocol::ProducePartitionResponse{.error = ErrorCode::leader_not_available};
         }
         sim::RpcClient rpc(*client, addresses.brokers.at(to), broker_port);
         auto response = rpc.call(sim::make_message(request), timeout + 1s);
         if (!response) {
-            return protocol::ProduceResponse{ErrorCode::network_exception};
+            return protocol::ProducePartitionResponse{.error = ErrorCode::network_exception};
         }
-        return response->as<protocol::ProduceResponse>();
+        return response->as<protocol::ProduceResponse>().partitions.at(0);
     }
 
     // Sends `request` to the current leader and returns its answer (network errors fail the test).
@@ -424,12 +431,7 @@ TEST(Cluster, ListOffsetsLatestWaitsForTheNewLeadersHighWatermark) {
         sim::Network& network = cluster.simulation.network();
         network.partition(cluster.broker(BrokerId(1)).id(), cluster.broker(BrokerId(3)).id());
         network.partition(cluster.broker(BrokerId(2)).id(), cluster.broker(BrokerId(3)).id());
-        protocol::ProduceRequest request;
-        request.partition = topic_partition;
-        request.acks = 1;
-        request.batch.records = {protocol::Record{std::nullopt, "b0", 0}, protocol::Record{std::nullopt, "b1", 0},
-                                 protocol::Record{std::nullopt, "b2", 0}};
-        ASSERT_EQ(cluster.call_leader<protocol::ProduceResponse>(request).error, ErrorCode::none);
+        ASSERT_EQ(cluster.produce({"b0", "b1", "b2"}, 1).error, ErrorCode::none);
         sim::sleep(100ms);  // broker 2 fetches them; broker 3 cannot
         ASSERT_EQ(cluster.replica(BrokerId(2)).log.log_end_offset(), Offset(8));
         (void)cluster.broker(BrokerId(1)).crash();

@@ -21,9 +21,9 @@ const protocol::TopicPartition partition{"t", 0};
 Offset append(Script& script, const std::vector<std::string>& values,
               const std::optional<std::string>& key = std::nullopt) {
     protocol::ProduceRequest request;
-    request.partition = partition;
+    request.partitions.push_back(protocol::ProducePartition{.partition = partition});
     for (const std::string& value : values) {
-        request.batch.records.push_back(protocol::Record{key, value, 0});
+        request.partitions[0].batch.records.push_back(protocol::Record{key, value, 0});
     }
     const Offset base = script.log_end(partition);
     (void)script.append(request);

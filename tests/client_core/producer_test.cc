@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <ostream>
 
+#include "protocol/partitioner.h"
 #include "protocol/sequence.h"
 #include "tests/client_core/scripted_broker.h"
 
@@ -13,6 +14,7 @@ namespace eosim::client_core::testing {
 namespace {
 
 using namespace std::chrono_literals;
+using protocol::BrokerId;
 using protocol::ErrorCode;
 using protocol::Offset;
 using protocol::ProduceRequest;
@@ -36,11 +38,17 @@ std::ostream& operator<<(std::ostream& out, const Attempt& attempt) {
                << " records from " << attempt.first_value << "}";
 }
 
+// The one batch of a request (the producer sends one partition here).
+const protocol::RecordBatch& batch_of(const ProduceRequest& request) {
+    EXPECT_EQ(request.partitions.size(), 1U);
+    return request.partitions.at(0).batch;
+}
+
 Attempt attempt_of(const Received& received) {
     const ProduceRequest& request = received.as<ProduceRequest>();
-    return Attempt{request.batch.producer_epoch.value(), request.batch.base_sequence.value(),
-                   request.batch.records.size(),
-                   request.batch.records.empty() ? "" : request.batch.records.front().value.value_or("")};
+    const protocol::RecordBatch& batch = batch_of(request);
+    return Attempt{batch.producer_epoch.value(), batch.base_sequence.value(), batch.records.size(),
+                   batch.records.empty() ? "" : batch.records.front().value.value_or("")};
 }
 
 std::vector<Attempt> attempts(const Script& script) {
@@ -52,10 +60,11 @@ std::vector<Attempt> attempts(const Script& script) {
 }
 
 ProduceResponse ok_at(std::int64_t offset) {
-    return ProduceResponse{ErrorCode::none, Offset(offset), Offset(0)};
+    return ProduceResponse{.partitions = {protocol::ProducePartitionResponse{partition, ErrorCode::none, Offset(offset), Offset(0)}}};
 }
 Reply error(ErrorCode code) {
-    return Reply::answer(ProduceResponse{code, Offset(-1), Offset(-1)});
+    return Reply::answer(
+        ProduceResponse{.partitions = {protocol::ProducePartitionResponse{partition, code, Offset(-1), Offset(-1)}}});
 }
 
 // The completions (ok, fail, info) of sends, in the order they happened.
@@ -112,6 +121,68 @@ ProducerConfig one_record_batches() {
     return config;
 }
 
+// ---- Connections ------------------------------------------------------------------------------------
+
+// The first value of each partition's batch in a request, in the request's order.
+std::vector<std::string> first_values(const ProduceRequest& request) {
+    std::vector<std::string> out;
+    for (const protocol::ProducePartition& data : request.partitions) {
+        out.push_back(data.batch.records.empty() ? "" : data.batch.records.front().value.value_or(""));
+    }
+    return out;
+}
+
+// A key that Kafka's partitioner puts in `target` of `partitions`.
+std::string key_for(std::int32_t target, std::int32_t partitions) {
+    for (int i = 0;; ++i) {
+        const std::string key = "k" + std::to_string(i);
+        if (protocol::kafka_partition(key, partitions) == target) {
+            return key;
+        }
+    }
+}
+
+// Kafka's Sender drains per broker: the batches of two partitions led by one broker that are ready
+// together go in one Produce request, at most one batch of a partition in a request; with
+// max.in.flight.requests.per.connection at 2, a third request waits until one of the two is answered.
+TEST(ProducerConnection, PartitionsOfOneBrokerShareRequestsUpToTheInFlightLimit) {
+    ScriptedCluster cluster(30);
+    cluster.script.set_leaders(partition.topic, {BrokerId(1), BrokerId(1)});
+    cluster.script.on_produce = [](const ProduceRequest&, const Received&) { return Reply::hold(); };
+    ProducerConfig config = one_record_batches();
+    config.max_in_flight = 2;
+    config.request_timeout = 30s;  // held requests do not time out
+    Producer& producer = cluster.make_producer(config);
+    const std::string key_a = key_for(0, 2);
+    const std::string key_b = key_for(1, 2);
+    std::vector<sim::Future<SendOutcome>> futures;
+    cluster.client().spawn("app", [&] {
+        for (int i = 0; i < 3; ++i) {
+            futures.push_back(producer.send(partition.topic, key_a, "a" + std::to_string(i)));
+            futures.push_back(producer.send(partition.topic, key_b, "b" + std::to_string(i)));
+        }
+    });
+    cluster.run_for(1s);
+    std::vector<const Received*> produces = cluster.script.received_of<ProduceRequest>();
+    ASSERT_EQ(produces.size(), 2U) << "two requests out on the connection; the third waits";
+    EXPECT_EQ(first_values(produces[0]->as<ProduceRequest>()), (std::vector<std::string>{"a0", "b0"}));
+    EXPECT_EQ(first_values(produces[1]->as<ProduceRequest>()), (std::vector<std::string>{"a1", "b1"}));
+    EXPECT_EQ(produces[0]->connection, produces[1]->connection);
+
+    const protocol::TopicPartition a{partition.topic, 0};
+    const protocol::TopicPartition b{partition.topic, 1};
+    cluster.answer(produces[0]->index, ProduceResponse{.partitions = {{a, ErrorCode::none, Offset(0), Offset(0)},
+                                                                      {b, ErrorCode::none, Offset(0), Offset(0)}}});
+    cluster.run_for(1s);
+    produces = cluster.script.received_of<ProduceRequest>();
+    ASSERT_EQ(produces.size(), 3U);
+    EXPECT_EQ(first_values(produces[2]->as<ProduceRequest>()), (std::vector<std::string>{"a2", "b2"}));
+    ASSERT_EQ(futures.size(), 6U);
+    EXPECT_EQ(futures[0].get()->offset, Offset(0));
+    EXPECT_EQ(futures[1].get()->offset, Offset(0));
+    EXPECT_FALSE(futures[2].ready());
+}
+
 // ---- The window ------------------------------------------------------------------------------------
 
 TEST(ProducerWindow, IdempotentKeepsAtMostFiveBatchesOutstandingAndTheSixthWaitsForTheOldest) {
@@ -136,7 +207,7 @@ TEST(ProducerWindow, IdempotentKeepsAtMostFiveBatchesOutstandingAndTheSixthWaits
     EXPECT_EQ(produces[5]->produces_outstanding, 4U);
 
     cluster.script.on_produce = [](const ProduceRequest& request, const Received&) {
-        return Reply::answer(ok_at(request.batch.base_sequence.value()));  // the log holds one record per sequence
+        return Reply::answer(ok_at(batch_of(request).base_sequence.value()));  // the log holds one record per sequence
     };
     for (std::size_t i = 1; i < produces.size(); ++i) {
         cluster.answer(produces[i]->index, ok_at(static_cast<std::int64_t>(i)));
@@ -149,7 +220,7 @@ TEST(ProducerWindow, IdempotentKeepsAtMostFiveBatchesOutstandingAndTheSixthWaits
     EXPECT_EQ(attempts(cluster.script), expected);
     for (const Received* produce : cluster.script.received_of<ProduceRequest>()) {
         EXPECT_LE(produce->produces_outstanding, 4U);
-        EXPECT_EQ(produce->as<ProduceRequest>().batch.producer_id, scripted_producer_id);
+        EXPECT_EQ(batch_of(produce->as<ProduceRequest>()).producer_id, scripted_producer_id);
         EXPECT_EQ(produce->as<ProduceRequest>().acks, -1);
     }
     for (int i = 0; i < 7; ++i) {
@@ -166,7 +237,7 @@ TEST(ProducerWindow, AnAcknowledgedBatchHoldsItsPlaceUntilEveryEarlierOneIsDone)
     ScriptedCluster cluster(2);
     bool first = true;
     cluster.script.on_produce = [&](const ProduceRequest& request, const Received&) {
-        const std::int32_t sequence = request.batch.base_sequence.value();
+        const std::int32_t sequence = batch_of(request).base_sequence.value();
         if (sequence == 0 && first) {
             first = false;
             return error(ErrorCode::request_timed_out);
@@ -220,8 +291,8 @@ TEST(ProducerWindow, PlainProducerHonoursMaxInFlight) {
     for (const Received* produce : produces) {
         const ProduceRequest& request = produce->as<ProduceRequest>();
         EXPECT_EQ(request.acks, 1);
-        EXPECT_EQ(request.batch.producer_id, protocol::no_producer_id);
-        EXPECT_EQ(request.batch.base_sequence, protocol::no_sequence);
+        EXPECT_EQ(batch_of(request).producer_id, protocol::no_producer_id);
+        EXPECT_EQ(batch_of(request).base_sequence, protocol::no_sequence);
     }
     EXPECT_TRUE(cluster.script.received_of<protocol::InitProducerIdRequest>().empty());
     for (int i = 0; i < 4; ++i) {
@@ -254,9 +325,9 @@ TEST_P(ProducerRetriableError, RetriesTheSameBatchWithTheSameIdEpochAndSequence)
     ASSERT_EQ(produces.size(), 3U);
     for (std::size_t i = 0; i < produces.size(); ++i) {
         const ProduceRequest& request = produces[i]->as<ProduceRequest>();
-        EXPECT_EQ(request.batch.producer_id, scripted_producer_id);
+        EXPECT_EQ(batch_of(request).producer_id, scripted_producer_id);
         EXPECT_EQ(attempt_of(*produces[i]), (Attempt{0, 0, 3, "v0"})) << "attempt " << i;
-        EXPECT_EQ(request.batch.records, produces[0]->as<ProduceRequest>().batch.records);
+        EXPECT_EQ(batch_of(request).records, batch_of(produces[0]->as<ProduceRequest>()).records);
         if (i > 0) {
             EXPECT_GE(produces[i]->time - *produces[i - 1]->answered, config.retry_backoff)
                 << "retried without backoff";
@@ -313,7 +384,7 @@ TEST(ProducerRetries, AnIdempotentRetryGoesOnlyAsTheFirstUnacknowledgedBatch) {
 TEST(ProducerRetries, ANonRetriableErrorFailsTheSendAndTheNextBatchStartsANewEpoch) {
     ScriptedCluster cluster(6);
     cluster.script.on_produce = [&](const ProduceRequest& request, const Received&) {
-        if (request.batch.records.front().value == "v0") {
+        if (batch_of(request).records.front().value == "v0") {
             return error(ErrorCode::message_too_large);
         }
         return cluster.script.append(request);
@@ -480,10 +551,10 @@ class ProducerEpochBump : public ::testing::TestWithParam<ErrorCode> {};
 TEST_P(ProducerEpochBump, TheFirstUnacknowledgedBatchRefusedRenumbersTheRestUnderANewEpoch) {
     ScriptedCluster cluster(11);
     cluster.script.on_produce = [&](const ProduceRequest& request, const Received&) {
-        if (request.batch.producer_epoch.value() == 0 && request.batch.base_sequence.value() == 2) {
+        if (batch_of(request).producer_epoch.value() == 0 && batch_of(request).base_sequence.value() == 2) {
             return error(GetParam());
         }
-        if (request.batch.producer_epoch.value() == 0 && request.batch.base_sequence.value() == 4) {
+        if (batch_of(request).producer_epoch.value() == 0 && batch_of(request).base_sequence.value() == 4) {
             return error(ErrorCode::out_of_order_sequence_number);
         }
         return cluster.script.append(request);
@@ -504,7 +575,7 @@ TEST_P(ProducerEpochBump, TheFirstUnacknowledgedBatchRefusedRenumbersTheRestUnde
         EXPECT_EQ(done.offset, i) << "v0 and v1 keep the offsets acknowledged under epoch 0";
     }
     for (const Received* produce : cluster.script.received_of<ProduceRequest>()) {
-        EXPECT_EQ(produce->as<ProduceRequest>().batch.producer_id, scripted_producer_id) << "the producer id stays";
+        EXPECT_EQ(batch_of(produce->as<ProduceRequest>()).producer_id, scripted_producer_id) << "the producer id stays";
     }
     EXPECT_EQ(cluster.script.received_of<protocol::InitProducerIdRequest>().size(), 1U);
 }
@@ -523,8 +594,8 @@ INSTANTIATE_TEST_SUITE_P(Errors, ProducerEpochBump,
 TEST(ProducerEpochBump, ABatchLeftWithItsOutcomeUnknownBumpsTheEpoch) {
     ScriptedCluster cluster(12);
     cluster.script.on_produce = [&](const ProduceRequest& request, const Received&) {
-        if (request.batch.producer_epoch.value() == 0) {
-            switch (request.batch.base_sequence.value()) {
+        if (batch_of(request).producer_epoch.value() == 0) {
+            switch (batch_of(request).base_sequence.value()) {
                 case 0:
                     return error(ErrorCode::request_timed_out);
                 case 1:

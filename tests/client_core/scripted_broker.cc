@@ -1,5 +1,7 @@
 #include "tests/client_core/scripted_broker.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 namespace eosim::client_core::testing {
@@ -30,10 +32,15 @@ Offset Script::log_end(const protocol::TopicPartition& partition) const {
 }
 
 Reply Script::append(const protocol::ProduceRequest& request) {
-    protocol::RecordBatch batch = request.batch;
-    batch.base_offset = log_end(request.partition);
-    log[request.partition].push_back(batch);
-    return Reply::answer(protocol::ProduceResponse{ErrorCode::none, batch.base_offset, Offset(0)});
+    protocol::ProduceResponse response;
+    for (const protocol::ProducePartition& data : request.partitions) {
+        protocol::RecordBatch batch = data.batch;
+        batch.base_offset = log_end(data.partition);
+        log[data.partition].push_back(batch);
+        response.partitions.push_back(
+            protocol::ProducePartitionResponse{data.partition, ErrorCode::none, batch.base_offset, Offset(0)});
+    }
+    return Reply::answer(response);
 }
 
 protocol::FetchPartitionResponse Script::read(const protocol::FetchPartition& request) const {
@@ -89,11 +96,16 @@ void Script::set_leaders(const std::string& topic, const std::vector<BrokerId>& 
 Reply Script::receive(Received entry) {
     entry.index = received_.size();
     if (entry.is<protocol::ProduceRequest>()) {
-        const protocol::TopicPartition& partition = entry.as<protocol::ProduceRequest>().partition;
-        for (const Received& earlier : received_) {
-            if (earlier.is<protocol::ProduceRequest>() && !earlier.answered && !earlier.dropped &&
-                earlier.as<protocol::ProduceRequest>().partition == partition) {
-                ++entry.produces_outstanding;
+        const auto has = [](const protocol::ProduceRequest& request, const protocol::TopicPartition& partition) {
+            return std::any_of(request.partitions.begin(), request.partitions.end(),
+                               [&partition](const protocol::ProducePartition& data) { return data.partition == partition; });
+        };
+        for (const protocol::ProducePartition& data : entry.as<protocol::ProduceRequest>().partitions) {
+            for (const Received& earlier : received_) {
+                if (earlier.is<protocol::ProduceRequest>() && !earlier.answered && !earlier.dropped &&
+                    has(earlier.as<protocol::ProduceRequest>(), data.partition)) {
+                    ++entry.produces_outstanding;
+                }
             }
         }
     }
