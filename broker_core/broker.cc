@@ -45,13 +45,31 @@ Replica* Broker::find(const TopicPartition& partition) {
     return found != replicas_.end() ? found->second.get() : nullptr;
 }
 
+std::string Broker::broker_name(protocol::BrokerId broker) const {
+    return broker == protocol::no_broker ? std::string()
+                                         : sim::Simulation::current().node(config_.addresses.brokers.at(broker)).name();
+}
+
 void Broker::announce(std::string_view moment, const TopicPartition& partition, protocol::BrokerId peer) const {
-    std::string peer_name;
-    if (peer != protocol::no_broker) {
-        peer_name = sim::Simulation::current().node(config_.addresses.brokers.at(peer)).name();
-    }
     sim::witness().announce(
-        sim::Moment{.name = moment, .node = node_.name(), .peer = std::move(peer_name), .partition = partition.name()});
+        sim::Moment{.name = moment, .node = node_.name(), .peer = broker_name(peer), .partition = partition.name()});
+}
+
+LogStartMoved Broker::removal_announcer(const Replica& replica, std::string_view cause,
+                                        protocol::Offset high_watermark, protocol::Offset limit) const {
+    const bool from_leader = cause == "follow-leader" || cause == "fetch-out-of-range";
+    return [this, partition = replica.partition.name(), peer = from_leader ? broker_name(replica.leader) : std::string(),
+            cause, high_watermark, limit](protocol::Offset from, protocol::Offset to) {
+        sim::witness().announce(sim::Moment{.name = sim::moments::log_start_moved,
+                                            .node = node_.name(),
+                                            .peer = peer,
+                                            .partition = partition,
+                                            .cause = cause,
+                                            .numbers = {{"from", from.value()},
+                                                        {"to", to.value()},
+                                                        {"high_watermark", high_watermark.value()},
+                                                        {"limit", limit.value()}}});
+    };
 }
 
 void Broker::heartbeat_loop() {

@@ -221,6 +221,15 @@ private:
     // broker involved, if any. Never changes what this broker does.
     void announce(std::string_view moment, const protocol::TopicPartition& partition,
                   protocol::BrokerId peer = protocol::no_broker) const;
+    // What to tell the harness when the replica's log start moves (sim::moments::log_start_moved with its
+    // numbers; the harness records a removal line, docs/history-format.md): `cause` retention,
+    // delete-records, follow-leader or fetch-out-of-range, bound by the replica's `high_watermark` as it
+    // was when the move was decided and by `limit` (the offset DeleteRecords asked for, the leader's start).
+    [[nodiscard]] LogStartMoved removal_announcer(const Replica& replica, std::string_view cause,
+                                                  protocol::Offset high_watermark,
+                                                  protocol::Offset limit = protocol::Offset(-1)) const;
+    // The node name of broker `broker` (empty for no_broker).
+    [[nodiscard]] std::string broker_name(protocol::BrokerId broker) const;
 
     sim::Node& node_;
     BrokerConfig config_;

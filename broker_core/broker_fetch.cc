@@ -267,12 +267,12 @@ protocol::DeleteRecordsResponse Broker::delete_records(const protocol::DeleteRec
         response.error = ErrorCode::offset_out_of_range;  // only committed records can be deleted
         return response;
     }
-    replica->log.increment_log_start_offset(target);
+    replica->log.increment_log_start_offset(target,
+                                            removal_announcer(*replica, "delete-records", replica->high_watermark, target));
     sim::trace("DeleteRecords")
         .detail("partition", request.partition.name())
         .detail("log_start_offset", replica->log.log_start_offset());
     replica->notify_changed();
-    announce(sim::moments::log_start_moved, request.partition);
     const std::uint64_t generation = replica->generation;
     const bool reached =
         replica->changed.wait_until(sim::deadline_after(request.timeout), [this, replica, generation, target] {

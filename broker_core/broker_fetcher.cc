@@ -26,6 +26,9 @@ void Broker::add_to_fetcher(BrokerId leader, const TopicPartition& partition, st
         node_.spawn(fmt::format("replica-fetcher-{}", leader.value()), [this, leader] { run_fetcher(leader); });
     }
     fetcher->partitions[partition] = Fetcher::Partition{.generation = generation};
+    // A full request next: what the session answered for the partition before may never have been applied
+    // in this generation, and an incremental answer would not say it again.
+    fetcher->session.handle_error();
     fetcher->changed.notify_all();
 }
 
@@ -100,7 +103,11 @@ void Broker::apply_fetched(Fetcher& fetcher, const protocol::FetchPartition& req
         return;
     }
     if (response.diverging_epoch) {
+        // The leader's offsets go with it: an incremental session answers them once, not again.
         handle_divergence(*replica, *response.diverging_epoch);
+        if ((replica = following(requested.partition, generation)) != nullptr) {
+            follow_leader_offsets(*replica, response);
+        }
         return;
     }
     if ((replica = append_fetched(*replica, generation, response.batches)) != nullptr) {
@@ -142,7 +149,9 @@ bool Broker::handled_fetch_error(Replica& replica, Fetcher::Partition& state, co
             .detail("partition", replica.partition.name())
             .detail("from", request.fetch_offset)
             .detail("to", response.log_start_offset);
-        replica.log.truncate_fully_and_start_at(response.log_start_offset);
+        replica.log.truncate_fully_and_start_at(
+            response.log_start_offset, removal_announcer(replica, "fetch-out-of-range", response.log_start_offset,
+                                                         response.log_start_offset));
         replica.high_watermark = response.log_start_offset;
         return true;
     }
@@ -200,11 +209,9 @@ void Broker::follow_leader_offsets(Replica& replica, const protocol::FetchPartit
     if (response.log_start_offset > replica.log.log_start_offset()) {
         // The leader's log start moved (retention, DeleteRecords): so does this one, within what
         // is committed here.
-        const Offset before = replica.log.log_start_offset();
-        replica.log.increment_log_start_offset(std::min(response.log_start_offset, replica.high_watermark));
-        if (replica.log.log_start_offset() > before) {
-            announce(sim::moments::log_start_moved, replica.partition, replica.leader);
-        }
+        replica.log.increment_log_start_offset(
+            std::min(response.log_start_offset, replica.high_watermark),
+            removal_announcer(replica, "follow-leader", replica.high_watermark, response.log_start_offset));
     }
     replica.notify_changed();
 }

@@ -20,7 +20,9 @@ void Broker::retention_loop() {
                 continue;
             }
             const Offset before = replica->log.log_start_offset();
-            if (const std::size_t deleted = replica->log.apply_retention(now_ms(), replica->high_watermark);
+            if (const std::size_t deleted = replica->log.apply_retention(
+                    now_ms(), replica->high_watermark,
+                    removal_announcer(*replica, "retention", replica->high_watermark));
                 deleted > 0) {
                 sim::trace("RetentionDeleted")
                     .detail("partition", partition.name())
@@ -28,7 +30,6 @@ void Broker::retention_loop() {
                     .detail("from", before)
                     .detail("to", replica->log.log_start_offset());
                 replica->notify_changed();
-                announce(sim::moments::log_start_moved, partition);
             }
             if (const CleanReport cleaned = replica->log.compact(now_ms(), replica->high_watermark);
                 cleaned.batches_removed > 0) {

@@ -222,7 +222,11 @@ void Broker::maybe_expand_isr(Replica& replica, BrokerId follower) {
     const Replica::FollowerState& state = replica.followers.at(follower);
     const auto epoch_start = replica.log.epochs().latest();
     const Offset epoch_start_offset = epoch_start ? epoch_start->start_offset : Offset(0);
-    if (state.log_end_offset >= replica.high_watermark && state.log_end_offset >= epoch_start_offset) {
+    // The follower must also have taken the leader's log start: it could be elected as soon as it is in
+    // the ISR, and must not bring back records a DeleteRecords deleted while its broker was fenced (and so
+    // left out of the low watermark). Kafka does not ask this (docs/kafka-differences.md).
+    if (state.log_end_offset >= replica.high_watermark && state.log_end_offset >= epoch_start_offset &&
+        state.log_start_offset >= replica.log.log_start_offset()) {
         std::vector<BrokerId> expanded = replica.isr;
         expanded.push_back(follower);
         propose_isr(replica, std::move(expanded));

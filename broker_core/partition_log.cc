@@ -344,12 +344,16 @@ void PartitionLog::delete_segments_below(std::int64_t offset) {
     }
 }
 
-void PartitionLog::increment_log_start_offset(protocol::Offset offset) {
+void PartitionLog::increment_log_start_offset(protocol::Offset offset, const LogStartMoved& moved) {
     offset = std::min(offset, log_end_offset_);
     if (offset <= log_start_offset_) {
         return;
     }
+    const protocol::Offset before = log_start_offset_;
     log_start_offset_ = offset;
+    if (moved) {
+        moved(before, offset);
+    }
     delete_segments_below(offset.value());
     epochs_.truncate_from_start(offset);
     // The producers of the records that go are kept (KIP-360): a snapshot at the log end holds them for
@@ -361,7 +365,8 @@ void PartitionLog::increment_log_start_offset(protocol::Offset offset) {
     write_log_start_checkpoint();
 }
 
-std::size_t PartitionLog::apply_retention(std::int64_t now_ms, protocol::Offset upper_bound) {
+std::size_t PartitionLog::apply_retention(std::int64_t now_ms, protocol::Offset upper_bound,
+                                          const LogStartMoved& moved) {
     if (config_.retention_ms < 0 && config_.retention_bytes < 0) {
         return 0;
     }
@@ -390,13 +395,14 @@ std::size_t PartitionLog::apply_retention(std::int64_t now_ms, protocol::Offset 
         ++deleted;
     }
     if (deleted > 0) {
-        increment_log_start_offset(protocol::Offset(new_start));
+        increment_log_start_offset(protocol::Offset(new_start), moved);
     }
     return deleted;
 }
 
-void PartitionLog::truncate_fully_and_start_at(protocol::Offset offset) {
+void PartitionLog::truncate_fully_and_start_at(protocol::Offset offset, const LogStartMoved& moved) {
     ++removals_;
+    const protocol::Offset before = log_start_offset_;
     for (const std::int64_t base : segment_bases()) {
         (void)disk_.remove(segment_path(base));
     }
@@ -405,6 +411,9 @@ void PartitionLog::truncate_fully_and_start_at(protocol::Offset offset) {
     log_start_offset_ = offset;
     log_end_offset_ = offset;
     active_segment_ = offset.value();
+    if (moved && offset > before) {
+        moved(before, offset);
+    }
     write_log_start_checkpoint();
     epochs_.clear();
     // The producers the leader's log still knows stay known here (KIP-360); a snapshot keeps them.

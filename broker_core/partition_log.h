@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <span>
@@ -44,6 +45,9 @@ struct RecoveryReport {
 };
 
 enum class ReadStatus : std::uint8_t { ok, corrupt };
+
+// Told that a log's start moved up from `from` to `to` (the records between are gone).
+using LogStartMoved = std::function<void(protocol::Offset from, protocol::Offset to)>;
 
 struct ReadResult {
     ReadStatus status = ReadStatus::ok;
@@ -93,14 +97,18 @@ public:
     sim::Status flush();
 
     // Moves the log start offset up to `offset` (never down, never past the log end) and makes it
-    // durable (a checkpoint file); whole segments below it are deleted. Records below it are gone.
-    void increment_log_start_offset(protocol::Offset offset);
+    // durable (a checkpoint file); whole segments below it are deleted. Records below it are gone. `moved`
+    // hears of the move (from, to) at once, before anything that may suspend: a crash may stop this call
+    // midway with the move already durable.
+    void increment_log_start_offset(protocol::Offset offset, const LogStartMoved& moved = nullptr);
     // Deletes the oldest segments retention lets go: those whose newest record is retention_ms or more
     // older than now_ms, or while the rest is still retention_bytes or more. Never the active segment,
-    // nor one that reaches `upper_bound` (the high watermark: uncommitted records stay). How many went.
-    std::size_t apply_retention(std::int64_t now_ms, protocol::Offset upper_bound);
-    // Empties the log and starts it again at `offset` (a follower behind its leader's log start).
-    void truncate_fully_and_start_at(protocol::Offset offset);
+    // nor one that reaches `upper_bound` (the high watermark: uncommitted records stay). How many went;
+    // `moved` as for increment_log_start_offset.
+    std::size_t apply_retention(std::int64_t now_ms, protocol::Offset upper_bound, const LogStartMoved& moved = nullptr);
+    // Empties the log and starts it again at `offset` (a follower behind its leader's log start); `moved`
+    // as for increment_log_start_offset, when the start moved up.
+    void truncate_fully_and_start_at(protocol::Offset offset, const LogStartMoved& moved = nullptr);
 
     // Log compaction (docs/log-lifecycle.md), for compacted logs. Cleans the segments from the first one
     // up to the first that must stay (the active one, one reaching `upper_bound`, the high watermark, or

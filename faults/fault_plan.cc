@@ -41,7 +41,7 @@ const std::vector<MomentInfo>& aim_moments() {
         {sim::moments::recovery, "a restarted broker just recovered a partition's log from disk (peer: none)"},
         {sim::moments::cleaner_pass, "the cleaner just rewrote segments of a compacted log (peer: none)"},
         {sim::moments::log_start_moved,
-         "retention or DeleteRecords just moved a log start (peer: the leader, on a follower)"},
+         "retention, DeleteRecords or a follower taking its leader's just moved a log start (peer: the leader, on a follower)"},
     };
     return moments;
 }

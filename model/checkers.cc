@@ -1200,13 +1200,18 @@ nlohmann::json anomaly_json(const Anomaly& anomaly) {
     return json;
 }
 
+std::vector<Anomaly> check_removals_of(const Facts& facts) {
+    return check_removals(facts.history);
+}
+
 std::vector<Anomaly> check(const History& history) {
     const Facts facts(history);
     std::vector<Anomaly> found;
     const Checker checkers[] = {check_lost_writes,         check_duplicates,     check_inconsistent_offsets,
                                 check_nonmonotonic_sends,  check_nonmonotonic_polls, check_poll_skips,
                                 check_replica_divergence,  check_vanished_reads, check_aborted_reads,
-                                check_undone_deletes,      check_stuck,          check_compaction_consistency};
+                                check_undone_deletes,      check_stuck,          check_compaction_consistency,
+                                check_removals_of};
     for (const Checker checker : checkers) {
         std::vector<Anomaly> more = checker(facts);
         std::move(more.begin(), more.end(), std::back_inserter(found));

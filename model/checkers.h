@@ -43,5 +43,8 @@ std::vector<Anomaly> check_aborted_reads(const History& history);
 std::vector<Anomaly> check_undone_deletes(const History& history);
 std::vector<Anomaly> check_stuck(const History& history);
 std::vector<Anomaly> check_compaction_consistency(const History& history);
+// illegal-removal (model/removals.cc): every removal line was allowed, and every replica's log start is
+// reached by its allowed removals.
+std::vector<Anomaly> check_removals(const History& history);
 
 }  // namespace eosim::model

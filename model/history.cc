@@ -259,6 +259,22 @@ ReplicaState parse_replica(const LineFields& fields) {
     return replica;
 }
 
+Removal parse_removal(const LineFields& fields) {
+    Removal removal;
+    removal.time = fields.required_int("time");
+    removal.partition = fields.required_string("partition");
+    removal.replica = fields.required_string("replica");
+    removal.cause = fields.required_string("cause");
+    removal.from = fields.required_int("from");
+    removal.to = fields.required_int("to");
+    removal.high_watermark = fields.required_int("high_watermark");
+    removal.limit = fields.optional_int("limit").value_or(-1);
+    if (removal.to < removal.from) {
+        fields.fail("\"to\" must not be below \"from\"");
+    }
+    return removal;
+}
+
 // nlohmann's message without its prefix ("[json.exception...] parse error at line 1, column 5: ").
 std::string parse_reason(const Json::parse_error& error) {
     const std::string message = error.what();
@@ -301,7 +317,11 @@ void add_line(History& history, std::size_t line_number, const std::string& line
         history.replicas.push_back(parse_replica(fields));
         return;
     }
-    fields.fail("\"kind\" must be one of op, replica");
+    if (kind == "removal") {
+        history.removals.push_back(parse_removal(fields));
+        return;
+    }
+    fields.fail("\"kind\" must be one of op, replica, removal");
 }
 
 OrderedJson records_json(const std::vector<Record>& records) {
@@ -367,6 +387,17 @@ OrderedJson replica_json(const ReplicaState& replica) {
     return line;
 }
 
+OrderedJson removal_json(const Removal& removal) {
+    OrderedJson line = {{"kind", "removal"},           {"time", removal.time},
+                        {"partition", removal.partition}, {"replica", removal.replica},
+                        {"cause", removal.cause},         {"from", removal.from},
+                        {"to", removal.to},               {"high_watermark", removal.high_watermark}};
+    if (removal.limit >= 0) {
+        line["limit"] = removal.limit;
+    }
+    return line;
+}
+
 void write_line(std::ostream& output, const OrderedJson& line) {
     output << line.dump(-1, ' ', false, OrderedJson::error_handler_t::replace) << '\n';
 }
@@ -421,6 +452,9 @@ void write_history(std::ostream& output, const History& history) {
     }
     for (const ReplicaState& replica : history.replicas) {
         write_line(output, replica_json(replica));
+    }
+    for (const Removal& removal : history.removals) {
+        write_line(output, removal_json(removal));
     }
 }
 

@@ -85,9 +85,28 @@ struct ReplicaState {
     friend bool operator==(const ReplicaState&, const ReplicaState&) = default;
 };
 
+// One line of kind "removal": during the run a replica's log start moved from `from` to `to`, so its records
+// in [from, to) are gone on purpose, as the broker reported it (ground truth; docs/history-format.md).
+struct Removal {
+    std::int64_t time = 0;  // simulated nanoseconds
+    std::string partition;
+    std::string replica;
+    // retention, delete-records, follow-leader (a follower took its leader's log start), fetch-out-of-range
+    // (a follower behind its leader's log start emptied its log and started it there).
+    std::string cause;
+    std::int64_t from = 0;
+    std::int64_t to = 0;
+    std::int64_t high_watermark = 0;  // the replica's when it moved
+    // delete-records: the offset asked for; follow-leader and fetch-out-of-range: the leader's log start.
+    std::int64_t limit = -1;
+
+    friend bool operator==(const Removal&, const Removal&) = default;
+};
+
 struct History {
     std::vector<Operation> operations;  // in the order they happened
     std::vector<ReplicaState> replicas;
+    std::vector<Removal> removals;  // in the order they happened
 
     friend bool operator==(const History&, const History&) = default;
 };
@@ -106,7 +125,8 @@ private:
 // Reads a whole history. Blank lines are skipped; unknown fields are ignored. Throws HistoryError.
 History read_history(std::istream& input);
 
-// Writes `history` in the same format: operations first, in order, then replicas. read_history gives it back.
+// Writes `history` in the same format: operations first, in order, then replicas, then removals. read_history
+// gives it back.
 void write_history(std::ostream& output, const History& history);
 
 // The committed log of a partition: the records of its leader replica (the first with "leader":true; if none,

@@ -92,8 +92,29 @@ private:
     faults::FaultPlan plan_;
     std::optional<ClusterHealth> health_;
     std::optional<faults::Nemesis> nemesis_;
+    std::vector<model::Removal> removals_;
     bool quiesced_ = false;
 };
+
+// A broker's announcement that a replica's log start moved, as a removal line.
+model::Removal removal_of(const sim::Moment& moment, std::int64_t time) {
+    model::Removal removal{.time = time,
+                           .partition = moment.partition,
+                           .replica = moment.node,
+                           .cause = std::string(moment.cause)};
+    for (const auto& [name, number] : moment.numbers) {
+        if (name == "from") {
+            removal.from = number;
+        } else if (name == "to") {
+            removal.to = number;
+        } else if (name == "high_watermark") {
+            removal.high_watermark = number;
+        } else if (name == "limit") {
+            removal.limit = number;
+        }
+    }
+    return removal;
+}
 
 // ---- Building ------------------------------------------------------------------------------------
 
@@ -204,6 +225,12 @@ void Run::draw_faults() {
 // ---- Running -------------------------------------------------------------------------------------
 
 void Run::start() {
+    // What brokers remove on purpose becomes the history's removal lines (ground truth for the checkers).
+    (void)simulation_.witness().listen([this](const sim::Moment& moment) {
+        if (moment.name == sim::moments::log_start_moved && !moment.cause.empty()) {
+            removals_.push_back(removal_of(moment, sim::to_ns(simulation_.now())));
+        }
+    });
     nodes_.controller->start();
     for (const auto* group : {&nodes_.brokers, &nodes_.producers, &nodes_.consumers}) {
         for (sim::Node* node : *group) {
@@ -284,6 +311,7 @@ model::History Run::history(bool stuck) {
                                                       .f = "stuck",
                                                       .reason = "the cluster did not quiesce after healing"});
     }
+    history.removals = removals_;
     if (!nodes_.controller->up()) {
         return history;
     }

@@ -91,8 +91,11 @@ void AdminWorkload::delete_some(sim::Node& node, const TopicPartition& partition
         return;
     }
     const std::int64_t high_watermark = listed->as<protocol::ListOffsetsResponse>().offset.value();
-    const protocol::Offset target(
-        std::max<std::int64_t>(0, high_watermark - static_cast<std::int64_t>(node.random().below(64))));
+    // Now and then past the high watermark, which the leader must refuse (OFFSET_OUT_OF_RANGE): only
+    // committed records may be deleted.
+    const std::int64_t back = static_cast<std::int64_t>(node.random().below(64));
+    const protocol::Offset target(node.random().below(8) == 0 ? high_watermark + 1 + back % 16
+                                                              : std::max<std::int64_t>(0, high_watermark - back));
     client_core::ClientOperation invoke;
     invoke.time = sim::now();
     invoke.process = "admin";

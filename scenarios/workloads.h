@@ -33,7 +33,8 @@ private:
 };
 
 // An admin client that deletes records now and then: DeleteRecords up to a committed offset of a
-// random partition, recorded as "delete-records" operations (the checkers ignore them).
+// random partition (one time in eight past the high watermark, which the leader must refuse), recorded as
+// "delete-records" operations (undone-delete checks the acknowledged ones).
 class AdminWorkload final : public sim::NodeState {
 public:
     AdminWorkload(sim::Node& node, const broker_core::ClusterAddresses& addresses,

@@ -34,7 +34,8 @@ inline constexpr std::string_view leader_elected = "leader-elected";    // a bro
 inline constexpr std::string_view isr_expanded = "isr-expand";          // a leader's ISR just grew by a follower (peer)
 inline constexpr std::string_view recovery = "recovery";                // a restarted broker just recovered a log
 inline constexpr std::string_view cleaner_pass = "cleaner-pass";        // the cleaner just rewrote segments of a log
-inline constexpr std::string_view log_start_moved = "log-start-moved";  // retention or DeleteRecords moved a log start
+// a replica's log start moved (records below it are gone): retention, DeleteRecords, or a follower after its leader
+inline constexpr std::string_view log_start_moved = "log-start-moved";
 }  // namespace moments
 
 // A moment the simulated code announced: which, on which node, and the other node involved, if any.
@@ -43,6 +44,9 @@ struct Moment {
     std::string node;       // the node where it happened ("broker-2")
     std::string peer;       // the other node involved (the follower added to the ISR), or empty
     std::string partition;  // the partition it concerns, or empty
+    std::string_view cause;  // why, for moments with several causes (log-start-moved: retention, ...)
+    // Numbers that describe it, by name (log-start-moved: from, to, high_watermark, limit).
+    std::vector<std::pair<std::string_view, std::int64_t>> numbers;
 };
 
 // What the harness saw across nodes, for invariants no single node can check: who claimed what (one

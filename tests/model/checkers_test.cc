@@ -583,6 +583,8 @@ TEST(UndoneDelete, FiresWhenTheLogStartsBelowAnAcknowledgedDeleteRecords) {
     history.replicas.push_back(ReplicaState{.partition = partition, .replica = "broker-1", .leader = true,
                                             .log_start_offset = 1, .high_watermark = 3, .log_end_offset = 3,
                                             .records = {{1, "p1-1"}, {2, "p1-2"}}});
+    history.removals.push_back(Removal{.partition = partition, .replica = "broker-1", .cause = "retention", .from = 0,
+                                       .to = 2, .high_watermark = 3});
     const std::vector<Anomaly> found = check(history);
     ASSERT_EQ(found.size(), 1U) << names_of(found);
     EXPECT_EQ(found[0].name, "undone-delete");
@@ -598,4 +600,81 @@ TEST(UndoneDelete, FiresWhenTheLogStartsBelowAnAcknowledgedDeleteRecords) {
 }
 
 }  // namespace
+// ---- illegal-removal ----
+
+// Three records, all committed; broker-1 leads, broker-2 follows; both start at `start`.
+HistoryBuilder removal_run(std::int64_t start) {
+    HistoryBuilder run;
+    run.send("producer-1", partition, "p1-0", 0);
+    run.send("producer-1", partition, "p1-1", 1);
+    run.send("producer-1", partition, "p1-2", 2);
+    std::vector<Record> records;
+    for (std::int64_t offset = start; offset < 3; ++offset) {
+        records.push_back({offset, "p1-" + std::to_string(offset)});
+    }
+    run.replica(partition, "broker-1", true, start, 3, 3, records);
+    run.replica(partition, "broker-2", false, start, 3, 3, records);
+    return run;
+}
+
+TEST(IllegalRemoval, StaysSilentForAllowedRemovalsThatExplainEveryLogStart) {
+    HistoryBuilder run = removal_run(2);
+    run.removal(partition, "broker-1", "delete-records", 0, 1, 2, 1);
+    run.removal(partition, "broker-1", "retention", 1, 2, 3);
+    run.removal(partition, "broker-2", "follow-leader", 0, 2, 3, 2);
+    EXPECT_TRUE(check(run.history()).empty()) << names_of(check(run.history()));
+    EXPECT_TRUE(check_removals(removal_run(0).history()).empty()) << "nothing removed, nothing to explain";
+}
+
+// Each removal that breaks a rule, alone (broker-2 follows what broker-1 removed, allowed).
+TEST(IllegalRemoval, FiresForEachRemovalPastWhatItsCauseAllows) {
+    struct Case {
+        std::string cause;
+        std::int64_t high_watermark;
+        std::int64_t limit;
+        std::string expected;
+    };
+    const std::vector<Case> cases{
+        {"retention", 1, -1, "past the high watermark 1"},
+        {"delete-records", 3, 1, "past the offset 1 DeleteRecords asked for"},
+        {"delete-records", 1, 2, "above the high watermark 1"},
+        {"follow-leader", 3, 1, "past the leader's log start 1"},
+        {"follow-leader", 1, 2, "past its own high watermark 1"},
+        {"compaction", 3, -1, "an unknown cause"},
+    };
+    for (const Case& c : cases) {
+        HistoryBuilder run = removal_run(2);
+        run.removal(partition, "broker-1", c.cause, 0, 2, c.high_watermark, c.limit);
+        run.removal(partition, "broker-2", "follow-leader", 0, 2, 3, 2);
+        const std::vector<Anomaly> found = named(check(run.history()), "illegal-removal");
+        ASSERT_FALSE(found.empty()) << c.cause;
+        EXPECT_TRUE(mentions(found[0], c.expected)) << found[0].description;
+        EXPECT_EQ(found[0].evidence["removal"]["cause"], c.cause);
+    }
+}
+
+TEST(IllegalRemoval, FiresForAFollowerAheadOfEveryRemovalOfTheLeaders) {
+    HistoryBuilder run = removal_run(2);
+    run.removal(partition, "broker-1", "retention", 0, 1, 3);
+    run.removal(partition, "broker-2", "fetch-out-of-range", 0, 2, 2, 2);  // no leader removal reached 2
+    const std::vector<Anomaly> found = named(check_removals(run.history()), "illegal-removal");
+    ASSERT_FALSE(found.empty());
+    EXPECT_TRUE(mentions(found[0], "no retention or DeleteRecords of the partition had reached it"))
+        << found[0].description;
+}
+
+// A log start no allowed removal explains: the records below it went without a recorded cause (the
+// checkers that exempt what is below a log start would trust it blindly).
+TEST(IllegalRemoval, FiresForALogStartNoAllowedRemovalReaches) {
+    HistoryBuilder run = removal_run(2);
+    run.removal(partition, "broker-1", "retention", 0, 2, 3);
+    run.removal(partition, "broker-2", "retention", 0, 1, 3);
+    const std::vector<Anomaly> found = check(run.history());
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_EQ(found[0].name, "illegal-removal");
+    EXPECT_EQ(found[0].evidence["replica"], "broker-2");
+    EXPECT_EQ(found[0].evidence["explained_to"], 1);
+    EXPECT_TRUE(mentions(found[0], "starts at 2")) << found[0].description;
+}
+
 }  // namespace eosim::model

@@ -72,6 +72,8 @@ TEST(CleanHistories, RecordsBelowTheLogStartWereRemovedByRetention) {
     run.poll("consumer-1", partition, {{0, "p1-0"}, {1, "p1-1"}, {2, "p1-2"}, {3, "p1-3"}});
     run.replica(partition, "broker-1", true, 2, 4, 4, {{2, "p1-2"}, {3, "p1-3"}});
     run.replica(partition, "broker-2", false, 1, 4, 4, {{1, "p1-1"}, {2, "p1-2"}, {3, "p1-3"}});
+    run.removal(partition, "broker-1", "retention", 0, 2, 4);
+    run.removal(partition, "broker-2", "follow-leader", 0, 1, 4, 2);
     EXPECT_TRUE(check_lost_writes(run.history()).empty());
     EXPECT_TRUE(check_vanished_reads(run.history()).empty());
     EXPECT_TRUE(check_replica_divergence(run.history()).empty());

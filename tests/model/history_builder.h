@@ -69,6 +69,19 @@ public:
         return append(next_op(process, OpType::ok, f));
     }
 
+    // A removal line: `replica`'s log start moved from `from` to `to` for `cause`.
+    void removal(const std::string& partition, const std::string& replica, const std::string& cause, std::int64_t from,
+                 std::int64_t to, std::int64_t high_watermark, std::int64_t limit = -1) {
+        history_.removals.push_back(Removal{.time = static_cast<std::int64_t>(history_.removals.size()),
+                                            .partition = partition,
+                                            .replica = replica,
+                                            .cause = cause,
+                                            .from = from,
+                                            .to = to,
+                                            .high_watermark = high_watermark,
+                                            .limit = limit});
+    }
+
     void replica(const std::string& partition, const std::string& name, bool leader, std::int64_t log_start_offset,
                  std::int64_t high_watermark, std::int64_t log_end_offset, std::vector<Record> records) {
         history_.replicas.push_back(ReplicaState{.partition = partition,

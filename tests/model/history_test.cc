@@ -94,6 +94,11 @@ History every_field_history() {
                                             .log_end_offset = 45,
                                             .records = {{0, "p1-0"}, {1, "p2-0"}}});
     history.replicas.push_back(ReplicaState{.partition = "orders-0", .replica = "broker-2"});
+    history.removals.push_back(Removal{.time = 3000000, .partition = "orders-0", .replica = "broker-2",
+                                       .cause = "delete-records", .from = 0, .to = 12, .high_watermark = 30,
+                                       .limit = 12});
+    history.removals.push_back(Removal{.time = 3000001, .partition = "orders-0", .replica = "broker-1",
+                                       .cause = "retention", .from = 0, .to = 10, .high_watermark = 30});
     // A compacted topic: records with keys, a tombstone send and a tombstone record.
     Operation tombstone{.index = 100, .time = 9000001, .process = "producer-3", .type = OpType::ok, .f = "send"};
     tombstone.partition = "users-0";
@@ -129,9 +134,14 @@ TEST(History, WriteThenReadGivesTheSameHistory) {
     EXPECT_EQ(write_text(read_text(text)), text);
 }
 
-TEST(History, WritesOneLinePerOperationAndReplica) {
+TEST(History, WritesOneLinePerOperationReplicaAndRemoval) {
     const std::string text = write_text(every_field_history());
-    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 9);
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 11);
+    EXPECT_NE(text.find(R"({"kind":"removal","time":3000000,"partition":"orders-0","replica":"broker-2",)"
+                        R"("cause":"delete-records","from":0,"to":12,"high_watermark":30,"limit":12})"),
+              std::string::npos);
+    EXPECT_NE(text.find(R"("cause":"retention","from":0,"to":10,"high_watermark":30})"), std::string::npos)
+        << "no limit on a retention line";
     EXPECT_NE(text.find(R"("value":null)"), std::string::npos);
     EXPECT_NE(text.find(R"([7,null,"alice"])"), std::string::npos);
     EXPECT_NE(text.find(R"("compacted":true)"), std::string::npos);
@@ -233,7 +243,10 @@ std::vector<MalformedCase> malformed_cases() {
         {R"({"kind":"op"} trailing)", "malformed JSON at byte"},
         {R"([1, 2])", "a line must be a JSON object", true},
         {R"({"index":3,"time":0,"process":"c","type":"ok","f":"x"})", R"(missing "kind")", true},
-        {R"({"kind":"snapshot"})", R"("kind" must be one of op, replica)", true},
+        {R"({"kind":"snapshot"})", R"("kind" must be one of op, replica, removal)", true},
+        {R"({"kind":"removal","time":1,"partition":"t-0","replica":"broker-1","cause":"retention","from":5,"to":4,)"
+         R"("high_watermark":9})",
+         R"("to" must not be below "from")", true},
         {R"({"kind":"op","index":3,"time":0,"type":"ok","f":"x"})", R"(missing "process")", true},
         {R"({"kind":"op","index":3,"process":"c","type":"ok","f":"x"})", R"(missing "time")", true},
         {R"({"kind":"op","index":3,"time":"soon","process":"c","type":"ok","f":"x"})", R"("time" must be an integer)",
