@@ -156,6 +156,13 @@ private:
     void record_removed_tombstones(const Replica& replica, const CleanReport& cleaned) const;
     void hw_checkpoint_loop();
 
+    // broker_topics.cc: topics and coordinators.
+    // CreateTopics, forwarded to the controller (KIP-590); REQUEST_TIMED_OUT for each topic when it does
+    // not answer.
+    protocol::CreateTopicsResponse create_topics(const protocol::CreateTopicsRequest& request);
+    // The topic as this broker's metadata describes it (null: unknown here).
+    [[nodiscard]] const protocol::TopicDescription* topic_description(std::string_view name) const;
+
     // broker.cc: life cycle, heartbeats, halting.
     void heartbeat_loop();
     [[nodiscard]] bool verify_crc() const { return !config_.bugs.no_crc_check; }

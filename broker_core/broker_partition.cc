@@ -7,6 +7,7 @@
 
 #include "broker_core/broker_internal.h"
 #include "broker_core/invariants.h"
+#include "broker_core/topic_config.h"
 #include "sim/simulation.h"
 
 namespace eosim::broker_core {
@@ -28,7 +29,9 @@ Replica& Broker::replica_for(const protocol::PartitionState& state) {
     if (Replica* existing = find(state.partition)) {
         return *existing;
     }
-    auto replica = std::make_unique<Replica>(node_.disk(), state.partition, config_.log);
+    const protocol::TopicDescription* topic = topic_description(state.partition.topic);
+    auto replica = std::make_unique<Replica>(node_.disk(), state.partition,
+                                             topic != nullptr ? topic_log_config(config_.log, topic->configs) : config_.log);
     const RecoveryReport report = replica->log.recover(verify_crc());
     const auto hw = recovered_hw_.find(state.partition.name());
     const std::int64_t checkpointed = hw != recovered_hw_.end() ? hw->second : 0;
