@@ -39,6 +39,9 @@ sim::Message Broker::handle(const sim::Message& request) {
     if (request.is<protocol::CreateTopicsRequest>()) {
         return sim::make_message(create_topics(request.as<protocol::CreateTopicsRequest>()));
     }
+    if (request.is<protocol::FindCoordinatorRequest>()) {
+        return sim::make_message(find_coordinator(request.as<protocol::FindCoordinatorRequest>()));
+    }
     EOSIM_ASSERT_MSG(false, "a broker got a request it does not serve");
     return {};
 }

@@ -7,10 +7,12 @@
 #include <cstdlib>
 #include <functional>
 #include <iostream>
+#include <limits>
 
 #include "broker_core/broker.h"
 #include "broker_core/controller.h"
 #include "broker_core/topic_config.h"
+#include "protocol/coordinator.h"
 #include "sim/simulation.h"
 
 namespace eosim::broker_core {
@@ -143,6 +145,7 @@ struct ClusterOptions {
     int brokers = 3;
     std::vector<TopicConfig> topics;
     LogConfig log;
+    std::int32_t offsets_topic_replication_factor = 3;
     // Runs on the controller's node before it first starts (to put bytes on its disk).
     std::function<void(sim::Node&)> before_controller_start;
 };
@@ -168,6 +171,7 @@ struct TopicCluster {
             config.id = BrokerId(i);
             config.addresses = addresses;
             config.log = options.log;
+            config.offsets_topic_replication_factor = options.offsets_topic_replication_factor;
             brokers.push_back(&simulation.add_node("broker-" + std::to_string(i), [config](sim::Node& node) {
                 return std::make_unique<Broker>(node, config);
             }));
@@ -498,6 +502,184 @@ TEST(CreateTopics, AnUnreachableControllerTimesTheRequestOut) {
     cluster.run_until([&] { return done; });
     EXPECT_EQ(response.topics, (std::vector<protocol::CreatableTopicResult>{{"a", ErrorCode::request_timed_out},
                                                                             {"b", ErrorCode::request_timed_out}}));
+}
+
+// ---- FindCoordinator -----------------------------------------------------------------------------
+
+// Java's String.hashCode, as printed by Java 17 for these strings (the malformed byte sequences decoded
+// with new String(bytes, UTF_8), which puts U+FFFD where Java's decoder does).
+static_assert(protocol::java_string_hash_code("hello") == 99162322, "usable at compile time");
+
+TEST(JavaStringHashCode, MatchesJava) {
+    const std::vector<std::pair<std::string, std::int32_t>> vectors{
+        {"hello", 99162322},
+        {"", 0},
+        {"polygenelubricants", std::numeric_limits<std::int32_t>::min()},
+        {"GydZG_", std::numeric_limits<std::int32_t>::min()},
+        {"DESIGNING WORKHOUSES", std::numeric_limits<std::int32_t>::min()},
+        {"Aa", 2112},
+        {"BB", 2112},
+        {"abc", 96354},
+        {"test", 3556498},
+        {"my-group", -1906497762},
+        {"transactional-id-1", 1051133891},
+        {"zzzzzzzzzz", -1580979136},
+        {"group-17", 506311732},
+        {"\xc3\xa9", 233},              // é, U+00E9
+        {"\xe2\x82\xac", 8364},         // €, U+20AC
+        {"\xf0\x9d\x84\x9e", 1772394},  // U+1D11E: two UTF-16 code units (surrogates)
+        {"\xf0\x9f\x98\x80", 1772899},  // U+1F600
+        {"k\xc3\xa9y", 110171},
+        {"\xff"
+         "a",
+         2031620},  // an invalid byte: U+FFFD
+        {"\xe2\x82"
+         "a",
+         2031620},                         // a truncated sequence: one U+FFFD
+        {"\xed\xa0\x80", 65533},           // an encoded surrogate: one U+FFFD for all three bytes
+        {"\xc0\xaf", 2097056},             // an overlong form: two U+FFFD
+        {"\xf0\x80\x80\x80", 2017367872},  // overlong: four U+FFFD
+        {"\xe0\x80\x80", 65074269},        // overlong: three U+FFFD
+        {"\xf0\x9f"
+         "a",
+         2031620},            // truncated 4-byte: U+FFFD, then 'a'
+        {"\xed\xa0", 65533},  // truncated at the end: one U+FFFD
+        {"a\xe2", 68540},
+        {"\xf5\x80\x80\x80", 2017367872},  // above U+10FFFF: four U+FFFD
+        {"\xe2"
+         "ab",
+         62980318},
+        {"\xc3", 65533},
+    };
+    for (const auto& [text, expected] : vectors) {
+        EXPECT_EQ(protocol::java_string_hash_code(text), expected) << text;
+    }
+}
+
+TEST(KafkaAbs, IsZeroForIntegerMinValue) {
+    EXPECT_EQ(protocol::kafka_abs(std::numeric_limits<std::int32_t>::min()), 0);
+    EXPECT_EQ(protocol::kafka_abs(std::numeric_limits<std::int32_t>::max()), std::numeric_limits<std::int32_t>::max());
+    EXPECT_EQ(protocol::kafka_abs(-1906497762), 1906497762);
+    EXPECT_EQ(protocol::kafka_abs(0), 0);
+    EXPECT_EQ(protocol::kafka_abs(7), 7);
+    // Utils.abs(key.hashCode) % partitions, with Java's values.
+    EXPECT_EQ(protocol::coordinator_partition("polygenelubricants", 50), 0);
+    EXPECT_EQ(protocol::coordinator_partition("hello", 50), 22);
+    EXPECT_EQ(protocol::coordinator_partition("hello", 3), 1);
+    EXPECT_EQ(protocol::coordinator_partition("my-group", 50), 12);
+    EXPECT_EQ(protocol::coordinator_partition("transactional-id-1", 50), 41);
+    EXPECT_EQ(protocol::coordinator_partition("transactional-id-1", 3), 2);
+    EXPECT_EQ(protocol::coordinator_partition("zzzzzzzzzz", 50), 36);
+}
+
+// Asks broker `via` until it names a coordinator (or `limit` passes); the first answer and the last.
+struct Lookup {
+    protocol::FindCoordinatorResponse first;
+    protocol::FindCoordinatorResponse last;
+    int attempts = 0;
+};
+
+Lookup find_coordinator(TopicCluster& cluster, BrokerId via, protocol::FindCoordinatorRequest request,
+                        sim::Duration limit = 5s) {
+    Lookup lookup;
+    const sim::Time give_up = sim::now() + limit;
+    while (true) {
+        lookup.last = cluster.call<protocol::FindCoordinatorResponse>(via, request);
+        if (++lookup.attempts == 1) {
+            lookup.first = lookup.last;
+        }
+        if (lookup.last.error == ErrorCode::none || sim::now() >= give_up) {
+            return lookup;
+        }
+        sim::sleep(100ms);
+    }
+}
+
+TEST(FindCoordinator, TheFirstLookupCreatesTheInternalTopicAndTheKeysPartitionLeaderCoordinates) {
+    TopicCluster cluster(10, ClusterOptions{.topics = {topic("events", 1, 3)}});
+    Lookup group;
+    Lookup transaction;
+    bool done = false;
+    cluster.client->spawn("script", [&] {
+        sim::sleep(1s);
+        group = find_coordinator(cluster, BrokerId(2), {"my-group", protocol::CoordinatorType::group});
+        EXPECT_FALSE(cluster.controller_state().topics().contains("__transaction_state"));
+        transaction =
+            find_coordinator(cluster, BrokerId(3), {"transactional-id-1", protocol::CoordinatorType::transaction});
+        done = true;
+    });
+    cluster.run_until([&] { return done; });
+    EXPECT_EQ(group.first.error, ErrorCode::coordinator_not_available) << "the topic did not exist yet";
+    EXPECT_GT(group.attempts, 1);
+    ASSERT_EQ(group.last.error, ErrorCode::none);
+    const auto& partitions = cluster.controller_state().partitions();
+    // abs("my-group".hashCode()) % 3 == 0; abs("transactional-id-1".hashCode()) % 3 == 2
+    EXPECT_EQ(group.last.coordinator, partitions.at(TopicPartition{"__consumer_offsets", 0}).leader);
+    EXPECT_EQ(transaction.first.error, ErrorCode::coordinator_not_available);
+    ASSERT_EQ(transaction.last.error, ErrorCode::none);
+    EXPECT_EQ(transaction.last.coordinator, partitions.at(TopicPartition{"__transaction_state", 2}).leader);
+    for (const std::string name : {"__consumer_offsets", "__transaction_state"}) {
+        const TopicDescription& internal = cluster.controller_state().topics().at(name);
+        EXPECT_TRUE(internal.internal) << name;
+        EXPECT_EQ(internal.partitions, 3) << name;
+        EXPECT_EQ(internal.replication_factor, 3) << name;
+        EXPECT_TRUE(internal.configs.cleanup_policy == CleanupPolicy::compact) << name;
+        for (int i = 1; i <= 3; ++i) {
+            const Replica* replica = cluster.replica(BrokerId(i), TopicPartition{name, 1});
+            ASSERT_NE(replica, nullptr) << name << " on broker " << i;
+            EXPECT_TRUE(replica->log.config().compacted);
+        }
+    }
+}
+
+// As Kafka: with fewer live brokers than offsets.topic.replication.factor the controller refuses the
+// topic (INVALID_REPLICATION_FACTOR) and lookups stay COORDINATOR_NOT_AVAILABLE; never a topic with
+// fewer replicas. Once the broker is back, the next lookup creates it.
+TEST(FindCoordinator, FewerLiveBrokersThanTheReplicationFactorLeaveNoCoordinator) {
+    TopicCluster cluster(11, ClusterOptions{.topics = {topic("events", 1, 3)}});
+    Lookup while_down;
+    Lookup after;
+    bool done = false;
+    cluster.client->spawn("script", [&] {
+        sim::sleep(1s);
+        (void)cluster.broker(BrokerId(3)).crash();
+        sim::sleep(3s);  // fenced
+        while_down = find_coordinator(cluster, BrokerId(1), {"g", protocol::CoordinatorType::group}, 3s);
+        EXPECT_FALSE(cluster.controller_state().topics().contains("__consumer_offsets"));
+        cluster.broker(BrokerId(3)).restart();
+        sim::sleep(1s);
+        after = find_coordinator(cluster, BrokerId(1), {"g", protocol::CoordinatorType::group});
+        done = true;
+    });
+    cluster.run_until([&] { return done; });
+    EXPECT_EQ(while_down.last.error, ErrorCode::coordinator_not_available);
+    EXPECT_GT(while_down.attempts, 10);
+    EXPECT_EQ(after.last.error, ErrorCode::none);
+    EXPECT_EQ(cluster.controller_state().topics().at("__consumer_offsets").replication_factor, 3);
+}
+
+// A partition without a live leader has no coordinator.
+TEST(FindCoordinator, AKeyWhosePartitionHasNoLiveLeaderHasNoCoordinator) {
+    TopicCluster cluster(12, ClusterOptions{.topics = {topic("events", 1, 3)}, .offsets_topic_replication_factor = 1});
+    Lookup before;
+    Lookup without_leader;
+    bool done = false;
+    cluster.client->spawn("script", [&] {
+        sim::sleep(1s);
+        before = find_coordinator(cluster, BrokerId(1), {"hello", protocol::CoordinatorType::group});
+        ASSERT_EQ(before.last.error, ErrorCode::none);
+        // "hello" is in partition 1, whose only replica is broker 2.
+        (void)cluster.broker(before.last.coordinator).crash();
+        sim::sleep(3s);  // fenced: the partition is left without a leader
+        const BrokerId via = before.last.coordinator == BrokerId(1) ? BrokerId(2) : BrokerId(1);
+        without_leader = find_coordinator(cluster, via, {"hello", protocol::CoordinatorType::group}, 1s);
+        done = true;
+    });
+    cluster.run_until([&] { return done; });
+    EXPECT_EQ(before.last.coordinator, BrokerId(2));
+    EXPECT_EQ(without_leader.last.error, ErrorCode::coordinator_not_available);
+    EXPECT_EQ(cluster.controller_state().partitions().at(TopicPartition{"__consumer_offsets", 1}).leader,
+              protocol::no_broker);
 }
 
 }  // namespace
