@@ -29,9 +29,10 @@ Replica& Broker::replica_for(const protocol::PartitionState& state) {
     if (Replica* existing = find(state.partition)) {
         return *existing;
     }
+    // The topic's configs over this broker's defaults (the metadata that named this replica describes it).
     const protocol::TopicDescription* topic = topic_description(state.partition.topic);
-    auto replica = std::make_unique<Replica>(node_.disk(), state.partition,
-                                             topic != nullptr ? topic_log_config(config_.log, topic->configs) : config_.log);
+    const LogConfig log_config = topic != nullptr ? topic_log_config(config_.log, topic->configs) : config_.log;
+    auto replica = std::make_unique<Replica>(node_.disk(), state.partition, log_config);
     const RecoveryReport report = replica->log.recover(verify_crc());
     const auto hw = recovered_hw_.find(state.partition.name());
     const std::int64_t checkpointed = hw != recovered_hw_.end() ? hw->second : 0;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -33,7 +34,7 @@ private:
 };
 
 // An admin client that deletes records now and then: DeleteRecords up to a committed offset of a
-// random partition, recorded as "delete-records" operations (the checkers ignore them).
+// random partition of any topic, recorded as "delete-records" operations (checked by undone-delete).
 class AdminWorkload final : public sim::NodeState {
 public:
     AdminWorkload(sim::Node& node, const broker_core::ClusterAddresses& addresses,
@@ -46,12 +47,15 @@ private:
     client_core::HistoryRecorder& history_;
 };
 
-// Reads every partition of the topic from offset 0, forever.
+// Reads every partition of every topic of the spec from offset 0, forever.
 class ConsumerWorkload final : public sim::NodeState {
 public:
     ConsumerWorkload(sim::Node& node, client_core::ConsumerConfig config,
                      const broker_core::ClusterAddresses& addresses, client_core::HistoryRecorder& history,
                      const Spec& spec);
+    [[nodiscard]] bool reads(const protocol::TopicPartition& partition) const {
+        return std::find(partitions_.begin(), partitions_.end(), partition) != partitions_.end();
+    }
     [[nodiscard]] protocol::Offset position(const protocol::TopicPartition& partition) const {
         return consumer_.position(partition);
     }
