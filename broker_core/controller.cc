@@ -150,6 +150,8 @@ void Controller::bootstrap_topics() {
 
 void Controller::create_topic(protocol::TopicDescription topic, const std::vector<BrokerId>& brokers) {
     EOSIM_ASSERT(!brokers.empty() && topic.replication_factor >= 1 && topic.partitions >= 1);
+    EOSIM_ASSERT_MSG(protocol::valid_topic_name(topic.name) && protocol::valid_configs(topic.configs),
+                     "a topic is valid before it is recorded: " + topic.name);
     const auto broker_count = static_cast<std::int32_t>(brokers.size());
     topic.internal = protocol::is_internal_topic(topic.name);
     record_topic(topic);
@@ -234,6 +236,9 @@ void Controller::apply_topic_record(std::istringstream& in) {
         throw std::runtime_error("bad topic record");
     }
     topic.internal = internal != 0;
+    // A topic record starts the topic afresh: partitions of an earlier, incomplete creation of the same
+    // name (dropped when loaded) are not its partitions.
+    std::erase_if(partitions_, [&topic](const auto& entry) { return entry.first.topic == topic.name; });
     std::string entry;
     while (in >> entry) {
         const std::size_t equals = entry.find('=');

@@ -309,10 +309,15 @@ TEST(Topics, AControllerRestartRecoversTopicsAndTheirConfigs) {
 }
 
 // A metadata log whose last topic lost some of its partition records (a crash kept a prefix of what was
-// never durable, so never published): the topic is dropped, and the bootstrap topics are created.
+// never durable, so never published): the topic is dropped, and the bootstrap topics are created. A topic
+// record starts its topic afresh.
 TEST(Topics, ATopicWhosePartitionRecordsDidNotAllSurviveIsDropped) {
     const auto write_partial_log = [](sim::Node& controller) {
-        const std::string text = "T lost 0 3 3\nP lost 0 1 0 0 1,2,3 1,2,3\n";
+        // "lost" ends incomplete; "again" was left incomplete once, then created anew with 1 partition.
+        const std::string text =
+            "T again 0 3 3\nP again 0 1 0 0 1,2,3 1,2,3\nP again 1 2 0 0 2,3,1 2,3,1\n"
+            "T again 0 1 3 segment.bytes=2048\nP again 0 2 0 0 2,3,1 2,3,1\n"
+            "T lost 0 3 3\nP lost 0 1 0 0 1,2,3 1,2,3\n";
         sim::Disk& disk = controller.disk();
         (void)disk.create("metadata/cluster_metadata");
         (void)disk.append("metadata/cluster_metadata", std::as_bytes(std::span(text.data(), text.size())));
@@ -324,6 +329,12 @@ TEST(Topics, ATopicWhosePartitionRecordsDidNotAllSurviveIsDropped) {
     EXPECT_FALSE(cluster.controller_state().partitions().contains(TopicPartition{"lost", 0}));
     EXPECT_TRUE(cluster.controller_state().topics().contains("kept"));
     EXPECT_TRUE(cluster.controller_state().partitions().contains(TopicPartition{"kept", 0}));
+    const TopicDescription& again = cluster.controller_state().topics().at("again");
+    EXPECT_EQ(again.partitions, 1);
+    EXPECT_EQ(again.configs.segment_bytes, 2048);
+    EXPECT_EQ(cluster.controller_state().partitions().at(TopicPartition{"again", 0}).leader, BrokerId(2));
+    EXPECT_FALSE(cluster.controller_state().partitions().contains(TopicPartition{"again", 1}))
+        << "a partition of the earlier, incomplete creation";
 }
 
 // Kafka applies retention only to topics with cleanup.policy=delete, and refuses DeleteRecords on the
