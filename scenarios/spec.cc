@@ -29,6 +29,9 @@ const std::set<std::string, std::less<>>& anomaly_names() {
     return names;
 }
 
+constexpr const char* topic_name_rule =
+    "1 to 249 of a-z A-Z 0-9 . _ -, not . or ..; names starting with __ are the brokers' internal topics";
+
 std::string where(const std::string& source, const toml::source_region& region) {
     return fmt::format("{}:{}:{}", source, region.begin.line, region.begin.column);
 }
@@ -212,6 +215,10 @@ std::string parse_cluster(Reader& reader, const std::string& source, ClusterSpec
     reader.integer(cluster, "delete_retention_ms", c.delete_retention_ms, 0, 7LL * 24 * 3600 * 1000);
     reader.integer(cluster, "min_compaction_lag_ms", c.min_compaction_lag_ms, 0, 7LL * 24 * 3600 * 1000);
     reader.string(cluster, "topic", c.topic);
+    if (!protocol::valid_topic_name(c.topic) || c.topic.starts_with("__")) {
+        throw SpecError(fmt::format("{}: topic: '{}' is not a topic name: {}",
+                                    where(source, cluster->get("topic")->source()), c.topic, topic_name_rule));
+    }
     reader.integer(cluster, "replica_fetch_max_bytes", c.replica_fetch_max_bytes, 1024, 1LL << 30);
     // Each key's bounds above hold only when it is written; the defaults must agree as well.
     const std::string cluster_where = cluster != nullptr ? where(source, cluster->source()) : source;
@@ -241,9 +248,8 @@ protocol::TopicDescription parse_topic(Reader& reader, const toml::table& table,
         throw SpecError(fmt::format("{}: topics: every topic needs a name", place));
     }
     if (!protocol::valid_topic_name(topic.name) || topic.name.starts_with("__")) {
-        throw SpecError(fmt::format("{}: topics: '{}' is not a topic name: 1 to 249 of a-z A-Z 0-9 . _ -, not . or "
-                                    "..; names starting with __ are the brokers' internal topics",
-                                    where(source, table.get("name")->source()), topic.name));
+        throw SpecError(fmt::format("{}: topics: '{}' is not a topic name: {}",
+                                    where(source, table.get("name")->source()), topic.name, topic_name_rule));
     }
     reader.integer(&table, "partitions", topic.partitions, 1, 64);
     reader.integer(&table, "replication_factor", topic.replication_factor, 1, c.brokers);

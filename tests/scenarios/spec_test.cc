@@ -232,6 +232,8 @@ TEST(Spec, TopicErrorsAreOneLineWithTheirPlace) {
         {"[[topics]]\nname = \"__consumer_offsets\"\n", "'__consumer_offsets' is not a topic name"},
         {"[[topics]]\nname = \"__mine\"\n", "names starting with __ are the brokers' internal topics"},
         {"[[topics]]\nname = \"a/b\"\n", "'a/b' is not a topic name"},
+        {"[cluster]\ntopic = \"a b\"\n", "test.toml:3:9: topic: 'a b' is not a topic name"},
+        {"[cluster]\ntopic = \"__x\"\n", "topic: '__x' is not a topic name"},
         {"[[topics]]\npartitions = 2\n", "test.toml:2:1: topics: every topic needs a name"},
         {"[[topics]]\nname = 7\n", "name must be a string"},
         {"[[topics]]\nname = \"a\"\npartitions = 0\n", "test.toml:4:14: partitions must be an integer from 1 to 64"},
