@@ -3,12 +3,14 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "broker_core/cluster_config.h"
 #include "broker_core/fetch_session.h"
 #include "broker_core/partition_log.h"
+#include "protocol/coordinator.h"
 #include "protocol/fetch_session.h"
 #include "protocol/messages.h"
 #include "sim/condition.h"
@@ -34,6 +36,12 @@ struct BrokerConfig {
     sim::Duration hw_checkpoint_interval{std::chrono::milliseconds(500)};
     sim::Duration producer_expiration_check_interval{std::chrono::milliseconds(500)};
     sim::Duration retention_check_interval{std::chrono::milliseconds(500)};
+    // The internal topics a FindCoordinator creates (Kafka's defaults are 50 partitions each, replication
+    // factor 3; a simulated cluster needs few partitions).
+    std::int32_t offsets_topic_num_partitions = 3;              // offsets.topic.num.partitions
+    std::int32_t offsets_topic_replication_factor = 3;          // offsets.topic.replication.factor
+    std::int32_t transaction_state_log_num_partitions = 3;      // transaction.state.log.num.partitions
+    std::int32_t transaction_state_log_replication_factor = 3;  // transaction.state.log.replication.factor
     BrokerBugs bugs;
 };
 
@@ -212,6 +220,21 @@ private:
     void record_removed_tombstones(const Replica& replica, const CleanReport& cleaned) const;
     void hw_checkpoint_loop();
 
+    // broker_topics.cc: topics and coordinators.
+    // CreateTopics, forwarded to the controller (KIP-590); REQUEST_TIMED_OUT for each topic when it does
+    // not answer.
+    protocol::CreateTopicsResponse create_topics(const protocol::CreateTopicsRequest& request);
+    // The topic as this broker's metadata describes it (null: unknown here).
+    [[nodiscard]] const protocol::TopicDescription* topic_description(std::string_view name) const;
+    // The leader of the key's partition of the internal topic for its key type (Kafka's
+    // KafkaApis.getCoordinator); COORDINATOR_NOT_AVAILABLE while that topic does not exist (its creation
+    // is asked for) or the partition has no live leader.
+    protocol::FindCoordinatorResponse find_coordinator(const protocol::FindCoordinatorRequest& request);
+    // Asks the controller, in the background, to create the internal topic for `type` (once at a time, as
+    // Kafka's AutoTopicCreationManager); the topic arrives with the metadata.
+    void request_internal_topic(protocol::CoordinatorType type);
+    [[nodiscard]] protocol::TopicDescription internal_topic(protocol::CoordinatorType type) const;
+
     // broker.cc: life cycle, heartbeats, halting.
     void heartbeat_loop();
     [[nodiscard]] bool verify_crc() const { return !config_.bugs.no_crc_check; }
@@ -244,6 +267,7 @@ private:
     std::int64_t producer_id_block_end_ = 0;
     bool allocating_producer_ids_ = false;
     sim::Condition producer_ids_changed_;
+    std::set<std::string, std::less<>> internal_topics_requested_;  // creations under way
     sim::RpcServer server_;
 };
 

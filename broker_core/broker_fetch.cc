@@ -36,6 +36,12 @@ sim::Message Broker::handle(const sim::Message& request) {
     if (request.is<protocol::OffsetsForLeaderEpochRequest>()) {
         return sim::make_message(offsets_for_leader_epoch(request.as<protocol::OffsetsForLeaderEpochRequest>()));
     }
+    if (request.is<protocol::CreateTopicsRequest>()) {
+        return sim::make_message(create_topics(request.as<protocol::CreateTopicsRequest>()));
+    }
+    if (request.is<protocol::FindCoordinatorRequest>()) {
+        return sim::make_message(find_coordinator(request.as<protocol::FindCoordinatorRequest>()));
+    }
     EOSIM_ASSERT_MSG(false, "a broker got a request it does not serve");
     return {};
 }
@@ -259,6 +265,10 @@ protocol::DeleteRecordsResponse Broker::delete_records(const protocol::DeleteRec
     Replica* replica = find(request.partition);
     if (replica == nullptr || replica->role != ReplicaRole::leader || replica->halted) {
         response.error = replica == nullptr ? ErrorCode::unknown_topic_or_partition : ErrorCode::not_leader_or_follower;
+        return response;
+    }
+    if (replica->log.config().compacted) {
+        response.error = ErrorCode::policy_violation;  // Kafka: only cleanup.policy=delete allows it
         return response;
     }
     const Offset target =

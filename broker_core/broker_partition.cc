@@ -7,6 +7,7 @@
 
 #include "broker_core/broker_internal.h"
 #include "broker_core/invariants.h"
+#include "broker_core/topic_config.h"
 #include "sim/simulation.h"
 
 namespace eosim::broker_core {
@@ -28,7 +29,10 @@ Replica& Broker::replica_for(const protocol::PartitionState& state) {
     if (Replica* existing = find(state.partition)) {
         return *existing;
     }
-    auto replica = std::make_unique<Replica>(node_.disk(), state.partition, config_.log);
+    // The topic's configs over this broker's defaults (the metadata that named this replica describes it).
+    const protocol::TopicDescription* topic = topic_description(state.partition.topic);
+    const LogConfig log_config = topic != nullptr ? topic_log_config(config_.log, topic->configs) : config_.log;
+    auto replica = std::make_unique<Replica>(node_.disk(), state.partition, log_config);
     replica->broker_changed = &replicas_changed_;
     const RecoveryReport report = replica->log.recover(verify_crc());
     const auto hw = recovered_hw_.find(state.partition.name());

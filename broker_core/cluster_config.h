@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "protocol/addresses.h"
+#include "protocol/topics.h"
 #include "protocol/types.h"
 #include "sim/network.h"
 #include "sim/node.h"
@@ -16,11 +17,9 @@ using protocol::broker_port;
 using protocol::controller_port;
 using protocol::ClusterAddresses;
 
-struct TopicConfig {
-    std::string name;
-    std::int32_t partitions = 1;
-    std::int32_t replication_factor = 3;
-};
+// A topic the controller creates when it starts with an empty metadata log (name, partitions,
+// replication factor, config overrides).
+using TopicConfig = protocol::TopicDescription;
 
 // The defects a bug switch re-creates (see docs/bug-switches.md). All off: a correct broker.
 struct BrokerBugs {

@@ -76,6 +76,26 @@ sim::Time Controller::last_heartbeat(BrokerId broker) const {
 }
 
 void Controller::load_or_bootstrap() {
+    const std::size_t records = replay_metadata_log();
+    const sim::Time now = sim::now();
+    for (auto& [id, registration] : brokers_) {
+        registration.last_heartbeat = now;  // every broker gets a full session after a controller restart
+    }
+    for (const BrokerId broker : config_.brokers) {
+        brokers_.try_emplace(broker);
+    }
+    version_ = durable_version_ = static_cast<std::int64_t>(records);
+    drop_incomplete_topics();
+    bootstrap_topics();
+    sim::trace("ControllerLoaded").detail("records", records).detail("partitions", partitions_.size());
+    // Only durable metadata ever left a controller: a restarted one knows at least what any broker applied.
+    const std::int64_t applied = sim::witness().highest(invariants::metadata_applied);
+    EOSIM_INVARIANT(version_ >= applied, "controller-restart-keeps-published-metadata",
+                    fmt::format("the restarted controller loaded metadata version {}, but a broker applied version {}",
+                                version_, applied));
+}
+
+std::size_t Controller::replay_metadata_log() {
     sim::Disk& disk = node_.disk();
     (void)disk.create(metadata_path);
     const std::vector<std::byte> bytes = disk.read_all(metadata_path).value();
@@ -98,35 +118,58 @@ void Controller::load_or_bootstrap() {
     if (good < text.size()) {
         (void)disk.truncate(metadata_path, good);
     }
-    const sim::Time now = sim::now();
-    for (auto& [id, registration] : brokers_) {
-        registration.last_heartbeat = now;  // every broker gets a full session after a controller restart
-    }
-    for (const BrokerId broker : config_.brokers) {
-        brokers_.try_emplace(broker);
-    }
-    version_ = durable_version_ = static_cast<std::int64_t>(records);
-    if (partitions_.empty()) {
-        const auto broker_count = static_cast<std::int32_t>(config_.brokers.size());
-        for (const TopicConfig& topic : config_.topics) {
-            for (std::int32_t p = 0; p < topic.partitions; ++p) {
-                PartitionState state;
-                state.partition = protocol::TopicPartition{topic.name, p};
-                for (std::int32_t r = 0; r < std::min(topic.replication_factor, broker_count); ++r) {
-                    state.replicas.push_back(config_.brokers[static_cast<std::size_t>((p + r) % broker_count)]);
-                }
-                state.isr = state.replicas;
-                state.leader = state.replicas.front();
-                record_partition(state);
+    return records;
+}
+
+void Controller::drop_incomplete_topics() {
+    std::vector<std::string> incomplete;
+    for (const auto& [name, topic] : topics_) {
+        for (std::int32_t p = 0; p < topic.partitions; ++p) {
+            if (!partitions_.contains(protocol::TopicPartition{name, p})) {
+                incomplete.push_back(name);
+                break;
             }
         }
     }
-    sim::trace("ControllerLoaded").detail("records", records).detail("partitions", partitions_.size());
-    // Only durable metadata ever left a controller: a restarted one knows at least what any broker applied.
-    const std::int64_t applied = sim::witness().highest(invariants::metadata_applied);
-    EOSIM_INVARIANT(version_ >= applied, "controller-restart-keeps-published-metadata",
-                    fmt::format("the restarted controller loaded metadata version {}, but a broker applied version {}",
-                                version_, applied));
+    for (const std::string& name : incomplete) {
+        // Its records were appended together and published only once all were durable: a crash kept a
+        // prefix of them, so no broker and no client ever saw this topic.
+        std::erase_if(partitions_, [&name](const auto& entry) { return entry.first.topic == name; });
+        topics_.erase(name);
+        sim::trace("TopicIncomplete").detail("topic", name);
+    }
+}
+
+void Controller::bootstrap_topics() {
+    for (const TopicConfig& topic : config_.topics) {
+        if (!topics_.contains(topic.name)) {
+            create_topic(topic, config_.brokers);
+        }
+    }
+}
+
+void Controller::create_topic(protocol::TopicDescription topic, const std::vector<BrokerId>& brokers) {
+    EOSIM_ASSERT(!brokers.empty() && topic.replication_factor >= 1 && topic.partitions >= 1);
+    EOSIM_ASSERT_MSG(protocol::valid_topic_name(topic.name) && protocol::valid_configs(topic.configs),
+                     "a topic is valid before it is recorded: " + topic.name);
+    const auto broker_count = static_cast<std::int32_t>(brokers.size());
+    topic.internal = protocol::is_internal_topic(topic.name);
+    record_topic(topic);
+    for (std::int32_t p = 0; p < topic.partitions; ++p) {
+        PartitionState state;
+        state.partition = protocol::TopicPartition{topic.name, p};
+        for (std::int32_t r = 0; r < std::min(topic.replication_factor, broker_count); ++r) {
+            state.replicas.push_back(brokers[static_cast<std::size_t>((p + r) % broker_count)]);
+        }
+        state.isr = state.replicas;
+        state.leader = state.replicas.front();
+        record_partition(state);
+    }
+    sim::trace("TopicCreated")
+        .detail("topic", topic.name)
+        .detail("partitions", topic.partitions)
+        .detail("replication_factor", topic.replication_factor)
+        .detail("internal", topic.internal);
 }
 
 void Controller::apply_line(const std::string& line) {
@@ -150,6 +193,10 @@ void Controller::apply_line(const std::string& line) {
         } else {
             registration.fenced = true;
         }
+        return;
+    }
+    if (kind == "T") {
+        apply_topic_record(in);
         return;
     }
     if (kind == "I") {
@@ -179,6 +226,29 @@ void Controller::apply_line(const std::string& line) {
     state.replicas = split(replicas);
     state.isr = split(isr);
     partitions_[state.partition] = state;
+}
+
+void Controller::apply_topic_record(std::istringstream& in) {
+    protocol::TopicDescription topic;
+    int internal = 0;
+    in >> topic.name >> internal >> topic.partitions >> topic.replication_factor;
+    if (!in || topic.partitions < 1 || topic.replication_factor < 1) {
+        throw std::runtime_error("bad topic record");
+    }
+    topic.internal = internal != 0;
+    // A topic record starts the topic afresh: partitions of an earlier, incomplete creation of the same
+    // name (dropped when loaded) are not its partitions.
+    std::erase_if(partitions_, [&topic](const auto& entry) { return entry.first.topic == topic.name; });
+    std::string entry;
+    while (in >> entry) {
+        const std::size_t equals = entry.find('=');
+        if (equals == std::string::npos ||
+            !protocol::set_config(topic.configs, std::string_view(entry).substr(0, equals),
+                                  std::string_view(entry).substr(equals + 1))) {
+            throw std::runtime_error("bad topic config");
+        }
+    }
+    topics_[topic.name] = std::move(topic);
 }
 
 void Controller::append(const std::string& line) {
@@ -213,6 +283,18 @@ void Controller::record_partition(const PartitionState& state) {
         .detail("partition_epoch", state.partition_epoch);
 }
 
+// Kafka's TopicRecord and its ConfigRecords, as one line: "T name internal partitions replication-factor
+// config=value ...". The partition records follow it.
+void Controller::record_topic(const protocol::TopicDescription& topic) {
+    std::string line = fmt::format("T {} {} {} {}", topic.name, topic.internal ? 1 : 0, topic.partitions,
+                                   topic.replication_factor);
+    for (const auto& [name, value] : protocol::config_entries(topic.configs)) {
+        line += fmt::format(" {}={}", name, value);
+    }
+    topics_[topic.name] = topic;
+    append(line);
+}
+
 void Controller::record_broker(BrokerId broker, std::uint32_t incarnation) {
     append(fmt::format("B {} {}", broker.value(), incarnation));
 }
@@ -244,6 +326,9 @@ protocol::MetadataSnapshot Controller::snapshot() const {
         if (alive(id)) {
             metadata.live_brokers.push_back(id);
         }
+    }
+    for (const auto& [name, topic] : topics_) {
+        metadata.topics.push_back(topic);
     }
     for (const auto& [partition, state] : partitions_) {
         metadata.partitions.push_back(state);
@@ -411,6 +496,58 @@ protocol::AllocateProducerIdsResponse Controller::allocate_producer_ids(
     return response;
 }
 
+protocol::CreateTopicsResponse Controller::create_topics(const protocol::CreateTopicsRequest& request) {
+    std::map<std::string, int> named;
+    for (const protocol::TopicDescription& topic : request.topics) {
+        ++named[topic.name];
+    }
+    std::vector<BrokerId> live;
+    for (const auto& [id, registration] : brokers_) {
+        if (alive(id)) {
+            live.push_back(id);
+        }
+    }
+    protocol::CreateTopicsResponse response;
+    for (const protocol::TopicDescription& topic : request.topics) {
+        // A name given twice is refused both times, as Kafka does.
+        const ErrorCode error = named.at(topic.name) > 1 ? ErrorCode::invalid_request : creation_error(topic);
+        if (error == ErrorCode::none) {
+            create_topic(topic, live);
+        } else {
+            sim::trace("CreateTopicRefused").detail("topic", topic.name).detail("error", protocol::error_name(error));
+        }
+        response.topics.push_back(protocol::CreatableTopicResult{topic.name, error});
+    }
+    // Answered once durable, also for refusals: a topic another request just created is durable before
+    // anyone hears that it exists.
+    while (durable_version_ < version_) {
+        wait_durable();
+    }
+    return response;
+}
+
+ErrorCode Controller::creation_error(const protocol::TopicDescription& topic) const {
+    if (!protocol::valid_topic_name(topic.name)) {
+        return ErrorCode::invalid_topic_exception;
+    }
+    if (topics_.contains(topic.name)) {
+        return ErrorCode::topic_already_exists;
+    }
+    if (!protocol::valid_configs(topic.configs)) {
+        return ErrorCode::invalid_config;
+    }
+    if (topic.partitions < 1 || topic.partitions > config_.max_partitions_per_topic) {
+        return ErrorCode::invalid_partitions;
+    }
+    const auto live = std::count_if(brokers_.begin(), brokers_.end(), [this](const auto& entry) {
+        return alive(entry.first);
+    });
+    if (topic.replication_factor < 1 || topic.replication_factor > live) {
+        return ErrorCode::invalid_replication_factor;  // Kafka: "only N broker(s) are registered"
+    }
+    return ErrorCode::none;
+}
+
 void Controller::check_sessions() {
     const sim::Time now = sim::now();
     std::vector<BrokerId> expired;
@@ -436,6 +573,9 @@ sim::Message Controller::handle(const sim::Message& request) {
     }
     if (request.is<protocol::AllocateProducerIdsRequest>()) {
         return sim::make_message(allocate_producer_ids(request.as<protocol::AllocateProducerIdsRequest>()));
+    }
+    if (request.is<protocol::CreateTopicsRequest>()) {
+        return sim::make_message(create_topics(request.as<protocol::CreateTopicsRequest>()));
     }
     EOSIM_ASSERT_MSG(false, "the controller got a request it does not serve");
     return {};

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,8 @@ namespace eosim::broker_core {
 
 struct ControllerConfig {
     std::vector<protocol::BrokerId> brokers;
-    std::vector<TopicConfig> topics;
+    std::vector<TopicConfig> topics;  // created on a first start (the bootstrap topics)
+    std::int32_t max_partitions_per_topic = 1000;  // CreateTopics refuses more (INVALID_PARTITIONS)
     sim::Duration session_timeout{std::chrono::milliseconds(1500)};
     sim::Duration session_check_interval{std::chrono::milliseconds(100)};
     bool unclean_leader_election = false;
@@ -22,7 +24,8 @@ struct ControllerConfig {
 };
 
 // The controller (a KRaft controller with a quorum of one): it holds the cluster's metadata (brokers,
-// partition leaders, ISRs, epochs) in a metadata log on its disk, fenced brokers whose session expired
+// topics and their configs, partition leaders, ISRs, epochs) in a metadata log on its disk, creates
+// topics (CreateTopics, forwarded by brokers), fenced brokers whose session expired
 // or who came back as a new incarnation, elects leaders from the ISR (or, when configured, from any
 // live replica), and applies the ISR changes leaders ask for. Brokers learn metadata from heartbeat
 // responses, which only ever carry durable metadata.
@@ -33,6 +36,7 @@ public:
     [[nodiscard]] const std::map<protocol::TopicPartition, protocol::PartitionState>& partitions() const {
         return partitions_;
     }
+    [[nodiscard]] const std::map<std::string, protocol::TopicDescription>& topics() const { return topics_; }
     [[nodiscard]] bool alive(protocol::BrokerId broker) const;
     // The incarnation of `broker` this controller registered last (0: none yet).
     [[nodiscard]] std::uint32_t registered_incarnation(protocol::BrokerId broker) const;
@@ -48,11 +52,24 @@ private:
     };
 
     void load_or_bootstrap();
+    // Replays the metadata log (a torn or garbled tail is cut off); how many records it holds.
+    std::size_t replay_metadata_log();
     void apply_line(const std::string& line);
+    void apply_topic_record(std::istringstream& in);
+    // A topic whose partition records did not all become durable was never published: it is dropped.
+    void drop_incomplete_topics();
+    // Creates the configured topics the metadata log does not hold (all of them on a first start).
+    void bootstrap_topics();
     sim::Message handle(const sim::Message& request);
     protocol::BrokerHeartbeatResponse heartbeat(const protocol::BrokerHeartbeatRequest& request);
     protocol::AlterPartitionResponse alter_partition(const protocol::AlterPartitionRequest& request);
     protocol::AllocateProducerIdsResponse allocate_producer_ids(const protocol::AllocateProducerIdsRequest& request);
+    protocol::CreateTopicsResponse create_topics(const protocol::CreateTopicsRequest& request);
+    // Why `topic` cannot be created now (ErrorCode::none: it can).
+    [[nodiscard]] protocol::ErrorCode creation_error(const protocol::TopicDescription& topic) const;
+    // Records the topic and its partitions, replicas assigned round-robin over `brokers` (partition p's
+    // replicas are brokers p, p+1, ... modulo their number), each led by its first replica.
+    void create_topic(protocol::TopicDescription topic, const std::vector<protocol::BrokerId>& brokers);
     void check_sessions();
 
     void fence(protocol::BrokerId broker, const char* reason);
@@ -60,6 +77,7 @@ private:
     bool elect(protocol::PartitionState& state);
     void record_partition(const protocol::PartitionState& state);
     void record_broker(protocol::BrokerId broker, std::uint32_t incarnation);
+    void record_topic(const protocol::TopicDescription& topic);
     void append(const std::string& line);
     // Waits (in a fiber) until everything recorded so far is durable.
     void wait_durable();
@@ -68,6 +86,7 @@ private:
     sim::Node& node_;
     ControllerConfig config_;
     std::map<protocol::BrokerId, BrokerRegistration> brokers_;
+    std::map<std::string, protocol::TopicDescription> topics_;
     std::map<protocol::TopicPartition, protocol::PartitionState> partitions_;
     std::int64_t next_producer_id_ = 0;  // producer ids below it were handed out (in blocks)
     std::int64_t version_ = 0;          // bumped by every change

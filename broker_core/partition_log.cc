@@ -367,7 +367,7 @@ void PartitionLog::increment_log_start_offset(protocol::Offset offset, const Log
 
 std::size_t PartitionLog::apply_retention(std::int64_t now_ms, protocol::Offset upper_bound,
                                           const LogStartMoved& moved) {
-    if (config_.retention_ms < 0 && config_.retention_bytes < 0) {
+    if (config_.compacted || (config_.retention_ms < 0 && config_.retention_bytes < 0)) {
         return 0;
     }
     const std::vector<std::int64_t> bases = segment_bases();

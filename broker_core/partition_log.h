@@ -103,8 +103,9 @@ public:
     void increment_log_start_offset(protocol::Offset offset, const LogStartMoved& moved = nullptr);
     // Deletes the oldest segments retention lets go: those whose newest record is retention_ms or more
     // older than now_ms, or while the rest is still retention_bytes or more. Never the active segment,
-    // nor one that reaches `upper_bound` (the high watermark: uncommitted records stay). How many went;
-    // `moved` as for increment_log_start_offset.
+    // nor one that reaches `upper_bound` (the high watermark: uncommitted records stay), nor any of a
+    // compacted log (Kafka applies retention only with cleanup.policy=delete). How many went; `moved` as
+    // for increment_log_start_offset.
     std::size_t apply_retention(std::int64_t now_ms, protocol::Offset upper_bound, const LogStartMoved& moved = nullptr);
     // Empties the log and starts it again at `offset` (a follower behind its leader's log start); `moved`
     // as for increment_log_start_offset, when the start moved up.

@@ -21,9 +21,16 @@ enum class ErrorCode : std::int16_t {
     stale_controller_epoch = 11,
     network_exception = 13,
     coordinator_not_available = 15,
+    invalid_topic_exception = 17,
     not_enough_replicas = 19,
     not_enough_replicas_after_append = 20,
     invalid_required_acks = 21,
+    topic_already_exists = 36,
+    invalid_partitions = 37,
+    invalid_replication_factor = 38,
+    invalid_config = 40,
+    invalid_request = 42,
+    policy_violation = 44,
     out_of_order_sequence_number = 45,
     duplicate_sequence_number = 46,
     invalid_producer_epoch = 47,
@@ -55,9 +62,16 @@ constexpr std::string_view error_name(ErrorCode code) {
         case ErrorCode::stale_controller_epoch: return "STALE_CONTROLLER_EPOCH";
         case ErrorCode::network_exception: return "NETWORK_EXCEPTION";
         case ErrorCode::coordinator_not_available: return "COORDINATOR_NOT_AVAILABLE";
+        case ErrorCode::invalid_topic_exception: return "INVALID_TOPIC_EXCEPTION";
         case ErrorCode::not_enough_replicas: return "NOT_ENOUGH_REPLICAS";
         case ErrorCode::not_enough_replicas_after_append: return "NOT_ENOUGH_REPLICAS_AFTER_APPEND";
         case ErrorCode::invalid_required_acks: return "INVALID_REQUIRED_ACKS";
+        case ErrorCode::topic_already_exists: return "TOPIC_ALREADY_EXISTS";
+        case ErrorCode::invalid_partitions: return "INVALID_PARTITIONS";
+        case ErrorCode::invalid_replication_factor: return "INVALID_REPLICATION_FACTOR";
+        case ErrorCode::invalid_config: return "INVALID_CONFIG";
+        case ErrorCode::invalid_request: return "INVALID_REQUEST";
+        case ErrorCode::policy_violation: return "POLICY_VIOLATION";
         case ErrorCode::out_of_order_sequence_number: return "OUT_OF_ORDER_SEQUENCE_NUMBER";
         case ErrorCode::duplicate_sequence_number: return "DUPLICATE_SEQUENCE_NUMBER";
         case ErrorCode::invalid_producer_epoch: return "INVALID_PRODUCER_EPOCH";

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "protocol/errors.h"
+#include "protocol/topics.h"
 #include "protocol/types.h"
 #include "sim/time.h"
 
@@ -28,6 +29,7 @@ struct PartitionState {
 struct MetadataSnapshot {
     std::int64_t version = 0;
     std::vector<BrokerId> live_brokers;
+    std::vector<TopicDescription> topics;  // by name
     std::vector<PartitionState> partitions;
 };
 

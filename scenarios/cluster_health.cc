@@ -104,7 +104,8 @@ bool ClusterHealth::caught_up(const TopicPartition& partition, const protocol::P
         }
     }
     return std::all_of(nodes_.consumers.begin(), nodes_.consumers.end(), [&partition, end](sim::Node* consumer) {
-        return consumer->state<ConsumerWorkload>().position(partition) >= end;
+        const auto& workload = consumer->state<ConsumerWorkload>();
+        return !workload.reads(partition) || workload.position(partition) >= end;  // internal topics: not read
     });
 }
 

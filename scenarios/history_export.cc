@@ -30,8 +30,8 @@ std::optional<model::Acks> acks_of(const std::optional<std::string>& acks) {
 }
 
 model::Record record_of(std::int64_t offset, const std::optional<std::string>& value,
-                        const std::optional<std::string>& key, const ExportOptions& options) {
-    return model::Record{.offset = offset, .value = value, .key = options.keys_in_records ? key : std::nullopt};
+                        const std::optional<std::string>& key, bool with_key) {
+    return model::Record{.offset = offset, .value = value, .key = with_key ? key : std::nullopt};
 }
 
 }  // namespace
@@ -50,10 +50,11 @@ model::Operation model_operation(const client_core::ClientOperation& operation, 
     op.acks = acks_of(operation.acks);
     op.offset = operation.offset;
     if (operation.f == "poll") {
+        const bool with_keys = options.keys_in_records(operation.partition);
         std::vector<model::Record> records;
         records.reserve(operation.records.size());
         for (const client_core::ClientOperation::PolledRecord& record : operation.records) {
-            records.push_back(record_of(record.offset, record.value, record.key, options));
+            records.push_back(record_of(record.offset, record.value, record.key, with_keys));
         }
         op.records = std::move(records);
     }
@@ -72,6 +73,7 @@ model::ReplicaState replica_state(const broker_core::Replica& replica, std::stri
     state.replica = std::move(replica_name);
     state.leader = leader;
     state.compacted = log.config().compacted;
+    const bool with_keys = options.keys_in_records(state.partition);
     state.log_start_offset = log.log_start_offset().value();
     std::int64_t end = state.log_start_offset;
     for (const protocol::RecordBatch& batch : read.batches) {
@@ -85,7 +87,7 @@ model::ReplicaState replica_state(const broker_core::Replica& replica, std::stri
                                                    .control = batch.control});
         for (std::size_t i = 0; i < batch.records.size(); ++i) {
             state.records.push_back(record_of(batch.base_offset.value() + static_cast<std::int64_t>(i),
-                                              batch.records[i].value, batch.records[i].key, options));
+                                              batch.records[i].value, batch.records[i].key, with_keys));
         }
         end = batch.next_offset().value();
     }

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
+#include <string_view>
 
 #include "broker_core/broker.h"
 #include "client_core/history.h"
@@ -13,7 +15,13 @@
 namespace eosim::scenarios {
 
 struct ExportOptions {
-    bool keys_in_records = false;  // compacted topics: records carry their keys
+    // The partitions whose records carry their keys: those of compacted topics, the only ones whose
+    // records' keys the checkers read (docs/history-format.md).
+    std::set<std::string, std::less<>> keyed_partitions;
+
+    [[nodiscard]] bool keys_in_records(std::string_view partition) const {
+        return keyed_partitions.contains(partition);
+    }
 };
 
 // The `index`-th operation of the history.

@@ -131,8 +131,8 @@ void Run::build_controller() {
     for (std::int32_t i = 1; i <= cluster.brokers; ++i) {
         controller_config.brokers.emplace_back(i);
     }
-    controller_config.topics.push_back(
-        broker_core::TopicConfig{cluster.topic, cluster.partitions, cluster.replication_factor});
+    EOSIM_ASSERT_MSG(!spec_.topics.empty(), "a parsed spec has its topics");
+    controller_config.topics = spec_.topics;
     controller_config.unclean_leader_election = cluster.unclean_leader_election;
     nodes_.controller = &simulation_.add_node(
         "controller", [controller_config](sim::Node& n) { return std::make_unique<Controller>(n, controller_config); });
@@ -297,7 +297,12 @@ void Run::restart_down_nodes() {
 
 model::History Run::history(bool stuck) {
     model::History history;
-    const ExportOptions options{.keys_in_records = spec_.cluster.compacted};
+    ExportOptions options;
+    for (const protocol::TopicDescription& topic : spec_.topics) {
+        for (std::int32_t p = 0; p < topic.partitions && compacted(spec_, topic); ++p) {
+            options.keyed_partitions.insert(protocol::TopicPartition{topic.name, p}.name());
+        }
+    }
     history.operations.reserve(history_.operations().size() + 1);
     std::uint64_t index = 0;
     for (const client_core::ClientOperation& operation : history_.operations()) {

@@ -1,5 +1,6 @@
 #include "scenarios/spec.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -27,6 +28,9 @@ const std::set<std::string, std::less<>>& anomaly_names() {
                                                           "invariant-violation"};
     return names;
 }
+
+constexpr const char* topic_name_rule =
+    "1 to 249 of a-z A-Z 0-9 . _ -, not . or ..; names starting with __ are the brokers' internal topics";
 
 std::string where(const std::string& source, const toml::source_region& region) {
     return fmt::format("{}:{}:{}", source, region.begin.line, region.begin.column);
@@ -59,6 +63,32 @@ public:
                 fmt::format("{}: {} must be an integer from {} to {}", where(source_, node->source()), key, low, high));
         }
         out = static_cast<T>(*value);
+    }
+
+    // The value of `key` if the table has it (checked as integer() does).
+    std::optional<std::int64_t> optional_integer(const toml::table* table, std::string_view key, std::int64_t low,
+                                                 std::int64_t high) {
+        std::optional<std::int64_t> value;
+        if (table != nullptr && table->get(key) != nullptr) {
+            std::int64_t read = 0;
+            integer(table, key, read, low, high);
+            value = read;
+        }
+        return value;
+    }
+
+    // cleanup_policy: "delete" or "compact", if the table has it.
+    std::optional<protocol::CleanupPolicy> policy(const toml::table* table) {
+        std::string name;
+        string(table, "cleanup_policy", name);
+        if (name.empty() && (table == nullptr || table->get("cleanup_policy") == nullptr)) {
+            return std::nullopt;
+        }
+        if (name != "delete" && name != "compact") {
+            throw SpecError(fmt::format("{}: cleanup_policy must be \"delete\" or \"compact\"",
+                                        where(source_, table->get("cleanup_policy")->source())));
+        }
+        return name == "compact" ? protocol::CleanupPolicy::compact : protocol::CleanupPolicy::delete_old_segments;
     }
 
     void boolean(const toml::table* table, std::string_view key, bool& out) {
@@ -181,16 +211,14 @@ std::string parse_cluster(Reader& reader, const std::string& source, ClusterSpec
     reader.integer(cluster, "producer_id_expiration_ms", c.producer_id_expiration_ms, 1000, 7LL * 24 * 3600 * 1000);
     reader.integer(cluster, "retention_ms", c.retention_ms, -1, 7LL * 24 * 3600 * 1000);
     reader.integer(cluster, "retention_bytes", c.retention_bytes, -1, 1LL << 40);
-    std::string policy = "delete";
-    reader.string(cluster, "cleanup_policy", policy);
-    if (policy != "delete" && policy != "compact") {
-        throw SpecError(fmt::format("{}: cleanup_policy must be \"delete\" or \"compact\"",
-                                    where(source, cluster->get("cleanup_policy")->source())));
-    }
-    c.compacted = policy == "compact";
+    c.compacted = reader.policy(cluster) == protocol::CleanupPolicy::compact;
     reader.integer(cluster, "delete_retention_ms", c.delete_retention_ms, 0, 7LL * 24 * 3600 * 1000);
     reader.integer(cluster, "min_compaction_lag_ms", c.min_compaction_lag_ms, 0, 7LL * 24 * 3600 * 1000);
     reader.string(cluster, "topic", c.topic);
+    if (!protocol::valid_topic_name(c.topic) || c.topic.starts_with("__")) {
+        throw SpecError(fmt::format("{}: topic: '{}' is not a topic name: {}",
+                                    where(source, cluster->get("topic")->source()), c.topic, topic_name_rule));
+    }
     reader.integer(cluster, "replica_fetch_max_bytes", c.replica_fetch_max_bytes, 1024, 1LL << 30);
     // Each key's bounds above hold only when it is written; the defaults must agree as well.
     const std::string cluster_where = cluster != nullptr ? where(source, cluster->source()) : source;
@@ -203,6 +231,70 @@ std::string parse_cluster(Reader& reader, const std::string& source, ClusterSpec
                                     cluster_where, c.min_insync_replicas, c.replication_factor));
     }
     return cluster_where;
+}
+
+// One [[topics]] table: its name and settings, unset ones from [cluster] (partitions, replication factor)
+// or left to the brokers' defaults (the log settings).
+protocol::TopicDescription parse_topic(Reader& reader, const toml::table& table, const std::string& source,
+                                       const ClusterSpec& c) {
+    reader.known_keys(&table, "[topics]",
+                      {"name", "partitions", "replication_factor", "cleanup_policy", "retention_ms", "retention_bytes",
+                       "delete_retention_ms", "min_compaction_lag_ms", "segment_bytes"});
+    const std::string place = where(source, table.source());
+    protocol::TopicDescription topic{
+        .name = "", .partitions = c.partitions, .replication_factor = c.replication_factor};
+    reader.string(&table, "name", topic.name);
+    if (topic.name.empty()) {
+        throw SpecError(fmt::format("{}: topics: every topic needs a name", place));
+    }
+    if (!protocol::valid_topic_name(topic.name) || topic.name.starts_with("__")) {
+        throw SpecError(fmt::format("{}: topics: '{}' is not a topic name: {}",
+                                    where(source, table.get("name")->source()), topic.name, topic_name_rule));
+    }
+    reader.integer(&table, "partitions", topic.partitions, 1, 64);
+    reader.integer(&table, "replication_factor", topic.replication_factor, 1, c.brokers);
+    if (topic.replication_factor < c.min_insync_replicas) {
+        throw SpecError(fmt::format("{}: topics: '{}' has replication_factor {}, below min_insync_replicas {}", place,
+                                    topic.name, topic.replication_factor, c.min_insync_replicas));
+    }
+    protocol::TopicConfigOverrides& configs = topic.configs;
+    configs.cleanup_policy = reader.policy(&table);
+    configs.retention_ms = reader.optional_integer(&table, "retention_ms", -1, protocol::week_ms);
+    configs.retention_bytes = reader.optional_integer(&table, "retention_bytes", -1, 1LL << 40);
+    configs.delete_retention_ms = reader.optional_integer(&table, "delete_retention_ms", 0, protocol::week_ms);
+    configs.min_compaction_lag_ms = reader.optional_integer(&table, "min_compaction_lag_ms", 0, protocol::week_ms);
+    configs.segment_bytes = reader.optional_integer(&table, "segment_bytes", 1024, 1LL << 30);
+    return topic;
+}
+
+// [[topics]], or the one topic of [cluster].
+std::vector<protocol::TopicDescription> parse_topics(Reader& reader, const toml::table& root, const std::string& source,
+                                                     const ClusterSpec& c) {
+    const toml::node* node = root.get("topics");
+    if (node == nullptr) {
+        return {protocol::TopicDescription{.name = c.topic, .partitions = c.partitions,
+                                           .replication_factor = c.replication_factor}};
+    }
+    const toml::array* array = node->as_array();
+    if (array == nullptr || !array->is_array_of_tables() || array->empty() || array->size() > 16) {
+        throw SpecError(fmt::format("{}: topics must be 1 to 16 [[topics]] tables", where(source, node->source())));
+    }
+    if (const toml::table* cluster = reader.table("cluster"); cluster != nullptr && cluster->get("topic") != nullptr) {
+        throw SpecError(fmt::format("{}: cluster: topic names the only topic of a spec without [[topics]]; name each "
+                                    "topic in its [[topics]] table",
+                                    where(source, cluster->get("topic")->source())));
+    }
+    std::vector<protocol::TopicDescription> topics;
+    for (const toml::node& item : *array) {
+        protocol::TopicDescription topic = parse_topic(reader, *item.as_table(), source, c);
+        if (std::any_of(topics.begin(), topics.end(),
+                        [&topic](const auto& other) { return other.name == topic.name; })) {
+            throw SpecError(
+                fmt::format("{}: topics: '{}' is declared twice", where(source, item.source()), topic.name));
+        }
+        topics.push_back(std::move(topic));
+    }
+    return topics;
 }
 
 void parse_workload(Reader& reader, const std::string& source, bool compacted, WorkloadSpec& w) {
@@ -254,7 +346,8 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
     reader.integer(workload, "tombstone_percent", w.tombstone_percent, 0, 100);
     reader.integer(workload, "keys", w.keys, 1, 1'000'000);
     if (w.tombstone_percent > 0 && (!compacted || !w.keyed)) {
-        throw SpecError(fmt::format("{}: tombstone_percent needs cleanup_policy = \"compact\" and keyed = true",
+        throw SpecError(fmt::format("{}: tombstone_percent needs cleanup_policy = \"compact\" (of some topic) and "
+                                    "keyed = true",
                                     where(source, workload->get("tombstone_percent")->source())));
     }
     ms_range("pause_every_ms", w.pause_every_min_ms, w.pause_every_max_ms);
@@ -377,6 +470,13 @@ const std::vector<std::string>& allowance_causes() {
     return causes;
 }
 
+bool compacted(const Spec& spec, const protocol::TopicDescription& topic) {
+    if (topic.configs.cleanup_policy) {
+        return *topic.configs.cleanup_policy == protocol::CleanupPolicy::compact;
+    }
+    return spec.cluster.compacted;
+}
+
 Spec parse_spec(std::string_view text, const std::string& source) {
     toml::table root;
     try {
@@ -395,10 +495,13 @@ Spec parse_spec(std::string_view text, const std::string& source) {
         throw SpecError(fmt::format("{}: the spec needs a name", source));
     }
     reader.known_keys(&root, "top level",
-                      {"name", "description", "buggify", "cluster", "workload", "faults", "checks"});
+                      {"name", "description", "buggify", "cluster", "topics", "workload", "faults", "checks"});
 
     const std::string cluster_where = parse_cluster(reader, source, spec.cluster);
-    parse_workload(reader, source, spec.cluster.compacted, spec.workload);
+    spec.topics = parse_topics(reader, root, source, spec.cluster);
+    const bool any_compacted = std::any_of(spec.topics.begin(), spec.topics.end(),
+                                           [&spec](const protocol::TopicDescription& t) { return compacted(spec, t); });
+    parse_workload(reader, source, any_compacted, spec.workload);
     parse_faults(reader, source, spec.faults);
     check_producer_expiration(spec, cluster_where);
     parse_checks(reader, source, spec.workload.idempotent, spec.checks);

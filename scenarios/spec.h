@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "faults/fault_plan.h"
+#include "protocol/topics.h"
 
 namespace eosim::scenarios {
 
@@ -16,6 +17,11 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// The cluster: brokers, the broker-wide settings, and the defaults of the topics. Without [[topics]] the
+// cluster has one topic, `topic`, with `partitions` and `replication_factor`; with [[topics]] those two
+// are the defaults of a topic that does not set its own. The log settings (segment_bytes, retention_ms,
+// retention_bytes, cleanup_policy, delete_retention_ms, min_compaction_lag_ms) are the brokers' defaults,
+// which a topic's own settings override (Kafka's topic configs).
 struct ClusterSpec {
     std::int32_t brokers = 3;
     std::int32_t replication_factor = 3;
@@ -98,10 +104,16 @@ struct Spec {
     std::string source;  // the file it came from, or "built-in"
     bool buggify = false;
     ClusterSpec cluster;
+    // The user topics the controller creates at its first start: [[topics]], or the one topic of
+    // [cluster]. Never empty in a parsed spec; no name starts with "__" (internal topics are the brokers').
+    std::vector<protocol::TopicDescription> topics;
     WorkloadSpec workload;
     FaultSpec faults;
     CheckSpec checks;
 };
+
+// Whether `topic` is compacted: its cleanup_policy, or the cluster's.
+[[nodiscard]] bool compacted(const Spec& spec, const protocol::TopicDescription& topic);
 
 // Parses a TOML spec; `source` names it in errors. Throws SpecError.
 Spec parse_spec(std::string_view text, const std::string& source);

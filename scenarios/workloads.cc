@@ -13,6 +13,30 @@ namespace eosim::scenarios {
 using client_core::HistoryRecorder;
 using protocol::TopicPartition;
 
+namespace {
+
+// Each send's topic, drawn uniformly (no draw with one topic, so a single-topic spec draws as it always did).
+const protocol::TopicDescription& pick_topic(sim::Node& node, const Spec& spec) {
+    EOSIM_ASSERT_MSG(!spec.topics.empty(), "a parsed spec has its topics");
+    if (spec.topics.size() == 1) {
+        return spec.topics.front();
+    }
+    return spec.topics[static_cast<std::size_t>(node.random().below(spec.topics.size()))];
+}
+
+// Every partition of every topic, topic by topic in the spec's order.
+std::vector<TopicPartition> all_partitions(const Spec& spec) {
+    std::vector<TopicPartition> partitions;
+    for (const protocol::TopicDescription& topic : spec.topics) {
+        for (std::int32_t p = 0; p < topic.partitions; ++p) {
+            partitions.push_back(TopicPartition{topic.name, p});
+        }
+    }
+    return partitions;
+}
+
+}  // namespace
+
 // ---- Producer ------------------------------------------------------------------------------------
 
 ProducerWorkload::ProducerWorkload(sim::Node& node, client_core::ProducerConfig config,
@@ -48,12 +72,13 @@ void ProducerWorkload::send_loop(sim::Node& node, const Spec& spec, int index, s
         if (workload.keyed) {
             key = fmt::format("k{}", n % static_cast<std::uint64_t>(workload.keys));
         }
-        if (workload.tombstone_percent > 0 &&
+        const protocol::TopicDescription& topic = pick_topic(node, spec);
+        if (workload.tombstone_percent > 0 && compacted(spec, topic) &&
             node.random().below(100) < static_cast<std::uint64_t>(workload.tombstone_percent)) {
-            (void)producer_.send(spec.cluster.topic, std::move(key), std::nullopt);  // delete the key
+            (void)producer_.send(topic.name, std::move(key), std::nullopt);  // delete the key
             continue;
         }
-        (void)producer_.send(spec.cluster.topic, std::move(key), std::move(value));
+        (void)producer_.send(topic.name, std::move(key), std::move(value));
     }
 }
 
@@ -64,16 +89,15 @@ AdminWorkload::AdminWorkload(sim::Node& node, const broker_core::ClusterAddresse
     : metadata_(node, addresses, std::chrono::milliseconds(1000)), history_(history) {
     node.spawn("admin", [this, &node, &spec, stop_at] {
         const WorkloadSpec& workload = spec.workload;
+        const std::vector<TopicPartition> partitions = all_partitions(spec);
         while (true) {
             sim::sleep(std::chrono::milliseconds(
                 node.random().between(workload.delete_records_every_min_ms, workload.delete_records_every_max_ms)));
             if (sim::now() >= stop_at) {
                 return;
             }
-            const TopicPartition partition{
-                spec.cluster.topic,
-                static_cast<std::int32_t>(node.random().below(static_cast<std::uint64_t>(spec.cluster.partitions)))};
-            delete_some(node, partition);
+            // Any partition of any topic: on a compacted topic the leader refuses (POLICY_VIOLATION), as Kafka's.
+            delete_some(node, partitions[static_cast<std::size_t>(node.random().below(partitions.size()))]);
         }
     });
 }
@@ -131,8 +155,7 @@ ConsumerWorkload::ConsumerWorkload(sim::Node& node, client_core::ConsumerConfig 
                                    const broker_core::ClusterAddresses& addresses, HistoryRecorder& history,
                                    const Spec& spec)
     : consumer_(node, std::move(config), addresses, history) {
-    for (std::int32_t p = 0; p < spec.cluster.partitions; ++p) {
-        const TopicPartition partition{spec.cluster.topic, p};
+    for (const TopicPartition& partition : all_partitions(spec)) {
         partitions_.push_back(partition);
         consumer_.assign(partition, protocol::Offset(0));
     }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -33,8 +34,9 @@ private:
 };
 
 // An admin client that deletes records now and then: DeleteRecords up to a committed offset of a
-// random partition (one time in eight past the high watermark, which the leader must refuse), recorded as
-// "delete-records" operations (undone-delete checks the acknowledged ones).
+// An admin client that deletes records now and then: DeleteRecords up to a committed offset of a
+// random partition of any topic (one time in eight past the high watermark, which the leader must refuse),
+// recorded as "delete-records" operations (undone-delete checks the acknowledged ones).
 class AdminWorkload final : public sim::NodeState {
 public:
     AdminWorkload(sim::Node& node, const broker_core::ClusterAddresses& addresses,
@@ -47,12 +49,15 @@ private:
     client_core::HistoryRecorder& history_;
 };
 
-// Reads every partition of the topic from offset 0, forever (one poll after another).
+// Reads every partition of every topic of the spec from offset 0, forever (one poll after another).
 class ConsumerWorkload final : public sim::NodeState {
 public:
     ConsumerWorkload(sim::Node& node, client_core::ConsumerConfig config,
                      const broker_core::ClusterAddresses& addresses, client_core::HistoryRecorder& history,
                      const Spec& spec);
+    [[nodiscard]] bool reads(const protocol::TopicPartition& partition) const {
+        return std::find(partitions_.begin(), partitions_.end(), partition) != partitions_.end();
+    }
     [[nodiscard]] protocol::Offset position(const protocol::TopicPartition& partition) const {
         return consumer_.position(partition);
     }

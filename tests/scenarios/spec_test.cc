@@ -162,5 +162,109 @@ delete_records_every_ms = [800, 2500]
     EXPECT_EQ(compacted.workload.keys, 1000);
 }
 
+// Without [[topics]], the one topic of [cluster] with no overrides: the brokers' defaults are its config.
+TEST(Spec, WithoutTopicsTheClusterHasItsOneTopic) {
+    const Spec defaults = parse_spec("name = \"x\"\n", "x.toml");
+    ASSERT_EQ(defaults.topics.size(), 1U);
+    EXPECT_EQ(defaults.topics[0],
+              (protocol::TopicDescription{.name = "events", .partitions = 3, .replication_factor = 3}));
+    const Spec custom = parse_spec(
+        "name = \"x\"\n[cluster]\ntopic = \"orders\"\npartitions = 7\nbrokers = 5\nreplication_factor = 4\n"
+        "cleanup_policy = \"compact\"\n",
+        "x.toml");
+    ASSERT_EQ(custom.topics.size(), 1U);
+    EXPECT_EQ(custom.topics[0],
+              (protocol::TopicDescription{.name = "orders", .partitions = 7, .replication_factor = 4}));
+    EXPECT_TRUE(compacted(custom, custom.topics[0])) << "the cluster's cleanup policy";
+    for (const Spec& spec : builtin_specs()) {
+        EXPECT_FALSE(spec.topics.empty()) << spec.name;
+    }
+}
+
+TEST(Spec, ParsesTopicsWithTheirOwnSettings) {
+    const Spec spec = parse_spec(R"(
+name = "two-topics"
+[cluster]
+partitions = 4
+segment_bytes = 4096
+retention_ms = 2000
+[[topics]]
+name = "events"
+[[topics]]
+name = "latest"
+partitions = 2
+replication_factor = 2
+cleanup_policy = "compact"
+retention_ms = -1
+retention_bytes = 65536
+delete_retention_ms = 6000
+min_compaction_lag_ms = 3000
+segment_bytes = 8192
+[workload]
+tombstone_percent = 5
+)",
+                                 "two.toml");
+    ASSERT_EQ(spec.topics.size(), 2U);
+    EXPECT_EQ(spec.topics[0], (protocol::TopicDescription{.name = "events", .partitions = 4, .replication_factor = 3}))
+        << "unset: the cluster's partitions and replication factor, the brokers' log settings";
+    const protocol::TopicDescription& latest = spec.topics[1];
+    EXPECT_EQ(latest.name, "latest");
+    EXPECT_EQ(latest.partitions, 2);
+    EXPECT_EQ(latest.replication_factor, 2);
+    EXPECT_FALSE(latest.internal);
+    EXPECT_EQ(latest.configs, (protocol::TopicConfigOverrides{.cleanup_policy = protocol::CleanupPolicy::compact,
+                                                              .retention_ms = -1,
+                                                              .retention_bytes = 65536,
+                                                              .delete_retention_ms = 6000,
+                                                              .min_compaction_lag_ms = 3000,
+                                                              .segment_bytes = 8192}));
+    EXPECT_FALSE(compacted(spec, spec.topics[0]));
+    EXPECT_TRUE(compacted(spec, latest));
+    EXPECT_EQ(spec.cluster.retention_ms, 2000) << "the brokers' default stays";
+    EXPECT_EQ(spec.workload.tombstone_percent, 5);
+}
+
+TEST(Spec, TopicErrorsAreOneLineWithTheirPlace) {
+    const std::string base = "name = \"x\"\n";
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {"[[topics]]\nname = \"a\"\n[[topics]]\nname = \"a\"\n", "test.toml:4:1: topics: 'a' is declared twice"},
+        {"[[topics]]\nname = \"a\"\ncolor = \"red\"\n", "test.toml:4:9: unknown key 'color' in [[topics]]"},
+        {"[[topics]]\nname = \"__consumer_offsets\"\n", "'__consumer_offsets' is not a topic name"},
+        {"[[topics]]\nname = \"__mine\"\n", "names starting with __ are the brokers' internal topics"},
+        {"[[topics]]\nname = \"a/b\"\n", "'a/b' is not a topic name"},
+        {"[cluster]\ntopic = \"a b\"\n", "test.toml:3:9: topic: 'a b' is not a topic name"},
+        {"[cluster]\ntopic = \"__x\"\n", "topic: '__x' is not a topic name"},
+        {"[[topics]]\npartitions = 2\n", "test.toml:2:1: topics: every topic needs a name"},
+        {"[[topics]]\nname = 7\n", "name must be a string"},
+        {"[[topics]]\nname = \"a\"\npartitions = 0\n", "test.toml:4:14: partitions must be an integer from 1 to 64"},
+        {"[[topics]]\nname = \"a\"\nreplication_factor = 4\n", "replication_factor must be an integer from 1 to 3"},
+        {"[[topics]]\nname = \"a\"\nreplication_factor = 1\n",
+         "topics: 'a' has replication_factor 1, below min_insync_replicas 2"},
+        {"[[topics]]\nname = \"a\"\ncleanup_policy = \"shred\"\n", "cleanup_policy must be \"delete\" or \"compact\""},
+        {"[[topics]]\nname = \"a\"\nretention_ms = -2\n", "retention_ms must be an integer from -1"},
+        {"[[topics]]\nname = \"a\"\nsegment_bytes = 10\n", "segment_bytes must be an integer from 1024"},
+        {"[[topics]]\nname = \"a\"\ndelete_retention_ms = -1\n", "delete_retention_ms must be an integer from 0"},
+        {"[[topics]]\nname = \"a\"\nmin_compaction_lag_ms = \"soon\"\n", "min_compaction_lag_ms must be an integer"},
+        {"[[topics]]\nname = \"a\"\nretention_bytes = 1.5\n", "retention_bytes must be an integer"},
+        {"topics = 3\n", "test.toml:2:10: topics must be 1 to 16 [[topics]] tables"},
+        {"topics = []\n", "topics must be 1 to 16 [[topics]] tables"},
+        {"[cluster]\ntopic = \"t\"\n[[topics]]\nname = \"a\"\n",
+         "test.toml:3:9: cluster: topic names the only topic of a spec without [[topics]]"},
+        {"[cluster]\ncleanup_policy = \"compact\"\n[[topics]]\nname = \"a\"\ncleanup_policy = \"delete\"\n[workload]\n"
+         "tombstone_percent = 5\n",
+         "tombstone_percent needs cleanup_policy = \"compact\""},
+    };
+    for (const auto& [text, expected] : cases) {
+        const std::string error = error_of(base + text);
+        EXPECT_NE(error.find(expected), std::string::npos) << "for:\n" << text << "got: " << error;
+        EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+    }
+    std::string seventeen = base;
+    for (int i = 0; i < 17; ++i) {
+        seventeen += "[[topics]]\nname = \"t" + std::to_string(i) + "\"\n";
+    }
+    EXPECT_NE(error_of(seventeen).find("topics must be 1 to 16"), std::string::npos) << error_of(seventeen);
+}
+
 }  // namespace
 }  // namespace eosim::scenarios
