@@ -152,7 +152,7 @@ private:
     protocol::OffsetsForLeaderEpochResponse offsets_for_leader_epoch(
         const protocol::OffsetsForLeaderEpochRequest& request);
     protocol::DeleteRecordsResponse delete_records(const protocol::DeleteRecordsRequest& request);
-    // The lowest log start offset of the replicas on live brokers (the leader's own among them).
+    // The lowest log start offset of the replicas on live brokers and of the ISR members (the leader's own among them).
     [[nodiscard]] protocol::Offset low_watermark(const Replica& replica) const;
 
     // broker_produce.cc: produce and producer ids.

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 
+#include "broker_core/broker_internal.h"
 #include "broker_core/invariants.h"
 #include "sim/simulation.h"
 
 namespace eosim::broker_core {
 
+using detail::contains;
 using protocol::BrokerId;
 using protocol::ErrorCode;
 using protocol::Offset;
@@ -248,10 +250,14 @@ protocol::OffsetsForLeaderEpochResponse Broker::offsets_for_leader_epoch(
 Offset Broker::low_watermark(const Replica& replica) const {
     // Every replica on a live broker counts, in the ISR or not (Kafka's Partition.lowWatermarkIfLeader): a
     // replica that joins the ISR later, or is elected, must not bring deleted records back.
+    // A member of the ISR (committed, proposed or in doubt) counts even if this broker's metadata says its
+    // broker is not alive: it could be elected (the metadata may be older than the ISR).
     Offset low = replica.log.log_start_offset();
     const std::vector<BrokerId>& live = metadata_.live_brokers;
     for (const BrokerId member : replica.replicas) {
-        if (member == config_.id || std::find(live.begin(), live.end(), member) == live.end()) {
+        const bool electable =
+            contains(replica.isr, member) || contains(replica.proposed_isr, member) || contains(replica.isr_in_doubt, member);
+        if (member == config_.id || (!electable && std::find(live.begin(), live.end(), member) == live.end())) {
             continue;
         }
         const auto follower = replica.followers.find(member);

@@ -1179,8 +1179,75 @@ std::vector<Anomaly> check_key_order(const Facts& facts) {
     return found;
 }
 
+// Each key's latest state in a replica's records below `end`: its latest record's offset and value (no
+// value: a tombstone, the key is deleted).
+std::map<Text, std::pair<std::int64_t, std::optional<Text>>> key_states(const ReplicaState& replica, std::int64_t end) {
+    std::map<Text, std::pair<std::int64_t, std::optional<Text>>> states;
+    for (const Record& record : replica.records) {
+        if (record.offset < end && record.key) {
+            states[*record.key] = {record.offset, record.value ? std::optional<Text>(*record.value) : std::nullopt};
+        }
+    }
+    return states;
+}
+
+Json key_state_json(const std::map<Text, std::pair<std::int64_t, std::optional<Text>>>& states, Text key) {
+    const auto found = states.find(key);
+    if (found == states.end()) {
+        return nullptr;
+    }
+    return {{"offset", found->second.first},
+            {"value", found->second.second ? Json(*found->second.second) : Json(nullptr)}};
+}
+
+// A caught-up replica of a compacted partition (its log reaches the committed high watermark) agrees with
+// the committed log on each key's latest state below the high watermark: the same value, or deleted (a
+// tombstone or no record at all; replicas clean tombstones on their own). One anomaly per replica and key.
+std::vector<Anomaly> check_replica_key_states(const Facts& facts) {
+    std::vector<Anomaly> found;
+    for (const ReplicaState& replica : facts.history.replicas) {
+        const ReplicaState* committed = committed_replica(facts.history, replica.partition);
+        if (!replica.compacted || committed == nullptr || committed == &replica ||
+            replica.log_end_offset < committed->high_watermark) {
+            continue;
+        }
+        const auto mine = key_states(replica, committed->high_watermark);
+        const auto theirs = key_states(*committed, committed->high_watermark);
+        std::set<Text> keys;
+        for (const auto* states : {&mine, &theirs}) {
+            for (const auto& [key, state] : *states) {
+                keys.insert(key);
+            }
+        }
+        for (const Text key : keys) {
+            const auto value_of = [key](const auto& states) {
+                const auto state = states.find(key);
+                return state == states.end() ? std::optional<Text>() : state->second.second;
+            };
+            if (value_of(mine) == value_of(theirs)) {
+                continue;
+            }
+            found.push_back(Anomaly{
+                .name = "compaction-consistency",
+                .partition = replica.partition,
+                .description = fmt::format("key {} of {}: replica {}, caught up, disagrees with the committed log (replica "
+                                           "{}) on its latest state below the high watermark {}",
+                                           json_quoted(key), replica.partition, replica.replica, committed->replica,
+                                           committed->high_watermark),
+                .evidence = {{"key", key},
+                             {"replica", replica.replica},
+                             {"replica_latest", key_state_json(mine, key)},
+                             {"committed_replica", committed->replica},
+                             {"committed_latest", key_state_json(theirs, key)}}});
+        }
+    }
+    return found;
+}
+
 std::vector<Anomaly> check_compaction_consistency(const Facts& facts) {
     std::vector<Anomaly> found = check_latest_states(facts);
+    std::vector<Anomaly> replicas = check_replica_key_states(facts);
+    std::move(replicas.begin(), replicas.end(), std::back_inserter(found));
     std::vector<Anomaly> order = check_key_order(facts);
     std::move(order.begin(), order.end(), std::back_inserter(found));
     return found;

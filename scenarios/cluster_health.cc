@@ -75,7 +75,8 @@ bool ClusterHealth::incarnation_registered(const std::string& broker) {
 
 bool ClusterHealth::quiescent() const {
     for (sim::Node* producer : nodes_.producers) {
-        if (producer->state<ProducerWorkload>().pending() > 0) {
+        const auto& workload = producer->state<ProducerWorkload>();
+        if (workload.pending() > 0 || workload.probes_left() > 0) {
             return false;
         }
     }

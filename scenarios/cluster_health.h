@@ -27,7 +27,7 @@ public:
 
     [[nodiscard]] bool healthy() override;
     [[nodiscard]] bool incarnation_registered(const std::string& broker) override;
-    // After healing: every producer has nothing pending, every partition has a leader and a full ISR, every
+    // After healing: every producer has nothing pending and no probe send left, every partition has a leader and a full ISR, every
     // replica holds the leader's log end, which is the high watermark, and every consumer has read it all.
     [[nodiscard]] bool quiescent() const;
 

@@ -272,6 +272,12 @@ void Run::heal() {
         broker.restart();
         settle();
     }
+    // Liveness: the healed cluster must serve again. Each producer's probe sends must all be acknowledged
+    // within the quiesce bound, or the run is stuck.
+    for (sim::Node* producer : nodes_.producers) {
+        producer->state<ProducerWorkload>().probe();
+    }
+    settle();
     quiesced_ = true;
 }
 

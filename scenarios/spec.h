@@ -56,6 +56,9 @@ struct WorkloadSpec {
     std::int32_t value_bytes = 24;
     std::int64_t delivery_timeout_ms = 10'000;  // delivery.timeout.ms
     std::int32_t tombstone_percent = 0;         // compacted topics: this share of sends are tombstones
+    // After healing, each producer sends this many more records, each again (as a new value) until
+    // acknowledged: a producer or cluster that cannot serve any more after the faults leaves the run stuck.
+    std::int32_t probe_sends = 3;
     // Producers go idle now and then: after sending for a draw of pause_every_ms, they stop for a draw
     // of pause_ms (0, 0: never).
     std::int64_t pause_every_min_ms = 0;

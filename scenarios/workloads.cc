@@ -42,8 +42,35 @@ std::vector<TopicPartition> all_partitions(const Spec& spec) {
 ProducerWorkload::ProducerWorkload(sim::Node& node, client_core::ProducerConfig config,
                                    const broker_core::ClusterAddresses& addresses, HistoryRecorder& history,
                                    const Spec& spec, int index, sim::Time stop_at)
-    : producer_(node, std::move(config), addresses, history) {
+    : node_(node), spec_(spec), index_(index), producer_(node, std::move(config), addresses, history) {
     node.spawn("workload", [this, &node, &spec, index, stop_at] { send_loop(node, spec, index, stop_at); });
+}
+
+void ProducerWorkload::probe() {
+    probes_left_ = spec_.workload.probe_sends;
+    node_.spawn("probe", [this] { probe_loop(); });
+}
+
+void ProducerWorkload::probe_loop() {
+    const WorkloadSpec& workload = spec_.workload;
+    for (std::int32_t n = 0; n < workload.probe_sends; ++n) {
+        std::optional<std::string> key;
+        if (workload.keyed) {
+            key = fmt::format("k{}", static_cast<std::uint64_t>(n) % static_cast<std::uint64_t>(workload.keys));
+        }
+        const protocol::TopicDescription& topic = pick_topic(node_, spec_);
+        // Each attempt is a new value: an attempt whose outcome is unknown may have been written.
+        for (std::int32_t attempt = 0;; ++attempt) {
+            std::string value = fmt::format("p{}-probe-{}-{}", index_, n, attempt);
+            value.resize(std::max<std::size_t>(value.size(), static_cast<std::size_t>(workload.value_bytes)), '.');
+            const sim::Result<client_core::SendOutcome> outcome = producer_.send(topic.name, key, value).wait();
+            if (outcome && outcome->status == client_core::SendOutcome::Status::ok) {
+                break;
+            }
+            sim::sleep(std::chrono::milliseconds(100));
+        }
+        --probes_left_;
+    }
 }
 
 void ProducerWorkload::send_loop(sim::Node& node, const Spec& spec, int index, sim::Time stop_at) {

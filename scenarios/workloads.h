@@ -19,21 +19,30 @@
 namespace eosim::scenarios {
 
 // Sends values ("p<index>-<n>", padded to value_bytes; keyed, with tombstones, as the spec says) at random
-// intervals until `stop_at`, with idle pauses, under back-pressure.
+// intervals until `stop_at`, with idle pauses, under back-pressure. After healing, probes: sends
+// `probe_sends` values more ("p<index>-probe-<n>-<attempt>"), each again until one attempt is acknowledged.
 class ProducerWorkload final : public sim::NodeState {
 public:
     ProducerWorkload(sim::Node& node, client_core::ProducerConfig config,
                      const broker_core::ClusterAddresses& addresses, client_core::HistoryRecorder& history,
                      const Spec& spec, int index, sim::Time stop_at);
     [[nodiscard]] std::size_t pending() const { return producer_.pending(); }
+    // Starts the probe sends (the cluster has healed).
+    void probe();
+    // Probe sends not yet acknowledged.
+    [[nodiscard]] std::int32_t probes_left() const { return probes_left_; }
 
 private:
     void send_loop(sim::Node& node, const Spec& spec, int index, sim::Time stop_at);
+    void probe_loop();
 
+    sim::Node& node_;
+    const Spec& spec_;
+    int index_;
     client_core::Producer producer_;
+    std::int32_t probes_left_ = 0;
 };
 
-// An admin client that deletes records now and then: DeleteRecords up to a committed offset of a
 // An admin client that deletes records now and then: DeleteRecords up to a committed offset of a
 // random partition of any topic (one time in eight past the high watermark, which the leader must refuse),
 // recorded as "delete-records" operations (undone-delete checks the acknowledged ones).

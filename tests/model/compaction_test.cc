@@ -85,6 +85,25 @@ TEST(CompactionConsistency, IsSilentForACorrectlyCompactedLog) {
     EXPECT_TRUE(anomalies.empty()) << names_of(anomalies);
 }
 
+// A caught-up follower must agree with the committed log on each key's latest state: this one never got
+// carol's tombstone (the leader's cleaner removed it before the follower fetched it, as in compaction seed
+// 37 before the check existed), so it still holds carol's value, and would serve it if it led.
+TEST(CompactionConsistency, FiresWhenACaughtUpReplicaHoldsAnotherLatestStateOfAKey) {
+    HistoryBuilder run;
+    run.keyed_send("producer-1", partition, "bob", "b1", 0);
+    run.keyed_send("producer-1", partition, "carol", "c1", 1);
+    run.keyed_send("producer-1", partition, "carol", std::nullopt, 2);
+    run.keyed_send("producer-1", partition, "bob", "b2", 3);
+    run.compacted_replicas(partition, 4, {{3, "b2", "bob"}}, {{1, "c1", "carol"}, {3, "b2", "bob"}});
+    const std::vector<Anomaly> fired = named(check(run.history()), "compaction-consistency");
+    ASSERT_EQ(fired.size(), 1U) << names_of(check(run.history()));
+    EXPECT_EQ(fired[0].evidence["key"], "carol");
+    EXPECT_EQ(fired[0].evidence["replica"], "broker-2");
+    EXPECT_EQ(fired[0].evidence["replica_latest"]["value"], "c1");
+    EXPECT_TRUE(fired[0].evidence["committed_latest"].is_null());
+    EXPECT_NE(fired[0].description.find("disagrees with the committed log"), std::string::npos) << fired[0].description;
+}
+
 // A later value of the key whose outcome is unknown excuses nothing: had it landed, it would be the key's
 // latest record, which the cleaner keeps. A later tombstone with an unknown outcome does excuse it.
 TEST(CompactionConsistency, OnlyATombstoneWithAnUnknownOutcomeExcusesAMissingWrite) {

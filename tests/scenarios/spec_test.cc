@@ -49,6 +49,7 @@ TEST(Spec, ErrorsAreOneLineWithTheirPlace) {
         {"name = \"x\"\n[cluster]\nretention_ms = -2\n", "retention_ms must be an integer from -1"},
         {"name = \"x\"\n[cluster]\ncleanup_policy = \"shred\"\n", "cleanup_policy must be \"delete\" or \"compact\""},
         {"name = \"x\"\n[workload]\ntombstone_percent = 5\n", "tombstone_percent needs cleanup_policy = \"compact\""},
+        {"name = \"x\"\n[workload]\nprobe_sends = 1001\n", "probe_sends must be an integer from 0"},
     };
     for (const auto& [text, expected] : cases) {
         const std::string error = error_of(text);
@@ -151,6 +152,8 @@ delete_records_every_ms = [800, 2500]
     EXPECT_EQ(defaults.cluster.retention_ms, -1);
     EXPECT_EQ(defaults.workload.pause_every_max_ms, 0);
     EXPECT_FALSE(defaults.cluster.compacted);
+    EXPECT_EQ(defaults.workload.probe_sends, 3);
+    EXPECT_EQ(parse_spec("name = \"x\"\n[workload]\nprobe_sends = 0\n", "x.toml").workload.probe_sends, 0);
     const Spec compacted = parse_spec(
         "name = \"x\"\n[cluster]\ncleanup_policy = \"compact\"\ndelete_retention_ms = 500\nmin_compaction_lag_ms = "
         "100\n[workload]\ntombstone_percent = 10\nkeys = 1000\n",
