@@ -216,8 +216,10 @@ private:
     // broker_maintenance.cc: background loops over the logs.
     void retention_loop();
     void producer_expiration_loop();
-    // The cleaner removed tombstones: the witness keeps them, to tell which replica never gets them.
-    void record_removed_tombstones(const Replica& replica, const CleanReport& cleaned) const;
+    // The cleaner removed tombstones: the witness keeps them, to tell which replica never gets them, and
+    // the harness records each as a removal line; the cleaning ran at `cleaned_at_ms` below `high_watermark`.
+    void record_removed_tombstones(const Replica& replica, const CleanReport& cleaned, std::int64_t cleaned_at_ms,
+                                   protocol::Offset high_watermark) const;
     void hw_checkpoint_loop();
 
     // broker_topics.cc: topics and coordinators.

@@ -31,24 +31,40 @@ void Broker::retention_loop() {
                     .detail("to", replica->log.log_start_offset());
                 replica->notify_changed();
             }
-            if (const CleanReport cleaned = replica->log.compact(now_ms(), replica->high_watermark);
+            const Offset cleaned_below = replica->high_watermark;
+            const std::int64_t cleaned_at = now_ms();
+            if (const CleanReport cleaned = replica->log.compact(cleaned_at, cleaned_below);
                 cleaned.batches_removed > 0) {
                 sim::trace("LogCleaned")
                     .detail("partition", partition.name())
                     .detail("segments", cleaned.segments_rewritten)
                     .detail("batches", cleaned.batches_removed);
-                record_removed_tombstones(*replica, cleaned);
+                record_removed_tombstones(*replica, cleaned, cleaned_at, cleaned_below);
                 announce(sim::moments::cleaner_pass, partition);
             }
         }
     }
 }
 
-void Broker::record_removed_tombstones(const Replica& replica, const CleanReport& cleaned) const {
+void Broker::record_removed_tombstones(const Replica& replica, const CleanReport& cleaned, std::int64_t cleaned_at_ms,
+                                       Offset high_watermark) const {
     // Any replica may lead later, and its followers then fetch around what it cleaned: the witness learns
     // which replica skips or loses a removed tombstone (invariants::note_skipped_tombstones, note_lost_tombstones).
-    for (const auto& [offset, key] : cleaned.tombstones_removed) {
-        sim::witness().note(invariants::removed_tombstones(replica.partition.name()), offset, key);
+    // The harness records each removal as a removal line (docs/history-format.md).
+    for (const RemovedTombstone& tombstone : cleaned.tombstones_removed) {
+        sim::witness().note(invariants::removed_tombstones(replica.partition.name()), tombstone.offset, tombstone.key);
+        sim::witness().announce(
+            sim::Moment{.name = sim::moments::tombstone_removed,
+                        .node = node_.name(),
+                        .partition = replica.partition.name(),
+                        .cause = "cleaner",
+                        .subject = tombstone.key,
+                        .numbers = {{"offset", tombstone.offset},
+                                    {"timestamp_ms", tombstone.timestamp_ms},
+                                    {"removed_at_ms", cleaned_at_ms},
+                                    {"delete_retention_ms", replica.log.config().delete_retention_ms},
+                                    {"high_watermark", high_watermark.value()},
+                                    {"latest", tombstone.latest ? 1 : 0}}});
     }
 }
 

@@ -544,14 +544,14 @@ CleanReport PartitionLog::compact(std::int64_t now_ms, protocol::Offset upper_bo
         if (!rewrite_segment(bases[s], bases[s + 1], read.batches, kept_batch, removals_before, report)) {
             return report;
         }
-        note_removed_tombstones(read.batches, kept_batch, bases[s], bases[s + 1], report);
+        note_removed_tombstones(read.batches, kept_batch, bases[s], bases[s + 1], plan.latest, report);
     }
     return report;
 }
 
 void PartitionLog::note_removed_tombstones(const std::vector<protocol::RecordBatch>& batches,
                                            const std::vector<bool>& kept_batch, std::int64_t from, std::int64_t to,
-                                           CleanReport& report) {
+                                           const std::map<std::string, std::int64_t>& latest, CleanReport& report) {
     for (std::size_t b = 0; b < batches.size(); ++b) {
         const protocol::RecordBatch& batch = batches[b];
         if (kept_batch[b] || batch.base_offset.value() < from || batch.base_offset.value() >= to) {
@@ -560,8 +560,10 @@ void PartitionLog::note_removed_tombstones(const std::vector<protocol::RecordBat
         for (std::size_t i = 0; i < batch.records.size(); ++i) {
             const protocol::Record& record = batch.records[i];
             if (!record.value && record.key) {
-                report.tombstones_removed.emplace_back(batch.base_offset.value() + static_cast<std::int64_t>(i),
-                                                       *record.key);
+                const std::int64_t offset = batch.base_offset.value() + static_cast<std::int64_t>(i);
+                const auto newest = latest.find(*record.key);
+                report.tombstones_removed.push_back(RemovedTombstone{
+                    offset, *record.key, record.timestamp_ms, newest != latest.end() && newest->second == offset});
             }
         }
     }

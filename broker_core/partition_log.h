@@ -29,11 +29,19 @@ struct LogConfig {
     bool cleaner_drops_latest = false;       // the compaction-drops-latest bug switch
 };
 
+// A tombstone the cleaner removed (durably gone).
+struct RemovedTombstone {
+    std::int64_t offset = 0;
+    std::string key;
+    std::int64_t timestamp_ms = 0;  // the record's
+    bool latest = false;            // it was its key's latest record (else a later record superseded it)
+};
+
 // What one compact() did.
 struct CleanReport {
     std::size_t segments_rewritten = 0;
     std::size_t batches_removed = 0;
-    std::vector<std::pair<std::int64_t, std::string>> tombstones_removed;  // (offset, key), durably gone
+    std::vector<RemovedTombstone> tombstones_removed;
 };
 
 // What recovery found on disk.
@@ -150,9 +158,10 @@ private:
     // The newest record timestamp of the batches based in [from, to) (0 for none).
     [[nodiscard]] std::int64_t newest_timestamp(std::int64_t from, std::int64_t to) const;
     // Adds to `report` the tombstones of the batches removed from the segment [from, to).
+    // `latest`: the offset of each key's latest record among the batches.
     static void note_removed_tombstones(const std::vector<protocol::RecordBatch>& batches,
                                         const std::vector<bool>& kept_batch, std::int64_t from, std::int64_t to,
-                                        CleanReport& report);
+                                        const std::map<std::string, std::int64_t>& latest, CleanReport& report);
     // Deletes the segments holding only offsets below `offset` (never the last one).
     void delete_segments_below(std::int64_t offset);
     // How many of the first segments the cleaner may clean: wholly below `upper_bound` and older than the

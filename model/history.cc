@@ -269,6 +269,11 @@ Removal parse_removal(const LineFields& fields) {
     removal.to = fields.required_int("to");
     removal.high_watermark = fields.required_int("high_watermark");
     removal.limit = fields.optional_int("limit").value_or(-1);
+    removal.key = fields.optional_string("key");
+    removal.timestamp_ms = fields.optional_int("timestamp_ms").value_or(-1);
+    removal.removed_at_ms = fields.optional_int("removed_at_ms").value_or(-1);
+    removal.delete_retention_ms = fields.optional_int("delete_retention_ms").value_or(-1);
+    removal.latest = fields.has("latest") && fields.required_bool("latest");
     if (removal.to < removal.from) {
         fields.fail("\"to\" must not be below \"from\"");
     }
@@ -394,6 +399,15 @@ OrderedJson removal_json(const Removal& removal) {
                         {"to", removal.to},               {"high_watermark", removal.high_watermark}};
     if (removal.limit >= 0) {
         line["limit"] = removal.limit;
+    }
+    if (removal.cause == "cleaner") {
+        if (removal.key) {
+            line["key"] = *removal.key;
+        }
+        line["timestamp_ms"] = removal.timestamp_ms;
+        line["removed_at_ms"] = removal.removed_at_ms;
+        line["delete_retention_ms"] = removal.delete_retention_ms;
+        line["latest"] = removal.latest;
     }
     return line;
 }

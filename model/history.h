@@ -92,13 +92,21 @@ struct Removal {
     std::string partition;
     std::string replica;
     // retention, delete-records, follow-leader (a follower took its leader's log start), fetch-out-of-range
-    // (a follower behind its leader's log start emptied its log and started it there).
+    // (a follower behind its leader's log start emptied its log and started it there), cleaner.
     std::string cause;
     std::int64_t from = 0;
     std::int64_t to = 0;
     std::int64_t high_watermark = 0;  // the replica's when it moved
     // delete-records: the offset asked for; follow-leader and fetch-out-of-range: the leader's log start.
     std::int64_t limit = -1;
+    // cleaner (a compacted log's cleaner removed the tombstone at `from`; `to` is from + 1, the log start
+    // did not move): its key, its timestamp, when it was removed (the broker's clock), the topic's
+    // delete.retention.ms, and whether it was its key's latest record then.
+    std::optional<std::string> key;
+    std::int64_t timestamp_ms = -1;
+    std::int64_t removed_at_ms = -1;
+    std::int64_t delete_retention_ms = -1;
+    bool latest = false;
 
     friend bool operator==(const Removal&, const Removal&) = default;
 };

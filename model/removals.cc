@@ -18,14 +18,26 @@ nlohmann::json removal_evidence(const Removal& removal) {
     if (removal.limit >= 0) {
         json["limit"] = removal.limit;
     }
+    if (removal.cause == "cleaner") {
+        json["key"] = removal.key ? nlohmann::json(*removal.key) : nlohmann::json(nullptr);
+        json["timestamp_ms"] = removal.timestamp_ms;
+        json["removed_at_ms"] = removal.removed_at_ms;
+        json["delete_retention_ms"] = removal.delete_retention_ms;
+        json["latest"] = removal.latest;
+    }
     return json;
 }
 
 Anomaly illegal(const Removal& removal, const std::string& why) {
+    const std::string what =
+        removal.cause == "cleaner"
+            ? fmt::format("the cleaner on {} removed the tombstone at offset {} of {}", removal.replica, removal.from,
+                          removal.partition)
+            : fmt::format("{} on {} moved the log start of {} from {} to {}", removal.cause, removal.replica,
+                          removal.partition, removal.from, removal.to);
     return Anomaly{.name = "illegal-removal",
                    .partition = removal.partition,
-                   .description = fmt::format("{} on {} moved the log start of {} from {} to {}: {}", removal.cause,
-                                              removal.replica, removal.partition, removal.from, removal.to, why),
+                   .description = fmt::format("{}: {}", what, why),
                    .evidence = {{"removal", removal_evidence(removal)}}};
 }
 
@@ -64,6 +76,17 @@ std::string disallowed(const History& history, const Removal& removal) {
         return primary_reached(history, removal) ? ""
                                                  : "no retention or DeleteRecords of the partition had reached it";
     }
+    if (removal.cause == "cleaner") {
+        if (removal.from >= removal.high_watermark) {
+            return fmt::format("the cleaner removed a tombstone at or above the high watermark {}", removal.high_watermark);
+        }
+        if (removal.latest && removal.removed_at_ms - removal.timestamp_ms < removal.delete_retention_ms) {
+            return fmt::format("the cleaner removed its key's latest tombstone {} ms after it was written, within "
+                               "delete.retention.ms {}",
+                               removal.removed_at_ms - removal.timestamp_ms, removal.delete_retention_ms);
+        }
+        return "";
+    }
     return "an unknown cause";
 }
 
@@ -73,7 +96,8 @@ std::vector<Anomaly> unexplained_log_starts(const History& history, const std::v
     for (const ReplicaState& replica : history.replicas) {
         std::int64_t explained = 0;
         for (const Removal* removal : allowed) {
-            if (removal->partition == replica.partition && removal->replica == replica.replica) {
+            if (removal->partition == replica.partition && removal->replica == replica.replica &&
+                removal->cause != "cleaner") {
                 explained = std::max(explained, removal->to);
             }
         }

@@ -102,16 +102,31 @@ model::Removal removal_of(const sim::Moment& moment, std::int64_t time) {
                            .partition = moment.partition,
                            .replica = moment.node,
                            .cause = std::string(moment.cause)};
+    if (!moment.subject.empty()) {
+        removal.key = moment.subject;
+    }
+    const std::pair<std::string_view, std::int64_t*> fields[] = {
+        {"from", &removal.from},
+        {"to", &removal.to},
+        {"offset", &removal.from},
+        {"high_watermark", &removal.high_watermark},
+        {"limit", &removal.limit},
+        {"timestamp_ms", &removal.timestamp_ms},
+        {"removed_at_ms", &removal.removed_at_ms},
+        {"delete_retention_ms", &removal.delete_retention_ms},
+    };
     for (const auto& [name, number] : moment.numbers) {
-        if (name == "from") {
-            removal.from = number;
-        } else if (name == "to") {
-            removal.to = number;
-        } else if (name == "high_watermark") {
-            removal.high_watermark = number;
-        } else if (name == "limit") {
-            removal.limit = number;
+        for (const auto& [field, target] : fields) {
+            if (name == field) {
+                *target = number;
+            }
         }
+        if (name == "latest") {
+            removal.latest = number != 0;
+        }
+    }
+    if (moment.name == sim::moments::tombstone_removed) {
+        removal.to = removal.from + 1;
     }
     return removal;
 }
@@ -227,7 +242,8 @@ void Run::draw_faults() {
 void Run::start() {
     // What brokers remove on purpose becomes the history's removal lines (ground truth for the checkers).
     (void)simulation_.witness().listen([this](const sim::Moment& moment) {
-        if (moment.name == sim::moments::log_start_moved && !moment.cause.empty()) {
+        if ((moment.name == sim::moments::log_start_moved || moment.name == sim::moments::tombstone_removed) &&
+            !moment.cause.empty()) {
             removals_.push_back(removal_of(moment, sim::to_ns(simulation_.now())));
         }
     });

@@ -36,6 +36,9 @@ inline constexpr std::string_view recovery = "recovery";                // a res
 inline constexpr std::string_view cleaner_pass = "cleaner-pass";        // the cleaner just rewrote segments of a log
 // a replica's log start moved (records below it are gone): retention, DeleteRecords, or a follower after its leader
 inline constexpr std::string_view log_start_moved = "log-start-moved";
+// the cleaner removed a tombstone (subject: its key; numbers: offset, timestamp_ms, removed_at_ms,
+// delete_retention_ms, high_watermark, latest): not a moment to aim at, a fact for the history
+inline constexpr std::string_view tombstone_removed = "tombstone-removed";
 }  // namespace moments
 
 // A moment the simulated code announced: which, on which node, and the other node involved, if any.
@@ -45,6 +48,7 @@ struct Moment {
     std::string peer;       // the other node involved (the follower added to the ISR), or empty
     std::string partition;  // the partition it concerns, or empty
     std::string_view cause;  // why, for moments with several causes (log-start-moved: retention, ...)
+    std::string subject;     // what it is about within the partition, if anything (tombstone-removed: the key)
     // Numbers that describe it, by name (log-start-moved: from, to, high_watermark, limit).
     std::vector<std::pair<std::string_view, std::int64_t>> numbers;
 };

@@ -663,6 +663,39 @@ TEST(IllegalRemoval, FiresForAFollowerAheadOfEveryRemovalOfTheLeaders) {
         << found[0].description;
 }
 
+// The cleaner may remove a tombstone that a later record superseded at once, and its key's latest
+// tombstone only once delete.retention.ms passed since it was written; never at or above the high watermark.
+// A cleaner removal explains no log start.
+TEST(IllegalRemoval, ChecksTheCleanersTombstonesAgainstDeleteRetention) {
+    const auto cleaned = [](bool latest, std::int64_t removed_at_ms, std::int64_t high_watermark) {
+        HistoryBuilder run = removal_run(0);
+        Removal removal{.partition = partition, .replica = "broker-1", .cause = "cleaner", .from = 1, .to = 2,
+                        .high_watermark = high_watermark, .key = "k1", .timestamp_ms = 1000,
+                        .removed_at_ms = removed_at_ms, .delete_retention_ms = 500, .latest = latest};
+        History history = run.history();
+        history.removals.push_back(removal);
+        return check_removals(history);
+    };
+    EXPECT_TRUE(cleaned(false, 1001, 3).empty()) << "superseded: at once";
+    EXPECT_TRUE(cleaned(true, 1500, 3).empty()) << "its latest, after delete retention";
+    const std::vector<Anomaly> early = cleaned(true, 1499, 3);
+    ASSERT_EQ(early.size(), 1U);
+    EXPECT_TRUE(mentions(early[0], "499 ms after it was written, within delete.retention.ms 500")) << early[0].description;
+    EXPECT_EQ(early[0].evidence["removal"]["key"], "k1");
+    const std::vector<Anomaly> uncommitted = cleaned(false, 2000, 1);
+    ASSERT_EQ(uncommitted.size(), 1U);
+    EXPECT_TRUE(mentions(uncommitted[0], "at or above the high watermark 1")) << uncommitted[0].description;
+
+    HistoryBuilder run = removal_run(2);
+    run.removal(partition, "broker-2", "follow-leader", 0, 2, 3, 2);
+    run.removal(partition, "broker-1", "delete-records", 0, 2, 3, 2);
+    History history = run.history();
+    history.replicas[0].log_start_offset = 3;  // no record of broker-1 below 3 may go by cleaning
+    history.removals.push_back(Removal{.partition = partition, .replica = "broker-1", .cause = "cleaner", .from = 2,
+                                       .to = 3, .high_watermark = 3, .key = "k", .latest = false});
+    EXPECT_EQ(named(check_removals(history), "illegal-removal").size(), 1U) << "the cleaner explains no log start";
+}
+
 // A log start no allowed removal explains: the records below it went without a recorded cause (the
 // checkers that exempt what is below a log start would trust it blindly).
 TEST(IllegalRemoval, FiresForALogStartNoAllowedRemovalReaches) {

@@ -99,6 +99,10 @@ History every_field_history() {
                                        .limit = 12});
     history.removals.push_back(Removal{.time = 3000001, .partition = "orders-0", .replica = "broker-1",
                                        .cause = "retention", .from = 0, .to = 10, .high_watermark = 30});
+    history.removals.push_back(Removal{.time = 9000002, .partition = "users-0", .replica = "broker-1",
+                                       .cause = "cleaner", .from = 5, .to = 6, .high_watermark = 8, .key = "carol",
+                                       .timestamp_ms = 100, .removed_at_ms = 7000, .delete_retention_ms = 6000,
+                                       .latest = true});
     // A compacted topic: records with keys, a tombstone send and a tombstone record.
     Operation tombstone{.index = 100, .time = 9000001, .process = "producer-3", .type = OpType::ok, .f = "send"};
     tombstone.partition = "users-0";
@@ -136,7 +140,10 @@ TEST(History, WriteThenReadGivesTheSameHistory) {
 
 TEST(History, WritesOneLinePerOperationReplicaAndRemoval) {
     const std::string text = write_text(every_field_history());
-    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 11);
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 12);
+    EXPECT_NE(text.find(R"("cause":"cleaner","from":5,"to":6,"high_watermark":8,"key":"carol","timestamp_ms":100,)"
+                        R"("removed_at_ms":7000,"delete_retention_ms":6000,"latest":true})"),
+              std::string::npos);
     EXPECT_NE(text.find(R"({"kind":"removal","time":3000000,"partition":"orders-0","replica":"broker-2",)"
                         R"("cause":"delete-records","from":0,"to":12,"high_watermark":30,"limit":12})"),
               std::string::npos);
