@@ -268,6 +268,22 @@ TEST(FetchSessionTest, testCachedLeaderEpoch) {
     EXPECT_EQ(context3.partitions[2].current_leader_epoch, protocol::no_leader_epoch);
 }
 
+// The full request that starts the session of Kafka's FetchSessionTest cases: foo-0 at offset 0 and foo-1
+// at 10, answered with high watermarks 100 and 10 (and log starts the same); the session's id.
+std::int32_t foo_session(FetchSessionCache& cache, sim::Random& random, FetchRequest* request = nullptr) {
+    FetchRequest full;
+    full.session_epoch = protocol::initial_session_epoch;
+    full.partitions = {part(foo0, 0, 0, 100), part(foo1, 10, 0, 100)};
+    const auto context = cache.open(full, random, at(0));
+    std::vector<FetchPartitionResponse> answers{answer(foo0, 100, 100), answer(foo1, 10, 10)};
+    cache.finish(context, answers);
+    EXPECT_EQ(answers.size(), 2U) << "a full request is answered in full";
+    if (request != nullptr) {
+        *request = full;
+    }
+    return context.session_id;
+}
+
 // Kafka: FetchSessionTest.testFetchRequests
 // a wrong epoch gets INVALID_FETCH_SESSION_EPOCH, an unknown id
 // FETCH_SESSION_ID_NOT_FOUND; an incremental request with nothing new is answered with no partitions;
@@ -276,13 +292,7 @@ TEST(FetchSessionTest, testFetchRequests) {
     FetchSessionCache cache(10);
     sim::Random random(4);
     FetchRequest request1;
-    request1.session_epoch = protocol::initial_session_epoch;
-    request1.partitions = {part(foo0, 0, 0, 100), part(foo1, 10, 0, 100)};
-    const auto context1 = cache.open(request1, random, at(0));
-    std::vector<FetchPartitionResponse> answers1{answer(foo0, 100, 100), answer(foo1, 10, 10)};
-    cache.finish(context1, answers1);
-    EXPECT_EQ(answers1.size(), 2U) << "a full request is answered in full";
-    const std::int32_t id = context1.session_id;
+    const std::int32_t id = foo_session(cache, random, &request1);
 
     FetchRequest wrong_epoch = request1;
     wrong_epoch.session_id = id;
@@ -319,15 +329,10 @@ TEST(FetchSessionTest, testFetchRequests) {
 TEST(FetchSessionTest, testIncrementalFetchSession) {
     FetchSessionCache cache(10);
     sim::Random random(5);
-    FetchRequest request1;
-    request1.session_epoch = protocol::initial_session_epoch;
-    request1.partitions = {part(foo0, 0, 0, 100), part(foo1, 10, 0, 100)};
-    const auto context1 = cache.open(request1, random, at(0));
-    std::vector<FetchPartitionResponse> answers1{answer(foo0, 100, 100), answer(foo1, 10, 10)};
-    cache.finish(context1, answers1);
+    const std::int32_t id = foo_session(cache, random);
 
     FetchRequest request2;
-    request2.session_id = context1.session_id;
+    request2.session_id = id;
     request2.session_epoch = 1;
     request2.partitions = {part(bar0, 15, 0, 0)};
     request2.forgotten = {foo0};
@@ -345,22 +350,17 @@ TEST(FetchSessionTest, testIncrementalFetchSession) {
 TEST(FetchSessionTest, testZeroSizeFetchSession) {
     FetchSessionCache cache(10);
     sim::Random random(6);
-    FetchRequest request1;
-    request1.session_epoch = protocol::initial_session_epoch;
-    request1.partitions = {part(foo0, 0, 0, 100), part(foo1, 10, 0, 100)};
-    const auto context1 = cache.open(request1, random, at(0));
-    std::vector<FetchPartitionResponse> answers1{answer(foo0, 100, 100), answer(foo1, 10, 10)};
-    cache.finish(context1, answers1);
+    const std::int32_t id = foo_session(cache, random);
 
     FetchRequest request2;
-    request2.session_id = context1.session_id;
+    request2.session_id = id;
     request2.session_epoch = 1;
     request2.forgotten = {foo0, foo1};
     const auto context2 = cache.open(request2, random, at(1));
     EXPECT_EQ(context2.error, ErrorCode::none);
     EXPECT_TRUE(context2.partitions.empty());
-    EXPECT_TRUE(cache.contains(context1.session_id));
-    EXPECT_TRUE(cache.partitions(context1.session_id).empty());
+    EXPECT_TRUE(cache.contains(id));
+    EXPECT_TRUE(cache.partitions(id).empty());
 }
 
 // Kafka: CachedPartition.maybeUpdateResponseData (the rule FetchSessionTest relies on)
