@@ -52,7 +52,7 @@ void Broker::record_removed_tombstones(const Replica& replica, const CleanReport
     // which replica skips or loses a removed tombstone (invariants::note_skipped_tombstones, note_lost_tombstones).
     // The harness records each removal as a removal line (docs/history-format.md).
     for (const RemovedTombstone& tombstone : cleaned.tombstones_removed) {
-        sim::witness().note(invariants::removed_tombstones(replica.partition.name()), tombstone.offset, tombstone.key);
+        invariants::note_removed_tombstone(replica.partition.name(), tombstone.offset, tombstone.key);
         sim::witness().announce(
             sim::Moment{.name = sim::moments::tombstone_removed,
                         .node = node_.name(),

@@ -80,10 +80,29 @@ std::string removed_tombstones(const std::string& partition) {
     return fmt::format("tombstones removed from {}", partition);
 }
 
+namespace {
+
+// The witness's list of the gaps followers of `partition` appended across (from, and to as text).
+std::string skipped_ranges(const std::string& partition) {
+    return fmt::format("gaps followers of {} skipped", partition);
+}
+
+}  // namespace
+
 void note_skipped_tombstones(const Replica& replica, protocol::Offset from, protocol::Offset to) {
     const std::string partition = replica.partition.name();
+    sim::witness().note(skipped_ranges(partition), from.value(), std::to_string(to.value()));
     for (const auto& [offset, key] : sim::witness().notes(removed_tombstones(partition))) {
         if (offset >= from.value() && offset < to.value()) {
+            sim::witness().tally(tombstone_outran_replica(partition, key));
+        }
+    }
+}
+
+void note_removed_tombstone(const std::string& partition, std::int64_t offset, const std::string& key) {
+    sim::witness().note(removed_tombstones(partition), offset, key);
+    for (const auto& [from, to] : sim::witness().notes(skipped_ranges(partition))) {
+        if (offset >= from && offset < std::stoll(to)) {
             sim::witness().tally(tombstone_outran_replica(partition, key));
         }
     }

@@ -25,8 +25,12 @@ inline constexpr const char* unclean_elections = "unclean leader elections";
 [[nodiscard]] std::string removed_tombstones(const std::string& partition);
 // A replica's log now ends at or below tombstones a replica's cleaner removed: it may never fetch them again.
 void note_lost_tombstones(const Replica& replica);
-// A follower appends across the gap [from, to): tombstones removed there never reach it.
+// A follower appends across the gap [from, to): tombstones removed there never reach it. The gap is kept:
+// a cleaner may report a tombstone it removed there only later (its report follows its fsync).
 void note_skipped_tombstones(const Replica& replica, protocol::Offset from, protocol::Offset to);
+// A cleaner removed the tombstone of `key` at `offset` of `partition`: noted for note_skipped_tombstones and
+// note_lost_tombstones, and checked against the gaps followers already skipped.
+void note_removed_tombstone(const std::string& partition, std::int64_t offset, const std::string& key);
 
 // A leader's high watermark never passes its log end and, within one leadership, never moves back from
 // what the leader has shown (to followers, consumers or producers). Call where it is shown.
