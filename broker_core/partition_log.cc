@@ -534,13 +534,9 @@ CleanReport PartitionLog::compact(std::int64_t now_ms, protocol::Offset upper_bo
     const std::set<std::int64_t> producers_last = producers_last_batches();
     std::vector<bool> kept_batch(read.batches.size(), false);
     for (std::size_t b = 0; b < read.batches.size(); ++b) {
-        // The first batch of each leader epoch stays too: a follower learns where an epoch began only from
-        // the batches it fetches, and a leader whose epoch cache starts an epoch late would not see that a
-        // follower's older epoch diverged below it (docs/log-lifecycle.md).
-        const bool epoch_start = b == 0 || read.batches[b].leader_epoch != read.batches[b - 1].leader_epoch;
-        kept_batch[b] = batch_must_stay(
-            plan, read.batches[b], producers_last.contains(read.batches[b].base_offset.value()) || epoch_start,
-            config_.cleaner_drops_latest);
+        kept_batch[b] =
+            batch_must_stay(plan, read.batches[b], producers_last.contains(read.batches[b].base_offset.value()),
+                            config_.cleaner_drops_latest);
     }
     keep_tombstones_over_kept_records(plan, kept_batch);
     const std::uint64_t removals_before = removals_;
