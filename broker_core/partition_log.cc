@@ -533,10 +533,17 @@ CleanReport PartitionLog::compact(std::int64_t now_ms, protocol::Offset upper_bo
     // Each producer's last batch stays, so its state can be rebuilt from the log.
     const std::set<std::int64_t> producers_last = producers_last_batches();
     std::vector<bool> kept_batch(read.batches.size(), false);
+    // The batch where a leader epoch starts stays too: a follower learns where an epoch began only from the
+    // batches it fetches, and a leader whose epoch cache starts an epoch late cannot see that a follower's
+    // older epoch diverged below it (docs/log-lifecycle.md).
+    std::set<std::int64_t> epoch_starts;
+    for (const EpochEntry& entry : epochs_.entries()) {
+        epoch_starts.insert(entry.start_offset.value());
+    }
     for (std::size_t b = 0; b < read.batches.size(); ++b) {
-        kept_batch[b] =
-            batch_must_stay(plan, read.batches[b], producers_last.contains(read.batches[b].base_offset.value()),
-                            config_.cleaner_drops_latest);
+        const std::int64_t base = read.batches[b].base_offset.value();
+        kept_batch[b] = batch_must_stay(plan, read.batches[b], producers_last.contains(base) || epoch_starts.contains(base),
+                                        config_.cleaner_drops_latest);
     }
     keep_tombstones_over_kept_records(plan, kept_batch);
     const std::uint64_t removals_before = removals_;

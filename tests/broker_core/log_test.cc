@@ -302,49 +302,82 @@ protected:
     LogConfig config{.segment_bytes = 60, .compacted = true, .delete_retention_ms = 100};
 };
 
+// The first batch of a log starts leader epoch 0, which the cleaner keeps (below); these cases begin with
+// a batch of a key written once, which would stay anyway.
 TEST_F(CompactionTest, SupersededBatchesGoAndEveryKeysLatestStays) {
     PartitionLog log(disk, "t-0", config);
     (void)log.recover();
     // One batch per segment (segments are tiny).
-    ASSERT_TRUE(log.append(keyed_batch(0, {{"a", "a1"}, {"b", "b1"}})).ok());
-    ASSERT_TRUE(log.append(keyed_batch(2, {{"a", "a2"}})).ok());
-    ASSERT_TRUE(log.append(keyed_batch(3, {{"b", "b2"}, {"c", "c1"}})).ok());
-    ASSERT_TRUE(log.append(keyed_batch(5, {{"c", "c2"}})).ok());  // the active segment
+    ASSERT_TRUE(log.append(keyed_batch(0, {{"x", "x0"}})).ok());
+    ASSERT_TRUE(log.append(keyed_batch(1, {{"a", "a1"}, {"b", "b1"}})).ok());
+    ASSERT_TRUE(log.append(keyed_batch(3, {{"a", "a2"}})).ok());
+    ASSERT_TRUE(log.append(keyed_batch(4, {{"b", "b2"}, {"c", "c1"}})).ok());
+    ASSERT_TRUE(log.append(keyed_batch(6, {{"c", "c2"}})).ok());  // the active segment
     // Nothing at or past the upper bound is cleaned, nor read as superseding.
     EXPECT_EQ(log.compact(0, Offset(0)).batches_removed, 0U);
-    const CleanReport report = log.compact(0, Offset(5));
-    EXPECT_EQ(report.batches_removed, 1U);  // the first batch: a and b were written again
+    const CleanReport report = log.compact(0, Offset(6));
+    EXPECT_EQ(report.batches_removed, 1U);  // the batch at 1: a and b were written again
     EXPECT_EQ(keyed_contents(log), (std::vector<std::pair<std::int64_t, std::string>>{
-                                       {2, "a=a2"}, {3, "b=b2"}, {4, "c=c1"}, {5, "c=c2"}}));
+                                       {0, "x=x0"}, {3, "a=a2"}, {4, "b=b2"}, {5, "c=c1"}, {6, "c=c2"}}));
     // Offsets stay; the log has a gap, and so does its recovery.
     PartitionLog recovered(disk, "t-0", config);
     (void)recovered.recover();
     EXPECT_EQ(keyed_contents(recovered), keyed_contents(log));
     EXPECT_EQ(recovered.log_start_offset(), Offset(0));
-    EXPECT_EQ(recovered.log_end_offset(), Offset(6));
+    EXPECT_EQ(recovered.log_end_offset(), Offset(7));
 }
 
 TEST_F(CompactionTest, ATombstoneGoesAfterDeleteRetentionOnlyOnceNothingOlderOfItsKeyStays) {
     PartitionLog log(disk, "t-0", config);
     (void)log.recover();
-    ASSERT_TRUE(log.append(keyed_batch(0, {{"a", "a1"}, {"b", "b1"}}, 0)).ok());
-    ASSERT_TRUE(log.append(keyed_batch(2, {{"a", std::nullopt}}, 10)).ok());  // deletes a
-    ASSERT_TRUE(log.append(keyed_batch(3, {{"z", "z1"}}, 10)).ok());            // the active segment
-    // The first batch stays (b1 is b's latest), so a's tombstone must stay too, however old, or a1
+    ASSERT_TRUE(log.append(keyed_batch(0, {{"x", "x0"}}, 0)).ok());
+    ASSERT_TRUE(log.append(keyed_batch(1, {{"a", "a1"}, {"b", "b1"}}, 0)).ok());
+    ASSERT_TRUE(log.append(keyed_batch(3, {{"a", std::nullopt}}, 10)).ok());  // deletes a
+    ASSERT_TRUE(log.append(keyed_batch(4, {{"z", "z1"}}, 10)).ok());            // the active segment
+    // The batch at 1 stays (b1 is b's latest), so a's tombstone must stay too, however old, or a1
     // would come back.
-    (void)log.compact(1000, Offset(3));
+    (void)log.compact(1000, Offset(4));
     EXPECT_EQ(keyed_contents(log), (std::vector<std::pair<std::int64_t, std::string>>{
-                                       {0, "a=a1"}, {1, "b=b1"}, {2, "a=<tombstone>"}, {3, "z=z1"}}));
-    // Once b is written again the first batch goes, and then the tombstone, after delete retention.
-    ASSERT_TRUE(log.append(keyed_batch(4, {{"b", "b2"}}, 20)).ok());
-    ASSERT_TRUE(log.append(keyed_batch(5, {{"z", "z2"}}, 20)).ok());
-    (void)log.compact(50, Offset(5));  // the tombstone is 40 ms old: it stays
+                                       {0, "x=x0"}, {1, "a=a1"}, {2, "b=b1"}, {3, "a=<tombstone>"}, {4, "z=z1"}}));
+    // Once b is written again that batch goes, and then the tombstone, after delete retention.
+    ASSERT_TRUE(log.append(keyed_batch(5, {{"b", "b2"}}, 20)).ok());
+    ASSERT_TRUE(log.append(keyed_batch(6, {{"z", "z2"}}, 20)).ok());
+    (void)log.compact(50, Offset(6));  // the tombstone is 40 ms old: it stays
     EXPECT_EQ(keyed_contents(log), (std::vector<std::pair<std::int64_t, std::string>>{
-                                       {2, "a=<tombstone>"}, {3, "z=z1"}, {4, "b=b2"}, {5, "z=z2"}}));
-    (void)log.compact(1000, Offset(5));
+                                       {0, "x=x0"}, {3, "a=<tombstone>"}, {4, "z=z1"}, {5, "b=b2"}, {6, "z=z2"}}));
+    (void)log.compact(1000, Offset(6));
     // z1 stays: z2 is past the cleaned range (the upper bound), so within it z1 is z's latest.
-    EXPECT_EQ(keyed_contents(log),
-              (std::vector<std::pair<std::int64_t, std::string>>{{3, "z=z1"}, {4, "b=b2"}, {5, "z=z2"}}));
+    EXPECT_EQ(keyed_contents(log), (std::vector<std::pair<std::int64_t, std::string>>{
+                                       {0, "x=x0"}, {4, "z=z1"}, {5, "b=b2"}, {6, "z=z2"}}));
+}
+
+// The batch where a leader epoch starts stays, superseded or not: a follower learns where an epoch began
+// only from the batches it fetches (compaction seed 641 of 301..1200: a leader whose epoch cache began
+// epoch 1 late did not see a follower's diverged epoch-0 tail).
+TEST_F(CompactionTest, TheBatchWhereALeaderEpochStartsStays) {
+    PartitionLog log(disk, "t-0", config);
+    (void)log.recover();
+    RecordBatch epoch_0 = keyed_batch(0, {{"a", "a1"}});
+    RecordBatch epoch_1 = keyed_batch(1, {{"a", "a2"}});
+    epoch_1.leader_epoch = protocol::LeaderEpoch(1);
+    RecordBatch later = keyed_batch(2, {{"a", "a3"}});
+    later.leader_epoch = protocol::LeaderEpoch(1);
+    RecordBatch active = keyed_batch(3, {{"a", "a4"}});
+    active.leader_epoch = protocol::LeaderEpoch(1);
+    for (const RecordBatch& batch : {epoch_0, epoch_1, later, active}) {
+        ASSERT_TRUE(log.append(batch).ok());
+    }
+    (void)log.compact(0, Offset(3));
+    EXPECT_EQ(keyed_contents(log), (std::vector<std::pair<std::int64_t, std::string>>{
+                                       {0, "a=a1"}, {1, "a=a2"}, {2, "a=a3"}, {3, "a=a4"}}))
+        << "a3 is a's latest below the upper bound; a1 and a2 start epochs 0 and 1";
+    RecordBatch epoch_2 = keyed_batch(4, {{"a", "a5"}});
+    epoch_2.leader_epoch = protocol::LeaderEpoch(2);
+    ASSERT_TRUE(log.append(epoch_2).ok());
+    (void)log.compact(0, Offset(4));
+    EXPECT_EQ(keyed_contents(log), (std::vector<std::pair<std::int64_t, std::string>>{
+                                       {0, "a=a1"}, {1, "a=a2"}, {3, "a=a4"}, {4, "a=a5"}}))
+        << "a3 goes: superseded, and no epoch starts there";
 }
 
 TEST_F(CompactionTest, EachProducersLastBatchStays) {
@@ -366,10 +399,11 @@ TEST_F(CompactionTest, TheBugSwitchDropsAKeysLatestRecord) {
     buggy.cleaner_drops_latest = true;
     PartitionLog log(disk, "t-0", buggy);
     (void)log.recover();
-    ASSERT_TRUE(log.append(keyed_batch(0, {{"a", "a1"}})).ok());
-    ASSERT_TRUE(log.append(keyed_batch(1, {{"z", "z1"}})).ok());
-    (void)log.compact(0, Offset(1));
-    EXPECT_EQ(keyed_contents(log), (std::vector<std::pair<std::int64_t, std::string>>{{1, "z=z1"}}));
+    ASSERT_TRUE(log.append(keyed_batch(0, {{"x", "x0"}})).ok());  // starts epoch 0: kept all the same
+    ASSERT_TRUE(log.append(keyed_batch(1, {{"a", "a1"}})).ok());
+    ASSERT_TRUE(log.append(keyed_batch(2, {{"z", "z1"}})).ok());
+    (void)log.compact(0, Offset(2));
+    EXPECT_EQ(keyed_contents(log), (std::vector<std::pair<std::int64_t, std::string>>{{0, "x=x0"}, {2, "z=z1"}}));
 }
 
 TEST_F(CompactionTest, AFollowerCopiesBatchesAcrossTheGaps) {
