@@ -180,12 +180,18 @@ FetchRequest full_request(std::size_t partitions, bool privileged) {
     return request;
 }
 
-// Fetches once in the session at `now` (an incremental request without changes): it is used then.
-void touch(FetchSessionCache& cache, std::int32_t id, protocol::BrokerId replica, std::int32_t epoch, sim::Time now) {
+// An incremental request of session `id` in its epoch `epoch`, changing nothing yet.
+FetchRequest in_session(std::int32_t id, std::int32_t epoch) {
     FetchRequest request;
-    request.replica = replica;
     request.session_id = id;
     request.session_epoch = epoch;
+    return request;
+}
+
+// Fetches once in the session at `now` (an incremental request without changes): it is used then.
+void touch(FetchSessionCache& cache, std::int32_t id, protocol::BrokerId replica, std::int32_t epoch, sim::Time now) {
+    FetchRequest request = in_session(id, epoch);
+    request.replica = replica;
     sim::Random random(0);
     ASSERT_EQ(cache.open(request, random, now).error, ErrorCode::none);
 }
@@ -245,9 +251,7 @@ TEST(FetchSessionTest, testCachedLeaderEpoch) {
     const auto context1 = cache.open(request1, random, at(0));
     ASSERT_NE(context1.session_id, protocol::no_fetch_session);
 
-    FetchRequest request2;
-    request2.session_id = context1.session_id;
-    request2.session_epoch = 1;
+    FetchRequest request2 = in_session(context1.session_id, 1);
     const auto context2 = cache.open(request2, random, at(1));
     ASSERT_EQ(context2.partitions.size(), 3U);
     EXPECT_EQ(context2.partitions[0].partition, bar0);
@@ -255,9 +259,7 @@ TEST(FetchSessionTest, testCachedLeaderEpoch) {
     EXPECT_EQ(context2.partitions[1].current_leader_epoch, protocol::no_leader_epoch);
     EXPECT_EQ(context2.partitions[2].current_leader_epoch, protocol::LeaderEpoch(1));
 
-    FetchRequest request3;
-    request3.session_id = context1.session_id;
-    request3.session_epoch = 2;
+    FetchRequest request3 = in_session(context1.session_id, 2);
     request3.partitions = {FetchPartition{.partition = foo0, .current_leader_epoch = protocol::LeaderEpoch(6)},
                            FetchPartition{.partition = foo1, .fetch_offset = Offset(10)},
                            FetchPartition{.partition = bar0, .current_leader_epoch = protocol::LeaderEpoch(3), .fetch_offset = Offset(10)}};
@@ -303,9 +305,7 @@ TEST(FetchSessionTest, testFetchRequests) {
     unknown.session_epoch = 1;
     EXPECT_EQ(cache.open(unknown, random, at(1)).error, ErrorCode::fetch_session_id_not_found);
 
-    FetchRequest request5;
-    request5.session_id = id;
-    request5.session_epoch = 1;
+    FetchRequest request5 = in_session(id, 1);
     const auto context5 = cache.open(request5, random, at(2));
     ASSERT_EQ(context5.error, ErrorCode::none);
     EXPECT_EQ(context5.partitions[1].fetch_offset, Offset(10));
@@ -331,9 +331,7 @@ TEST(FetchSessionTest, testIncrementalFetchSession) {
     sim::Random random(5);
     const std::int32_t id = foo_session(cache, random);
 
-    FetchRequest request2;
-    request2.session_id = id;
-    request2.session_epoch = 1;
+    FetchRequest request2 = in_session(id, 1);
     request2.partitions = {part(bar0, 15, 0, 0)};
     request2.forgotten = {foo0};
     const auto context2 = cache.open(request2, random, at(1));
@@ -352,9 +350,7 @@ TEST(FetchSessionTest, testZeroSizeFetchSession) {
     sim::Random random(6);
     const std::int32_t id = foo_session(cache, random);
 
-    FetchRequest request2;
-    request2.session_id = id;
-    request2.session_epoch = 1;
+    FetchRequest request2 = in_session(id, 1);
     request2.forgotten = {foo0, foo1};
     const auto context2 = cache.open(request2, random, at(1));
     EXPECT_EQ(context2.error, ErrorCode::none);
