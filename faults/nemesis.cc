@@ -68,6 +68,7 @@ void Nemesis::run(const FaultPlan& plan) {
 
 void Nemesis::apply(const FaultAction& action) {
     sim::trace("FaultStart").detail("fault", to_json(action).dump());
+    note_fault();
     switch (action.kind) {
         case FaultKind::crash:
         case FaultKind::crash_several:
@@ -90,6 +91,7 @@ void Nemesis::apply(const FaultAction& action) {
             break;
         case FaultKind::latency_spike:
             simulation_.network().set_latency_spike(action.extra_latency, sim::now() + action.duration);
+            spike_until_ = std::max(spike_until_, sim::now() + action.duration);
             break;
         case FaultKind::corrupt:
             corrupt(action);
@@ -104,9 +106,15 @@ void Nemesis::apply(const FaultAction& action) {
 
 void Nemesis::heal() {
     sim::trace("Heal");
+    note_fault();
     blocks_.clear();
     simulation_.network().heal();
     simulation_.network().clear_extra_latency();
+    spike_until_ = sim::now();
+}
+
+bool Nemesis::quiet() {
+    return blocks_.empty() && sim::now() >= spike_until_ && !simulation_.network().silently_broken() && repaired();
 }
 
 // ---- Guards --------------------------------------------------------------------------------------
@@ -260,6 +268,7 @@ void Nemesis::scrub_later(sim::Node& victim) {
     simulation_.world().spawn("scrub", [this, &victim] {
         sim::sleep(latent_corruption_window);
         sim::trace("Scrub").detail("broker", victim.name());
+        note_fault();
         if (victim.up()) {
             (void)victim.crash(sim::CrashOptions{sim::UnsyncedFate::keep});
             victim.restart();

@@ -50,6 +50,16 @@ public:
     // Brokers that got a latent bit flip outside the tolerance guards: the final scrub restarts them.
     [[nodiscard]] const std::set<std::string>& corrupted() const { return corrupted_; }
 
+    // No fault is under way or left behind (no cut link, no latency spike, no connection a partition broke
+    // that an end still holds, no victim of a lossy fault still repairing) and the probe finds the cluster
+    // healthy: what the availability check (`unavailable`) holds the
+    // cluster to.
+    [[nodiscard]] bool quiet();
+    // When a fault last hit (a fault's start, or the runner's own restart of a node, noted with
+    // note_fault): an instant fault such as a connection reset leaves no state for quiet() to see.
+    [[nodiscard]] sim::Time last_fault() const { return last_fault_; }
+    void note_fault() { last_fault_ = sim::now(); }
+
 private:
     using Links = std::vector<std::pair<sim::NodeId, sim::NodeId>>;
 
@@ -80,6 +90,8 @@ private:
     std::map<std::pair<std::uint32_t, std::uint32_t>, int> blocks_;  // link -> how many faults cut it
     std::set<std::string> corrupted_;
     sim::Time last_lossy_{};
+    sim::Time last_fault_{};
+    sim::Time spike_until_{};
     bool any_lossy_ = false;
     // Victims of lossy faults (within tolerance) that have not rejoined every ISR with a new incarnation
     // yet, and whether a scrub is still to come.

@@ -46,5 +46,9 @@ std::vector<Anomaly> check_compaction_consistency(const History& history);
 // illegal-removal (model/removals.cc): every removal line was allowed, and every replica's log start is
 // reached by its allowed removals.
 std::vector<Anomaly> check_removals(const History& history);
+// unavailable (model/availability.cc): no send fails, or ends with an unknown outcome, while the cluster was
+// healthy from `availability_grace_ns` before its invoke until its end (by the history's health lines).
+inline constexpr std::int64_t availability_grace_ns = 1'000'000'000;
+std::vector<Anomaly> check_unavailable(const History& history);
 
 }  // namespace eosim::model

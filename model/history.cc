@@ -326,7 +326,16 @@ void add_line(History& history, std::size_t line_number, const std::string& line
         history.removals.push_back(parse_removal(fields));
         return;
     }
-    fields.fail("\"kind\" must be one of op, replica, removal");
+    if (kind == "health") {
+        HealthChange change{.time = fields.required_int("time"), .healthy = fields.required_bool("healthy")};
+        if (!history.health.empty() && change.time < history.health.back().time) {
+            fields.fail(fmt::format("\"time\" {} is before the previous health line's {}", change.time,
+                                    history.health.back().time));
+        }
+        history.health.push_back(change);
+        return;
+    }
+    fields.fail("\"kind\" must be one of op, replica, removal, health");
 }
 
 OrderedJson records_json(const std::vector<Record>& records) {
@@ -469,6 +478,9 @@ void write_history(std::ostream& output, const History& history) {
     }
     for (const Removal& removal : history.removals) {
         write_line(output, removal_json(removal));
+    }
+    for (const HealthChange& change : history.health) {
+        write_line(output, OrderedJson{{"kind", "health"}, {"time", change.time}, {"healthy", change.healthy}});
     }
 }
 

@@ -111,10 +111,22 @@ struct Removal {
     friend bool operator==(const Removal&, const Removal&) = default;
 };
 
+// One line of kind "health": from `time` on, the cluster was healthy (no fault under way, every broker up
+// and in touch, every partition led with its full ISR and followers caught up) or not, as the runner saw
+// it. Lines alternate; before the first the cluster counts as unhealthy. Histories recorded outside the
+// simulator have none, and the availability check (`unavailable`) then has nothing to go on.
+struct HealthChange {
+    std::int64_t time = 0;  // simulated nanoseconds
+    bool healthy = false;
+
+    friend bool operator==(const HealthChange&, const HealthChange&) = default;
+};
+
 struct History {
     std::vector<Operation> operations;  // in the order they happened
     std::vector<ReplicaState> replicas;
     std::vector<Removal> removals;  // in the order they happened
+    std::vector<HealthChange> health;  // in time order
 
     friend bool operator==(const History&, const History&) = default;
 };
@@ -133,8 +145,8 @@ private:
 // Reads a whole history. Blank lines are skipped; unknown fields are ignored. Throws HistoryError.
 History read_history(std::istream& input);
 
-// Writes `history` in the same format: operations first, in order, then replicas, then removals. read_history
-// gives it back.
+// Writes `history` in the same format: operations first, in order, then replicas, then removals, then
+// health changes. read_history gives it back.
 void write_history(std::ostream& output, const History& history);
 
 // The committed log of a partition: the records of its leader replica (the first with "leader":true; if none,

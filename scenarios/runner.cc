@@ -51,6 +51,9 @@ std::string reproduce_command(const std::string& scenario, std::uint64_t seed, c
 
 namespace {
 
+// How often the runner looks at the cluster's health for the health lines.
+constexpr sim::Duration health_sample = std::chrono::milliseconds(50);
+
 // One run: builds the cluster and its clients on a simulation, lets the nemesis loose over the chaos
 // phase, heals, waits for quiescence (scrubbing latent corruption), and checks the history.
 class Run {
@@ -75,6 +78,9 @@ private:
     void heal();
     // Waits until the cluster is quiescent, restarting a broker that halted meanwhile.
     void settle();
+    // Samples the nemesis's quiet() every health_sample and records each change as a health line; a fault
+    // between two samples ends a healthy stretch at the fault's own time.
+    void watch_health();
     void restart_down_nodes();
     [[nodiscard]] model::History history(bool stuck);
     void check(RunResult& result, const sim::RunOutcome& outcome);
@@ -93,6 +99,7 @@ private:
     std::optional<ClusterHealth> health_;
     std::optional<faults::Nemesis> nemesis_;
     std::vector<model::Removal> removals_;
+    std::vector<model::HealthChange> health_changes_;
     bool quiesced_ = false;
 };
 
@@ -257,6 +264,7 @@ void Run::start() {
         admin_->start();
     }
     simulation_.world().spawn("nemesis", [this] { nemesis_->run(plan_); });
+    simulation_.world().spawn("health", [this] { watch_health(); });
     if (spec_.cluster.writeback_interval_ms > 0) {
         simulation_.world().spawn("writeback", [this] {
             while (true) {
@@ -283,18 +291,42 @@ void Run::heal() {
     // one at a time, so that its recovery checks every batch (a scrub).
     for (const std::string& name : nemesis_->corrupted()) {
         sim::trace("Scrub").detail("broker", name);
+        nemesis_->note_fault();
         sim::Node& broker = *simulation_.find_node(name);
         (void)broker.crash(sim::CrashOptions{sim::UnsyncedFate::keep});
         broker.restart();
         settle();
     }
     // Liveness: the healed cluster must serve again. Each producer's probe sends must all be acknowledged
-    // within the quiesce bound, or the run is stuck.
+    // within the quiesce bound, or the run is stuck; on the healthy cluster, none may fail (unavailable).
+    // Buggify stops, like the faults: the probes meet the cluster as it behaves with nothing wrong.
+    simulation_.buggify().disable();
+    sim::sleep(std::chrono::milliseconds(spec_.workload.probe_idle_ms));
     for (sim::Node* producer : nodes_.producers) {
         producer->state<ProducerWorkload>().probe();
     }
     settle();
     quiesced_ = true;
+}
+
+void Run::watch_health() {
+    bool healthy = false;
+    sim::Time faults_seen{};
+    while (true) {
+        const sim::Time last_fault = nemesis_->last_fault();
+        if (healthy && last_fault > faults_seen) {
+            health_changes_.push_back(model::HealthChange{.time = sim::to_ns(last_fault), .healthy = false});
+            healthy = false;
+        }
+        faults_seen = std::max(faults_seen, last_fault);
+        // A buggify site that fires delays or fails requests much as a fault does: healthy stretches
+        // begin only once buggify is off (for the probe sends) in runs that have it.
+        if (const bool quiet = nemesis_->quiet() && !simulation_.buggify().enabled(); quiet != healthy) {
+            health_changes_.push_back(model::HealthChange{.time = sim::to_ns(sim::now()), .healthy = quiet});
+            healthy = quiet;
+        }
+        sim::sleep(health_sample);
+    }
 }
 
 void Run::settle() {
@@ -339,6 +371,7 @@ model::History Run::history(bool stuck) {
                                                       .reason = "the cluster did not quiesce after healing"});
     }
     history.removals = removals_;
+    history.health = health_changes_;
     if (!nodes_.controller->up()) {
         return history;
     }

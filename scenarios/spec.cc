@@ -303,7 +303,7 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
         workload, "workload",
         {"producers", "consumers", "acks", "idempotent", "keyed", "max_in_flight", "send_interval_ms", "value_bytes",
          "delivery_timeout_ms", "pause_every_ms", "pause_ms", "delete_records_every_ms", "tombstone_percent", "keys",
-         "probe_sends"});
+         "probe_sends", "probe_idle_ms"});
     reader.integer(workload, "producers", w.producers, 0, 16);
     reader.integer(workload, "consumers", w.consumers, 0, 16);
     std::string acks = "all";
@@ -347,6 +347,7 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
     reader.integer(workload, "tombstone_percent", w.tombstone_percent, 0, 100);
     reader.integer(workload, "keys", w.keys, 1, 1'000'000);
     reader.integer(workload, "probe_sends", w.probe_sends, 0, 1000);
+    reader.integer(workload, "probe_idle_ms", w.probe_idle_ms, 0, 600'000);
     if (w.tombstone_percent > 0 && (!compacted || !w.keyed)) {
         throw SpecError(fmt::format("{}: tombstone_percent needs cleanup_policy = \"compact\" (of some topic) and "
                                     "keyed = true",

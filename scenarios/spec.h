@@ -59,6 +59,9 @@ struct WorkloadSpec {
     // After healing, each producer sends this many more records, each again (as a new value) until
     // acknowledged: a producer or cluster that cannot serve any more after the faults leaves the run stuck.
     std::int32_t probe_sends = 3;
+    // Before the probe sends, every producer has been idle this long on the quiescent cluster (e.g. past
+    // producer id expiration, so the probes meet brokers that forgot them while nothing else is wrong).
+    std::int64_t probe_idle_ms = 0;
     // Producers go idle now and then: after sending for a draw of pause_every_ms, they stop for a draw
     // of pause_ms (0, 0: never).
     std::int64_t pause_every_min_ms = 0;

@@ -20,6 +20,9 @@ public:
     bool fire(std::string_view site);
 
     [[nodiscard]] bool enabled() const { return enabled_; }
+    // From now on no site fires: the run's liveness phase holds the cluster to its fault-free behaviour,
+    // as FoundationDB's simulator turns buggify off before it checks for a quiet database.
+    void disable() { enabled_ = false; }
     [[nodiscard]] std::uint64_t firings() const { return firings_; }
     // Sites reached in this run: name -> switched on.
     [[nodiscard]] const std::map<std::string, bool, std::less<>>& sites() const { return sites_; }

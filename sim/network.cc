@@ -388,7 +388,23 @@ void Network::bridge(const std::vector<NodeId>& side_a, NodeId bridge_node, cons
 
 void Network::heal() {
     blocked_.clear();
+    for (auto& [key, connection] : connections_) {
+        if (connection->directions[0].broken || connection->directions[1].broken) {
+            break_connection(*connection, true);
+        }
+    }
     trace("NetworkHeal");
+}
+
+bool Network::silently_broken() const {
+    return std::any_of(connections_.begin(), connections_.end(), [](const auto& entry) {
+        const Connection& connection = *entry.second;
+        if (!connection.directions[0].broken && !connection.directions[1].broken) {
+            return false;
+        }
+        return std::any_of(connection.ends.begin(), connection.ends.end(),
+                           [](const Endpoint& end) { return end.attached && !end.reset_seen; });
+    });
 }
 
 bool Network::blocked(NodeId from, NodeId to) const {

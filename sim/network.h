@@ -151,8 +151,14 @@ public:
     void split(const std::vector<NodeId>& side_a, const std::vector<NodeId>& side_b);
     // side_a and side_b cannot talk to each other; both talk to `bridge`.
     void bridge(const std::vector<NodeId>& side_a, NodeId bridge, const std::vector<NodeId>& side_b);
+    // Every link opens again, and every connection a partition broke is reset with a notice to both ends:
+    // once the link is back, the first packet across draws a reset, so nobody waits on a dead connection
+    // for a timeout after healing.
     void heal();
     [[nodiscard]] bool blocked(NodeId from, NodeId to) const;
+    // Some connection is broken while an end that still holds it has not learnt so (it would find out
+    // only from a timeout).
+    [[nodiscard]] bool silently_broken() const;
     [[nodiscard]] bool partitioned() const { return !blocked_.empty(); }
 
     // Breaks connections now, with a notice (a reset) to both ends.

@@ -128,6 +128,8 @@ History every_field_history() {
                                                          .control = false},
                                                         {.base_offset = 7, .last_offset = 7, .leader_epoch = 3}}});
     history.operations.back().attempts = 2;
+    history.health.push_back(HealthChange{.time = 50000000, .healthy = true});
+    history.health.push_back(HealthChange{.time = 2500000000, .healthy = false});
     return history;
 }
 
@@ -138,9 +140,10 @@ TEST(History, WriteThenReadGivesTheSameHistory) {
     EXPECT_EQ(write_text(read_text(text)), text);
 }
 
-TEST(History, WritesOneLinePerOperationReplicaAndRemoval) {
+TEST(History, WritesOneLinePerOperationReplicaRemovalAndHealthChange) {
     const std::string text = write_text(every_field_history());
-    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 12);
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 14);
+    EXPECT_NE(text.find(R"({"kind":"health","time":2500000000,"healthy":false})"), std::string::npos);
     EXPECT_NE(text.find(R"("cause":"cleaner","from":5,"to":6,"high_watermark":8,"key":"carol","timestamp_ms":100,)"
                         R"("removed_at_ms":7000,"delete_retention_ms":6000,"latest":true})"),
               std::string::npos);
@@ -250,10 +253,13 @@ std::vector<MalformedCase> malformed_cases() {
         {R"({"kind":"op"} trailing)", "malformed JSON at byte"},
         {R"([1, 2])", "a line must be a JSON object", true},
         {R"({"index":3,"time":0,"process":"c","type":"ok","f":"x"})", R"(missing "kind")", true},
-        {R"({"kind":"snapshot"})", R"("kind" must be one of op, replica, removal)", true},
+        {R"({"kind":"snapshot"})", R"("kind" must be one of op, replica, removal, health)", true},
         {R"({"kind":"removal","time":1,"partition":"t-0","replica":"broker-1","cause":"retention","from":5,"to":4,)"
          R"("high_watermark":9})",
          R"("to" must not be below "from")", true},
+        {R"({"kind":"health","time":5})", R"(missing "healthy")", true},
+        {R"({"kind":"health","time":5,"healthy":1})", R"("healthy" must be true or false)", true},
+        {R"({"kind":"health","healthy":true})", R"(missing "time")", true},
         {R"({"kind":"op","index":3,"time":0,"type":"ok","f":"x"})", R"(missing "process")", true},
         {R"({"kind":"op","index":3,"process":"c","type":"ok","f":"x"})", R"(missing "time")", true},
         {R"({"kind":"op","index":3,"time":"soon","process":"c","type":"ok","f":"x"})", R"("time" must be an integer)",
@@ -321,6 +327,18 @@ TEST(History, EachMalformedLineThrowsWithItsLineNumberOnOneLine) {
                 EXPECT_NE(message.find(malformed.message), std::string::npos) << message;
             }
         }
+    }
+}
+
+TEST(History, HealthLinesGoForwardInTime) {
+    try {
+        (void)read_text(R"({"kind":"health","time":7,"healthy":true})"
+                        "\n"
+                        R"({"kind":"health","time":5,"healthy":false})"
+                        "\n");
+        ADD_FAILURE() << "no HistoryError";
+    } catch (const HistoryError& error) {
+        EXPECT_STREQ(error.what(), R"(line 2: "time" 5 is before the previous health line's 7)");
     }
 }
 

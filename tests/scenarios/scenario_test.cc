@@ -189,6 +189,41 @@ TEST(Topics, EachTopicOfASpecKeepsItsOwnConfigThroughTheRun) {
     EXPECT_GT(refused_by_policy, 0);
 }
 
+// The availability check has something to hold: in idempotent-retention the probe sends go out on a
+// cluster that has been healthy (health lines) for longer than the check's grace, after the producers
+// idled past producer id expiration, so some probes meet brokers that forgot them (UNKNOWN_PRODUCER_ID,
+// then an epoch bump and a second attempt), and none fails.
+TEST(Availability, ProbesMeetAHealthyClusterThatForgotTheProducers) {
+    const Spec& scenario = spec("idempotent-retention");
+    ASSERT_GT(scenario.workload.probe_idle_ms, 5000);
+    int probes = 0;
+    int retried_probes = 0;
+    for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+        std::ostringstream written;
+        const RunResult result = run(scenario, RunOptions{.seed = seed, .history = &written});
+        ASSERT_EQ(result.status, RunStatus::pass) << describe(result);
+        std::istringstream in(written.str());
+        const model::History history = model::read_history(in);
+        ASSERT_FALSE(history.health.empty());
+        ASSERT_TRUE(history.health.back().healthy);
+        const std::int64_t healthy_from = history.health.back().time;
+        for (const model::Operation& op : history.operations) {
+            if (op.f != "send" || !op.value || op.value->find("-probe-") == std::string::npos) {
+                continue;
+            }
+            if (op.type == model::OpType::invoke) {
+                EXPECT_GE(op.time - model::availability_grace_ns, healthy_from) << *op.value;
+                ++probes;
+            } else {
+                EXPECT_EQ(op.type, model::OpType::ok) << *op.value;
+                retried_probes += op.attempts.value_or(1) > 1 ? 1 : 0;
+            }
+        }
+    }
+    EXPECT_EQ(probes, 3 * scenario.workload.producers * scenario.workload.probe_sends);
+    EXPECT_GT(retried_probes, 0);
+}
+
 class Weakness : public ::testing::TestWithParam<std::string> {};
 
 // Every seed of the range: the declared weakness shows in some, and no seed shows anything that is neither

@@ -81,6 +81,37 @@ TEST(Network, NothingCrossesAPartitionAndDeliveryResumesAfterHeal) {
     EXPECT_EQ(sink.received, (std::vector<int>{1, 5}));
 }
 
+TEST(Network, HealResetsTheConnectionsAPartitionBrokeWhileUnblockLeavesThemSilentlyBroken) {
+    Simulation simulation(SimulationOptions{.seed = 13});
+    Node& a = add_plain_node(simulation, "a");
+    Node& b = add_plain_node(simulation, "b");
+    Sink sink;
+    sink.listen(simulation, b);
+    bool silent_after_unblock = false;
+    bool silent_after_heal = true;
+    bool open_after_heal = true;
+    a.spawn("sender", [&] {
+        Socket socket = simulation.network().connect(a, b.id(), port);
+        ASSERT_TRUE(socket.send(make_message(1)).ok());
+        sleep(100ms);
+        EXPECT_FALSE(simulation.network().silently_broken());
+        simulation.network().block(a.id(), b.id());
+        simulation.network().unblock(a.id(), b.id());
+        silent_after_unblock = simulation.network().silently_broken();  // only a timeout would tell a
+        simulation.network().block(a.id(), b.id());
+        simulation.network().heal();
+        sleep(100ms);  // the resets take one trip
+        silent_after_heal = simulation.network().silently_broken();
+        open_after_heal = socket.open();
+    });
+    (void)simulation.run(RunBounds{});
+    EXPECT_TRUE(silent_after_unblock);
+    EXPECT_FALSE(silent_after_heal);
+    EXPECT_FALSE(open_after_heal);
+    ASSERT_EQ(sink.sockets.size(), 1U);
+    EXPECT_FALSE(sink.sockets[0].open());
+}
+
 TEST(Network, OneWayPartitionIsOneWay) {
     Simulation simulation(SimulationOptions{.seed = 13});
     Node& a = add_plain_node(simulation, "a");

@@ -99,6 +99,16 @@ TEST(Buggify, OffByDefaultAndSiteDecisionsDependOnlyOnSeedAndSite) {
     EXPECT_LT(on, 100U);
 }
 
+TEST(Buggify, NoSiteFiresOnceDisabled) {
+    Buggify buggify(true, Random(7), 1.0, 1.0);
+    EXPECT_TRUE(buggify.fire("slow-produce-answer"));
+    buggify.disable();
+    EXPECT_FALSE(buggify.enabled());
+    for (int i = 0; i < 100; ++i) {
+        EXPECT_FALSE(buggify.fire("slow-produce-answer"));
+    }
+}
+
 TEST(Buggify, FiringsAreTracedAndDeterministic) {
     const auto run = [](std::uint64_t seed) {
         Simulation simulation(SimulationOptions{.seed = seed, .buggify = true});
