@@ -21,6 +21,9 @@ const std::vector<FaultKindInfo>& fault_kinds() {
         {FaultKind::reset, "reset", "every connection of one node is reset"},
         {FaultKind::latency_spike, "latency-spike", "every message takes longer for a while"},
         {FaultKind::corrupt, "corrupt", "a bit flips in a durable byte of one broker's log segment (latent corruption)"},
+        {FaultKind::lose_segment, "lose-segment",
+         "one broker crashes and its disk comes back without a sealed log segment (between two others); restarts "
+         "after a while"},
         {FaultKind::aimed_crash, "aimed-crash",
          "waits for a moment (see below), then crashes the broker involved or its peer (unsynced bytes: per scenario)"},
         {FaultKind::aimed_pause, "aimed-pause", "waits for a moment, then pauses the broker involved or its peer"},
@@ -109,6 +112,7 @@ void draw_targets(sim::Random& random, const FaultPlanOptions& options, const st
         case FaultKind::crash:
         case FaultKind::pause:
         case FaultKind::corrupt:
+        case FaultKind::lose_segment:
             action.targets = draw_subset(random, brokers, 1);
             action.unsynced = options.crash_unsynced;
             break;

@@ -28,6 +28,7 @@ enum class FaultKind : std::uint8_t {
     reset,              // every connection of one node is reset
     latency_spike,      // every message takes longer for a while
     corrupt,            // one bit flips in a durable byte of a broker's log segment
+    lose_segment,       // a broker crashes and its disk comes back without one sealed log segment
     aimed_crash,        // waits for a moment (sim::moments), then crashes the broker involved
     aimed_pause,        // waits for a moment, then pauses the broker involved
     aimed_partition,    // waits for a moment, then cuts the broker involved from its peer (or from everyone)

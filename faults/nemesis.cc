@@ -17,6 +17,9 @@ constexpr sim::Duration latent_corruption_window = std::chrono::milliseconds(500
 // Lossy faults within tolerance come at least this far apart.
 constexpr sim::Duration lossy_fault_spacing = std::chrono::seconds(3);
 
+// How long a lose-segment fault waits for a cluster healthy enough to take it.
+constexpr sim::Duration lose_segment_patience = std::chrono::seconds(3);
+
 // Hears the witness's moments while it lives (so also when its fiber is unwound at the end of a run).
 class Listening {
 public:
@@ -34,7 +37,7 @@ private:
 }  // namespace
 
 Nemesis::Nemesis(sim::Simulation& simulation, ClusterProbe& probe, NemesisOptions options)
-    : simulation_(simulation), probe_(probe), options_(std::move(options)) {}
+    : simulation_(simulation), probe_(probe), options_(std::move(options)), random_(simulation.random().fork("nemesis")) {}
 
 sim::Node& Nemesis::node(const std::string& name) {
     sim::Node* found = simulation_.find_node(name);
@@ -96,6 +99,9 @@ void Nemesis::apply(const FaultAction& action) {
         case FaultKind::corrupt:
             corrupt(action);
             break;
+        case FaultKind::lose_segment:
+            lose_segment(action);
+            break;
         case FaultKind::aimed_crash:
         case FaultKind::aimed_pause:
         case FaultKind::aimed_partition:
@@ -143,12 +149,17 @@ bool Nemesis::lossy_allowed() {
     if (!options_.within_tolerance) {
         return true;
     }
-    const bool allowed = healthy() && (!any_lossy_ || sim::now() - last_lossy_ > lossy_fault_spacing);
+    const bool allowed = lossy_allowed_soon();
     if (allowed) {
         any_lossy_ = true;
         last_lossy_ = sim::now();
     }
     return allowed;
+}
+
+bool Nemesis::lossy_allowed_soon() {
+    return !options_.within_tolerance ||
+           (healthy() && (!any_lossy_ || sim::now() - last_lossy_ > lossy_fault_spacing));
 }
 
 // ---- Faults --------------------------------------------------------------------------------------
@@ -262,6 +273,64 @@ void Nemesis::corrupt(const FaultAction& action) {
     // whose recovery checks every batch. No other fault comes before the cluster is healthy again.
     repairing_[victim.name()] = true;
     scrub_later(victim);
+}
+
+namespace {
+
+// A segment with a segment of the same log before and after it: losing it leaves a gap that recovery
+// can see (the first one's loss would only move the log start; the last one is being written).
+std::vector<std::string> sealed_middle_segments(const sim::Disk& disk,
+                                                const std::function<bool(const std::string&)>& losable) {
+    std::map<std::string, std::vector<std::string>> by_directory;  // lexicographic: numeric within a log
+    for (const std::string& path : disk.list()) {
+        if (path.ends_with(".log") && (!losable || losable(path)) && disk.size(path).value() > 0) {
+            by_directory[path.substr(0, path.rfind('/'))].push_back(path);
+        }
+    }
+    std::vector<std::string> middle;
+    for (const auto& [directory, segments] : by_directory) {
+        for (std::size_t i = 1; i + 1 < segments.size(); ++i) {
+            middle.push_back(segments[i]);
+        }
+    }
+    return middle;
+}
+
+}  // namespace
+
+void Nemesis::lose_segment(const FaultAction& action) {
+    sim::Node& victim = node(action.targets.front());
+    if (!victim.up()) {
+        return;
+    }
+    const std::vector<std::string> candidates = sealed_middle_segments(victim.disk(), options_.losable);
+    if (candidates.empty()) {
+        sim::trace("FaultSkipped").detail("why", "no sealed segment between two others");
+        return;
+    }
+    // Within tolerance it waits a while for a healthy cluster (it would mostly be skipped otherwise).
+    const sim::Time give_up = std::min(sim::now() + lose_segment_patience, sim::Time(options_.chaos));
+    while (options_.within_tolerance && !lossy_allowed_soon() && sim::now() < give_up) {
+        sim::sleep(std::chrono::milliseconds(50));
+    }
+    if (!victim.up() || !lossy_allowed()) {
+        sim::trace("FaultSkipped").detail("why", "losing a segment now could exceed the fault tolerance");
+        return;
+    }
+    // The process dies first (a running broker would only see the file vanish under it as an I/O error);
+    // the disk comes back without the segment, and the restart's recovery finds the gap.
+    if (options_.within_tolerance) {
+        repairing_.emplace(victim.name(), false);
+    }
+    (void)victim.crash(sim::CrashOptions{sim::UnsyncedFate::keep});
+    const std::string& lost = candidates[static_cast<std::size_t>(random_.below(candidates.size()))];
+    (void)victim.disk().remove(lost);
+    sim::trace("SegmentLost").detail("target", victim.name()).detail("file", lost);
+    later(action.duration, [&victim] {
+        if (!victim.up()) {
+            victim.restart();
+        }
+    });
 }
 
 void Nemesis::scrub_later(sim::Node& victim) {

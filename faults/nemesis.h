@@ -33,6 +33,9 @@ struct NemesisOptions {
     // Within tolerance, a bit flip lands only where the system can see it (a checksum covers the byte):
     // a flip nothing can detect is beyond what a correct cluster recovers from. Unset: any byte.
     sim::Disk::ByteEligible detectable;
+    // The files a lose-segment fault may take: log segments of logs whose recovery can tell a missing
+    // segment (not compacted: a compacted log has gaps anyway). Unset: every file ending in ".log".
+    std::function<bool(const std::string&)> losable;
 };
 
 // Carries out a fault plan on a simulation: crashes, restarts and pauses nodes, cuts and heals links,
@@ -67,10 +70,13 @@ private:
     [[nodiscard]] bool repaired();
     // Whether a lossy fault may come now (and then it counts as the last one).
     bool lossy_allowed();
+    // Whether lossy_allowed() would say yes now (without counting it as the last lossy fault).
+    [[nodiscard]] bool lossy_allowed_soon();
     void crash(const FaultAction& action);
     void pause(const FaultAction& action);
     void partition(const FaultAction& action);
     void corrupt(const FaultAction& action);
+    void lose_segment(const FaultAction& action);
     // An aimed action: waits (up to its window, within the chaos phase) for its moment, then applies the
     // plain fault it stands for to the broker involved or its peer; if the moment does not come, to the
     // action's own target.
@@ -87,6 +93,7 @@ private:
     sim::Simulation& simulation_;
     ClusterProbe& probe_;
     NemesisOptions options_;
+    sim::Random random_;  // the nemesis's own draws (which segment a lose-segment fault takes)
     std::map<std::pair<std::uint32_t, std::uint32_t>, int> blocks_;  // link -> how many faults cut it
     std::set<std::string> corrupted_;
     sim::Time last_lossy_{};

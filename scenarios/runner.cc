@@ -234,6 +234,15 @@ void Run::draw_faults() {
     nemesis.detectable = [](std::span<const std::byte> segment, std::uint64_t offset) {
         return broker_core::crc_covers(segment, offset);
     };
+    // A partition's directory is its name (<topic>-<p>); a compacted log has gaps anyway, so its recovery
+    // cannot tell a lost segment.
+    nemesis.losable = [this](const std::string& path) {
+        const std::string directory = path.substr(0, path.find('/'));
+        const std::string topic = directory.substr(0, directory.rfind('-'));
+        return std::any_of(spec_.topics.begin(), spec_.topics.end(), [&](const protocol::TopicDescription& t) {
+            return t.name == topic && !compacted(spec_, t);
+        });
+    };
     nemesis.servers.push_back("controller");
     nemesis.servers.insert(nemesis.servers.end(), broker_names.begin(), broker_names.end());
     for (const auto* clients : {&nodes_.producers, &nodes_.consumers}) {

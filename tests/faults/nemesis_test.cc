@@ -178,5 +178,76 @@ TEST(ControllerCrash, LosesItsUnsyncedBytesAndIsNeverDowngraded) {
     EXPECT_EQ(trace.str().find("FaultDowngraded"), std::string::npos);
 }
 
+// A broker's log directories: t-0 has three segments (one between two others), t-1 two. Each boot notes the
+// files it finds.
+class Segments final : public sim::NodeState {
+public:
+    Segments(sim::Node& node, std::vector<std::vector<std::string>>& files_at_boot) {
+        sim::Disk& disk = node.disk();
+        if (!disk.exists("t-0/00.log")) {
+            for (const char* path : {"t-0/00.log", "t-0/10.log", "t-0/20.log", "t-1/00.log", "t-1/10.log"}) {
+                (void)disk.create(path);
+                const std::string batch = "batch";
+                (void)disk.append(path, std::as_bytes(std::span(batch.data(), batch.size())));
+                (void)disk.fsync(path);
+            }
+        }
+        files_at_boot.push_back(disk.list());
+    }
+};
+
+struct SegmentWorld {
+    explicit SegmentWorld(std::ostream* trace) : simulation(sim::SimulationOptions{.seed = 5, .trace_sink = trace}) {
+        simulation.add_node("broker-1", [this](sim::Node& n) { return std::make_unique<Segments>(n, boots); }).start();
+    }
+    std::vector<std::vector<std::string>> boots;
+    sim::Simulation simulation;
+};
+
+FaultAction lose_segment_of_broker_1() {
+    FaultAction action;
+    action.at = 100ms;
+    action.kind = FaultKind::lose_segment;
+    action.targets = {"broker-1"};
+    action.duration = 300ms;
+    return action;
+}
+
+TEST(LoseSegment, CrashesTheBrokerWhoseDiskComesBackWithoutASegmentBetweenTwoOthers) {
+    std::ostringstream trace;
+    SegmentWorld world(&trace);
+    FakeProbe probe(true);
+    Nemesis nemesis(world.simulation, probe, NemesisOptions{.chaos = 10s, .servers = {"broker-1"}});
+    world.simulation.world().spawn("nemesis", [&] { nemesis.run(FaultPlan{{lose_segment_of_broker_1()}}); });
+    (void)world.simulation.run(sim::RunBounds{.time_limit = sim::Time(1s)});
+    ASSERT_EQ(world.boots.size(), 2U);  // crashed, restarted after the duration
+    EXPECT_EQ(world.boots[1], (std::vector<std::string>{"t-0/00.log", "t-0/20.log", "t-1/00.log", "t-1/10.log"}));
+    EXPECT_NE(trace.str().find("SegmentLost"), std::string::npos);
+}
+
+TEST(LoseSegment, WaitsForAHealthyClusterAndOtherwiseIsSkipped) {
+    std::ostringstream trace;
+    SegmentWorld world(&trace);
+    FakeProbe probe(false);
+    Nemesis nemesis(world.simulation, probe, NemesisOptions{.chaos = 10s, .servers = {"broker-1"}});
+    world.simulation.world().spawn("nemesis", [&] { nemesis.run(FaultPlan{{lose_segment_of_broker_1()}}); });
+    (void)world.simulation.run(sim::RunBounds{.time_limit = sim::Time(5s)});
+    ASSERT_EQ(world.boots.size(), 1U);  // never crashed
+    EXPECT_NE(trace.str().find("losing a segment now could exceed the fault tolerance"), std::string::npos);
+}
+
+TEST(LoseSegment, TakesOnlySegmentsTheRunnerCallsLosable) {
+    std::ostringstream trace;
+    SegmentWorld world(&trace);
+    FakeProbe probe(true);
+    NemesisOptions options{.chaos = 10s, .servers = {"broker-1"}};
+    options.losable = [](const std::string& path) { return path.starts_with("t-1/"); };  // t-0: compacted, say
+    Nemesis nemesis(world.simulation, probe, options);
+    world.simulation.world().spawn("nemesis", [&] { nemesis.run(FaultPlan{{lose_segment_of_broker_1()}}); });
+    (void)world.simulation.run(sim::RunBounds{.time_limit = sim::Time(1s)});
+    ASSERT_EQ(world.boots.size(), 1U);
+    EXPECT_NE(trace.str().find("no sealed segment between two others"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace eosim::faults
