@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <utility>
 
+#include "broker_core/byte_io.h"
 #include "protocol/topics.h"
 #include "sim/assert.h"
 
@@ -30,6 +31,9 @@ public:
             case TransactionErrc::illegal_producer_epoch: return "the new producer epoch is out of range";
             case TransactionErrc::no_pending_transition: return "no transition is pending";
             case TransactionErrc::invalid_transit: return "the transit does not fit the metadata";
+            case TransactionErrc::record_truncated: return "the transaction record is truncated";
+            case TransactionErrc::record_unknown_version: return "the transaction record has an unknown format";
+            case TransactionErrc::record_invalid: return "the transaction record is invalid";
         }
         return "unknown";
     }
@@ -393,6 +397,123 @@ sim::Status TransactionMetadata::remove_partition(const TopicPartition& partitio
     }
     current_.partitions.erase(partition);
     return sim::ok_status();
+}
+
+// ---- the transaction log record -------------------------------------------------------------------
+
+namespace {
+
+constexpr std::uint16_t record_format = 1;
+// The fields between the format and the partition count: three ids, two epochs, the timeout, the
+// state, the version and two timestamps.
+constexpr std::size_t fixed_fields_bytes = 3 * 8 + 2 * 2 + 4 + 1 + 1 + 2 * 8;
+// The smallest encoding of one partition: a topic length, one character, a partition.
+constexpr std::size_t partition_bytes_min = 4 + 1 + 4;
+
+}  // namespace
+
+std::vector<std::byte> encode_transaction_record(const TransactionTransit& transit) {
+    EOSIM_ASSERT_MSG(transit.state != State::empty || transit.partitions.empty(),
+                     "an Empty transaction record with partitions");
+    EOSIM_ASSERT(well_formed(transit));
+    ByteWriter writer;
+    writer.put<std::uint16_t>(record_format);
+    writer.put<std::int64_t>(transit.producer_id.value());
+    writer.put<std::int64_t>(transit.previous_producer_id.value());
+    writer.put<std::int64_t>(transit.next_producer_id.value());
+    writer.put<std::int16_t>(transit.producer_epoch.value());
+    writer.put<std::int16_t>(transit.last_producer_epoch.value());
+    writer.put<std::int32_t>(transit.transaction_timeout_ms);
+    writer.put<std::int8_t>(static_cast<std::int8_t>(transit.state));
+    writer.put<std::int8_t>(static_cast<std::int8_t>(transit.transaction_version));
+    writer.put<std::int64_t>(transit.transaction_start_ms);
+    writer.put<std::int64_t>(transit.last_update_ms);
+    writer.put<std::int32_t>(static_cast<std::int32_t>(transit.partitions.size()));
+    for (const TopicPartition& partition : transit.partitions) {
+        writer.put<std::int32_t>(static_cast<std::int32_t>(partition.topic.size()));
+        writer.put_bytes(partition.topic);
+        writer.put<std::int32_t>(partition.partition);
+    }
+    return std::move(writer.bytes());
+}
+
+namespace {
+
+// The fields before the partitions, from a reader with at least fixed_fields_bytes left.
+TransactionTransit read_fixed_fields(ByteReader& reader) {
+    TransactionTransit transit;
+    transit.producer_id = ProducerId(reader.get<std::int64_t>().value());
+    transit.previous_producer_id = ProducerId(reader.get<std::int64_t>().value());
+    transit.next_producer_id = ProducerId(reader.get<std::int64_t>().value());
+    transit.producer_epoch = ProducerEpoch(reader.get<std::int16_t>().value());
+    transit.last_producer_epoch = ProducerEpoch(reader.get<std::int16_t>().value());
+    transit.transaction_timeout_ms = reader.get<std::int32_t>().value();
+    transit.state = static_cast<State>(reader.get<std::int8_t>().value());
+    transit.transaction_version = static_cast<TransactionVersion>(reader.get<std::int8_t>().value());
+    transit.transaction_start_ms = reader.get<std::int64_t>().value();
+    transit.last_update_ms = reader.get<std::int64_t>().value();
+    return transit;
+}
+
+bool known_ids(const TransactionTransit& transit) {
+    return transaction_state_from_id(static_cast<std::int8_t>(transit.state)).has_value() &&
+           (transit.transaction_version == TransactionVersion::v1 ||
+            transit.transaction_version == TransactionVersion::v2);
+}
+
+// Reads `count` partitions, which must be valid and strictly ordered (as the encoder writes them).
+sim::Result<std::set<TopicPartition>> read_partitions(ByteReader& reader, std::int32_t count) {
+    std::set<TopicPartition> partitions;
+    for (std::int32_t i = 0; i < count; ++i) {
+        const auto length = reader.get<std::int32_t>();
+        const auto topic = length ? reader.get_string(*length) : std::nullopt;
+        const auto partition = topic ? reader.get<std::int32_t>() : std::nullopt;
+        if (!partition) {
+            return refuse(length && *length < 0 ? TransactionErrc::record_invalid : TransactionErrc::record_truncated);
+        }
+        TopicPartition read{*topic, *partition};
+        if (!protocol::valid_topic_name(read.topic) || read.partition < 0 ||
+            (!partitions.empty() && !(*partitions.rbegin() < read))) {
+            return refuse(TransactionErrc::record_invalid);
+        }
+        partitions.insert(partitions.end(), std::move(read));
+    }
+    return partitions;
+}
+
+}  // namespace
+
+sim::Result<TransactionTransit> decode_transaction_record(std::span<const std::byte> bytes) {
+    ByteReader reader(bytes);
+    const auto format = reader.get<std::uint16_t>();
+    if (!format) {
+        return refuse(TransactionErrc::record_truncated);
+    }
+    if (*format != record_format) {
+        return refuse(TransactionErrc::record_unknown_version);
+    }
+    if (bytes.size() - reader.position() < fixed_fields_bytes + sizeof(std::int32_t)) {
+        return refuse(TransactionErrc::record_truncated);
+    }
+    TransactionTransit transit = read_fixed_fields(reader);
+    const std::int32_t count = reader.get<std::int32_t>().value();
+    if (!known_ids(transit) || !well_formed(transit) || count < 0 ||
+        (transit.state == State::empty && count != 0)) {
+        return refuse(TransactionErrc::record_invalid);
+    }
+    // Each partition takes bytes: a count beyond what is left is a truncation, found before allocating.
+    if (static_cast<std::size_t>(count) > (bytes.size() - reader.position()) / partition_bytes_min) {
+        return refuse(TransactionErrc::record_truncated);
+    }
+    sim::Result<std::set<TopicPartition>> partitions = read_partitions(reader, count);
+    if (!partitions.ok()) {
+        return partitions.error();
+    }
+    if (reader.position() != bytes.size()) {
+        return refuse(TransactionErrc::record_invalid);  // trailing bytes
+    }
+    transit.partitions = std::move(partitions).value();
+    return transit;
 }
 
 }  // namespace eosim::broker_core

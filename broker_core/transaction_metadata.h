@@ -10,6 +10,7 @@
 #include <string_view>
 #include <system_error>
 #include <type_traits>
+#include <vector>
 
 #include "protocol/errors.h"
 #include "protocol/types.h"
@@ -17,7 +18,8 @@
 
 // The transaction coordinator's state of one transactional id (Kafka's TransactionMetadata and
 // TxnTransitMetadata): its states and their transitions, the producer epoch rules of transaction
-// versions 1 and 2 (KIP-360, KIP-890). A coordinator prepares a transition, appends its transit to the log, and
+// versions 1 and 2 (KIP-360, KIP-890), and the value of its record in the transaction log
+// (`__transaction_state`). A coordinator prepares a transition, appends its transit to the log, and
 // completes the transition once the append is replicated. docs/transactions.md describes the rules.
 
 namespace eosim::broker_core {
@@ -92,6 +94,9 @@ enum class TransactionErrc {
     illegal_producer_epoch,  // the new epoch would be negative or past 32767
     no_pending_transition,   // completing a transition that was never prepared (or was cancelled)
     invalid_transit,         // the transit does not fit the current metadata (Kafka's completeTransitionTo)
+    record_truncated,        // a transaction log record shorter than its fields
+    record_unknown_version,  // a record written in a format this code does not know
+    record_invalid,          // a record whose fields are out of range or not in canonical form
 };
 
 const std::error_category& transaction_category() noexcept;
@@ -196,6 +201,14 @@ private:
     std::optional<TransactionState> pending_state_;
     bool has_failed_epoch_fence_ = false;  // not in the log: a reloaded metadata starts without it
 };
+
+// The value of a transactional id's record in the transaction log (its key is the transactional id):
+// every field of the transit, little-endian, partitions in order (docs/transactions.md, "Record format").
+// Encoding a transit no metadata could hold (an Empty one with partitions, as Kafka refuses, or values
+// out of range) is a programming error (asserted).
+[[nodiscard]] std::vector<std::byte> encode_transaction_record(const TransactionTransit& transit);
+// The transit a record holds, or record_truncated / record_unknown_version / record_invalid.
+[[nodiscard]] sim::Result<TransactionTransit> decode_transaction_record(std::span<const std::byte> bytes);
 
 }  // namespace eosim::broker_core
 
