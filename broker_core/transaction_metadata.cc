@@ -382,7 +382,8 @@ sim::Status TransactionMetadata::apply_epoch_fence(const TransactionTransit& fen
     if (pending_state_ != State::prepare_epoch_fence) {
         return refuse(TransactionErrc::no_pending_transition);
     }
-    if (fence.state != State::prepare_epoch_fence || fence.producer_id != current_.producer_id) {
+    if (fence.state != State::prepare_epoch_fence || fence.producer_id != current_.producer_id ||
+        !well_formed(fence)) {
         return refuse(TransactionErrc::invalid_transit);
     }
     pending_state_.reset();
