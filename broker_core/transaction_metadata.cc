@@ -121,7 +121,7 @@ std::optional<TransactionState> transaction_state_from_id(std::int8_t id) {
     if (id < 0 || static_cast<std::size_t>(id) >= states_by_id.size()) {
         return std::nullopt;
     }
-    return states_by_id[static_cast<std::size_t>(id)];
+    return states_by_id[static_cast<std::uint8_t>(id)];
 }
 
 std::span<const TransactionState> all_transaction_states() {

@@ -17,7 +17,8 @@
 
 namespace eosim::broker_core {
 
-void PrintTo(TransactionState state, std::ostream* out) {
+// GoogleTest prints a state by its name (PrintTo is the name it looks for).
+void PrintTo(TransactionState state, std::ostream* out) {  // NOLINT(readability-identifier-naming)
     *out << to_string(state);
 }
 
@@ -535,12 +536,14 @@ TransactionTransit fence_and_prepare_abort(TransactionMetadata& metadata, std::i
     return abort.ok() ? *abort : TransactionTransit{};
 }
 
-const std::set<TopicPartition> txn_partitions = {{"topic1", 0}, {"topic1", 1}};
+std::set<TopicPartition> txn_partitions() {
+    return {{"topic1", 0}, {"topic1", 1}};
+}
 
 // Kafka: TransactionCoordinatorTest.shouldNotRepeatedlyBumpEpochDueToInitPidDuringOngoingTxnIfAppendToLogFails
 TEST(TransactionCoordinatorTest, shouldNotRepeatedlyBumpEpochDueToInitPidDuringOngoingTxnIfAppendToLogFails) {
     TransactionTransit ongoing = values(10, no_epoch, State::ongoing, now_ms, v1, producer_id);
-    ongoing.partitions = txn_partitions;
+    ongoing.partitions = txn_partitions();
     TransactionMetadata metadata = metadata_of(ongoing);
     for (int failed = 0; failed < 2; ++failed) {  // NOT_ENOUGH_REPLICAS twice
         const TransactionTransit abort = fence_and_prepare_abort(metadata, now_ms);
@@ -561,13 +564,13 @@ TEST(TransactionCoordinatorTest, shouldNotRepeatedlyBumpEpochDueToInitPidDuringO
 // Kafka: TransactionCoordinatorTest.shouldUseLastEpochToFenceWhenEpochsAreExhausted
 TEST(TransactionCoordinatorTest, shouldUseLastEpochToFenceWhenEpochsAreExhausted) {
     TransactionTransit ongoing = values(epoch_max - 1, epoch_max - 2, State::ongoing, now_ms, v1, producer_id);
-    ongoing.partitions = txn_partitions;
+    ongoing.partitions = txn_partitions();
     TransactionMetadata metadata = metadata_of(ongoing);
     EXPECT_TRUE(metadata.producer_epoch_exhausted());
     const TransactionTransit abort = fence_and_prepare_abort(metadata, now_ms);
     EXPECT_EQ(metadata.producer_epoch(), ProducerEpoch(epoch_max));
     TransactionTransit expected = values(epoch_max, no_epoch, State::prepare_abort, now_ms, v1, producer_id);
-    expected.partitions = txn_partitions;
+    expected.partitions = txn_partitions();
     EXPECT_EQ(abort, expected);
 }
 
@@ -575,11 +578,11 @@ TEST(TransactionCoordinatorTest, shouldUseLastEpochToFenceWhenEpochsAreExhausted
 TEST(TransactionCoordinatorTest, shouldNotBumpEpochWhenAbortingExpiredTransactionIfAppendToLogFails) {
     constexpr std::int64_t cleanup_interval_ms = 10'000;  // Kafka's abort of timed-out transactions
     TransactionTransit ongoing = values(10, no_epoch, State::ongoing, now_ms, v1, producer_id);
-    ongoing.partitions = txn_partitions;
+    ongoing.partitions = txn_partitions();
     TransactionMetadata metadata = metadata_of(ongoing);
     const TransactionTransit abort = fence_and_prepare_abort(metadata, now_ms + cleanup_interval_ms);
     TransactionTransit expected = values(11, no_epoch, State::prepare_abort, now_ms, v1, producer_id);
-    expected.partitions = txn_partitions;
+    expected.partitions = txn_partitions();
     expected.last_update_ms = now_ms + cleanup_interval_ms;
     EXPECT_EQ(abort, expected);
     metadata.cancel_pending_transition();  // NOT_ENOUGH_REPLICAS
@@ -613,8 +616,9 @@ TEST(TransactionCoordinatorTest, shouldGenerateNewProducerIdIfEpochsExhausted) {
 
 // ---- TransactionLogTest: the record codec ---------------------------------------------------------
 
-const std::set<TopicPartition> log_partitions = {
-    {"topic1", 0}, {"topic1", 1}, {"topic2", 0}, {"topic2", 1}, {"topic2", 2}};
+std::set<TopicPartition> log_partitions() {
+    return {{"topic1", 0}, {"topic1", 1}, {"topic2", 0}, {"topic2", 1}, {"topic2", 2}};
+}
 
 TransactionTransit log_values(State state) {
     TransactionTransit transit;
@@ -630,7 +634,7 @@ TransactionTransit log_values(State state) {
 // Kafka: TransactionLogTest.shouldThrowExceptionWriteInvalidTxn
 TEST(TransactionLogTest, shouldThrowExceptionWriteInvalidTxn) {
     TransactionTransit empty = log_values(State::empty);
-    empty.partitions = log_partitions;
+    empty.partitions = log_partitions();
     EXPECT_THROW((void)encode_transaction_record(empty), sim::AssertionFailure);
 }
 
@@ -641,7 +645,7 @@ TEST(TransactionLogTest, shouldReadWriteMessages) {
         SCOPED_TRACE(to_string(state));
         TransactionTransit transit = log_values(state);
         if (state != State::empty) {
-            transit.partitions = log_partitions;
+            transit.partitions = log_partitions();
         }
         const sim::Result<TransactionTransit> read = decode_transaction_record(encode_transaction_record(transit));
         ASSERT_TRUE(read.ok()) << read.error().message();
@@ -688,7 +692,7 @@ TEST(TransactionLogTest, testReadReturnsUnknownValueVersionForInvalidValue) {
 // eosim: a record cut anywhere is refused as truncated, never read past its end.
 TEST(TransactionLogTest, EveryTruncationIsRefused) {
     TransactionTransit transit = log_values(State::ongoing);
-    transit.partitions = log_partitions;
+    transit.partitions = log_partitions();
     const std::vector<std::byte> bytes = encode_transaction_record(transit);
     for (std::size_t length = 0; length < bytes.size(); ++length) {
         const std::span<const std::byte> prefix = std::span<const std::byte>(bytes).first(length);
