@@ -8,6 +8,7 @@ namespace eosim::protocol {
 // Kafka's wire error codes, with Kafka's numbers, for the requests eosim simulates. Inside brokers
 // and clients errors are these values; they never cross into sim/.
 enum class ErrorCode : std::int16_t {
+    unknown_server_error = -1,
     none = 0,
     offset_out_of_range = 1,
     corrupt_message = 2,
@@ -20,7 +21,9 @@ enum class ErrorCode : std::int16_t {
     message_too_large = 10,
     stale_controller_epoch = 11,
     network_exception = 13,
+    coordinator_load_in_progress = 14,
     coordinator_not_available = 15,
+    not_coordinator = 16,
     invalid_topic_exception = 17,
     not_enough_replicas = 19,
     not_enough_replicas_after_append = 20,
@@ -34,6 +37,11 @@ enum class ErrorCode : std::int16_t {
     out_of_order_sequence_number = 45,
     duplicate_sequence_number = 46,
     invalid_producer_epoch = 47,
+    invalid_txn_state = 48,
+    invalid_producer_id_mapping = 49,
+    invalid_transaction_timeout = 50,
+    concurrent_transactions = 51,
+    transaction_coordinator_fenced = 52,
     kafka_storage_error = 56,
     unknown_producer_id = 59,
     fetch_session_id_not_found = 70,
@@ -42,13 +50,16 @@ enum class ErrorCode : std::int16_t {
     unknown_leader_epoch = 75,
     stale_broker_epoch = 77,
     offset_not_available = 78,
+    producer_fenced = 90,
     invalid_update_version = 95,
     ineligible_replica = 107,
+    transaction_abortable = 120,
 };
 
 // Kafka's name for the code, e.g. "NOT_LEADER_OR_FOLLOWER".
 constexpr std::string_view error_name(ErrorCode code) {
     switch (code) {
+        case ErrorCode::unknown_server_error: return "UNKNOWN_SERVER_ERROR";
         case ErrorCode::none: return "NONE";
         case ErrorCode::offset_out_of_range: return "OFFSET_OUT_OF_RANGE";
         case ErrorCode::corrupt_message: return "CORRUPT_MESSAGE";
@@ -61,7 +72,9 @@ constexpr std::string_view error_name(ErrorCode code) {
         case ErrorCode::message_too_large: return "MESSAGE_TOO_LARGE";
         case ErrorCode::stale_controller_epoch: return "STALE_CONTROLLER_EPOCH";
         case ErrorCode::network_exception: return "NETWORK_EXCEPTION";
+        case ErrorCode::coordinator_load_in_progress: return "COORDINATOR_LOAD_IN_PROGRESS";
         case ErrorCode::coordinator_not_available: return "COORDINATOR_NOT_AVAILABLE";
+        case ErrorCode::not_coordinator: return "NOT_COORDINATOR";
         case ErrorCode::invalid_topic_exception: return "INVALID_TOPIC_EXCEPTION";
         case ErrorCode::not_enough_replicas: return "NOT_ENOUGH_REPLICAS";
         case ErrorCode::not_enough_replicas_after_append: return "NOT_ENOUGH_REPLICAS_AFTER_APPEND";
@@ -75,6 +88,11 @@ constexpr std::string_view error_name(ErrorCode code) {
         case ErrorCode::out_of_order_sequence_number: return "OUT_OF_ORDER_SEQUENCE_NUMBER";
         case ErrorCode::duplicate_sequence_number: return "DUPLICATE_SEQUENCE_NUMBER";
         case ErrorCode::invalid_producer_epoch: return "INVALID_PRODUCER_EPOCH";
+        case ErrorCode::invalid_txn_state: return "INVALID_TXN_STATE";
+        case ErrorCode::invalid_producer_id_mapping: return "INVALID_PRODUCER_ID_MAPPING";
+        case ErrorCode::invalid_transaction_timeout: return "INVALID_TRANSACTION_TIMEOUT";
+        case ErrorCode::concurrent_transactions: return "CONCURRENT_TRANSACTIONS";
+        case ErrorCode::transaction_coordinator_fenced: return "TRANSACTION_COORDINATOR_FENCED";
         case ErrorCode::kafka_storage_error: return "KAFKA_STORAGE_ERROR";
         case ErrorCode::unknown_producer_id: return "UNKNOWN_PRODUCER_ID";
         case ErrorCode::fetch_session_id_not_found: return "FETCH_SESSION_ID_NOT_FOUND";
@@ -83,13 +101,18 @@ constexpr std::string_view error_name(ErrorCode code) {
         case ErrorCode::unknown_leader_epoch: return "UNKNOWN_LEADER_EPOCH";
         case ErrorCode::stale_broker_epoch: return "STALE_BROKER_EPOCH";
         case ErrorCode::offset_not_available: return "OFFSET_NOT_AVAILABLE";
+        case ErrorCode::producer_fenced: return "PRODUCER_FENCED";
         case ErrorCode::invalid_update_version: return "INVALID_UPDATE_VERSION";
         case ErrorCode::ineligible_replica: return "INELIGIBLE_REPLICA";
+        case ErrorCode::transaction_abortable: return "TRANSACTION_ABORTABLE";
     }
     return "UNKNOWN_SERVER_ERROR";
 }
 
-// Whether a client may retry the request that got this error (Kafka's RetriableException).
+// Whether a client may retry the request that got this error (Kafka's RetriableException). Of the
+// transaction errors only CONCURRENT_TRANSACTIONS is; PRODUCER_FENCED, INVALID_TXN_STATE,
+// INVALID_PRODUCER_ID_MAPPING, TRANSACTION_COORDINATOR_FENCED and TRANSACTION_ABORTABLE are not (the
+// producer aborts, or gives up its transactional id).
 constexpr bool retriable(ErrorCode code) {
     switch (code) {
         case ErrorCode::corrupt_message:
@@ -99,7 +122,10 @@ constexpr bool retriable(ErrorCode code) {
         case ErrorCode::request_timed_out:
         case ErrorCode::replica_not_available:
         case ErrorCode::network_exception:
+        case ErrorCode::coordinator_load_in_progress:
         case ErrorCode::coordinator_not_available:
+        case ErrorCode::not_coordinator:
+        case ErrorCode::concurrent_transactions:
         case ErrorCode::not_enough_replicas:
         case ErrorCode::not_enough_replicas_after_append:
         case ErrorCode::kafka_storage_error:
