@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "protocol/errors.h"
@@ -78,7 +79,16 @@ struct AllocateProducerIdsResponse {
 // ---- Producer ids (KIP-98) -----------------------------------------------------------------------
 
 // An idempotent producer asks any broker for a producer id; its epoch starts at 0.
-struct InitProducerIdRequest {};
+// Without a transactional id: a new producer id for an idempotent producer (any broker). With one: to the
+// transaction coordinator of that id, which bumps the id's epoch (fencing older instances) or rotates the
+// producer id when the epoch is exhausted; a producer that knows its id and epoch sends them (KIP-360), so
+// a retry after a lost answer is recognised.
+struct InitProducerIdRequest {
+    std::optional<std::string> transactional_id;
+    std::int32_t transaction_timeout_ms = -1;  // transaction.timeout.ms (with a transactional id)
+    ProducerId producer_id = no_producer_id;
+    ProducerEpoch producer_epoch = no_producer_epoch;
+};
 struct InitProducerIdResponse {
     ErrorCode error = ErrorCode::none;
     ProducerId producer_id = no_producer_id;
@@ -86,6 +96,17 @@ struct InitProducerIdResponse {
 };
 
 // ---- Produce and fetch ---------------------------------------------------------------------------
+
+// read_committed readers see only what is below the last stable offset, and skip aborted transactions.
+enum class IsolationLevel : std::int8_t { read_uncommitted = 0, read_committed = 1 };
+
+// One aborted transaction in a read_committed fetch answer: its producer and first offset. A reader drops
+// the producer's transactional batches from that offset up to the producer's ABORT marker.
+struct AbortedTransaction {
+    ProducerId producer_id = no_producer_id;
+    Offset first_offset{-1};
+    bool operator==(const AbortedTransaction&) const = default;
+};
 
 // One partition's batch in a Produce request (at most one per partition, as in Kafka).
 struct ProducePartition {
@@ -147,6 +168,8 @@ struct FetchRequest {
     // added to the session or whose fetch state changed, and those to drop.
     std::vector<FetchPartition> partitions;
     std::vector<TopicPartition> forgotten;
+    // Consumers only: read_committed reads stop at the last stable offset (followers read everything).
+    IsolationLevel isolation = IsolationLevel::read_uncommitted;
 };
 
 struct DivergingEpoch {
@@ -164,6 +187,9 @@ struct FetchPartitionResponse {
     LeaderEpoch leader_epoch = no_leader_epoch;
     std::optional<DivergingEpoch> diverging_epoch;  // the follower's log diverged: truncate (KIP-320/595)
     std::vector<RecordBatch> batches;
+    Offset last_stable_offset{-1};
+    // read_committed: the aborted transactions that overlap the batches returned, in offset order.
+    std::vector<AbortedTransaction> aborted_transactions;
 };
 
 struct FetchResponse {
@@ -199,6 +225,62 @@ struct DeleteRecordsResponse {
     Offset low_watermark{-1};  // the lowest log start offset of the ISR when answered
 };
 
+// ---- Transactions (KIP-98, KIP-890) --------------------------------------------------------------
+
+// To the transaction coordinator: these partitions join the producer's transaction. With verify_only
+// (KIP-890 part 1), a partition leader asks instead whether they already are in it (nothing is added).
+struct AddPartitionsToTxnRequest {
+    std::string transactional_id;
+    ProducerId producer_id = no_producer_id;
+    ProducerEpoch producer_epoch = no_producer_epoch;
+    std::vector<TopicPartition> partitions;
+    bool verify_only = false;
+};
+struct PartitionError {
+    TopicPartition partition;
+    ErrorCode error = ErrorCode::none;
+    bool operator==(const PartitionError&) const = default;
+};
+struct AddPartitionsToTxnResponse {
+    ErrorCode error = ErrorCode::none;  // of the whole request (e.g. NOT_COORDINATOR)
+    std::vector<PartitionError> partitions;
+};
+
+// To the transaction coordinator: commit or abort the producer's transaction. With transaction version
+// 2 (KIP-890 part 2) the answer carries the epoch the coordinator bumped to, which the producer uses
+// for its next transaction.
+struct EndTxnRequest {
+    std::string transactional_id;
+    ProducerId producer_id = no_producer_id;
+    ProducerEpoch producer_epoch = no_producer_epoch;
+    bool committed = false;
+};
+struct EndTxnResponse {
+    ErrorCode error = ErrorCode::none;
+    ProducerId producer_id = no_producer_id;
+    ProducerEpoch producer_epoch = no_producer_epoch;
+};
+
+// From a transaction coordinator to partition leaders: append this marker for the producer to each
+// partition. A leader refuses a marker of an older coordinator epoch than it has seen for the producer.
+struct WritableTxnMarker {
+    ProducerId producer_id = no_producer_id;
+    ProducerEpoch producer_epoch = no_producer_epoch;
+    bool committed = false;
+    std::int32_t coordinator_epoch = 0;
+    std::vector<TopicPartition> partitions;
+};
+struct WriteTxnMarkersRequest {
+    std::vector<WritableTxnMarker> markers;
+};
+struct TxnMarkerResult {
+    ProducerId producer_id = no_producer_id;
+    std::vector<PartitionError> partitions;
+};
+struct WriteTxnMarkersResponse {
+    std::vector<TxnMarkerResult> markers;  // in the request's order
+};
+
 inline constexpr std::int64_t earliest_timestamp = -2;
 inline constexpr std::int64_t latest_timestamp = -1;
 
@@ -208,6 +290,8 @@ struct ListOffsetsRequest {
     TopicPartition partition;
     std::int64_t timestamp = latest_timestamp;           // earliest_timestamp or latest_timestamp
     LeaderEpoch current_leader_epoch = no_leader_epoch;  // -1: not checked (KIP-320)
+    // read_committed: the latest offset is the last stable offset, not the high watermark.
+    IsolationLevel isolation = IsolationLevel::read_uncommitted;
 };
 struct ListOffsetsResponse {
     ErrorCode error = ErrorCode::none;
