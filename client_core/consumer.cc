@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "client_core/fetched_records.h"
 #include "sim/simulation.h"
 
 namespace eosim::client_core {
@@ -56,7 +57,7 @@ void Consumer::reset(const TopicPartition& partition) {
     }
     const protocol::ListOffsetsRequest request{
         partition, config_.reset_to_earliest ? protocol::earliest_timestamp : protocol::latest_timestamp,
-        metadata_.leader_epoch(partition)};
+        metadata_.leader_epoch(partition), config_.isolation};
     sim::Result<sim::Message> result = metadata_.client(*leader).call(sim::make_message(request), config_.request_timeout);
     if (!result) {
         return;
@@ -112,6 +113,7 @@ protocol::FetchRequest Consumer::fetch_request(protocol::BrokerId broker, const 
                                                   .max_bytes = config_.max_partition_fetch_bytes});
     }
     protocol::FetchRequest base;
+    base.isolation = config_.isolation;
     base.max_wait = config_.fetch_max_wait;
     base.max_bytes = config_.fetch_max_bytes;
     return connections_[broker].session.build(wanted, base);
@@ -191,18 +193,14 @@ bool Consumer::apply(const protocol::FetchPartitionResponse& answer, std::uint64
     position.high_watermark = answer.high_watermark;
     position.validated_epoch = std::max(position.validated_epoch, answer.leader_epoch);
     ClientOperation operation;
-    for (const protocol::RecordBatch& batch : answer.batches) {
-        for (std::size_t i = 0; i < batch.records.size(); ++i) {
-            const Offset offset(batch.base_offset.value() + static_cast<std::int64_t>(i));
-            if (offset >= position.offset) {
-                out.push_back(ConsumedRecord{answer.partition, offset, batch.records[i]});
-                operation.records.push_back(
-                    ClientOperation::PolledRecord{offset.value(), batch.records[i].value, batch.records[i].key});
-                position.offset = Offset(offset.value() + 1);
-                position.offset_epoch = batch.leader_epoch;
-            }
-        }
+    const FetchedRecords fetched = fetched_records(answer, position.offset, config_.isolation);
+    for (const FetchedRecord& record : fetched.records) {
+        out.push_back(ConsumedRecord{answer.partition, record.offset, *record.record});
+        operation.records.push_back(
+            ClientOperation::PolledRecord{record.offset.value(), record.record->value, record.record->key});
+        position.offset_epoch = record.leader_epoch;
     }
+    position.offset = fetched.next_offset;
     if (!operation.records.empty()) {
         operation.time = sim::now();
         operation.process = config_.client_id;

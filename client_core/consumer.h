@@ -19,6 +19,8 @@ struct ConsumerConfig {
     std::uint64_t fetch_max_bytes = 50U << 20U;            // fetch.max.bytes, a whole answer (Kafka's default)
     std::uint64_t max_partition_fetch_bytes = 64U << 10U;  // max.partition.fetch.bytes
     bool reset_to_earliest = true;  // auto.offset.reset: earliest (else latest)
+    // isolation.level: read_committed reads stop at the last stable offset and skip aborted transactions.
+    protocol::IsolationLevel isolation = protocol::IsolationLevel::read_uncommitted;
 };
 
 // A record as poll() returns it.
