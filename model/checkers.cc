@@ -1275,6 +1275,14 @@ std::vector<Anomaly> check_unavailable_of(const Facts& facts) {
     return check_unavailable(facts.history);
 }
 
+std::vector<Anomaly> check_zombie_writes_of(const Facts& facts) {
+    return check_zombie_writes(facts.history);
+}
+
+std::vector<Anomaly> check_hanging_transactions_of(const Facts& facts) {
+    return check_hanging_transactions(facts.history);
+}
+
 std::vector<Anomaly> check(const History& history) {
     const Facts facts(history);
     std::vector<Anomaly> found;
@@ -1282,7 +1290,8 @@ std::vector<Anomaly> check(const History& history) {
                                 check_nonmonotonic_sends,  check_nonmonotonic_polls, check_poll_skips,
                                 check_replica_divergence,  check_vanished_reads, check_aborted_reads,
                                 check_undone_deletes,      check_stuck,          check_compaction_consistency,
-                                check_removals_of,         check_unavailable_of};
+                                check_removals_of,         check_unavailable_of, check_zombie_writes_of,
+                                check_hanging_transactions_of};
     for (const Checker checker : checkers) {
         std::vector<Anomaly> more = checker(facts);
         std::move(more.begin(), more.end(), std::back_inserter(found));

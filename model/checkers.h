@@ -50,5 +50,8 @@ std::vector<Anomaly> check_removals(const History& history);
 // healthy from `availability_grace_ns` before its invoke until its end (by the history's health lines).
 inline constexpr std::int64_t availability_grace_ns = 1'000'000'000;
 std::vector<Anomaly> check_unavailable(const History& history);
+// zombie-write and hanging-transaction (model/transactions.cc), from the committed replicas' batch headers.
+std::vector<Anomaly> check_zombie_writes(const History& history);
+std::vector<Anomaly> check_hanging_transactions(const History& history);
 
 }  // namespace eosim::model
