@@ -198,9 +198,11 @@ bool Consumer::apply(const protocol::FetchPartitionResponse& answer, std::uint64
         out.push_back(ConsumedRecord{answer.partition, record.offset, *record.record});
         operation.records.push_back(
             ClientOperation::PolledRecord{record.offset.value(), record.record->value, record.record->key});
-        position.offset_epoch = record.leader_epoch;
     }
     position.offset = fetched.next_offset;
+    if (fetched.last_epoch) {
+        position.offset_epoch = *fetched.last_epoch;  // markers and dropped batches move it too, as in Kafka
+    }
     if (!operation.records.empty()) {
         operation.time = sim::now();
         operation.process = config_.client_id;

@@ -50,7 +50,10 @@ FetchedRecords fetched_records(const protocol::FetchPartitionResponse& answer, O
     // Passing over a batch moves the position past it (never back: an answer may begin with a batch that
     // holds the position).
     const auto pass = [&fetched](const RecordBatch& batch) {
-        fetched.next_offset = std::max(fetched.next_offset, batch.next_offset());
+        if (batch.next_offset() > fetched.next_offset) {
+            fetched.next_offset = batch.next_offset();
+            fetched.last_epoch = batch.leader_epoch;
+        }
     };
     for (const RecordBatch& batch : answer.batches) {
         if (batch.records.empty()) {
@@ -77,6 +80,7 @@ FetchedRecords fetched_records(const protocol::FetchPartitionResponse& answer, O
             if (offset >= fetched.next_offset) {
                 fetched.records.push_back(FetchedRecord{offset, batch.leader_epoch, &batch.records[i]});
                 fetched.next_offset = Offset(offset.value() + 1);
+                fetched.last_epoch = batch.leader_epoch;
             }
         }
     }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "protocol/messages.h"
@@ -22,6 +23,9 @@ struct FetchedRecord {
 struct FetchedRecords {
     std::vector<FetchedRecord> records;  // in offset order, all at or above the position
     protocol::Offset next_offset;        // the position after this answer
+    // The leader epoch of the last batch read or passed over (Kafka's lastEpoch): the position's epoch,
+    // which the consumer validates after a leader change. Nothing when no batch moved the position.
+    std::optional<protocol::LeaderEpoch> last_epoch;
 };
 
 // The records of `answer` at or above `position` the application sees at `isolation`.

@@ -71,7 +71,9 @@ void Nemesis::run(const FaultPlan& plan) {
 
 void Nemesis::apply(const FaultAction& action) {
     sim::trace("FaultStart").detail("fault", to_json(action).dump());
-    note_fault();
+    if (!aimed(action.kind)) {
+        note_fault();  // an aimed action hurts only once its moment comes, through apply() again
+    }
     switch (action.kind) {
         case FaultKind::crash:
         case FaultKind::crash_several:
@@ -318,14 +320,19 @@ void Nemesis::lose_segment(const FaultAction& action) {
         return;
     }
     // The process dies first (a running broker would only see the file vanish under it as an I/O error);
-    // the disk comes back without the segment, and the restart's recovery finds the gap.
+    // the disk comes back without the segment, and the restart's recovery finds the gap. The segments are
+    // looked at again after the crash: retention may have taken some while the fault waited.
     if (options_.within_tolerance) {
         repairing_.emplace(victim.name(), false);
     }
+    note_fault();
     (void)victim.crash(sim::CrashOptions{sim::UnsyncedFate::keep});
-    const std::string& lost = candidates[static_cast<std::size_t>(random_.below(candidates.size()))];
-    (void)victim.disk().remove(lost);
-    sim::trace("SegmentLost").detail("target", victim.name()).detail("file", lost);
+    const std::vector<std::string> now_sealed = sealed_middle_segments(victim.disk(), options_.losable);
+    if (!now_sealed.empty()) {
+        const std::string& lost = now_sealed[static_cast<std::size_t>(random_.below(now_sealed.size()))];
+        (void)victim.disk().remove(lost);
+        sim::trace("SegmentLost").detail("target", victim.name()).detail("file", lost);
+    }
     later(action.duration, [&victim] {
         if (!victim.up()) {
             victim.restart();

@@ -22,7 +22,7 @@ struct HealthySpan {
 std::vector<HealthySpan> healthy_spans(const std::vector<HealthChange>& health) {
     std::vector<HealthySpan> spans;
     for (std::size_t i = 0; i < health.size(); ++i) {
-        if (!health[i].healthy || (!spans.empty() && spans.back().to == health[i].time)) {
+        if (!health[i].healthy) {
             continue;
         }
         std::size_t next = i + 1;

@@ -81,6 +81,9 @@ private:
     // Samples the nemesis's quiet() every health_sample and records each change as a health line; a fault
     // between two samples ends a healthy stretch at the fault's own time.
     void watch_health();
+    // Waits until the cluster has been healthy for longer than the availability check's grace (at most a
+    // quarter of the quiesce bound), so that it holds the probe sends that follow.
+    void await_healthy_stretch();
     void restart_down_nodes();
     [[nodiscard]] model::History history(bool stuck);
     void check(RunResult& result, const sim::RunOutcome& outcome);
@@ -309,13 +312,31 @@ void Run::heal() {
     // Liveness: the healed cluster must serve again. Each producer's probe sends must all be acknowledged
     // within the quiesce bound, or the run is stuck; on the healthy cluster, none may fail (unavailable).
     // Buggify stops, like the faults: the probes meet the cluster as it behaves with nothing wrong.
+    // They wait long enough for the availability check to hold them: the health line comes at the next
+    // sample, and a send counts only once the cluster has been healthy for the check's grace.
     simulation_.buggify().disable();
     sim::sleep(std::chrono::milliseconds(spec_.workload.probe_idle_ms));
+    await_healthy_stretch();
     for (sim::Node* producer : nodes_.producers) {
         producer->state<ProducerWorkload>().probe();
     }
     settle();
     quiesced_ = true;
+}
+
+void Run::await_healthy_stretch() {
+    const sim::Duration wanted = std::chrono::nanoseconds(model::availability_grace_ns) + 2 * health_sample;
+    // A cluster whose health flaps still gets its probes (the check then holds fewer of them) well
+    // within the run's quiesce bound.
+    const sim::Time give_up = sim::now() + std::chrono::milliseconds(spec_.checks.quiesce_ms / 4);
+    while (sim::now() < give_up) {
+        const bool held = !health_changes_.empty() && health_changes_.back().healthy &&
+                          sim::now() - sim::Time(std::chrono::nanoseconds(health_changes_.back().time)) >= wanted;
+        if (held) {
+            return;
+        }
+        sim::sleep(health_sample);
+    }
 }
 
 void Run::watch_health() {
@@ -347,10 +368,12 @@ void Run::settle() {
 
 void Run::restart_down_nodes() {
     if (!nodes_.controller->up()) {
+        nemesis_->note_fault();
         nodes_.controller->restart();
     }
     for (sim::Node* broker : nodes_.brokers) {
         if (!broker->up()) {
+            nemesis_->note_fault();  // it was down: whatever it left behind is the fault's
             broker->restart();
         }
     }

@@ -183,5 +183,20 @@ TEST(ReadCommitted, AbortedTransactionBeganBeforeThePosition) {
     EXPECT_EQ(fetched.next_offset, Offset(6));
 }
 
+// eosim (Kafka's CompletedFetch.lastEpoch): the position takes the epoch of the last batch passed over,
+// markers and dropped batches included, so that a leader change does not look like a truncation.
+TEST(ReadCommitted, PositionEpochIsTheLastBatchPassedOver) {
+    FetchPartitionResponse answer;
+    answer.batches = {data_batch(0, 2, true), marker(2, ControlType::commit)};
+    answer.batches[0].leader_epoch = protocol::LeaderEpoch(5);
+    answer.batches[1].leader_epoch = protocol::LeaderEpoch(6);
+    const FetchedRecords fetched = fetched_records(answer, Offset(0), IsolationLevel::read_committed);
+    EXPECT_EQ(fetched.records.size(), 2U);
+    EXPECT_EQ(fetched.next_offset, Offset(3));
+    EXPECT_EQ(fetched.last_epoch, protocol::LeaderEpoch(6));
+    EXPECT_EQ(fetched_records(FetchPartitionResponse{}, Offset(3), IsolationLevel::read_committed).last_epoch,
+              std::nullopt);
+}
+
 }  // namespace
 }  // namespace eosim::client_core

@@ -59,6 +59,17 @@ TEST(ZombieWrite, SilentForRisingEpochsOtherProducersAndPlainBatches) {
     EXPECT_TRUE(check_zombie_writes(history).empty());
 }
 
+TEST(ZombieWrite, SilentForIdempotentBatchesWhoseEpochGoesBack) {
+    // A broker that forgot an idle idempotent producer takes its old epoch again: not a fence.
+    EXPECT_TRUE(check_zombie_writes(log_of({data(0, 0, 7, 4, false), data(1, 1, 7, 3, false)}, 2)).empty());
+}
+
+TEST(HangingTransaction, SilentWhenTheRunIsStuck) {
+    History history = log_of({data(0, 1, 7, 3, true)}, 2);
+    history.operations.push_back(Operation{.index = 1, .process = "runner", .type = OpType::info, .f = "stuck"});
+    EXPECT_TRUE(check_hanging_transactions(history).empty());
+}
+
 TEST(ZombieWrite, LooksOnlyBelowTheHighWatermark) {
     EXPECT_TRUE(check_zombie_writes(log_of({marker(0, 7, 4), data(1, 1, 7, 3, true)}, 1)).empty());
 }

@@ -224,6 +224,29 @@ TEST(Availability, ProbesMeetAHealthyClusterThatForgotTheProducers) {
     EXPECT_GT(retried_probes, 0);
 }
 
+// In every scenario, not only those that idle before probing, the probes go out on a cluster healthy for
+// longer than the availability check's grace: the check holds every run's probes.
+TEST(Availability, EveryScenariosProbesAreHeldByTheCheck) {
+    for (const char* name : {"log-acks-all", "idempotent-acks-all", "compaction", "log-acks-1"}) {
+        const Spec& scenario = spec(name);
+        std::ostringstream written;
+        (void)run(scenario, RunOptions{.seed = 2, .history = &written});
+        std::istringstream in(written.str());
+        const model::History history = model::read_history(in);
+        ASSERT_FALSE(history.health.empty()) << name;
+        ASSERT_TRUE(history.health.back().healthy) << name;
+        int probes = 0;
+        for (const model::Operation& op : history.operations) {
+            if (op.f == "send" && op.type == model::OpType::invoke && op.value &&
+                op.value->find("-probe-") != std::string::npos) {
+                EXPECT_GE(op.time - model::availability_grace_ns, history.health.back().time) << name;
+                ++probes;
+            }
+        }
+        EXPECT_GE(probes, scenario.workload.producers * scenario.workload.probe_sends) << name;
+    }
+}
+
 class Weakness : public ::testing::TestWithParam<std::string> {};
 
 // Every seed of the range: the declared weakness shows in some, and no seed shows anything that is neither
