@@ -631,5 +631,37 @@ TEST_F(UnifiedLogTransactionTest, truncationCutsTheTransactionIndex) {
     }
 }
 
+// Kafka: UnifiedLogTest.testDeleteOldSegments (eosim: a deleted segment's aborted-transaction index goes with it)
+TEST_F(UnifiedLogTransactionTest, deletedSegmentsTakeTheirTransactionIndex) {
+    create_log(LogConfig{.segment_bytes = 300});
+    append_mixed_history();
+    const std::int64_t first_index = log_->transaction_indexes().begin()->first;
+    const std::string first_path = log_->transaction_indexes().begin()->second.path();
+    log_->increment_log_start_offset(Offset(60));
+    EXPECT_FALSE(log_->transaction_indexes().contains(first_index));
+    EXPECT_FALSE(disk.exists(first_path));
+    EXPECT_EQ(all_aborted(), std::vector<AbortedTransaction>{mixed_history_aborted().back()});
+    create_log(LogConfig{.segment_bytes = 300});
+    EXPECT_EQ(all_aborted(), std::vector<AbortedTransaction>{mixed_history_aborted().back()});
+}
+
+// eosim: the cleaner keeps markers (their control records' keys are not record keys), so the index of a
+// compacted segment still matches it.
+TEST_F(UnifiedLogTransactionTest, compactionKeepsMarkers) {
+    create_log(LogConfig{.segment_bytes = 300, .compacted = true});
+    append_mixed_history();
+    const std::size_t indexes = log_->transaction_indexes().size();
+    (void)log_->compact(0, Offset(90));
+    const ReadResult read = log_->read(Offset(0), Offset(90), UINT64_MAX);
+    std::size_t markers = 0;
+    for (const RecordBatch& batch : read.batches) {
+        markers += batch.control ? 1U : 0U;
+    }
+    EXPECT_EQ(markers, 4U);
+    create_log(LogConfig{.segment_bytes = 300, .compacted = true});
+    EXPECT_EQ(log_->transaction_indexes().size(), indexes);
+    EXPECT_EQ(all_aborted(), mixed_history_aborted());
+}
+
 }  // namespace
 }  // namespace eosim::broker_core
