@@ -237,16 +237,23 @@ std::vector<Offset> ProducerStateManager::snapshot_offsets() const {
 }
 
 std::vector<std::byte> ProducerStateManager::encode_snapshot() const {
+    // Without any transaction state the snapshot keeps format 1, byte for byte what eosim wrote before
+    // transactions: runs without transactions stay as they were (docs/transactions.md, "Partitions").
+    const bool transactions = !unreplicated_.empty() || std::any_of(producers_.begin(), producers_.end(), [](const auto& item) {
+        return item.second.current_txn_first_offset.has_value() || item.second.coordinator_epoch >= 0;
+    });
     ByteWriter writer;
-    writer.put<std::uint32_t>(snapshot_magic);
+    writer.put<std::uint32_t>(transactions ? snapshot_magic : snapshot_magic_v1);
     writer.put<std::int64_t>(end_offset_.value());
     writer.put<std::int32_t>(static_cast<std::int32_t>(producers_.size()));
     for (const auto& [id, entry] : producers_) {
         writer.put<std::int64_t>(id.value());
         writer.put<std::int16_t>(entry.epoch.value());
         writer.put<std::int64_t>(entry.last_timestamp_ms);
-        writer.put<std::int32_t>(entry.coordinator_epoch);
-        writer.put<std::int64_t>(entry.current_txn_first_offset.value_or(Offset(-1)).value());
+        if (transactions) {
+            writer.put<std::int32_t>(entry.coordinator_epoch);
+            writer.put<std::int64_t>(entry.current_txn_first_offset.value_or(Offset(-1)).value());
+        }
         writer.put<std::int32_t>(static_cast<std::int32_t>(entry.batches.size()));
         for (const ProducerBatchMetadata& batch : entry.batches) {
             writer.put<std::int32_t>(batch.first_sequence.value());
@@ -255,6 +262,9 @@ std::vector<std::byte> ProducerStateManager::encode_snapshot() const {
             writer.put<std::int64_t>(batch.last_offset.value());
             writer.put<std::int64_t>(batch.timestamp_ms);
         }
+    }
+    if (!transactions) {
+        return writer.bytes();
     }
     writer.put<std::int32_t>(static_cast<std::int32_t>(unreplicated_.size()));
     for (const auto& [first, completed] : unreplicated_) {

@@ -612,6 +612,32 @@ TEST_F(ProducerStateManagerTest, testTakeSnapshotWithOngoingTransactions) {
     EXPECT_EQ(reread.first_undecided_offset(), Offset(2));
 }
 
+// eosim: without transaction state a snapshot is written in format 1, as before transactions; with it, in
+// format 2.
+TEST_F(ProducerStateManagerTest, snapshotFormatFollowsTheTransactionState) {
+    ASSERT_EQ(client(0, 0, 0), SequenceVerdict::append);
+    state.take_snapshot();
+    const auto magic = [this](std::int64_t offset) {
+        const std::vector<std::byte> bytes = *disk.read_all(snapshot_file(offset));
+        std::uint32_t value = 0;
+        for (std::size_t i = 0; i < 4; ++i) {
+            value |= std::to_integer<std::uint32_t>(bytes[i]) << (8U * i);
+        }
+        return value;
+    };
+    EXPECT_EQ(magic(1), 0x50534e31U);
+    ASSERT_EQ(client_txn(producer_id, 0, 1, 1), "append");
+    state.take_snapshot();
+    EXPECT_EQ(magic(2), 0x50534e32U);
+    (void)end_txn(producer_id, 0, commit, 2);
+    state.on_high_watermark(Offset(3));
+    state.take_snapshot();
+    EXPECT_EQ(magic(3), 0x50534e32U);  // the coordinator epoch of its marker is transaction state
+    ProducerStateManager reread{disk, "topic-0", config()};
+    ASSERT_EQ(reread.load_snapshot(Offset(3)), Offset(3));
+    EXPECT_EQ(reread.producers(), state.producers());
+}
+
 // eosim: a snapshot of format version 1 (before transactions) still loads, with no transaction state.
 TEST_F(ProducerStateManagerTest, snapshotVersion1StillLoads) {
     // PSN1, offset 1, one producer (id 1, epoch 0, timestamp 5, one batch 0..0 at offset 0), CRC.
