@@ -663,5 +663,26 @@ TEST_F(UnifiedLogTransactionTest, compactionKeepsMarkers) {
     EXPECT_EQ(all_aborted(), mixed_history_aborted());
 }
 
+// eosim: an index rebuilt after the log start cut a transaction knows only its batches still in the log
+// (docs/kafka-differences.md); a read_committed fetch from the log start skips the same batches.
+TEST_F(UnifiedLogTransactionTest, rebuiltIndexAfterTheLogStartCutATransaction) {
+    create_log(LogConfig{.segment_bytes = 100});
+    append_transactional(1, 5);     // 0..4
+    append_non_transactional(5);    // 5..9
+    append_transactional(1, 2);     // 10..11
+    const Offset marker = end_txn(1, abort_);
+    ASSERT_EQ(marker, Offset(12));
+    ASSERT_GE(segment_count(), 3U);
+    log_->increment_log_start_offset(Offset(10));
+    ASSERT_EQ(log_->log_start_offset(), Offset(10));
+    EXPECT_EQ(all_aborted(), (std::vector<AbortedTransaction>{{ProducerId(1), Offset(0), Offset(12), Offset(13)}}));
+    for (const auto& [base, index] : log_->transaction_indexes()) {
+        (void)disk.remove(index.path());
+    }
+    create_log(LogConfig{.segment_bytes = 100});
+    EXPECT_EQ(all_aborted(), (std::vector<AbortedTransaction>{{ProducerId(1), Offset(10), Offset(12), Offset(13)}}));
+    EXPECT_EQ(log_->aborted_transactions(Offset(10), Offset(13)).size(), 1U);
+}
+
 }  // namespace
 }  // namespace eosim::broker_core
