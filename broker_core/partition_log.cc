@@ -40,7 +40,9 @@ std::string PartitionLog::transaction_index_path(std::int64_t base_offset) const
 TransactionIndex& PartitionLog::transaction_index(std::int64_t base) {
     auto found = transaction_indexes_.find(base);
     if (found == transaction_indexes_.end()) {
-        found = transaction_indexes_.emplace(base, TransactionIndex(disk_, transaction_index_path(base), protocol::Offset(base))).first;
+        found = transaction_indexes_
+                    .emplace(base, TransactionIndex(disk_, transaction_index_path(base), protocol::Offset(base)))
+                    .first;
     }
     return found->second;
 }
@@ -72,7 +74,8 @@ void PartitionLog::recover_transaction_indexes() {
     const std::string prefix = directory_ + "/";
     for (const std::string& path : disk_.list(prefix)) {
         const std::string name = path.substr(prefix.size());
-        const bool index_file = name.size() == 20 + transaction_index_suffix.size() && name.ends_with(transaction_index_suffix);
+        const bool index_file =
+            name.size() == 20 + transaction_index_suffix.size() && name.ends_with(transaction_index_suffix);
         if (name.ends_with(std::string(transaction_index_suffix) + ".tmp") ||
             (index_file && !std::binary_search(bases.begin(), bases.end(), std::stoll(name.substr(0, 20))))) {
             (void)disk_.remove(path);  // a rewrite cut short, or the index of a segment that is gone
@@ -301,15 +304,18 @@ sim::Status PartitionLog::append(const protocol::RecordBatch& batch) {
     if (sim::Status written = disk_.append(path, bytes); !written) {
         return written;
     }
-    index_[batch.base_offset.value()] =
-        BatchLocation{active_segment_,           position,
-                      bytes.size(),              batch.last_offset().value(),
-                      batch.leader_epoch.value(), batch.max_timestamp_ms(),
-                      is_abort_marker(batch)};
+    index_[batch.base_offset.value()] = BatchLocation{active_segment_,
+                                                      position,
+                                                      bytes.size(),
+                                                      batch.last_offset().value(),
+                                                      batch.leader_epoch.value(),
+                                                      batch.max_timestamp_ms(),
+                                                      is_abort_marker(batch)};
     log_end_offset_ = batch.next_offset();
     unflushed_segments_[active_segment_] = true;
     // Before the epoch checkpoint's fsync: another fiber may run meanwhile.
-    if (const std::optional<CompletedTransaction> completed = producer_state_.update(batch); completed && completed->aborted) {
+    if (const std::optional<CompletedTransaction> completed = producer_state_.update(batch);
+        completed && completed->aborted) {
         index_completed_transaction(*completed);
     }
     epochs_.assign(batch.leader_epoch, batch.base_offset);

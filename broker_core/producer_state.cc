@@ -156,8 +156,7 @@ CompletedTransaction ProducerStateManager::complete_transaction(const protocol::
 
 std::size_t ProducerStateManager::expire(std::int64_t now_ms) {
     return std::erase_if(producers_, [this, now_ms](const auto& item) {
-        return !item.second.current_txn_first_offset &&
-               now_ms - item.second.last_timestamp_ms >= config_.expiration_ms;
+        return !item.second.current_txn_first_offset && now_ms - item.second.last_timestamp_ms >= config_.expiration_ms;
     });
 }
 
@@ -189,7 +188,8 @@ Offset ProducerStateManager::last_stable_offset(Offset high_watermark) const {
 }
 
 void ProducerStateManager::on_high_watermark(Offset high_watermark) {
-    std::erase_if(unreplicated_, [high_watermark](const auto& item) { return item.second.last_offset < high_watermark; });
+    std::erase_if(unreplicated_,
+                  [high_watermark](const auto& item) { return item.second.last_offset < high_watermark; });
 }
 
 Offset ProducerStateManager::last_stable_offset_of(const CompletedTransaction& completed) const {
@@ -239,9 +239,10 @@ std::vector<Offset> ProducerStateManager::snapshot_offsets() const {
 std::vector<std::byte> ProducerStateManager::encode_snapshot() const {
     // Without any transaction state the snapshot keeps format 1, byte for byte what eosim wrote before
     // transactions: runs without transactions stay as they were (docs/transactions.md, "Partitions").
-    const bool transactions = !unreplicated_.empty() || std::any_of(producers_.begin(), producers_.end(), [](const auto& item) {
-        return item.second.current_txn_first_offset.has_value() || item.second.coordinator_epoch >= 0;
-    });
+    const bool transactions =
+        !unreplicated_.empty() || std::any_of(producers_.begin(), producers_.end(), [](const auto& item) {
+            return item.second.current_txn_first_offset.has_value() || item.second.coordinator_epoch >= 0;
+        });
     ByteWriter writer;
     writer.put<std::uint32_t>(transactions ? snapshot_magic : snapshot_magic_v1);
     writer.put<std::int64_t>(end_offset_.value());

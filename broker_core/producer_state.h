@@ -142,8 +142,8 @@ public:
 private:
     [[nodiscard]] std::string snapshot_path(protocol::Offset offset) const;
     // Applies a marker to `entry`; the transaction it ends.
-    CompletedTransaction complete_transaction(const protocol::RecordBatch& batch, const protocol::TransactionMarker& marker,
-                                              ProducerEntry& entry);
+    CompletedTransaction complete_transaction(const protocol::RecordBatch& batch,
+                                              const protocol::TransactionMarker& marker, ProducerEntry& entry);
     // The snapshot's bytes (without its CRC) and their parse.
     [[nodiscard]] std::vector<std::byte> encode_snapshot() const;
     [[nodiscard]] bool decode_snapshot(std::span<const std::byte> body, protocol::Offset offset);

@@ -39,10 +39,10 @@ struct LoggedBatch {
 
 // What the log implies, derived by reading it from the start.
 struct Derived {
-    std::map<std::int64_t, std::int64_t> ongoing;  // producer -> first offset of its ongoing transaction
+    std::map<std::int64_t, std::int64_t> ongoing;             // producer -> first offset of its ongoing transaction
     std::map<std::int64_t, std::int32_t> coordinator_epochs;  // producer -> of its last marker
-    std::vector<CompletedTransaction> completed;  // in marker order
-    std::vector<AbortedTransaction> aborted;      // in marker order
+    std::vector<CompletedTransaction> completed;              // in marker order
+    std::vector<AbortedTransaction> aborted;                  // in marker order
 };
 
 struct Model {
@@ -66,8 +66,8 @@ struct Model {
                 derived.ongoing.erase(found);
             }
             derived.coordinator_epochs[batch.producer_id] = batch.coordinator_epoch;
-            derived.completed.push_back(
-                CompletedTransaction{ProducerId(batch.producer_id), Offset(first), Offset(batch.first_offset), aborted});
+            derived.completed.push_back(CompletedTransaction{ProducerId(batch.producer_id), Offset(first),
+                                                             Offset(batch.first_offset), aborted});
             if (aborted) {
                 std::int64_t last_stable = batch.first_offset + 1;
                 for (const auto& [id, other_first] : derived.ongoing) {

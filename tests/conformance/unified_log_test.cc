@@ -407,25 +407,25 @@ protected:
     }
     // The mixed history of Kafka's testTransactionIndexUpdated, as the leader writes it.
     void append_mixed_history() {
-        append_transactional(1, 5);   // 5
-        append_non_transactional(3);  // 8
-        append_transactional(2, 2);   // 10
-        append_transactional(1, 4);   // 14
-        append_transactional(3, 3);   // 17
-        append_non_transactional(2);  // 19
-        append_transactional(1, 10);  // 29
-        end_txn(1, abort_);           // 30
-        append_transactional(2, 6);   // 36
-        append_transactional(4, 3);   // 39
+        append_transactional(1, 5);    // 5
+        append_non_transactional(3);   // 8
+        append_transactional(2, 2);    // 10
+        append_transactional(1, 4);    // 14
+        append_transactional(3, 3);    // 17
+        append_non_transactional(2);   // 19
+        append_transactional(1, 10);   // 29
+        end_txn(1, abort_);            // 30
+        append_transactional(2, 6);    // 36
+        append_transactional(4, 3);    // 39
         append_non_transactional(10);  // 49
-        append_transactional(3, 9);   // 58
-        end_txn(3, commit);           // 59
-        append_transactional(4, 8);   // 67
-        append_transactional(2, 7);   // 74
-        end_txn(2, abort_);           // 75
+        append_transactional(3, 9);    // 58
+        end_txn(3, commit);            // 59
+        append_transactional(4, 8);    // 67
+        append_transactional(2, 7);    // 74
+        end_txn(2, abort_);            // 75
         append_non_transactional(10);  // 85
-        append_transactional(4, 4);   // 89
-        end_txn(4, commit);           // 90
+        append_transactional(4, 4);    // 89
+        end_txn(4, commit);            // 90
         ASSERT_EQ(log_->log_end_offset(), Offset(90));
     }
     static std::vector<AbortedTransaction> mixed_history_aborted() {
@@ -667,9 +667,9 @@ TEST_F(UnifiedLogTransactionTest, compactionKeepsMarkers) {
 // (docs/kafka-differences.md); a read_committed fetch from the log start skips the same batches.
 TEST_F(UnifiedLogTransactionTest, rebuiltIndexAfterTheLogStartCutATransaction) {
     create_log(LogConfig{.segment_bytes = 100});
-    append_transactional(1, 5);     // 0..4
-    append_non_transactional(5);    // 5..9
-    append_transactional(1, 2);     // 10..11
+    append_transactional(1, 5);   // 0..4
+    append_non_transactional(5);  // 5..9
+    append_transactional(1, 2);   // 10..11
     const Offset marker = end_txn(1, abort_);
     ASSERT_EQ(marker, Offset(12));
     ASSERT_GE(segment_count(), 3U);
