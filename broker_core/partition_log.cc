@@ -405,7 +405,18 @@ void PartitionLog::truncate_to(protocol::Offset end_offset) {
     active_segment_ = first_removed.segment_base;
     log_end_offset_ = protocol::Offset(std::max(new_end, log_start_offset_.value()));
     epochs_.truncate_from_end(log_end_offset_);
+    // Transactions begun below the log start: a reload finding no snapshot at or above the log start
+    // replays from it and would not see them (Kafka keeps a snapshot at every segment base instead).
+    const std::vector<CompletedTransaction> begun_below =
+        producer_state_.transactions_begun_below(log_start_offset_, log_end_offset_);
     rebuild_producer_state();
+    if (!begun_below.empty()) {
+        producer_state_.restore_transactions(begun_below);
+        const std::vector<protocol::Offset> snapshots = producer_state_.snapshot_offsets();
+        if (snapshots.empty() || snapshots.back() < log_start_offset_) {
+            producer_state_.take_snapshot();  // a restart replays from the log start too
+        }
+    }
 }
 
 sim::Status PartitionLog::flush() {

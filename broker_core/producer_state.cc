@@ -192,6 +192,42 @@ void ProducerStateManager::on_high_watermark(Offset high_watermark) {
                   [high_watermark](const auto& item) { return item.second.last_offset < high_watermark; });
 }
 
+std::vector<CompletedTransaction> ProducerStateManager::transactions_begun_below(Offset from, Offset end) const {
+    std::vector<CompletedTransaction> begun;
+    for (const auto& [id, entry] : producers_) {
+        if (entry.current_txn_first_offset && *entry.current_txn_first_offset < from) {
+            begun.push_back(CompletedTransaction{id, *entry.current_txn_first_offset, end_offset_, false});
+        }
+    }
+    for (const auto& [first, completed] : unreplicated_) {
+        if (first < from) {
+            CompletedTransaction kept = completed;
+            if (kept.last_offset >= end) {
+                kept.last_offset = end_offset_;  // its marker goes: ongoing again
+            }
+            begun.push_back(kept);
+        }
+    }
+    return begun;
+}
+
+void ProducerStateManager::restore_transactions(const std::vector<CompletedTransaction>& transactions) {
+    for (const CompletedTransaction& transaction : transactions) {
+        if (transaction.last_offset >= end_offset_) {
+            ProducerEntry& entry = producers_[transaction.producer_id];
+            if (!entry.current_txn_first_offset || transaction.first_offset < *entry.current_txn_first_offset) {
+                entry.current_txn_first_offset = transaction.first_offset;
+            }
+            continue;
+        }
+        std::erase_if(unreplicated_, [&transaction](const auto& item) {
+            return item.second.producer_id == transaction.producer_id &&
+                   item.second.last_offset == transaction.last_offset;
+        });
+        unreplicated_[transaction.first_offset] = transaction;
+    }
+}
+
 Offset ProducerStateManager::last_stable_offset_of(const CompletedTransaction& completed) const {
     std::optional<Offset> lowest;
     for (const auto& [id, entry] : producers_) {

@@ -115,6 +115,15 @@ public:
     // The LSO an aborted-index entry of `completed` records (Kafka's lastStableOffset(CompletedTxn)): the
     // first offset of the oldest transaction of another producer still ongoing, else the marker's next offset.
     [[nodiscard]] protocol::Offset last_stable_offset_of(const CompletedTransaction& completed) const;
+    // The transaction state a reload for a log truncated to `end` cannot see when it replays from `from`:
+    // transactions begun below `from` that are ongoing at `end` (their marker, if any, is at or past it),
+    // and the completed ones among them whose marker stays.
+    [[nodiscard]] std::vector<CompletedTransaction> transactions_begun_below(protocol::Offset from,
+                                                                             protocol::Offset end) const;
+    // Puts back what transactions_begun_below gave, after a reload: an ongoing one (last_offset at or
+    // past the state's end) as its producer's ongoing transaction, a completed one in place of the
+    // completed transaction the replay found for its marker.
+    void restore_transactions(const std::vector<CompletedTransaction>& transactions);
     // Completed transactions not yet known to be below the high watermark, by first offset.
     [[nodiscard]] const std::map<protocol::Offset, CompletedTransaction>& unreplicated_transactions() const {
         return unreplicated_;

@@ -684,5 +684,33 @@ TEST_F(UnifiedLogTransactionTest, rebuiltIndexAfterTheLogStartCutATransaction) {
     EXPECT_EQ(log_->aborted_transactions(Offset(10), Offset(13)).size(), 1U);
 }
 
+// eosim: a truncation whose producer-state reload finds no snapshot at or above the log start keeps the
+// transactions begun below the log start (Kafka keeps a snapshot at every segment's base, so its reload
+// starts at or below the log start).
+TEST_F(UnifiedLogTransactionTest, truncationKeepsTransactionsBegunBelowTheLogStart) {
+    create_log(LogConfig{.segment_bytes = 100});
+    append_non_transactional(5);
+    append_transactional(1, 2);  // 5..6, ongoing
+    append_transactional(2, 1);  // 7, aborted at 30
+    for (int i = 0; i < 11; ++i) {
+        append_non_transactional(2);  // 8..29
+    }
+    ASSERT_EQ(end_txn(2, abort_), Offset(30));
+    ASSERT_GT(log_->producer_state().snapshot_offsets().front(), Offset(22));
+    log_->increment_log_start_offset(Offset(20));
+    update_high_watermark(Offset(20));
+    ASSERT_EQ(log_->last_stable_offset(Offset(20)), Offset(20));
+    log_->truncate_to(Offset(32));  // keeps the marker; every snapshot was above 22
+    EXPECT_EQ(first_unstable_offset(Offset(20)), Offset(5));
+    EXPECT_EQ(log_->producer_state().unreplicated_transactions().at(Offset(7)).last_offset, Offset(30));
+    log_->truncate_to(Offset(22));  // the marker goes: producer 2's transaction is ongoing again
+    EXPECT_EQ(first_unstable_offset(Offset(20)), Offset(5));
+    EXPECT_EQ(log_->producer_state().producers().at(ProducerId(2)).current_txn_first_offset, Offset(7));
+    EXPECT_EQ(log_->last_stable_offset(Offset(22)), Offset(20));
+    create_log(LogConfig{.segment_bytes = 100});  // a snapshot at the new end keeps them for a restart
+    EXPECT_EQ(first_unstable_offset(Offset(20)), Offset(5));
+    EXPECT_EQ(log_->producer_state().producers().at(ProducerId(2)).current_txn_first_offset, Offset(7));
+}
+
 }  // namespace
 }  // namespace eosim::broker_core
