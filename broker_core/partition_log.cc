@@ -244,16 +244,35 @@ void PartitionLog::rebuild_producer_state() {
         // Batches between a snapshot below the log start and the log start went with retention; the
         // producers the snapshot knows are kept (KIP-360) until they expire.
         from = std::max(*snapshot, log_start_offset_);
+        replay_transactions_below_log_start(*snapshot);
     } else {
         producer_state_.reset(log_start_offset_);
     }
-    if (from >= log_end_offset_) {
+    if (from < log_end_offset_) {
+        const ReadResult replay = read(from, log_end_offset_, UINT64_MAX);
+        for (const protocol::RecordBatch& batch : replay.batches) {
+            if (batch.base_offset >= from) {
+                producer_state_.update(batch);
+            }
+        }
+    }
+    if (producer_state_.has_transaction_state()) {
+        // A replay that had nothing to read leaves the state's end at the snapshot or the log start; a
+        // snapshot of transactions must be named by the end of the log it describes.
+        producer_state_.move_end_to(log_end_offset_);
+    }
+}
+
+void PartitionLog::replay_transactions_below_log_start(protocol::Offset snapshot) {
+    if (snapshot >= log_start_offset_) {
         return;
     }
-    const ReadResult replay = read(from, log_end_offset_, UINT64_MAX);
-    for (const protocol::RecordBatch& batch : replay.batches) {
-        if (batch.base_offset >= from) {
-            producer_state_.update(batch);
+    // Those of them still on disk (the log start may be inside a segment) hold transactions that may
+    // still be ongoing; only their transaction state is replayed, so idempotent producers stay as they were.
+    const ReadResult below = read(snapshot, log_start_offset_, UINT64_MAX);
+    for (const protocol::RecordBatch& batch : below.batches) {
+        if (batch.base_offset >= snapshot && batch.producer_id.value() >= 0 && (batch.transactional || batch.control)) {
+            producer_state_.update_transaction_state(batch);
         }
     }
 }
@@ -410,8 +429,9 @@ void PartitionLog::truncate_to(protocol::Offset end_offset) {
     const std::vector<CompletedTransaction> begun_below =
         producer_state_.transactions_begun_below(log_start_offset_, log_end_offset_);
     rebuild_producer_state();
-    if (!begun_below.empty()) {
-        producer_state_.restore_transactions(begun_below);
+    if (!begun_below.empty() || producer_state_.has_transaction_state()) {
+        // rebuild_producer_state moved the state's end to the log end.
+        producer_state_.restore_transactions(begun_below, log_start_offset_);
         const std::vector<protocol::Offset> snapshots = producer_state_.snapshot_offsets();
         if (snapshots.empty() || snapshots.back() < log_start_offset_) {
             producer_state_.take_snapshot();  // a restart replays from the log start too

@@ -186,6 +186,9 @@ private:
     void apply_log_start_checkpoint();
     // The producer state of the log as it is: the newest snapshot at or below the end, then a replay.
     void rebuild_producer_state();
+    // The transaction state of the batches still on disk between a snapshot below the log start and the
+    // log start (transactional and control batches only).
+    void replay_transactions_below_log_start(protocol::Offset snapshot);
     void write_log_start_checkpoint();
     [[nodiscard]] std::optional<std::int64_t> read_log_start_checkpoint() const;
     // The newest record timestamp of the batches based in [from, to) (0 for none).

@@ -1,6 +1,7 @@
 #include "broker_core/producer_state.h"
 
 #include <algorithm>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -142,6 +143,25 @@ std::optional<CompletedTransaction> ProducerStateManager::update(const protocol:
     return std::nullopt;
 }
 
+void ProducerStateManager::update_transaction_state(const protocol::RecordBatch& batch) {
+    EOSIM_ASSERT(batch.producer_id.value() >= 0 && (batch.transactional || batch.control));
+    const auto [found, added] = producers_.try_emplace(batch.producer_id);
+    ProducerEntry& entry = found->second;
+    if (added) {
+        entry.epoch = batch.producer_epoch;
+        entry.last_timestamp_ms = batch.max_timestamp_ms();
+    }
+    if (!batch.control) {
+        if (!entry.current_txn_first_offset) {
+            entry.current_txn_first_offset = batch.base_offset;
+        }
+        return;
+    }
+    if (const std::optional<protocol::TransactionMarker> marker = protocol::marker_of(batch)) {
+        (void)complete_transaction(batch, *marker, entry);
+    }
+}
+
 CompletedTransaction ProducerStateManager::complete_transaction(const protocol::RecordBatch& batch,
                                                                 const protocol::TransactionMarker& marker,
                                                                 ProducerEntry& entry) {
@@ -211,13 +231,22 @@ std::vector<CompletedTransaction> ProducerStateManager::transactions_begun_below
     return begun;
 }
 
-void ProducerStateManager::restore_transactions(const std::vector<CompletedTransaction>& transactions) {
+void ProducerStateManager::restore_transactions(const std::vector<CompletedTransaction>& transactions, Offset from) {
+    std::set<protocol::ProducerId> ongoing;
     for (const CompletedTransaction& transaction : transactions) {
         if (transaction.last_offset >= end_offset_) {
-            ProducerEntry& entry = producers_[transaction.producer_id];
-            if (!entry.current_txn_first_offset || transaction.first_offset < *entry.current_txn_first_offset) {
-                entry.current_txn_first_offset = transaction.first_offset;
-            }
+            ongoing.insert(transaction.producer_id);
+        }
+    }
+    for (auto& [id, entry] : producers_) {
+        if (entry.current_txn_first_offset && *entry.current_txn_first_offset < from && !ongoing.contains(id)) {
+            entry.current_txn_first_offset.reset();
+        }
+    }
+    for (const CompletedTransaction& transaction : transactions) {
+        if (transaction.last_offset >= end_offset_) {
+            // Begun below `from`, it was ongoing at the old end: what the reload found may be older.
+            producers_[transaction.producer_id].current_txn_first_offset = transaction.first_offset;
             continue;
         }
         std::erase_if(unreplicated_, [&transaction](const auto& item) {
@@ -272,13 +301,21 @@ std::vector<Offset> ProducerStateManager::snapshot_offsets() const {
     return offsets;  // zero-padded names list in numeric order
 }
 
+bool ProducerStateManager::has_transaction_state() const {
+    return !unreplicated_.empty() || std::any_of(producers_.begin(), producers_.end(), [](const auto& item) {
+               return item.second.current_txn_first_offset.has_value() || item.second.coordinator_epoch >= 0;
+           });
+}
+
+void ProducerStateManager::move_end_to(Offset end) {
+    EOSIM_ASSERT(end >= end_offset_);
+    end_offset_ = end;
+}
+
 std::vector<std::byte> ProducerStateManager::encode_snapshot() const {
     // Without any transaction state the snapshot keeps format 1, byte for byte what eosim wrote before
     // transactions: runs without transactions stay as they were (docs/transactions.md, "Partitions").
-    const bool transactions =
-        !unreplicated_.empty() || std::any_of(producers_.begin(), producers_.end(), [](const auto& item) {
-            return item.second.current_txn_first_offset.has_value() || item.second.coordinator_epoch >= 0;
-        });
+    const bool transactions = has_transaction_state();
     ByteWriter writer;
     writer.put<std::uint32_t>(transactions ? snapshot_magic : snapshot_magic_v1);
     writer.put<std::int64_t>(end_offset_.value());

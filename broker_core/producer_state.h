@@ -99,6 +99,9 @@ public:
     // end offset. A marker (a control batch with a COMMIT or ABORT record) ends its producer's
     // transaction, which is returned; markers carry no sequence and stay out of the dedup window.
     std::optional<CompletedTransaction> update(const protocol::RecordBatch& batch);
+    // Records only the transaction state of a transactional or control batch (the ongoing transaction, a
+    // marker's completion and coordinator epoch), for batches a reload replays below the log start.
+    void update_transaction_state(const protocol::RecordBatch& batch);
     // Removes producers whose newest batch is expiration_ms or more older than now_ms, except those with
     // an ongoing transaction; how many.
     std::size_t expire(std::int64_t now_ms);
@@ -120,10 +123,17 @@ public:
     // and the completed ones among them whose marker stays.
     [[nodiscard]] std::vector<CompletedTransaction> transactions_begun_below(protocol::Offset from,
                                                                              protocol::Offset end) const;
-    // Puts back what transactions_begun_below gave, after a reload: an ongoing one (last_offset at or
-    // past the state's end) as its producer's ongoing transaction, a completed one in place of the
-    // completed transaction the replay found for its marker.
-    void restore_transactions(const std::vector<CompletedTransaction>& transactions);
+    // Puts back what transactions_begun_below(from, ...) gave, after a reload: an ongoing one (last_offset at
+    // or past the state's end) as its producer's ongoing transaction, a completed one in place of the
+    // completed transaction the replay found for its marker; and ends the transactions begun below `from`
+    // that the reload found ongoing but were not (an old snapshot whose later batches are gone).
+    void restore_transactions(const std::vector<CompletedTransaction>& transactions, protocol::Offset from);
+    // Whether any producer has an ongoing transaction or has seen a marker, or a completed transaction is
+    // unreplicated.
+    [[nodiscard]] bool has_transaction_state() const;
+    // The state now describes the log up to `end` (at or past its end): the batches between held nothing
+    // for it.
+    void move_end_to(protocol::Offset end);
     // Completed transactions not yet known to be below the high watermark, by first offset.
     [[nodiscard]] const std::map<protocol::Offset, CompletedTransaction>& unreplicated_transactions() const {
         return unreplicated_;
