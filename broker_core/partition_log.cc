@@ -237,7 +237,7 @@ void PartitionLog::apply_log_start_checkpoint() {
     }
 }
 
-void PartitionLog::rebuild_producer_state() {
+void PartitionLog::rebuild_producer_state(bool truncating) {
     const std::optional<protocol::Offset> snapshot = producer_state_.load_snapshot(log_end_offset_);
     protocol::Offset from = log_start_offset_;
     if (snapshot) {
@@ -245,6 +245,11 @@ void PartitionLog::rebuild_producer_state() {
         // producers the snapshot knows are kept (KIP-360) until they expire.
         from = std::max(*snapshot, log_start_offset_);
         replay_transactions_below_log_start(*snapshot);
+        if (truncating && *snapshot < log_start_offset_) {
+            // The batches between may be gone: what is ongoing below the log start comes from the state
+            // before the truncation instead (truncate_to restores it).
+            producer_state_.forget_transactions_below(log_start_offset_);
+        }
     } else {
         producer_state_.reset(log_start_offset_);
     }
@@ -428,7 +433,7 @@ void PartitionLog::truncate_to(protocol::Offset end_offset) {
     // replays from it and would not see them (Kafka keeps a snapshot at every segment base instead).
     const std::vector<CompletedTransaction> begun_below =
         producer_state_.transactions_begun_below(log_start_offset_, log_end_offset_);
-    rebuild_producer_state();
+    rebuild_producer_state(true);
     if (!begun_below.empty() || producer_state_.has_transaction_state()) {
         // rebuild_producer_state moved the state's end to the log end.
         producer_state_.restore_transactions(begun_below, log_start_offset_);

@@ -185,7 +185,8 @@ private:
     // After recovery: the log start checkpoint raises the log start (and empties a log that lost it all).
     void apply_log_start_checkpoint();
     // The producer state of the log as it is: the newest snapshot at or below the end, then a replay.
-    void rebuild_producer_state();
+    // `truncating`: the state before the truncation restores the transactions begun below the log start.
+    void rebuild_producer_state(bool truncating = false);
     // The transaction state of the batches still on disk between a snapshot below the log start and the
     // log start (transactional and control batches only).
     void replay_transactions_below_log_start(protocol::Offset snapshot);

@@ -301,6 +301,14 @@ std::vector<Offset> ProducerStateManager::snapshot_offsets() const {
     return offsets;  // zero-padded names list in numeric order
 }
 
+void ProducerStateManager::forget_transactions_below(Offset offset) {
+    for (auto& [id, entry] : producers_) {
+        if (entry.current_txn_first_offset && *entry.current_txn_first_offset < offset) {
+            entry.current_txn_first_offset.reset();
+        }
+    }
+}
+
 bool ProducerStateManager::has_transaction_state() const {
     return !unreplicated_.empty() || std::any_of(producers_.begin(), producers_.end(), [](const auto& item) {
                return item.second.current_txn_first_offset.has_value() || item.second.coordinator_epoch >= 0;

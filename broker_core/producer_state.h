@@ -128,6 +128,8 @@ public:
     // completed transaction the replay found for its marker; and ends the transactions begun below `from`
     // that the reload found ongoing but were not (an old snapshot whose later batches are gone).
     void restore_transactions(const std::vector<CompletedTransaction>& transactions, protocol::Offset from);
+    // Forgets the ongoing transactions begun below `offset`.
+    void forget_transactions_below(protocol::Offset offset);
     // Whether any producer has an ongoing transaction or has seen a marker, or a completed transaction is
     // unreplicated.
     [[nodiscard]] bool has_transaction_state() const;
