@@ -5,6 +5,7 @@
 #include <set>
 
 #include "broker_core/batch_codec.h"
+#include "protocol/control_record.h"
 
 namespace eosim::broker_core {
 
@@ -12,6 +13,12 @@ namespace {
 
 constexpr std::string_view segment_suffix = ".log";
 constexpr std::string_view log_start_checkpoint = "log-start-offset";
+constexpr std::string_view transaction_index_suffix = ".txnindex";
+
+bool is_abort_marker(const protocol::RecordBatch& batch) {
+    const std::optional<protocol::TransactionMarker> marker = protocol::marker_of(batch);
+    return marker && marker->type == protocol::ControlType::abort;
+}
 
 }  // namespace
 
@@ -24,6 +31,103 @@ PartitionLog::PartitionLog(sim::Disk& disk, std::string directory, LogConfig con
 
 std::string PartitionLog::segment_path(std::int64_t base_offset) const {
     return fmt::format("{}/{:020d}{}", directory_, base_offset, segment_suffix);
+}
+
+std::string PartitionLog::transaction_index_path(std::int64_t base_offset) const {
+    return fmt::format("{}/{:020d}{}", directory_, base_offset, transaction_index_suffix);
+}
+
+TransactionIndex& PartitionLog::transaction_index(std::int64_t base) {
+    auto found = transaction_indexes_.find(base);
+    if (found == transaction_indexes_.end()) {
+        found = transaction_indexes_
+                    .emplace(base, TransactionIndex(disk_, transaction_index_path(base), protocol::Offset(base)))
+                    .first;
+    }
+    return found->second;
+}
+
+void PartitionLog::remove_transaction_index(std::int64_t base) {
+    transaction_indexes_.erase(base);
+    (void)disk_.remove(transaction_index_path(base));
+}
+
+void PartitionLog::index_completed_transaction(const CompletedTransaction& completed) {
+    const protocol::Offset last_stable = producer_state_.last_stable_offset_of(completed);
+    transaction_index(active_segment_)
+        .append(AbortedTransaction{completed.producer_id, completed.first_offset, completed.last_offset, last_stable});
+}
+
+std::vector<std::int64_t> PartitionLog::abort_markers_in(std::int64_t base) const {
+    std::vector<std::int64_t> markers;
+    for (auto it = index_.lower_bound(base); it != index_.end() && it->second.segment_base == base; ++it) {
+        if (it->second.abort_marker) {
+            markers.push_back(it->first);
+        }
+    }
+    return markers;
+}
+
+void PartitionLog::recover_transaction_indexes() {
+    transaction_indexes_.clear();
+    const std::vector<std::int64_t> bases = segment_bases();
+    const std::string prefix = directory_ + "/";
+    for (const std::string& path : disk_.list(prefix)) {
+        const std::string name = path.substr(prefix.size());
+        const bool index_file =
+            name.size() == 20 + transaction_index_suffix.size() && name.ends_with(transaction_index_suffix);
+        if (name.ends_with(std::string(transaction_index_suffix) + ".tmp") ||
+            (index_file && !std::binary_search(bases.begin(), bases.end(), std::stoll(name.substr(0, 20))))) {
+            (void)disk_.remove(path);  // a rewrite cut short, or the index of a segment that is gone
+        }
+    }
+    std::set<std::int64_t> rebuild;
+    for (const std::int64_t base : bases) {
+        TransactionIndex index(disk_, transaction_index_path(base), protocol::Offset(base));
+        const std::vector<std::int64_t> expected = abort_markers_in(base);
+        if (expected.empty() && !disk_.exists(index.path())) {
+            continue;
+        }
+        const bool loaded = index.load();
+        std::vector<std::int64_t> found;
+        for (const AbortedTransaction& aborted : index.entries()) {
+            found.push_back(aborted.last_offset.value());
+        }
+        if (!loaded || found != expected) {
+            rebuild.insert(base);  // missing, damaged, behind or ahead of its segment
+        }
+        transaction_indexes_.emplace(base, std::move(index));
+    }
+    if (rebuild.empty()) {
+        return;
+    }
+    std::map<std::int64_t, std::vector<AbortedTransaction>> entries = replay_aborted_transactions(rebuild);
+    for (const std::int64_t base : rebuild) {
+        if (entries[base].empty()) {
+            remove_transaction_index(base);
+        } else {
+            transaction_index(base).rewrite(std::move(entries[base]));
+        }
+    }
+}
+
+std::map<std::int64_t, std::vector<AbortedTransaction>> PartitionLog::replay_aborted_transactions(
+    const std::set<std::int64_t>& rebuild) const {
+    // A producer state of its own, never snapshotted: transactions begun below the log start are unknown
+    // to it (docs/kafka-differences.md).
+    ProducerStateManager replayed(disk_, directory_ + "/transaction-index-replay", config_.producer_state);
+    replayed.reset(log_start_offset_);
+    std::map<std::int64_t, std::vector<AbortedTransaction>> entries;
+    for (const protocol::RecordBatch& batch : read(log_start_offset_, log_end_offset_, UINT64_MAX).batches) {
+        const std::optional<CompletedTransaction> completed = replayed.update(batch);
+        const std::int64_t segment = index_.at(batch.base_offset.value()).segment_base;
+        if (completed && completed->aborted && rebuild.contains(segment)) {
+            entries[segment].push_back(AbortedTransaction{completed->producer_id, completed->first_offset,
+                                                          completed->last_offset,
+                                                          replayed.last_stable_offset_of(*completed)});
+        }
+    }
+    return entries;
 }
 
 std::vector<std::int64_t> PartitionLog::segment_bases() const {
@@ -42,6 +146,7 @@ RecoveryReport PartitionLog::recover(bool verify_crc) {
     RecoveryReport report;
     index_.clear();
     unflushed_segments_.clear();
+    transaction_indexes_.clear();
     epochs_.load();
     const std::vector<std::int64_t> bases = segment_bases();
     std::int64_t expected = bases.empty() ? 0 : bases.front();
@@ -82,6 +187,7 @@ RecoveryReport PartitionLog::recover(bool verify_crc) {
     } else {
         producer_state_.reset(log_end_offset_);  // the bug switch: every producer is forgotten
     }
+    recover_transaction_indexes();
     return report;
 }
 
@@ -102,7 +208,8 @@ std::uint64_t PartitionLog::recover_batches(std::int64_t base, std::span<const s
                                            decoded.size_bytes,
                                            decoded.batch.last_offset().value(),
                                            decoded.batch.leader_epoch.value(),
-                                           decoded.batch.max_timestamp_ms()};
+                                           decoded.batch.max_timestamp_ms(),
+                                           is_abort_marker(decoded.batch)};
         // The checkpoint may lag the log (a crash between an append and the checkpoint's rename):
         // every recovered batch's epoch is assigned again, as Kafka's recovery does.
         epochs_.assign(decoded.batch.leader_epoch, decoded.batch.base_offset);
@@ -130,23 +237,47 @@ void PartitionLog::apply_log_start_checkpoint() {
     }
 }
 
-void PartitionLog::rebuild_producer_state() {
+void PartitionLog::rebuild_producer_state(bool truncating) {
     const std::optional<protocol::Offset> snapshot = producer_state_.load_snapshot(log_end_offset_);
     protocol::Offset from = log_start_offset_;
     if (snapshot) {
         // Batches between a snapshot below the log start and the log start went with retention; the
         // producers the snapshot knows are kept (KIP-360) until they expire.
         from = std::max(*snapshot, log_start_offset_);
+        replay_transactions_below_log_start(*snapshot);
+        if (truncating && *snapshot < log_start_offset_) {
+            // The batches between may be gone: what is ongoing below the log start comes from the state
+            // before the truncation instead (truncate_to restores it).
+            producer_state_.forget_transactions_below(log_start_offset_);
+        }
     } else {
         producer_state_.reset(log_start_offset_);
     }
-    if (from >= log_end_offset_) {
+    if (from < log_end_offset_) {
+        const ReadResult replay = read(from, log_end_offset_, UINT64_MAX);
+        for (const protocol::RecordBatch& batch : replay.batches) {
+            if (batch.base_offset >= from) {
+                producer_state_.update(batch);
+            }
+        }
+    }
+    if (producer_state_.has_transaction_state()) {
+        // A replay that had nothing to read leaves the state's end at the snapshot or the log start; a
+        // snapshot of transactions must be named by the end of the log it describes.
+        producer_state_.move_end_to(log_end_offset_);
+    }
+}
+
+void PartitionLog::replay_transactions_below_log_start(protocol::Offset snapshot) {
+    if (snapshot >= log_start_offset_) {
         return;
     }
-    const ReadResult replay = read(from, log_end_offset_, UINT64_MAX);
-    for (const protocol::RecordBatch& batch : replay.batches) {
-        if (batch.base_offset >= from) {
-            producer_state_.update(batch);
+    // Those of them still on disk (the log start may be inside a segment) hold transactions that may
+    // still be ongoing; only their transaction state is replayed, so idempotent producers stay as they were.
+    const ReadResult below = read(snapshot, log_start_offset_, UINT64_MAX);
+    for (const protocol::RecordBatch& batch : below.batches) {
+        if (batch.base_offset >= snapshot && batch.producer_id.value() >= 0 && (batch.transactional || batch.control)) {
+            producer_state_.update_transaction_state(batch);
         }
     }
 }
@@ -197,12 +328,20 @@ sim::Status PartitionLog::append(const protocol::RecordBatch& batch) {
     if (sim::Status written = disk_.append(path, bytes); !written) {
         return written;
     }
-    index_[batch.base_offset.value()] = BatchLocation{
-        active_segment_,         position, bytes.size(), batch.last_offset().value(), batch.leader_epoch.value(),
-        batch.max_timestamp_ms()};
+    index_[batch.base_offset.value()] = BatchLocation{active_segment_,
+                                                      position,
+                                                      bytes.size(),
+                                                      batch.last_offset().value(),
+                                                      batch.leader_epoch.value(),
+                                                      batch.max_timestamp_ms(),
+                                                      is_abort_marker(batch)};
     log_end_offset_ = batch.next_offset();
     unflushed_segments_[active_segment_] = true;
-    producer_state_.update(batch);  // before the epoch checkpoint's fsync: another fiber may run meanwhile
+    // Before the epoch checkpoint's fsync: another fiber may run meanwhile.
+    if (const std::optional<CompletedTransaction> completed = producer_state_.update(batch);
+        completed && completed->aborted) {
+        index_completed_transaction(*completed);
+    }
     epochs_.assign(batch.leader_epoch, batch.base_offset);
     if (*rolled) {
         // As Kafka does at every roll: the segment left behind is flushed (so only the active segment
@@ -276,9 +415,13 @@ void PartitionLog::truncate_to(protocol::Offset end_offset) {
     const BatchLocation first_removed = it->second;
     ++removals_;
     (void)disk_.truncate(segment_path(first_removed.segment_base), first_removed.position);
+    if (const auto kept = transaction_indexes_.find(first_removed.segment_base); kept != transaction_indexes_.end()) {
+        kept->second.truncate_to(protocol::Offset(new_end));
+    }
     for (const std::int64_t base : segment_bases()) {
         if (base > first_removed.segment_base) {
             (void)disk_.remove(segment_path(base));
+            remove_transaction_index(base);
             unflushed_segments_.erase(base);
         }
     }
@@ -286,7 +429,19 @@ void PartitionLog::truncate_to(protocol::Offset end_offset) {
     active_segment_ = first_removed.segment_base;
     log_end_offset_ = protocol::Offset(std::max(new_end, log_start_offset_.value()));
     epochs_.truncate_from_end(log_end_offset_);
-    rebuild_producer_state();
+    // Transactions begun below the log start: a reload finding no snapshot at or above the log start
+    // replays from it and would not see them (Kafka keeps a snapshot at every segment base instead).
+    const std::vector<CompletedTransaction> begun_below =
+        producer_state_.transactions_begun_below(log_start_offset_, log_end_offset_);
+    rebuild_producer_state(true);
+    if (!begun_below.empty() || producer_state_.has_transaction_state()) {
+        // rebuild_producer_state moved the state's end to the log end.
+        producer_state_.restore_transactions(begun_below, log_start_offset_);
+        const std::vector<protocol::Offset> snapshots = producer_state_.snapshot_offsets();
+        if (snapshots.empty() || snapshots.back() < log_start_offset_) {
+            producer_state_.take_snapshot();  // a restart replays from the log start too
+        }
+    }
 }
 
 sim::Status PartitionLog::flush() {
@@ -296,6 +451,11 @@ sim::Status PartitionLog::flush() {
         const std::string path = segment_path(base);
         if (disk_.exists(path)) {
             if (sim::Status synced = disk_.fsync(path); !synced) {
+                return synced;
+            }
+        }
+        if (const auto found = transaction_indexes_.find(base); found != transaction_indexes_.end()) {
+            if (sim::Status synced = found->second.flush(); !synced) {
                 return synced;
             }
         }
@@ -339,6 +499,7 @@ void PartitionLog::delete_segments_below(std::int64_t offset) {
     const std::vector<std::int64_t> bases = segment_bases();
     for (std::size_t i = 0; i + 1 < bases.size() && bases[i + 1] <= offset; ++i) {
         (void)disk_.remove(segment_path(bases[i]));
+        remove_transaction_index(bases[i]);
         unflushed_segments_.erase(bases[i]);
         index_.erase(index_.lower_bound(bases[i]), index_.lower_bound(bases[i + 1]));
     }
@@ -405,6 +566,7 @@ void PartitionLog::truncate_fully_and_start_at(protocol::Offset offset, const Lo
     const protocol::Offset before = log_start_offset_;
     for (const std::int64_t base : segment_bases()) {
         (void)disk_.remove(segment_path(base));
+        remove_transaction_index(base);
     }
     index_.clear();
     unflushed_segments_.clear();
@@ -456,7 +618,9 @@ std::map<std::string, std::int64_t> latest_offsets(const std::vector<protocol::R
 // latest of its key, or a tombstone still within its retention.
 bool batch_must_stay(const CleanPlan& plan, const protocol::RecordBatch& batch, bool producers_last,
                      bool drops_latest) {
-    bool keep = producers_last;
+    // Markers stay: their control records' keys are not record keys, and the aborted-transaction index
+    // points at them (Kafka removes them later, once their transaction's data is gone).
+    bool keep = producers_last || batch.control;
     for (std::size_t i = 0; i < batch.records.size() && !keep; ++i) {
         const protocol::Record& record = batch.records[i];
         const std::int64_t offset = record_offset(batch, i);
@@ -617,7 +781,7 @@ bool PartitionLog::rewrite_segment(std::int64_t base, std::int64_t next,
         const std::vector<std::byte> encoded = encode_batch(batch);
         kept.emplace_back(batch.base_offset.value(),
                           BatchLocation{base, bytes.size(), encoded.size(), batch.last_offset().value(),
-                                        batch.leader_epoch.value(), batch.max_timestamp_ms()});
+                                        batch.leader_epoch.value(), batch.max_timestamp_ms(), is_abort_marker(batch)});
         bytes.insert(bytes.end(), encoded.begin(), encoded.end());
     }
     if (removed == 0) {
@@ -653,6 +817,26 @@ bool PartitionLog::replace_segment(const std::string& path, const std::vector<st
         return false;
     }
     return true;
+}
+
+protocol::Offset PartitionLog::last_stable_offset(protocol::Offset high_watermark) const {
+    return std::min(high_watermark, std::max(producer_state_.last_stable_offset(high_watermark), log_start_offset_));
+}
+
+void PartitionLog::on_high_watermark(protocol::Offset high_watermark) {
+    producer_state_.on_high_watermark(high_watermark);
+}
+
+std::vector<AbortedTransaction> PartitionLog::aborted_transactions(protocol::Offset from, protocol::Offset upto) const {
+    std::vector<AbortedTransaction> aborted;
+    auto it = transaction_indexes_.upper_bound(from.value());
+    if (it != transaction_indexes_.begin()) {
+        --it;  // the segment holding `from` (or an earlier one, whose entries all end below it)
+    }
+    for (; it != transaction_indexes_.end(); ++it) {
+        it->second.collect(from, upto, aborted);
+    }
+    return aborted;
 }
 
 std::optional<protocol::LeaderEpoch> PartitionLog::epoch_at(protocol::Offset offset) const {

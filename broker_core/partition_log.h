@@ -10,6 +10,7 @@
 
 #include "broker_core/leader_epoch_cache.h"
 #include "broker_core/producer_state.h"
+#include "broker_core/transaction_index.h"
 #include "protocol/types.h"
 #include "sim/disk.h"
 #include "sim/errc.h"
@@ -128,6 +129,22 @@ public:
     // fsynced, renamed over it (a suspension point; a truncation meanwhile abandons the rewrite).
     CleanReport compact(std::int64_t now_ms, protocol::Offset upper_bound);
 
+    // The last stable offset: min(first unstable offset, high_watermark), never below the log start
+    // (docs/transactions.md, "Partitions").
+    [[nodiscard]] protocol::Offset last_stable_offset(protocol::Offset high_watermark) const;
+    // Tells the producer state that the high watermark reached `high_watermark`: completed transactions
+    // whose marker is below it are stable.
+    void on_high_watermark(protocol::Offset high_watermark);
+    // The aborted transactions overlapping [from, upto), in marker order: what a read_committed fetch of
+    // that range returns (Kafka's collectAbortedTransactions). From the indexes of the segment holding
+    // `from` and of every later one.
+    [[nodiscard]] std::vector<AbortedTransaction> aborted_transactions(protocol::Offset from,
+                                                                       protocol::Offset upto) const;
+    // The aborted-transaction index of each segment, by base offset (segments without one are absent).
+    [[nodiscard]] const std::map<std::int64_t, TransactionIndex>& transaction_indexes() const {
+        return transaction_indexes_;
+    }
+
     // The leader epoch of the batch holding `offset`, if the log has it.
     [[nodiscard]] std::optional<protocol::LeaderEpoch> epoch_at(protocol::Offset offset) const;
 
@@ -139,9 +156,25 @@ private:
         std::int64_t last_offset = 0;
         std::int32_t leader_epoch = 0;
         std::int64_t max_timestamp_ms = 0;
+        bool abort_marker = false;  // an ABORT marker: its segment's transaction index has an entry for it
     };
 
     [[nodiscard]] std::string segment_path(std::int64_t base_offset) const;
+    [[nodiscard]] std::string transaction_index_path(std::int64_t base_offset) const;
+    // The index of the segment `base`, created (empty, no file yet) when absent.
+    TransactionIndex& transaction_index(std::int64_t base);
+    // Removes the index of the segment `base`, file and all.
+    void remove_transaction_index(std::int64_t base);
+    // Records the aborted transaction a just appended marker completed, in the active segment's index.
+    void index_completed_transaction(const CompletedTransaction& completed);
+    // After recovery: loads every segment's index, removes orphans, and rebuilds the indexes that do not
+    // match their segment's ABORT markers by replaying the log from its start.
+    void recover_transaction_indexes();
+    // The ABORT markers' offsets in the segment `base`, from the in-memory batch index.
+    [[nodiscard]] std::vector<std::int64_t> abort_markers_in(std::int64_t base) const;
+    // Every index entry of the segments in `rebuild`, from a replay of the log from its start.
+    [[nodiscard]] std::map<std::int64_t, std::vector<AbortedTransaction>> replay_aborted_transactions(
+        const std::set<std::int64_t>& rebuild) const;
     [[nodiscard]] std::vector<std::int64_t> segment_bases() const;
     // Whether it started a new segment.
     sim::Result<bool> roll_if_needed();
@@ -152,7 +185,11 @@ private:
     // After recovery: the log start checkpoint raises the log start (and empties a log that lost it all).
     void apply_log_start_checkpoint();
     // The producer state of the log as it is: the newest snapshot at or below the end, then a replay.
-    void rebuild_producer_state();
+    // `truncating`: the state before the truncation restores the transactions begun below the log start.
+    void rebuild_producer_state(bool truncating = false);
+    // The transaction state of the batches still on disk between a snapshot below the log start and the
+    // log start (transactional and control batches only).
+    void replay_transactions_below_log_start(protocol::Offset snapshot);
     void write_log_start_checkpoint();
     [[nodiscard]] std::optional<std::int64_t> read_log_start_checkpoint() const;
     // The newest record timestamp of the batches based in [from, to) (0 for none).
@@ -184,6 +221,7 @@ private:
     LeaderEpochCache epochs_;
     ProducerStateManager producer_state_;
     std::map<std::int64_t, BatchLocation> index_;  // by base offset
+    std::map<std::int64_t, TransactionIndex> transaction_indexes_;  // by segment base offset
     std::int64_t active_segment_ = 0;
     std::uint64_t removals_ = 0;  // bumped whenever segments are truncated or deleted
     std::map<std::int64_t, bool> unflushed_segments_;

@@ -1,6 +1,7 @@
 #include "broker_core/producer_state.h"
 
 #include <algorithm>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -16,7 +17,8 @@ using protocol::Sequence;
 namespace {
 
 constexpr std::string_view snapshot_suffix = ".snapshot";
-constexpr std::uint32_t snapshot_magic = 0x50534e31;  // "PSN1"
+constexpr std::uint32_t snapshot_magic_v1 = 0x50534e31;  // "PSN1": without transactions
+constexpr std::uint32_t snapshot_magic = 0x50534e32;     // "PSN2": with transactions
 constexpr std::size_t snapshots_kept = 2;
 
 // Wraps past 2^31-1 to 0, as Kafka's DefaultRecordBatch.lastSequence does.
@@ -33,6 +35,16 @@ std::string_view to_string(SequenceVerdict verdict) {
         case SequenceVerdict::out_of_order_sequence: return "out-of-order-sequence";
         case SequenceVerdict::invalid_producer_epoch: return "invalid-producer-epoch";
         case SequenceVerdict::unknown_producer_id: return "unknown-producer-id";
+    }
+    return "unknown";
+}
+
+std::string_view to_string(TransactionVerdict verdict) {
+    switch (verdict) {
+        case TransactionVerdict::append: return "append";
+        case TransactionVerdict::invalid_txn_state: return "invalid-txn-state";
+        case TransactionVerdict::invalid_producer_epoch: return "invalid-producer-epoch";
+        case TransactionVerdict::coordinator_fenced: return "coordinator-fenced";
     }
     return "unknown";
 }
@@ -77,10 +89,34 @@ SequenceCheck ProducerStateManager::check(const protocol::RecordBatch& batch) co
     return SequenceCheck{SequenceVerdict::out_of_order_sequence, {}};
 }
 
-void ProducerStateManager::update(const protocol::RecordBatch& batch) {
+TransactionVerdict ProducerStateManager::check_transaction(const protocol::RecordBatch& batch) const {
+    EOSIM_ASSERT(batch.producer_id.value() >= 0);
+    const auto found = producers_.find(batch.producer_id);
+    if (found == producers_.end()) {
+        return TransactionVerdict::append;
+    }
+    const ProducerEntry& entry = found->second;
+    if (!batch.control) {
+        const bool ongoing = entry.current_txn_first_offset.has_value();
+        return ongoing && !batch.transactional ? TransactionVerdict::invalid_txn_state : TransactionVerdict::append;
+    }
+    const std::optional<protocol::TransactionMarker> marker = protocol::marker_of(batch);
+    if (!marker) {
+        return TransactionVerdict::append;  // an unknown control record: nothing to check
+    }
+    if (batch.producer_epoch < entry.epoch) {
+        return TransactionVerdict::invalid_producer_epoch;
+    }
+    if (marker->coordinator_epoch < entry.coordinator_epoch) {
+        return TransactionVerdict::coordinator_fenced;
+    }
+    return TransactionVerdict::append;
+}
+
+std::optional<CompletedTransaction> ProducerStateManager::update(const protocol::RecordBatch& batch) {
     end_offset_ = std::max(end_offset_, batch.next_offset());
     if (batch.producer_id.value() < 0) {
-        return;
+        return std::nullopt;
     }
     ProducerEntry& entry = producers_[batch.producer_id];
     if (batch.producer_epoch != entry.epoch) {
@@ -88,29 +124,165 @@ void ProducerStateManager::update(const protocol::RecordBatch& batch) {
         entry.epoch = batch.producer_epoch;
     }
     const std::int64_t timestamp = batch.max_timestamp_ms();
+    entry.last_timestamp_ms = std::max(entry.last_timestamp_ms, timestamp);
+    if (batch.control) {
+        const std::optional<protocol::TransactionMarker> marker = protocol::marker_of(batch);
+        if (!marker) {
+            return std::nullopt;  // Kafka skips an unknown control record
+        }
+        return complete_transaction(batch, *marker, entry);
+    }
+    if (batch.transactional && !entry.current_txn_first_offset) {
+        entry.current_txn_first_offset = batch.base_offset;
+    }
     entry.batches.push_back(ProducerBatchMetadata{batch.base_sequence, last_sequence_of(batch), batch.base_offset,
                                                   batch.last_offset(), timestamp});
     while (entry.batches.size() > config_.batches_kept) {
         entry.batches.pop_front();
     }
-    entry.last_timestamp_ms = std::max(entry.last_timestamp_ms, timestamp);
+    return std::nullopt;
+}
+
+void ProducerStateManager::update_transaction_state(const protocol::RecordBatch& batch) {
+    EOSIM_ASSERT(batch.producer_id.value() >= 0 && (batch.transactional || batch.control));
+    const auto [found, added] = producers_.try_emplace(batch.producer_id);
+    ProducerEntry& entry = found->second;
+    if (added) {
+        entry.epoch = batch.producer_epoch;
+        entry.last_timestamp_ms = batch.max_timestamp_ms();
+    }
+    if (!batch.control) {
+        if (!entry.current_txn_first_offset) {
+            entry.current_txn_first_offset = batch.base_offset;
+        }
+        return;
+    }
+    if (const std::optional<protocol::TransactionMarker> marker = protocol::marker_of(batch)) {
+        (void)complete_transaction(batch, *marker, entry);
+    }
+}
+
+CompletedTransaction ProducerStateManager::complete_transaction(const protocol::RecordBatch& batch,
+                                                                const protocol::TransactionMarker& marker,
+                                                                ProducerEntry& entry) {
+    const CompletedTransaction completed{batch.producer_id, entry.current_txn_first_offset.value_or(batch.base_offset),
+                                         batch.base_offset, marker.type == protocol::ControlType::abort};
+    EOSIM_ASSERT(completed.first_offset <= completed.last_offset);
+    entry.current_txn_first_offset.reset();
+    entry.coordinator_epoch = marker.coordinator_epoch;
+    unreplicated_[completed.first_offset] = completed;
+    return completed;
 }
 
 std::size_t ProducerStateManager::expire(std::int64_t now_ms) {
     return std::erase_if(producers_, [this, now_ms](const auto& item) {
-        return now_ms - item.second.last_timestamp_ms >= config_.expiration_ms;
+        return !item.second.current_txn_first_offset && now_ms - item.second.last_timestamp_ms >= config_.expiration_ms;
     });
+}
+
+std::optional<Offset> ProducerStateManager::first_unstable_offset(Offset high_watermark) const {
+    std::optional<Offset> lowest = first_undecided_offset();
+    for (const auto& [first, completed] : unreplicated_) {
+        if (completed.last_offset >= high_watermark) {
+            // Ordered by first offset: the first one found is the lowest.
+            lowest = lowest ? std::min(*lowest, first) : first;
+            break;
+        }
+    }
+    return lowest;
+}
+
+std::optional<Offset> ProducerStateManager::first_undecided_offset() const {
+    std::optional<Offset> lowest;
+    for (const auto& [id, entry] : producers_) {
+        if (entry.current_txn_first_offset && (!lowest || *entry.current_txn_first_offset < *lowest)) {
+            lowest = entry.current_txn_first_offset;
+        }
+    }
+    return lowest;
+}
+
+Offset ProducerStateManager::last_stable_offset(Offset high_watermark) const {
+    const std::optional<Offset> unstable = first_unstable_offset(high_watermark);
+    return unstable ? std::min(*unstable, high_watermark) : high_watermark;
+}
+
+void ProducerStateManager::on_high_watermark(Offset high_watermark) {
+    std::erase_if(unreplicated_,
+                  [high_watermark](const auto& item) { return item.second.last_offset < high_watermark; });
+}
+
+std::vector<CompletedTransaction> ProducerStateManager::transactions_begun_below(Offset from, Offset end) const {
+    std::vector<CompletedTransaction> begun;
+    for (const auto& [id, entry] : producers_) {
+        if (entry.current_txn_first_offset && *entry.current_txn_first_offset < from) {
+            begun.push_back(CompletedTransaction{id, *entry.current_txn_first_offset, end_offset_, false});
+        }
+    }
+    for (const auto& [first, completed] : unreplicated_) {
+        if (first < from) {
+            CompletedTransaction kept = completed;
+            if (kept.last_offset >= end) {
+                kept.last_offset = end_offset_;  // its marker goes: ongoing again
+            }
+            begun.push_back(kept);
+        }
+    }
+    return begun;
+}
+
+void ProducerStateManager::restore_transactions(const std::vector<CompletedTransaction>& transactions, Offset from) {
+    std::set<protocol::ProducerId> ongoing;
+    for (const CompletedTransaction& transaction : transactions) {
+        if (transaction.last_offset >= end_offset_) {
+            ongoing.insert(transaction.producer_id);
+        }
+    }
+    for (auto& [id, entry] : producers_) {
+        if (entry.current_txn_first_offset && *entry.current_txn_first_offset < from && !ongoing.contains(id)) {
+            entry.current_txn_first_offset.reset();
+        }
+    }
+    for (const CompletedTransaction& transaction : transactions) {
+        if (transaction.last_offset >= end_offset_) {
+            // Begun below `from`, it was ongoing at the old end: what the reload found may be older.
+            producers_[transaction.producer_id].current_txn_first_offset = transaction.first_offset;
+            continue;
+        }
+        std::erase_if(unreplicated_, [&transaction](const auto& item) {
+            return item.second.producer_id == transaction.producer_id &&
+                   item.second.last_offset == transaction.last_offset;
+        });
+        unreplicated_[transaction.first_offset] = transaction;
+    }
+}
+
+Offset ProducerStateManager::last_stable_offset_of(const CompletedTransaction& completed) const {
+    std::optional<Offset> lowest;
+    for (const auto& [id, entry] : producers_) {
+        if (id != completed.producer_id && entry.current_txn_first_offset &&
+            (!lowest || *entry.current_txn_first_offset < *lowest)) {
+            lowest = entry.current_txn_first_offset;
+        }
+    }
+    return lowest.value_or(Offset(completed.last_offset.value() + 1));
 }
 
 void ProducerStateManager::reset(Offset end) {
     ++rebuilds_;
     producers_.clear();
+    unreplicated_.clear();
     end_offset_ = end;
 }
 
 void ProducerStateManager::advance_to(Offset end) {
     ++rebuilds_;
     end_offset_ = end;
+    // Their transactions were in the log that is gone (Kafka's truncateFullyAndStartAt forgets them too).
+    unreplicated_.clear();
+    for (auto& [id, entry] : producers_) {
+        entry.current_txn_first_offset.reset();
+    }
 }
 
 std::string ProducerStateManager::snapshot_path(Offset offset) const {
@@ -129,15 +301,41 @@ std::vector<Offset> ProducerStateManager::snapshot_offsets() const {
     return offsets;  // zero-padded names list in numeric order
 }
 
-void ProducerStateManager::take_snapshot() {
+void ProducerStateManager::forget_transactions_below(Offset offset) {
+    for (auto& [id, entry] : producers_) {
+        if (entry.current_txn_first_offset && *entry.current_txn_first_offset < offset) {
+            entry.current_txn_first_offset.reset();
+        }
+    }
+}
+
+bool ProducerStateManager::has_transaction_state() const {
+    return !unreplicated_.empty() || std::any_of(producers_.begin(), producers_.end(), [](const auto& item) {
+               return item.second.current_txn_first_offset.has_value() || item.second.coordinator_epoch >= 0;
+           });
+}
+
+void ProducerStateManager::move_end_to(Offset end) {
+    EOSIM_ASSERT(end >= end_offset_);
+    end_offset_ = end;
+}
+
+std::vector<std::byte> ProducerStateManager::encode_snapshot() const {
+    // Without any transaction state the snapshot keeps format 1, byte for byte what eosim wrote before
+    // transactions: runs without transactions stay as they were (docs/transactions.md, "Partitions").
+    const bool transactions = has_transaction_state();
     ByteWriter writer;
-    writer.put<std::uint32_t>(snapshot_magic);
+    writer.put<std::uint32_t>(transactions ? snapshot_magic : snapshot_magic_v1);
     writer.put<std::int64_t>(end_offset_.value());
     writer.put<std::int32_t>(static_cast<std::int32_t>(producers_.size()));
     for (const auto& [id, entry] : producers_) {
         writer.put<std::int64_t>(id.value());
         writer.put<std::int16_t>(entry.epoch.value());
         writer.put<std::int64_t>(entry.last_timestamp_ms);
+        if (transactions) {
+            writer.put<std::int32_t>(entry.coordinator_epoch);
+            writer.put<std::int64_t>(entry.current_txn_first_offset.value_or(Offset(-1)).value());
+        }
         writer.put<std::int32_t>(static_cast<std::int32_t>(entry.batches.size()));
         for (const ProducerBatchMetadata& batch : entry.batches) {
             writer.put<std::int32_t>(batch.first_sequence.value());
@@ -147,12 +345,29 @@ void ProducerStateManager::take_snapshot() {
             writer.put<std::int64_t>(batch.timestamp_ms);
         }
     }
-    writer.put<std::uint32_t>(sim::crc32c(writer.bytes()));
+    if (!transactions) {
+        return writer.bytes();
+    }
+    writer.put<std::int32_t>(static_cast<std::int32_t>(unreplicated_.size()));
+    for (const auto& [first, completed] : unreplicated_) {
+        writer.put<std::int64_t>(completed.producer_id.value());
+        writer.put<std::int64_t>(first.value());
+        writer.put<std::int64_t>(completed.last_offset.value());
+        writer.put<std::uint8_t>(completed.aborted ? 1 : 0);
+    }
+    return writer.bytes();
+}
+
+void ProducerStateManager::take_snapshot() {
+    std::vector<std::byte> bytes = encode_snapshot();
+    ByteWriter crc;
+    crc.put<std::uint32_t>(sim::crc32c(bytes));
+    bytes.insert(bytes.end(), crc.bytes().begin(), crc.bytes().end());
     const std::string path = snapshot_path(end_offset_);
     const std::string temporary = path + ".tmp";
     const std::uint64_t rebuilds = rebuilds_;
     (void)disk_.remove(temporary);
-    if (!disk_.create(temporary) || !disk_.append(temporary, writer.bytes()) || !disk_.fsync(temporary) ||
+    if (!disk_.create(temporary) || !disk_.append(temporary, bytes) || !disk_.fsync(temporary) ||
         rebuilds != rebuilds_ || !disk_.rename(temporary, path)) {
         (void)disk_.remove(temporary);  // a snapshot is an optimisation: recovery replays more without it
         return;
@@ -174,6 +389,7 @@ void ProducerStateManager::remove_snapshots() {
 std::optional<Offset> ProducerStateManager::load_snapshot(Offset end) {
     ++rebuilds_;
     producers_.clear();
+    unreplicated_.clear();
     end_offset_ = Offset(0);
     std::vector<Offset> offsets = snapshot_offsets();
     for (const Offset offset : offsets) {
@@ -186,52 +402,96 @@ std::optional<Offset> ProducerStateManager::load_snapshot(Offset end) {
         const Offset offset = offsets.back();
         offsets.pop_back();
         const auto bytes = disk_.read_all(snapshot_path(offset));
-        std::map<protocol::ProducerId, ProducerEntry> loaded;
-        bool good = bytes.ok() && bytes->size() >= 20;
-        if (good) {
+        if (bytes.ok() && bytes->size() >= 20) {
             const std::span<const std::byte> body = std::span<const std::byte>(*bytes).first(bytes->size() - 4);
             ByteReader crc_reader{std::span<const std::byte>(*bytes).subspan(bytes->size() - 4)};
-            good = crc_reader.get<std::uint32_t>() == sim::crc32c(body);
-            ByteReader reader(body);
-            good = good && reader.get<std::uint32_t>() == snapshot_magic && reader.get<std::int64_t>() == offset.value();
-            const auto count = good ? reader.get<std::int32_t>() : std::nullopt;
-            good = good && count && *count >= 0;
-            for (std::int32_t i = 0; good && i < *count; ++i) {
-                const auto id = reader.get<std::int64_t>();
-                const auto epoch = reader.get<std::int16_t>();
-                const auto last_timestamp = reader.get<std::int64_t>();
-                const auto batches = reader.get<std::int32_t>();
-                good = id && epoch && last_timestamp && batches && *batches >= 0;
-                if (!good) {
-                    break;
-                }
-                ProducerEntry& entry = loaded[protocol::ProducerId(*id)];
-                entry.epoch = protocol::ProducerEpoch(*epoch);
-                entry.last_timestamp_ms = *last_timestamp;
-                for (std::int32_t b = 0; good && b < *batches; ++b) {
-                    const auto first_sequence = reader.get<std::int32_t>();
-                    const auto last_sequence = reader.get<std::int32_t>();
-                    const auto first_offset = reader.get<std::int64_t>();
-                    const auto last_offset = reader.get<std::int64_t>();
-                    const auto timestamp = reader.get<std::int64_t>();
-                    good = first_sequence && last_sequence && first_offset && last_offset && timestamp;
-                    if (good) {
-                        entry.batches.push_back(ProducerBatchMetadata{Sequence(*first_sequence), Sequence(*last_sequence),
-                                                                      Offset(*first_offset), Offset(*last_offset),
-                                                                      *timestamp});
-                    }
-                }
+            if (crc_reader.get<std::uint32_t>() == sim::crc32c(body) && decode_snapshot(body, offset)) {
+                end_offset_ = offset;
+                return offset;
             }
-            good = good && reader.position() == body.size();
-        }
-        if (good) {
-            producers_ = std::move(loaded);
-            end_offset_ = offset;
-            return offset;
         }
         (void)disk_.remove(snapshot_path(offset));  // torn or damaged: an older one, or a longer replay
     }
     return std::nullopt;
+}
+
+namespace {
+
+// One producer of a snapshot; version 1 has no transaction fields.
+bool decode_producer(ByteReader& reader, bool version_1, std::map<protocol::ProducerId, ProducerEntry>& loaded) {
+    const auto id = reader.get<std::int64_t>();
+    const auto epoch = reader.get<std::int16_t>();
+    const auto last_timestamp = reader.get<std::int64_t>();
+    const auto coordinator_epoch = version_1 ? std::optional<std::int32_t>(-1) : reader.get<std::int32_t>();
+    const auto txn_first = version_1 ? std::optional<std::int64_t>(-1) : reader.get<std::int64_t>();
+    const auto batches = reader.get<std::int32_t>();
+    if (!id || !epoch || !last_timestamp || !coordinator_epoch || !txn_first || !batches || *batches < 0 ||
+        *txn_first < -1 || loaded.contains(protocol::ProducerId(*id))) {
+        return false;
+    }
+    ProducerEntry& entry = loaded[protocol::ProducerId(*id)];
+    entry.epoch = protocol::ProducerEpoch(*epoch);
+    entry.last_timestamp_ms = *last_timestamp;
+    entry.coordinator_epoch = *coordinator_epoch;
+    if (*txn_first >= 0) {
+        entry.current_txn_first_offset = Offset(*txn_first);
+    }
+    for (std::int32_t b = 0; b < *batches; ++b) {
+        const auto first_sequence = reader.get<std::int32_t>();
+        const auto last_sequence = reader.get<std::int32_t>();
+        const auto first_offset = reader.get<std::int64_t>();
+        const auto last_offset = reader.get<std::int64_t>();
+        const auto timestamp = reader.get<std::int64_t>();
+        if (!first_sequence || !last_sequence || !first_offset || !last_offset || !timestamp) {
+            return false;
+        }
+        entry.batches.push_back(ProducerBatchMetadata{Sequence(*first_sequence), Sequence(*last_sequence),
+                                                      Offset(*first_offset), Offset(*last_offset), *timestamp});
+    }
+    return true;
+}
+
+}  // namespace
+
+bool ProducerStateManager::decode_snapshot(std::span<const std::byte> body, Offset offset) {
+    ByteReader reader(body);
+    const auto magic = reader.get<std::uint32_t>();
+    const bool version_1 = magic == snapshot_magic_v1;
+    if (!magic || (*magic != snapshot_magic && !version_1) || reader.get<std::int64_t>() != offset.value()) {
+        return false;
+    }
+    const auto count = reader.get<std::int32_t>();
+    if (!count || *count < 0) {
+        return false;
+    }
+    std::map<protocol::ProducerId, ProducerEntry> loaded;
+    for (std::int32_t i = 0; i < *count; ++i) {
+        if (!decode_producer(reader, version_1, loaded)) {
+            return false;
+        }
+    }
+    std::map<Offset, CompletedTransaction> unreplicated;
+    const auto completed_count = version_1 ? std::optional<std::int32_t>(0) : reader.get<std::int32_t>();
+    if (!completed_count || *completed_count < 0) {
+        return false;
+    }
+    for (std::int32_t i = 0; i < *completed_count; ++i) {
+        const auto id = reader.get<std::int64_t>();
+        const auto first = reader.get<std::int64_t>();
+        const auto last = reader.get<std::int64_t>();
+        const auto aborted = reader.get<std::uint8_t>();
+        if (!id || !first || !last || !aborted || *first > *last || *last >= offset.value() || *aborted > 1) {
+            return false;
+        }
+        unreplicated[Offset(*first)] =
+            CompletedTransaction{protocol::ProducerId(*id), Offset(*first), Offset(*last), *aborted == 1};
+    }
+    if (reader.position() != body.size()) {
+        return false;
+    }
+    producers_ = std::move(loaded);
+    unreplicated_ = std::move(unreplicated);
+    return true;
 }
 
 }  // namespace eosim::broker_core

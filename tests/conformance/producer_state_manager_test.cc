@@ -7,7 +7,9 @@
 #include <functional>
 
 #include "broker_core/producer_state.h"
+#include "protocol/control_record.h"
 #include "protocol/sequence.h"
+#include "sim/crc32c.h"
 #include "sim/simulation.h"
 
 namespace eosim::broker_core {
@@ -35,6 +37,41 @@ RecordBatch batch_of(std::int64_t pid, std::int16_t epoch, std::int32_t sequence
     return batch;
 }
 
+RecordBatch txn_batch_of(std::int64_t pid, std::int16_t epoch, std::int32_t sequence, std::int64_t offset,
+                         std::int64_t timestamp_ms = 0) {
+    RecordBatch batch = batch_of(pid, epoch, sequence, offset, 1, timestamp_ms);
+    batch.transactional = true;
+    return batch;
+}
+
+RecordBatch marker_of(std::int64_t pid, std::int16_t epoch, protocol::ControlType type, std::int64_t offset,
+                      std::int32_t coordinator_epoch = 0, std::int64_t timestamp_ms = 0) {
+    RecordBatch batch = protocol::marker_batch(ProducerId(pid), ProducerEpoch(epoch),
+                                               protocol::TransactionMarker{type, coordinator_epoch}, timestamp_ms);
+    batch.base_offset = Offset(offset);
+    return batch;
+}
+
+// Little-endian bytes, as eosim's on-disk formats, with a CRC-32C trailer.
+struct ByteWriterForTest {
+    std::vector<std::byte> bytes;
+    template <typename T>
+    ByteWriterForTest& put(T value) {
+        for (std::size_t i = 0; i < sizeof(T); ++i) {
+            bytes.push_back(static_cast<std::byte>((static_cast<std::uint64_t>(value) >> (8 * i)) & 0xffU));
+        }
+        return *this;
+    }
+    ByteWriterForTest& u32(std::uint32_t value) { return put(value); }
+    ByteWriterForTest& i64(std::int64_t value) { return put(value); }
+    ByteWriterForTest& i32(std::int32_t value) { return put(value); }
+    ByteWriterForTest& i16(std::int16_t value) { return put(value); }
+    void crc() { u32(sim::crc32c(bytes)); }
+};
+
+constexpr auto commit = protocol::ControlType::commit;
+constexpr auto abort_ = protocol::ControlType::abort;
+
 class ProducerStateManagerTest : public ::testing::Test {
 protected:
     sim::Simulation simulation{sim::SimulationOptions{.seed = 17}};
@@ -54,6 +91,36 @@ protected:
             target.update(batch);
         }
         return verdict;
+    }
+    // Kafka's appendClientEntry of a transactional batch: both checks, appended when both pass. The
+    // transaction check's refusal, if any, else the sequence check's verdict as a string.
+    std::string client_txn(std::int64_t pid, std::int16_t epoch, std::int32_t sequence, std::int64_t offset,
+                           bool transactional = true, ProducerStateManager* manager = nullptr) {
+        ProducerStateManager& target = manager != nullptr ? *manager : state;
+        RecordBatch batch = txn_batch_of(pid, epoch, sequence, offset);
+        batch.transactional = transactional;
+        const TransactionVerdict txn = target.check_transaction(batch);
+        if (txn != TransactionVerdict::append) {
+            return std::string(to_string(txn));
+        }
+        const SequenceVerdict verdict = target.check(batch).verdict;
+        if (verdict == SequenceVerdict::append) {
+            target.update(batch);
+        }
+        return std::string(to_string(verdict));
+    }
+    // Kafka's appendEndTxnMarker (client origin): checked, appended when allowed; the completed transaction.
+    std::optional<CompletedTransaction> end_txn(std::int64_t pid, std::int16_t epoch, protocol::ControlType type,
+                                                std::int64_t offset, std::int32_t coordinator_epoch = 0,
+                                                TransactionVerdict expected = TransactionVerdict::append,
+                                                ProducerStateManager* manager = nullptr) {
+        ProducerStateManager& target = manager != nullptr ? *manager : state;
+        const RecordBatch marker = marker_of(pid, epoch, type, offset, coordinator_epoch);
+        EXPECT_EQ(target.check_transaction(marker), expected);
+        if (expected != TransactionVerdict::append) {
+            return std::nullopt;
+        }
+        return target.update(marker);
     }
     // Kafka's appendReplicationEntry: not validated.
     void replicate(std::int16_t epoch, std::int32_t sequence, std::int64_t offset, int records = 1,
@@ -309,6 +376,281 @@ TEST_F(ProducerStateManagerTest, testReadWriteSnapshot) {
     ASSERT_EQ(reread.load_snapshot(Offset(6)), Offset(6));
     EXPECT_EQ(reread.producers(), state.producers());
     EXPECT_EQ(entry(11, &reread).last_timestamp_ms, 123'456);
+}
+
+// Kafka: ProducerStateManagerTest.testAppendTxnMarkerWithNoProducerState
+TEST_F(ProducerStateManagerTest, testAppendTxnMarkerWithNoProducerState) {
+    (void)end_txn(producer_id, 2, commit, 27);
+    EXPECT_EQ(entry().epoch, ProducerEpoch(2));
+    EXPECT_EQ(entry().last_sequence(), std::nullopt);
+    EXPECT_EQ(client(0, 0, 4), SequenceVerdict::invalid_producer_epoch);  // fencing still works
+    EXPECT_EQ(client(2, 17, 4), SequenceVerdict::out_of_order_sequence);
+    EXPECT_EQ(client(2, 0, 4, 39), SequenceVerdict::append);
+    EXPECT_EQ(entry().epoch, ProducerEpoch(2));
+    EXPECT_EQ(entry().last_sequence(), Sequence(0));
+}
+
+// Kafka: ProducerStateManagerTest.testControlRecordBumpsProducerEpoch
+TEST_F(ProducerStateManagerTest, testControlRecordBumpsProducerEpoch) {
+    ASSERT_EQ(client(0, 0, 0), SequenceVerdict::append);
+    (void)end_txn(producer_id, 1, abort_, 1);
+    EXPECT_EQ(entry().epoch, ProducerEpoch(1));
+    EXPECT_EQ(entry().current_txn_first_offset, std::nullopt);
+    EXPECT_TRUE(entry().batches.empty());  // markers stay out of the dedup window
+    EXPECT_EQ(client(1, 0, 2), SequenceVerdict::append);
+    EXPECT_EQ(entry().batches.back().first_sequence, Sequence(0));
+}
+
+// Kafka: ProducerStateManagerTest.updateProducerTransactionState
+TEST_F(ProducerStateManagerTest, updateProducerTransactionState) {
+    ASSERT_EQ(client(0, 0, 9), SequenceVerdict::append);
+    state.update(txn_batch_of(producer_id, 0, 1, 16));
+    EXPECT_EQ(entry().current_txn_first_offset, Offset(16));
+    state.update(txn_batch_of(producer_id, 0, 2, 26));
+    EXPECT_EQ(entry().current_txn_first_offset, Offset(16));
+    const std::optional<CompletedTransaction> completed = end_txn(producer_id, 0, commit, 40, 15);
+    EXPECT_EQ(completed, (CompletedTransaction{ProducerId(producer_id), Offset(16), Offset(40), false}));
+    EXPECT_EQ(entry().last_sequence(), Sequence(2));  // the marker leaves the batches as they were
+    EXPECT_EQ(entry().batches.back().last_offset, Offset(26));
+    EXPECT_EQ(entry().current_txn_first_offset, std::nullopt);
+    EXPECT_EQ(entry().coordinator_epoch, 15);
+}
+
+// Kafka: ProducerStateManagerTest.testOutOfSequenceAfterControlRecordEpochBump
+TEST_F(ProducerStateManagerTest, testOutOfSequenceAfterControlRecordEpochBump) {
+    ASSERT_EQ(client_txn(producer_id, 0, 0, 0), "append");
+    ASSERT_EQ(client_txn(producer_id, 0, 1, 1), "append");
+    (void)end_txn(producer_id, 1, abort_, 1);
+    EXPECT_EQ(client_txn(producer_id, 1, 2, 2), "out-of-order-sequence");
+    EXPECT_EQ(client_txn(producer_id, 2, 2, 2), "out-of-order-sequence");
+    EXPECT_EQ(client_txn(producer_id, 1, 0, 0), "append");
+    EXPECT_EQ(entry().epoch, ProducerEpoch(1));
+    EXPECT_EQ(entry().last_sequence(), Sequence(0));
+}
+
+// Kafka: ProducerStateManagerTest.testNonTransactionalAppendWithOngoingTransaction
+TEST_F(ProducerStateManagerTest, testNonTransactionalAppendWithOngoingTransaction) {
+    ASSERT_EQ(client_txn(producer_id, 0, 0, 0), "append");
+    EXPECT_EQ(client_txn(producer_id, 0, 1, 1, false), "invalid-txn-state");
+}
+
+// Kafka: ProducerStateManagerTest.testRecoverFromSnapshotUnfinishedTransaction
+TEST_F(ProducerStateManagerTest, testRecoverFromSnapshotUnfinishedTransaction) {
+    ASSERT_EQ(client_txn(producer_id, 0, 0, 0), "append");
+    ASSERT_EQ(client_txn(producer_id, 0, 1, 1), "append");
+    state.take_snapshot();
+    ProducerStateManager recovered{disk, "topic-0", config()};
+    ASSERT_EQ(recovered.load_snapshot(Offset(3)), Offset(2));
+    EXPECT_EQ(entry(producer_id, &recovered).batches.back().first_offset, Offset(1));
+    EXPECT_EQ(entry(producer_id, &recovered).last_sequence(), Sequence(1));
+    EXPECT_EQ(entry(producer_id, &recovered).current_txn_first_offset, Offset(0));
+    EXPECT_EQ(client_txn(producer_id, 0, 2, 2, true, &recovered), "append");
+}
+
+// Kafka: ProducerStateManagerTest.testRecoverFromSnapshotFinishedTransaction
+TEST_F(ProducerStateManagerTest, testRecoverFromSnapshotFinishedTransaction) {
+    ASSERT_EQ(client_txn(producer_id, 0, 0, 0), "append");
+    ASSERT_EQ(client_txn(producer_id, 0, 1, 1), "append");
+    (void)end_txn(producer_id, 0, abort_, 2);
+    state.take_snapshot();
+    ProducerStateManager recovered{disk, "topic-0", config()};
+    ASSERT_EQ(recovered.load_snapshot(Offset(3)), Offset(3));
+    EXPECT_EQ(entry(producer_id, &recovered).batches.back().first_offset, Offset(1));
+    EXPECT_EQ(entry(producer_id, &recovered).last_sequence(), Sequence(1));
+    EXPECT_EQ(entry(producer_id, &recovered).current_txn_first_offset, std::nullopt);
+}
+
+// Kafka: ProducerStateManagerTest.testRecoverFromSnapshotEmptyTransaction
+TEST_F(ProducerStateManagerTest, testRecoverFromSnapshotEmptyTransaction) {
+    state.update(marker_of(producer_id, 0, abort_, 0, 0, 1234));
+    state.take_snapshot();
+    ProducerStateManager recovered{disk, "topic-0", config()};
+    ASSERT_EQ(recovered.load_snapshot(Offset(1)), Offset(1));
+    EXPECT_EQ(entry(producer_id, &recovered).last_timestamp_ms, 1234);
+    EXPECT_EQ(entry(producer_id, &recovered).current_txn_first_offset, std::nullopt);
+}
+
+// Kafka: ProducerStateManagerTest.testProducerStateAfterFencingAbortMarker
+TEST_F(ProducerStateManagerTest, testProducerStateAfterFencingAbortMarker) {
+    ASSERT_EQ(client_txn(producer_id, 0, 0, 0), "append");
+    (void)end_txn(producer_id, 1, abort_, 1);
+    EXPECT_EQ(entry().current_txn_first_offset, std::nullopt);
+    EXPECT_TRUE(entry().batches.empty());
+    EXPECT_EQ(state.expire(0), 0U);
+    EXPECT_EQ(state.producers().size(), 1U);
+}
+
+// Kafka: ProducerStateManagerTest.testFirstUnstableOffsetAfterTruncation
+TEST_F(ProducerStateManagerTest, testFirstUnstableOffsetAfterTruncation) {
+    ASSERT_EQ(client_txn(producer_id, 0, 0, 99), "append");
+    EXPECT_EQ(state.first_unstable_offset(Offset(0)), Offset(99));
+    state.take_snapshot();  // at 100
+    (void)end_txn(producer_id, 0, commit, 105);
+    state.on_high_watermark(Offset(106));
+    EXPECT_EQ(state.first_unstable_offset(Offset(106)), std::nullopt);
+    state.take_snapshot();  // at 106
+    ASSERT_EQ(client_txn(producer_id, 0, 1, 106, false), "append");
+    EXPECT_EQ(state.load_snapshot(Offset(106)), Offset(106));
+    EXPECT_EQ(state.first_unstable_offset(Offset(106)), std::nullopt);
+    EXPECT_EQ(state.load_snapshot(Offset(100)), Offset(100));
+    EXPECT_EQ(state.first_unstable_offset(Offset(100)), Offset(99));
+}
+
+// Kafka: ProducerStateManagerTest.testFirstUnstableOffset
+TEST_F(ProducerStateManagerTest, testFirstUnstableOffset) {
+    constexpr std::int64_t another = 2;
+    EXPECT_EQ(state.first_undecided_offset(), std::nullopt);
+    ASSERT_EQ(client_txn(producer_id, 5, 0, 99), "append");
+    EXPECT_EQ(state.first_undecided_offset(), Offset(99));
+    EXPECT_EQ(state.first_unstable_offset(Offset(0)), Offset(99));
+    ASSERT_EQ(client_txn(another, 5, 0, 105), "append");
+    EXPECT_EQ(state.first_undecided_offset(), Offset(99));
+    EXPECT_EQ(state.first_unstable_offset(Offset(0)), Offset(99));
+    (void)end_txn(producer_id, 5, commit, 109);
+    EXPECT_EQ(state.first_undecided_offset(), Offset(105));
+    EXPECT_EQ(state.first_unstable_offset(Offset(0)), Offset(99));
+    state.on_high_watermark(Offset(100));
+    EXPECT_EQ(state.first_unstable_offset(Offset(100)), Offset(99));
+    state.on_high_watermark(Offset(110));
+    EXPECT_EQ(state.first_unstable_offset(Offset(110)), Offset(105));
+    (void)end_txn(another, 5, abort_, 112);
+    EXPECT_EQ(state.first_undecided_offset(), std::nullopt);
+    EXPECT_EQ(state.first_unstable_offset(Offset(110)), Offset(105));
+    state.on_high_watermark(Offset(113));
+    EXPECT_EQ(state.first_unstable_offset(Offset(113)), std::nullopt);
+    EXPECT_TRUE(state.unreplicated_transactions().empty());
+}
+
+// Kafka: ProducerStateManagerTest.testProducersWithOngoingTransactionsDontExpire
+TEST_F(ProducerStateManagerTest, testProducersWithOngoingTransactionsDontExpire) {
+    ASSERT_EQ(client_txn(producer_id, 5, 0, 99), "append");
+    EXPECT_EQ(state.first_undecided_offset(), Offset(99));
+    EXPECT_EQ(state.expire(expiration_ms + 1), 0U);
+    EXPECT_EQ(state.producers().count(ProducerId(producer_id)), 1U);
+    EXPECT_EQ(state.first_undecided_offset(), Offset(99));
+    (void)end_txn(producer_id, 5, commit, 100);
+    EXPECT_EQ(state.expire(expiration_ms + 1), 1U);  // once its transaction ended, it may go
+}
+
+// Kafka: ProducerStateManagerTest.testSequenceNotValidatedForGroupMetadataTopic
+TEST_F(ProducerStateManagerTest, testSequenceNotValidatedForGroupMetadataTopic) {
+    // A coordinator's appends (transactional offset commits) carry no sequence and are not checked:
+    // update() alone, as for replication.
+    state.update(txn_batch_of(producer_id, 0, protocol::no_sequence.value(), 99));
+    state.update(txn_batch_of(producer_id, 0, protocol::no_sequence.value(), 100));
+    EXPECT_EQ(entry().current_txn_first_offset, Offset(99));
+    EXPECT_EQ(state.end_offset(), Offset(101));
+}
+
+// Kafka: ProducerStateManagerTest.testOldEpochForControlRecord
+TEST_F(ProducerStateManagerTest, testOldEpochForControlRecord) {
+    EXPECT_EQ(state.first_undecided_offset(), std::nullopt);
+    ASSERT_EQ(client_txn(producer_id, 5, 0, 99), "append");
+    (void)end_txn(producer_id, 3, commit, 100, 0, TransactionVerdict::invalid_producer_epoch);
+    EXPECT_EQ(state.first_undecided_offset(), Offset(99));
+}
+
+// Kafka: ProducerStateManagerTest.testCoordinatorFencing
+TEST_F(ProducerStateManagerTest, testCoordinatorFencing) {
+    ASSERT_EQ(client_txn(producer_id, 5, 0, 99), "append");
+    (void)end_txn(producer_id, 5, commit, 100, 1);
+    EXPECT_EQ(entry().coordinator_epoch, 1);
+    (void)end_txn(producer_id, 5, commit, 101, 1);  // the current coordinator epoch is allowed
+    (void)end_txn(producer_id, 5, commit, 102, 2);  // so is a newer one
+    (void)end_txn(producer_id, 5, commit, 103, 1, TransactionVerdict::coordinator_fenced);
+    EXPECT_EQ(entry().coordinator_epoch, 2);
+}
+
+// Kafka: ProducerStateManagerTest.testCoordinatorFencedAfterReload
+TEST_F(ProducerStateManagerTest, testCoordinatorFencedAfterReload) {
+    ASSERT_EQ(client_txn(producer_id, 0, 0, 0), "append");
+    (void)end_txn(producer_id, 0, commit, 1, 1);
+    state.take_snapshot();
+    ProducerStateManager recovered{disk, "topic-0", config()};
+    ASSERT_EQ(recovered.load_snapshot(Offset(2)), Offset(2));
+    EXPECT_EQ(entry(producer_id, &recovered).coordinator_epoch, 1);
+    (void)end_txn(producer_id, 0, commit, 2, 0, TransactionVerdict::coordinator_fenced, &recovered);
+}
+
+// Kafka: ProducerStateManagerTest.testAppendEmptyControlBatch
+TEST_F(ProducerStateManagerTest, testAppendEmptyControlBatch) {
+    RecordBatch empty = marker_of(23'423, 0, commit, 15);
+    empty.records.clear();
+    EXPECT_EQ(state.check_transaction(empty), TransactionVerdict::append);
+    EXPECT_EQ(state.update(empty), std::nullopt);  // no marker: no transaction begins or ends
+    EXPECT_EQ(entry(23'423).current_txn_first_offset, std::nullopt);
+}
+
+// Kafka: ProducerStateManagerTest.testLoadFromSnapshotRetainsNonExpiredProducers (with transactions)
+TEST_F(ProducerStateManagerTest, testLoadFromSnapshotRetainsNonExpiredProducersWithTransactions) {
+    ASSERT_EQ(client_txn(1, 0, 0, 0), "append");
+    ASSERT_EQ(client_txn(2, 0, 0, 1), "append");
+    (void)end_txn(1, 0, abort_, 2, 7);
+    state.take_snapshot();
+    EXPECT_EQ(state.load_snapshot(Offset(3)), Offset(3));
+    EXPECT_EQ(state.producers().size(), 2U);
+    EXPECT_EQ(entry(1).current_txn_first_offset, std::nullopt);
+    EXPECT_EQ(entry(1).coordinator_epoch, 7);
+    EXPECT_EQ(entry(2).current_txn_first_offset, Offset(1));
+    // The aborted transaction is still unreplicated (no high watermark passed it): it stays unstable.
+    EXPECT_EQ(state.unreplicated_transactions().size(), 1U);
+    EXPECT_EQ(state.first_unstable_offset(Offset(0)), Offset(0));
+    EXPECT_EQ(state.last_stable_offset(Offset(3)), Offset(1));
+}
+
+// Kafka: ProducerStateManagerTest.testTakeSnapshot (with an ongoing transaction; eosim: the snapshot round trip)
+TEST_F(ProducerStateManagerTest, testTakeSnapshotWithOngoingTransactions) {
+    ASSERT_EQ(client_txn(1, 3, 0, 0), "append");
+    (void)end_txn(1, 3, commit, 1, 4);
+    ASSERT_EQ(client_txn(1, 3, 1, 2), "append");
+    ASSERT_EQ(client_txn(2, 0, 0, 3), "append");
+    state.take_snapshot();
+    ProducerStateManager reread{disk, "topic-0", config()};
+    ASSERT_EQ(reread.load_snapshot(Offset(4)), Offset(4));
+    EXPECT_EQ(reread.producers(), state.producers());
+    EXPECT_EQ(reread.unreplicated_transactions(), state.unreplicated_transactions());
+    EXPECT_EQ(reread.first_undecided_offset(), Offset(2));
+}
+
+// eosim: without transaction state a snapshot is written in format 1, as before transactions; with it, in
+// format 2.
+TEST_F(ProducerStateManagerTest, snapshotFormatFollowsTheTransactionState) {
+    ASSERT_EQ(client(0, 0, 0), SequenceVerdict::append);
+    state.take_snapshot();
+    const auto magic = [this](std::int64_t offset) {
+        const std::vector<std::byte> bytes = *disk.read_all(snapshot_file(offset));
+        std::uint32_t value = 0;
+        for (std::size_t i = 0; i < 4; ++i) {
+            value |= std::to_integer<std::uint32_t>(bytes[i]) << (8U * i);
+        }
+        return value;
+    };
+    EXPECT_EQ(magic(1), 0x50534e31U);
+    ASSERT_EQ(client_txn(producer_id, 0, 1, 1), "append");
+    state.take_snapshot();
+    EXPECT_EQ(magic(2), 0x50534e32U);
+    (void)end_txn(producer_id, 0, commit, 2);
+    state.on_high_watermark(Offset(3));
+    state.take_snapshot();
+    EXPECT_EQ(magic(3), 0x50534e32U);  // the coordinator epoch of its marker is transaction state
+    ProducerStateManager reread{disk, "topic-0", config()};
+    ASSERT_EQ(reread.load_snapshot(Offset(3)), Offset(3));
+    EXPECT_EQ(reread.producers(), state.producers());
+}
+
+// eosim: a snapshot of format version 1 (before transactions) still loads, with no transaction state.
+TEST_F(ProducerStateManagerTest, snapshotVersion1StillLoads) {
+    // PSN1, offset 1, one producer (id 1, epoch 0, timestamp 5, one batch 0..0 at offset 0), CRC.
+    ByteWriterForTest writer;
+    writer.u32(0x50534e31).i64(1).i32(1).i64(1).i16(0).i64(5).i32(1).i32(0).i32(0).i64(0).i64(0).i64(5);
+    writer.crc();
+    (void)disk.create(snapshot_file(1));
+    (void)disk.append(snapshot_file(1), writer.bytes);
+    ASSERT_EQ(state.load_snapshot(Offset(1)), Offset(1));
+    EXPECT_EQ(entry().coordinator_epoch, -1);
+    EXPECT_EQ(entry().current_txn_first_offset, std::nullopt);
+    EXPECT_EQ(entry().last_sequence(), Sequence(0));
+    EXPECT_EQ(entry().last_timestamp_ms, 5);
 }
 
 }  // namespace

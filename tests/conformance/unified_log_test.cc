@@ -3,11 +3,13 @@
 // append at the log end (Broker::produce); appendAsFollower is an append of the leader's batch.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "broker_core/batch_codec.h"
 #include "broker_core/partition_log.h"
+#include "protocol/control_record.h"
 #include "sim/simulation.h"
 
 namespace eosim::broker_core {
@@ -365,6 +367,349 @@ TEST_F(UnifiedLogTest, testLoadingLogDeletesProducerStateSnapshotsPastLogEndOffs
     PartitionLog& log = create_log();
     EXPECT_FALSE(disk.exists(stray));
     EXPECT_TRUE(log.producer_state().snapshot_offsets().empty());
+}
+
+// The transaction cases. Kafka's LogTestUtils.appendTransactionalAsLeader: a producer's transactional
+// batches, its sequence carried on; appendEndTxnMarkerAsLeader: the leader's marker check, then the append.
+class UnifiedLogTransactionTest : public UnifiedLogTest {
+protected:
+    std::map<std::int64_t, std::int32_t> sequences;
+
+    Offset append_transactional(std::int64_t pid, int count, std::int16_t epoch = 0) {
+        RecordBatch batch = idempotent(0, pid, epoch, sequences[pid], count);
+        batch.transactional = true;
+        sequences[pid] += count;
+        const LeaderAppend appended = append_as_leader(batch);
+        EXPECT_EQ(appended.verdict, SequenceVerdict::append);
+        return appended.first;
+    }
+    Offset append_non_transactional(int count) { return append_as_leader(records(0, count)).first; }
+    // The marker's offset, or -1 when the leader's check refuses it with `expected`.
+    Offset end_txn(std::int64_t pid, protocol::ControlType type, std::int16_t epoch = 0,
+                   std::int32_t coordinator_epoch = 0, TransactionVerdict expected = TransactionVerdict::append) {
+        RecordBatch marker = protocol::marker_batch(ProducerId(pid), ProducerEpoch(epoch),
+                                                    protocol::TransactionMarker{type, coordinator_epoch}, 0);
+        marker.base_offset = log_->log_end_offset();
+        EXPECT_EQ(log_->producer_state().check_transaction(marker), expected);
+        if (expected != TransactionVerdict::append) {
+            return Offset(-1);
+        }
+        EXPECT_TRUE(log_->append(marker).ok());
+        return marker.base_offset;
+    }
+    void update_high_watermark(Offset high_watermark) { log_->on_high_watermark(high_watermark); }
+    [[nodiscard]] std::optional<Offset> first_unstable_offset(Offset high_watermark) const {
+        return log_->producer_state().first_unstable_offset(high_watermark);
+    }
+    // Kafka's LogTestUtils.allAbortedTransactions.
+    [[nodiscard]] std::vector<AbortedTransaction> all_aborted() const {
+        return log_->aborted_transactions(Offset(0), Offset(INT64_MAX));
+    }
+    // The mixed history of Kafka's testTransactionIndexUpdated, as the leader writes it.
+    void append_mixed_history() {
+        append_transactional(1, 5);    // 5
+        append_non_transactional(3);   // 8
+        append_transactional(2, 2);    // 10
+        append_transactional(1, 4);    // 14
+        append_transactional(3, 3);    // 17
+        append_non_transactional(2);   // 19
+        append_transactional(1, 10);   // 29
+        end_txn(1, abort_);            // 30
+        append_transactional(2, 6);    // 36
+        append_transactional(4, 3);    // 39
+        append_non_transactional(10);  // 49
+        append_transactional(3, 9);    // 58
+        end_txn(3, commit);            // 59
+        append_transactional(4, 8);    // 67
+        append_transactional(2, 7);    // 74
+        end_txn(2, abort_);            // 75
+        append_non_transactional(10);  // 85
+        append_transactional(4, 4);    // 89
+        end_txn(4, commit);            // 90
+        ASSERT_EQ(log_->log_end_offset(), Offset(90));
+    }
+    static std::vector<AbortedTransaction> mixed_history_aborted() {
+        return {AbortedTransaction{ProducerId(1), Offset(0), Offset(29), Offset(8)},
+                AbortedTransaction{ProducerId(2), Offset(8), Offset(74), Offset(36)}};
+    }
+    static constexpr auto commit = protocol::ControlType::commit;
+    static constexpr auto abort_ = protocol::ControlType::abort;
+};
+
+// Kafka: UnifiedLogTest.testFirstUnstableOffsetNoTransactionalData
+TEST_F(UnifiedLogTransactionTest, testFirstUnstableOffsetNoTransactionalData) {
+    create_log();
+    append_non_transactional(3);
+    EXPECT_EQ(first_unstable_offset(Offset(0)), std::nullopt);
+    EXPECT_EQ(log_->last_stable_offset(Offset(3)), Offset(3));
+}
+
+// Kafka: UnifiedLogTest.testFirstUnstableOffsetWithTransactionalData
+TEST_F(UnifiedLogTransactionTest, testFirstUnstableOffsetWithTransactionalData) {
+    create_log();
+    const Offset first = append_transactional(137, 3, 5);
+    EXPECT_EQ(first_unstable_offset(Offset(0)), first);
+    append_transactional(137, 1, 5);
+    EXPECT_EQ(first_unstable_offset(Offset(0)), first);
+    const Offset marker = end_txn(137, commit, 5);
+    EXPECT_EQ(first_unstable_offset(Offset(0)), first);  // not until the high watermark passes the marker
+    EXPECT_EQ(log_->last_stable_offset(marker), first);
+    update_high_watermark(Offset(marker.value() + 1));
+    EXPECT_EQ(first_unstable_offset(Offset(marker.value() + 1)), std::nullopt);
+    EXPECT_EQ(log_->last_stable_offset(Offset(marker.value() + 1)), Offset(marker.value() + 1));
+}
+
+// Kafka: UnifiedLogTest.testTransactionIndexUpdated
+TEST_F(UnifiedLogTransactionTest, testTransactionIndexUpdated) {
+    create_log();
+    append_mixed_history();
+    EXPECT_EQ(all_aborted(), mixed_history_aborted());
+    update_high_watermark(Offset(30));
+    EXPECT_EQ(first_unstable_offset(Offset(30)), Offset(8));
+    EXPECT_EQ(log_->last_stable_offset(Offset(30)), Offset(8));
+    update_high_watermark(Offset(75));
+    EXPECT_EQ(first_unstable_offset(Offset(75)), Offset(36));
+    update_high_watermark(Offset(90));
+    EXPECT_EQ(first_unstable_offset(Offset(90)), std::nullopt);
+    EXPECT_EQ(log_->last_stable_offset(Offset(90)), Offset(90));
+}
+
+// Kafka: UnifiedLogTest.testTransactionIndexUpdatedThroughReplication
+TEST_F(UnifiedLogTransactionTest, testTransactionIndexUpdatedThroughReplication) {
+    create_log();
+    append_mixed_history();
+    const ReadResult leader = log_->read(Offset(0), Offset(90), UINT64_MAX);
+    ASSERT_EQ(leader.status, ReadStatus::ok);
+    std::unique_ptr<PartitionLog> leader_log = std::move(log_);
+    log_ = std::make_unique<PartitionLog>(disk, "follower-0", LogConfig{});
+    (void)log_->recover();
+    for (const RecordBatch& batch : leader.batches) {
+        ASSERT_TRUE(log_->append(batch).ok());  // a follower appends without the leader's checks
+    }
+    EXPECT_EQ(all_aborted(), mixed_history_aborted());
+    update_high_watermark(Offset(30));
+    EXPECT_EQ(first_unstable_offset(Offset(30)), Offset(8));
+    update_high_watermark(Offset(75));
+    EXPECT_EQ(first_unstable_offset(Offset(75)), Offset(36));
+    update_high_watermark(Offset(90));
+    EXPECT_EQ(first_unstable_offset(Offset(90)), std::nullopt);
+}
+
+// Kafka: LogLoaderTest.testFullTransactionIndexRecovery
+TEST_F(UnifiedLogTransactionTest, testFullTransactionIndexRecovery) {
+    create_log(LogConfig{.segment_bytes = 300});
+    append_mixed_history();
+    ASSERT_GT(segment_count(), 3U);
+    for (const std::string& path : disk.list("topic-0/")) {
+        if (path.ends_with(".txnindex") || path.ends_with(".snapshot")) {
+            (void)disk.remove(path);
+        }
+    }
+    create_log(LogConfig{.segment_bytes = 5000});
+    EXPECT_EQ(all_aborted(), mixed_history_aborted());
+    EXPECT_EQ(log_->transaction_indexes().size(), 2U);  // the segments of the two ABORT markers
+}
+
+// Kafka: LogLoaderTest.testRecoverOnlyLastSegment (eosim: the last segment's index is lost, or torn)
+TEST_F(UnifiedLogTransactionTest, testRecoverOnlyLastSegment) {
+    create_log(LogConfig{.segment_bytes = 300});
+    append_mixed_history();
+    const std::map<std::int64_t, TransactionIndex>& indexes = log_->transaction_indexes();
+    ASSERT_EQ(indexes.size(), 2U);
+    const std::string last = indexes.rbegin()->second.path();
+    (void)disk.remove(last);
+    create_log(LogConfig{.segment_bytes = 300});
+    EXPECT_EQ(all_aborted(), mixed_history_aborted());
+    EXPECT_TRUE(disk.exists(last));
+    (void)disk.truncate(last, TransactionIndex::entry_bytes / 2);  // torn
+    create_log(LogConfig{.segment_bytes = 300});
+    EXPECT_EQ(all_aborted(), mixed_history_aborted());
+}
+
+// Kafka: UnifiedLogTest.testZombieCoordinatorFenced
+TEST_F(UnifiedLogTransactionTest, testZombieCoordinatorFenced) {
+    create_log();
+    append_transactional(1, 10);
+    end_txn(1, abort_, 0, 1);
+    append_transactional(1, 5);
+    end_txn(1, commit, 0, 2);
+    end_txn(1, abort_, 0, 1, TransactionVerdict::coordinator_fenced);
+}
+
+// Kafka: UnifiedLogTest.testZombieCoordinatorFencedEmptyTransaction
+TEST_F(UnifiedLogTransactionTest, testZombieCoordinatorFencedEmptyTransaction) {
+    create_log();
+    append_transactional(1, 10);
+    end_txn(1, commit);
+    end_txn(1, abort_, 0, 2);
+    end_txn(1, abort_, 0, 2);
+    end_txn(1, abort_, 0, 1, TransactionVerdict::coordinator_fenced);
+    // The empty aborted transactions are indexed too, each from its marker to its marker.
+    EXPECT_EQ(all_aborted(), (std::vector<AbortedTransaction>{{ProducerId(1), Offset(11), Offset(11), Offset(12)},
+                                                              {ProducerId(1), Offset(12), Offset(12), Offset(13)}}));
+}
+
+// Kafka: UnifiedLogTest.testEndTxnWithFencedProducerEpoch
+TEST_F(UnifiedLogTransactionTest, testEndTxnWithFencedProducerEpoch) {
+    create_log();
+    end_txn(1, abort_, 5, 1);
+    end_txn(1, abort_, 4, 1, TransactionVerdict::invalid_producer_epoch);
+}
+
+// Kafka: UnifiedLogTest.testLastStableOffsetDoesNotExceedLogStartOffsetMidSegment
+TEST_F(UnifiedLogTransactionTest, testLastStableOffsetDoesNotExceedLogStartOffsetMidSegment) {
+    create_log();
+    append_transactional(1, 5);
+    append_non_transactional(3);
+    append_transactional(1, 5);
+    EXPECT_EQ(first_unstable_offset(Offset(13)), Offset(0));
+    log_->increment_log_start_offset(Offset(5));
+    EXPECT_EQ(log_->last_stable_offset(Offset(13)), Offset(5));
+}
+
+// Kafka: UnifiedLogTest.testLastStableOffsetDoesNotExceedLogStartOffsetAfterSegmentDeletion
+TEST_F(UnifiedLogTransactionTest, testLastStableOffsetDoesNotExceedLogStartOffsetAfterSegmentDeletion) {
+    create_log(LogConfig{.segment_bytes = 100});
+    append_transactional(1, 5);
+    append_non_transactional(3);
+    append_transactional(1, 5);
+    ASSERT_GE(segment_count(), 2U);
+    log_->increment_log_start_offset(Offset(8));
+    EXPECT_EQ(log_->last_stable_offset(Offset(13)), Offset(8));
+}
+
+// Kafka: UnifiedLogTest.testLastStableOffsetWithMixedProducerData
+TEST_F(UnifiedLogTransactionTest, testLastStableOffsetWithMixedProducerData) {
+    create_log();
+    const Offset first = append_transactional(137, 3, 5);
+    EXPECT_EQ(first_unstable_offset(Offset(0)), first);
+    append_non_transactional(3);
+    const Offset second = append_transactional(983, 3, 5);
+    EXPECT_EQ(first_unstable_offset(Offset(0)), first);
+    const Offset abort_marker = end_txn(137, abort_, 5);
+    update_high_watermark(Offset(abort_marker.value() + 1));
+    EXPECT_EQ(first_unstable_offset(Offset(abort_marker.value() + 1)), second);
+    EXPECT_EQ(log_->last_stable_offset(Offset(abort_marker.value() + 1)), second);
+    const Offset commit_marker = end_txn(983, commit, 5);
+    update_high_watermark(Offset(commit_marker.value() + 1));
+    EXPECT_EQ(first_unstable_offset(Offset(commit_marker.value() + 1)), std::nullopt);
+}
+
+// Kafka: UnifiedLogTest.testAbortedTransactionSpanningMultipleSegments
+TEST_F(UnifiedLogTransactionTest, testAbortedTransactionSpanningMultipleSegments) {
+    create_log(LogConfig{.segment_bytes = 60});
+    const Offset first = append_transactional(137, 3, 5);
+    EXPECT_EQ(first_unstable_offset(Offset(0)), first);
+    append_transactional(137, 3, 5);  // spills into the second segment
+    ASSERT_EQ(segment_count(), 2U);
+    const Offset marker = end_txn(137, abort_, 5);
+    update_high_watermark(Offset(marker.value() + 1));
+    EXPECT_EQ(first_unstable_offset(Offset(marker.value() + 1)), std::nullopt);
+    // A read_committed fetch from 0 (up to the first segment's end) learns of the aborted transaction.
+    const std::vector<AbortedTransaction> aborted = log_->aborted_transactions(Offset(0), Offset(3));
+    ASSERT_EQ(aborted.size(), 1U);
+    EXPECT_EQ(aborted.front().producer_id, ProducerId(137));
+    EXPECT_EQ(aborted.front().first_offset, Offset(0));
+}
+
+// Kafka: UnifiedLogTest.testTruncateTo (eosim: the aborted-transaction index and the unstable offsets too)
+TEST_F(UnifiedLogTransactionTest, truncationCutsTheTransactionIndex) {
+    create_log(LogConfig{.segment_bytes = 300});
+    append_mixed_history();
+    log_->truncate_to(Offset(74));  // the second ABORT marker goes
+    EXPECT_EQ(all_aborted(), std::vector<AbortedTransaction>{mixed_history_aborted().front()});
+    EXPECT_EQ(first_unstable_offset(Offset(30)), Offset(8));  // producers 2 and 4 are ongoing again
+    create_log(LogConfig{.segment_bytes = 300});
+    EXPECT_EQ(all_aborted(), std::vector<AbortedTransaction>{mixed_history_aborted().front()});
+    EXPECT_EQ(first_unstable_offset(Offset(30)), Offset(8));
+    log_->truncate_to(Offset(20));
+    EXPECT_TRUE(all_aborted().empty());
+    log_->truncate_fully_and_start_at(Offset(100));
+    EXPECT_TRUE(log_->transaction_indexes().empty());
+    for (const std::string& path : disk.list("topic-0/")) {
+        EXPECT_FALSE(path.ends_with(".txnindex")) << path;
+    }
+}
+
+// Kafka: UnifiedLogTest.testDeleteOldSegments (eosim: a deleted segment's aborted-transaction index goes with it)
+TEST_F(UnifiedLogTransactionTest, deletedSegmentsTakeTheirTransactionIndex) {
+    create_log(LogConfig{.segment_bytes = 300});
+    append_mixed_history();
+    const std::int64_t first_index = log_->transaction_indexes().begin()->first;
+    const std::string first_path = log_->transaction_indexes().begin()->second.path();
+    log_->increment_log_start_offset(Offset(60));
+    EXPECT_FALSE(log_->transaction_indexes().contains(first_index));
+    EXPECT_FALSE(disk.exists(first_path));
+    EXPECT_EQ(all_aborted(), std::vector<AbortedTransaction>{mixed_history_aborted().back()});
+    create_log(LogConfig{.segment_bytes = 300});
+    EXPECT_EQ(all_aborted(), std::vector<AbortedTransaction>{mixed_history_aborted().back()});
+}
+
+// eosim: the cleaner keeps markers (their control records' keys are not record keys), so the index of a
+// compacted segment still matches it.
+TEST_F(UnifiedLogTransactionTest, compactionKeepsMarkers) {
+    create_log(LogConfig{.segment_bytes = 300, .compacted = true});
+    append_mixed_history();
+    const std::size_t indexes = log_->transaction_indexes().size();
+    (void)log_->compact(0, Offset(90));
+    const ReadResult read = log_->read(Offset(0), Offset(90), UINT64_MAX);
+    std::size_t markers = 0;
+    for (const RecordBatch& batch : read.batches) {
+        markers += batch.control ? 1U : 0U;
+    }
+    EXPECT_EQ(markers, 4U);
+    create_log(LogConfig{.segment_bytes = 300, .compacted = true});
+    EXPECT_EQ(log_->transaction_indexes().size(), indexes);
+    EXPECT_EQ(all_aborted(), mixed_history_aborted());
+}
+
+// eosim: an index rebuilt after the log start cut a transaction knows only its batches still in the log
+// (docs/kafka-differences.md); a read_committed fetch from the log start skips the same batches.
+TEST_F(UnifiedLogTransactionTest, rebuiltIndexAfterTheLogStartCutATransaction) {
+    create_log(LogConfig{.segment_bytes = 100});
+    append_transactional(1, 5);   // 0..4
+    append_non_transactional(5);  // 5..9
+    append_transactional(1, 2);   // 10..11
+    const Offset marker = end_txn(1, abort_);
+    ASSERT_EQ(marker, Offset(12));
+    ASSERT_GE(segment_count(), 3U);
+    log_->increment_log_start_offset(Offset(10));
+    ASSERT_EQ(log_->log_start_offset(), Offset(10));
+    EXPECT_EQ(all_aborted(), (std::vector<AbortedTransaction>{{ProducerId(1), Offset(0), Offset(12), Offset(13)}}));
+    for (const auto& [base, index] : log_->transaction_indexes()) {
+        (void)disk.remove(index.path());
+    }
+    create_log(LogConfig{.segment_bytes = 100});
+    EXPECT_EQ(all_aborted(), (std::vector<AbortedTransaction>{{ProducerId(1), Offset(10), Offset(12), Offset(13)}}));
+    EXPECT_EQ(log_->aborted_transactions(Offset(10), Offset(13)).size(), 1U);
+}
+
+// eosim: a truncation whose producer-state reload finds no snapshot at or above the log start keeps the
+// transactions begun below the log start (Kafka keeps a snapshot at every segment's base, so its reload
+// starts at or below the log start).
+TEST_F(UnifiedLogTransactionTest, truncationKeepsTransactionsBegunBelowTheLogStart) {
+    create_log(LogConfig{.segment_bytes = 100});
+    append_non_transactional(5);
+    append_transactional(1, 2);  // 5..6, ongoing
+    append_transactional(2, 1);  // 7, aborted at 30
+    for (int i = 0; i < 11; ++i) {
+        append_non_transactional(2);  // 8..29
+    }
+    ASSERT_EQ(end_txn(2, abort_), Offset(30));
+    ASSERT_GT(log_->producer_state().snapshot_offsets().front(), Offset(22));
+    log_->increment_log_start_offset(Offset(20));
+    update_high_watermark(Offset(20));
+    ASSERT_EQ(log_->last_stable_offset(Offset(20)), Offset(20));
+    log_->truncate_to(Offset(32));  // keeps the marker; every snapshot was above 22
+    EXPECT_EQ(first_unstable_offset(Offset(20)), Offset(5));
+    EXPECT_EQ(log_->producer_state().unreplicated_transactions().at(Offset(7)).last_offset, Offset(30));
+    log_->truncate_to(Offset(22));  // the marker goes: producer 2's transaction is ongoing again
+    EXPECT_EQ(first_unstable_offset(Offset(20)), Offset(5));
+    EXPECT_EQ(log_->producer_state().producers().at(ProducerId(2)).current_txn_first_offset, Offset(7));
+    EXPECT_EQ(log_->last_stable_offset(Offset(22)), Offset(20));
+    create_log(LogConfig{.segment_bytes = 100});  // a snapshot at the new end keeps them for a restart
+    EXPECT_EQ(first_unstable_offset(Offset(20)), Offset(5));
+    EXPECT_EQ(log_->producer_state().producers().at(ProducerId(2)).current_txn_first_offset, Offset(7));
 }
 
 }  // namespace
