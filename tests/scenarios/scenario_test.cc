@@ -51,6 +51,20 @@ std::string describe(const RunResult& result) {
     return text + "\n  reproduce: " + result.reproduce;
 }
 
+// A run of `scenario` and its history, as the file --history writes reads back.
+struct RecordedRun {
+    RunResult result;
+    model::History history;
+};
+
+RecordedRun recorded_run(const Spec& scenario, std::uint64_t seed) {
+    std::ostringstream written;
+    RecordedRun recorded{.result = run(scenario, RunOptions{.seed = seed, .history = &written}), .history = {}};
+    std::istringstream in(written.str());
+    recorded.history = model::read_history(in);
+    return recorded;
+}
+
 std::string test_name(const ::testing::TestParamInfo<std::string>& param_info) {
     std::string name = param_info.param;
     std::replace(name.begin(), name.end(), '-', '_');
@@ -153,11 +167,8 @@ TEST(Topics, EachTopicOfASpecKeepsItsOwnConfigThroughTheRun) {
     std::map<std::string, std::set<bool>> compacted;
     int refused_by_policy = 0;
     for (std::uint64_t seed = 1; seed <= 3; ++seed) {
-        std::ostringstream written;
-        const RunResult result = run(scenario, RunOptions{.seed = seed, .history = &written});
+        const auto [result, history] = recorded_run(scenario, seed);
         ASSERT_EQ(result.status, RunStatus::pass) << describe(result);
-        std::istringstream in(written.str());
-        const model::History history = model::read_history(in);
         const auto topic_of = [](const std::string& partition) { return partition.substr(0, partition.rfind('-')); };
         for (const model::Operation& op : history.operations) {
             if (op.f == "send" && op.type == model::OpType::ok) {
@@ -199,11 +210,8 @@ TEST(Availability, ProbesMeetAHealthyClusterThatForgotTheProducers) {
     int probes = 0;
     int retried_probes = 0;
     for (std::uint64_t seed = 1; seed <= 3; ++seed) {
-        std::ostringstream written;
-        const RunResult result = run(scenario, RunOptions{.seed = seed, .history = &written});
+        const auto [result, history] = recorded_run(scenario, seed);
         ASSERT_EQ(result.status, RunStatus::pass) << describe(result);
-        std::istringstream in(written.str());
-        const model::History history = model::read_history(in);
         ASSERT_FALSE(history.health.empty());
         ASSERT_TRUE(history.health.back().healthy);
         const std::int64_t healthy_from = history.health.back().time;
@@ -229,10 +237,7 @@ TEST(Availability, ProbesMeetAHealthyClusterThatForgotTheProducers) {
 TEST(Availability, EveryScenariosProbesAreHeldByTheCheck) {
     for (const char* name : {"log-acks-all", "idempotent-acks-all", "compaction", "log-acks-1"}) {
         const Spec& scenario = spec(name);
-        std::ostringstream written;
-        (void)run(scenario, RunOptions{.seed = 2, .history = &written});
-        std::istringstream in(written.str());
-        const model::History history = model::read_history(in);
+        const model::History history = recorded_run(scenario, 2).history;
         ASSERT_FALSE(history.health.empty()) << name;
         ASSERT_TRUE(history.health.back().healthy) << name;
         int probes = 0;
