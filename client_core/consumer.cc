@@ -209,6 +209,9 @@ bool Consumer::apply(const protocol::FetchPartitionResponse& answer, std::uint64
         operation.type = ClientOperation::Type::ok;
         operation.f = "poll";
         operation.partition = answer.partition.name();
+        if (config_.isolation == protocol::IsolationLevel::read_committed) {
+            operation.isolation = "read_committed";
+        }
         history_.record(operation);
     }
     return true;

@@ -31,6 +31,15 @@ struct ClientOperation {
     std::vector<PolledRecord> records;
     std::optional<std::string> error;
     std::optional<std::int32_t> attempts;  // a send's completion: the produce requests sent for it
+    // Transactions (docs/history-format.md): the transaction's label, unique in the run, on its begin,
+    // sends, commit or abort; the producer's identity; a poll's isolation level; an init's
+    // transaction.timeout.ms.
+    std::optional<std::string> txn;
+    std::optional<std::string> transactional_id;
+    std::optional<std::int64_t> producer_id;
+    std::optional<std::int32_t> producer_epoch;
+    std::optional<std::string> isolation;  // "read_committed" or "read_uncommitted"
+    std::optional<std::int64_t> timeout_ms;
 };
 
 // Collects the operations of every client of a run, in the order they happened. It is the harness's

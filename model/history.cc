@@ -241,6 +241,15 @@ Operation parse_operation(const LineFields& fields) {
     if (op.attempts && *op.attempts < 1) {
         fields.fail("\"attempts\" must be at least 1");
     }
+    op.txn = fields.optional_string("txn");
+    op.transactional_id = fields.optional_string("transactional_id");
+    op.producer_id = fields.optional_int("producer_id");
+    op.producer_epoch = fields.optional_int("producer_epoch");
+    op.isolation = fields.optional_string("isolation");
+    if (op.isolation && *op.isolation != "read_committed" && *op.isolation != "read_uncommitted") {
+        fields.fail("\"isolation\" must be \"read_committed\" or \"read_uncommitted\"");
+    }
+    op.timeout_ms = fields.optional_int("timeout_ms");
     require_fields_of_function(fields, op);
     return op;
 }
@@ -375,6 +384,12 @@ OrderedJson operation_json(const Operation& op) {
     put("reason", op.reason);
     put("error", op.error);
     put("attempts", op.attempts);
+    put("txn", op.txn);
+    put("transactional_id", op.transactional_id);
+    put("producer_id", op.producer_id);
+    put("producer_epoch", op.producer_epoch);
+    put("isolation", op.isolation);
+    put("timeout_ms", op.timeout_ms);
     return line;
 }
 

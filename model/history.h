@@ -50,6 +50,16 @@ struct Operation {
     std::optional<std::string> reason;
     std::optional<std::string> error;
     std::optional<std::int64_t> attempts;  // a send's completion: how many requests carried it (>1: retried)
+    // Transactions: the label of the transaction a begin, send, commit or abort belongs to (unique in the
+    // history); the transactional producer's id, producer id and epoch; a poll's isolation level
+    // ("read_committed" or "read_uncommitted"; absent: read_uncommitted); an init-txn's
+    // transaction.timeout.ms.
+    std::optional<std::string> txn;
+    std::optional<std::string> transactional_id;
+    std::optional<std::int64_t> producer_id;
+    std::optional<std::int64_t> producer_epoch;
+    std::optional<std::string> isolation;
+    std::optional<std::int64_t> timeout_ms;
 
     friend bool operator==(const Operation&, const Operation&) = default;
 };

@@ -60,6 +60,12 @@ model::Operation model_operation(const client_core::ClientOperation& operation, 
     }
     op.error = operation.error;
     op.attempts = operation.attempts;
+    op.txn = operation.txn;
+    op.transactional_id = operation.transactional_id;
+    op.producer_id = operation.producer_id;
+    op.producer_epoch = operation.producer_epoch;
+    op.isolation = operation.isolation;
+    op.timeout_ms = operation.timeout_ms;
     return op;
 }
 
