@@ -21,6 +21,12 @@ BrokerConfig with_bugs_applied(BrokerConfig config) {
     if (config.bugs.compaction_drops_latest) {
         config.log.cleaner_drops_latest = true;
     }
+    if (config.bugs.kafka_17754) {
+        config.transactions.version = TransactionVersion::v1;
+    }
+    config.transactions.forgets_markers = config.bugs.coordinator_forgets_markers;
+    config.transactions.kafka_18464 = config.bugs.kafka_18464;
+    config.transactions.request_timeout = config.request_timeout;
     return config;
 }
 
@@ -30,6 +36,7 @@ Broker::Broker(sim::Node& node, BrokerConfig config)
     : node_(node),
       config_(with_bugs_applied(std::move(config))),
       fetch_sessions_(config_.fetch_session_cache_slots, config_.fetch_session_eviction),
+      transaction_coordinator_(node, config_.transactions, transaction_log_access()),
       server_(node, broker_port, [this](const sim::Message& m) { return handle(m); }) {
     recovered_hw_ = read_hw_checkpoint();
     controller_ = std::make_unique<sim::RpcClient>(node, config_.addresses.controller, controller_port);

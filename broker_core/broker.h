@@ -10,6 +10,7 @@
 #include "broker_core/cluster_config.h"
 #include "broker_core/fetch_session.h"
 #include "broker_core/partition_log.h"
+#include "broker_core/transaction_coordinator.h"
 #include "protocol/coordinator.h"
 #include "protocol/fetch_session.h"
 #include "protocol/messages.h"
@@ -42,6 +43,7 @@ struct BrokerConfig {
     std::int32_t offsets_topic_replication_factor = 3;          // offsets.topic.replication.factor
     std::int32_t transaction_state_log_num_partitions = 3;      // transaction.state.log.num.partitions
     std::int32_t transaction_state_log_replication_factor = 3;  // transaction.state.log.replication.factor
+    TransactionCoordinatorConfig transactions;
     BrokerBugs bugs;
 };
 
@@ -81,6 +83,9 @@ struct Replica {
     std::vector<protocol::BrokerId> isr_in_doubt;
     std::uint64_t generation = 0;  // bumped whenever the role or the epoch changes
     bool halted = false;
+    // KIP-890 part 1: the producers whose first transactional batch is being verified with their
+    // coordinator, each with the guard its verification holds; a marker for the producer removes it.
+    std::map<protocol::ProducerId, std::uint64_t> verification_guards;
     sim::Condition changed;  // appended, high watermark moved, role changed
     sim::Condition* broker_changed = nullptr;  // the broker's, for fetches that wait on several partitions
 
@@ -140,10 +145,19 @@ private:
     sim::Message handle(const sim::Message& request);
     protocol::FetchResponse fetch(const protocol::FetchRequest& request);
     PartitionRead prepare_read(const protocol::FetchPartition& partition, protocol::BrokerId from);
-    // Waits up to `max_wait` until some partition has something to read past its fetch offset.
-    void await_fetchable(std::vector<PartitionRead>& reads, bool from_follower, sim::Duration max_wait);
-    // Reads the partitions that are not answered yet, within the request's byte budget.
-    void read_partitions(std::vector<PartitionRead>& reads, bool from_follower, std::uint64_t max_bytes);
+    // Who reads, and so up to where: a follower to the log end, a read_uncommitted consumer to the high
+    // watermark, a read_committed one to the last stable offset.
+    enum class Reader : std::uint8_t { follower, uncommitted, committed };
+    [[nodiscard]] protocol::Offset visible_end(const Replica& replica, Reader reader) const;
+    [[nodiscard]] protocol::Offset last_stable_offset(const Replica& replica) const;
+    // The leader's offsets every answer for a partition carries.
+    void fill_fetch_offsets(Replica& replica, protocol::FetchPartitionResponse& response) const;
+    // Waits up to `max_wait` until some partition has something to read past its fetch offset; whether
+    // it had to wait (the delayed-fetch path).
+    bool await_fetchable(std::vector<PartitionRead>& reads, Reader reader, sim::Duration max_wait);
+    // Reads the partitions that are not answered yet, within the request's byte budget; read_committed
+    // answers carry the aborted transactions of what they return.
+    void read_partitions(std::vector<PartitionRead>& reads, Reader reader, std::uint64_t max_bytes, bool delayed);
     // A follower's fetch tells the leader how far it got: caught up (for the ISR), its log end (for the
     // high watermark), its log start (for DeleteRecords).
     void record_follower_fetch(Replica& replica, protocol::BrokerId follower, const protocol::FetchPartition& fetch);
@@ -158,7 +172,29 @@ private:
     // broker_produce.cc: produce and producer ids.
     protocol::ProduceResponse produce(const protocol::ProduceRequest& request);
     // Checks and appends one partition's batch (or answers a duplicate with its original offsets).
-    PartitionAppend append_partition(std::int16_t acks, const protocol::ProducePartition& data);
+    PartitionAppend append_partition(std::int16_t acks, const protocol::ProducePartition& data,
+                                     const std::optional<std::string>& transactional_id);
+    // The transactional and sequence checks of a producer's batch: false when it is answered (refused, or
+    // a duplicate answered with its original offsets).
+    bool producer_checks(PartitionAppend& append, std::int16_t acks, const protocol::ProducePartition& data);
+    // The transactional check of a producer's batch or marker: the error to refuse it with, if any.
+    [[nodiscard]] protocol::ErrorCode transaction_check(const Replica& replica, const protocol::RecordBatch& batch) const;
+    // The no-zombie-fencing bug switch takes a batch the sequence check refused for its fenced epoch.
+    [[nodiscard]] bool zombie_taken(const protocol::RecordBatch& batch, const SequenceCheck& check) const;
+    // KIP-890 part 1: before a producer's first transactional batch on this partition, asks its
+    // coordinator whether the partition is in the producer's transaction, holding a guard that a marker
+    // arriving meanwhile removes. The error to refuse the batch with, if any.
+    protocol::ErrorCode verify_transaction(Replica& replica, const std::string& transactional_id,
+                                           const protocol::RecordBatch& batch);
+    protocol::ErrorCode verify_with_coordinator(const std::string& transactional_id, const protocol::RecordBatch& batch,
+                                                const protocol::TopicPartition& partition);
+    // A client to `broker` among `clients` (made on first use).
+    sim::RpcClient& peer(std::map<protocol::BrokerId, std::unique_ptr<sim::RpcClient>>& clients,
+                         protocol::BrokerId broker);
+    // WriteTxnMarkers: each marker appended to each of its partitions this broker leads, answered once
+    // replicated.
+    protocol::WriteTxnMarkersResponse write_txn_markers(const protocol::WriteTxnMarkersRequest& request);
+    PartitionAppend append_marker(const protocol::WritableTxnMarker& marker, const protocol::TopicPartition& partition);
     // Not the leader, bad acks, or acks=all below min ISR: the error to answer with at once, if any.
     [[nodiscard]] protocol::ErrorCode produce_precheck(const Replica* replica, std::int16_t acks) const;
     // The answer to a batch the idempotence check did not let append (a duplicate gets its original offsets).
@@ -236,6 +272,18 @@ private:
     // Kafka's AutoTopicCreationManager); the topic arrives with the metadata.
     void request_internal_topic(protocol::CoordinatorType type);
     [[nodiscard]] protocol::TopicDescription internal_topic(protocol::CoordinatorType type) const;
+    // The broker that coordinates `key` by this broker's metadata (no_broker: its internal topic does not
+    // exist yet, or the key's partition has no leader).
+    [[nodiscard]] protocol::BrokerId coordinator_of(protocol::CoordinatorType type, const std::string& key) const;
+
+    // broker_transactions.cc: what the transaction coordinator needs of its broker.
+    [[nodiscard]] TransactionLogAccess transaction_log_access();
+    protocol::ErrorCode append_transaction_record(std::int32_t partition, std::int32_t coordinator_epoch,
+                                                  protocol::Record record);
+    [[nodiscard]] std::optional<std::vector<protocol::Record>> read_transaction_log(std::int32_t partition,
+                                                                                   std::int32_t coordinator_epoch);
+    // The transaction-state partition `replica` holds, when it is one (else -1).
+    [[nodiscard]] static std::int32_t transaction_state_partition(const Replica& replica);
 
     // broker.cc: life cycle, heartbeats, halting.
     void heartbeat_loop();
@@ -270,6 +318,10 @@ private:
     bool allocating_producer_ids_ = false;
     sim::Condition producer_ids_changed_;
     std::set<std::string, std::less<>> internal_topics_requested_;  // creations under way
+    std::uint64_t next_verification_guard_ = 0;
+    std::map<protocol::BrokerId, std::unique_ptr<sim::RpcClient>> verify_clients_;  // to coordinators
+    std::map<protocol::BrokerId, std::unique_ptr<sim::RpcClient>> marker_clients_;  // to partition leaders
+    TransactionCoordinator transaction_coordinator_;
     sim::RpcServer server_;
 };
 

@@ -17,6 +17,9 @@ using protocol::Offset;
 // DeleteRecords, and the request dispatch.
 
 sim::Message Broker::handle(const sim::Message& request) {
+    if (auto coordinated = transaction_coordinator_.handle(request)) {
+        return std::move(*coordinated);
+    }
     if (request.is<protocol::ProduceRequest>()) {
         return sim::make_message(produce(request.as<protocol::ProduceRequest>()));
     }
@@ -44,25 +47,16 @@ sim::Message Broker::handle(const sim::Message& request) {
     if (request.is<protocol::FindCoordinatorRequest>()) {
         return sim::make_message(find_coordinator(request.as<protocol::FindCoordinatorRequest>()));
     }
+    if (request.is<protocol::WriteTxnMarkersRequest>()) {
+        return sim::make_message(write_txn_markers(request.as<protocol::WriteTxnMarkersRequest>()));
+    }
+
     EOSIM_ASSERT_MSG(false, "a broker got a request it does not serve");
     return {};
 }
 
 namespace {
 
-// What a fetch may read up to: the log end for a follower, the high watermark for a consumer.
-Offset visible_end(const Replica& replica, bool from_follower) {
-    return from_follower ? replica.log.log_end_offset() : replica.high_watermark;
-}
-
-// The leader's offsets every answer for a partition carries.
-void fill_fetch_offsets(Replica& replica, protocol::FetchPartitionResponse& response) {
-    invariants::leader_high_watermark(replica);
-    response.high_watermark = replica.high_watermark;
-    response.log_start_offset = replica.log.log_start_offset();
-    response.log_end_offset = replica.log.log_end_offset();
-    response.leader_epoch = replica.leader_epoch;
-}
 
 // The read may go on: the replica still leads in the generation the fetch began in.
 bool still_leading(const PartitionRead& read) {
@@ -70,6 +64,31 @@ bool still_leading(const PartitionRead& read) {
 }
 
 }  // namespace
+
+Offset Broker::last_stable_offset(const Replica& replica) const {
+    if (config_.bugs.lso_ignores_open_txn) {
+        return replica.high_watermark;
+    }
+    return replica.log.last_stable_offset(replica.high_watermark);
+}
+
+Offset Broker::visible_end(const Replica& replica, Reader reader) const {
+    switch (reader) {
+        case Reader::follower: return replica.log.log_end_offset();
+        case Reader::uncommitted: return replica.high_watermark;
+        case Reader::committed: return last_stable_offset(replica);
+    }
+    return replica.high_watermark;
+}
+
+void Broker::fill_fetch_offsets(Replica& replica, protocol::FetchPartitionResponse& response) const {
+    invariants::leader_high_watermark(replica);
+    response.high_watermark = replica.high_watermark;
+    response.log_start_offset = replica.log.log_start_offset();
+    response.log_end_offset = replica.log.log_end_offset();
+    response.leader_epoch = replica.leader_epoch;
+    response.last_stable_offset = last_stable_offset(replica);
+}
 
 protocol::FetchResponse Broker::fetch(const protocol::FetchRequest& request) {
     protocol::FetchResponse response;
@@ -83,13 +102,16 @@ protocol::FetchResponse Broker::fetch(const protocol::FetchRequest& request) {
         return response;
     }
     const bool from_follower = request.replica != protocol::consumer_replica_id;
+    const Reader reader = from_follower                                                  ? Reader::follower
+                          : request.isolation == protocol::IsolationLevel::read_committed ? Reader::committed
+                                                                                         : Reader::uncommitted;
     std::vector<PartitionRead> reads;
     reads.reserve(context.partitions.size());
     for (const protocol::FetchPartition& partition : context.partitions) {
         reads.push_back(prepare_read(partition, request.replica));
     }
-    await_fetchable(reads, from_follower, request.max_wait);
-    read_partitions(reads, from_follower, request.max_bytes);
+    const bool delayed = await_fetchable(reads, reader, request.max_wait);
+    read_partitions(reads, reader, request.max_bytes, delayed);
     for (PartitionRead& read : reads) {
         response.partitions.push_back(std::move(read.answer));
     }
@@ -151,13 +173,14 @@ void Broker::record_follower_fetch(Replica& replica, BrokerId follower_id, const
     maybe_advance_high_watermark(replica);
 }
 
-void Broker::await_fetchable(std::vector<PartitionRead>& reads, bool from_follower, sim::Duration max_wait) {
-    const auto ready = [&reads, from_follower] {
-        return std::any_of(reads.begin(), reads.end(), [from_follower](const PartitionRead& read) {
+bool Broker::await_fetchable(std::vector<PartitionRead>& reads, Reader reader, sim::Duration max_wait) {
+    const auto ready = [this, &reads, reader] {
+        return std::any_of(reads.begin(), reads.end(), [this, reader](const PartitionRead& read) {
             return read.answered || !still_leading(read) ||
-                   visible_end(*read.replica, from_follower) > read.request.fetch_offset;
+                   visible_end(*read.replica, reader) > read.request.fetch_offset;
         });
     };
+    const bool delayed = !ready();  // Kafka's DelayedFetch: the answer is built when the wait ends
     (void)replicas_changed_.wait_until(sim::deadline_after(max_wait), ready);
     for (PartitionRead& read : reads) {
         if (!read.answered && !still_leading(read)) {
@@ -165,9 +188,11 @@ void Broker::await_fetchable(std::vector<PartitionRead>& reads, bool from_follow
             read.answered = true;
         }
     }
+    return delayed;
 }
 
-void Broker::read_partitions(std::vector<PartitionRead>& reads, bool from_follower, std::uint64_t max_bytes) {
+void Broker::read_partitions(std::vector<PartitionRead>& reads, Reader reader, std::uint64_t max_bytes, bool delayed) {
+    const bool from_follower = reader == Reader::follower;
     std::uint64_t budget = max_bytes;
     bool any_read = false;
     for (PartitionRead& read : reads) {
@@ -176,7 +201,7 @@ void Broker::read_partitions(std::vector<PartitionRead>& reads, bool from_follow
         }
         Replica& replica = *read.replica;
         const ReadResult result = budget == 0 && any_read ? ReadResult{}
-                                  : replica.log.read(read.request.fetch_offset, visible_end(replica, from_follower),
+                                  : replica.log.read(read.request.fetch_offset, visible_end(replica, reader),
                                                      std::min(budget, read.request.max_bytes), verify_crc(), !any_read);
         if (result.status == ReadStatus::corrupt) {
             halt(replica, "corrupt batch on read");
@@ -188,6 +213,15 @@ void Broker::read_partitions(std::vector<PartitionRead>& reads, bool from_follow
             read.answer.batches.resize(1);  // a short read, as with a small fetch.max.bytes
         }
         fill_fetch_offsets(replica, read.answer);
+        if (reader == Reader::committed && !(delayed && config_.bugs.kafka_5376)) {
+            // The aborted transactions of the range read (KAFKA-5376: the delayed path once left them out).
+            const Offset upto = read.answer.batches.empty() ? read.request.fetch_offset
+                                                            : read.answer.batches.back().next_offset();
+            for (const AbortedTransaction& aborted : replica.log.aborted_transactions(read.request.fetch_offset, upto)) {
+                read.answer.aborted_transactions.push_back(
+                    protocol::AbortedTransaction{aborted.producer_id, aborted.first_offset});
+            }
+        }
         if (!from_follower) {
             invariants::consumer_fetch(replica, read.answer);
         }
@@ -228,7 +262,8 @@ protocol::ListOffsetsResponse Broker::list_offsets(const protocol::ListOffsetsRe
         return response;
     }
     invariants::leader_high_watermark(*replica);
-    response.offset = replica->high_watermark;
+    response.offset = request.isolation == protocol::IsolationLevel::read_committed ? last_stable_offset(*replica)
+                                                                                   : replica->high_watermark;
     return response;
 }
 

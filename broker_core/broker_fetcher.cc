@@ -205,6 +205,7 @@ void Broker::follow_leader_offsets(Replica& replica, const protocol::FetchPartit
     const Offset high_watermark(std::min(response.high_watermark.value(), replica.log.log_end_offset().value()));
     if (high_watermark > replica.high_watermark) {
         replica.high_watermark = high_watermark;
+        replica.log.on_high_watermark(high_watermark);
     }
     if (response.log_start_offset > replica.log.log_start_offset()) {
         // The leader's log start moved (retention, DeleteRecords): so does this one, within what

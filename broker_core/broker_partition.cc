@@ -127,11 +127,17 @@ void Broker::become_leader(Replica& replica, const protocol::PartitionState& sta
     replica.notify_changed();
     replica.log.epochs().assign(state.leader_epoch, replica.log.log_end_offset());
     announce(sim::moments::leader_elected, state.partition);
+    if (const std::int32_t partition = transaction_state_partition(replica); partition >= 0) {
+        transaction_coordinator_.on_election(partition, state.leader_epoch.value());
+    }
 }
 
 void Broker::become_follower(Replica& replica, const protocol::PartitionState& state) {
     invariants::epoch_not_behind(replica, state);
     take_role(replica, ReplicaRole::follower, state);
+    if (const std::int32_t partition = transaction_state_partition(replica); partition >= 0) {
+        transaction_coordinator_.on_resignation(partition);
+    }
     sim::trace("BecomeFollower")
         .detail("partition", state.partition.name())
         .detail("leader", state.leader)
@@ -169,6 +175,7 @@ void Broker::maybe_advance_high_watermark(Replica& replica) {
     }
     if (candidate > replica.high_watermark.value()) {
         replica.high_watermark = Offset(candidate);
+        replica.log.on_high_watermark(replica.high_watermark);
         replica.notify_changed();
     }
     invariants::leader_high_watermark(replica);

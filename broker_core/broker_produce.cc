@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "broker_core/broker_internal.h"
 #include "broker_core/invariants.h"
+#include "protocol/control_record.h"
 #include "sim/simulation.h"
 
 namespace eosim::broker_core {
@@ -18,7 +20,7 @@ protocol::ProduceResponse Broker::produce(const protocol::ProduceRequest& reques
     std::vector<PartitionAppend> appends;
     appends.reserve(request.partitions.size());
     for (const protocol::ProducePartition& data : request.partitions) {
-        appends.push_back(append_partition(request.acks, data));
+        appends.push_back(append_partition(request.acks, data, request.transactional_id));
     }
     const sim::Time deadline = sim::deadline_after(request.timeout);
     protocol::ProduceResponse response;
@@ -32,24 +34,74 @@ protocol::ProduceResponse Broker::produce(const protocol::ProduceRequest& reques
     return response;
 }
 
-PartitionAppend Broker::append_partition(std::int16_t acks, const protocol::ProducePartition& data) {
+PartitionAppend Broker::append_partition(std::int16_t acks, const protocol::ProducePartition& data,
+                                         const std::optional<std::string>& transactional_id) {
     PartitionAppend append{.answer = protocol::ProducePartitionResponse{.partition = data.partition},
                            .replica = find(data.partition)};
     append.answer.error = produce_precheck(append.replica, acks);
+    if (append.answer.error == ErrorCode::none && data.batch.control) {
+        append.answer.error = ErrorCode::invalid_request;  // markers come only from coordinators (WriteTxnMarkers)
+    }
     if (append.answer.error != ErrorCode::none) {
         return append;
     }
     append.generation = append.replica->generation;
     append.answer.log_start_offset = append.replica->log.log_start_offset();
-    if (data.batch.producer_id.value() >= 0) {
-        const SequenceCheck check = append.replica->log.producer_state().check(data.batch);
-        if (check.verdict != SequenceVerdict::append) {
-            answer_rejected(append, acks, data, check);
+    if (!producer_checks(append, acks, data)) {
+        return append;
+    }
+    if (data.batch.transactional && transactional_id) {
+        // KIP-890 part 1: the producer's first transactional batch here is verified with its coordinator.
+        append.answer.error = verify_transaction(*append.replica, *transactional_id, data.batch);
+        if (append.answer.error == ErrorCode::none && append.replica->generation != append.generation) {
+            append.answer.error = ErrorCode::not_leader_or_follower;
+        }
+        // The producer's state may have moved while the coordinator was asked: check again.
+        if (append.answer.error != ErrorCode::none || !producer_checks(append, acks, data)) {
             return append;
         }
     }
     append_batch(append, acks, data);
+    if (data.batch.transactional) {
+        append.replica->verification_guards.erase(data.batch.producer_id);  // the transaction is open here now
+    }
     return append;
+}
+
+bool Broker::producer_checks(PartitionAppend& append, std::int16_t acks, const protocol::ProducePartition& data) {
+    if (data.batch.producer_id.value() < 0) {
+        return true;
+    }
+    append.answer.error = transaction_check(*append.replica, data.batch);
+    if (append.answer.error != ErrorCode::none) {
+        return false;
+    }
+    const SequenceCheck check = append.replica->log.producer_state().check(data.batch);
+    if (check.verdict != SequenceVerdict::append && !zombie_taken(data.batch, check)) {
+        answer_rejected(append, acks, data, check);
+        return false;
+    }
+    return true;
+}
+
+ErrorCode Broker::transaction_check(const Replica& replica, const protocol::RecordBatch& batch) const {
+    const TransactionVerdict verdict = replica.log.producer_state().check_transaction(batch);
+    switch (verdict) {
+        case TransactionVerdict::append: return ErrorCode::none;
+        case TransactionVerdict::invalid_txn_state: return ErrorCode::invalid_txn_state;
+        case TransactionVerdict::invalid_producer_epoch:
+            return config_.bugs.no_zombie_fencing && batch.transactional && !batch.control
+                       ? ErrorCode::none
+                       : ErrorCode::invalid_producer_epoch;
+        case TransactionVerdict::coordinator_fenced: return ErrorCode::transaction_coordinator_fenced;
+    }
+    return ErrorCode::none;
+}
+
+bool Broker::zombie_taken(const protocol::RecordBatch& batch, const SequenceCheck& check) const {
+    // The no-zombie-fencing bug switch: a fenced epoch's transactional batch is appended after all.
+    return config_.bugs.no_zombie_fencing && batch.transactional &&
+           check.verdict == SequenceVerdict::invalid_producer_epoch;
 }
 
 ErrorCode Broker::produce_precheck(const Replica* replica, std::int16_t acks) const {
@@ -144,6 +196,122 @@ ErrorCode Broker::await_replication(Replica& replica, std::uint64_t generation, 
         return ErrorCode::not_enough_replicas_after_append;
     }
     return ErrorCode::none;
+}
+
+ErrorCode Broker::verify_transaction(Replica& replica, const std::string& transactional_id,
+                                     const protocol::RecordBatch& batch) {
+    if (config_.bugs.kafka_12671) {
+        return ErrorCode::none;  // KAFKA-12671: a late produce of an ended transaction opens a new one
+    }
+    const auto& producers = replica.log.producer_state().producers();
+    const auto found = producers.find(batch.producer_id);
+    if (found != producers.end() && found->second.current_txn_first_offset &&
+        found->second.epoch == batch.producer_epoch) {
+        return ErrorCode::none;  // its transaction is already open here
+    }
+    // The guard: a marker for the producer that lands while the coordinator is asked removes it, and the
+    // batch must then not be appended (KAFKA-14884), or it would open a transaction nobody ends.
+    const std::uint64_t guard = ++next_verification_guard_;
+    replica.verification_guards[batch.producer_id] = guard;
+    const ErrorCode error = verify_with_coordinator(transactional_id, batch, replica.partition);
+    if (error != ErrorCode::none) {
+        return error;
+    }
+    if (sim::buggify("delayed-verified-append")) {
+        sim::sleep(std::chrono::milliseconds(node_.random().below(50)));  // a marker may overtake the append
+    }
+    const auto kept = replica.verification_guards.find(batch.producer_id);
+    if (!config_.bugs.kafka_14884 && (kept == replica.verification_guards.end() || kept->second != guard)) {
+        sim::trace("VerificationGuardLost")
+            .detail("partition", replica.partition.name())
+            .detail("producer_id", batch.producer_id);
+        return ErrorCode::invalid_txn_state;
+    }
+    return ErrorCode::none;
+}
+
+ErrorCode Broker::verify_with_coordinator(const std::string& transactional_id, const protocol::RecordBatch& batch,
+                                          const protocol::TopicPartition& partition) {
+    const protocol::BrokerId coordinator = coordinator_of(protocol::CoordinatorType::transaction, transactional_id);
+    if (coordinator == protocol::no_broker) {
+        return ErrorCode::not_enough_replicas;  // retriable for the producer, as Kafka maps it
+    }
+    const protocol::AddPartitionsToTxnRequest request{transactional_id, batch.producer_id, batch.producer_epoch,
+                                                       {partition}, true};
+    sim::Result<sim::Message> result =
+        peer(verify_clients_, coordinator).call(sim::make_message(request), config_.request_timeout);
+    if (!result) {
+        return ErrorCode::not_enough_replicas;
+    }
+    const auto& response = result->as<protocol::AddPartitionsToTxnResponse>();
+    ErrorCode error = response.error;
+    for (const protocol::PartitionError& answer : response.partitions) {
+        if (answer.partition == partition && error == ErrorCode::none) {
+            error = answer.error;
+        }
+    }
+    switch (error) {
+        case ErrorCode::not_coordinator:
+        case ErrorCode::coordinator_not_available:
+        case ErrorCode::coordinator_load_in_progress:
+        case ErrorCode::concurrent_transactions:
+            return ErrorCode::not_enough_replicas;  // Kafka's AddPartitionsToTxnManager maps these so
+        default:
+            return error;
+    }
+}
+
+sim::RpcClient& Broker::peer(std::map<protocol::BrokerId, std::unique_ptr<sim::RpcClient>>& clients,
+                             protocol::BrokerId broker) {
+    std::unique_ptr<sim::RpcClient>& client = clients[broker];
+    if (!client) {
+        client = std::make_unique<sim::RpcClient>(node_, config_.addresses.brokers.at(broker), broker_port);
+    }
+    return *client;
+}
+
+protocol::WriteTxnMarkersResponse Broker::write_txn_markers(const protocol::WriteTxnMarkersRequest& request) {
+    // Every marker is appended first, then each waits to be replicated (Kafka appends them with acks=all).
+    std::vector<std::vector<PartitionAppend>> appends;
+    for (const protocol::WritableTxnMarker& marker : request.markers) {
+        std::vector<PartitionAppend>& ours = appends.emplace_back();
+        for (const protocol::TopicPartition& partition : marker.partitions) {
+            ours.push_back(append_marker(marker, partition));
+        }
+    }
+    const sim::Time deadline = sim::deadline_after(config_.request_timeout);
+    protocol::WriteTxnMarkersResponse response;
+    for (std::size_t i = 0; i < appends.size(); ++i) {
+        protocol::TxnMarkerResult& result = response.markers.emplace_back();
+        result.producer_id = request.markers[i].producer_id;
+        for (PartitionAppend& append : appends[i]) {
+            await_append(append, deadline);
+            result.partitions.push_back(protocol::PartitionError{append.answer.partition, append.answer.error});
+        }
+    }
+    return response;
+}
+
+PartitionAppend Broker::append_marker(const protocol::WritableTxnMarker& marker,
+                                      const protocol::TopicPartition& partition) {
+    PartitionAppend append{.answer = protocol::ProducePartitionResponse{.partition = partition},
+                           .replica = find(partition)};
+    append.answer.error = produce_precheck(append.replica, -1);
+    if (append.answer.error != ErrorCode::none) {
+        return append;
+    }
+    append.generation = append.replica->generation;
+    const protocol::TransactionMarker type{
+        marker.committed ? protocol::ControlType::commit : protocol::ControlType::abort, marker.coordinator_epoch};
+    const protocol::ProducePartition data{partition, protocol::marker_batch(marker.producer_id, marker.producer_epoch,
+                                                                            type, detail::now_ms())};
+    append.answer.error = transaction_check(*append.replica, data.batch);
+    if (append.answer.error != ErrorCode::none) {
+        return append;
+    }
+    append.replica->verification_guards.erase(marker.producer_id);
+    append_batch(append, -1, data);
+    return append;
 }
 
 protocol::InitProducerIdResponse Broker::init_producer_id() {

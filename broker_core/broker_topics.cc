@@ -26,25 +26,33 @@ protocol::CreateTopicsResponse Broker::create_topics(const protocol::CreateTopic
 
 protocol::FindCoordinatorResponse Broker::find_coordinator(const protocol::FindCoordinatorRequest& request) {
     protocol::FindCoordinatorResponse response{.error = ErrorCode::coordinator_not_available};
-    const std::string_view name = protocol::coordinator_topic(request.key_type);
-    const protocol::TopicDescription* topic = topic_description(name);
-    if (topic == nullptr) {
+    if (topic_description(protocol::coordinator_topic(request.key_type)) == nullptr) {
         request_internal_topic(request.key_type);
         return response;
     }
-    const protocol::TopicPartition partition{std::string(name),
-                                             protocol::coordinator_partition(request.key, topic->partitions)};
+    response.coordinator = coordinator_of(request.key_type, request.key);
+    if (response.coordinator != protocol::no_broker) {
+        response.error = ErrorCode::none;
+    }
+    return response;
+}
+
+protocol::BrokerId Broker::coordinator_of(protocol::CoordinatorType type, const std::string& key) const {
+    const std::string_view name = protocol::coordinator_topic(type);
+    const protocol::TopicDescription* topic = topic_description(name);
+    if (topic == nullptr) {
+        return protocol::no_broker;
+    }
+    const protocol::TopicPartition partition{std::string(name), protocol::coordinator_partition(key, topic->partitions)};
     const auto state =
         std::find_if(metadata_.partitions.begin(), metadata_.partitions.end(),
                      [&partition](const protocol::PartitionState& s) { return s.partition == partition; });
     const std::vector<protocol::BrokerId>& live = metadata_.live_brokers;
     if (state == metadata_.partitions.end() || state->leader == protocol::no_broker ||
         std::find(live.begin(), live.end(), state->leader) == live.end()) {
-        return response;
+        return protocol::no_broker;
     }
-    response.error = ErrorCode::none;
-    response.coordinator = state->leader;
-    return response;
+    return state->leader;
 }
 
 void Broker::request_internal_topic(protocol::CoordinatorType type) {

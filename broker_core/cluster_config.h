@@ -30,6 +30,15 @@ struct BrokerBugs {
     bool dedup_window_1 = false;        // producer state keeps only the last batch (KAFKA-5494)
     bool producer_state_not_recovered = false;  // a restarted broker forgets every producer
     bool compaction_drops_latest = false;       // the log cleaner may remove a key's latest record
+    // Transactions (docs/bug-switches.md).
+    bool no_zombie_fencing = false;     // appends of a fenced producer epoch are taken
+    bool lso_ignores_open_txn = false;  // the last stable offset is the high watermark
+    bool kafka_5376 = false;            // a delayed (long-poll) read_committed fetch drops its aborted transactions
+    bool kafka_12671 = false;           // no leader-side verification before a producer's first transactional append
+    bool kafka_14884 = false;           // verification without the guard: a marker between it and the append is overtaken
+    bool kafka_17754 = false;           // transaction version 1: no epoch bump per transaction
+    bool kafka_18464 = false;           // EndTxn checks the producer epoch before the pending transition
+    bool coordinator_forgets_markers = false;  // a new coordinator does not finish a loaded Prepare*
 };
 
 }  // namespace eosim::broker_core

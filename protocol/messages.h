@@ -116,6 +116,9 @@ struct ProducePartition {
 
 struct ProduceRequest {
     std::int16_t acks = -1;  // -1 (all), 1, 0
+    // A transactional producer's id: a partition leader verifies the producer's first transactional
+    // batch with its coordinator (KIP-890 part 1).
+    std::optional<std::string> transactional_id;
     sim::Duration timeout{std::chrono::seconds(30)};
     std::vector<ProducePartition> partitions;
 };

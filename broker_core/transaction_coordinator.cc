@@ -1,0 +1,592 @@
+#include "broker_core/transaction_coordinator.h"
+
+#include <algorithm>
+
+#include "protocol/coordinator.h"
+#include "sim/simulation.h"
+
+namespace eosim::broker_core {
+
+using protocol::ErrorCode;
+using protocol::ProducerEpoch;
+using protocol::ProducerId;
+using protocol::TopicPartition;
+using State = TransactionState;
+
+namespace {
+
+std::int64_t now_ms() {
+    return sim::to_ns(sim::now()) / 1'000'000;
+}
+
+bool in_states(State state, std::initializer_list<State> states) {
+    return std::find(states.begin(), states.end(), state) != states.end();
+}
+
+// Kafka's isValidProducerId for an InitProducerId that names the producer's id and epoch: the id is new,
+// or it is the current one, or the previous one retried after its epochs ran out (a rotation).
+bool valid_producer_id(const TransactionMetadata& metadata, ProducerId producer_id, ProducerEpoch epoch) {
+    return metadata.producer_epoch() == protocol::no_producer_epoch || producer_id == metadata.producer_id() ||
+           (producer_id == metadata.previous_producer_id() && TransactionMetadata::epoch_exhausted(epoch));
+}
+
+}  // namespace
+
+TransactionCoordinator::TransactionCoordinator(sim::Node& node, TransactionCoordinatorConfig config,
+                                               TransactionLogAccess access)
+    : node_(node), config_(config), access_(std::move(access)) {
+    node.spawn("txn-abort-timed-out", [this] { abort_timed_out_loop(); });
+}
+
+std::optional<sim::Message> TransactionCoordinator::handle(const sim::Message& request) {
+    if (request.is<protocol::InitProducerIdRequest>()) {
+        const auto& init = request.as<protocol::InitProducerIdRequest>();
+        if (!init.transactional_id) {
+            return std::nullopt;  // an idempotent producer's: the broker hands out an id
+        }
+        return sim::make_message(init_producer_id(init));
+    }
+    if (request.is<protocol::AddPartitionsToTxnRequest>()) {
+        return sim::make_message(add_partitions(request.as<protocol::AddPartitionsToTxnRequest>()));
+    }
+    if (request.is<protocol::EndTxnRequest>()) {
+        return sim::make_message(end_txn(request.as<protocol::EndTxnRequest>()));
+    }
+    return std::nullopt;
+}
+
+const TransactionMetadata* TransactionCoordinator::find(const std::string& transactional_id) const {
+    for (const auto& [index, partition] : partitions_) {
+        const auto found = partition.transactions.find(transactional_id);
+        if (found != partition.transactions.end()) {
+            return &found->second;
+        }
+    }
+    return nullptr;
+}
+
+// ---- where an id lives -----------------------------------------------------------------------------
+
+ErrorCode TransactionCoordinator::place_error(const std::string& transactional_id, Place& place) const {
+    const std::int32_t count = access_.partition_count();
+    if (count <= 0) {
+        return ErrorCode::not_coordinator;
+    }
+    const std::int32_t index = protocol::coordinator_partition(transactional_id, count);
+    const auto found = partitions_.find(index);
+    if (found == partitions_.end()) {
+        return ErrorCode::not_coordinator;
+    }
+    if (found->second.loading) {
+        return ErrorCode::coordinator_load_in_progress;
+    }
+    place = Place{index, found->second.generation, found->second.coordinator_epoch};
+    return ErrorCode::none;
+}
+
+bool TransactionCoordinator::current(const Place& place) const {
+    const auto found = partitions_.find(place.partition);
+    return found != partitions_.end() && found->second.generation == place.generation && !found->second.loading;
+}
+
+TransactionMetadata* TransactionCoordinator::lookup(const Place& place, const std::string& transactional_id) {
+    if (!current(place)) {
+        return nullptr;
+    }
+    auto& transactions = partitions_.at(place.partition).transactions;
+    const auto found = transactions.find(transactional_id);
+    return found != transactions.end() ? &found->second : nullptr;
+}
+
+ErrorCode TransactionCoordinator::get_or_create(const Place& place, const std::string& transactional_id,
+                                                std::int32_t timeout_ms) {
+    if (lookup(place, transactional_id) != nullptr) {
+        return ErrorCode::none;
+    }
+    const protocol::InitProducerIdResponse fresh = access_.new_producer_id();  // may wait for a block of ids
+    if (!current(place)) {
+        return ErrorCode::not_coordinator;
+    }
+    if (fresh.error != ErrorCode::none) {
+        return ErrorCode::coordinator_not_available;
+    }
+    auto& transactions = partitions_.at(place.partition).transactions;
+    if (!transactions.contains(transactional_id)) {  // another request may have created it meanwhile
+        const TransactionTransit initial{.producer_id = fresh.producer_id,
+                                         .producer_epoch = protocol::no_producer_epoch,
+                                         .transaction_timeout_ms = timeout_ms,
+                                         .state = State::empty,
+                                         .last_update_ms = now_ms(),
+                                         .transaction_version = config_.version};
+        transactions.emplace(transactional_id, TransactionMetadata(transactional_id, initial));
+    }
+    return ErrorCode::none;
+}
+
+ErrorCode TransactionCoordinator::log_transition(const Place& place, const std::string& transactional_id,
+                                                 const TransactionTransit& transit) {
+    const ErrorCode appended = access_.append(place.partition, place.coordinator_epoch,
+                                              transaction_log_record(transactional_id, transit, now_ms()));
+    TransactionMetadata* metadata = lookup(place, transactional_id);
+    if (metadata == nullptr) {
+        return ErrorCode::not_coordinator;  // the partition moved: its new coordinator loads what was logged
+    }
+    if (appended != ErrorCode::none) {
+        metadata->cancel_pending_transition();
+        return appended;
+    }
+    const sim::Status completed = metadata->complete_transition(transit);
+    EOSIM_ASSERT_MSG(completed.ok(), "a logged transition does not complete: " + completed.error().message());
+    sim::trace("TxnTransition")
+        .detail("transactional_id", transactional_id)
+        .detail("state", to_string(transit.state))
+        .detail("producer_id", transit.producer_id)
+        .detail("producer_epoch", transit.producer_epoch);
+    return ErrorCode::none;
+}
+
+// ---- InitProducerId --------------------------------------------------------------------------------
+
+protocol::InitProducerIdResponse TransactionCoordinator::init_producer_id(const protocol::InitProducerIdRequest& request) {
+    protocol::InitProducerIdResponse response;
+    const std::string& id = *request.transactional_id;
+    if (id.empty()) {
+        response.error = ErrorCode::invalid_request;
+        return response;
+    }
+    if (request.transaction_timeout_ms <= 0 || request.transaction_timeout_ms > config_.max_timeout_ms) {
+        response.error = ErrorCode::invalid_transaction_timeout;
+        return response;
+    }
+    Place place;
+    if ((response.error = place_error(id, place)) != ErrorCode::none ||
+        (response.error = get_or_create(place, id, request.transaction_timeout_ms)) != ErrorCode::none) {
+        return response;
+    }
+    const std::optional<TransactionTransit> transit = prepare_init(place, id, request, response.error);
+    if (!transit) {
+        return response;
+    }
+    if (transit->state == State::prepare_epoch_fence) {
+        // An older instance's transaction is ongoing: fence it and abort it; the new instance retries
+        // (CONCURRENT_TRANSACTIONS) and then gets its epoch bumped once more.
+        TransactionMetadata* metadata = lookup(place, id);
+        EOSIM_ASSERT(metadata != nullptr && metadata->apply_epoch_fence(*transit).ok());
+        (void)end_transaction(place, id, transit->producer_id, transit->producer_epoch, false, false);
+        response.error = ErrorCode::concurrent_transactions;
+        return response;
+    }
+    response.error = log_transition(place, id, *transit);
+    if (response.error == ErrorCode::none) {
+        response.producer_id = transit->producer_id;
+        response.producer_epoch = transit->producer_epoch;
+    }
+    return response;
+}
+
+std::optional<TransactionTransit> TransactionCoordinator::prepare_init(const Place& place, const std::string& id,
+                                                                       const protocol::InitProducerIdRequest& request,
+                                                                       ErrorCode& error) {
+    TransactionMetadata* metadata = lookup(place, id);
+    const bool expected = request.producer_id != protocol::no_producer_id;
+    if (metadata == nullptr) {
+        error = ErrorCode::not_coordinator;
+    } else if (metadata->pending_transition_in_progress()) {
+        error = ErrorCode::concurrent_transactions;
+    } else if (expected && !valid_producer_id(*metadata, request.producer_id, request.producer_epoch)) {
+        error = ErrorCode::producer_fenced;
+    } else if (metadata->state() == State::ongoing) {
+        auto fence = metadata->prepare_fence_producer_epoch();
+        error = fence ? ErrorCode::none : to_error_code(static_cast<TransactionErrc>(fence.error().value()));
+        return fence ? std::optional(*fence) : std::nullopt;
+    } else if (!in_states(metadata->state(), {State::empty, State::complete_commit, State::complete_abort})) {
+        error = ErrorCode::concurrent_transactions;  // PrepareCommit, PrepareAbort: the client backs off and retries
+    } else if (metadata->producer_epoch_exhausted() &&
+               (!expected || request.producer_epoch == metadata->producer_epoch())) {
+        const protocol::InitProducerIdResponse fresh = access_.new_producer_id();
+        metadata = lookup(place, id);
+        if (metadata == nullptr || fresh.error != ErrorCode::none || metadata->pending_transition_in_progress()) {
+            error = metadata == nullptr ? ErrorCode::not_coordinator : ErrorCode::concurrent_transactions;
+            return std::nullopt;
+        }
+        auto rotated = metadata->prepare_producer_id_rotation(fresh.producer_id, request.transaction_timeout_ms,
+                                                              now_ms(), expected);
+        error = rotated ? ErrorCode::none : to_error_code(static_cast<TransactionErrc>(rotated.error().value()));
+        return rotated ? std::optional(*rotated) : std::nullopt;
+    } else {
+        auto bumped = metadata->prepare_increment_producer_epoch(
+            request.transaction_timeout_ms, expected ? std::optional(request.producer_epoch) : std::nullopt, now_ms());
+        error = bumped ? ErrorCode::none : to_error_code(static_cast<TransactionErrc>(bumped.error().value()));
+        return bumped ? std::optional(*bumped) : std::nullopt;
+    }
+    return std::nullopt;
+}
+
+// ---- AddPartitionsToTxn ----------------------------------------------------------------------------
+
+protocol::AddPartitionsToTxnResponse TransactionCoordinator::add_partitions(
+    const protocol::AddPartitionsToTxnRequest& request) {
+    protocol::AddPartitionsToTxnResponse response;
+    const auto answer_all = [&response, &request](ErrorCode error) {
+        for (const TopicPartition& partition : request.partitions) {
+            response.partitions.push_back(protocol::PartitionError{partition, error});
+        }
+        return response;
+    };
+    Place place;
+    if ((response.error = place_error(request.transactional_id, place)) != ErrorCode::none) {
+        return answer_all(response.error);
+    }
+    TransactionMetadata* metadata = lookup(place, request.transactional_id);
+    if (metadata == nullptr || metadata->producer_id() != request.producer_id) {
+        return answer_all(ErrorCode::invalid_producer_id_mapping);
+    }
+    if (request.verify_only) {
+        return verify_partitions(request, *metadata);
+    }
+    if (metadata->producer_epoch() != request.producer_epoch) {
+        return answer_all(ErrorCode::producer_fenced);
+    }
+    if (metadata->pending_transition_in_progress() ||
+        in_states(metadata->state(), {State::prepare_commit, State::prepare_abort})) {
+        return answer_all(ErrorCode::concurrent_transactions);
+    }
+    const std::set<TopicPartition> added(request.partitions.begin(), request.partitions.end());
+    if (metadata->state() == State::ongoing &&
+        std::includes(metadata->partitions().begin(), metadata->partitions().end(), added.begin(), added.end())) {
+        return answer_all(ErrorCode::none);  // already in the transaction
+    }
+    auto transit = metadata->prepare_add_partitions(added, now_ms(), config_.version);
+    if (!transit) {
+        return answer_all(to_error_code(static_cast<TransactionErrc>(transit.error().value())));
+    }
+    return answer_all(log_transition(place, request.transactional_id, *transit));
+}
+
+// KIP-890 part 1: a partition leader asks whether the partition is in the producer's ongoing transaction
+// before the producer's first transactional append there; nothing changes.
+protocol::AddPartitionsToTxnResponse TransactionCoordinator::verify_partitions(
+    const protocol::AddPartitionsToTxnRequest& request, TransactionMetadata& metadata) const {
+    protocol::AddPartitionsToTxnResponse response;
+    ErrorCode all = ErrorCode::none;
+    if (metadata.producer_epoch() != request.producer_epoch) {
+        all = ErrorCode::producer_fenced;
+    } else if (metadata.pending_transition_in_progress() ||
+               in_states(metadata.state(), {State::prepare_commit, State::prepare_abort})) {
+        all = ErrorCode::concurrent_transactions;
+    }
+    for (const TopicPartition& partition : request.partitions) {
+        ErrorCode error = all;
+        if (error == ErrorCode::none &&
+            (metadata.state() != State::ongoing || !metadata.partitions().contains(partition))) {
+            error = ErrorCode::transaction_abortable;  // not in the transaction: a late write of an ended one
+        }
+        response.partitions.push_back(protocol::PartitionError{partition, error});
+    }
+    return response;
+}
+
+// ---- EndTxn ----------------------------------------------------------------------------------------
+
+protocol::EndTxnResponse TransactionCoordinator::end_txn(const protocol::EndTxnRequest& request) {
+    Place place;
+    protocol::EndTxnResponse response;
+    if ((response.error = place_error(request.transactional_id, place)) != ErrorCode::none) {
+        return response;
+    }
+    return end_transaction(place, request.transactional_id, request.producer_id, request.producer_epoch,
+                           request.committed, true);
+}
+
+protocol::EndTxnResponse TransactionCoordinator::end_transaction(const Place& place, const std::string& id,
+                                                                 ProducerId producer_id, ProducerEpoch producer_epoch,
+                                                                 bool commit, bool from_client) {
+    protocol::EndTxnResponse answer;
+    ProducerId next_producer_id = protocol::no_producer_id;
+    if (const TransactionMetadata* metadata = lookup(place, id);
+        metadata != nullptr && supports_epoch_bump(config_.version) && metadata->producer_epoch_exhausted()) {
+        // The bump of this EndTxn reaches 32767: the producer goes on with a new producer id.
+        const protocol::InitProducerIdResponse fresh = access_.new_producer_id();
+        if (fresh.error != ErrorCode::none) {
+            answer.error = ErrorCode::coordinator_not_available;
+            return answer;
+        }
+        next_producer_id = fresh.producer_id;
+    }
+    const std::optional<TransactionTransit> transit =
+        prepare_end(place, id, {producer_id, producer_epoch, next_producer_id}, commit, from_client, answer);
+    if (!transit) {
+        return answer;
+    }
+    answer.error = log_transition(place, id, *transit);
+    if (answer.error != ErrorCode::none) {
+        if (TransactionMetadata* metadata = lookup(place, id); metadata != nullptr && !from_client) {
+            metadata->mark_failed_epoch_fence();  // the next fence must not bump again (KAFKA-9666)
+        }
+        return answer;
+    }
+    const bool rotated = transit->next_producer_id != protocol::no_producer_id;
+    answer.producer_id = rotated ? transit->next_producer_id : transit->producer_id;
+    answer.producer_epoch = rotated ? ProducerEpoch(0) : transit->producer_epoch;
+    node_.spawn("txn-markers", [this, place, id, transit = *transit] { write_markers(place, id, transit); });
+    return answer;
+}
+
+std::optional<TransactionTransit> TransactionCoordinator::prepare_end(const Place& place, const std::string& id,
+                                                                      const EndingProducer& producer, bool commit,
+                                                                      bool from_client,
+                                                                      protocol::EndTxnResponse& answer) {
+    const ProducerId producer_id = producer.producer_id;
+    const ProducerEpoch epoch = producer.producer_epoch;
+    TransactionMetadata* metadata = lookup(place, id);
+    if (metadata == nullptr) {
+        answer.error = current(place) ? ErrorCode::invalid_producer_id_mapping : ErrorCode::not_coordinator;
+        return std::nullopt;
+    }
+    const bool v2 = supports_epoch_bump(config_.version);
+    const bool fence = !from_client;  // the coordinator's own abort, with the epoch it fenced with
+    const std::int32_t current_epoch = metadata->producer_epoch().value();
+    const bool retry_on_overflow = v2 && !fence && metadata->previous_producer_id() == producer_id &&
+                                   epoch.value() == producer_epoch_max - 1 && current_epoch == 0;
+    const bool retry_on_bump = v2 && !fence && current_epoch == epoch.value() + 1;
+    const bool settled = in_states(metadata->state(), {State::prepare_commit, State::prepare_abort,
+                                                       State::complete_commit, State::complete_abort});
+    const bool valid_epoch = fence || epoch.value() == current_epoch || (settled && (retry_on_bump || retry_on_overflow));
+    // Version 1 cannot tell a retry from the next transaction's request: the same epoch is a retry.
+    const bool retry = v2 ? retry_on_bump || retry_on_overflow : epoch.value() == current_epoch;
+    const bool pending =
+        metadata->pending_transition_in_progress() && metadata->pending_state() != State::prepare_epoch_fence;
+    if (pending && !config_.kafka_18464) {
+        answer.error = ErrorCode::concurrent_transactions;  // first, so that the pending transition completes
+    } else if (metadata->producer_id() != producer_id && !retry_on_overflow) {
+        answer.error = ErrorCode::invalid_producer_id_mapping;
+    } else if (!valid_epoch) {
+        answer.error = ErrorCode::producer_fenced;
+    } else if (pending) {
+        answer.error = ErrorCode::concurrent_transactions;
+    } else {
+        return transition_for_end(*metadata, producer.next_producer_id, commit, retry, answer);
+    }
+    return std::nullopt;
+}
+
+std::optional<TransactionTransit> TransactionCoordinator::transition_for_end(TransactionMetadata& metadata,
+                                                                             ProducerId next_producer_id, bool commit,
+                                                                             bool retry,
+                                                                             protocol::EndTxnResponse& answer) const {
+    const bool v2 = supports_epoch_bump(config_.version);
+    const auto end = [&](State target, bool no_partition_added) -> std::optional<TransactionTransit> {
+        auto transit =
+            metadata.prepare_abort_or_commit(target, config_.version, next_producer_id, now_ms(), no_partition_added);
+        if (!transit) {
+            answer.error = to_error_code(static_cast<TransactionErrc>(transit.error().value()));
+            return std::nullopt;
+        }
+        return *transit;
+    };
+    const auto answer_with = [&](ErrorCode error) -> std::optional<TransactionTransit> {
+        answer.error = error;
+        if (error == ErrorCode::none) {  // a retry of an EndTxn that was done: the epoch it gave
+            answer.producer_id = metadata.producer_id();
+            answer.producer_epoch = metadata.producer_epoch();
+        }
+        return std::nullopt;
+    };
+    switch (metadata.state()) {
+        case State::ongoing: return end(commit ? State::prepare_commit : State::prepare_abort, false);
+        case State::complete_commit:
+            if (commit) {
+                return answer_with(retry ? ErrorCode::none : ErrorCode::invalid_txn_state);
+            }
+            return retry || !v2 ? answer_with(ErrorCode::invalid_txn_state) : end(State::prepare_abort, true);
+        case State::complete_abort:
+            if (!commit) {
+                return retry ? answer_with(ErrorCode::none)
+                             : (v2 ? end(State::prepare_abort, true) : answer_with(ErrorCode::invalid_txn_state));
+            }
+            // A commit of the producer's epoch before an abort the coordinator made (a timeout, a fence):
+            // fenced, as Kafka answers since KAFKA-20785.
+            return answer_with(retry && v2 ? ErrorCode::producer_fenced : ErrorCode::invalid_txn_state);
+        case State::prepare_commit:
+            return answer_with(commit ? ErrorCode::concurrent_transactions : ErrorCode::invalid_txn_state);
+        case State::prepare_abort:
+            if (!commit) {
+                return answer_with(ErrorCode::concurrent_transactions);
+            }
+            return answer_with(retry && v2 ? ErrorCode::producer_fenced : ErrorCode::invalid_txn_state);
+        case State::empty:
+            return !commit && v2 ? end(State::prepare_abort, true) : answer_with(ErrorCode::invalid_txn_state);
+        case State::prepare_epoch_fence:
+        case State::dead: return answer_with(ErrorCode::invalid_txn_state);
+    }
+    return answer_with(ErrorCode::invalid_txn_state);
+}
+
+void TransactionCoordinator::fence_and_abort(const Place& place, const std::string& id) {
+    TransactionMetadata* metadata = lookup(place, id);
+    if (metadata == nullptr || metadata->state() != State::ongoing || metadata->pending_transition_in_progress()) {
+        return;
+    }
+    auto fence = metadata->prepare_fence_producer_epoch();
+    if (!fence) {
+        return;
+    }
+    EOSIM_ASSERT(metadata->apply_epoch_fence(*fence).ok());
+    sim::trace("TxnTimedOut")
+        .detail("transactional_id", id)
+        .detail("producer_id", fence->producer_id)
+        .detail("producer_epoch", fence->producer_epoch);
+    (void)end_transaction(place, id, fence->producer_id, fence->producer_epoch, false, false);
+}
+
+// ---- markers -----------------------------------------------------------------------------------------
+
+void TransactionCoordinator::write_markers(Place place, std::string id, TransactionTransit transit) {
+    std::set<TopicPartition> left = transit.partitions;
+    bool give_up = false;
+    while (!left.empty()) {
+        if (!current(place)) {
+            return;  // the new coordinator finishes it
+        }
+        left = send_markers(place, id, transit, std::move(left), give_up);
+        if (give_up) {
+            sim::trace("TxnMarkersAbandoned", sim::Severity::warn).detail("transactional_id", id);
+            return;
+        }
+        if (!left.empty()) {
+            sim::sleep(config_.marker_retry_backoff);
+        }
+    }
+    complete_transaction(place, id);
+}
+
+std::set<TopicPartition> TransactionCoordinator::send_markers(const Place& place, const std::string& id,
+                                                              const TransactionTransit& transit,
+                                                              std::set<TopicPartition> left, bool& give_up) {
+    std::map<protocol::BrokerId, std::vector<TopicPartition>> by_leader;
+    for (const TopicPartition& partition : left) {
+        const protocol::BrokerId leader = access_.leader_of(partition);
+        if (leader != protocol::no_broker) {
+            by_leader[leader].push_back(partition);
+        }
+    }
+    for (const auto& [leader, partitions] : by_leader) {
+        if (sim::buggify("delayed-txn-markers")) {
+            sim::sleep(std::chrono::milliseconds(node_.random().below(200)));  // markers race the next transaction
+        }
+        const protocol::WriteTxnMarkersRequest request{{protocol::WritableTxnMarker{
+            transit.producer_id, transit.producer_epoch, transit.state == State::prepare_commit,
+            place.coordinator_epoch, partitions}}};
+        const sim::Result<sim::Message> result =
+            access_.marker_client(leader).call(sim::make_message(request), config_.request_timeout);
+        if (!current(place)) {
+            return left;
+        }
+        if (!result) {
+            continue;
+        }
+        for (const protocol::TxnMarkerResult& marker : result->as<protocol::WriteTxnMarkersResponse>().markers) {
+            for (const protocol::PartitionError& answer : marker.partitions) {
+                if (answer.error == ErrorCode::none) {
+                    left.erase(answer.partition);
+                    if (TransactionMetadata* metadata = lookup(place, id)) {
+                        (void)metadata->remove_partition(answer.partition);
+                    }
+                } else if (answer.error == ErrorCode::invalid_producer_epoch ||
+                           answer.error == ErrorCode::transaction_coordinator_fenced) {
+                    give_up = true;  // a newer epoch or coordinator took over: Kafka stops sending too
+                }
+            }
+        }
+    }
+    return left;
+}
+
+void TransactionCoordinator::complete_transaction(const Place& place, const std::string& id) {
+    while (TransactionMetadata* metadata = lookup(place, id)) {
+        if (!metadata->pending_transition_in_progress()) {
+            auto transit = metadata->prepare_complete(now_ms());
+            if (!transit) {
+                sim::trace("TxnCompleteRefused", sim::Severity::warn).detail("transactional_id", id);
+                return;
+            }
+            const ErrorCode error = log_transition(place, id, *transit);
+            if (error == ErrorCode::none || error == ErrorCode::not_coordinator) {
+                return;
+            }
+        }
+        sim::sleep(config_.marker_retry_backoff);  // Kafka retries the append of the completion
+    }
+}
+
+// ---- loading, timeouts -----------------------------------------------------------------------------
+
+void TransactionCoordinator::on_election(std::int32_t partition, std::int32_t coordinator_epoch) {
+    Partition& loaded = partitions_[partition];
+    loaded = Partition{.coordinator_epoch = coordinator_epoch, .generation = next_generation_++};
+    const std::uint64_t generation = loaded.generation;
+    sim::trace("TxnCoordinatorElected").detail("partition", partition).detail("coordinator_epoch", coordinator_epoch);
+    node_.spawn("txn-load", [this, partition, generation] { load(partition, generation); });
+}
+
+void TransactionCoordinator::on_resignation(std::int32_t partition) {
+    if (partitions_.erase(partition) > 0) {
+        sim::trace("TxnCoordinatorResigned").detail("partition", partition);
+    }
+}
+
+void TransactionCoordinator::load(std::int32_t partition, std::uint64_t generation) {
+    if (sim::buggify("slow-coordinator-load")) {
+        sim::sleep(std::chrono::milliseconds(node_.random().below(500)));
+    }
+    auto found = partitions_.find(partition);
+    if (found == partitions_.end() || found->second.generation != generation) {
+        return;
+    }
+    const std::int32_t epoch = found->second.coordinator_epoch;
+    const std::optional<std::vector<protocol::Record>> records = access_.read(partition, epoch);
+    found = partitions_.find(partition);
+    if (!records || found == partitions_.end() || found->second.generation != generation) {
+        return;
+    }
+    LoadedTransactions loaded = load_transactions(*records);
+    const std::vector<std::string> unfinished = transactions_to_complete(loaded);
+    found->second.transactions = std::move(loaded.transactions);
+    found->second.loading = false;
+    sim::trace("TxnCoordinatorLoaded")
+        .detail("partition", partition)
+        .detail("transactions", found->second.transactions.size())
+        .detail("unfinished", unfinished.size());
+    if (config_.forgets_markers) {
+        return;  // the coordinator-forgets-markers bug switch
+    }
+    const Place place{partition, generation, epoch};
+    for (const std::string& id : unfinished) {
+        const TransactionTransit transit = found->second.transactions.at(id).prepare_no_transit();
+        node_.spawn("txn-markers", [this, place, id, transit] { write_markers(place, id, transit); });
+    }
+}
+
+void TransactionCoordinator::abort_timed_out_loop() {
+    while (true) {
+        sim::sleep(config_.abort_timed_out_interval);
+        const std::int64_t now = now_ms();
+        std::vector<std::pair<Place, std::string>> expired;
+        for (const auto& [index, partition] : partitions_) {
+            if (partition.loading) {
+                continue;
+            }
+            for (const auto& [id, metadata] : partition.transactions) {
+                if (metadata.state() == State::ongoing && !metadata.pending_transition_in_progress() &&
+                    metadata.transaction_start_ms() + metadata.transaction_timeout_ms() < now) {
+                    expired.emplace_back(Place{index, partition.generation, partition.coordinator_epoch}, id);
+                }
+            }
+        }
+        for (const auto& [place, id] : expired) {
+            node_.spawn("txn-timeout-abort", [this, place, id] { fence_and_abort(place, id); });
+        }
+    }
+}
+
+}  // namespace eosim::broker_core
