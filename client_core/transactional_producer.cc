@@ -610,6 +610,9 @@ void TransactionalProducer::begin_transaction() {
         // The bump after the last abort did not go through: a transaction on the old epoch might not
         // follow an unknown write, so it may not commit unless the bump succeeds now.
         abortable = s.init_producer_id(sim::deadline_after(s.config.max_block)).result != TxnResult::ok;
+        if (s.fatal) {
+            return;  // fenced meanwhile: no transaction begins
+        }
     }
     ++s.transactions;
     s.label = s.config.client_id + "-t" + std::to_string(s.transactions);
@@ -680,7 +683,7 @@ TxnResult TransactionalProducer::commit_transaction() {
         // Nothing goes to the coordinator: the commit definitely did not happen.
         result = s.fatal ? TxnResult::fatal : TxnResult::abortable;
         done.type = ClientOperation::Type::fail;
-        done.error = std::string(to_string(result));
+        done.error = s.fatal ? error_string(s.fatal_error) : std::string(to_string(result));
     } else if (!s.add_sent) {
         s.end_locally();  // nothing was written: there is nothing to commit
         done.type = ClientOperation::Type::ok;
