@@ -290,8 +290,10 @@ TransactionalProducer::State::CoordinatorAnswer TransactionalProducer::State::ad
             retry = left;  // a top-level error without partition answers
             if (coordinator_moved(response.error)) {
                 coordinator.reset();
+            } else if (fencing(response.error)) {
+                make_fatal(response.error);
             } else if (response.error != ErrorCode::concurrent_transactions) {
-                fencing(response.error) ? make_fatal(response.error) : make_abortable(response.error);
+                make_abortable(response.error);
             }
         }
         changed.notify_all();
