@@ -24,6 +24,21 @@ Script::Script()
       on_offsets_for_leader_epoch([this](const protocol::OffsetsForLeaderEpochRequest& request, const Received&) {
           return Reply::answer(
               protocol::OffsetsForLeaderEpochResponse{ErrorCode::none, request.requested_epoch, log_end(request.partition)});
+      }),
+      on_find_coordinator([](const protocol::FindCoordinatorRequest&, const Received&) {
+          return Reply::answer(protocol::FindCoordinatorResponse{ErrorCode::none, BrokerId(1)});
+      }),
+      on_add_partitions([](const protocol::AddPartitionsToTxnRequest& request, const Received&) {
+          protocol::AddPartitionsToTxnResponse response;
+          for (const protocol::TopicPartition& partition : request.partitions) {
+              response.partitions.push_back(protocol::PartitionError{partition, ErrorCode::none});
+          }
+          return Reply::answer(response);
+      }),
+      on_end_txn([](const protocol::EndTxnRequest& request, const Received&) {
+          return Reply::answer(protocol::EndTxnResponse{
+              ErrorCode::none, request.producer_id,
+              protocol::ProducerEpoch(static_cast<std::int16_t>(request.producer_epoch.value() + 1))});
       }) {}
 
 Offset Script::log_end(const protocol::TopicPartition& partition) const {
@@ -132,6 +147,15 @@ Reply Script::receive(Received entry) {
     }
     if (stored.is<protocol::OffsetsForLeaderEpochRequest>()) {
         return on_offsets_for_leader_epoch(stored.as<protocol::OffsetsForLeaderEpochRequest>(), stored);
+    }
+    if (stored.is<protocol::FindCoordinatorRequest>()) {
+        return on_find_coordinator(stored.as<protocol::FindCoordinatorRequest>(), stored);
+    }
+    if (stored.is<protocol::AddPartitionsToTxnRequest>()) {
+        return on_add_partitions(stored.as<protocol::AddPartitionsToTxnRequest>(), stored);
+    }
+    if (stored.is<protocol::EndTxnRequest>()) {
+        return on_end_txn(stored.as<protocol::EndTxnRequest>(), stored);
     }
     ADD_FAILURE() << "the scripted broker got a request it does not know: " << stored.request.payload.type().name();
     return Reply::never();
@@ -250,6 +274,12 @@ Consumer& ScriptedCluster::make_consumer(ConsumerConfig config) {
     ClientNode& state = client_->state<ClientNode>();
     state.consumer = std::make_unique<Consumer>(*client_, std::move(config), addresses, history);
     return *state.consumer;
+}
+
+TransactionalProducer& ScriptedCluster::make_transactional_producer(TransactionalProducerConfig config) {
+    ClientNode& state = client_->state<ClientNode>();
+    state.transactional_producer = std::make_unique<TransactionalProducer>(*client_, std::move(config), addresses, history);
+    return *state.transactional_producer;
 }
 
 void ScriptedCluster::answer(std::size_t index, sim::Message response) {

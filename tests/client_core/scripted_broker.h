@@ -23,6 +23,8 @@
 #include "client_core/consumer.h"
 #include "client_core/history.h"
 #include "client_core/producer.h"
+#include "client_core/transactional_producer.h"
+#include "protocol/coordinator.h"
 #include "protocol/addresses.h"
 #include "protocol/messages.h"
 #include "sim/rpc.h"
@@ -86,6 +88,9 @@ public:
     using ListOffsetsHandler = std::function<Reply(const protocol::ListOffsetsRequest&, const Received&)>;
     using InitProducerIdHandler = std::function<Reply(const Received&)>;
     using EpochHandler = std::function<Reply(const protocol::OffsetsForLeaderEpochRequest&, const Received&)>;
+    using FindCoordinatorHandler = std::function<Reply(const protocol::FindCoordinatorRequest&, const Received&)>;
+    using AddPartitionsHandler = std::function<Reply(const protocol::AddPartitionsToTxnRequest&, const Received&)>;
+    using EndTxnHandler = std::function<Reply(const protocol::EndTxnRequest&, const Received&)>;
 
     Script();
 
@@ -95,6 +100,11 @@ public:
     ListOffsetsHandler on_list_offsets;
     InitProducerIdHandler on_init_producer_id;
     EpochHandler on_offsets_for_leader_epoch;  // default: the log ends the requested epoch
+    // Transactions. Defaults: broker 1 coordinates every id; every partition is added; EndTxn succeeds
+    // and, as transaction version 2 does, answers the producer's epoch + 1.
+    FindCoordinatorHandler on_find_coordinator;
+    AddPartitionsHandler on_add_partitions;
+    EndTxnHandler on_end_txn;
     std::map<protocol::TopicPartition, std::vector<protocol::RecordBatch>> log;
 
     // The defaults, for handlers that script some requests and leave the rest to them.
@@ -168,6 +178,7 @@ class ClientNode final : public sim::NodeState {
 public:
     std::unique_ptr<Producer> producer;
     std::unique_ptr<Consumer> consumer;
+    std::unique_ptr<TransactionalProducer> transactional_producer;
 };
 
 // A controller and `brokers` scripted brokers (ids 1..n) and a client node.
@@ -179,6 +190,7 @@ public:
 
     Producer& make_producer(ProducerConfig config);
     Consumer& make_consumer(ConsumerConfig config);
+    TransactionalProducer& make_transactional_producer(TransactionalProducerConfig config);
     sim::Node& client() { return *client_; }
     sim::Node& broker(protocol::BrokerId id) { return *brokers_.at(id); }
     // Answers the held request `index` of Script::received().
