@@ -495,7 +495,10 @@ void TransactionalProducer::State::deliver(const protocol::TopicPartition& parti
         for (const Pending& pending : batch) {
             data.batch.records.push_back(pending.record);
         }
-        protocol::ProduceRequest request{.acks = -1, .timeout = config.request_timeout, .partitions = {std::move(data)}};
+        protocol::ProduceRequest request{.acks = -1,
+                                         .transactional_id = config.transactional_id,
+                                         .timeout = config.request_timeout,
+                                         .partitions = {std::move(data)}};
         ++attempts;
         const sim::Result<sim::Message> result = metadata.client(*leader).call(
             sim::make_message(std::move(request)), config.request_timeout + std::chrono::milliseconds(200));

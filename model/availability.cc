@@ -42,6 +42,18 @@ const Operation* operation_at(const History& history, std::uint64_t index) {
     return found != history.operations.end() && found->index == index ? &*found : nullptr;
 }
 
+// A transactional send that failed because of its transaction, not the cluster: its producer was fenced
+// (another instance, or its transaction outlived its timeout), or the transaction was already doomed and
+// the send never went out.
+bool doomed_by_its_transaction(const Operation& op) {
+    if (!op.txn || op.type != OpType::fail) {
+        return false;
+    }
+    const std::string error = op.error.value_or("");
+    return !op.attempts || error == "PRODUCER_FENCED" || error == "INVALID_PRODUCER_EPOCH" ||
+           error == "TRANSACTION_ABORTABLE" || error == "INVALID_TXN_STATE" || error == "INVALID_PRODUCER_ID_MAPPING";
+}
+
 }  // namespace
 
 std::vector<Anomaly> check_unavailable(const History& history) {
@@ -52,7 +64,7 @@ std::vector<Anomaly> check_unavailable(const History& history) {
     }
     const InvokeOf invoke_of = invoke_of_completion(history);
     for (const Operation& op : history.operations) {
-        if (op.f != "send" || (op.type != OpType::fail && op.type != OpType::info)) {
+        if (op.f != "send" || (op.type != OpType::fail && op.type != OpType::info) || doomed_by_its_transaction(op)) {
             continue;
         }
         const auto invoke = invoke_of.find(op.index);

@@ -80,6 +80,12 @@ bool ClusterHealth::quiescent() const {
             return false;
         }
     }
+    for (sim::Node* writer : nodes_.txn_writers) {
+        const auto& workload = writer->state<TxnWriterWorkload>();
+        if (workload.busy() || workload.probes_left() > 0) {
+            return false;
+        }
+    }
     return every_partition_settled(
         [this](const TopicPartition& partition, const protocol::PartitionState& state) {
             return caught_up(partition, state);

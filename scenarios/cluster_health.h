@@ -17,6 +17,7 @@ struct ClusterNodes {
     std::vector<sim::Node*> brokers;
     std::vector<sim::Node*> producers;  // their state is a ProducerWorkload
     std::vector<sim::Node*> consumers;  // their state is a ConsumerWorkload
+    std::vector<sim::Node*> txn_writers;  // their state is a TxnWriterWorkload
 };
 
 // Health and quiescence of a run's cluster, read from the nodes' states: what the nemesis's guards ask

@@ -205,12 +205,24 @@ void Run::build_clients() {
             return std::make_unique<ProducerWorkload>(n, config, addresses_, history_, spec_, i, stop_at);
         }));
     }
-    for (std::int32_t i = 1; i <= spec_.workload.consumers; ++i) {
+    for (std::int32_t i = 1; i <= spec_.workload.consumers + spec_.workload.read_committed_consumers; ++i) {
         client_core::ConsumerConfig config;
-        config.client_id = fmt::format("consumer-{}", i);
+        const bool committed = i > spec_.workload.consumers;
+        config.client_id = committed ? fmt::format("rc-consumer-{}", i - spec_.workload.consumers)
+                                     : fmt::format("consumer-{}", i);
+        config.isolation =
+            committed ? protocol::IsolationLevel::read_committed : protocol::IsolationLevel::read_uncommitted;
         nodes_.consumers.push_back(&simulation_.add_node(config.client_id, [this, config](sim::Node& n) {
             return std::make_unique<ConsumerWorkload>(n, config, addresses_, history_, spec_);
         }));
+    }
+    for (std::int32_t i = 1; i <= spec_.workload.transactional_producers; ++i) {
+        for (std::int32_t instance = 0; instance < spec_.workload.txn_instances; ++instance) {
+            const std::string name = instance == 0 ? fmt::format("txn-{}", i) : fmt::format("txn-{}-b", i);
+            nodes_.txn_writers.push_back(&simulation_.add_node(name, [this, i, instance, stop_at](sim::Node& n) {
+                return std::make_unique<TxnWriterWorkload>(n, addresses_, history_, spec_, i, instance > 0, stop_at);
+            }));
+        }
     }
     if (spec_.workload.delete_records_every_max_ms > 0) {
         admin_ = &simulation_.add_node("admin", [this, stop_at](sim::Node& n) {
@@ -248,7 +260,7 @@ void Run::draw_faults() {
     };
     nemesis.servers.push_back("controller");
     nemesis.servers.insert(nemesis.servers.end(), broker_names.begin(), broker_names.end());
-    for (const auto* clients : {&nodes_.producers, &nodes_.consumers}) {
+    for (const auto* clients : {&nodes_.producers, &nodes_.consumers, &nodes_.txn_writers}) {
         const std::vector<std::string> client_names = names(*clients);
         nemesis.clients.insert(nemesis.clients.end(), client_names.begin(), client_names.end());
     }
@@ -267,7 +279,7 @@ void Run::start() {
         }
     });
     nodes_.controller->start();
-    for (const auto* group : {&nodes_.brokers, &nodes_.producers, &nodes_.consumers}) {
+    for (const auto* group : {&nodes_.brokers, &nodes_.producers, &nodes_.consumers, &nodes_.txn_writers}) {
         for (sim::Node* node : *group) {
             node->start();
         }
@@ -319,6 +331,11 @@ void Run::heal() {
     await_healthy_stretch();
     for (sim::Node* producer : nodes_.producers) {
         producer->state<ProducerWorkload>().probe();
+    }
+    for (sim::Node* writer : nodes_.txn_writers) {
+        if (!writer->state<TxnWriterWorkload>().standby()) {
+            writer->state<TxnWriterWorkload>().probe();
+        }
     }
     settle();
     quiesced_ = true;
@@ -408,6 +425,9 @@ model::History Run::history(bool stuck) {
         return history;
     }
     for (const auto& [partition, state] : nodes_.controller->state<Controller>().partitions()) {
+        if (protocol::is_internal_topic(partition.topic)) {
+            continue;  // the coordinators' own logs: no client reads or writes them
+        }
         for (const BrokerId replica : state.replicas) {
             sim::Node& broker = *nodes_.brokers[static_cast<std::size_t>(replica.value() - 1)];
             if (!broker.up()) {

@@ -25,7 +25,12 @@ const std::set<std::string, std::less<>>& anomaly_names() {
                                                           "compaction-consistency",
                                                           "aborted-read",
                                                           "undone-delete",
-                                                          "invariant-violation"};
+                                                          "invariant-violation",
+                                                          "zombie-write",
+                                                          "hanging-transaction",
+                                                          "uncommitted-read",
+                                                          "torn-transaction",
+                                                          "spurious-fence"};
     return names;
 }
 
@@ -297,13 +302,40 @@ std::vector<protocol::TopicDescription> parse_topics(Reader& reader, const toml:
     return topics;
 }
 
+void parse_transactional_workload(Reader& reader, const std::string& source, const toml::table* workload,
+                                  WorkloadSpec& w) {
+    reader.integer(workload, "transactional_producers", w.transactional_producers, 0, 16);
+    reader.integer(workload, "read_committed_consumers", w.read_committed_consumers, 0, 16);
+    reader.integer(workload, "txn_abort_percent", w.txn_abort_percent, 0, 100);
+    reader.integer(workload, "txn_timeout_ms", w.txn_timeout_ms, 100, 900'000);
+    reader.integer(workload, "txn_stall_percent", w.txn_stall_percent, 0, 100);
+    reader.integer(workload, "txn_instances", w.txn_instances, 1, 2);
+    if (workload != nullptr && workload->get("txn_sends") != nullptr) {
+        const toml::array* sends = workload->get("txn_sends")->as_array();
+        const auto bound = [sends](std::size_t i) {
+            return sends != nullptr && sends->size() == 2 ? (*sends)[i].value<std::int64_t>() : std::nullopt;
+        };
+        if (!bound(0) || !bound(1) || *bound(0) < 1 || *bound(1) < *bound(0) || *bound(1) > 1000) {
+            throw SpecError(fmt::format("{}: txn_sends must be [low, high] with 1 <= low <= high <= 1000",
+                                        where(source, workload->get("txn_sends")->source())));
+        }
+        w.txn_sends_min = static_cast<std::int32_t>(*bound(0));
+        w.txn_sends_max = static_cast<std::int32_t>(*bound(1));
+    }
+    if (w.txn_stall_percent > 0 && w.txn_stall_max_ms == 0) {
+        throw SpecError(fmt::format("{}: txn_stall_percent needs txn_stall_ms",
+                                    where(source, workload->get("txn_stall_percent")->source())));
+    }
+}
+
 void parse_workload(Reader& reader, const std::string& source, bool compacted, WorkloadSpec& w) {
     const toml::table* workload = reader.table("workload");
     reader.known_keys(
         workload, "workload",
         {"producers", "consumers", "acks", "idempotent", "keyed", "max_in_flight", "send_interval_ms", "value_bytes",
          "delivery_timeout_ms", "pause_every_ms", "pause_ms", "delete_records_every_ms", "tombstone_percent", "keys",
-         "probe_sends", "probe_idle_ms"});
+         "probe_sends", "probe_idle_ms", "transactional_producers", "read_committed_consumers", "txn_sends",
+         "txn_abort_percent", "txn_timeout_ms", "txn_stall_percent", "txn_stall_ms", "txn_instances"});
     reader.integer(workload, "producers", w.producers, 0, 16);
     reader.integer(workload, "consumers", w.consumers, 0, 16);
     std::string acks = "all";
@@ -360,6 +392,8 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
         throw SpecError(fmt::format("{}: workload: pause_every_ms and pause_ms go together",
                                     workload != nullptr ? where(source, workload->source()) : source));
     }
+    ms_range("txn_stall_ms", w.txn_stall_min_ms, w.txn_stall_max_ms);
+    parse_transactional_workload(reader, source, workload, w);
 }
 
 void parse_faults(Reader& reader, const std::string& source, FaultSpec& spec_faults) {
@@ -469,7 +503,7 @@ void parse_checks(Reader& reader, const std::string& source, bool idempotent, Ch
 
 const std::vector<std::string>& allowance_causes() {
     static const std::vector<std::string> causes{"retried-send", "acks-1", "power-loss", "unclean-election",
-                                                 "tombstone-outran-replica"};
+                                                 "tombstone-outran-replica", "read-uncommitted"};
     return causes;
 }
 

@@ -72,6 +72,24 @@ struct WorkloadSpec {
     // offset of a random partition (0, 0: never).
     std::int64_t delete_records_every_min_ms = 0;
     std::int64_t delete_records_every_max_ms = 0;
+    // Transactions (docs/transactions.md, "Workload"). Transactional writers, each with its own
+    // transactional id ("txn-<i>"), run transactions of a draw of txn_sends sends over the topics'
+    // partitions, and abort txn_abort_percent of them on purpose.
+    std::int32_t transactional_producers = 0;
+    std::int32_t read_committed_consumers = 0;  // besides `consumers`, which read uncommitted
+    std::int32_t txn_sends_min = 1;
+    std::int32_t txn_sends_max = 6;
+    std::int32_t txn_abort_percent = 20;
+    std::int64_t txn_timeout_ms = 10'000;  // transaction.timeout.ms
+    // In this share of its transactions a writer stalls (a long pause of its process) for a draw of
+    // txn_stall_ms after its first send, then goes on: past its timeout, the coordinator has aborted the
+    // transaction and fenced the writer.
+    std::int32_t txn_stall_percent = 0;
+    std::int64_t txn_stall_min_ms = 0;
+    std::int64_t txn_stall_max_ms = 0;
+    // 2: each transactional id has a second instance ("txn-<i>-b") that takes over at a random moment while
+    // the first is alive; from then on each one fenced starts again after a pause and fences the other.
+    std::int32_t txn_instances = 1;
 };
 
 struct FaultSpec {

@@ -193,4 +193,115 @@ ConsumerWorkload::ConsumerWorkload(sim::Node& node, client_core::ConsumerConfig 
     });
 }
 
+// ---- Transactional writer ------------------------------------------------------------------------
+
+TxnWriterWorkload::TxnWriterWorkload(sim::Node& node, const broker_core::ClusterAddresses& addresses,
+                                     HistoryRecorder& history, const Spec& spec, int index, bool standby,
+                                     sim::Time stop_at)
+    : node_(node), addresses_(addresses), history_(history), spec_(spec), index_(index), standby_(standby) {
+    node.spawn("txn-workload", [this, stop_at] { run(stop_at); });
+}
+
+void TxnWriterWorkload::probe() {
+    probes_left_ = spec_.workload.probe_sends;
+    node_.spawn("txn-probe", [this] { probe_loop(); });
+}
+
+client_core::TransactionalProducer* TxnWriterWorkload::ready_producer(sim::Time until) {
+    if (current_ready_ && !producers_.back()->fatal()) {
+        return producers_.back().get();
+    }
+    const WorkloadSpec& workload = spec_.workload;
+    while (sim::now() < until) {
+        if (fenced_before_ || !producers_.empty()) {
+            // The fenced instance lingers a while (a zombie that has not noticed yet) before it starts over.
+            sim::sleep(std::chrono::milliseconds(200 + node_.random().below(1800)));
+        }
+        client_core::TransactionalProducerConfig config;
+        config.client_id = node_.name();
+        config.transactional_id = fmt::format("txn-{}", index_);
+        config.transaction_timeout = std::chrono::milliseconds(workload.txn_timeout_ms);
+        config.delivery_timeout = std::chrono::milliseconds(workload.delivery_timeout_ms);
+        producers_.push_back(std::make_unique<client_core::TransactionalProducer>(
+            node_, std::move(config), protocol::ClusterAddresses(addresses_), history_));
+        busy_ = true;
+        const client_core::TxnResult result = producers_.back()->init_transactions();
+        busy_ = false;
+        if (result == client_core::TxnResult::ok) {
+            current_ready_ = true;
+            return producers_.back().get();
+        }
+        fenced_before_ = result == client_core::TxnResult::fatal;
+    }
+    return nullptr;
+}
+
+TxnWriterWorkload::Ended TxnWriterWorkload::finish(client_core::TransactionalProducer& producer, bool abort) {
+    client_core::TxnResult result = client_core::TxnResult::timed_out;
+    for (int attempt = 0; attempt < 3 && result == client_core::TxnResult::timed_out; ++attempt) {
+        result = abort ? producer.abort_transaction() : producer.commit_transaction();
+    }
+    if (!abort && result == client_core::TxnResult::abortable) {
+        return finish(producer, true) == Ended::aborted ? Ended::aborted : Ended::unknown;
+    }
+    switch (result) {
+        case client_core::TxnResult::ok: return abort ? Ended::aborted : Ended::committed;
+        case client_core::TxnResult::fatal: return Ended::fenced;
+        default: return Ended::unknown;
+    }
+}
+
+TxnWriterWorkload::Ended TxnWriterWorkload::transaction(client_core::TransactionalProducer& producer,
+                                                        std::int32_t sends, bool abort, bool stall) {
+    const WorkloadSpec& workload = spec_.workload;
+    busy_ = true;
+    producer.begin_transaction();
+    for (std::int32_t n = 0; n < sends; ++n) {
+        const std::string key = fmt::format("k{}", node_.random().below(static_cast<std::uint64_t>(workload.keys)));
+        std::string value = fmt::format("{}-{}", node_.name(), values_++);
+        value.resize(std::max<std::size_t>(value.size(), static_cast<std::size_t>(workload.value_bytes)), '.');
+        (void)producer.send(pick_topic(node_, spec_).name, key, value);
+        const bool stalls = stall && n == 0;
+        sim::sleep(std::chrono::milliseconds(
+            stalls ? node_.random().between(workload.txn_stall_min_ms, workload.txn_stall_max_ms)
+                   : node_.random().between(workload.send_interval_min_ms, workload.send_interval_max_ms)));
+    }
+    const Ended ended = finish(producer, abort);
+    busy_ = false;
+    if (ended == Ended::fenced || ended == Ended::unknown) {
+        current_ready_ = false;  // a new producer takes over the transactional id (and ends what was left)
+        fenced_before_ = true;
+    }
+    return ended;
+}
+
+void TxnWriterWorkload::run(sim::Time stop_at) {
+    const WorkloadSpec& workload = spec_.workload;
+    if (standby_) {
+        sim::sleep(std::chrono::nanoseconds(node_.random().below(static_cast<std::uint64_t>(
+            std::max<std::int64_t>(1, sim::to_ns(stop_at) - sim::to_ns(sim::now()))))));
+    }
+    while (sim::now() < stop_at) {
+        client_core::TransactionalProducer* producer = ready_producer(stop_at);
+        if (producer == nullptr) {
+            break;
+        }
+        const auto sends = static_cast<std::int32_t>(node_.random().between(workload.txn_sends_min, workload.txn_sends_max));
+        const bool abort = node_.random().below(100) < static_cast<std::uint64_t>(workload.txn_abort_percent);
+        const bool stall = node_.random().below(100) < static_cast<std::uint64_t>(workload.txn_stall_percent);
+        (void)transaction(*producer, sends, abort, stall);
+        sim::sleep(std::chrono::milliseconds(
+            node_.random().between(workload.send_interval_min_ms, workload.send_interval_max_ms)));
+    }
+}
+
+void TxnWriterWorkload::probe_loop() {
+    while (probes_left_ > 0) {
+        client_core::TransactionalProducer* producer = ready_producer(sim::Time::max());
+        if (transaction(*producer, 1, false, false) == Ended::committed) {
+            --probes_left_;
+        }
+    }
+}
+
 }  // namespace eosim::scenarios

@@ -10,6 +10,7 @@
 #include "client_core/history.h"
 #include "client_core/metadata_client.h"
 #include "client_core/producer.h"
+#include "client_core/transactional_producer.h"
 #include "scenarios/spec.h"
 #include "sim/node.h"
 
@@ -41,6 +42,52 @@ private:
     int index_;
     client_core::Producer producer_;
     std::int32_t probes_left_ = 0;
+};
+
+// A transactional writer: one instance of the transactional id "txn-<index>". Until `stop_at` it runs
+// transactions of a draw of txn_sends sends over the spec's topics and commits them, or aborts them on
+// purpose (txn_abort_percent), stalling after the first send in txn_stall_percent of them; after healing
+// it runs probe transactions (one send each) until probe_sends have committed. An instance that is
+// fenced starts over as a new producer after a pause (fencing the other instance, if there is one); a
+// `standby` instance first starts at a random moment before `stop_at` and does not probe.
+class TxnWriterWorkload final : public sim::NodeState {
+public:
+    TxnWriterWorkload(sim::Node& node, const broker_core::ClusterAddresses& addresses,
+                      client_core::HistoryRecorder& history, const Spec& spec, int index, bool standby,
+                      sim::Time stop_at);
+    // Starts the probe transactions (the cluster has healed).
+    void probe();
+    [[nodiscard]] std::int32_t probes_left() const { return probes_left_; }
+    // In a transaction, or starting a producer.
+    [[nodiscard]] bool busy() const { return busy_; }
+    [[nodiscard]] bool standby() const { return standby_; }
+
+private:
+    enum class Ended : std::uint8_t { committed, aborted, fenced, unknown };
+
+    void run(sim::Time stop_at);
+    void probe_loop();
+    // A producer ready for a transaction: the current one, or a new one initialized (after a pause when
+    // the last was fenced). Null when none could be initialized before `until`.
+    client_core::TransactionalProducer* ready_producer(sim::Time until);
+    Ended transaction(client_core::TransactionalProducer& producer, std::int32_t sends, bool abort, bool stall);
+    // commit_transaction or abort_transaction, retried while it times out; an abortable commit is aborted.
+    Ended finish(client_core::TransactionalProducer& producer, bool abort);
+
+    sim::Node& node_;
+    const broker_core::ClusterAddresses& addresses_;
+    client_core::HistoryRecorder& history_;
+    const Spec& spec_;
+    int index_;
+    bool standby_;
+    // Every producer this instance made, the current one last: a fenced one is kept (its fibers may still
+    // be finishing) but never used again.
+    std::vector<std::unique_ptr<client_core::TransactionalProducer>> producers_;
+    bool current_ready_ = false;
+    bool fenced_before_ = false;
+    bool busy_ = false;
+    std::int32_t probes_left_ = 0;
+    std::uint64_t values_ = 0;
 };
 
 // An admin client that deletes records now and then: DeleteRecords up to a committed offset of a
