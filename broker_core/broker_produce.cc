@@ -17,6 +17,11 @@ using protocol::Offset;
 protocol::ProduceResponse Broker::produce(const protocol::ProduceRequest& request) {
     // Every partition is appended first; then, with acks=all, the answer waits for each to be replicated
     // until one shared deadline (Kafka's DelayedProduce).
+    if (request.transactional_id && sim::buggify("produce-backlog")) {
+        // A request that waited in the broker's queue past the client's timeout: the client has given up on
+        // it, maybe ended its transaction, and it is appended only now (KAFKA-12671's late produce).
+        sim::sleep(std::chrono::milliseconds(node_.random().below(1500)));
+    }
     std::vector<PartitionAppend> appends;
     appends.reserve(request.partitions.size());
     for (const protocol::ProducePartition& data : request.partitions) {
@@ -311,6 +316,9 @@ PartitionAppend Broker::append_marker(const protocol::WritableTxnMarker& marker,
     }
     append.replica->verification_guards.erase(marker.producer_id);
     append_batch(append, -1, data);
+    if (append.answer.error == ErrorCode::none) {
+        announce(sim::moments::txn_marker_written, partition);
+    }
     return append;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "protocol/coordinator.h"
+#include "protocol/topics.h"
 #include "sim/simulation.h"
 
 namespace eosim::broker_core {
@@ -328,6 +329,10 @@ protocol::EndTxnResponse TransactionCoordinator::end_transaction(const Place& pl
     const bool rotated = transit->next_producer_id != protocol::no_producer_id;
     answer.producer_id = rotated ? transit->next_producer_id : transit->producer_id;
     answer.producer_epoch = rotated ? ProducerEpoch(0) : transit->producer_epoch;
+    sim::witness().announce(sim::Moment{
+        .name = sim::moments::txn_prepared,
+        .node = node_.name(),
+        .partition = protocol::TopicPartition{std::string(protocol::transaction_state_topic), place.partition}.name()});
     node_.spawn("txn-markers", [this, place, id, transit = *transit] { write_markers(place, id, transit); });
     return answer;
 }

@@ -43,6 +43,9 @@ const std::vector<MomentInfo>& aim_moments() {
         {sim::moments::isr_expanded, "a leader's ISR just grew (peer: the follower added)"},
         {sim::moments::recovery, "a restarted broker just recovered a partition's log from disk (peer: none)"},
         {sim::moments::cleaner_pass, "the cleaner just rewrote segments of a compacted log (peer: none)"},
+        {sim::moments::txn_prepared,
+         "a transaction coordinator just logged PrepareCommit or PrepareAbort, its markers not yet written (peer: none)"},
+        {sim::moments::txn_marker_written, "a partition leader just appended a transaction marker (peer: none)"},
         {sim::moments::log_start_moved,
          "retention, DeleteRecords or a follower taking its leader's just moved a log start (peer: the leader, on a follower)"},
     };

@@ -24,6 +24,24 @@ const std::vector<BugSwitch>& bug_switches() {
          "a restarted broker forgets every producer, so a retry of a batch it already has is written again"},
         {"compaction-drops-latest", "breaks log compaction's guarantee", "compaction-consistency, lost-write",
          "compaction", "the log cleaner takes a key's latest record for superseded and removes it"},
+        {"no-zombie-fencing", "breaks KIP-98's producer fencing", "zombie-write", "txn-zombie",
+         "a partition leader appends a transactional batch of an epoch older than the producer's newest one"},
+        {"lso-ignores-open-txn", "breaks the last stable offset", "uncommitted-read, aborted-read", "txn-basic",
+         "the last stable offset is the high watermark, so read_committed readers read open transactions"},
+        {"kafka-5376", "re-creates KAFKA-5376", "aborted-read", "txn-basic",
+         "a read_committed fetch that waited (the delayed fetch path) is answered without its aborted transactions"},
+        {"kafka-12671", "re-creates KAFKA-12671 (before KIP-890)", "hanging-transaction, aborted-read, stuck", "txn-basic",
+         "transaction version 1 and no verification: a produce that arrives after its transaction ended opens a "
+         "transaction nobody ends, or joins the next one"},
+        {"kafka-14884", "re-creates KAFKA-14884 (KIP-890 part 1 without its guard)", "hanging-transaction, aborted-read, stuck",
+         "txn-basic",
+         "transaction version 1 and verification without the guard: an abort marker that lands between the "
+         "verification and the append is overtaken by the append"},
+        {"kafka-17754", "re-creates KAFKA-17754 (transaction version 1)", "aborted-read, torn-transaction", "txn-basic",
+         "no epoch bump per transaction: a late produce or EndTxn of one transaction lands in the next one"},
+        {"coordinator-forgets-markers", "breaks the coordinator's failover", "hanging-transaction, stuck",
+         "txn-coordinator-failover",
+         "a new transaction coordinator does not write the markers of the PrepareCommit and PrepareAbort it loaded"},
     };
     return switches;
 }
@@ -55,6 +73,22 @@ bool apply_bug(std::string_view name, broker_core::BrokerBugs& bugs) {
         bugs.producer_state_not_recovered = true;
     } else if (name == "compaction-drops-latest") {
         bugs.compaction_drops_latest = true;
+    } else if (name == "no-zombie-fencing") {
+        bugs.no_zombie_fencing = true;
+    } else if (name == "lso-ignores-open-txn") {
+        bugs.lso_ignores_open_txn = true;
+    } else if (name == "kafka-5376") {
+        bugs.kafka_5376 = true;
+    } else if (name == "kafka-12671") {
+        bugs.kafka_12671 = true;
+        bugs.kafka_17754 = true;  // before KIP-890 part 2 too: a late produce keeps its epoch
+    } else if (name == "kafka-14884") {
+        bugs.kafka_14884 = true;
+        bugs.kafka_17754 = true;
+    } else if (name == "kafka-17754") {
+        bugs.kafka_17754 = true;
+    } else if (name == "coordinator-forgets-markers") {
+        bugs.coordinator_forgets_markers = true;
     } else {
         return false;
     }

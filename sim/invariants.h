@@ -34,6 +34,10 @@ inline constexpr std::string_view leader_elected = "leader-elected";    // a bro
 inline constexpr std::string_view isr_expanded = "isr-expand";          // a leader's ISR just grew by a follower (peer)
 inline constexpr std::string_view recovery = "recovery";                // a restarted broker just recovered a log
 inline constexpr std::string_view cleaner_pass = "cleaner-pass";        // the cleaner just rewrote segments of a log
+// a transaction coordinator just logged PrepareCommit or PrepareAbort: its markers are about to go out
+inline constexpr std::string_view txn_prepared = "txn-prepared";
+// a partition leader just appended a transaction marker (peer: none)
+inline constexpr std::string_view txn_marker_written = "txn-marker-written";
 // a replica's log start moved (records below it are gone): retention, DeleteRecords, or a follower after its leader
 inline constexpr std::string_view log_start_moved = "log-start-moved";
 // the cleaner removed a tombstone (subject: its key; numbers: offset, timestamp_ms, removed_at_ms,
