@@ -469,7 +469,7 @@ void parse_checks(Reader& reader, const std::string& source, bool idempotent, Ch
 
 const std::vector<std::string>& allowance_causes() {
     static const std::vector<std::string> causes{"retried-send", "acks-1", "power-loss", "unclean-election",
-                                                 "tombstone-outran-replica"};
+                                                 "tombstone-outran-replica", "read-uncommitted"};
     return causes;
 }
 
