@@ -67,6 +67,9 @@ std::vector<Anomaly> check_unavailable(const History& history) {
         if (op.f != "send" || (op.type != OpType::fail && op.type != OpType::info) || doomed_by_its_transaction(op)) {
             continue;
         }
+        if (fenced_error(op.error)) {
+            continue;  // another instance took over its transactional id: spurious-fence judges that
+        }
         const auto invoke = invoke_of.find(op.index);
         const Operation* invoked = invoke == invoke_of.end() ? nullptr : operation_at(history, invoke->second);
         if (invoked == nullptr) {

@@ -798,6 +798,49 @@ Anomaly aborted_read(const Operation& failed, const std::vector<const Read*>& re
                                 {"log_offsets", log_offsets}}};
 }
 
+Json read_json(const Read* read) {
+    return {{"index", read->index},
+            {"process", read->process},
+            {"offset", read->offset},
+            {"isolation", read->read_committed ? "read_committed" : "read_uncommitted"}};
+}
+
+Anomaly aborted_transaction_read(const TxnSend& send, const std::vector<const Read*>& readers) {
+    Json reader_evidence = Json::array();
+    for (const Read* read : readers) {
+        reader_evidence.push_back(read_json(read));
+    }
+    const bool read_committed = std::any_of(readers.begin(), readers.end(), [](const Read* read) {
+        return read->read_committed;
+    });
+    const Transaction& transaction = *send.transaction;
+    const std::string why = transaction.end != nullptr
+                                ? fmt::format("{} op {} {}", transaction.end->f, transaction.end->index,
+                                              transaction.end->type == OpType::ok ? "completed ok" : "failed")
+                                : std::string("no commit was invoked");
+    const std::uint64_t send_index = send.completion != nullptr ? send.completion->index : send.invoke->index;
+    return Anomaly{
+        .name = "aborted-read",
+        .partition = std::string(send.partition),
+        .description = fmt::format(
+            "send op {} ({}) of {} to {} belongs to transaction {}, aborted ({}), yet it was read by {}", send_index,
+            send.invoke->process, json_quoted(send.value), send.partition, transaction.label, why,
+            join_items(readers,
+                       [](const Read* read) {
+                           return fmt::format("poll op {} ({}, {}) at offset {}", read->index, read->process,
+                                              read->read_committed ? "read_committed" : "read_uncommitted",
+                                              read->offset);
+                       })),
+        .evidence = {{"send_index", send_index},
+                     {"invoke_index", send.invoke->index},
+                     {"process", send.invoke->process},
+                     {"value", send.value},
+                     {"txn", transaction.label},
+                     {"ended_by", transaction.end != nullptr ? Json(transaction.end->index) : Json(nullptr)},
+                     {"reads", reader_evidence}},
+        .causes = read_committed ? std::vector<std::string>{} : std::vector<std::string>{"read-uncommitted"}};
+}
+
 // ---- the checkers, over facts computed once ----
 
 using Checker = std::vector<Anomaly> (*)(const Facts&);
@@ -818,8 +861,8 @@ std::vector<Anomaly> check_lost_writes(const Facts& facts) {
         without_replicas ? covered_stretches(facts) : std::map<Text, std::vector<Covered>>{};
     std::vector<Anomaly> found;
     for (const AckedSend& send : facts.sends) {
-        if (send.acks == Acks::none) {
-            continue;
+        if (send.acks == Acks::none || !facts.counts_as_written(send)) {
+            continue;  // no promise asked for, or a transaction that did not commit for certain
         }
         const auto log = logs.find(send.partition);
         if (log == logs.end()) {
@@ -842,15 +885,40 @@ std::vector<Anomaly> check_lost_writes(const Facts& facts) {
     return found;
 }
 
-// A send that failed certainly wrote nothing: no consumer may read its value, and no log may hold it.
-std::vector<Anomaly> check_aborted_reads(const Facts& facts) {
-    if (facts.failed_sends.empty()) {
-        return {};
-    }
+std::map<PartitionValue, std::vector<const Read*>> readers_by_value(const std::vector<Read>& all_reads) {
     std::map<PartitionValue, std::vector<const Read*>> readers;
-    for (const Read& read : facts.reads) {
+    for (const Read& read : all_reads) {
         readers[{read.partition, read.value}].push_back(&read);
     }
+    return readers;
+}
+
+// A transaction aborted for certain wrote nothing a read_committed consumer may see. Its records stay in the
+// log (under an abort marker), where a read_uncommitted consumer may read them: that read is the anomaly too,
+// but with the cause "read-uncommitted", which a scenario may allow.
+std::vector<Anomaly> check_aborted_transaction_reads(const Facts& facts,
+                                                     const std::map<PartitionValue, std::vector<const Read*>>& readers) {
+    std::vector<Anomaly> found;
+    for (const TxnSend& send : facts.transactions.sends()) {
+        if (send.transaction->outcome != TxnOutcome::aborted ||
+            (send.completion != nullptr && send.completion->type == OpType::fail)) {
+            continue;  // a failed send is judged as a write that did not happen, below
+        }
+        const auto read = readers.find({send.partition, send.value});
+        if (read != readers.end()) {
+            found.push_back(aborted_transaction_read(send, read->second));
+        }
+    }
+    return found;
+}
+
+// A send that failed certainly wrote nothing: no consumer may read its value, and no log may hold it (in or
+// outside a transaction: a failed transactional send never reached the log either).
+std::vector<Anomaly> check_aborted_reads(const Facts& facts) {
+    if (facts.failed_sends.empty() && facts.transactions.empty()) {
+        return {};
+    }
+    const std::map<PartitionValue, std::vector<const Read*>> readers = readers_by_value(facts.reads);
     std::vector<Anomaly> found;
     for (const Operation* failed : facts.failed_sends) {
         const PartitionValue key{*failed->partition, *failed->value};
@@ -866,6 +934,8 @@ std::vector<Anomaly> check_aborted_reads(const Facts& facts) {
                                          log_offsets));
         }
     }
+    std::vector<Anomaly> transactional = check_aborted_transaction_reads(facts, readers);
+    std::move(transactional.begin(), transactional.end(), std::back_inserter(found));
     return found;
 }
 
@@ -980,14 +1050,41 @@ std::vector<Anomaly> check_nonmonotonic_polls(const Facts& facts) {
     return found;
 }
 
+// `offsets` without those in `hidden` (null: none).
+OffsetSet without(const OffsetSet& offsets, const OffsetSet* hidden) {
+    if (hidden == nullptr) {
+        return offsets;
+    }
+    OffsetSet left;
+    std::set_difference(offsets.begin(), offsets.end(), hidden->begin(), hidden->end(), std::back_inserter(left));
+    return left;
+}
+
+const OffsetSet* find_offsets(const std::map<Text, OffsetSet>& sets, Text partition) {
+    const auto found = sets.find(partition);
+    return found == sets.end() ? nullptr : &found->second;
+}
+
+// Every consumer passes over control records (transaction markers) without returning them; a read_committed
+// consumer also passes over the records of transactions that did not commit (it returns no aborted record, and
+// for an unknown outcome the history cannot tell).
 std::vector<Anomaly> check_poll_skips(const Facts& facts) {
     const std::map<Text, OffsetSet> known = known_offsets(facts.logs, facts.reads, facts.sends);
+    const HiddenOffsets hidden = hidden_offsets(facts);
+    std::map<Text, std::pair<OffsetSet, OffsetSet>> visible;  // partition -> (to any consumer, to read_committed)
+    for (const auto& [partition, offsets] : known) {
+        OffsetSet to_all = without(offsets, find_offsets(hidden.control, partition));
+        OffsetSet to_committed = without(to_all, find_offsets(hidden.invisible_to_read_committed, partition));
+        visible.emplace(partition, std::pair{std::move(to_all), std::move(to_committed)});
+    }
     const OffsetSet none;
     std::vector<Anomaly> found;
     for (const auto& [key, timeline] : facts.timelines) {
-        const auto known_here = known.find(key.second);
-        const OffsetSet& known_in_partition = known_here == known.end() ? none : known_here->second;
+        const auto here = visible.find(key.second);
         walk_polls(timeline, [&](const Operation& poll, const std::optional<Position>& position) {
+            const bool read_committed = poll.isolation == "read_committed";
+            const OffsetSet& known_in_partition =
+                here == visible.end() ? none : (read_committed ? here->second.second : here->second.first);
             check_poll_gaps(poll, position, known_in_partition, found);
         });
     }
@@ -1291,7 +1388,8 @@ std::vector<Anomaly> check(const History& history) {
                                 check_replica_divergence,  check_vanished_reads, check_aborted_reads,
                                 check_undone_deletes,      check_stuck,          check_compaction_consistency,
                                 check_removals_of,         check_unavailable_of, check_zombie_writes_of,
-                                check_hanging_transactions_of};
+                                check_hanging_transactions_of, check_uncommitted_reads, check_torn_transactions,
+                                check_spurious_fences};
     for (const Checker checker : checkers) {
         std::vector<Anomaly> more = checker(facts);
         std::move(more.begin(), more.end(), std::back_inserter(found));

@@ -19,7 +19,8 @@ struct Anomaly {
     nlohmann::json evidence;  // the same facts as data
     // What in this history could explain the anomaly where the semantics permit it, for allowances that
     // name their cause (docs/scenarios.md): "retried-send" (a send involved was retried, or its outcome
-    // was unknown). Empty: nothing in the history excuses it.
+    // was unknown), "read-uncommitted" (an aborted transaction's record read by a read_uncommitted
+    // consumer). Empty: nothing in the history excuses it.
     std::vector<std::string> causes;
 
     friend bool operator==(const Anomaly&, const Anomaly&) = default;
@@ -53,5 +54,10 @@ std::vector<Anomaly> check_unavailable(const History& history);
 // zombie-write and hanging-transaction (model/transactions.cc), from the committed replicas' batch headers.
 std::vector<Anomaly> check_zombie_writes(const History& history);
 std::vector<Anomaly> check_hanging_transactions(const History& history);
+// uncommitted-read, torn-transaction and spurious-fence (model/transactions.cc), from the transactional
+// producers' and read_committed consumers' operations (and the committed logs).
+std::vector<Anomaly> check_uncommitted_reads(const History& history);
+std::vector<Anomaly> check_torn_transactions(const History& history);
+std::vector<Anomaly> check_spurious_fences(const History& history);
 
 }  // namespace eosim::model

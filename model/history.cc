@@ -209,6 +209,14 @@ void require_fields_of_function(const LineFields& fields, const Operation& op) {
             fields.fail("a tombstone (\"value\": null) needs a \"key\"");
         }
     }
+    // The transaction checkers tell transactions apart by label and producer instances by transactional id.
+    // (A `commit` or `abort` without `txn` is not a transaction's: a consumer's offset commit may be called so.)
+    if (op.f == "begin") {
+        fields.require("txn");
+    }
+    if (op.f == "init-txn") {
+        fields.require("transactional_id");
+    }
     if (op.type != OpType::ok) {
         return;
     }

@@ -1,6 +1,7 @@
 #include "model/observations.h"
 
 #include <algorithm>
+#include <cctype>
 #include <limits>
 #include <set>
 
@@ -126,7 +127,8 @@ std::vector<AckedSend> acked_sends(const History& history, const InvokeOf& invok
                                   .acks = *op.acks,
                                   .offset = op.offset,
                                   .key = view(op.key),
-                                  .attempts = op.attempts});
+                                  .attempts = op.attempts,
+                                  .txn = view(op.txn)});
     }
     return sends;
 }
@@ -146,7 +148,8 @@ std::vector<Read> reads(const History& history) {
                                      .partition = *op.partition,
                                      .offset = record.offset,
                                      .value = *record.value,
-                                     .key = view(record.key)});
+                                     .key = view(record.key),
+                                     .read_committed = op.isolation == "read_committed"});
         }
     }
     return all_reads;
@@ -306,7 +309,8 @@ Facts::Facts(const History& checked)
       reads(model::reads(checked)),
       logs(committed_logs(checked)),
       key_writes(checked, invoke_of),
-      timelines(consumer_timelines(checked)) {
+      timelines(consumer_timelines(checked)),
+      transactions(checked, invoke_of) {
     for (const auto& [completion, invoke] : invoke_of) {
         completed_invokes.insert(invoke);
     }
@@ -361,9 +365,185 @@ std::vector<AckedSend> sends_placed_by_reads(const Facts& facts) {
                                    .offset = offset,
                                    .key = view(op->key),
                                    .offset_read = true,
-                                   .attempts = op->attempts});
+                                   .attempts = op->attempts,
+                                   .txn = view(op->txn)});
     }
     return placed;
+}
+
+bool fenced_error(const std::optional<std::string>& error) {
+    if (!error) {
+        return false;
+    }
+    std::string lower = *error;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return lower.find("producer_fenced") != std::string::npos ||
+           lower.find("invalid_producer_epoch") != std::string::npos;
+}
+
+std::string_view to_string(TxnOutcome outcome) {
+    switch (outcome) {
+        case TxnOutcome::committed: return "committed";
+        case TxnOutcome::aborted: return "aborted";
+        case TxnOutcome::unknown: return "unknown";
+    }
+    return "unknown";
+}
+
+namespace {
+
+// The completions that decide a transaction's outcome.
+struct TxnEnds {
+    const Operation* commit_ok = nullptr;
+    const Operation* commit_fail = nullptr;
+    const Operation* commit_info = nullptr;
+    const Operation* abort_ok = nullptr;
+};
+
+void decide_outcome(Transaction& transaction, const TxnEnds& ends) {
+    if (ends.commit_ok != nullptr) {
+        transaction.outcome = TxnOutcome::committed;
+        transaction.end = ends.commit_ok;
+    } else if (ends.abort_ok != nullptr || ends.commit_fail != nullptr) {
+        transaction.outcome = TxnOutcome::aborted;
+        transaction.end = ends.abort_ok != nullptr ? ends.abort_ok : ends.commit_fail;
+    } else if (transaction.commit_invoke == nullptr) {
+        transaction.outcome = TxnOutcome::aborted;  // only EndTxn(commit) commits, and nobody asked for it
+    } else {
+        transaction.outcome = TxnOutcome::unknown;
+        transaction.end = ends.commit_info;
+    }
+}
+
+void note_end(const Operation& op, TxnEnds& ends) {
+    const auto first = [&op](const Operation*& slot) { slot = slot == nullptr ? &op : slot; };
+    if (op.f == "commit" && op.type == OpType::ok) {
+        first(ends.commit_ok);
+    } else if (op.f == "commit" && op.type == OpType::fail) {
+        first(ends.commit_fail);
+    } else if (op.f == "commit" && op.type == OpType::info) {
+        first(ends.commit_info);
+    } else if (op.f == "abort" && op.type == OpType::ok) {
+        first(ends.abort_ok);
+    }
+}
+
+}  // namespace
+
+Transactions::Transactions(const History& history, const InvokeOf& invoke_of) {
+    std::map<Text, TxnEnds> ends;
+    for (const Operation& op : history.operations) {
+        if (!op.txn) {
+            continue;
+        }
+        Transaction& transaction = by_label_.try_emplace(*op.txn, Transaction{.label = *op.txn, .process = op.process})
+                                       .first->second;
+        if (!transaction.transactional_id && op.transactional_id) {
+            transaction.transactional_id = *op.transactional_id;
+        }
+        if (op.f == "begin" && op.type == OpType::ok && transaction.begin == nullptr) {
+            transaction.begin = &op;
+        } else if (op.f == "commit" && op.type == OpType::invoke && transaction.commit_invoke == nullptr) {
+            transaction.commit_invoke = &op;
+        } else if (op.f == "send" && op.partition && op.value) {
+            add_send(op, transaction, invoke_of);
+        }
+        note_end(op, ends[*op.txn]);
+    }
+    for (auto& [label, transaction] : by_label_) {
+        decide_outcome(transaction, ends[label]);
+    }
+}
+
+void Transactions::add_send(const Operation& op, const Transaction& transaction, const InvokeOf& invoke_of) {
+    const std::pair<Text, Text> key{*op.partition, *op.value};
+    const auto known = send_index_.find(key);
+    if (op.type != OpType::invoke && known != send_index_.end()) {
+        TxnSend& send = sends_[known->second];
+        const auto invoke = invoke_of.find(op.index);
+        if (send.completion == nullptr && invoke != invoke_of.end() && invoke->second == send.invoke->index) {
+            send.completion = &op;
+        }
+        return;
+    }
+    if (known != send_index_.end()) {
+        return;  // values are unique: a second invoke of one value is a retry the checkers need not tell apart
+    }
+    send_index_.emplace(key, sends_.size());
+    sends_.push_back(TxnSend{.transaction = &transaction,
+                             .partition = *op.partition,
+                             .value = *op.value,
+                             .invoke = &op,
+                             .completion = op.type == OpType::invoke ? nullptr : &op});
+}
+
+const TxnSend* Transactions::send_of(Text partition, Text value) const {
+    const auto found = send_index_.find({partition, value});
+    return found == send_index_.end() ? nullptr : &sends_[found->second];
+}
+
+TxnOutcome Transactions::outcome(Text label) const {
+    const auto found = by_label_.find(label);
+    return found == by_label_.end() ? TxnOutcome::aborted : found->second.outcome;
+}
+
+namespace {
+
+// A marker batch holds one record; the bound keeps a corrupt header from filling memory.
+constexpr std::int64_t control_batch_records_max = 1000;
+
+void add_range(OffsetSet& offsets, std::int64_t from, std::int64_t last) {
+    const std::int64_t to = last - from < control_batch_records_max ? last : from + control_batch_records_max - 1;
+    for (std::int64_t offset = from; offset <= to; ++offset) {
+        offsets.push_back(offset);
+    }
+}
+
+void sort_unique(std::map<Text, OffsetSet>& sets) {
+    for (auto& [partition, offsets] : sets) {
+        std::sort(offsets.begin(), offsets.end());
+        offsets.erase(std::unique(offsets.begin(), offsets.end()), offsets.end());
+    }
+}
+
+}  // namespace
+
+HiddenOffsets hidden_offsets(const Facts& facts) {
+    HiddenOffsets hidden;
+    for (const auto& [partition, log] : facts.logs) {
+        for (const BatchHeader& batch : committed_replica(facts.history, partition)->batches) {
+            if (batch.control && batch.last_offset < log.log.high_watermark && batch.base_offset <= batch.last_offset) {
+                add_range(hidden.control[partition], batch.base_offset, batch.last_offset);
+            }
+        }
+    }
+    const auto uncommitted = [&facts](Text partition, Text value) {
+        const TxnSend* send = facts.transactions.send_of(partition, value);
+        return send != nullptr && send->transaction->outcome != TxnOutcome::committed;
+    };
+    for (const TxnSend& send : facts.transactions.sends()) {
+        if (send.transaction->outcome == TxnOutcome::committed) {
+            continue;
+        }
+        OffsetSet& offsets = hidden.invisible_to_read_committed[send.partition];
+        if (send.completion != nullptr && send.completion->type == OpType::ok && send.completion->offset) {
+            offsets.push_back(*send.completion->offset);
+        }
+        if (const auto log = facts.logs.find(send.partition); log != facts.logs.end()) {
+            if (const auto held = log->second.offsets_of.find(send.value); held != log->second.offsets_of.end()) {
+                offsets.insert(offsets.end(), held->second.begin(), held->second.end());
+            }
+        }
+    }
+    for (const Read& read : facts.reads) {
+        if (uncommitted(read.partition, read.value)) {
+            hidden.invisible_to_read_committed[read.partition].push_back(read.offset);
+        }
+    }
+    sort_unique(hidden.control);
+    sort_unique(hidden.invisible_to_read_committed);
+    return hidden;
 }
 
 }  // namespace eosim::model

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "model/checkers.h"
 #include "model/history.h"
 
 // What the checkers share: a history's acknowledged sends, reads, committed logs and consumer timelines, each
@@ -57,6 +58,7 @@ struct AckedSend {
     // at the offset consumers read its value at: only nonmonotonic-send uses such sends.
     bool offset_read = false;
     std::optional<std::int64_t> attempts;  // produce requests that carried it, where the history says
+    std::optional<Text> txn;               // the transaction it belongs to (its label), if any
     // It was retried, or its outcome was unknown: a non-idempotent producer may have written it twice.
     [[nodiscard]] bool retried() const { return offset_read || attempts.value_or(1) > 1; }
 };
@@ -78,6 +80,7 @@ struct Read {
     std::int64_t offset = 0;
     Text value;
     std::optional<Text> key;
+    bool read_committed = false;  // the poll's isolation was read_committed
 };
 
 // Every record of every ok poll, in history order then record order; tombstones are left out.
@@ -137,6 +140,56 @@ std::map<ProcessPartition, std::vector<const Operation*>> consumer_timelines(con
 std::map<Text, OffsetSet> known_offsets(const std::map<Text, LogIndex>& logs, const std::vector<Read>& all_reads,
                                         const std::vector<AckedSend>& sends);
 
+// How a transaction ended, as its producer saw it: committed when a commit completed ok; aborted for certain
+// when an abort completed ok, a commit failed, or no commit was ever invoked (a coordinator commits only on
+// EndTxn(commit)); otherwise unknown (a commit ended info or never completed).
+enum class TxnOutcome : std::uint8_t { committed, aborted, unknown };
+
+std::string_view to_string(TxnOutcome outcome);
+
+// One transaction, by its label (the ops' `txn`).
+struct Transaction {
+    Text label;
+    Text process;
+    std::optional<Text> transactional_id;
+    const Operation* begin = nullptr;          // its begin ok, if recorded
+    const Operation* commit_invoke = nullptr;  // its first commit invoke
+    const Operation* end = nullptr;            // the completion that decided the outcome, if any
+    TxnOutcome outcome = TxnOutcome::aborted;
+};
+
+// One send of a transaction: its first operation (the invoke) and its completion (null: none).
+struct TxnSend {
+    const Transaction* transaction = nullptr;
+    Text partition;
+    Text value;
+    const Operation* invoke = nullptr;
+    const Operation* completion = nullptr;
+};
+
+// The transactions of a history and their sends (transactional sends with a value, in invoke order).
+class Transactions {
+public:
+    Transactions(const History& history, const InvokeOf& invoke_of);
+    Transactions(const Transactions&) = delete;
+    Transactions& operator=(const Transactions&) = delete;
+
+    [[nodiscard]] bool empty() const { return by_label_.empty(); }
+    [[nodiscard]] const std::map<Text, Transaction>& by_label() const { return by_label_; }
+    [[nodiscard]] const std::vector<TxnSend>& sends() const { return sends_; }
+    // The transactional send of `value` to `partition` (null: none; values are unique in a history).
+    [[nodiscard]] const TxnSend* send_of(Text partition, Text value) const;
+    // The outcome of the transaction labelled `label` (aborted for a label no op begins or ends).
+    [[nodiscard]] TxnOutcome outcome(Text label) const;
+
+private:
+    void add_send(const Operation& op, const Transaction& transaction, const InvokeOf& invoke_of);
+
+    std::map<Text, Transaction> by_label_;
+    std::vector<TxnSend> sends_;
+    TextPairMap<std::size_t> send_index_;  // (partition, value) -> position in sends_
+};
+
 // What every checker derives from a history, computed once: check() hands the same facts to each checker.
 struct Facts {
     explicit Facts(const History& checked);
@@ -150,6 +203,12 @@ struct Facts {
     std::map<ProcessPartition, std::vector<const Operation*>> timelines;
     std::vector<const Operation*> failed_sends;  // completions of sends that certainly did not write
     std::unordered_set<std::uint64_t> completed_invokes;  // invokes that have a completion
+    Transactions transactions;
+
+    // An acknowledged send that counts as written: outside transactions, or in one that committed.
+    [[nodiscard]] bool counts_as_written(const AckedSend& send) const {
+        return !send.txn || transactions.outcome(*send.txn) == TxnOutcome::committed;
+    }
 
     // A send operation (invoke or completion) whose outcome is unknown: info, or never completed.
     [[nodiscard]] bool outcome_unknown(const Operation& send) const {
@@ -160,5 +219,23 @@ struct Facts {
 // Sends whose outcome the producer did not learn (info, ok without an offset, never completed) but whose
 // value a consumer read or the committed log holds, placed at the lowest such offset (offset_read set).
 std::vector<AckedSend> sends_placed_by_reads(const Facts& facts);
+
+// Partition -> offsets a consumer never returns: those of control batches (transaction markers) in the
+// committed replica's batch headers. `invisible_to_read_committed` adds, for read_committed consumers, the
+// offsets of records of transactions that did not commit for certain (aborted or unknown).
+struct HiddenOffsets {
+    std::map<Text, OffsetSet> control;
+    std::map<Text, OffsetSet> invisible_to_read_committed;
+};
+HiddenOffsets hidden_offsets(const Facts& facts);
+
+// Whether a completion's error says the producer instance was fenced: PRODUCER_FENCED or
+// INVALID_PRODUCER_EPOCH (protocol/errors.h's spelling; any case, possibly within a longer message).
+[[nodiscard]] bool fenced_error(const std::optional<std::string>& error);
+
+// The transaction checkers that need facts (model/transactions.cc).
+std::vector<Anomaly> check_uncommitted_reads(const Facts& facts);
+std::vector<Anomaly> check_torn_transactions(const Facts& facts);
+std::vector<Anomaly> check_spurious_fences(const Facts& facts);
 
 }  // namespace eosim::model

@@ -91,7 +91,9 @@ model::ReplicaState replica_state(const broker_core::Replica& replica, std::stri
                                                    .base_sequence = batch.base_sequence.value(),
                                                    .transactional = batch.transactional,
                                                    .control = batch.control});
-        for (std::size_t i = 0; i < batch.records.size() && !batch.control; ++i) {
+        // A control batch's record is a transaction marker, never returned to a consumer: the header above
+        // lists it, and `records` holds data only (docs/history-format.md).
+        for (std::size_t i = 0; !batch.control && i < batch.records.size(); ++i) {
             state.records.push_back(record_of(batch.base_offset.value() + static_cast<std::int64_t>(i),
                                               batch.records[i].value, batch.records[i].key, with_keys));
         }

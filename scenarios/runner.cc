@@ -447,7 +447,7 @@ bool Run::excused(const Allowance& allowance, const model::Anomaly& anomaly) {
     if (allowance.anomaly != anomaly.name) {
         return false;
     }
-    if (allowance.cause == "retried-send" || allowance.cause == "acks-1") {
+    if (allowance.cause == "retried-send" || allowance.cause == "acks-1" || allowance.cause == "read-uncommitted") {
         return std::find(anomaly.causes.begin(), anomaly.causes.end(), allowance.cause) != anomaly.causes.end();
     }
     if (allowance.cause == "tombstone-outran-replica") {

@@ -15,7 +15,8 @@ public:
     void health(std::int64_t time, bool healthy) { history_.health.push_back(HealthChange{time, healthy}); }
 
     // A send of `value` invoked at `invoked`, completed at `ended` as `outcome`.
-    void send(const std::string& value, std::int64_t invoked, std::int64_t ended, OpType outcome) {
+    void send(const std::string& value, std::int64_t invoked, std::int64_t ended, OpType outcome,
+              const std::string& error = "UNKNOWN_PRODUCER_ID") {
         history_.operations.push_back(Operation{.index = next_++,
                                                 .time = invoked,
                                                 .process = "producer-1",
@@ -35,7 +36,7 @@ public:
         if (outcome == OpType::ok) {
             done.offset = static_cast<std::int64_t>(next_);
         } else {
-            done.error = "UNKNOWN_PRODUCER_ID";
+            done.error = error;
         }
         history_.operations.push_back(std::move(done));
     }
@@ -46,6 +47,15 @@ private:
     History history_;
     std::uint64_t next_ = 1;
 };
+
+TEST(Unavailable, SilentForASendOfAFencedProducer) {
+    // Another instance took over the transactional id: the send had to fail (spurious-fence judges the fence).
+    AvailabilityHistory run;
+    run.health(1 * second, true);
+    run.send("p1-probe-0-0", 3 * second, 4 * second, OpType::fail, "PRODUCER_FENCED");
+    run.send("p1-probe-0-1", 3 * second, 4 * second, OpType::fail, "INVALID_PRODUCER_EPOCH");
+    EXPECT_TRUE(check_unavailable(run.history()).empty());
+}
 
 TEST(Unavailable, FiresForASendThatFailedWhileTheClusterWasHealthy) {
     AvailabilityHistory run;

@@ -195,5 +195,61 @@ TEST(CleanHistories, NoStuckOperationNoStuckAnomaly) {
     EXPECT_TRUE(check_stuck(clean_run().history()).empty());
 }
 
+// every checker: a transactional run. producer-1 commits t1 across two partitions, aborts t2, and commits t3
+// with an unknown outcome (it committed); producer-2 writes plainly in between; producer-3, a new instance of
+// producer-1's transactional id, fences producer-1. A read_committed consumer skips the aborted record and the
+// markers; a read_uncommitted consumer reads only what committed, passing over the markers.
+BatchHeader header(std::int64_t offset, std::int64_t producer, std::int32_t epoch, bool control) {
+    return BatchHeader{.base_offset = offset, .last_offset = offset, .producer_id = producer, .producer_epoch = epoch,
+                       .base_sequence = control ? -1 : 0, .transactional = producer == 7, .control = control};
+}
+
+HistoryBuilder transactional_run() {
+    const std::string payments = "payments-0";
+    HistoryBuilder run;
+    run.init_txn("producer-1", "tid-producer-1", 10'000, 7, 0);
+    run.begin("producer-1", "tid-producer-1", "t1");
+    run.txn_send("producer-1", "t1", partition, "t1-0", 0);
+    run.txn_send("producer-1", "t1", payments, "t1-1", 0);
+    run.end_txn("producer-1", "t1", "commit");
+    run.begin("producer-1", "tid-producer-1", "t2");
+    run.txn_send("producer-1", "t2", partition, "t2-0", 2);
+    run.end_txn("producer-1", "t2", "abort");
+    run.send("producer-2", partition, "p2-0", 4);
+    run.begin("producer-1", "tid-producer-1", "t3");
+    run.txn_send("producer-1", "t3", partition, "t3-0", 5);
+    run.end_txn("producer-1", "t3", "commit", OpType::info, "request timed out");
+    run.init_txn("producer-3", "tid-producer-1", 10'000, 7, 4);
+    run.begin("producer-1", "tid-producer-1", "t4");
+    run.txn_send("producer-1", "t4", partition, "t4-0", std::nullopt, OpType::fail, "PRODUCER_FENCED");
+    run.assign("consumer-1", partition, 0);
+    run.poll_committed("consumer-1", partition, {{0, "t1-0"}, {4, "p2-0"}});
+    run.poll_committed("consumer-1", partition, {{5, "t3-0"}});
+    run.assign("consumer-1", payments, 0);
+    run.poll_committed("consumer-1", payments, {{0, "t1-1"}});
+    run.assign("consumer-2", partition, 4);
+    run.poll("consumer-2", partition, {{4, "p2-0"}, {5, "t3-0"}});
+    const std::vector<Record> orders_log = {{0, "t1-0"}, {2, "t2-0"}, {4, "p2-0"}, {5, "t3-0"}};
+    for (const bool leader : {true, false}) {
+        run.replica(partition, leader ? "broker-1" : "broker-2", leader, 0, 7, 7, orders_log);
+        run.replica(payments, leader ? "broker-1" : "broker-2", leader, 0, 2, 2, {{0, "t1-1"}});
+    }
+    return run;
+}
+
+TEST(CleanHistories, ATransactionalRunHasNoAnomalies) {
+    History history = transactional_run().history();
+    // Markers at orders 1, 3, 6 and payments 1: in the headers, not in the records.
+    const std::vector<BatchHeader> orders_batches = {header(0, 7, 0, false), header(1, 7, 1, true),
+                                                     header(2, 7, 1, false), header(3, 7, 2, true),
+                                                     header(4, 8, 0, false), header(5, 7, 2, false),
+                                                     header(6, 7, 3, true)};
+    const std::vector<BatchHeader> payments_batches = {header(0, 7, 0, false), header(1, 7, 1, true)};
+    for (ReplicaState& replica : history.replicas) {
+        replica.batches = replica.partition == partition ? orders_batches : payments_batches;
+    }
+    expect_clean(history);
+}
+
 }  // namespace
 }  // namespace eosim::model

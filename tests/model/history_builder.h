@@ -8,7 +8,8 @@
 #include "model/checkers.h"
 #include "model/history.h"
 
-// Builds histories for the checker tests: indices count up from 1, time is 1000 ns per index.
+// Builds histories for the checker tests: indices count up from 1, time is 1000 ns per index (plus whatever
+// advance_time added).
 
 namespace eosim::model::testing {
 
@@ -108,7 +109,7 @@ public:
         }
         Operation done = invoke;
         done.index = next_index_;
-        done.time = static_cast<std::int64_t>(next_index_) * 1000;
+        done.time = time_of(next_index_);
         done.type = outcome;
         done.offset = outcome == OpType::ok ? offset : std::nullopt;
         return append(std::move(done));
@@ -127,6 +128,103 @@ public:
                                                  .records = follower});
     }
 
+    // ---- transactions (docs/history-format.md) ----
+
+    // Moves the clock on by `ns` for every later operation.
+    void advance_time(std::int64_t ns) { time_offset_ns_ += ns; }
+
+    // An init-txn invoke and its completion (ok: with the producer id and epoch; else with `error`).
+    std::uint64_t init_txn(const std::string& process, const std::string& transactional_id, std::int64_t timeout_ms,
+                           std::int64_t producer_id, std::int64_t producer_epoch, OpType outcome = OpType::ok,
+                           const std::string& error = "") {
+        Operation invoke = next_op(process, OpType::invoke, "init-txn");
+        invoke.transactional_id = transactional_id;
+        invoke.timeout_ms = timeout_ms;
+        (void)append(invoke);
+        Operation done = next_op(process, outcome, "init-txn");
+        done.transactional_id = transactional_id;
+        if (outcome == OpType::ok) {
+            done.producer_id = producer_id;
+            done.producer_epoch = producer_epoch;
+        } else {
+            done.error = error;
+        }
+        return append(std::move(done));
+    }
+
+    std::uint64_t begin(const std::string& process, const std::string& transactional_id, const std::string& txn) {
+        Operation op = next_op(process, OpType::ok, "begin");
+        op.transactional_id = transactional_id;
+        op.txn = txn;
+        return append(std::move(op));
+    }
+
+    // A send of transaction `txn`: invoke and completion (outcome invoke: never completed).
+    std::uint64_t txn_send(const std::string& process, const std::string& txn, const std::string& partition,
+                           const std::string& value, std::optional<std::int64_t> offset, OpType outcome = OpType::ok,
+                           const std::string& error = "request timed out") {
+        Operation invoke = next_op(process, OpType::invoke, "send");
+        invoke.partition = partition;
+        invoke.value = value;
+        invoke.acks = Acks::all;
+        invoke.txn = txn;
+        invoke.transactional_id = "tid-" + process;
+        const std::uint64_t invoke_index = append(invoke);
+        if (outcome == OpType::invoke) {
+            return invoke_index;
+        }
+        Operation done = invoke;
+        done.index = next_index_;
+        done.time = time_of(next_index_);
+        done.type = outcome;
+        done.offset = outcome == OpType::ok ? offset : std::nullopt;
+        if (outcome != OpType::ok) {
+            done.error = error;
+        }
+        return append(std::move(done));
+    }
+
+    // A commit or abort (`f`) of transaction `txn`: invoke and completion (outcome invoke: never completed).
+    std::uint64_t end_txn(const std::string& process, const std::string& txn, const std::string& f,
+                          OpType outcome = OpType::ok, const std::string& error = "") {
+        Operation invoke = next_op(process, OpType::invoke, f);
+        invoke.txn = txn;
+        invoke.transactional_id = "tid-" + process;
+        const std::uint64_t invoke_index = append(invoke);
+        if (outcome == OpType::invoke) {
+            return invoke_index;
+        }
+        Operation done = next_op(process, outcome, f);
+        done.txn = txn;
+        done.transactional_id = invoke.transactional_id;
+        if (!error.empty()) {
+            done.error = error;
+        }
+        return append(std::move(done));
+    }
+
+    // A poll of a read_committed consumer.
+    std::uint64_t poll_committed(const std::string& process, const std::string& partition, std::vector<Record> records) {
+        Operation op = next_op(process, OpType::ok, "poll");
+        op.partition = partition;
+        op.records = std::move(records);
+        op.isolation = "read_committed";
+        return append(std::move(op));
+    }
+
+    // One leader replica holding `records` (data only) and `batches`, all below `high_watermark`.
+    void leader_with_batches(const std::string& partition, std::int64_t high_watermark, std::vector<Record> records,
+                             std::vector<BatchHeader> batches, std::int64_t log_start_offset = 0) {
+        history_.replicas.push_back(ReplicaState{.partition = partition,
+                                                 .replica = "broker-1",
+                                                 .leader = true,
+                                                 .log_start_offset = log_start_offset,
+                                                 .high_watermark = high_watermark,
+                                                 .log_end_offset = high_watermark,
+                                                 .records = std::move(records),
+                                                 .batches = std::move(batches)});
+    }
+
     [[nodiscard]] const History& history() const { return history_; }
 
 private:
@@ -141,11 +239,15 @@ private:
     Operation next_op(const std::string& process, OpType type, const std::string& f) const {
         Operation op;
         op.index = next_index_;
-        op.time = static_cast<std::int64_t>(next_index_) * 1000;
+        op.time = time_of(next_index_);
         op.process = process;
         op.type = type;
         op.f = f;
         return op;
+    }
+
+    [[nodiscard]] std::int64_t time_of(std::uint64_t index) const {
+        return static_cast<std::int64_t>(index) * 1000 + time_offset_ns_;
     }
 
     std::uint64_t append(Operation op) {
@@ -155,6 +257,7 @@ private:
 
     History history_;
     std::uint64_t next_index_ = 1;
+    std::int64_t time_offset_ns_ = 0;
 };
 
 // The anomalies called `name`.

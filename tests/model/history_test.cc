@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "model/checkers.h"
 #include "model/history.h"
 
 namespace eosim::model {
@@ -222,6 +223,35 @@ TEST(History, TheFormatDocShowsTheExampleThisTestReads) {
     EXPECT_EQ(history.operations.back().f, "stuck");
 }
 
+// The JSON lines of docs/history-format.md's transactions section.
+std::string transactions_example_of_the_format_doc() {
+    std::ifstream doc(std::string(EOSIM_SOURCE_DIR) + "/docs/history-format.md");
+    EXPECT_TRUE(doc.is_open());
+    std::string line;
+    std::string example;
+    bool in_section = false;
+    while (std::getline(doc, line)) {
+        if (line.rfind("## ", 0) == 0 || line.rfind("### ", 0) == 0) {
+            in_section = line == "### Transactions";
+        }
+        if (in_section && line.rfind("{\"kind\"", 0) == 0) {
+            example += line + "\n";
+        }
+    }
+    return example;
+}
+
+TEST(History, TheFormatDocsTransactionExampleReadsBackAndIsClean) {
+    const History history = read_text(transactions_example_of_the_format_doc());
+    ASSERT_EQ(history.operations.size(), 8U);
+    EXPECT_EQ(history.operations[0].timeout_ms, 10'000);
+    EXPECT_EQ(history.operations[2].txn, "txn-producer-1-t1");
+    EXPECT_EQ(history.operations[7].isolation, "read_committed");
+    ASSERT_EQ(history.replicas.size(), 1U);
+    EXPECT_TRUE(history.replicas[0].batches[1].control);
+    EXPECT_TRUE(check(history).empty());
+}
+
 TEST(History, IgnoresUnknownFieldsAndBlankLines) {
     const History history = read_text(
         "\n"
@@ -261,6 +291,9 @@ std::vector<MalformedCase> malformed_cases() {
         {R"({"kind":"health","time":5,"healthy":1})", R"("healthy" must be true or false)", true},
         {R"({"kind":"health","healthy":true})", R"(missing "time")", true},
         {R"({"kind":"op","index":3,"time":0,"type":"ok","f":"x"})", R"(missing "process")", true},
+        {R"({"kind":"op","index":3,"time":0,"process":"p","type":"ok","f":"begin"})", R"(missing "txn")", true},
+        {R"({"kind":"op","index":3,"time":0,"process":"p","type":"invoke","f":"init-txn"})",
+         R"(missing "transactional_id")", true},
         {R"({"kind":"op","index":3,"process":"c","type":"ok","f":"x"})", R"(missing "time")", true},
         {R"({"kind":"op","index":3,"time":"soon","process":"c","type":"ok","f":"x"})", R"("time" must be an integer)",
          true},

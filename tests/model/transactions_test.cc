@@ -1,9 +1,13 @@
-// zombie-write and hanging-transaction (model/transactions.cc): each fires on a crafted log and stays silent
-// on clean ones built to look suspicious.
+// The transaction checkers (model/transactions.cc) and the transactional rules of the others (lost-write,
+// aborted-read, poll-skip): each fires on a crafted history and stays silent on clean ones built to look
+// suspicious.
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "model/checkers.h"
+#include "tests/model/history_builder.h"
 
 namespace eosim::model {
 namespace {
@@ -100,6 +104,310 @@ TEST(HangingTransaction, SilentWithoutBatchHeaders) {
     History history = log_of({}, 10);
     EXPECT_TRUE(check_hanging_transactions(history).empty());
     EXPECT_TRUE(check_zombie_writes(history).empty());
+}
+
+// ---- histories with transactional operations ----
+
+using testing::HistoryBuilder;
+using testing::named;
+using testing::names_of;
+
+const std::string orders = "orders-0";
+const std::string payments = "payments-0";
+
+// producer-1 (transactional id tid-producer-1): transaction t1 writes a1 at offset 0 of orders and aborts
+// (marker at 1); t2 writes c1 at offset 2 and commits (marker at 3).
+HistoryBuilder aborted_then_committed() {
+    HistoryBuilder run;
+    run.init_txn("producer-1", "tid-producer-1", 10'000, 7, 0);
+    run.begin("producer-1", "tid-producer-1", "t1");
+    run.txn_send("producer-1", "t1", orders, "a1", 0);
+    run.end_txn("producer-1", "t1", "abort");
+    run.begin("producer-1", "tid-producer-1", "t2");
+    run.txn_send("producer-1", "t2", orders, "c1", 2);
+    run.end_txn("producer-1", "t2", "commit");
+    return run;
+}
+
+void final_log_of_aborted_then_committed(HistoryBuilder& run) {
+    run.leader_with_batches(orders, 4, {{0, "a1"}, {2, "c1"}},
+                            {data(0, 0, 7, 0, true), marker(1, 7, 1), data(2, 2, 7, 1, true), marker(3, 7, 2)});
+}
+
+void expect_clean(const History& history) {
+    const std::vector<Anomaly> anomalies = check(history);
+    EXPECT_TRUE(anomalies.empty()) << names_of(anomalies);
+}
+
+TEST(TransactionalHistory, AbortedDataInTheLogAndReadCommittedSkipsAreClean) {
+    HistoryBuilder run = aborted_then_committed();
+    run.assign("consumer-1", orders, 0);
+    // read_committed: skips the aborted a1 (offset 0) and both markers (1, 3).
+    run.poll_committed("consumer-1", orders, {{2, "c1"}});
+    run.poll_committed("consumer-1", orders, {});
+    final_log_of_aborted_then_committed(run);
+    expect_clean(run.history());
+}
+
+TEST(TransactionalHistory, AReadUncommittedConsumerSkipsMarkersOnly) {
+    HistoryBuilder run = aborted_then_committed();
+    run.assign("consumer-1", orders, 0);
+    run.poll("consumer-1", orders, {{0, "a1"}, {2, "c1"}});  // offset 1 is a marker
+    final_log_of_aborted_then_committed(run);
+    const std::vector<Anomaly> found = check(run.history());
+    EXPECT_TRUE(named(found, "poll-skip").empty()) << names_of(found);
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_EQ(found[0].name, "aborted-read");  // allowed only with the cause below
+}
+
+TEST(PollSkip, FiresForAReadUncommittedConsumerSkippingAnAbortedRecord) {
+    HistoryBuilder run = aborted_then_committed();
+    run.assign("consumer-1", orders, 0);
+    run.poll("consumer-1", orders, {{2, "c1"}});
+    final_log_of_aborted_then_committed(run);
+    const std::vector<Anomaly> found = check_poll_skips(run.history());
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_EQ(found[0].evidence["skipped_offsets"], nlohmann::json::array({0}));
+}
+
+TEST(PollSkip, FiresForAReadCommittedConsumerSkippingACommittedRecord) {
+    HistoryBuilder run = aborted_then_committed();
+    run.begin("producer-1", "tid-producer-1", "t3");
+    run.txn_send("producer-1", "t3", orders, "c2", 4);
+    run.end_txn("producer-1", "t3", "commit");
+    run.assign("consumer-1", orders, 0);
+    run.poll_committed("consumer-1", orders, {{4, "c2"}});  // skipped c1 at offset 2
+    run.leader_with_batches(orders, 6, {{0, "a1"}, {2, "c1"}, {4, "c2"}},
+                            {data(0, 0, 7, 0, true), marker(1, 7, 1), data(2, 2, 7, 1, true), marker(3, 7, 2),
+                             data(4, 4, 7, 2, true), marker(5, 7, 3)});
+    const std::vector<Anomaly> found = check_poll_skips(run.history());
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_EQ(found[0].evidence["skipped_offsets"], nlohmann::json::array({2}));
+}
+
+TEST(AbortedRead, AReadUncommittedReadOfAnAbortedTransactionHasTheCauseReadUncommitted) {
+    HistoryBuilder run = aborted_then_committed();
+    const std::uint64_t poll = run.poll("consumer-1", orders, {{0, "a1"}});
+    final_log_of_aborted_then_committed(run);
+    const std::vector<Anomaly> found = check_aborted_reads(run.history());
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_EQ(found[0].name, "aborted-read");
+    EXPECT_EQ(found[0].partition, orders);
+    EXPECT_EQ(found[0].causes, std::vector<std::string>{"read-uncommitted"});
+    EXPECT_EQ(found[0].evidence["txn"], "t1");
+    EXPECT_EQ(found[0].evidence["value"], "a1");
+    EXPECT_EQ(found[0].evidence["reads"][0]["index"], poll);
+    EXPECT_EQ(found[0].evidence["reads"][0]["isolation"], "read_uncommitted");
+}
+
+TEST(AbortedRead, AReadCommittedReadOfAnAbortedTransactionHasNoCause) {
+    HistoryBuilder run = aborted_then_committed();
+    run.poll_committed("consumer-1", orders, {{0, "a1"}});
+    final_log_of_aborted_then_committed(run);
+    const std::vector<Anomaly> found = check_aborted_reads(run.history());
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_TRUE(found[0].causes.empty());
+    EXPECT_EQ(found[0].evidence["reads"][0]["isolation"], "read_committed");
+}
+
+TEST(AbortedRead, FiresForTransactionsAbortedByAFailedCommitOrNeverCommitted) {
+    HistoryBuilder run;
+    run.begin("producer-1", "tid-producer-1", "t1");
+    run.txn_send("producer-1", "t1", orders, "v1", 0);
+    run.end_txn("producer-1", "t1", "commit", OpType::fail, "abortable");
+    run.begin("producer-1", "tid-producer-1", "t2");
+    run.txn_send("producer-1", "t2", orders, "v2", 1);  // no commit was ever invoked
+    run.poll_committed("consumer-1", orders, {{0, "v1"}, {1, "v2"}});
+    const std::vector<Anomaly> found = check_aborted_reads(run.history());
+    ASSERT_EQ(found.size(), 2U) << names_of(found);
+    EXPECT_EQ(found[0].evidence["txn"], "t1");
+    EXPECT_EQ(found[1].evidence["txn"], "t2");
+}
+
+TEST(AbortedRead, SilentForCommittedAndUnknownTransactionsAndAbortedDataNobodyRead) {
+    HistoryBuilder run = aborted_then_committed();
+    run.begin("producer-1", "tid-producer-1", "t3");
+    run.txn_send("producer-1", "t3", orders, "u1", 4);
+    run.end_txn("producer-1", "t3", "commit", OpType::info, "request timed out");
+    run.poll("consumer-1", orders, {{2, "c1"}, {4, "u1"}});
+    final_log_of_aborted_then_committed(run);
+    EXPECT_TRUE(check_aborted_reads(run.history()).empty());
+}
+
+TEST(LostWrite, FiresForACommittedTransactionsMissingSend) {
+    HistoryBuilder run = aborted_then_committed();
+    run.leader_with_batches(orders, 4, {{0, "a1"}}, {data(0, 0, 7, 0, true), marker(1, 7, 1), marker(3, 7, 2)});
+    const std::vector<Anomaly> found = check_lost_writes(run.history());
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_EQ(found[0].evidence["send"]["value"], "c1");
+}
+
+TEST(LostWrite, SilentForAbortedAndUnknownTransactionsMissingSends) {
+    HistoryBuilder run = aborted_then_committed();
+    run.begin("producer-1", "tid-producer-1", "t3");
+    run.txn_send("producer-1", "t3", orders, "u1", 4);
+    run.end_txn("producer-1", "t3", "commit", OpType::info, "request timed out");
+    run.leader_with_batches(orders, 4, {{2, "c1"}}, {marker(1, 7, 1), data(2, 2, 7, 1, true), marker(3, 7, 2)});
+    EXPECT_TRUE(check_lost_writes(run.history()).empty());
+}
+
+TEST(UncommittedRead, FiresForARecordReadBeforeItsCommitWasInvoked) {
+    HistoryBuilder run;
+    run.begin("producer-1", "tid-producer-1", "t1");
+    run.txn_send("producer-1", "t1", orders, "v1", 0);
+    const std::uint64_t poll = run.poll_committed("consumer-1", orders, {{0, "v1"}});
+    const std::uint64_t commit = run.end_txn("producer-1", "t1", "commit") - 1;
+    const std::vector<Anomaly> found = check_uncommitted_reads(run.history());
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_EQ(found[0].name, "uncommitted-read");
+    EXPECT_EQ(found[0].partition, orders);
+    EXPECT_EQ(found[0].evidence["poll_index"], poll);
+    EXPECT_EQ(found[0].evidence["txn"], "t1");
+    EXPECT_EQ(found[0].evidence["commit_invoke_index"], commit);
+    EXPECT_EQ(found[0].evidence["records"][0]["offset"], 0);
+}
+
+TEST(UncommittedRead, FiresForARecordOfATransactionNeverCommitted) {
+    HistoryBuilder run;
+    run.begin("producer-1", "tid-producer-1", "t1");
+    run.txn_send("producer-1", "t1", orders, "v1", 0);
+    run.poll_committed("consumer-1", orders, {{0, "v1"}});
+    const std::vector<Anomaly> found = check_uncommitted_reads(run.history());
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_TRUE(found[0].evidence["commit_invoke_index"].is_null());
+}
+
+TEST(UncommittedRead, SilentForReadsAfterTheCommitWasInvokedAndForReadUncommittedConsumers) {
+    HistoryBuilder run;
+    run.begin("producer-1", "tid-producer-1", "t1");
+    run.txn_send("producer-1", "t1", orders, "v1", 0);
+    run.poll("consumer-2", orders, {{0, "v1"}});  // read_uncommitted: sees open transactions by design
+    run.end_txn("producer-1", "t1", "commit", OpType::invoke);
+    run.poll_committed("consumer-1", orders, {{0, "v1"}});  // after the invoke: the commit may be done
+    EXPECT_TRUE(check_uncommitted_reads(run.history()).empty());
+}
+
+// producer-1's transaction t1 writes o1 to orders (offset 0) and p1 to payments (offset 0), and commits.
+HistoryBuilder committed_across_two_partitions() {
+    HistoryBuilder run;
+    run.init_txn("producer-1", "tid-producer-1", 10'000, 7, 0);
+    run.begin("producer-1", "tid-producer-1", "t1");
+    run.txn_send("producer-1", "t1", orders, "o1", 0);
+    run.txn_send("producer-1", "t1", payments, "p1", 0);
+    run.end_txn("producer-1", "t1", "commit");
+    return run;
+}
+
+TEST(TornTransaction, FiresForACommittedTransactionMissingFromOnePartitionsLog) {
+    HistoryBuilder run = committed_across_two_partitions();
+    run.leader_with_batches(orders, 2, {{0, "o1"}}, {data(0, 0, 7, 0, true), marker(1, 7, 1)});
+    run.leader_with_batches(payments, 1, {}, {marker(0, 7, 1)});
+    const std::vector<Anomaly> found = check_torn_transactions(run.history());
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_EQ(found[0].name, "torn-transaction");
+    EXPECT_EQ(found[0].partition, payments);
+    EXPECT_EQ(found[0].evidence["txn"], "t1");
+    EXPECT_EQ(found[0].evidence["visible"]["partition"], orders);
+    EXPECT_EQ(found[0].evidence["missing"]["value"], "p1");
+}
+
+TEST(TornTransaction, SilentWhenEveryPartitionHoldsItOrRetentionRemovedIt) {
+    HistoryBuilder whole = committed_across_two_partitions();
+    whole.leader_with_batches(orders, 2, {{0, "o1"}}, {data(0, 0, 7, 0, true), marker(1, 7, 1)});
+    whole.leader_with_batches(payments, 2, {{0, "p1"}}, {data(0, 0, 7, 0, true), marker(1, 7, 1)});
+    expect_clean(whole.history());
+
+    HistoryBuilder removed = committed_across_two_partitions();
+    removed.leader_with_batches(orders, 2, {{0, "o1"}}, {data(0, 0, 7, 0, true), marker(1, 7, 1)});
+    removed.leader_with_batches(payments, 2, {}, {marker(1, 7, 1)}, 1);
+    EXPECT_TRUE(check_torn_transactions(removed.history()).empty());
+}
+
+TEST(TornTransaction, FiresForAReadCommittedConsumerReadingPastOnePartOfATransaction) {
+    HistoryBuilder run = committed_across_two_partitions();
+    run.send("producer-2", payments, "x1", 2);
+    run.poll_committed("consumer-1", orders, {{0, "o1"}});
+    run.assign("consumer-1", payments, 0);
+    const std::uint64_t past = run.poll_committed("consumer-1", payments, {{2, "x1"}});
+    const std::vector<Anomaly> found = check_torn_transactions(run.history());
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_EQ(found[0].evidence["consumer"], "consumer-1");
+    EXPECT_EQ(found[0].evidence["skipped"]["partition"], payments);
+    EXPECT_EQ(found[0].evidence["skipped"]["offset"], 0);
+    EXPECT_EQ(found[0].evidence["read_past"]["poll_index"], past);
+}
+
+TEST(TornTransaction, SilentWhenTheConsumerReadsEveryPartOrStartsPastIt) {
+    HistoryBuilder run = committed_across_two_partitions();
+    run.send("producer-2", payments, "x1", 2);
+    run.poll_committed("consumer-1", orders, {{0, "o1"}});
+    run.assign("consumer-1", payments, 0);
+    run.poll_committed("consumer-1", payments, {{0, "p1"}, {2, "x1"}});
+    run.poll_committed("consumer-2", orders, {{0, "o1"}});
+    run.assign("consumer-2", payments, 2);  // starts past the transaction's record there
+    run.poll_committed("consumer-2", payments, {{2, "x1"}});
+    run.poll("consumer-3", orders, {{0, "o1"}});  // read_uncommitted: not judged
+    run.assign("consumer-3", payments, 0);
+    run.poll("consumer-3", payments, {{2, "x1"}});
+    EXPECT_TRUE(check_torn_transactions(run.history()).empty());
+}
+
+// producer-1 inits tid with a 10 s transaction timeout, begins t1, and a send of t1 fails with PRODUCER_FENCED.
+HistoryBuilder fenced_producer(const std::function<void(HistoryBuilder&)>& before_fence) {
+    HistoryBuilder run;
+    run.init_txn("producer-1", "tid", 10'000, 7, 0);
+    run.begin("producer-1", "tid", "t1");
+    before_fence(run);
+    run.txn_send("producer-1", "t1", orders, "v1", std::nullopt, OpType::fail, "PRODUCER_FENCED");
+    return run;
+}
+
+TEST(SpuriousFence, FiresForAFenceWithNoOtherInstanceAndNoTimeout) {
+    const HistoryBuilder run = fenced_producer([](HistoryBuilder& history) {
+        history.init_txn("producer-2", "other-tid", 10'000, 8, 0);  // another transactional id
+    });
+    const std::vector<Anomaly> found = check_spurious_fences(run.history());
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_EQ(found[0].name, "spurious-fence");
+    EXPECT_EQ(found[0].evidence["process"], "producer-1");
+    EXPECT_EQ(found[0].evidence["transactional_id"], "tid");
+    EXPECT_EQ(found[0].evidence["fence"]["error"], "PRODUCER_FENCED");
+    EXPECT_EQ(found[0].evidence["open_transaction"]["txn"], "t1");
+    EXPECT_EQ(found[0].evidence["timeout_ms"], 10'000);
+}
+
+TEST(SpuriousFence, FiresOncePerProcessWhatEverTheErrorsCase) {
+    HistoryBuilder run = fenced_producer([](HistoryBuilder&) {});
+    run.end_txn("producer-1", "t1", "abort", OpType::fail, "invalid_producer_epoch");
+    const std::vector<Anomaly> found = check_spurious_fences(run.history());
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_EQ(found[0].evidence["fence"]["f"], "send");
+}
+
+TEST(SpuriousFence, SilentWhenAnotherInstanceInitedTheSameTransactionalId) {
+    const HistoryBuilder run = fenced_producer([](HistoryBuilder& history) {
+        history.init_txn("producer-2", "tid", 10'000, 7, 1);
+    });
+    EXPECT_TRUE(check_spurious_fences(run.history()).empty());
+}
+
+TEST(SpuriousFence, SilentWhenTheOpenTransactionWasOlderThanItsTimeout) {
+    const HistoryBuilder run = fenced_producer([](HistoryBuilder& history) {
+        history.advance_time(10'000'000'000);  // 10 s: the coordinator may have aborted t1 and bumped the epoch
+    });
+    EXPECT_TRUE(check_spurious_fences(run.history()).empty());
+}
+
+TEST(SpuriousFence, AnInstanceThatEndedBeforeTheProducersInitExcusesNothing) {
+    HistoryBuilder run;
+    run.init_txn("producer-0", "tid", 10'000, 7, 0);  // an older instance, done before producer-1 began
+    HistoryBuilder fenced = fenced_producer([](HistoryBuilder&) {});
+    History history = run.history();
+    for (Operation op : fenced.history().operations) {
+        op.index += 2;
+        history.operations.push_back(op);
+    }
+    ASSERT_EQ(check_spurious_fences(history).size(), 1U);
 }
 
 }  // namespace
