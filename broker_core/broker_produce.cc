@@ -20,7 +20,7 @@ protocol::ProduceResponse Broker::produce(const protocol::ProduceRequest& reques
     if (request.transactional_id && sim::buggify("produce-backlog")) {
         // A request that waited in the broker's queue past the client's timeout: the client has given up on
         // it, maybe ended its transaction, and it is appended only now (KAFKA-12671's late produce).
-        sim::sleep(std::chrono::milliseconds(node_.random().below(1500)));
+        sim::sleep(std::chrono::milliseconds(node_.random().below(3000)));
     }
     std::vector<PartitionAppend> appends;
     appends.reserve(request.partitions.size());
@@ -205,7 +205,7 @@ ErrorCode Broker::await_replication(Replica& replica, std::uint64_t generation, 
 
 ErrorCode Broker::verify_transaction(Replica& replica, const std::string& transactional_id,
                                      const protocol::RecordBatch& batch) {
-    if (config_.bugs.kafka_12671) {
+    if (config_.bugs.kafka_12671 || config_.bugs.no_zombie_fencing) {
         return ErrorCode::none;  // KAFKA-12671: a late produce of an ended transaction opens a new one
     }
     const auto& producers = replica.log.producer_state().producers();
@@ -223,7 +223,7 @@ ErrorCode Broker::verify_transaction(Replica& replica, const std::string& transa
         return error;
     }
     if (sim::buggify("delayed-verified-append")) {
-        sim::sleep(std::chrono::milliseconds(node_.random().below(50)));  // a marker may overtake the append
+        sim::sleep(std::chrono::milliseconds(node_.random().below(3000)));  // a marker may overtake the append
     }
     const auto kept = replica.verification_guards.find(batch.producer_id);
     if (!config_.bugs.kafka_14884 && (kept == replica.verification_guards.end() || kept->second != guard)) {
@@ -255,6 +255,12 @@ ErrorCode Broker::verify_with_coordinator(const std::string& transactional_id, c
             error = answer.error;
         }
     }
+    sim::trace("TxnVerified")
+        .detail("partition", partition.name())
+        .detail("producer_id", batch.producer_id)
+        .detail("producer_epoch", batch.producer_epoch)
+        .detail("coordinator", coordinator)
+        .detail("error", protocol::error_name(error));
     switch (error) {
         case ErrorCode::not_coordinator:
         case ErrorCode::coordinator_not_available:

@@ -31,6 +31,15 @@ bool valid_producer_id(const TransactionMetadata& metadata, ProducerId producer_
            (producer_id == metadata.previous_producer_id() && TransactionMetadata::epoch_exhausted(epoch));
 }
 
+// A producer epoch newer than the one this coordinator holds can only come from a newer coordinator of the
+// id: this one was deposed and has not heard yet (its broker's metadata is stale). It answers
+// NOT_COORDINATOR, so the client finds the current one, where Kafka would answer PRODUCER_FENCED
+// (docs/kafka-differences.md).
+bool stale_coordinator(const TransactionMetadata& metadata, ProducerId producer_id, ProducerEpoch epoch) {
+    return producer_id == metadata.producer_id() && metadata.producer_epoch() != protocol::no_producer_epoch &&
+           epoch.value() > metadata.producer_epoch().value();
+}
+
 }  // namespace
 
 TransactionCoordinator::TransactionCoordinator(sim::Node& node, TransactionCoordinatorConfig config,
@@ -194,6 +203,8 @@ std::optional<TransactionTransit> TransactionCoordinator::prepare_init(const Pla
         error = ErrorCode::not_coordinator;
     } else if (metadata->pending_transition_in_progress()) {
         error = ErrorCode::concurrent_transactions;
+    } else if (expected && stale_coordinator(*metadata, request.producer_id, request.producer_epoch)) {
+        error = ErrorCode::not_coordinator;
     } else if (expected && !valid_producer_id(*metadata, request.producer_id, request.producer_epoch)) {
         error = ErrorCode::producer_fenced;
     } else if (metadata->state() == State::ongoing) {
@@ -245,6 +256,9 @@ protocol::AddPartitionsToTxnResponse TransactionCoordinator::add_partitions(
     if (request.verify_only) {
         return verify_partitions(request, *metadata);
     }
+    if (stale_coordinator(*metadata, request.producer_id, request.producer_epoch)) {
+        return answer_all(ErrorCode::not_coordinator);
+    }
     if (metadata->producer_epoch() != request.producer_epoch) {
         return answer_all(ErrorCode::producer_fenced);
     }
@@ -270,7 +284,9 @@ protocol::AddPartitionsToTxnResponse TransactionCoordinator::verify_partitions(
     const protocol::AddPartitionsToTxnRequest& request, TransactionMetadata& metadata) const {
     protocol::AddPartitionsToTxnResponse response;
     ErrorCode all = ErrorCode::none;
-    if (metadata.producer_epoch() != request.producer_epoch) {
+    if (stale_coordinator(metadata, request.producer_id, request.producer_epoch)) {
+        all = ErrorCode::not_coordinator;
+    } else if (metadata.producer_epoch() != request.producer_epoch) {
         all = ErrorCode::producer_fenced;
     } else if (metadata.pending_transition_in_progress() ||
                in_states(metadata.state(), {State::prepare_commit, State::prepare_abort})) {
@@ -290,13 +306,25 @@ protocol::AddPartitionsToTxnResponse TransactionCoordinator::verify_partitions(
 // ---- EndTxn ----------------------------------------------------------------------------------------
 
 protocol::EndTxnResponse TransactionCoordinator::end_txn(const protocol::EndTxnRequest& request) {
+    if (sim::buggify("end-txn-backlog")) {
+        // A request that waited in the coordinator's queue past the client's timeout: the client retried it
+        // and may have begun its next transaction by the time this one is served (KAFKA-17754).
+        sim::sleep(std::chrono::milliseconds(node_.random().below(1500)));
+    }
     Place place;
     protocol::EndTxnResponse response;
     if ((response.error = place_error(request.transactional_id, place)) != ErrorCode::none) {
         return response;
     }
-    return end_transaction(place, request.transactional_id, request.producer_id, request.producer_epoch,
-                           request.committed, true);
+    response = end_transaction(place, request.transactional_id, request.producer_id, request.producer_epoch,
+                               request.committed, true);
+    sim::trace("TxnEndAnswered")
+        .detail("transactional_id", request.transactional_id)
+        .detail("commit", request.committed)
+        .detail("producer_epoch", request.producer_epoch)
+        .detail("error", protocol::error_name(response.error))
+        .detail("next_epoch", response.producer_epoch);
+    return response;
 }
 
 protocol::EndTxnResponse TransactionCoordinator::end_transaction(const Place& place, const std::string& id,
@@ -346,6 +374,10 @@ std::optional<TransactionTransit> TransactionCoordinator::prepare_end(const Plac
     TransactionMetadata* metadata = lookup(place, id);
     if (metadata == nullptr) {
         answer.error = current(place) ? ErrorCode::invalid_producer_id_mapping : ErrorCode::not_coordinator;
+        return std::nullopt;
+    }
+    if (from_client && stale_coordinator(*metadata, producer_id, epoch)) {
+        answer.error = ErrorCode::not_coordinator;
         return std::nullopt;
     }
     const bool v2 = supports_epoch_bump(config_.version);

@@ -519,7 +519,11 @@ void TransactionalProducer::State::deliver(const protocol::TopicPartition& parti
         last_error = error;
         maybe_written = maybe_written || ambiguous(error);
         if (!protocol::retriable(error)) {
-            complete(partition, batch, SendOutcome{SendOutcome::Status::failed, offset, error, attempts}, batch_epoch);
+            // A refusal of this attempt says nothing of an earlier one that may have been written.
+            const SendOutcome::Status status =
+                maybe_written ? SendOutcome::Status::unknown : SendOutcome::Status::failed;
+            complete(partition, batch, SendOutcome{status, offset, error, attempts}, batch_epoch);
+            bump_needed = bump_needed || maybe_written;
             if (error == ErrorCode::producer_fenced || error == ErrorCode::invalid_producer_epoch) {
                 make_fatal(error);
                 return;
@@ -599,6 +603,7 @@ TxnResult TransactionalProducer::init_transactions() {
         done.type = answer.result == TxnResult::fatal ? ClientOperation::Type::fail : ClientOperation::Type::info;
         done.error = answer.result == TxnResult::fatal ? error_string(answer.error) : std::string(to_string(answer.result));
     }
+    done.time = sim::now();  // when it completed, after any wait for the coordinator
     s.history.record(done);
     return answer.result;
 }
@@ -620,7 +625,7 @@ void TransactionalProducer::begin_transaction() {
         }
     }
     ++s.transactions;
-    s.label = s.config.client_id + "-t" + std::to_string(s.transactions);
+    s.label = s.config.client_id + "-t" + std::to_string(s.config.first_transaction - 1 + s.transactions);
     s.in_transaction = true;
     s.abortable = false;
     if (abortable && !s.fatal) {
@@ -682,7 +687,6 @@ TxnResult TransactionalProducer::commit_transaction() {
     s.history.record(invoke);
     ClientOperation done = invoke;
     (void)s.changed.wait_until(sim::Time::max(), [&s] { return s.sends_open == 0; });
-    done.time = sim::now();
     TxnResult result = TxnResult::ok;
     if (s.failing()) {
         // Nothing goes to the coordinator: the commit definitely did not happen.
@@ -700,6 +704,7 @@ TxnResult TransactionalProducer::commit_transaction() {
             done.error = result == TxnResult::fatal ? error_string(answer.error) : std::string(to_string(result));
         }
     }
+    done.time = sim::now();  // when it completed, after any wait for the coordinator
     s.history.record(done);
     sim::trace("TxnCommit").detail("client", s.config.client_id).detail("txn", s.label).detail("result", to_string(result));
     return result;
@@ -718,7 +723,6 @@ TxnResult TransactionalProducer::abort_transaction() {
         s.make_abortable(ErrorCode::transaction_abortable);  // queued sends fail; in-flight ones finish
     }
     (void)s.changed.wait_until(sim::Time::max(), [&s] { return s.sends_open == 0 && !s.adding; });
-    done.time = sim::now();
     TxnResult result = TxnResult::fatal;
     if (s.fatal) {
         done.type = ClientOperation::Type::fail;  // nothing was sent to the coordinator
@@ -730,6 +734,7 @@ TxnResult TransactionalProducer::abort_transaction() {
             done.error = result == TxnResult::fatal ? error_string(s.fatal_error) : std::string(to_string(result));
         }
     }
+    done.time = sim::now();  // when it completed, after any wait for the coordinator
     s.history.record(done);
     sim::trace("TxnAbort").detail("client", s.config.client_id).detail("txn", s.label).detail("result", to_string(result));
     return result;

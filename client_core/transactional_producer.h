@@ -31,6 +31,9 @@ struct TransactionalProducerConfig {
     sim::Duration retry_backoff{std::chrono::milliseconds(50)};
     // max.block.ms: how long init_transactions, commit and abort keep retrying the coordinator.
     sim::Duration max_block{std::chrono::seconds(10)};
+    // The number of this producer's first transaction in its labels: a process that replaces its producer
+    // goes on counting, so labels stay unique in the history.
+    std::int32_t first_transaction = 1;
 };
 
 // How a transactional call ended, as Kafka's producer reports it.

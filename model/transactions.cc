@@ -189,12 +189,12 @@ const Operation& operation_at(const History& history, std::uint64_t index) {
 
 // A read_committed consumer returns a transaction's records only once the transaction committed, and the
 // coordinator commits only after the producer asked it to: a record returned before its transaction's commit
-// was invoked (or of one never committed) was uncommitted.
+// was invoked was uncommitted. A definitely aborted transaction's record is aborted-read's to report.
 std::vector<Anomaly> check_uncommitted_reads(const Facts& facts) {
     std::map<std::pair<std::uint64_t, Text>, std::vector<const Read*>> early;  // (poll index, txn) -> its reads
     for (const Read& read : facts.reads) {
         const TxnSend* send = read.read_committed ? facts.transactions.send_of(read.partition, read.value) : nullptr;
-        if (send == nullptr) {
+        if (send == nullptr || send->transaction->outcome == TxnOutcome::aborted) {
             continue;
         }
         const Operation* commit = send->transaction->commit_invoke;

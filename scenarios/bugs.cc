@@ -25,7 +25,8 @@ const std::vector<BugSwitch>& bug_switches() {
         {"compaction-drops-latest", "breaks log compaction's guarantee", "compaction-consistency, lost-write",
          "compaction", "the log cleaner takes a key's latest record for superseded and removes it"},
         {"no-zombie-fencing", "breaks KIP-98's producer fencing", "zombie-write", "txn-zombie",
-         "a partition leader appends a transactional batch of an epoch older than the producer's newest one"},
+         "a partition leader appends a transactional batch of an epoch older than the producer's newest one (and "
+         "does not verify it with the coordinator either)"},
         {"lso-ignores-open-txn", "breaks the last stable offset", "uncommitted-read, aborted-read", "txn-basic",
          "the last stable offset is the high watermark, so read_committed readers read open transactions"},
         {"kafka-5376", "re-creates KAFKA-5376", "aborted-read", "txn-basic",
@@ -39,7 +40,7 @@ const std::vector<BugSwitch>& bug_switches() {
          "verification and the append is overtaken by the append"},
         {"kafka-17754", "re-creates KAFKA-17754 (transaction version 1)", "aborted-read, torn-transaction", "txn-basic",
          "no epoch bump per transaction: a late produce or EndTxn of one transaction lands in the next one"},
-        {"coordinator-forgets-markers", "breaks the coordinator's failover", "hanging-transaction, stuck",
+        {"coordinator-forgets-markers", "breaks the coordinator's failover", "stuck, hanging-transaction",
          "txn-coordinator-failover",
          "a new transaction coordinator does not write the markers of the PrepareCommit and PrepareAbort it loaded"},
     };

@@ -222,6 +222,7 @@ client_core::TransactionalProducer* TxnWriterWorkload::ready_producer(sim::Time 
         config.transactional_id = fmt::format("txn-{}", index_);
         config.transaction_timeout = std::chrono::milliseconds(workload.txn_timeout_ms);
         config.delivery_timeout = std::chrono::milliseconds(workload.delivery_timeout_ms);
+        config.first_transaction = transactions_ + 1;
         producers_.push_back(std::make_unique<client_core::TransactionalProducer>(
             node_, std::move(config), protocol::ClusterAddresses(addresses_), history_));
         busy_ = true;
@@ -256,6 +257,7 @@ TxnWriterWorkload::Ended TxnWriterWorkload::transaction(client_core::Transaction
     const WorkloadSpec& workload = spec_.workload;
     busy_ = true;
     producer.begin_transaction();
+    ++transactions_;
     for (std::int32_t n = 0; n < sends; ++n) {
         const std::string key = fmt::format("k{}", node_.random().below(static_cast<std::uint64_t>(workload.keys)));
         std::string value = fmt::format("{}-{}", node_.name(), values_++);

@@ -88,6 +88,7 @@ private:
     bool busy_ = false;
     std::int32_t probes_left_ = 0;
     std::uint64_t values_ = 0;
+    std::int32_t transactions_ = 0;  // begun, by every producer of this instance
 };
 
 // An admin client that deletes records now and then: DeleteRecords up to a committed offset of a

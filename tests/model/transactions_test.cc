@@ -267,14 +267,26 @@ TEST(UncommittedRead, FiresForARecordReadBeforeItsCommitWasInvoked) {
     EXPECT_EQ(found[0].evidence["records"][0]["offset"], 0);
 }
 
-TEST(UncommittedRead, FiresForARecordOfATransactionNeverCommitted) {
+TEST(UncommittedRead, FiresForATransactionWhoseCommitOutcomeIsUnknown) {
     HistoryBuilder run;
     run.begin("producer-1", "tid-producer-1", "t1");
     run.txn_send("producer-1", "t1", orders, "v1", 0);
     run.poll_committed("consumer-1", orders, {{0, "v1"}});
+    run.end_txn("producer-1", "t1", "commit", OpType::info, "request timed out");
     const std::vector<Anomaly> found = check_uncommitted_reads(run.history());
     ASSERT_EQ(found.size(), 1U) << names_of(found);
-    EXPECT_TRUE(found[0].evidence["commit_invoke_index"].is_null());
+    EXPECT_EQ(found[0].evidence["outcome"], "unknown");
+}
+
+TEST(UncommittedRead, LeavesATransactionNeverCommittedToAbortedRead) {
+    HistoryBuilder run;
+    run.begin("producer-1", "tid-producer-1", "t1");
+    run.txn_send("producer-1", "t1", orders, "v1", 0);
+    run.poll_committed("consumer-1", orders, {{0, "v1"}});
+    EXPECT_TRUE(check_uncommitted_reads(run.history()).empty());
+    const std::vector<Anomaly> aborted = check_aborted_reads(run.history());
+    ASSERT_EQ(aborted.size(), 1U) << names_of(aborted);
+    EXPECT_EQ(aborted[0].name, "aborted-read");
 }
 
 TEST(UncommittedRead, SilentForReadsAfterTheCommitWasInvokedAndForReadUncommittedConsumers) {
