@@ -31,10 +31,12 @@ const std::vector<BugSwitch>& bug_switches() {
          "the last stable offset is the high watermark, so read_committed readers read open transactions"},
         {"kafka-5376", "re-creates KAFKA-5376", "aborted-read", "txn-basic",
          "a read_committed fetch that waited (the delayed fetch path) is answered without its aborted transactions"},
-        {"kafka-12671", "re-creates KAFKA-12671 (before KIP-890)", "hanging-transaction, aborted-read, stuck", "txn-basic",
+        {"kafka-12671", "re-creates KAFKA-12671 (before KIP-890)",
+         "hanging-transaction, aborted-read, torn-transaction, stuck", "txn-basic",
          "transaction version 1 and no verification: a produce that arrives after its transaction ended opens a "
          "transaction nobody ends, or joins the next one"},
-        {"kafka-14884", "re-creates KAFKA-14884 (KIP-890 part 1 without its guard)", "hanging-transaction, aborted-read, stuck",
+        {"kafka-14884", "re-creates KAFKA-14884 (KIP-890 part 1 without its guard)",
+         "hanging-transaction, aborted-read, torn-transaction, stuck",
          "txn-basic",
          "transaction version 1 and verification without the guard: an abort marker that lands between the "
          "verification and the append is overtaken by the append"},

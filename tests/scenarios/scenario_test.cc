@@ -83,7 +83,8 @@ TEST_P(MustPass, FixedSeedRangePasses) {
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, MustPass,
                          ::testing::Values("log-acks-all", "log-power-loss-fsync", "idempotent-acks-all",
-                                           "idempotent-retention", "compaction"),
+                                           "idempotent-retention", "compaction", "txn-basic", "txn-zombie",
+                                           "txn-coordinator-failover"),
                          test_name);
 
 // Seeds that once failed a must-pass scenario, each for a defect since fixed:
@@ -273,7 +274,8 @@ TEST_P(Weakness, IsObservedWithinTheSeedRangeAndNothingElseFails) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, Weakness,
-                         ::testing::Values("log-acks-1", "log-unclean-election", "log-power-loss"),
+                         ::testing::Values("log-acks-1", "log-unclean-election", "log-power-loss",
+                                           "txn-read-uncommitted"),
                          test_name);
 
 // "lost-write, inconsistent-offsets" -> {"lost-write", "inconsistent-offsets"}: names match exactly.
@@ -320,7 +322,9 @@ TEST_P(BugSwitchCaught, BySweepOfItsScenario) {
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, BugSwitchCaught,
                          ::testing::Values("kip101-hw-truncation", "ack-before-isr", "no-crc-check", "no-dedup",
-                                           "dedup-window-1", "producer-state-not-recovered", "compaction-drops-latest"),
+                                           "dedup-window-1", "producer-state-not-recovered", "compaction-drops-latest",
+                                           "no-zombie-fencing", "lso-ignores-open-txn", "kafka-5376", "kafka-12671",
+                                           "kafka-14884", "kafka-17754", "coordinator-forgets-markers"),
                          test_name);
 
 // ack-before-isr breaks an invariant the broker checks as it answers: caught at once, with no fault at
