@@ -97,6 +97,11 @@ struct TransactionalProducer::State {
     bool ensure_added(const protocol::TopicPartition& partition, sim::Time deadline);
     void run_adder();
     void deliver(const protocol::TopicPartition& partition, std::vector<Pending> batch);
+    // The Produce request of one batch: the same on every attempt (the leader spots a retried duplicate).
+    [[nodiscard]] protocol::ProduceRequest produce_request(const protocol::TopicPartition& partition,
+                                                           const std::vector<Pending>& batch,
+                                                           protocol::ProducerEpoch batch_epoch,
+                                                           protocol::Sequence base_sequence) const;
     void complete(const protocol::TopicPartition& partition, std::vector<Pending>& batch, const SendOutcome& outcome,
                   protocol::ProducerEpoch epoch);
     void fail_queued(const protocol::TopicPartition& partition, PartitionQueue& queue);
@@ -473,6 +478,24 @@ void TransactionalProducer::State::run_adder() {
     changed.notify_all();
 }
 
+protocol::ProduceRequest TransactionalProducer::State::produce_request(const protocol::TopicPartition& partition,
+                                                                       const std::vector<Pending>& batch,
+                                                                       protocol::ProducerEpoch batch_epoch,
+                                                                       protocol::Sequence base_sequence) const {
+    protocol::ProducePartition data{.partition = partition};
+    data.batch.producer_id = producer_id;
+    data.batch.producer_epoch = batch_epoch;
+    data.batch.base_sequence = base_sequence;  // the same on every retry: the leader spots a duplicate
+    data.batch.transactional = true;
+    for (const Pending& pending : batch) {
+        data.batch.records.push_back(pending.record);
+    }
+    return protocol::ProduceRequest{.acks = -1,
+                                    .transactional_id = config.transactional_id,
+                                    .timeout = config.request_timeout,
+                                    .partitions = {std::move(data)}};
+}
+
 void TransactionalProducer::State::deliver(const protocol::TopicPartition& partition, std::vector<Pending> batch) {
     const sim::Time deadline = batch.front().sent + config.delivery_timeout;
     const protocol::ProducerEpoch batch_epoch = epoch;
@@ -487,21 +510,10 @@ void TransactionalProducer::State::deliver(const protocol::TopicPartition& parti
             sim::sleep(config.retry_backoff);
             continue;
         }
-        protocol::ProducePartition data{.partition = partition};
-        data.batch.producer_id = producer_id;
-        data.batch.producer_epoch = batch_epoch;
-        data.batch.base_sequence = base_sequence;  // the same on every retry: the leader spots a duplicate
-        data.batch.transactional = true;
-        for (const Pending& pending : batch) {
-            data.batch.records.push_back(pending.record);
-        }
-        protocol::ProduceRequest request{.acks = -1,
-                                         .transactional_id = config.transactional_id,
-                                         .timeout = config.request_timeout,
-                                         .partitions = {std::move(data)}};
         ++attempts;
-        const sim::Result<sim::Message> result = metadata.client(*leader).call(
-            sim::make_message(std::move(request)), config.request_timeout + std::chrono::milliseconds(200));
+        const sim::Result<sim::Message> result =
+            metadata.client(*leader).call(sim::make_message(produce_request(partition, batch, batch_epoch, base_sequence)),
+                                          config.request_timeout + std::chrono::milliseconds(200));
         ErrorCode error = ErrorCode::network_exception;  // no answer: it may have arrived
         protocol::Offset offset{-1};
         if (result) {
