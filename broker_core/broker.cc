@@ -21,6 +21,10 @@ BrokerConfig with_bugs_applied(BrokerConfig config) {
     if (config.bugs.compaction_drops_latest) {
         config.log.cleaner_drops_latest = true;
     }
+    if (config.bugs.kafka_9144) {
+        config.log.producer_state.marker_timestamps = false;
+        config.log.producer_state.unknown_producer_any_sequence = true;
+    }
     if (config.bugs.kafka_17754) {
         config.transactions.version = TransactionVersion::v1;
     }

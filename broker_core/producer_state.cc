@@ -61,7 +61,8 @@ SequenceCheck ProducerStateManager::check(const protocol::RecordBatch& batch) co
     if (found == producers_.end()) {
         // A producer's first batch starts at sequence 0; any other means its state is gone (expired,
         // or removed with the log): the producer must bump its epoch and start again (KIP-360).
-        return SequenceCheck{first.value() == 0 ? SequenceVerdict::append : SequenceVerdict::unknown_producer_id, {}};
+        const bool taken = first.value() == 0 || config_.unknown_producer_any_sequence;
+        return SequenceCheck{taken ? SequenceVerdict::append : SequenceVerdict::unknown_producer_id, {}};
     }
     const ProducerEntry& entry = found->second;
     if (batch.producer_epoch < entry.epoch) {
@@ -124,7 +125,9 @@ std::optional<CompletedTransaction> ProducerStateManager::update(const protocol:
         entry.epoch = batch.producer_epoch;
     }
     const std::int64_t timestamp = batch.max_timestamp_ms();
-    entry.last_timestamp_ms = std::max(entry.last_timestamp_ms, timestamp);
+    if (!batch.control || config_.marker_timestamps) {
+        entry.last_timestamp_ms = std::max(entry.last_timestamp_ms, timestamp);
+    }
     if (batch.control) {
         const std::optional<protocol::TransactionMarker> marker = protocol::marker_of(batch);
         if (!marker) {

@@ -47,6 +47,10 @@ struct ProducerStateConfig {
     std::size_t batches_kept = 5;  // Kafka keeps 5, so 5 batches may be in flight; 1 re-creates KAFKA-5494
     std::int64_t expiration_ms = 24LL * 3600 * 1000;  // producer.id.expiration.ms (Kafka: 1 day)
     bool dedup = true;  // false: the no-dedup bug switch, a duplicate batch is appended again
+    // The kafka-9144 bug switch: false, a marker does not refresh its producer's timestamp, so the producer
+    // expires counting from its last data batch; and a producer with no state is taken at any sequence.
+    bool marker_timestamps = true;
+    bool unknown_producer_any_sequence = false;
 };
 
 // The broker's verdict on a batch of an idempotent producer, before the leader appends it.

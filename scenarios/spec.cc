@@ -443,7 +443,7 @@ void check_producer_expiration(const Spec& spec, const std::string& cluster_wher
     const WorkloadSpec& w = spec.workload;
     const std::int64_t longest_fault_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(spec.faults.plan.duration_max).count();
-    if (w.idempotent && c.producer_id_expiration_ms <= w.delivery_timeout_ms + longest_fault_ms) {
+    if (w.idempotent && w.producers > 0 && c.producer_id_expiration_ms <= w.delivery_timeout_ms + longest_fault_ms) {
         throw SpecError(
             fmt::format("{}: cluster: producer_id_expiration_ms {} must be more than the workload's "
                         "delivery_timeout_ms {} plus the longest fault ({} ms)",

@@ -2,6 +2,7 @@
 
 #include "broker_core/partition_log.h"
 #include "broker_core/producer_state.h"
+#include "protocol/control_record.h"
 #include "sim/simulation.h"
 
 namespace eosim::broker_core {
@@ -89,6 +90,29 @@ TEST_F(ProducerStateTest, IdleProducersExpire) {
     EXPECT_FALSE(expiring.producers().contains(ProducerId(7)));
     EXPECT_TRUE(expiring.producers().contains(ProducerId(8)));
     EXPECT_EQ(expiring.check(idempotent_batch(2, 7, 0, 1, 1)).verdict, SequenceVerdict::unknown_producer_id);
+}
+
+// A marker refreshes its producer's timestamp: a transaction aborted long after its last data batch keeps
+// its producer for a whole expiration after the marker. The kafka-9144 switch counts from the data only.
+TEST_F(ProducerStateTest, AMarkerRefreshesItsProducerUnlessKafka9144) {
+    for (const bool marker_timestamps : {true, false}) {
+        ProducerStateManager expiring(disk, marker_timestamps ? "t-1" : "t-2",
+                                      ProducerStateConfig{.expiration_ms = 1000, .marker_timestamps = marker_timestamps});
+        RecordBatch data = idempotent_batch(0, 7, 0, 0, 1, 100);
+        data.transactional = true;
+        expiring.update(data);
+        RecordBatch marker = protocol::marker_batch(ProducerId(7), ProducerEpoch(1),
+                                                    protocol::TransactionMarker{protocol::ControlType::abort, 0}, 2000);
+        marker.base_offset = Offset(1);
+        expiring.update(marker);
+        EXPECT_EQ(expiring.expire(2500), marker_timestamps ? 0U : 1U) << marker_timestamps;
+    }
+}
+
+TEST_F(ProducerStateTest, Kafka9144TakesAnUnknownProducerAtAnySequence) {
+    ProducerStateManager lenient(disk, "t-3", ProducerStateConfig{.unknown_producer_any_sequence = true});
+    EXPECT_EQ(lenient.check(idempotent_batch(0, 7, 0, 5, 1)).verdict, SequenceVerdict::append);
+    EXPECT_EQ(state.check(idempotent_batch(0, 7, 0, 5, 1)).verdict, SequenceVerdict::unknown_producer_id);
 }
 
 TEST_F(ProducerStateTest, TheBugSwitchesWeakenTheCheck) {
