@@ -218,8 +218,15 @@ ErrorCode Broker::verify_transaction(Replica& replica, const std::string& transa
     // batch must then not be appended (KAFKA-14884), or it would open a transaction nobody ends.
     const std::uint64_t guard = ++next_verification_guard_;
     replica.verification_guards[batch.producer_id] = guard;
+    const auto drop_guard = [&replica, &batch, guard] {
+        const auto held = replica.verification_guards.find(batch.producer_id);
+        if (held != replica.verification_guards.end() && held->second == guard) {
+            replica.verification_guards.erase(held);  // ours, and nothing will append under it
+        }
+    };
     const ErrorCode error = verify_with_coordinator(transactional_id, batch, replica.partition);
     if (error != ErrorCode::none) {
+        drop_guard();
         return error;
     }
     if (sim::buggify("delayed-verified-append")) {

@@ -196,7 +196,7 @@ protocol::InitProducerIdResponse TransactionCoordinator::init_producer_id(const 
 
 std::optional<TransactionTransit> TransactionCoordinator::prepare_init(const Place& place, const std::string& id,
                                                                        const protocol::InitProducerIdRequest& request,
-                                                                       ErrorCode& error) {
+                                                                       ErrorCode& error, ProducerId rotate_to) {
     TransactionMetadata* metadata = lookup(place, id);
     const bool expected = request.producer_id != protocol::no_producer_id;
     if (metadata == nullptr) {
@@ -215,14 +215,18 @@ std::optional<TransactionTransit> TransactionCoordinator::prepare_init(const Pla
         error = ErrorCode::concurrent_transactions;  // PrepareCommit, PrepareAbort: the client backs off and retries
     } else if (metadata->producer_epoch_exhausted() &&
                (!expected || request.producer_epoch == metadata->producer_epoch())) {
-        const protocol::InitProducerIdResponse fresh = access_.new_producer_id();
-        metadata = lookup(place, id);
-        if (metadata == nullptr || fresh.error != ErrorCode::none || metadata->pending_transition_in_progress()) {
-            error = metadata == nullptr ? ErrorCode::not_coordinator : ErrorCode::concurrent_transactions;
-            return std::nullopt;
+        if (rotate_to == protocol::no_producer_id) {
+            // The new id may take a wait for a block of ids: then every check above runs again, since
+            // another request may have moved the metadata meanwhile (Kafka decides under one lock).
+            const protocol::InitProducerIdResponse fresh = access_.new_producer_id();
+            if (fresh.error != ErrorCode::none) {
+                error = ErrorCode::coordinator_not_available;
+                return std::nullopt;
+            }
+            return prepare_init(place, id, request, error, fresh.producer_id);
         }
-        auto rotated = metadata->prepare_producer_id_rotation(fresh.producer_id, request.transaction_timeout_ms,
-                                                              now_ms(), expected);
+        auto rotated =
+            metadata->prepare_producer_id_rotation(rotate_to, request.transaction_timeout_ms, now_ms(), expected);
         error = rotated ? ErrorCode::none : to_error_code(static_cast<TransactionErrc>(rotated.error().value()));
         return rotated ? std::optional(*rotated) : std::nullopt;
     } else {
@@ -332,9 +336,11 @@ protocol::EndTxnResponse TransactionCoordinator::end_transaction(const Place& pl
                                                                  bool commit, bool from_client) {
     protocol::EndTxnResponse answer;
     ProducerId next_producer_id = protocol::no_producer_id;
-    if (const TransactionMetadata* metadata = lookup(place, id);
-        metadata != nullptr && supports_epoch_bump(config_.version) && metadata->producer_epoch_exhausted()) {
-        // The bump of this EndTxn reaches 32767: the producer goes on with a new producer id.
+    if (const TransactionMetadata* metadata = lookup(place, id); from_client && metadata != nullptr &&
+                                                                 supports_epoch_bump(config_.version) &&
+                                                                 metadata->producer_epoch_exhausted()) {
+        // The bump of this EndTxn reaches 32767: the producer goes on with a new producer id. (A fence
+        // never waits here: its epoch is already applied, and nothing may come between it and its abort.)
         const protocol::InitProducerIdResponse fresh = access_.new_producer_id();
         if (fresh.error != ErrorCode::none) {
             answer.error = ErrorCode::coordinator_not_available;
@@ -344,11 +350,10 @@ protocol::EndTxnResponse TransactionCoordinator::end_transaction(const Place& pl
     }
     const std::optional<TransactionTransit> transit =
         prepare_end(place, id, {producer_id, producer_epoch, next_producer_id}, commit, from_client, answer);
-    if (!transit) {
-        return answer;
+    if (transit) {
+        answer.error = log_transition(place, id, *transit);
     }
-    answer.error = log_transition(place, id, *transit);
-    if (answer.error != ErrorCode::none) {
+    if (!transit || answer.error != ErrorCode::none) {
         if (TransactionMetadata* metadata = lookup(place, id); metadata != nullptr && !from_client) {
             metadata->mark_failed_epoch_fence();  // the next fence must not bump again (KAFKA-9666)
         }

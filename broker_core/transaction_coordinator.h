@@ -101,10 +101,12 @@ private:
     // The metadata of `transactional_id`, created (with a new producer id, epoch -1) when absent.
     protocol::ErrorCode get_or_create(const Place& place, const std::string& transactional_id,
                                       std::int32_t timeout_ms);
-    // The InitProducerId transition Kafka's prepareInitProducerIdTransit chooses (fence, bump, rotation).
+    // The InitProducerId transition Kafka's prepareInitProducerIdTransit chooses (fence, bump, rotation);
+    // `rotate_to`: the new producer id a rotation takes (none yet: it is asked for, and the choice made again).
     std::optional<TransactionTransit> prepare_init(const Place& place, const std::string& transactional_id,
-                                                 const protocol::InitProducerIdRequest& request,
-                                                 protocol::ErrorCode& error);
+                                                   const protocol::InitProducerIdRequest& request,
+                                                   protocol::ErrorCode& error,
+                                                   protocol::ProducerId rotate_to = protocol::no_producer_id);
     // Appends `transit` for `transactional_id` and completes the transition (or cancels it): the error.
     protocol::ErrorCode log_transition(const Place& place, const std::string& transactional_id,
                                        const TransactionTransit& transit);
