@@ -78,6 +78,11 @@ struct TransactionalProducer::State {
     // The coordinator.
     bool find_coordinator(sim::Time deadline);
     sim::Result<sim::Message> call_coordinator(const sim::Message& request, sim::Time deadline);
+    // Sends `request` to the coordinator until it is answered NONE (then `on_ok` takes the answer), a
+    // fatal code, or `deadline` passes; a coordinator that moved is looked up again, and
+    // CONCURRENT_TRANSACTIONS is retried, after the backoff. InitProducerId and EndTxn.
+    template <typename Response, typename Request, typename OnOk>
+    CoordinatorAnswer call_until_answered(const Request& request, sim::Time deadline, OnOk on_ok);
     CoordinatorAnswer init_producer_id(sim::Time deadline);
     CoordinatorAnswer add_partitions(const std::vector<protocol::TopicPartition>& partitions, sim::Time deadline);
     CoordinatorAnswer end_transaction(bool committed, sim::Time deadline);
@@ -227,21 +232,16 @@ void TransactionalProducer::State::use_identity(protocol::ProducerId id, protoco
         .detail("producer_epoch", epoch.value());
 }
 
-TransactionalProducer::State::CoordinatorAnswer TransactionalProducer::State::init_producer_id(sim::Time deadline) {
+template <typename Response, typename Request, typename OnOk>
+TransactionalProducer::State::CoordinatorAnswer TransactionalProducer::State::call_until_answered(const Request& request,
+                                                                                                 sim::Time deadline,
+                                                                                                 OnOk on_ok) {
     while (true) {
-        protocol::InitProducerIdRequest request;
-        request.transactional_id = config.transactional_id;
-        request.transaction_timeout_ms =
-            static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(config.transaction_timeout).count());
-        request.producer_id = producer_id;  // no_producer_id at first; the current ones for a bump (KIP-360)
-        request.producer_epoch = epoch;
         const sim::Result<sim::Message> result = call_coordinator(sim::make_message(request), deadline);
         if (result) {
-            const auto& response = result->as<protocol::InitProducerIdResponse>();
+            const auto& response = result->template as<Response>();
             if (response.error == ErrorCode::none) {
-                use_identity(response.producer_id, response.producer_epoch);
-                bump_needed = false;
-                initialized = true;
+                on_ok(response);
                 return {TxnResult::ok, ErrorCode::none};
             }
             if (coordinator_moved(response.error)) {
@@ -256,6 +256,21 @@ TransactionalProducer::State::CoordinatorAnswer TransactionalProducer::State::in
             return {TxnResult::timed_out, ErrorCode::request_timed_out};
         }
     }
+}
+
+TransactionalProducer::State::CoordinatorAnswer TransactionalProducer::State::init_producer_id(sim::Time deadline) {
+    protocol::InitProducerIdRequest request;
+    request.transactional_id = config.transactional_id;
+    request.transaction_timeout_ms =
+        static_cast<std::int32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(config.transaction_timeout).count());
+    request.producer_id = producer_id;  // no_producer_id at first; the current ones for a bump (KIP-360)
+    request.producer_epoch = epoch;
+    return call_until_answered<protocol::InitProducerIdResponse>(
+        request, deadline, [this](const protocol::InitProducerIdResponse& response) {
+            use_identity(response.producer_id, response.producer_epoch);
+            bump_needed = false;
+            initialized = true;
+        });
 }
 
 TransactionalProducer::State::CoordinatorAnswer TransactionalProducer::State::add_partitions(
@@ -312,31 +327,14 @@ TransactionalProducer::State::CoordinatorAnswer TransactionalProducer::State::ad
 
 TransactionalProducer::State::CoordinatorAnswer TransactionalProducer::State::end_transaction(bool committed,
                                                                                              sim::Time deadline) {
-    while (true) {
-        const protocol::EndTxnRequest request{config.transactional_id, producer_id, epoch, committed};
-        const sim::Result<sim::Message> result = call_coordinator(sim::make_message(request), deadline);
-        if (result) {
-            const auto& response = result->as<protocol::EndTxnResponse>();
-            if (response.error == ErrorCode::none) {
-                // Version 2 answers a bumped epoch (a new id once the epoch is exhausted); version 1 the same.
-                if (response.producer_id != protocol::no_producer_id) {
-                    use_identity(response.producer_id, response.producer_epoch);
-                }
-                end_locally();
-                return {TxnResult::ok, ErrorCode::none};
-            }
-            if (coordinator_moved(response.error)) {
-                coordinator.reset();
-            } else if (response.error != ErrorCode::concurrent_transactions) {
-                make_fatal(response.error);
-                return {TxnResult::fatal, response.error};
-            }
-            sim::sleep(config.retry_backoff);
+    const protocol::EndTxnRequest request{config.transactional_id, producer_id, epoch, committed};
+    return call_until_answered<protocol::EndTxnResponse>(request, deadline, [this](const protocol::EndTxnResponse& response) {
+        // Version 2 answers a bumped epoch (a new id once the epoch is exhausted); version 1 the same.
+        if (response.producer_id != protocol::no_producer_id) {
+            use_identity(response.producer_id, response.producer_epoch);
         }
-        if (sim::now() >= deadline) {
-            return {TxnResult::timed_out, ErrorCode::request_timed_out};
-        }
-    }
+        end_locally();
+    });
 }
 
 // ---- Transaction state -----------------------------------------------------------------------------
