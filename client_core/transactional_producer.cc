@@ -72,6 +72,8 @@ struct TransactionalProducer::State {
 
     // History.
     ClientOperation operation(ClientOperation::Type type, std::string f) const;
+    // An operation of the open transaction: also its label and the producer's id and epoch.
+    ClientOperation transaction_operation(ClientOperation::Type type, std::string f) const;
     void record_send_completion(const protocol::TopicPartition& partition, const Pending& pending,
                                 const SendOutcome& outcome, protocol::ProducerEpoch epoch);
 
@@ -157,6 +159,14 @@ ClientOperation TransactionalProducer::State::operation(ClientOperation::Type ty
     op.type = type;
     op.f = std::move(f);
     op.transactional_id = config.transactional_id;
+    return op;
+}
+
+ClientOperation TransactionalProducer::State::transaction_operation(ClientOperation::Type type, std::string f) const {
+    ClientOperation op = operation(type, std::move(f));
+    op.txn = label;
+    op.producer_id = producer_id.value();
+    op.producer_epoch = epoch.value();
     return op;
 }
 
@@ -641,10 +651,7 @@ void TransactionalProducer::begin_transaction() {
     if (abortable && !s.fatal) {
         s.make_abortable(ErrorCode::request_timed_out);
     }
-    ClientOperation begin = s.operation(ClientOperation::Type::ok, "begin");
-    begin.txn = s.label;
-    begin.producer_id = s.producer_id.value();
-    begin.producer_epoch = s.epoch.value();
+    const ClientOperation begin = s.transaction_operation(ClientOperation::Type::ok, "begin");
     s.history.record(begin);
     sim::trace("TxnBegin").detail("client", s.config.client_id).detail("txn", s.label);
 }
@@ -655,14 +662,11 @@ sim::Future<SendOutcome> TransactionalProducer::send(const std::string& topic, s
     EOSIM_ASSERT_MSG(value || key, "a tombstone needs a key");
     EOSIM_ASSERT_MSG(s.in_transaction || s.fatal, "send outside a transaction");
     const protocol::TopicPartition partition{topic, s.choose_partition(topic, key)};
-    ClientOperation invoke = s.operation(ClientOperation::Type::invoke, "send");
+    ClientOperation invoke = s.transaction_operation(ClientOperation::Type::invoke, "send");
     invoke.partition = partition.name();
     invoke.value = value;
     invoke.key = key;
     invoke.acks = "all";
-    invoke.txn = s.label;
-    invoke.producer_id = s.producer_id.value();
-    invoke.producer_epoch = s.epoch.value();
     s.history.record(invoke);
 
     auto& slot = s.queues[partition];
@@ -690,10 +694,7 @@ sim::Future<SendOutcome> TransactionalProducer::send(const std::string& topic, s
 TxnResult TransactionalProducer::commit_transaction() {
     State& s = *state_;
     EOSIM_ASSERT_MSG(s.in_transaction || s.fatal, "commit_transaction without a transaction");
-    ClientOperation invoke = s.operation(ClientOperation::Type::invoke, "commit");
-    invoke.txn = s.label;
-    invoke.producer_id = s.producer_id.value();
-    invoke.producer_epoch = s.epoch.value();
+    const ClientOperation invoke = s.transaction_operation(ClientOperation::Type::invoke, "commit");
     s.history.record(invoke);
     ClientOperation done = invoke;
     (void)s.changed.wait_until(sim::Time::max(), [&s] { return s.sends_open == 0; });
@@ -723,10 +724,7 @@ TxnResult TransactionalProducer::commit_transaction() {
 TxnResult TransactionalProducer::abort_transaction() {
     State& s = *state_;
     EOSIM_ASSERT_MSG(s.in_transaction || s.fatal, "abort_transaction without a transaction");
-    ClientOperation invoke = s.operation(ClientOperation::Type::invoke, "abort");
-    invoke.txn = s.label;
-    invoke.producer_id = s.producer_id.value();
-    invoke.producer_epoch = s.epoch.value();
+    const ClientOperation invoke = s.transaction_operation(ClientOperation::Type::invoke, "abort");
     s.history.record(invoke);
     ClientOperation done = invoke;
     if (!s.fatal) {
