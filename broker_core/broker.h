@@ -135,6 +135,7 @@ class Broker final : public sim::NodeState {
 public:
     Broker(sim::Node& node, BrokerConfig config);
 
+    [[nodiscard]] const TransactionCoordinator& transaction_coordinator() const { return transaction_coordinator_; }
     [[nodiscard]] const std::map<protocol::TopicPartition, std::unique_ptr<Replica>>& replicas() const {
         return replicas_;
     }

@@ -75,6 +75,16 @@ const TransactionMetadata* TransactionCoordinator::find(const std::string& trans
     return nullptr;
 }
 
+bool TransactionCoordinator::idle() const {
+    return std::all_of(partitions_.begin(), partitions_.end(), [](const auto& entry) {
+        const Partition& partition = entry.second;
+        return !partition.loading &&
+               std::none_of(partition.transactions.begin(), partition.transactions.end(), [](const auto& txn) {
+                   return in_states(txn.second.state(), {State::prepare_commit, State::prepare_abort});
+               });
+    });
+}
+
 // ---- where an id lives -----------------------------------------------------------------------------
 
 ErrorCode TransactionCoordinator::place_error(const std::string& transactional_id, Place& place) const {
@@ -366,7 +376,7 @@ protocol::EndTxnResponse TransactionCoordinator::end_transaction(const Place& pl
         .name = sim::moments::txn_prepared,
         .node = node_.name(),
         .partition = protocol::TopicPartition{std::string(protocol::transaction_state_topic), place.partition}.name()});
-    node_.spawn("txn-markers", [this, place, id, transit = *transit] { write_markers(place, id, transit); });
+    start_markers(place, id, *transit);
     return answer;
 }
 
@@ -391,9 +401,18 @@ std::optional<TransactionTransit> TransactionCoordinator::prepare_end(const Plac
     const bool retry_on_overflow = v2 && !fence && metadata->previous_producer_id() == producer_id &&
                                    epoch.value() == producer_epoch_max - 1 && current_epoch == 0;
     const bool retry_on_bump = v2 && !fence && current_epoch == epoch.value() + 1;
-    const bool settled = in_states(metadata->state(), {State::prepare_commit, State::prepare_abort,
-                                                       State::complete_commit, State::complete_abort});
-    const bool valid_epoch = fence || epoch.value() == current_epoch || (settled && (retry_on_bump || retry_on_overflow));
+    // Version 2 tells a retry from the next transaction's request by the epoch: in a Prepare state only the
+    // retry of the EndTxn that bumped it is valid; the same epoch there is the next transaction's request.
+    bool valid_epoch = fence || epoch.value() == current_epoch;
+    if (v2 && !fence) {
+        switch (metadata->state()) {
+            case State::prepare_commit:
+            case State::prepare_abort: valid_epoch = retry_on_bump; break;
+            case State::complete_commit:
+            case State::complete_abort: valid_epoch = valid_epoch || retry_on_bump || retry_on_overflow; break;
+            default: break;
+        }
+    }
     // Version 1 cannot tell a retry from the next transaction's request: the same epoch is a retry.
     const bool retry = v2 ? retry_on_bump || retry_on_overflow : epoch.value() == current_epoch;
     const bool pending =
@@ -483,7 +502,23 @@ void TransactionCoordinator::fence_and_abort(const Place& place, const std::stri
 
 // ---- markers -----------------------------------------------------------------------------------------
 
-void TransactionCoordinator::write_markers(Place place, std::string id, TransactionTransit transit) {
+void TransactionCoordinator::start_markers(const Place& place, const std::string& id, const TransactionTransit& prepared) {
+    TransactionMetadata* metadata = lookup(place, id);
+    EOSIM_ASSERT_MSG(metadata != nullptr, "markers of a transaction the coordinator does not hold");
+    // Until the completion is logged, every other change of the transaction is refused: an EndTxn, even of
+    // the producer's new epoch, is answered CONCURRENT_TRANSACTIONS (KAFKA-18464).
+    sim::Result<TransactionTransit> complete = metadata->prepare_complete(now_ms());
+    if (!complete) {
+        sim::trace("TxnCompleteRefused", sim::Severity::warn).detail("transactional_id", id);
+        return;
+    }
+    node_.spawn("txn-markers", [this, place, id, prepared, complete = *complete] {
+        write_markers(place, id, prepared, complete);
+    });
+}
+
+void TransactionCoordinator::write_markers(Place place, std::string id, TransactionTransit transit,
+                                           TransactionTransit complete) {
     std::set<TopicPartition> left = transit.partitions;
     bool give_up = false;
     while (!left.empty()) {
@@ -492,6 +527,7 @@ void TransactionCoordinator::write_markers(Place place, std::string id, Transact
         }
         left = send_markers(place, id, transit, std::move(left), give_up);
         if (give_up) {
+            // The completion stays pending, as in Kafka: a newer coordinator or epoch owns the transaction.
             sim::trace("TxnMarkersAbandoned", sim::Severity::warn).detail("transactional_id", id);
             return;
         }
@@ -499,7 +535,7 @@ void TransactionCoordinator::write_markers(Place place, std::string id, Transact
             sim::sleep(config_.marker_retry_backoff);
         }
     }
-    complete_transaction(place, id);
+    complete_transaction(place, id, std::move(complete));
 }
 
 std::set<TopicPartition> TransactionCoordinator::send_markers(const Place& place, const std::string& id,
@@ -544,20 +580,26 @@ std::set<TopicPartition> TransactionCoordinator::send_markers(const Place& place
     return left;
 }
 
-void TransactionCoordinator::complete_transaction(const Place& place, const std::string& id) {
-    while (TransactionMetadata* metadata = lookup(place, id)) {
-        if (!metadata->pending_transition_in_progress()) {
-            auto transit = metadata->prepare_complete(now_ms());
-            if (!transit) {
-                sim::trace("TxnCompleteRefused", sim::Severity::warn).detail("transactional_id", id);
-                return;
-            }
-            const ErrorCode error = log_transition(place, id, *transit);
-            if (error == ErrorCode::none || error == ErrorCode::not_coordinator) {
-                return;
-            }
+void TransactionCoordinator::complete_transaction(const Place& place, const std::string& id,
+                                                  TransactionTransit complete) {
+    while (true) {
+        const ErrorCode error = log_transition(place, id, complete);
+        if (error == ErrorCode::none || error == ErrorCode::not_coordinator) {
+            return;
         }
-        sim::sleep(config_.marker_retry_backoff);  // Kafka retries the append of the completion
+        // The failed append cancelled the pending completion: it is pending again at once, so that nothing
+        // comes between, and Kafka retries the append.
+        TransactionMetadata* metadata = lookup(place, id);
+        if (metadata == nullptr) {
+            return;
+        }
+        sim::Result<TransactionTransit> again = metadata->prepare_complete(now_ms());
+        if (!again) {
+            sim::trace("TxnCompleteRefused", sim::Severity::warn).detail("transactional_id", id);
+            return;
+        }
+        complete = *again;
+        sim::sleep(config_.marker_retry_backoff);
     }
 }
 
@@ -604,8 +646,7 @@ void TransactionCoordinator::load(std::int32_t partition, std::uint64_t generati
     }
     const Place place{partition, generation, epoch};
     for (const std::string& id : unfinished) {
-        const TransactionTransit transit = found->second.transactions.at(id).prepare_no_transit();
-        node_.spawn("txn-markers", [this, place, id, transit] { write_markers(place, id, transit); });
+        start_markers(place, id, found->second.transactions.at(id).prepare_no_transit());
     }
 }
 

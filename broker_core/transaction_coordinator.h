@@ -72,6 +72,9 @@ public:
 
     // For tests and traces: the state of `transactional_id`, if this coordinator holds it loaded.
     [[nodiscard]] const TransactionMetadata* find(const std::string& transactional_id) const;
+    // Nothing left to do: every partition it leads is loaded and no transaction awaits its markers (the
+    // harness waits for this before it checks that no transaction hangs).
+    [[nodiscard]] bool idle() const;
 
 private:
     struct Partition {
@@ -132,14 +135,18 @@ private:
     // The fence of an ongoing transaction (a newer producer, a timeout) and its abort.
     void fence_and_abort(const Place& place, const std::string& transactional_id);
 
-    // Writes the markers of the transaction `transactional_id` ended by `transit` to every partition, then
-    // logs its completion; gives up when the partition moves away.
-    void write_markers(Place place, std::string transactional_id, TransactionTransit transit);
+    // After a PrepareCommit or PrepareAbort `prepared` was logged (or loaded): the completion becomes the
+    // pending transition at once, as in Kafka, and a fiber writes the markers and logs the completion.
+    void start_markers(const Place& place, const std::string& transactional_id, const TransactionTransit& prepared);
+    // Writes the markers of the transaction ended by `prepared` to every partition, then logs `complete`;
+    // gives up when the partition moves away.
+    void write_markers(Place place, std::string transactional_id, TransactionTransit prepared,
+                       TransactionTransit complete);
     // One round: a WriteTxnMarkers to each leader of the partitions left; the partitions still left.
     std::set<protocol::TopicPartition> send_markers(const Place& place, const std::string& transactional_id,
                                                     const TransactionTransit& transit,
                                                     std::set<protocol::TopicPartition> left, bool& give_up);
-    void complete_transaction(const Place& place, const std::string& transactional_id);
+    void complete_transaction(const Place& place, const std::string& transactional_id, TransactionTransit complete);
 
     void load(std::int32_t partition, std::uint64_t generation);
     void abort_timed_out_loop();

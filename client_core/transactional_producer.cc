@@ -329,7 +329,9 @@ TransactionalProducer::State::CoordinatorAnswer TransactionalProducer::State::ad
         changed.notify_all();
         left = std::move(retry);
         if (!left.empty()) {
-            sim::sleep(config.retry_backoff);
+            // An abort cuts the back-off short: EndTxn goes out at once, as from a version 2 client, which
+            // leaves the adding to the partition leaders and has no AddPartitionsToTxn to wait for.
+            (void)changed.wait_until(sim::deadline_after(config.retry_backoff), [this] { return failing(); });
         }
     }
     return {TxnResult::ok, ErrorCode::none};

@@ -82,13 +82,65 @@ std::vector<Anomaly> check_zombie_writes(const History& history) {
 // After healing and quiescence every transaction has ended: on the committed replica of each partition,
 // every transactional data batch is followed by a marker (a control batch) of its producer. A batch with
 // none holds the last stable offset below the high watermark for good, and read_committed readers stop
-// there.
+// there. A run that never quiesced (stuck) is judged too, against the liveness bound: a transaction still
+// open at the end that has been open, on a healthy cluster, for longer than the transaction timeout plus
+// `hanging_slack_ns` should have been aborted by its coordinator.
+namespace {
+
+constexpr std::int64_t hanging_slack_ns = 5'000'000'000;
+
+struct StuckClock {
+    std::int64_t end = 0;            // when the run gave up
+    std::int64_t healthy_since = 0;  // since when the cluster was healed (and stayed so) to the end
+    std::int64_t timeout_ns = 0;     // the longest transaction timeout any producer asked for
+};
+
+std::optional<StuckClock> stuck_clock(const History& history) {
+    const auto stuck = std::find_if(history.operations.begin(), history.operations.end(),
+                                    [](const Operation& op) { return op.f == "stuck"; });
+    if (stuck == history.operations.end()) {
+        return std::nullopt;
+    }
+    StuckClock clock{.end = stuck->time};
+    if (stuck->timeout_ms) {
+        clock.healthy_since = stuck->time - *stuck->timeout_ms * 1'000'000;  // healed a liveness bound before
+    } else if (!history.health.empty() && history.health.back().healthy) {
+        clock.healthy_since = history.health.back().time;
+    } else {
+        clock.healthy_since = std::numeric_limits<std::int64_t>::max();  // not known to have healed
+    }
+    for (const Operation& op : history.operations) {
+        if (op.f == "init-txn" && op.timeout_ms) {
+            clock.timeout_ns = std::max(clock.timeout_ns, *op.timeout_ms * 1'000'000);
+        }
+    }
+    return clock;
+}
+
+// When the earliest send of a record in `batch` was invoked, if a send op wrote one of its values.
+std::optional<std::int64_t> first_send_time(const History& history, const ReplicaState& replica,
+                                            const BatchHeader& batch) {
+    std::set<std::string> values;
+    for (const Record& record : replica.records) {
+        if (record.offset >= batch.base_offset && record.offset <= batch.last_offset && record.value) {
+            values.insert(*record.value);
+        }
+    }
+    for (const Operation& op : history.operations) {
+        if (op.f == "send" && op.type == OpType::invoke && op.value && values.contains(*op.value)) {
+            return op.time;
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
 std::vector<Anomaly> check_hanging_transactions(const History& history) {
     std::vector<Anomaly> found;
-    const bool stuck = std::any_of(history.operations.begin(), history.operations.end(),
-                                   [](const Operation& op) { return op.f == "stuck"; });
-    if (stuck) {
-        return found;  // the run never quiesced: `stuck` says so, open transactions prove nothing more
+    const std::optional<StuckClock> stuck = stuck_clock(history);
+    if (stuck && stuck->timeout_ns == 0) {
+        return found;  // no transaction timeout is known: a stuck run's open transactions prove nothing more
     }
     for (const ReplicaState& replica : history.replicas) {
         if (committed_replica(history, replica.partition) != &replica) {
@@ -103,17 +155,35 @@ std::vector<Anomaly> check_hanging_transactions(const History& history) {
             }
         }
         for (const auto& [producer, first] : open) {
+            std::string bound;
+            nlohmann::json open_for = nullptr;
+            if (stuck) {
+                // Open on a healthy cluster since the later of its first send and the last heal.
+                const std::optional<std::int64_t> sent = first_send_time(history, replica, *first);
+                if (!sent) {
+                    continue;
+                }
+                const std::int64_t since = std::max(*sent, stuck->healthy_since);
+                if (since > stuck->end || stuck->end - since < stuck->timeout_ns + hanging_slack_ns) {
+                    continue;  // it may still end by its timeout
+                }
+                open_for = stuck->end - since;
+                bound = fmt::format(" and was open on a healthy cluster for {:.1f} s when the run gave up (the "
+                                    "transaction timeout is {} ms)",
+                                    static_cast<double>(stuck->end - since) / 1e9, stuck->timeout_ns / 1'000'000);
+            }
             found.push_back(Anomaly{
                 .name = "hanging-transaction",
                 .partition = replica.partition,
                 .description = fmt::format("the transaction of producer {} on {} ({}) that began with {} has no "
-                                           "marker below the high watermark {} after healing",
+                                           "marker below the high watermark {} after healing{}",
                                            producer, replica.partition, replica.replica, batch_text(*first),
-                                           replica.high_watermark),
+                                           replica.high_watermark, bound),
                 .evidence = {{"replica", replica.replica},
                              {"producer_id", producer},
                              {"first_batch", batch_json(*first)},
-                             {"high_watermark", replica.high_watermark}},
+                             {"high_watermark", replica.high_watermark},
+                             {"open_healthy_ns", open_for}},
             });
         }
     }

@@ -42,11 +42,14 @@ const std::vector<BugSwitch>& bug_switches() {
          "verification and the append is overtaken by the append"},
         {"kafka-17754", "re-creates KAFKA-17754 (transaction version 1)", "aborted-read, torn-transaction", "txn-basic",
          "no epoch bump per transaction: a late produce or EndTxn of one transaction lands in the next one"},
+        {"kafka-18464", "re-creates KAFKA-18464 (Kafka 4.0 before the fix)", "spurious-fence", "txn-basic",
+         "EndTxn checks the producer epoch before the pending completion, so an abort of the next transaction "
+         "that reaches the coordinator while the last commit's markers are still being written is fenced"},
         {"kafka-9144", "re-creates KAFKA-9144 (before KIP-890)", "zombie-write, hanging-transaction, stuck", "txn-zombie",
          "producer-state expiry counts from a producer's last data batch, not its last marker, and a producer "
          "with no state is taken at any sequence: once a transaction aborted by its timeout expires, the "
          "zombie's late batch opens a transaction nobody ends"},
-        {"coordinator-forgets-markers", "breaks the coordinator's failover", "stuck, hanging-transaction",
+        {"coordinator-forgets-markers", "breaks the coordinator's failover", "hanging-transaction, stuck, spurious-fence",
          "txn-coordinator-failover",
          "a new transaction coordinator does not write the markers of the PrepareCommit and PrepareAbort it loaded"},
     };
@@ -94,6 +97,8 @@ bool apply_bug(std::string_view name, broker_core::BrokerBugs& bugs) {
         bugs.kafka_17754 = true;
     } else if (name == "kafka-17754") {
         bugs.kafka_17754 = true;
+    } else if (name == "kafka-18464") {
+        bugs.kafka_18464 = true;
     } else if (name == "kafka-9144") {
         bugs.kafka_9144 = true;
         bugs.kafka_12671 = true;  // before KIP-890: no verification, version 1

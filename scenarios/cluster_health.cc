@@ -86,6 +86,13 @@ bool ClusterHealth::quiescent() const {
             return false;
         }
     }
+    // A transaction whose commit or abort was answered still has its markers to come: the checks after
+    // healing would take its partitions for hanging.
+    for (sim::Node* broker : nodes_.brokers) {
+        if (broker->up() && !broker->state<Broker>().transaction_coordinator().idle()) {
+            return false;
+        }
+    }
     return every_partition_settled(
         [this](const TopicPartition& partition, const protocol::PartitionState& state) {
             return caught_up(partition, state);

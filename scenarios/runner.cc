@@ -417,7 +417,8 @@ model::History Run::history(bool stuck) {
                                                       .process = "runner",
                                                       .type = model::OpType::info,
                                                       .f = "stuck",
-                                                      .reason = "the cluster did not quiesce after healing"});
+                                                      .reason = "the cluster did not quiesce after healing",
+                                                      .timeout_ms = spec_.checks.quiesce_ms});
     }
     history.removals = removals_;
     history.health = health_changes_;

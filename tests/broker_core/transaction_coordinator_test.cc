@@ -324,5 +324,46 @@ TEST(TransactionCoordinator, ANewCoordinatorFinishesAPreparedCommit) {
     EXPECT_EQ(cluster.markers(t1), std::vector<std::string>{"COMMIT@1"});
 }
 
+// KAFKA-18464: the next transaction's abort, sent while the last commit's markers are still being written, is
+// answered CONCURRENT_TRANSACTIONS (the completion is pending) and succeeds once the commit completed. With
+// the epoch checked first, as in Kafka 4.0 before the fix, the producer fences itself.
+std::pair<ErrorCode, ErrorCode> abort_right_after_commit(BrokerBugs bugs) {
+    TxnCluster cluster(6, bugs);
+    bool done = false;
+    ErrorCode first = ErrorCode::none;
+    ErrorCode last = ErrorCode::none;
+    cluster.client->spawn("client", [&] {
+        sim::sleep(1s);
+        const auto init = cluster.init();
+        ASSERT_EQ(cluster.add(init.producer_id, init.producer_epoch, {t0, t1}), ErrorCode::none);
+        ASSERT_EQ(cluster.produce(t0, init.producer_id, init.producer_epoch, 0, "x").error, ErrorCode::none);
+        const auto committed = cluster.end(init.producer_id, init.producer_epoch, true);
+        ASSERT_EQ(committed.error, ErrorCode::none);
+        auto aborted = cluster.end(init.producer_id, committed.producer_epoch, false);
+        first = aborted.error;
+        for (int attempt = 0; attempt < 50 && aborted.error == ErrorCode::concurrent_transactions; ++attempt) {
+            sim::sleep(20ms);
+            aborted = cluster.end(init.producer_id, committed.producer_epoch, false);
+        }
+        last = aborted.error;
+        done = true;
+    });
+    cluster.run_until([&] { return done; });
+    EXPECT_EQ(cluster.markers(t0), std::vector<std::string>{"COMMIT@1"});
+    return {first, last};
+}
+
+TEST(TransactionCoordinator, AnAbortWhileTheCommitsMarkersAreWrittenWaitsForThem) {
+    const auto [first, last] = abort_right_after_commit({});
+    EXPECT_EQ(first, ErrorCode::concurrent_transactions);
+    EXPECT_EQ(last, ErrorCode::none);
+}
+
+TEST(TransactionCoordinator, Kafka18464FencesTheAbortWhileTheCommitsMarkersAreWritten) {
+    const auto [first, last] = abort_right_after_commit(BrokerBugs{.kafka_18464 = true});
+    EXPECT_EQ(first, ErrorCode::producer_fenced);
+    EXPECT_EQ(last, ErrorCode::producer_fenced);
+}
+
 }  // namespace
 }  // namespace eosim::broker_core

@@ -68,10 +68,43 @@ TEST(ZombieWrite, SilentForIdempotentBatchesWhoseEpochGoesBack) {
     EXPECT_TRUE(check_zombie_writes(log_of({data(0, 0, 7, 4, false), data(1, 1, 7, 3, false)}, 2)).empty());
 }
 
-TEST(HangingTransaction, SilentWhenTheRunIsStuck) {
-    History history = log_of({data(0, 1, 7, 3, true)}, 2);
-    history.operations.push_back(Operation{.index = 1, .process = "runner", .type = OpType::info, .f = "stuck"});
-    EXPECT_TRUE(check_hanging_transactions(history).empty());
+// A stuck run (the runner gave up `timeout_ms` after healing) whose log holds two open transactions: producer 7's
+// first write was sent at `old_send` s, producer 8's at 70 s. Producers ask for a 10 s transaction timeout.
+History stuck_with_open_transactions(std::int64_t old_send_s, std::optional<std::int64_t> liveness_ms) {
+    constexpr std::int64_t s = 1'000'000'000;
+    History history = log_of({data(0, 0, 7, 3, true), data(1, 1, 8, 0, true)}, 2);
+    history.replicas[0].records = {Record{.offset = 0, .value = "v7"}, Record{.offset = 1, .value = "v8"}};
+    history.operations = {
+        Operation{.index = 0, .time = 0, .process = "w", .f = "init-txn", .timeout_ms = 10'000},
+        Operation{.index = 1, .time = old_send_s * s, .process = "w", .f = "send", .partition = "events-0", .value = "v7"},
+        Operation{.index = 2, .time = 70 * s, .process = "w", .f = "send", .partition = "events-0", .value = "v8"},
+        Operation{.index = 3, .time = 73 * s, .process = "runner", .type = OpType::info, .f = "stuck",
+                  .timeout_ms = liveness_ms},
+    };
+    return history;
+}
+
+TEST(HangingTransaction, FiresInAStuckRunForATransactionOpenPastItsTimeoutSinceHealing) {
+    // Healed at 13 s: producer 7's transaction (sent at 9 s) has been open on a healed cluster for 60 s.
+    const std::vector<Anomaly> found = check_hanging_transactions(stuck_with_open_transactions(9, 60'000));
+    ASSERT_EQ(found.size(), 1U) << "producer 8's transaction began 3 s before the end: it may still time out";
+    EXPECT_EQ(found[0].evidence["producer_id"], 7);
+    EXPECT_EQ(found[0].evidence["open_healthy_ns"], 60'000'000'000);
+    EXPECT_EQ(found[0].description,
+              "the transaction of producer 7 on events-0 (broker-1) that began with data batch 0..0 of producer 7 "
+              "epoch 3 has no marker below the high watermark 2 after healing and was open on a healthy cluster "
+              "for 60.0 s when the run gave up (the transaction timeout is 10000 ms)");
+}
+
+TEST(HangingTransaction, SilentInAStuckRunForTransactionsThatMayStillTimeOut) {
+    // Healed only 12 s before the end: less than the 10 s timeout and the 5 s slack.
+    EXPECT_TRUE(check_hanging_transactions(stuck_with_open_transactions(9, 12'000)).empty());
+    // Without the liveness bound or a health line, when the cluster healed is unknown.
+    EXPECT_TRUE(check_hanging_transactions(stuck_with_open_transactions(9, std::nullopt)).empty());
+    // Without a transaction timeout, nothing says the coordinator should have ended it.
+    History no_timeout = stuck_with_open_transactions(9, 60'000);
+    no_timeout.operations[0].timeout_ms.reset();
+    EXPECT_TRUE(check_hanging_transactions(no_timeout).empty());
 }
 
 TEST(ZombieWrite, LooksOnlyBelowTheHighWatermark) {
