@@ -28,6 +28,11 @@ enum class ErrorCode : std::int16_t {
     not_enough_replicas = 19,
     not_enough_replicas_after_append = 20,
     invalid_required_acks = 21,
+    illegal_generation = 22,
+    inconsistent_group_protocol = 23,
+    unknown_member_id = 25,
+    invalid_session_timeout = 26,
+    rebalance_in_progress = 27,
     topic_already_exists = 36,
     invalid_partitions = 37,
     invalid_replication_factor = 38,
@@ -43,6 +48,8 @@ enum class ErrorCode : std::int16_t {
     concurrent_transactions = 51,
     transaction_coordinator_fenced = 52,
     kafka_storage_error = 56,
+    non_empty_group = 68,
+    group_id_not_found = 69,
     unknown_producer_id = 59,
     fetch_session_id_not_found = 70,
     invalid_fetch_session_epoch = 71,
@@ -50,6 +57,9 @@ enum class ErrorCode : std::int16_t {
     unknown_leader_epoch = 75,
     stale_broker_epoch = 77,
     offset_not_available = 78,
+    member_id_required = 79,
+    group_max_size_reached = 81,
+    unstable_offset_commit = 88,
     producer_fenced = 90,
     invalid_update_version = 95,
     ineligible_replica = 107,
@@ -79,6 +89,11 @@ constexpr std::string_view error_name(ErrorCode code) {
         case ErrorCode::not_enough_replicas: return "NOT_ENOUGH_REPLICAS";
         case ErrorCode::not_enough_replicas_after_append: return "NOT_ENOUGH_REPLICAS_AFTER_APPEND";
         case ErrorCode::invalid_required_acks: return "INVALID_REQUIRED_ACKS";
+        case ErrorCode::illegal_generation: return "ILLEGAL_GENERATION";
+        case ErrorCode::inconsistent_group_protocol: return "INCONSISTENT_GROUP_PROTOCOL";
+        case ErrorCode::unknown_member_id: return "UNKNOWN_MEMBER_ID";
+        case ErrorCode::invalid_session_timeout: return "INVALID_SESSION_TIMEOUT";
+        case ErrorCode::rebalance_in_progress: return "REBALANCE_IN_PROGRESS";
         case ErrorCode::topic_already_exists: return "TOPIC_ALREADY_EXISTS";
         case ErrorCode::invalid_partitions: return "INVALID_PARTITIONS";
         case ErrorCode::invalid_replication_factor: return "INVALID_REPLICATION_FACTOR";
@@ -94,6 +109,8 @@ constexpr std::string_view error_name(ErrorCode code) {
         case ErrorCode::concurrent_transactions: return "CONCURRENT_TRANSACTIONS";
         case ErrorCode::transaction_coordinator_fenced: return "TRANSACTION_COORDINATOR_FENCED";
         case ErrorCode::kafka_storage_error: return "KAFKA_STORAGE_ERROR";
+        case ErrorCode::non_empty_group: return "NON_EMPTY_GROUP";
+        case ErrorCode::group_id_not_found: return "GROUP_ID_NOT_FOUND";
         case ErrorCode::unknown_producer_id: return "UNKNOWN_PRODUCER_ID";
         case ErrorCode::fetch_session_id_not_found: return "FETCH_SESSION_ID_NOT_FOUND";
         case ErrorCode::invalid_fetch_session_epoch: return "INVALID_FETCH_SESSION_EPOCH";
@@ -101,6 +118,9 @@ constexpr std::string_view error_name(ErrorCode code) {
         case ErrorCode::unknown_leader_epoch: return "UNKNOWN_LEADER_EPOCH";
         case ErrorCode::stale_broker_epoch: return "STALE_BROKER_EPOCH";
         case ErrorCode::offset_not_available: return "OFFSET_NOT_AVAILABLE";
+        case ErrorCode::member_id_required: return "MEMBER_ID_REQUIRED";
+        case ErrorCode::group_max_size_reached: return "GROUP_MAX_SIZE_REACHED";
+        case ErrorCode::unstable_offset_commit: return "UNSTABLE_OFFSET_COMMIT";
         case ErrorCode::producer_fenced: return "PRODUCER_FENCED";
         case ErrorCode::invalid_update_version: return "INVALID_UPDATE_VERSION";
         case ErrorCode::ineligible_replica: return "INELIGIBLE_REPLICA";
@@ -134,6 +154,7 @@ constexpr bool retriable(ErrorCode code) {
         case ErrorCode::offset_not_available:
         case ErrorCode::fetch_session_id_not_found:
         case ErrorCode::invalid_fetch_session_epoch:
+        case ErrorCode::unstable_offset_commit:
             return true;
         default:
             return false;
