@@ -61,6 +61,21 @@ const std::string* GroupMember::metadata(std::string_view protocol) const {
 
 GroupMetadata::GroupMetadata(std::string group_id, GroupState state) : group_id_(std::move(group_id)), state_(state) {}
 
+void GroupMetadata::restore(std::int32_t generation_id, std::string protocol_type,
+                            std::optional<std::string> protocol_name) {
+    generation_id_ = generation_id;
+    protocol_type_ = std::move(protocol_type);
+    protocol_name_ = std::move(protocol_name);
+}
+
+bool GroupMetadata::set_leader(const std::string& member_id) {
+    if (!members_.contains(member_id)) {
+        return false;
+    }
+    leader_id_ = member_id;
+    return true;
+}
+
 bool GroupMetadata::transition_to(GroupState state) {
     if (!is_valid_transition(state_, state)) {
         return false;

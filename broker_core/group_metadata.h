@@ -74,6 +74,12 @@ public:
     [[nodiscard]] const std::optional<std::string>& leader_id() const { return leader_id_; }
     [[nodiscard]] const std::map<std::string, GroupMember>& members() const { return members_; }
 
+    // Loading from the offsets log: the generation, protocol type and protocol its record holds (the
+    // members are added, and the leader set, after).
+    void restore(std::int32_t generation_id, std::string protocol_type, std::optional<std::string> protocol_name);
+    // False (and no change) if `member_id` is not a member.
+    [[nodiscard]] bool set_leader(const std::string& member_id);
+
     // False (and no change) when `state` may not follow the current state. Kafka throws.
     [[nodiscard]] bool transition_to(GroupState state);
     // Whether a rebalance may start (the current state may go to PreparingRebalance).

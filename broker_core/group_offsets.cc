@@ -32,6 +32,16 @@ void GroupOffsets::end_transaction(protocol::ProducerId producer_id, bool commit
     pending_.erase(found);
 }
 
+void GroupOffsets::remove(const std::string& group, const protocol::TopicPartition& partition) {
+    const auto offsets = committed_.find(group);
+    if (offsets != committed_.end()) {
+        offsets->second.erase(partition);
+        if (offsets->second.empty()) {
+            committed_.erase(offsets);
+        }
+    }
+}
+
 void GroupOffsets::remove_group(const std::string& group) {
     committed_.erase(group);
     for (auto it = pending_.begin(); it != pending_.end();) {

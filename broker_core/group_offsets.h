@@ -38,6 +38,8 @@ public:
     // The producer's transaction marker reached this partition: on commit each pending offset becomes the
     // committed one unless a record logged after it already is; either way nothing stays pending.
     void end_transaction(protocol::ProducerId producer_id, bool committed);
+    // An offset tombstone: the group's committed offset for the partition goes.
+    void remove(const std::string& group, const protocol::TopicPartition& partition);
     // The group was deleted (or expired): its offsets and its pending ones go.
     void remove_group(const std::string& group);
 
