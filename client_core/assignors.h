@@ -1,0 +1,50 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/types.h"
+
+// The consumer protocol a group's members speak inside JoinGroup and SyncGroup (Kafka's
+// ConsumerProtocol: the subscription a member sends and the assignment the leader hands out, opaque to
+// the coordinator), and the partition assignors the leader runs (Kafka's RangeAssignor). docs/groups.md.
+
+namespace eosim::client_core {
+
+struct Subscription {
+    std::vector<std::string> topics;                     // sorted, no duplicates
+    std::vector<protocol::TopicPartition> owned;         // what the member holds now (cooperative protocols)
+    std::int32_t generation_id = -1;                     // of `owned`
+
+    bool operator==(const Subscription&) const = default;
+};
+
+struct Assignment {
+    std::vector<protocol::TopicPartition> partitions;  // sorted
+
+    bool operator==(const Assignment&) const = default;
+};
+
+// Big-endian, as Kafka's: i16 version 0; i32 count, then per topic an i16 length and the name; i32 count,
+// then per owned partition an i16 topic length, the name and an i32 partition; i32 generation.
+[[nodiscard]] std::string encode_subscription(const Subscription& subscription);
+// Nothing when the bytes are not a subscription this code wrote (truncated, trailing bytes, a negative
+// count, an unsorted topic list).
+[[nodiscard]] std::optional<Subscription> decode_subscription(const std::string& bytes);
+// i16 version 0; i32 count, then per partition an i16 topic length, the name and an i32 partition.
+[[nodiscard]] std::string encode_assignment(const Assignment& assignment);
+[[nodiscard]] std::optional<Assignment> decode_assignment(const std::string& bytes);
+
+// Kafka's RangeAssignor (without racks): for each topic, its partitions are cut into ranges handed to
+// the members subscribed to it in member id order, the first (partitions % members) getting one more.
+// Members with the same subscriptions get the same partition numbers of every topic (co-partitioning).
+// `partitions_per_topic` holds the partition count of every topic that exists; a subscribed topic that
+// does not is skipped. Every member gets an entry, possibly empty.
+[[nodiscard]] std::map<std::string, Assignment> range_assign(
+    const std::map<std::string, std::int32_t>& partitions_per_topic,
+    const std::map<std::string, Subscription>& subscriptions);
+
+}  // namespace eosim::client_core
