@@ -30,6 +30,7 @@ BrokerConfig with_bugs_applied(BrokerConfig config) {
     }
     config.transactions.forgets_markers = config.bugs.coordinator_forgets_markers;
     config.transactions.kafka_18464 = config.bugs.kafka_18464;
+    config.transactions.offsets_topic_partitions = config.offsets_topic_num_partitions;
     config.transactions.request_timeout = config.request_timeout;
     return config;
 }

@@ -62,6 +62,9 @@ std::optional<sim::Message> TransactionCoordinator::handle(const sim::Message& r
     if (request.is<protocol::EndTxnRequest>()) {
         return sim::make_message(end_txn(request.as<protocol::EndTxnRequest>()));
     }
+    if (request.is<protocol::AddOffsetsToTxnRequest>()) {
+        return sim::make_message(add_offsets(request.as<protocol::AddOffsetsToTxnRequest>()));
+    }
     return std::nullopt;
 }
 
@@ -290,6 +293,18 @@ protocol::AddPartitionsToTxnResponse TransactionCoordinator::add_partitions(
         return answer_all(to_error_code(static_cast<TransactionErrc>(transit.error().value())));
     }
     return answer_all(log_transition(place, request.transactional_id, *transit));
+}
+
+protocol::AddOffsetsToTxnResponse TransactionCoordinator::add_offsets(const protocol::AddOffsetsToTxnRequest& request) {
+    const TopicPartition offsets_partition{
+        std::string(protocol::consumer_offsets_topic),
+        protocol::coordinator_partition(request.group_id, config_.offsets_topic_partitions)};
+    const protocol::AddPartitionsToTxnResponse added = add_partitions(protocol::AddPartitionsToTxnRequest{
+        request.transactional_id, request.producer_id, request.producer_epoch, {offsets_partition}, false});
+    protocol::AddOffsetsToTxnResponse response;
+    response.error = added.error != ErrorCode::none || added.partitions.empty() ? added.error
+                                                                               : added.partitions.front().error;
+    return response;
 }
 
 // KIP-890 part 1: a partition leader asks whether the partition is in the producer's ongoing transaction

@@ -10,6 +10,7 @@
 
 #include "broker_core/transaction_log.h"
 #include "broker_core/transaction_metadata.h"
+#include "protocol/group_messages.h"
 #include "protocol/messages.h"
 #include "sim/node.h"
 #include "sim/rpc.h"
@@ -33,6 +34,7 @@ struct TransactionCoordinatorConfig {
     sim::Duration marker_retry_backoff{std::chrono::milliseconds(50)};
     // Version 2 (KIP-890 part 2) bumps the epoch at every EndTxn; version 1 is the kafka-17754 bug switch.
     TransactionVersion version = TransactionVersion::v2;
+    std::int32_t offsets_topic_partitions = 3;  // offsets.topic.num.partitions: where AddOffsetsToTxn points
     bool forgets_markers = false;  // coordinator-forgets-markers: a loaded Prepare* is never finished
     bool kafka_18464 = false;      // EndTxn checks the epoch before the pending transition
 };
@@ -92,6 +94,9 @@ private:
 
     protocol::InitProducerIdResponse init_producer_id(const protocol::InitProducerIdRequest& request);
     protocol::AddPartitionsToTxnResponse add_partitions(const protocol::AddPartitionsToTxnRequest& request);
+    // The group's partition of `__consumer_offsets` joins the transaction, so that its markers reach the
+    // group coordinator (Kafka's handleAddOffsetsToTransaction).
+    protocol::AddOffsetsToTxnResponse add_offsets(const protocol::AddOffsetsToTxnRequest& request);
     protocol::AddPartitionsToTxnResponse verify_partitions(const protocol::AddPartitionsToTxnRequest& request,
                                                            TransactionMetadata& metadata) const;
     protocol::EndTxnResponse end_txn(const protocol::EndTxnRequest& request);

@@ -79,10 +79,11 @@ struct TxnCluster {
         return response->template as<Response>();
     }
 
-    BrokerId coordinator() {
+    BrokerId coordinator(const std::string& key = txn_id,
+                         protocol::CoordinatorType type = protocol::CoordinatorType::transaction) {
         for (int attempt = 0; attempt < 100; ++attempt) {
-            const auto found = call<protocol::FindCoordinatorResponse>(
-                BrokerId(1), protocol::FindCoordinatorRequest{txn_id, protocol::CoordinatorType::transaction});
+            const auto found =
+                call<protocol::FindCoordinatorResponse>(BrokerId(1), protocol::FindCoordinatorRequest{key, type});
             if (found && found->error == ErrorCode::none) {
                 return found->coordinator;
             }
@@ -363,6 +364,43 @@ TEST(TransactionCoordinator, Kafka18464FencesTheAbortWhileTheCommitsMarkersAreWr
     const auto [first, last] = abort_right_after_commit(BrokerBugs{.kafka_18464 = true});
     EXPECT_EQ(first, ErrorCode::producer_fenced);
     EXPECT_EQ(last, ErrorCode::producer_fenced);
+}
+
+// AddOffsetsToTxn puts the group's partition of __consumer_offsets in the transaction (Kafka's
+// handleAddOffsetsToTransaction), so the transaction's marker reaches it; a fenced epoch is refused.
+TEST(TransactionCoordinator, AddOffsetsToTxnPutsTheGroupsOffsetsPartitionInTheTransaction) {
+    TxnCluster cluster(7);
+    bool done = false;
+    ErrorCode added = ErrorCode::unknown_server_error;
+    ErrorCode fenced = ErrorCode::none;
+    const TopicPartition offsets{"__consumer_offsets", protocol::coordinator_partition("g", 3)};
+    cluster.client->spawn("client", [&] {
+        sim::sleep(1s);
+        (void)cluster.coordinator("g", protocol::CoordinatorType::group);  // creates __consumer_offsets
+        const auto init = cluster.init();
+        ASSERT_EQ(cluster.add(init.producer_id, init.producer_epoch, {t0}), ErrorCode::none);
+        ASSERT_EQ(cluster.produce(t0, init.producer_id, init.producer_epoch, 0, "x").error, ErrorCode::none);
+        const protocol::AddOffsetsToTxnRequest request{txn_id, init.producer_id, init.producer_epoch, "g"};
+        for (int attempt = 0; attempt < 50; ++attempt) {
+            const auto answer = cluster.call<protocol::AddOffsetsToTxnResponse>(cluster.coordinator(), request);
+            added = answer ? answer->error : ErrorCode::network_exception;
+            if (added != ErrorCode::concurrent_transactions && added != ErrorCode::network_exception) {
+                break;
+            }
+            sim::sleep(20ms);
+        }
+        ASSERT_EQ(cluster.end(init.producer_id, init.producer_epoch, true).error, ErrorCode::none);
+        const protocol::AddOffsetsToTxnRequest stale{txn_id, init.producer_id, init.producer_epoch, "g"};
+        const auto refused = cluster.call<protocol::AddOffsetsToTxnResponse>(cluster.coordinator(), stale);
+        fenced = refused ? refused->error : ErrorCode::network_exception;
+        sim::sleep(2s);
+        done = true;
+    });
+    cluster.run_until([&] { return done; });
+    EXPECT_EQ(added, ErrorCode::none);
+    EXPECT_EQ(fenced, ErrorCode::producer_fenced) << "the commit bumped the epoch";
+    EXPECT_EQ(cluster.markers(t0), std::vector<std::string>{"COMMIT@1"});
+    EXPECT_EQ(cluster.markers(offsets), std::vector<std::string>{"COMMIT@1"});
 }
 
 }  // namespace
