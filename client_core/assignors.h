@@ -10,7 +10,8 @@
 
 // The consumer protocol a group's members speak inside JoinGroup and SyncGroup (Kafka's
 // ConsumerProtocol: the subscription a member sends and the assignment the leader hands out, opaque to
-// the coordinator), and the partition assignors the leader runs (Kafka's RangeAssignor). docs/groups.md.
+// the coordinator), and the partition assignors the leader runs (Kafka's RangeAssignor and
+// CooperativeStickyAssignor). docs/groups.md.
 
 namespace eosim::client_core {
 
@@ -44,6 +45,16 @@ struct Assignment {
 // `partitions_per_topic` holds the partition count of every topic that exists; a subscribed topic that
 // does not is skipped. Every member gets an entry, possibly empty.
 [[nodiscard]] std::map<std::string, Assignment> range_assign(
+    const std::map<std::string, std::int32_t>& partitions_per_topic,
+    const std::map<std::string, Subscription>& subscriptions);
+
+// Kafka's CooperativeStickyAssignor (KIP-429), without racks: balanced (partition counts of members that
+// can take the same partitions differ by at most one), sticky (a member keeps what it owned where
+// balance allows; a partition claimed by several members goes to the claimant of the highest
+// generation, or to none if they tie), and cooperative (a partition that moves from its previous owner
+// to another member is left out of this assignment: the owner revokes it first, rejoins, and the
+// next rebalance hands it out).
+[[nodiscard]] std::map<std::string, Assignment> cooperative_sticky_assign(
     const std::map<std::string, std::int32_t>& partitions_per_topic,
     const std::map<std::string, Subscription>& subscriptions);
 
