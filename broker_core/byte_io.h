@@ -71,4 +71,12 @@ private:
     std::size_t position_ = 0;
 };
 
+// Record keys and values are strings: the bytes an encoder wrote as one, and a view of one's bytes.
+inline std::string to_text(std::span<const std::byte> bytes) {
+    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+inline std::span<const std::byte> bytes_of(const std::string& text) {
+    return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
+}
+
 }  // namespace eosim::broker_core

@@ -1,7 +1,6 @@
 #include "broker_core/offsets_log.h"
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 #include "broker_core/byte_io.h"
@@ -29,12 +28,7 @@ void put_optional(ByteWriter& out, const std::optional<std::string>& text) {
     }
 }
 
-std::string text_of(ByteWriter& out) {
-    const std::vector<std::byte>& bytes = out.bytes();
-    std::string text(bytes.size(), '\0');
-    std::memcpy(text.data(), bytes.data(), bytes.size());
-    return text;
-}
+std::string text_of(ByteWriter& out) { return to_text(out.bytes()); }
 
 std::optional<std::string> get_string(ByteReader& in) {
     const std::optional<std::int32_t> length = in.get<std::int32_t>();
@@ -54,10 +48,7 @@ std::optional<std::optional<std::string>> get_optional(ByteReader& in) {
     return text ? std::optional(text) : std::nullopt;
 }
 
-ByteReader reader_of(const std::string& text) {
-    const auto* bytes = reinterpret_cast<const std::byte*>(text.data());  // NOLINT: a view of the bytes
-    return ByteReader(std::span<const std::byte>(bytes, text.size()));
-}
+ByteReader reader_of(const std::string& text) { return ByteReader(bytes_of(text)); }
 
 std::string offset_key(const std::string& group, const protocol::TopicPartition& partition) {
     ByteWriter out;

@@ -1,15 +1,13 @@
 #include "broker_core/transaction_log.h"
 
-#include <cstring>
+#include "broker_core/byte_io.h"
 
 namespace eosim::broker_core {
 
 protocol::Record transaction_log_record(const std::string& transactional_id, const TransactionTransit& transit,
                                         std::int64_t timestamp_ms) {
-    const std::vector<std::byte> bytes = encode_transaction_record(transit);
-    std::string value(bytes.size(), '\0');
-    std::memcpy(value.data(), bytes.data(), bytes.size());
-    return protocol::Record{.key = transactional_id, .value = std::move(value), .timestamp_ms = timestamp_ms};
+    return protocol::Record{
+        .key = transactional_id, .value = to_text(encode_transaction_record(transit)), .timestamp_ms = timestamp_ms};
 }
 
 protocol::Record transaction_log_tombstone(const std::string& transactional_id, std::int64_t timestamp_ms) {
@@ -28,9 +26,7 @@ LoadedTransactions load_transactions(std::span<const protocol::Record> records) 
             loaded.transactions.erase(*record.key);
             continue;
         }
-        const auto* bytes = reinterpret_cast<const std::byte*>(record.value->data());  // NOLINT: a view of the bytes
-        const sim::Result<TransactionTransit> transit =
-            decode_transaction_record(std::span<const std::byte>(bytes, record.value->size()));
+        const sim::Result<TransactionTransit> transit = decode_transaction_record(bytes_of(*record.value));
         if (!transit) {
             ++loaded.refused;
             continue;
