@@ -32,6 +32,10 @@ BrokerConfig with_bugs_applied(BrokerConfig config) {
     config.transactions.kafka_18464 = config.bugs.kafka_18464;
     config.transactions.offsets_topic_partitions = config.offsets_topic_num_partitions;
     config.transactions.request_timeout = config.request_timeout;
+    config.groups.kip447_no_generation_fence = config.bugs.kip447_no_generation_fence;
+    config.groups.offset_fetch_ignores_pending = config.bugs.offset_fetch_ignores_pending;
+    config.groups.kafka_17507 = config.bugs.kafka_17507;
+    config.groups.pending_offsets_lost_on_failover = config.bugs.pending_offsets_lost_on_failover;
     return config;
 }
 
@@ -42,6 +46,7 @@ Broker::Broker(sim::Node& node, BrokerConfig config)
       config_(with_bugs_applied(std::move(config))),
       fetch_sessions_(config_.fetch_session_cache_slots, config_.fetch_session_eviction),
       transaction_coordinator_(node, config_.transactions, transaction_log_access()),
+      group_coordinator_(node, config_.groups, group_log_access()),
       server_(node, broker_port, [this](const sim::Message& m) { return handle(m); }) {
     recovered_hw_ = read_hw_checkpoint();
     controller_ = std::make_unique<sim::RpcClient>(node, config_.addresses.controller, controller_port);

@@ -9,6 +9,7 @@
 
 #include "broker_core/cluster_config.h"
 #include "broker_core/fetch_session.h"
+#include "broker_core/group_coordinator.h"
 #include "broker_core/partition_log.h"
 #include "broker_core/transaction_coordinator.h"
 #include "protocol/coordinator.h"
@@ -44,6 +45,7 @@ struct BrokerConfig {
     std::int32_t transaction_state_log_num_partitions = 3;      // transaction.state.log.num.partitions
     std::int32_t transaction_state_log_replication_factor = 3;  // transaction.state.log.replication.factor
     TransactionCoordinatorConfig transactions;
+    GroupCoordinatorConfig groups;
     BrokerBugs bugs;
 };
 
@@ -136,6 +138,7 @@ public:
     Broker(sim::Node& node, BrokerConfig config);
 
     [[nodiscard]] const TransactionCoordinator& transaction_coordinator() const { return transaction_coordinator_; }
+    [[nodiscard]] const GroupCoordinator& group_coordinator() const { return group_coordinator_; }
     [[nodiscard]] const std::map<protocol::TopicPartition, std::unique_ptr<Replica>>& replicas() const {
         return replicas_;
     }
@@ -286,6 +289,19 @@ private:
     // The transaction-state partition `replica` holds, when it is one (else -1).
     [[nodiscard]] static std::int32_t transaction_state_partition(const Replica& replica);
 
+    // broker_groups.cc: what the group coordinator needs of its broker.
+    [[nodiscard]] GroupLogAccess group_log_access();
+    GroupAppendResult append_group_batch(std::int32_t partition, std::int32_t coordinator_epoch,
+                                         protocol::RecordBatch batch);
+    [[nodiscard]] std::optional<std::vector<protocol::RecordBatch>> read_group_log(std::int32_t partition,
+                                                                                  std::int32_t coordinator_epoch);
+    // The `__consumer_offsets` partition `replica` holds, when it is one (else -1).
+    [[nodiscard]] static std::int32_t offsets_partition(const Replica& replica);
+    // A marker of `marker` is replicated on the offsets partition `replica`: the group coordinator applies
+    // the producer's pending offsets, before the marker is answered (after, with kafka-17507).
+    void complete_group_transaction(const Replica& replica, const protocol::WritableTxnMarker& marker,
+                                    protocol::Offset marker_offset);
+
     // broker.cc: life cycle, heartbeats, halting.
     void heartbeat_loop();
     [[nodiscard]] bool verify_crc() const { return !config_.bugs.no_crc_check; }
@@ -323,6 +339,7 @@ private:
     std::map<protocol::BrokerId, std::unique_ptr<sim::RpcClient>> verify_clients_;  // to coordinators
     std::map<protocol::BrokerId, std::unique_ptr<sim::RpcClient>> marker_clients_;  // to partition leaders
     TransactionCoordinator transaction_coordinator_;
+    GroupCoordinator group_coordinator_;
     sim::RpcServer server_;
 };
 

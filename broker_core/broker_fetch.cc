@@ -20,6 +20,9 @@ sim::Message Broker::handle(const sim::Message& request) {
     if (auto coordinated = transaction_coordinator_.handle(request)) {
         return std::move(*coordinated);
     }
+    if (auto coordinated = group_coordinator_.handle(request)) {
+        return std::move(*coordinated);
+    }
     if (request.is<protocol::ProduceRequest>()) {
         return sim::make_message(produce(request.as<protocol::ProduceRequest>()));
     }

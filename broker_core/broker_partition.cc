@@ -130,6 +130,9 @@ void Broker::become_leader(Replica& replica, const protocol::PartitionState& sta
     if (const std::int32_t partition = transaction_state_partition(replica); partition >= 0) {
         transaction_coordinator_.on_election(partition, state.leader_epoch.value());
     }
+    if (const std::int32_t partition = offsets_partition(replica); partition >= 0) {
+        group_coordinator_.on_election(partition, state.leader_epoch.value());
+    }
 }
 
 void Broker::become_follower(Replica& replica, const protocol::PartitionState& state) {
@@ -137,6 +140,9 @@ void Broker::become_follower(Replica& replica, const protocol::PartitionState& s
     take_role(replica, ReplicaRole::follower, state);
     if (const std::int32_t partition = transaction_state_partition(replica); partition >= 0) {
         transaction_coordinator_.on_resignation(partition);
+    }
+    if (const std::int32_t partition = offsets_partition(replica); partition >= 0) {
+        group_coordinator_.on_resignation(partition);
     }
     sim::trace("BecomeFollower")
         .detail("partition", state.partition.name())

@@ -304,6 +304,9 @@ protocol::WriteTxnMarkersResponse Broker::write_txn_markers(const protocol::Writ
         result.producer_id = request.markers[i].producer_id;
         for (PartitionAppend& append : appends[i]) {
             await_append(append, deadline);
+            if (append.answer.error == ErrorCode::none) {
+                complete_group_transaction(*append.replica, request.markers[i], append.answer.base_offset);
+            }
             result.partitions.push_back(protocol::PartitionError{append.answer.partition, append.answer.error});
         }
     }

@@ -40,6 +40,11 @@ struct BrokerBugs {
     bool kafka_18464 = false;           // EndTxn checks the producer epoch before the pending transition
     bool coordinator_forgets_markers = false;  // a new coordinator does not finish a loaded Prepare*
     bool kafka_9144 = false;  // producer expiry ignores marker timestamps; an unknown producer is taken at any sequence
+    // Groups (docs/bug-switches.md).
+    bool kip447_no_generation_fence = false;        // TxnOffsetCommit is not checked against member and generation
+    bool offset_fetch_ignores_pending = false;      // OffsetFetch(require_stable) ignores pending transactional offsets
+    bool kafka_17507 = false;                       // a marker on an offsets partition is answered before it is applied
+    bool pending_offsets_lost_on_failover = false;  // a new group coordinator drops pending transactional offsets
 };
 
 }  // namespace eosim::broker_core

@@ -40,6 +40,8 @@ public:
     void end_transaction(protocol::ProducerId producer_id, bool committed);
     // An offset tombstone: the group's committed offset for the partition goes.
     void remove(const std::string& group, const protocol::TopicPartition& partition);
+    // Every pending offset goes (the pending-offsets-lost-on-failover bug switch).
+    void drop_pending() { pending_.clear(); }
     // The group was deleted (or expired): its offsets and its pending ones go.
     void remove_group(const std::string& group);
 

@@ -31,6 +31,7 @@ struct JoinGroupProtocol {
 // timeout passed).
 struct JoinGroupRequest {
     std::string group_id;
+    std::string client_id;  // the request header's: the prefix of a new member's id
     std::int32_t session_timeout_ms = 0;
     std::int32_t rebalance_timeout_ms = 0;
     std::string member_id;
