@@ -33,6 +33,16 @@ void Consumer::assign(const TopicPartition& partition, Offset offset) {
     record_position("assign", partition, offset);
 }
 
+void Consumer::unassign(const TopicPartition& partition) {
+    const auto found = positions_.find(partition);
+    if (found == positions_.end()) {
+        return;
+    }
+    const Offset at = found->second.offset;
+    positions_.erase(found);
+    record_position("unassign", partition, at);
+}
+
 void Consumer::seek(const TopicPartition& partition, Offset offset) {
     seek_to(partition, offset, protocol::no_leader_epoch);
 }

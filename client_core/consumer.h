@@ -46,6 +46,11 @@ public:
     Consumer& operator=(const Consumer&) = delete;
 
     void assign(const protocol::TopicPartition& partition, protocol::Offset offset);
+    // Stops reading the partition (recorded as "unassign").
+    void unassign(const protocol::TopicPartition& partition);
+    [[nodiscard]] bool assigned(const protocol::TopicPartition& partition) const {
+        return positions_.contains(partition);
+    }
     void seek(const protocol::TopicPartition& partition, protocol::Offset offset);
     // One round of fetches (in a fiber): the records they brought, each partition's in offset order.
     std::vector<ConsumedRecord> poll();

@@ -40,6 +40,13 @@ struct ClientOperation {
     std::optional<std::int32_t> producer_epoch;
     std::optional<std::string> isolation;  // "read_committed" or "read_uncommitted"
     std::optional<std::int64_t> timeout_ms;
+    // Consumer groups (docs/history-format.md): the group, the member and generation an operation ran in,
+    // the partitions of an assignment or a revocation, and the offsets of a commit or a fetch of them.
+    std::optional<std::string> group;
+    std::optional<std::string> member_id;
+    std::optional<std::int32_t> generation;
+    std::vector<std::string> partitions;
+    std::vector<std::pair<std::string, std::int64_t>> offsets;
 };
 
 // Collects the operations of every client of a run, in the order they happened. It is the harness's

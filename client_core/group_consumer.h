@@ -1,0 +1,136 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "client_core/consumer.h"
+#include "client_core/history.h"
+#include "client_core/metadata_client.h"
+#include "protocol/group_messages.h"
+
+// A consumer in a group (Kafka's KafkaConsumer.subscribe with its ConsumerCoordinator, classic protocol):
+// it finds the group's coordinator, joins (the leader computes the assignment with the range or the
+// cooperative-sticky assignor), heartbeats from a fiber of its own, runs the rebalance callbacks, starts
+// each new partition at the group's committed offset (OffsetFetch with require_stable, KIP-447), commits
+// synchronously or automatically, and leaves the group on close or when the application stops polling
+// for longer than the rebalance timeout (max.poll.interval.ms). Fetching is the manual consumer's
+// (client_core/consumer.h). docs/groups.md, "Consumer".
+
+namespace eosim::client_core {
+
+struct GroupConsumerConfig {
+    std::string group_id;
+    std::vector<std::string> topics;
+    std::string assignor = "range";  // or "cooperative-sticky"
+    sim::Duration session_timeout{std::chrono::seconds(3)};    // session.timeout.ms
+    sim::Duration rebalance_timeout{std::chrono::seconds(5)};  // max.poll.interval.ms
+    sim::Duration heartbeat_interval{std::chrono::milliseconds(300)};
+    bool auto_commit = false;  // enable.auto.commit
+    sim::Duration auto_commit_interval{std::chrono::seconds(1)};
+    sim::Duration api_timeout{std::chrono::seconds(10)};  // default.api.timeout.ms: commits, committed offsets
+    ConsumerConfig consumer;                              // client id, isolation level, fetch settings
+};
+
+// What a transactional producer sends with the offsets (KIP-447): who consumed them, in which generation.
+struct ConsumerGroupMetadata {
+    std::string group_id;
+    std::int32_t generation_id = protocol::no_generation;
+    std::string member_id;
+};
+
+// Kafka's ConsumerRebalanceListener, called from poll() (the application's fiber).
+struct RebalanceListener {
+    std::function<void(const std::vector<protocol::TopicPartition>&)> on_revoked;
+    std::function<void(const std::vector<protocol::TopicPartition>&)> on_assigned;
+    // The partitions were taken away without a revocation (the member was fenced or expired): another
+    // member may already own them. Nothing may be committed for them.
+    std::function<void(const std::vector<protocol::TopicPartition>&)> on_lost;
+};
+
+enum class CommitResult : std::uint8_t {
+    ok,
+    failed,     // Kafka's CommitFailedException (or RebalanceInProgressException): the group moved on
+    timed_out,  // no answer within the api timeout: the commit may or may not have happened
+};
+
+std::string_view to_string(CommitResult result);
+
+// History (docs/history-format.md): "assigned", "revoked" and "lost" (ok, with group, member_id, generation,
+// partitions); "commit-offsets" (invoke, then ok, fail or info, with group, member_id, generation,
+// offsets); "committed-offsets" (ok: the committed offsets a new partition starts from); and the manual
+// consumer's "assign", "unassign", "seek" and "poll".
+class GroupConsumer {
+public:
+    GroupConsumer(sim::Node& node, GroupConsumerConfig config, protocol::ClusterAddresses addresses,
+                  HistoryRecorder& history, RebalanceListener listener = {});
+    GroupConsumer(const GroupConsumer&) = delete;
+    GroupConsumer& operator=(const GroupConsumer&) = delete;
+
+    // In a fiber. Joins or rejoins the group when it must (running the callbacks), then fetches the
+    // assigned partitions once: the records (empty while not a stable member).
+    std::vector<ConsumedRecord> poll();
+    // OffsetCommit of `offsets` in the current generation, retried on coordinator errors until the api
+    // timeout.
+    CommitResult commit_sync(const std::map<protocol::TopicPartition, protocol::Offset>& offsets);
+    // The positions of every assigned partition.
+    CommitResult commit_sync();
+    void seek(const protocol::TopicPartition& partition, protocol::Offset offset);
+    // The next offset poll() reads (nothing while the partition's start is not known yet).
+    [[nodiscard]] std::optional<protocol::Offset> position(const protocol::TopicPartition& partition) const;
+    [[nodiscard]] const std::set<protocol::TopicPartition>& assignment() const { return owned_; }
+    [[nodiscard]] ConsumerGroupMetadata group_metadata() const;
+    // A stable member with its assignment.
+    [[nodiscard]] bool stable() const { return state_ == State::stable && !rejoin_needed_; }
+    // Leaves the group (LeaveGroup) and stops heartbeating.
+    void close();
+
+private:
+    enum class State : std::uint8_t { unjoined, rebalancing, stable };
+
+    bool ensure_coordinator(sim::Time deadline);
+    // One join and sync round; true when the member is stable afterwards.
+    bool join_group();
+    // The leader's assignment of every member (encoded for SyncGroup).
+    std::vector<protocol::SyncGroupAssignment> assign(const std::vector<protocol::JoinGroupMember>& members);
+    void on_join_prepare();
+    void on_assignment(const std::set<protocol::TopicPartition>& assigned);
+    // Gives the partitions still without a start their committed offsets (or the log start).
+    void fetch_positions();
+    void maybe_auto_commit();
+    void heartbeat_loop();
+    // The coordinator told the member it is no longer one (or not in this generation).
+    void reset_generation(bool forget_member_id, const char* why);
+    // Kafka's coordinator errors: look for the coordinator again.
+    [[nodiscard]] static bool coordinator_moved(protocol::ErrorCode error);
+    void record(ClientOperation::Type type, const char* f, const std::vector<protocol::TopicPartition>& partitions,
+                const std::map<protocol::TopicPartition, protocol::Offset>& offsets = {},
+                std::optional<std::string> error = std::nullopt);
+
+    sim::Node& node_;
+    GroupConsumerConfig config_;
+    MetadataClient metadata_;
+    HistoryRecorder& history_;
+    RebalanceListener listener_;
+    Consumer consumer_;
+    std::optional<protocol::BrokerId> coordinator_;
+    std::unique_ptr<sim::RpcClient> heartbeats_;  // a connection of its own, to the coordinator
+    std::optional<protocol::BrokerId> heartbeats_to_;
+    std::string member_id_;
+    std::int32_t generation_ = protocol::no_generation;
+    State state_ = State::unjoined;
+    bool rejoin_needed_ = true;
+    bool lost_pending_ = false;  // poll() runs on_lost first
+    bool prepared_ = false;      // on_join_prepare ran for the rebalance under way
+    bool closed_ = false;
+    std::set<protocol::TopicPartition> owned_;
+    std::set<protocol::TopicPartition> without_position_;
+    sim::Time last_poll_{};
+    sim::Time next_auto_commit_{};
+};
+
+}  // namespace eosim::client_core
