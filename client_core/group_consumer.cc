@@ -47,6 +47,7 @@ GroupConsumer::GroupConsumer(sim::Node& node, GroupConsumerConfig config, protoc
       history_(history),
       listener_(std::move(listener)),
       consumer_(node, config_.consumer, std::move(addresses), history) {
+    joined_.group_id = config_.group_id;
     std::sort(config_.topics.begin(), config_.topics.end());
     config_.topics.erase(std::unique(config_.topics.begin(), config_.topics.end()), config_.topics.end());
     node.spawn("consumer-heartbeat", [this] { heartbeat_loop(); });
@@ -78,7 +79,7 @@ void GroupConsumer::record(ClientOperation::Type type, const char* f, const std:
 }
 
 ConsumerGroupMetadata GroupConsumer::group_metadata() const {
-    return ConsumerGroupMetadata{config_.group_id, generation_, member_id_};
+    return joined_;
 }
 
 std::optional<Offset> GroupConsumer::position(const TopicPartition& partition) const {
@@ -94,6 +95,13 @@ void GroupConsumer::seek(const TopicPartition& partition, Offset offset) {
     } else if (owned_.contains(partition)) {
         without_position_.erase(partition);
         consumer_.assign(partition, offset);
+    }
+}
+
+void GroupConsumer::rewind_to_committed() {
+    for (const TopicPartition& partition : owned_) {
+        consumer_.unassign(partition);
+        without_position_.insert(partition);
     }
 }
 
@@ -282,6 +290,7 @@ void GroupConsumer::on_assignment(const std::set<TopicPartition>& assigned) {
     }
     owned_ = assigned;
     state_ = State::stable;
+    joined_ = ConsumerGroupMetadata{config_.group_id, generation_, member_id_};
     prepared_ = false;
     rejoin_needed_ = !revoked.empty() && config_.assignor == "cooperative-sticky";
     without_position_.insert(added.begin(), added.end());
@@ -292,6 +301,7 @@ void GroupConsumer::on_assignment(const std::set<TopicPartition>& assigned) {
         .detail("generation", generation_)
         .detail("partitions", owned_.size());
     next_auto_commit_ = sim::deadline_after(config_.auto_commit_interval);
+    last_poll_ = sim::now();  // Kafka's heartbeat thread resets the poll timer when it starts again after a join
     if (listener_.on_assigned) {
         listener_.on_assigned(added);
     }

@@ -82,7 +82,12 @@ public:
     void seek(const protocol::TopicPartition& partition, protocol::Offset offset);
     // The next offset poll() reads (nothing while the partition's start is not known yet).
     [[nodiscard]] std::optional<protocol::Offset> position(const protocol::TopicPartition& partition) const;
+    // Every assigned partition starts again at the group's committed offset (fetched on the next poll): what
+    // an application does after it aborted a transaction, since the position is not rewound by the abort.
+    void rewind_to_committed();
     [[nodiscard]] const std::set<protocol::TopicPartition>& assignment() const { return owned_; }
+    // The group, generation and member id of the last join that completed. Like Kafka's, it keeps them after
+    // the member learns it was fenced or expired, so that offsets sent with it are fenced too (KIP-447).
     [[nodiscard]] ConsumerGroupMetadata group_metadata() const;
     // A stable member with its assignment.
     [[nodiscard]] bool stable() const { return state_ == State::stable && !rejoin_needed_; }
@@ -122,6 +127,7 @@ private:
     std::optional<protocol::BrokerId> heartbeats_to_;
     std::string member_id_;
     std::int32_t generation_ = protocol::no_generation;
+    ConsumerGroupMetadata joined_;
     State state_ = State::unjoined;
     bool rejoin_needed_ = true;
     bool lost_pending_ = false;  // poll() runs on_lost first

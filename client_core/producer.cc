@@ -42,12 +42,13 @@ std::int32_t Producer::choose_partition(const std::string& topic, const std::opt
     if (key) {
         return protocol::kafka_partition(*key, count);  // where Kafka's default partitioner puts it
     }
-    if (sticky_partition_ < 0 || sticky_count_ >= config_.batch_records_max) {
-        sticky_partition_ = static_cast<std::int32_t>(node_.random().below(static_cast<std::uint64_t>(count)));
-        sticky_count_ = 0;
+    Sticky& sticky = sticky_[topic];
+    if (sticky.partition < 0 || sticky.partition >= count || sticky.count >= config_.batch_records_max) {
+        sticky.partition = static_cast<std::int32_t>(node_.random().below(static_cast<std::uint64_t>(count)));
+        sticky.count = 0;
     }
-    ++sticky_count_;
-    return sticky_partition_;
+    ++sticky.count;
+    return sticky.partition;
 }
 
 sim::Future<SendOutcome> Producer::send(const std::string& topic, std::optional<std::string> key,

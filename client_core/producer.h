@@ -143,8 +143,11 @@ private:
     HistoryRecorder& history_;
     std::map<protocol::TopicPartition, std::unique_ptr<PartitionQueue>> queues_;
     std::map<protocol::BrokerId, std::unique_ptr<Connection>> connections_;
-    std::int32_t sticky_partition_ = -1;
-    std::size_t sticky_count_ = 0;
+    struct Sticky {
+        std::int32_t partition = -1;
+        std::size_t count = 0;
+    };
+    std::map<std::string, Sticky> sticky_;  // per topic, as Kafka's sticky partitioner keeps it
     std::size_t pending_ = 0;
     protocol::ProducerId producer_id_ = protocol::no_producer_id;
     protocol::ProducerEpoch epoch_ = protocol::no_producer_epoch;  // the newest epoch of any partition

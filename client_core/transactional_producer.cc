@@ -118,6 +118,8 @@ struct TransactionalProducer::State {
     MetadataClient metadata;
     HistoryRecorder& history;
     std::optional<protocol::BrokerId> coordinator;
+    std::optional<protocol::BrokerId> group_coordinator;  // of the group whose offsets were sent last
+    std::string group_coordinator_of;
 
     protocol::ProducerId producer_id = protocol::no_producer_id;
     protocol::ProducerEpoch epoch = protocol::no_producer_epoch;
@@ -748,6 +750,98 @@ TxnResult TransactionalProducer::abort_transaction() {
     s.history.record(done);
     sim::trace("TxnAbort").detail("client", s.config.client_id).detail("txn", s.label).detail("result", to_string(result));
     return result;
+}
+
+TxnResult TransactionalProducer::send_offsets_to_transaction(
+    const std::map<protocol::TopicPartition, protocol::Offset>& offsets, const ConsumerGroupMetadata& group) {
+    State& s = *state_;
+    EOSIM_ASSERT_MSG(s.in_transaction || s.fatal, "send_offsets_to_transaction without a transaction");
+    ClientOperation invoke = s.transaction_operation(ClientOperation::Type::invoke, "send-offsets");
+    invoke.group = group.group_id;
+    invoke.member_id = group.member_id;
+    invoke.generation = group.generation_id;
+    for (const auto& [partition, offset] : offsets) {
+        invoke.offsets.emplace_back(partition.name(), offset.value());
+    }
+    s.history.record(invoke);
+    ClientOperation done = invoke;
+    const auto finish = [&](TxnResult result, ErrorCode error) {
+        done.time = sim::now();
+        done.type = result == TxnResult::ok ? ClientOperation::Type::ok
+                    : result == TxnResult::timed_out ? ClientOperation::Type::info
+                                                     : ClientOperation::Type::fail;
+        if (result != TxnResult::ok) {
+            done.error = error_string(error);
+        }
+        s.history.record(done);
+        return result;
+    };
+    if (s.failing()) {
+        return finish(s.fatal ? TxnResult::fatal : TxnResult::abortable, s.fatal ? s.fatal_error : s.abortable_error);
+    }
+    const sim::Time deadline = sim::deadline_after(s.config.max_block);
+    s.add_sent = true;  // from now on the coordinator may hold the group's partition: EndTxn must be sent
+    const protocol::AddOffsetsToTxnRequest add{s.config.transactional_id, s.producer_id, s.epoch, group.group_id};
+    const State::CoordinatorAnswer added =
+        s.call_until_answered<protocol::AddOffsetsToTxnResponse>(add, deadline, [](const auto&) {});
+    if (added.result != TxnResult::ok) {
+        if (!s.fatal) {
+            s.make_abortable(added.error);
+        }
+        return finish(s.fatal ? TxnResult::fatal : TxnResult::abortable, added.error);
+    }
+    if (s.group_coordinator_of != group.group_id) {
+        s.group_coordinator.reset();
+        s.group_coordinator_of = group.group_id;
+    }
+    protocol::TxnOffsetCommitRequest commit{s.config.transactional_id, group.group_id, s.producer_id, s.epoch,
+                                            group.generation_id, group.member_id, {}};
+    for (const auto& [partition, offset] : offsets) {
+        commit.partitions.push_back(protocol::OffsetCommitPartition{partition, offset.value()});
+    }
+    ErrorCode error = ErrorCode::request_timed_out;
+    while (sim::now() < deadline) {
+        if (!s.group_coordinator) {
+            const protocol::FindCoordinatorRequest find{group.group_id, protocol::CoordinatorType::group};
+            const sim::Result<sim::Message> found = s.metadata.call_any(sim::make_message(find));
+            if (!found || found->as<protocol::FindCoordinatorResponse>().error != ErrorCode::none) {
+                sim::sleep(s.config.retry_backoff);
+                continue;
+            }
+            s.group_coordinator = found->as<protocol::FindCoordinatorResponse>().coordinator;
+        }
+        const sim::Result<sim::Message> result =
+            s.metadata.client(*s.group_coordinator).call(sim::make_message(commit), s.config.request_timeout);
+        if (!result) {
+            s.group_coordinator.reset();
+            error = ErrorCode::request_timed_out;
+            continue;
+        }
+        error = ErrorCode::none;
+        for (const protocol::PartitionError& answer : result->as<protocol::TxnOffsetCommitResponse>().partitions) {
+            if (answer.error != ErrorCode::none) {
+                error = answer.error;
+                break;
+            }
+        }
+        if (error == ErrorCode::none) {
+            return finish(TxnResult::ok, error);
+        }
+        if (fencing(error)) {
+            s.make_fatal(error);
+            return finish(TxnResult::fatal, error);
+        }
+        if (error == ErrorCode::unknown_member_id || error == ErrorCode::illegal_generation) {
+            s.make_abortable(error);  // Kafka's CommitFailedException: the consumer lost its partitions
+            return finish(TxnResult::abortable, error);
+        }
+        if (coordinator_moved(error) || error == ErrorCode::request_timed_out) {
+            s.group_coordinator.reset();
+        }
+        sim::sleep(s.config.retry_backoff);
+    }
+    s.make_abortable(ErrorCode::request_timed_out);
+    return finish(TxnResult::timed_out, error);
 }
 
 bool TransactionalProducer::in_transaction() const { return state_->in_transaction; }

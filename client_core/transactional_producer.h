@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "client_core/group_consumer.h"
 #include "client_core/history.h"
 #include "client_core/metadata_client.h"
 #include "client_core/producer.h"
@@ -70,6 +71,7 @@ std::string_view to_string(TxnResult result);
 // "txn"), "commit" and "abort" (invoke, then ok or info, with "txn"). Every op carries transactional_id;
 // begin/commit/abort/send carry the txn label "<client_id>-t<n>", producer_id and producer_epoch.
 // A commit whose outcome is unknown (timed out, fenced after it was sent) is recorded as info.
+// "send-offsets" (invoke, then ok, fail or info, with txn, group, member_id, generation and offsets).
 class TransactionalProducer {
 public:
     TransactionalProducer(sim::Node& node, TransactionalProducerConfig config, protocol::ClusterAddresses addresses,
@@ -87,6 +89,13 @@ public:
     // written (failed), or unknown.
     sim::Future<SendOutcome> send(const std::string& topic, std::optional<std::string> key,
                                   std::optional<std::string> value);
+    // Puts a consumer group's offsets in the open transaction (Kafka's sendOffsetsToTransaction, KIP-447):
+    // AddOffsetsToTxn to the transaction coordinator, then TxnOffsetCommit with the consumer's group
+    // metadata to the group coordinator. The offsets become the group's committed ones only if the
+    // transaction commits. abortable when the group fenced the consumer (it lost its partitions:
+    // UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION) or no answer came in time; fatal when the producer was fenced.
+    TxnResult send_offsets_to_transaction(const std::map<protocol::TopicPartition, protocol::Offset>& offsets,
+                                          const ConsumerGroupMetadata& group);
     // Waits for every send of the transaction, then EndTxn(commit). abortable when a send did not succeed
     // (nothing is sent to the coordinator; the application must abort).
     TxnResult commit_transaction();

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <tuple>
 
+#include "model/groups.h"
 #include "model/observations.h"
 
 namespace eosim::model {
@@ -1376,6 +1377,10 @@ std::vector<Anomaly> check_zombie_writes_of(const Facts& facts) {
     return check_zombie_writes(facts.history);
 }
 
+std::vector<Anomaly> check_eos_output_of(const Facts& facts) {
+    return check_eos_output(facts.history);
+}
+
 std::vector<Anomaly> check_hanging_transactions_of(const Facts& facts) {
     return check_hanging_transactions(facts.history);
 }
@@ -1389,7 +1394,7 @@ std::vector<Anomaly> check(const History& history) {
                                 check_undone_deletes,      check_stuck,          check_compaction_consistency,
                                 check_removals_of,         check_unavailable_of, check_zombie_writes_of,
                                 check_hanging_transactions_of, check_uncommitted_reads, check_torn_transactions,
-                                check_spurious_fences};
+                                check_spurious_fences,     check_eos_output_of};
     for (const Checker checker : checkers) {
         std::vector<Anomaly> more = checker(facts);
         std::move(more.begin(), more.end(), std::back_inserter(found));

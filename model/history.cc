@@ -100,6 +100,32 @@ public:
         return records;
     }
 
+    [[nodiscard]] std::optional<std::vector<std::string>> optional_strings(const char* name) const {
+        if (!has(name)) {
+            return std::nullopt;
+        }
+        const Json& field = object_.at(name);
+        if (!field.is_array() || !std::all_of(field.begin(), field.end(), [](const Json& e) { return e.is_string(); })) {
+            fail(fmt::format("\"{}\" must be an array of strings", name));
+        }
+        return field.get<std::vector<std::string>>();
+    }
+
+    [[nodiscard]] std::optional<std::map<std::string, std::int64_t>> optional_offsets(const char* name) const {
+        if (!has(name)) {
+            return std::nullopt;
+        }
+        const Json& field = object_.at(name);
+        if (!field.is_object()) {
+            fail(fmt::format("\"{}\" must be an object of partition: offset", name));
+        }
+        std::map<std::string, std::int64_t> offsets;
+        for (const auto& [partition, offset] : field.items()) {
+            offsets[partition] = to_int(offset, fmt::format("\"{}\".\"{}\"", name, partition));
+        }
+        return offsets;
+    }
+
     [[nodiscard]] std::vector<BatchHeader> optional_batches(const char* name) const {
         std::vector<BatchHeader> batches;
         if (!has(name)) {
@@ -258,6 +284,11 @@ Operation parse_operation(const LineFields& fields) {
         fields.fail("\"isolation\" must be \"read_committed\" or \"read_uncommitted\"");
     }
     op.timeout_ms = fields.optional_int("timeout_ms");
+    op.group = fields.optional_string("group");
+    op.member_id = fields.optional_string("member_id");
+    op.generation = fields.optional_int("generation");
+    op.partitions = fields.optional_strings("partitions");
+    op.offsets = fields.optional_offsets("offsets");
     require_fields_of_function(fields, op);
     return op;
 }
@@ -398,6 +429,13 @@ OrderedJson operation_json(const Operation& op) {
     put("producer_epoch", op.producer_epoch);
     put("isolation", op.isolation);
     put("timeout_ms", op.timeout_ms);
+    put("group", op.group);
+    put("member_id", op.member_id);
+    put("generation", op.generation);
+    put("partitions", op.partitions);
+    if (op.offsets) {
+        line["offsets"] = OrderedJson(*op.offsets);
+    }
     return line;
 }
 

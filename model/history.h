@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iosfwd>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -60,6 +61,13 @@ struct Operation {
     std::optional<std::int64_t> producer_epoch;
     std::optional<std::string> isolation;
     std::optional<std::int64_t> timeout_ms;
+    // Consumer groups (docs/history-format.md): the group, member and generation an operation ran in; the
+    // partitions of an assignment, revocation or loss; the offsets of a commit (partition -> next offset).
+    std::optional<std::string> group;
+    std::optional<std::string> member_id;
+    std::optional<std::int64_t> generation;
+    std::optional<std::vector<std::string>> partitions;
+    std::optional<std::map<std::string, std::int64_t>> offsets;
 
     friend bool operator==(const Operation&, const Operation&) = default;
 };

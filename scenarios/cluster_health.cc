@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "protocol/coordinator.h"
 #include "scenarios/workloads.h"
 #include "sim/simulation.h"
 
@@ -89,14 +90,64 @@ bool ClusterHealth::quiescent() const {
     // A transaction whose commit or abort was answered still has its markers to come: the checks after
     // healing would take its partitions for hanging.
     for (sim::Node* broker : nodes_.brokers) {
-        if (broker->up() && !broker->state<Broker>().transaction_coordinator().idle()) {
+        if (broker->up() && (!broker->state<Broker>().transaction_coordinator().idle() ||
+                             !broker->state<Broker>().group_coordinator().idle())) {
             return false;
+        }
+    }
+    for (sim::Node* instance : nodes_.ctp_instances) {
+        if (!instance->up() || instance->paused() || instance->state<CtpWorkload>().busy()) {
+            return false;
+        }
+    }
+    for (sim::Node* member : nodes_.group_members) {
+        if (!member->up() || member->paused()) {
+            return false;
+        }
+    }
+    // Every group has committed everything there is to read.
+    for (const auto& [group, partitions] : nodes_.groups) {
+        for (const TopicPartition& partition : partitions) {
+            const auto& states = nodes_.controller->state<Controller>().partitions();
+            const auto state = states.find(partition);
+            if (state == states.end()) {
+                return false;
+            }
+            const broker_core::Replica* leader = state->second.leader == protocol::no_broker
+                                                     ? nullptr
+                                                     : replica_of_leader(partition, state->second);
+            if (leader == nullptr ||
+                std::max<std::int64_t>(committed_offset(group, partition), 0) != leader->log.log_end_offset().value()) {
+                return false;
+            }
         }
     }
     return every_partition_settled(
         [this](const TopicPartition& partition, const protocol::PartitionState& state) {
             return caught_up(partition, state);
         });
+}
+
+std::int64_t ClusterHealth::committed_offset(const std::string& group, const TopicPartition& partition) const {
+    const auto& states = nodes_.controller->state<Controller>().partitions();
+    std::int32_t count = 0;
+    for (const auto& [candidate, state] : states) {
+        count += candidate.topic == protocol::consumer_offsets_topic ? 1 : 0;
+    }
+    if (count == 0) {
+        return -1;
+    }
+    const auto state = states.find(
+        TopicPartition{std::string(protocol::consumer_offsets_topic), protocol::coordinator_partition(group, count)});
+    if (state == states.end() || state->second.leader == protocol::no_broker) {
+        return -1;
+    }
+    sim::Node& broker = *nodes_.brokers[static_cast<std::size_t>(state->second.leader.value() - 1)];
+    if (!broker.up()) {
+        return -1;
+    }
+    const auto committed = broker.state<Broker>().group_coordinator().committed(group, partition);
+    return committed ? committed->offset : -1;
 }
 
 bool ClusterHealth::caught_up(const TopicPartition& partition, const protocol::PartitionState& state) const {

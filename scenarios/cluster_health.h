@@ -18,6 +18,11 @@ struct ClusterNodes {
     std::vector<sim::Node*> producers;  // their state is a ProducerWorkload
     std::vector<sim::Node*> consumers;  // their state is a ConsumerWorkload
     std::vector<sim::Node*> txn_writers;  // their state is a TxnWriterWorkload
+    std::vector<sim::Node*> group_members;  // their state is a GroupMemberWorkload
+    std::vector<sim::Node*> ctp_instances;  // their state is a CtpWorkload
+    // The groups whose committed offsets must reach the log end of these partitions before the run is
+    // quiescent (the group members' and the consume-transform-produce application's).
+    std::vector<std::pair<std::string, std::vector<protocol::TopicPartition>>> groups;
 };
 
 // Health and quiescence of a run's cluster, read from the nodes' states: what the nemesis's guards ask
@@ -31,6 +36,9 @@ public:
     // After healing: every producer has nothing pending and no probe send left, every partition has a leader and a full ISR, every
     // replica holds the leader's log end, which is the high watermark, and every consumer has read it all.
     [[nodiscard]] bool quiescent() const;
+    // The group's committed offset of `partition`, as its coordinator holds it now (-1: none, or no loaded
+    // coordinator).
+    [[nodiscard]] std::int64_t committed_offset(const std::string& group, const protocol::TopicPartition& partition) const;
 
 private:
     // Every broker is up, not paused, and heard by the controller lately.

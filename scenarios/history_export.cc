@@ -66,6 +66,17 @@ model::Operation model_operation(const client_core::ClientOperation& operation, 
     op.producer_epoch = operation.producer_epoch;
     op.isolation = operation.isolation;
     op.timeout_ms = operation.timeout_ms;
+    op.group = operation.group;
+    op.member_id = operation.member_id;
+    if (operation.generation) {
+        op.generation = *operation.generation;
+    }
+    if (operation.group) {
+        op.partitions = operation.partitions;
+        if (!operation.offsets.empty()) {
+            op.offsets = std::map<std::string, std::int64_t>(operation.offsets.begin(), operation.offsets.end());
+        }
+    }
     return op;
 }
 

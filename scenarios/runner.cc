@@ -85,6 +85,8 @@ private:
     // quarter of the quiesce bound), so that it holds the probe sends that follow.
     void await_healthy_stretch();
     void restart_down_nodes();
+    // During the chaos phase, group members and application instances crash (and restart) or pause.
+    void instance_faults();
     [[nodiscard]] model::History history(bool stuck);
     void check(RunResult& result, const sim::RunOutcome& outcome);
     void classify(RunResult& result, const std::vector<model::Anomaly>& anomalies);
@@ -224,6 +226,35 @@ void Run::build_clients() {
             }));
         }
     }
+    const bool no_rewind = options_.bug == "kafka-17582";
+    for (std::int32_t i = 1; i <= spec_.workload.group_members; ++i) {
+        nodes_.group_members.push_back(&simulation_.add_node(fmt::format("member-{}", i), [this, i, stop_at](sim::Node& n) {
+            return std::make_unique<GroupMemberWorkload>(n, addresses_, history_, spec_, i, stop_at);
+        }));
+    }
+    if (spec_.workload.group_members > 0) {
+        std::vector<TopicPartition> partitions;
+        for (const protocol::TopicDescription& topic : spec_.topics) {
+            for (std::int32_t p = 0; p < topic.partitions; ++p) {
+                partitions.push_back(TopicPartition{topic.name, p});
+            }
+        }
+        nodes_.groups.emplace_back("members", std::move(partitions));
+    }
+    for (std::int32_t i = 1; i <= spec_.workload.ctp_instances; ++i) {
+        nodes_.ctp_instances.push_back(&simulation_.add_node(fmt::format("ctp-{}", i), [this, i, no_rewind](sim::Node& n) {
+            return std::make_unique<CtpWorkload>(n, addresses_, history_, spec_, i, no_rewind);
+        }));
+    }
+    if (spec_.workload.ctp_instances > 0) {
+        std::vector<TopicPartition> inputs;
+        for (const protocol::TopicDescription& topic : spec_.topics) {
+            for (std::int32_t p = 0; p < topic.partitions && topic.name == spec_.workload.ctp_input; ++p) {
+                inputs.push_back(TopicPartition{topic.name, p});
+            }
+        }
+        nodes_.groups.emplace_back("ctp", std::move(inputs));
+    }
     if (spec_.workload.delete_records_every_max_ms > 0) {
         admin_ = &simulation_.add_node("admin", [this, stop_at](sim::Node& n) {
             return std::make_unique<AdminWorkload>(n, addresses_, history_, spec_, stop_at);
@@ -260,7 +291,8 @@ void Run::draw_faults() {
     };
     nemesis.servers.push_back("controller");
     nemesis.servers.insert(nemesis.servers.end(), broker_names.begin(), broker_names.end());
-    for (const auto* clients : {&nodes_.producers, &nodes_.consumers, &nodes_.txn_writers}) {
+    for (const auto* clients :
+         {&nodes_.producers, &nodes_.consumers, &nodes_.txn_writers, &nodes_.group_members, &nodes_.ctp_instances}) {
         const std::vector<std::string> client_names = names(*clients);
         nemesis.clients.insert(nemesis.clients.end(), client_names.begin(), client_names.end());
     }
@@ -279,10 +311,14 @@ void Run::start() {
         }
     });
     nodes_.controller->start();
-    for (const auto* group : {&nodes_.brokers, &nodes_.producers, &nodes_.consumers, &nodes_.txn_writers}) {
+    for (const auto* group : {&nodes_.brokers, &nodes_.producers, &nodes_.consumers, &nodes_.txn_writers,
+                              &nodes_.group_members, &nodes_.ctp_instances}) {
         for (sim::Node* node : *group) {
             node->start();
         }
+    }
+    if (spec_.workload.instance_faults_every_max_ms > 0) {
+        simulation_.world().spawn("instance-faults", [this] { instance_faults(); });
     }
     if (admin_ != nullptr) {
         admin_->start();
@@ -309,6 +345,11 @@ void Run::heal() {
     sim::sleep(heal_at - sim::now());
     sim::sleep(spec_.faults.plan.duration_max);  // let the last faults end by themselves
     nemesis_->heal();
+    if (spec_.workload.ctp_instances > 0 || spec_.workload.group_members > 0) {
+        // The groups must drain their input before the run quiesces: buggify, which delays requests much
+        // as faults do, stops with the faults here (docs/groups.md, "Workloads").
+        simulation_.buggify().disable();
+    }
     restart_down_nodes();
     settle();
     // Latent corruption stays until something reads it: restart each broker that got a bit flip,
@@ -383,6 +424,41 @@ void Run::settle() {
     }
 }
 
+void Run::instance_faults() {
+    const WorkloadSpec& workload = spec_.workload;
+    std::vector<sim::Node*> targets = nodes_.group_members;
+    targets.insert(targets.end(), nodes_.ctp_instances.begin(), nodes_.ctp_instances.end());
+    sim::Random random = simulation_.random().fork("instance-faults");
+    const sim::Time stop_at(spec_.faults.plan.chaos);
+    while (true) {
+        sim::sleep(std::chrono::milliseconds(
+            random.between(workload.instance_faults_every_min_ms, workload.instance_faults_every_max_ms)));
+        if (sim::now() >= stop_at || targets.empty()) {
+            return;
+        }
+        sim::Node* victim = targets[static_cast<std::size_t>(random.below(targets.size()))];
+        const sim::Duration length =
+            std::chrono::milliseconds(random.between(workload.instance_fault_min_ms, workload.instance_fault_max_ms));
+        if (!victim->up() || victim->paused()) {
+            continue;
+        }
+        nemesis_->note_fault();  // a client's fault ends a healthy stretch too (its sends may time out)
+        if (random.below(2) == 0) {
+            sim::trace("InstanceCrash").detail("node", victim->name());
+            (void)victim->crash(sim::CrashOptions{.unsynced = sim::UnsyncedFate::keep});
+            simulation_.world().spawn("instance-restart", [victim, length] {
+                sim::sleep(length);
+                if (!victim->up()) {
+                    victim->restart();
+                }
+            });
+        } else {
+            sim::trace("InstancePause").detail("node", victim->name());
+            victim->pause(length);
+        }
+    }
+}
+
 void Run::restart_down_nodes() {
     if (!nodes_.controller->up()) {
         nemesis_->note_fault();
@@ -424,6 +500,28 @@ model::History Run::history(bool stuck) {
     history.health = health_changes_;
     if (!nodes_.controller->up()) {
         return history;
+    }
+    if (spec_.workload.ctp_instances > 0 && !stuck) {
+        // The application's group's final committed offsets, as its coordinator holds them after quiescence.
+        model::Operation final_line{.index = index++,
+                                    .time = sim::to_ns(simulation_.now()),
+                                    .process = "runner",
+                                    .type = model::OpType::ok,
+                                    .f = "ctp-final",
+                                    .group = "ctp"};
+        final_line.offsets.emplace();
+        final_line.partitions.emplace();
+        for (const protocol::TopicDescription& topic : spec_.topics) {
+            for (std::int32_t p = 0; p < topic.partitions; ++p) {
+                const TopicPartition partition{topic.name, p};
+                if (topic.name == spec_.workload.ctp_input) {
+                    (*final_line.offsets)[partition.name()] = health_->committed_offset("ctp", partition);
+                } else if (topic.name == spec_.workload.ctp_output) {
+                    final_line.partitions->push_back(partition.name());
+                }
+            }
+        }
+        history.operations.push_back(std::move(final_line));
     }
     for (const auto& [partition, state] : nodes_.controller->state<Controller>().partitions()) {
         if (protocol::is_internal_topic(partition.topic)) {

@@ -30,7 +30,8 @@ const std::set<std::string, std::less<>>& anomaly_names() {
                                                           "hanging-transaction",
                                                           "uncommitted-read",
                                                           "torn-transaction",
-                                                          "spurious-fence"};
+                                                          "spurious-fence",
+                                                          "eos-output-mismatch"};
     return names;
 }
 
@@ -335,7 +336,10 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
         {"producers", "consumers", "acks", "idempotent", "keyed", "max_in_flight", "send_interval_ms", "value_bytes",
          "delivery_timeout_ms", "pause_every_ms", "pause_ms", "delete_records_every_ms", "tombstone_percent", "keys",
          "probe_sends", "probe_idle_ms", "transactional_producers", "read_committed_consumers", "txn_sends",
-         "txn_abort_percent", "txn_timeout_ms", "txn_stall_percent", "txn_stall_ms", "txn_instances"});
+         "txn_abort_percent", "txn_timeout_ms", "txn_stall_percent", "txn_stall_ms", "txn_instances",
+         "group_members", "group_assignor", "group_session_timeout_ms", "group_rebalance_timeout_ms",
+         "group_heartbeat_ms", "group_leave_percent", "ctp_instances", "ctp_input", "ctp_output", "ctp_exactly_once",
+         "ctp_abort_percent", "ctp_max_records", "instance_faults_every_ms", "instance_fault_ms"});
     reader.integer(workload, "producers", w.producers, 0, 16);
     reader.integer(workload, "consumers", w.consumers, 0, 16);
     std::string acks = "all";
@@ -394,6 +398,28 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
     }
     ms_range("txn_stall_ms", w.txn_stall_min_ms, w.txn_stall_max_ms);
     parse_transactional_workload(reader, source, workload, w);
+    reader.integer(workload, "group_members", w.group_members, 0, 16);
+    reader.string(workload, "group_assignor", w.group_assignor);
+    if (w.group_assignor != "range" && w.group_assignor != "cooperative-sticky") {
+        throw SpecError(fmt::format("{}: group_assignor must be \"range\" or \"cooperative-sticky\"",
+                                    where(source, workload->get("group_assignor")->source())));
+    }
+    reader.integer(workload, "group_session_timeout_ms", w.group_session_timeout_ms, 100, 300'000);
+    reader.integer(workload, "group_rebalance_timeout_ms", w.group_rebalance_timeout_ms, 100, 300'000);
+    reader.integer(workload, "group_heartbeat_ms", w.group_heartbeat_ms, 10, 60'000);
+    reader.integer(workload, "group_leave_percent", w.group_leave_percent, 0, 100);
+    reader.integer(workload, "ctp_instances", w.ctp_instances, 0, 16);
+    reader.string(workload, "ctp_input", w.ctp_input);
+    reader.string(workload, "ctp_output", w.ctp_output);
+    reader.boolean(workload, "ctp_exactly_once", w.ctp_exactly_once);
+    reader.integer(workload, "ctp_abort_percent", w.ctp_abort_percent, 0, 100);
+    reader.integer(workload, "ctp_max_records", w.ctp_max_records, 1, 10'000);
+    ms_range("instance_faults_every_ms", w.instance_faults_every_min_ms, w.instance_faults_every_max_ms);
+    ms_range("instance_fault_ms", w.instance_fault_min_ms, w.instance_fault_max_ms);
+    if ((w.instance_faults_every_max_ms == 0) != (w.instance_fault_max_ms == 0)) {
+        throw SpecError(fmt::format("{}: workload: instance_faults_every_ms and instance_fault_ms go together",
+                                    workload != nullptr ? where(source, workload->source()) : source));
+    }
 }
 
 void parse_faults(Reader& reader, const std::string& source, FaultSpec& spec_faults) {
@@ -539,6 +565,17 @@ Spec parse_spec(std::string_view text, const std::string& source) {
     const bool any_compacted = std::any_of(spec.topics.begin(), spec.topics.end(),
                                            [&spec](const protocol::TopicDescription& t) { return compacted(spec, t); });
     parse_workload(reader, source, any_compacted, spec.workload);
+    if (spec.workload.ctp_instances > 0) {
+        for (const std::string* topic : {&spec.workload.ctp_input, &spec.workload.ctp_output}) {
+            if (std::none_of(spec.topics.begin(), spec.topics.end(),
+                             [topic](const protocol::TopicDescription& t) { return t.name == *topic; })) {
+                throw SpecError(fmt::format("{}: workload: ctp topic '{}' is not a topic of the spec", source, *topic));
+            }
+        }
+        if (spec.workload.ctp_input == spec.workload.ctp_output) {
+            throw SpecError(fmt::format("{}: workload: ctp_input and ctp_output must differ", source));
+        }
+    }
     parse_faults(reader, source, spec.faults);
     check_producer_expiration(spec, cluster_where);
     parse_checks(reader, source, spec.workload.idempotent, spec.checks);

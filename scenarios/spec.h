@@ -90,6 +90,33 @@ struct WorkloadSpec {
     // 2: each transactional id has a second instance ("txn-<i>-b") that takes over at a random moment while
     // the first is alive; from then on each one fenced starts again after a pause and fences the other.
     std::int32_t txn_instances = 1;
+    // Consumer groups (docs/groups.md, "Workloads"). group_members at-least-once members of the group
+    // "members" read every topic, commit what they polled after each poll, and leave (a new member joins
+    // later) after group_leave_percent of their polls.
+    std::int32_t group_members = 0;
+    std::string group_assignor = "range";  // or "cooperative-sticky"
+    std::int64_t group_session_timeout_ms = 1000;
+    std::int64_t group_rebalance_timeout_ms = 3000;
+    std::int64_t group_heartbeat_ms = 100;
+    std::int32_t group_leave_percent = 0;
+    // Consume-transform-produce: ctp_instances instances of one application (group "ctp") read ctp_input
+    // (read_committed) and write f(record) to ctp_output, exactly once (offsets sent to the transaction,
+    // one transactional id per instance) or, with ctp_exactly_once = false, committing offsets after the
+    // transaction. At most ctp_max_records input records per transaction; ctp_abort_percent of them
+    // aborted on purpose (the instance rewinds to the committed offsets). The producers write ctp_input only.
+    std::int32_t ctp_instances = 0;
+    std::string ctp_input = "in";
+    std::string ctp_output = "out";
+    bool ctp_exactly_once = true;
+    std::int32_t ctp_abort_percent = 10;
+    std::int32_t ctp_max_records = 20;
+    // Faults of the group members and instances during the chaos phase: every draw of
+    // instance_faults_every_ms one of them crashes (and restarts after a draw of instance_fault_ms) or
+    // pauses for a draw of instance_fault_ms (0, 0: never).
+    std::int64_t instance_faults_every_min_ms = 0;
+    std::int64_t instance_faults_every_max_ms = 0;
+    std::int64_t instance_fault_min_ms = 0;
+    std::int64_t instance_fault_max_ms = 0;
 };
 
 struct FaultSpec {

@@ -18,6 +18,11 @@ namespace {
 // Each send's topic, drawn uniformly (no draw with one topic, so a single-topic spec draws as it always did).
 const protocol::TopicDescription& pick_topic(sim::Node& node, const Spec& spec) {
     EOSIM_ASSERT_MSG(!spec.topics.empty(), "a parsed spec has its topics");
+    if (spec.workload.ctp_instances > 0) {
+        // The producers feed the consume-transform-produce application: its input topic only.
+        return *std::find_if(spec.topics.begin(), spec.topics.end(),
+                             [&spec](const protocol::TopicDescription& t) { return t.name == spec.workload.ctp_input; });
+    }
     if (spec.topics.size() == 1) {
         return spec.topics.front();
     }

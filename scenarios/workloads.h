@@ -7,6 +7,7 @@
 
 #include "broker_core/cluster_config.h"
 #include "client_core/consumer.h"
+#include "client_core/group_consumer.h"
 #include "client_core/history.h"
 #include "client_core/metadata_client.h"
 #include "client_core/producer.h"
@@ -122,6 +123,62 @@ public:
 private:
     client_core::Consumer consumer_;
     std::vector<protocol::TopicPartition> partitions_;
+};
+
+// An at-least-once member of the group "members" (docs/groups.md, "Workloads"): it reads every topic,
+// commits what it polled after each poll, and during the chaos phase leaves after group_leave_percent of
+// its polls (a new member of the same process joins after a pause). Its process names carry the node's
+// incarnation and the member's number ("member-<i>.<incarnation>.<n>").
+class GroupMemberWorkload final : public sim::NodeState {
+public:
+    GroupMemberWorkload(sim::Node& node, const broker_core::ClusterAddresses& addresses,
+                        client_core::HistoryRecorder& history, const Spec& spec, int index, sim::Time stop_at);
+
+private:
+    void run(sim::Time stop_at);
+    client_core::GroupConsumer& new_consumer();
+
+    sim::Node& node_;
+    const broker_core::ClusterAddresses& addresses_;
+    client_core::HistoryRecorder& history_;
+    const Spec& spec_;
+    int index_;
+    std::vector<std::unique_ptr<client_core::GroupConsumer>> consumers_;  // the current one last
+};
+
+// One instance of the consume-transform-produce application (group "ctp", docs/groups.md, "Workloads"): it
+// polls ctp_input (read_committed), writes model::ctp_outputs of each record to ctp_output in a transaction
+// of its transactional id "ctp-<i>", and commits the input offsets in the same transaction
+// (sendOffsetsToTransaction with its group metadata), or, when ctp_exactly_once is false, with commitSync
+// after the transaction. It aborts ctp_abort_percent of its transactions on purpose, and after every abort
+// rewinds to the committed offsets (unless `no_rewind`: the kafka-17582 switch). A fenced producer is
+// replaced. Its process names carry the node's incarnation ("ctp-<i>.<incarnation>").
+class CtpWorkload final : public sim::NodeState {
+public:
+    CtpWorkload(sim::Node& node, const broker_core::ClusterAddresses& addresses,
+                client_core::HistoryRecorder& history, const Spec& spec, int index, bool no_rewind);
+    // In a transaction (the harness waits for none before it checks).
+    [[nodiscard]] bool busy() const { return busy_; }
+
+private:
+    void run();
+    client_core::TransactionalProducer* ready_producer();
+    // Processes `records` in one transaction: true when it committed.
+    bool transaction(client_core::TransactionalProducer& producer, const std::vector<client_core::ConsumedRecord>& records);
+    client_core::TxnResult finish_commit(client_core::TransactionalProducer& producer);
+
+    sim::Node& node_;
+    const broker_core::ClusterAddresses& addresses_;
+    client_core::HistoryRecorder& history_;
+    const Spec& spec_;
+    int index_;
+    bool no_rewind_;
+    std::string name_;
+    std::unique_ptr<client_core::GroupConsumer> consumer_;
+    std::vector<std::unique_ptr<client_core::TransactionalProducer>> producers_;
+    bool ready_ = false;
+    bool busy_ = false;
+    std::int32_t transactions_ = 0;
 };
 
 }  // namespace eosim::scenarios
