@@ -30,6 +30,9 @@ nlohmann::json result_json(const Timed& timed) {
     if (!r.error.empty()) {
         json["error"] = r.error;
     }
+    if (!r.counters.empty()) {
+        json["counters"] = r.counters;
+    }
     return json;
 }
 
@@ -52,6 +55,7 @@ Timed result_from_json(const nlohmann::json& json) {
     if (json.contains("error")) {
         r.error = json.at("error").get<std::string>();
     }
+    r.counters = json.value("counters", std::map<std::string, std::int64_t>{});
     timed.wall_ms = static_cast<double>(json.at("wall_ms").get<std::int64_t>());
     return timed;
 }
@@ -72,6 +76,11 @@ void print_run(std::FILE* out, const Timed& timed, bool verbose) {
     }
     for (const std::string& name : r.weaknesses) {
         fmt::print(out, "weakness observed: {}\n", name);
+    }
+    for (const auto& [name, value] : r.counters) {
+        if (value > 0) {
+            fmt::print(out, "{}: {} (reported, not a failure)\n", name, value);
+        }
     }
     const auto listed = [](const std::vector<std::string>& names, const std::string& name) {
         return std::find(names.begin(), names.end(), name) != names.end();

@@ -319,6 +319,7 @@ void Sweep::replace_dead(Worker& worker) {
 struct Tally {
     std::map<std::string, std::pair<std::size_t, std::uint64_t>> by_anomaly;  // seeds, and the first seed
     std::map<std::string, std::size_t> weaknesses;                            // "scenario: weakness" -> seeds
+    std::map<std::string, std::pair<std::int64_t, std::size_t>> counters;     // name -> total, seeds with any
     std::uint64_t events = 0;
     std::int64_t sim_ns = 0;
     std::size_t passed = 0;
@@ -335,6 +336,11 @@ Tally tally(const std::vector<Timed>& results) {
             if (entry.first++ == 0) {
                 entry.second = timed.result.seed;
             }
+        }
+        for (const auto& [name, value] : timed.result.counters) {
+            auto& counter = tally.counters[name];
+            counter.first += value;
+            counter.second += value > 0 ? 1 : 0;
         }
         for (const std::string& weakness : timed.result.weaknesses) {
             ++tally.weaknesses[timed.result.scenario + ": " + weakness];
@@ -376,6 +382,9 @@ int summarize(const SweepOptions& options, const std::vector<scenarios::Spec>& s
     }
     for (const auto& [weakness, count] : counts.weaknesses) {
         fmt::print("  weakness observed: {} in {} seeds\n", weakness, count);
+    }
+    for (const auto& [name, counter] : counts.counters) {
+        fmt::print("  {}: {} in {} seeds (reported, not failures)\n", name, counter.first, counter.second);
     }
     const std::size_t unshown =
         results.size() == sweep.total() ? report_unshown_weaknesses(specs, counts, first, last) : 0;

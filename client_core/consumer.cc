@@ -33,6 +33,14 @@ void Consumer::assign(const TopicPartition& partition, Offset offset) {
     record_position("assign", partition, offset);
 }
 
+void Consumer::assign(const TopicPartition& partition, Offset offset, LeaderEpoch epoch) {
+    assign(partition, offset);
+    if (epoch.value() >= 0) {
+        positions_.at(partition).offset_epoch = epoch;
+        metadata_.update_last_seen_epoch(partition, epoch);
+    }
+}
+
 void Consumer::unassign(const TopicPartition& partition) {
     const auto found = positions_.find(partition);
     if (found == positions_.end()) {
@@ -194,6 +202,12 @@ bool Consumer::apply(const protocol::FetchPartitionResponse& answer, std::uint64
     }
     Position& position = found->second;
     if (answer.error == ErrorCode::offset_out_of_range) {
+        sim::trace("ConsumerOffsetOutOfRange")
+            .detail("client", config_.client_id)
+            .detail("partition", answer.partition.name())
+            .detail("position", position.offset)
+            .detail("log_start_offset", answer.log_start_offset)
+            .detail("high_watermark", answer.high_watermark);
         reset(answer.partition);
         return true;
     }

@@ -46,6 +46,13 @@ public:
     Consumer& operator=(const Consumer&) = delete;
 
     void assign(const protocol::TopicPartition& partition, protocol::Offset offset);
+    // Starts at a committed offset with the leader epoch it was committed with (KIP-320): metadata older
+    // than that epoch is not trusted for the partition.
+    void assign(const protocol::TopicPartition& partition, protocol::Offset offset, protocol::LeaderEpoch epoch);
+    // The leader epoch of the record before the position, when known (what a commit of the position carries).
+    [[nodiscard]] protocol::LeaderEpoch position_epoch(const protocol::TopicPartition& partition) const {
+        return positions_.at(partition).offset_epoch;
+    }
     // Stops reading the partition (recorded as "unassign").
     void unassign(const protocol::TopicPartition& partition);
     [[nodiscard]] bool assigned(const protocol::TopicPartition& partition) const {

@@ -327,13 +327,14 @@ void GroupConsumer::fetch_positions() {
         sim::sleep(config_.consumer.retry_backoff);
         return;
     }
-    std::map<TopicPartition, Offset> starts;
+    std::map<TopicPartition, std::pair<Offset, protocol::LeaderEpoch>> starts;
     for (const protocol::OffsetFetchPartition& answer : response.partitions) {
         if (answer.error != ErrorCode::none || !without_position_.contains(answer.partition)) {
             continue;  // UNSTABLE_OFFSET_COMMIT: a transaction holds offsets for it; ask again next poll
         }
         // Nothing committed: auto.offset.reset=earliest (a log start past 0 is found by the reset).
-        starts[answer.partition] = Offset(std::max<std::int64_t>(answer.offset, 0));
+        starts[answer.partition] = {Offset(std::max<std::int64_t>(answer.offset, 0)),
+                                    protocol::LeaderEpoch(answer.offset >= 0 ? answer.leader_epoch : -1)};
     }
     if (!starts.empty()) {
         std::map<TopicPartition, Offset> committed;
@@ -344,9 +345,9 @@ void GroupConsumer::fetch_positions() {
         }
         record(ClientOperation::Type::ok, "committed-offsets", {}, committed);
     }
-    for (const auto& [partition, offset] : starts) {
+    for (const auto& [partition, start] : starts) {
         without_position_.erase(partition);
-        consumer_.assign(partition, offset);
+        consumer_.assign(partition, start.first, start.second);
     }
     if (!without_position_.empty()) {
         sim::sleep(config_.consumer.retry_backoff);
@@ -398,6 +399,19 @@ void GroupConsumer::maybe_auto_commit() {
     (void)commit_sync();
 }
 
+std::vector<protocol::OffsetCommitPartition> GroupConsumer::commit_partitions(
+    const std::map<TopicPartition, Offset>& offsets) const {
+    std::vector<protocol::OffsetCommitPartition> partitions;
+    for (const auto& [partition, offset] : offsets) {
+        protocol::OffsetCommitPartition commit{partition, offset.value()};
+        if (consumer_.assigned(partition) && consumer_.position(partition) == offset) {
+            commit.leader_epoch = consumer_.position_epoch(partition).value();
+        }
+        partitions.push_back(commit);
+    }
+    return partitions;
+}
+
 CommitResult GroupConsumer::commit_sync() {
     std::map<TopicPartition, Offset> positions;
     for (const TopicPartition& partition : owned_) {
@@ -414,10 +428,7 @@ CommitResult GroupConsumer::commit_sync(const std::map<TopicPartition, Offset>& 
         record(ClientOperation::Type::fail, "commit-offsets", {}, offsets, "REBALANCE_IN_PROGRESS");
         return CommitResult::failed;
     }
-    protocol::OffsetCommitRequest request{config_.group_id, generation_, member_id_, {}};
-    for (const auto& [partition, offset] : offsets) {
-        request.partitions.push_back(protocol::OffsetCommitPartition{partition, offset.value()});
-    }
+    const protocol::OffsetCommitRequest request{config_.group_id, generation_, member_id_, commit_partitions(offsets)};
     const sim::Time deadline = sim::deadline_after(config_.api_timeout);
     ErrorCode error = ErrorCode::request_timed_out;
     while (sim::now() < deadline) {

@@ -79,6 +79,10 @@ public:
     CommitResult commit_sync(const std::map<protocol::TopicPartition, protocol::Offset>& offsets);
     // The positions of every assigned partition.
     CommitResult commit_sync();
+    // `offsets` as a commit carries them: each with the leader epoch of the record before it when that is
+    // the consumer's position (KIP-320), else none.
+    [[nodiscard]] std::vector<protocol::OffsetCommitPartition> commit_partitions(
+        const std::map<protocol::TopicPartition, protocol::Offset>& offsets) const;
     void seek(const protocol::TopicPartition& partition, protocol::Offset offset);
     // The next offset poll() reads (nothing while the partition's start is not known yet).
     [[nodiscard]] std::optional<protocol::Offset> position(const protocol::TopicPartition& partition) const;

@@ -58,10 +58,16 @@ bool MetadataClient::refresh() {
     return false;
 }
 
+void MetadataClient::update_last_seen_epoch(const protocol::TopicPartition& partition, protocol::LeaderEpoch epoch) {
+    protocol::LeaderEpoch& seen = last_seen_epochs_[partition];
+    seen = std::max(seen, epoch);
+}
+
 std::optional<protocol::BrokerId> MetadataClient::leader(const protocol::TopicPartition& partition) const {
+    const auto seen = last_seen_epochs_.find(partition);
     for (const protocol::PartitionState& state : metadata_.partitions) {
         if (state.partition == partition) {
-            if (state.leader == protocol::no_broker) {
+            if (state.leader == protocol::no_broker || (seen != last_seen_epochs_.end() && state.leader_epoch < seen->second)) {
                 return std::nullopt;
             }
             return state.leader;

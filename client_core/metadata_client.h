@@ -24,6 +24,10 @@ public:
     // The leader's epoch as of the last metadata (-1: unknown).
     [[nodiscard]] protocol::LeaderEpoch leader_epoch(const protocol::TopicPartition& partition) const;
     [[nodiscard]] std::int32_t partition_count(const std::string& topic) const;
+    // KIP-320: the client has seen `epoch` for the partition elsewhere (a committed offset's): metadata whose
+    // leader epoch for it is older is stale (a deposed leader's view), and leader() answers nothing until a
+    // refresh brings newer metadata.
+    void update_last_seen_epoch(const protocol::TopicPartition& partition, protocol::LeaderEpoch epoch);
     [[nodiscard]] sim::RpcClient& client(protocol::BrokerId broker);
     // A connection of its own (for long polls that must not hold up other requests).
     [[nodiscard]] std::unique_ptr<sim::RpcClient> dedicated_client(protocol::BrokerId broker);
@@ -35,6 +39,7 @@ private:
     sim::Duration request_timeout_;
     protocol::MetadataSnapshot metadata_;
     std::map<protocol::BrokerId, std::unique_ptr<sim::RpcClient>> clients_;
+    std::map<protocol::TopicPartition, protocol::LeaderEpoch> last_seen_epochs_;
 };
 
 }  // namespace eosim::client_core

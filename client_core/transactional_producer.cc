@@ -754,14 +754,23 @@ TxnResult TransactionalProducer::abort_transaction() {
 
 TxnResult TransactionalProducer::send_offsets_to_transaction(
     const std::map<protocol::TopicPartition, protocol::Offset>& offsets, const ConsumerGroupMetadata& group) {
+    std::vector<protocol::OffsetCommitPartition> partitions;
+    for (const auto& [partition, offset] : offsets) {
+        partitions.push_back(protocol::OffsetCommitPartition{partition, offset.value()});
+    }
+    return send_offsets_to_transaction(partitions, group);
+}
+
+TxnResult TransactionalProducer::send_offsets_to_transaction(const std::vector<protocol::OffsetCommitPartition>& offsets,
+                                                             const ConsumerGroupMetadata& group) {
     State& s = *state_;
     EOSIM_ASSERT_MSG(s.in_transaction || s.fatal, "send_offsets_to_transaction without a transaction");
     ClientOperation invoke = s.transaction_operation(ClientOperation::Type::invoke, "send-offsets");
     invoke.group = group.group_id;
     invoke.member_id = group.member_id;
     invoke.generation = group.generation_id;
-    for (const auto& [partition, offset] : offsets) {
-        invoke.offsets.emplace_back(partition.name(), offset.value());
+    for (const protocol::OffsetCommitPartition& commit : offsets) {
+        invoke.offsets.emplace_back(commit.partition.name(), commit.offset);
     }
     s.history.record(invoke);
     ClientOperation done = invoke;
@@ -794,11 +803,8 @@ TxnResult TransactionalProducer::send_offsets_to_transaction(
         s.group_coordinator.reset();
         s.group_coordinator_of = group.group_id;
     }
-    protocol::TxnOffsetCommitRequest commit{s.config.transactional_id, group.group_id, s.producer_id, s.epoch,
-                                            group.generation_id, group.member_id, {}};
-    for (const auto& [partition, offset] : offsets) {
-        commit.partitions.push_back(protocol::OffsetCommitPartition{partition, offset.value()});
-    }
+    const protocol::TxnOffsetCommitRequest commit{s.config.transactional_id, group.group_id, s.producer_id, s.epoch,
+                                                  group.generation_id, group.member_id, offsets};
     ErrorCode error = ErrorCode::request_timed_out;
     while (sim::now() < deadline) {
         if (!s.group_coordinator) {

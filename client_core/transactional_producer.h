@@ -96,6 +96,9 @@ public:
     // UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION) or no answer came in time; fatal when the producer was fenced.
     TxnResult send_offsets_to_transaction(const std::map<protocol::TopicPartition, protocol::Offset>& offsets,
                                           const ConsumerGroupMetadata& group);
+    // The same with each offset's leader epoch (GroupConsumer::commit_partitions).
+    TxnResult send_offsets_to_transaction(const std::vector<protocol::OffsetCommitPartition>& offsets,
+                                          const ConsumerGroupMetadata& group);
     // Waits for every send of the transaction, then EndTxn(commit). abortable when a send did not succeed
     // (nothing is sent to the coordinator; the application must abort).
     TxnResult commit_transaction();

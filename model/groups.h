@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,5 +41,20 @@ struct CtpSource {
 // eos-output-mismatch: the "ctp-final" line (the group's final committed offsets of the input partitions,
 // and the output partitions) against the input logs and the output that read_committed consumers read.
 std::vector<Anomaly> check_eos_output(const History& history);
+// split-ownership: two members of one generation of a group were assigned the same partition ("assigned").
+std::vector<Anomaly> check_split_ownership(const History& history);
+// nonmonotonic-commit: a partition's committed offset for a group went backwards: the offsets of commits
+// that completed ok (commit-offsets, and send-offsets of a transaction whose commit completed ok), in the
+// order they completed.
+std::vector<Anomaly> check_nonmonotonic_commits(const History& history);
+// zombie-commit: a commit (as above) by a member in generation g for a partition that an "assigned" of a
+// later generation had already given to another member before the commit was sent.
+std::vector<Anomaly> check_zombie_commits(const History& history);
+// skipped-delivery: a record below a group's final committed offset ("group-final") that no member of the
+// group (a process with an "assigned" of it) ever polled.
+std::vector<Anomaly> check_skipped_deliveries(const History& history);
+// Records the members of a group polled more than once (at least once allows it after a rebalance): the
+// number of such extra deliveries, per group.
+std::map<std::string, std::int64_t> count_redeliveries(const History& history);
 
 }  // namespace eosim::model

@@ -52,6 +52,24 @@ const std::vector<BugSwitch>& bug_switches() {
         {"coordinator-forgets-markers", "breaks the coordinator's failover", "hanging-transaction, stuck, spurious-fence",
          "txn-coordinator-failover",
          "a new transaction coordinator does not write the markers of the PrepareCommit and PrepareAbort it loaded"},
+        {"kip447-no-generation-fence", "breaks KIP-447's fencing of transactional offset commits",
+         "eos-output-mismatch, zombie-commit, nonmonotonic-commit", "ctp-eos",
+         "TxnOffsetCommit is not checked against the group's member and generation, so an instance that lost its "
+         "partitions (a zombie) commits offsets for them"},
+        {"offset-fetch-ignores-pending", "breaks KIP-447's require_stable OffsetFetch",
+         "eos-output-mismatch, nonmonotonic-commit", "ctp-eos",
+         "OffsetFetch answers the committed offset while a transaction holds pending offsets for the partition, so "
+         "the new owner starts from the old position and the old transaction then commits"},
+        {"kafka-17507", "re-creates KAFKA-17507", "eos-output-mismatch, nonmonotonic-commit", "ctp-eos",
+         "a WriteTxnMarkers on an offsets partition is answered before the group coordinator applied the marker, so "
+         "the producer's next transaction's offsets are applied with the last one's commit"},
+        {"kafka-17582", "re-creates the application defect of KAFKA-17582", "eos-output-mismatch, stuck", "ctp-eos",
+         "the application does not seek back to its committed offsets after an abort, so the input it consumed in "
+         "the aborted transaction is never processed"},
+        {"pending-offsets-lost-on-failover", "breaks the group coordinator's failover",
+         "eos-output-mismatch, nonmonotonic-commit", "ctp-eos",
+         "a new group coordinator drops the pending transactional offsets it loads, so a transaction that then "
+         "commits has its output committed but not its offsets"},
     };
     return switches;
 }
@@ -105,6 +123,16 @@ bool apply_bug(std::string_view name, broker_core::BrokerBugs& bugs) {
         bugs.kafka_17754 = true;
     } else if (name == "coordinator-forgets-markers") {
         bugs.coordinator_forgets_markers = true;
+    } else if (name == "kip447-no-generation-fence") {
+        bugs.kip447_no_generation_fence = true;
+    } else if (name == "offset-fetch-ignores-pending") {
+        bugs.offset_fetch_ignores_pending = true;
+    } else if (name == "kafka-17507") {
+        bugs.kafka_17507 = true;
+    } else if (name == "kafka-17582") {
+        // The application's defect: the runner's consume-transform-produce instances do not rewind.
+    } else if (name == "pending-offsets-lost-on-failover") {
+        bugs.pending_offsets_lost_on_failover = true;
     } else {
         return false;
     }

@@ -105,6 +105,21 @@ bool ClusterHealth::quiescent() const {
             return false;
         }
     }
+    // Every input partition of the application is read to its end by the instance that owns it.
+    for (const TopicPartition& partition : nodes_.ctp_inputs) {
+        const auto& states = nodes_.controller->state<Controller>().partitions();
+        const auto state = states.find(partition);
+        const broker_core::Replica* leader = state == states.end() || state->second.leader == protocol::no_broker
+                                                 ? nullptr
+                                                 : replica_of_leader(partition, state->second);
+        if (leader == nullptr || std::none_of(nodes_.ctp_instances.begin(), nodes_.ctp_instances.end(),
+                                              [&](sim::Node* instance) {
+                                                  return instance->state<CtpWorkload>().done_with(
+                                                      partition, leader->log.log_end_offset());
+                                              })) {
+            return false;
+        }
+    }
     // Every group has committed everything there is to read.
     for (const auto& [group, partitions] : nodes_.groups) {
         for (const TopicPartition& partition : partitions) {

@@ -106,6 +106,12 @@ CtpWorkload::CtpWorkload(sim::Node& node, const broker_core::ClusterAddresses& a
     node.spawn("ctp", [this] { run(); });
 }
 
+bool CtpWorkload::done_with(const TopicPartition& partition, Offset end) const {
+    const std::optional<Offset> position = consumer_->position(partition);
+    return !busy_ && consumer_->stable() && consumer_->assignment().contains(partition) && position &&
+           *position >= end;
+}
+
 TransactionalProducer* CtpWorkload::ready_producer() {
     if (ready_ && !producers_.back()->fatal()) {
         return producers_.back().get();
@@ -153,7 +159,7 @@ bool CtpWorkload::transaction(TransactionalProducer& producer, const std::vector
     const bool abort = node_.random().below(100) < static_cast<std::uint64_t>(workload.ctp_abort_percent);
     TxnResult result = TxnResult::ok;
     if (!abort && workload.ctp_exactly_once) {
-        result = producer.send_offsets_to_transaction(offsets, consumer_->group_metadata());
+        result = producer.send_offsets_to_transaction(consumer_->commit_partitions(offsets), consumer_->group_metadata());
     }
     if (!abort && result == TxnResult::ok) {
         result = finish_commit(producer);

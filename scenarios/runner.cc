@@ -13,6 +13,7 @@
 #include "broker_core/controller.h"
 #include "faults/nemesis.h"
 #include "model/checkers.h"
+#include "model/groups.h"
 #include "model/history.h"
 #include "scenarios/bugs.h"
 #include "scenarios/cluster_health.h"
@@ -85,6 +86,8 @@ private:
     // quarter of the quiesce bound), so that it holds the probe sends that follow.
     void await_healthy_stretch();
     void restart_down_nodes();
+    // The groups of the run and the partitions they read: "members" every topic's, "ctp" its input's.
+    [[nodiscard]] std::vector<std::pair<std::string, std::vector<TopicPartition>>> group_partitions() const;
     // During the chaos phase, group members and application instances crash (and restart) or pause.
     void instance_faults();
     [[nodiscard]] model::History history(bool stuck);
@@ -253,7 +256,7 @@ void Run::build_clients() {
                 inputs.push_back(TopicPartition{topic.name, p});
             }
         }
-        nodes_.groups.emplace_back("ctp", std::move(inputs));
+        nodes_.ctp_inputs = std::move(inputs);
     }
     if (spec_.workload.delete_records_every_max_ms > 0) {
         admin_ = &simulation_.add_node("admin", [this, stop_at](sim::Node& n) {
@@ -424,6 +427,14 @@ void Run::settle() {
     }
 }
 
+std::vector<std::pair<std::string, std::vector<TopicPartition>>> Run::group_partitions() const {
+    std::vector<std::pair<std::string, std::vector<TopicPartition>>> groups = nodes_.groups;
+    if (!nodes_.ctp_inputs.empty()) {
+        groups.emplace_back("ctp", nodes_.ctp_inputs);
+    }
+    return groups;
+}
+
 void Run::instance_faults() {
     const WorkloadSpec& workload = spec_.workload;
     std::vector<sim::Node*> targets = nodes_.group_members;
@@ -500,6 +511,23 @@ model::History Run::history(bool stuck) {
     history.health = health_changes_;
     if (!nodes_.controller->up()) {
         return history;
+    }
+    // Each group's final committed offsets, as its coordinator holds them after quiescence.
+    for (const auto& [group, partitions] : group_partitions()) {
+        if (stuck) {
+            break;
+        }
+        model::Operation final_offsets{.index = index++,
+                                       .time = sim::to_ns(simulation_.now()),
+                                       .process = "runner",
+                                       .type = model::OpType::ok,
+                                       .f = "group-final",
+                                       .group = group};
+        final_offsets.offsets.emplace();
+        for (const TopicPartition& partition : partitions) {
+            (*final_offsets.offsets)[partition.name()] = health_->committed_offset(group, partition);
+        }
+        history.operations.push_back(std::move(final_offsets));
     }
     if (spec_.workload.ctp_instances > 0 && !stuck) {
         // The application's group's final committed offsets, as its coordinator holds them after quiescence.
@@ -592,6 +620,9 @@ void Run::check(RunResult& result, const sim::RunOutcome& outcome) {
         model::write_history(*options_.history, history);
     }
     classify(result, model::check(history));
+    for (const auto& [group, count] : model::count_redeliveries(history)) {
+        result.counters["redeliveries"] += count;
+    }
     if (const sim::Trace& trace = simulation_.trace(); trace.error_count() > 0 && result.status == RunStatus::pass) {
         // An error-severity trace event is a failed internal check of the simulated system.
         result.status = RunStatus::error;

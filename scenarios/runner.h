@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <ostream>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,6 +46,9 @@ struct RunResult {
     std::string reproduce;
     nlohmann::json fault_plan;
     std::vector<std::pair<std::string, std::string>> params;
+    // Figures reported, never failures: "redeliveries" (records the members of a group polled again,
+    // which at least once allows after a rebalance).
+    std::map<std::string, std::int64_t> counters;
 };
 
 // Runs one scenario with one seed: builds the cluster and its clients, carries out the fault plan over

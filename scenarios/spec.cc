@@ -31,7 +31,11 @@ const std::set<std::string, std::less<>>& anomaly_names() {
                                                           "uncommitted-read",
                                                           "torn-transaction",
                                                           "spurious-fence",
-                                                          "eos-output-mismatch"};
+                                                          "eos-output-mismatch",
+                                                          "split-ownership",
+                                                          "nonmonotonic-commit",
+                                                          "zombie-commit",
+                                                          "skipped-delivery"};
     return names;
 }
 

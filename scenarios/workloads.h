@@ -159,6 +159,9 @@ public:
                 client_core::HistoryRecorder& history, const Spec& spec, int index, bool no_rewind);
     // In a transaction (the harness waits for none before it checks).
     [[nodiscard]] bool busy() const { return busy_; }
+    // A stable member that owns `partition` and has read it up to `end`, with no transaction open: nothing
+    // is left for it to do there.
+    [[nodiscard]] bool done_with(const protocol::TopicPartition& partition, protocol::Offset end) const;
 
 private:
     void run();

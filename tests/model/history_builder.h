@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -223,6 +224,21 @@ public:
                                                  .log_end_offset = high_watermark,
                                                  .records = std::move(records),
                                                  .batches = std::move(batches)});
+    }
+
+    // A consumer-group operation `f` of `process` (assigned, commit-offsets, send-offsets, group-final,
+    // ctp-final, ...) with its group fields.
+    std::uint64_t group_op(const std::string& process, OpType type, const std::string& f, const std::string& group,
+                           const std::string& member, std::int64_t generation, std::vector<std::string> partitions,
+                           std::map<std::string, std::int64_t> offsets, std::optional<std::string> txn = std::nullopt) {
+        Operation op = next_op(process, type, f);
+        op.group = group;
+        op.member_id = member;
+        op.generation = generation;
+        op.partitions = std::move(partitions);
+        op.offsets = std::move(offsets);
+        op.txn = std::move(txn);
+        return append(std::move(op));
     }
 
     [[nodiscard]] const History& history() const { return history_; }

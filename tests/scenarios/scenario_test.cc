@@ -84,7 +84,7 @@ TEST_P(MustPass, FixedSeedRangePasses) {
 INSTANTIATE_TEST_SUITE_P(Scenarios, MustPass,
                          ::testing::Values("log-acks-all", "log-power-loss-fsync", "idempotent-acks-all",
                                            "idempotent-retention", "compaction", "txn-basic", "txn-zombie",
-                                           "txn-coordinator-failover"),
+                                           "txn-coordinator-failover", "ctp-eos", "group-rebalance"),
                          test_name);
 
 // Seeds that once failed a must-pass scenario, each for a defect since fixed:
@@ -275,7 +275,7 @@ TEST_P(Weakness, IsObservedWithinTheSeedRangeAndNothingElseFails) {
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, Weakness,
                          ::testing::Values("log-acks-1", "log-unclean-election", "log-power-loss",
-                                           "txn-read-uncommitted"),
+                                           "txn-read-uncommitted", "ctp-at-least-once"),
                          test_name);
 
 // "lost-write, inconsistent-offsets" -> {"lost-write", "inconsistent-offsets"}: names match exactly.
@@ -325,7 +325,9 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, BugSwitchCaught,
                                            "dedup-window-1", "producer-state-not-recovered", "compaction-drops-latest",
                                            "no-zombie-fencing", "lso-ignores-open-txn", "kafka-5376", "kafka-12671",
                                            "kafka-14884", "kafka-17754", "kafka-18464", "kafka-9144",
-                                           "coordinator-forgets-markers"),
+                                           "coordinator-forgets-markers", "kip447-no-generation-fence",
+                                           "offset-fetch-ignores-pending", "kafka-17507", "kafka-17582",
+                                           "pending-offsets-lost-on-failover"),
                          test_name);
 
 // ack-before-isr breaks an invariant the broker checks as it answers: caught at once, with no fault at
