@@ -44,7 +44,9 @@ model::Operation model_operation(const client_core::ClientOperation& operation, 
     op.process = operation.process;
     op.type = op_type(operation.type);
     op.f = operation.f;
-    op.partition = operation.partition;
+    if (!operation.partition.empty() || !operation.group) {
+        op.partition = operation.partition;  // a group operation without one names its partitions instead
+    }
     op.value = operation.value;  // a send without one is a tombstone
     op.key = operation.key;
     op.acks = acks_of(operation.acks);

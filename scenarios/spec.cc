@@ -579,6 +579,11 @@ Spec parse_spec(std::string_view text, const std::string& source) {
         if (spec.workload.ctp_input == spec.workload.ctp_output) {
             throw SpecError(fmt::format("{}: workload: ctp_input and ctp_output must differ", source));
         }
+        if (spec.workload.read_committed_consumers < 1) {
+            throw SpecError(fmt::format("{}: workload: ctp_instances needs read_committed_consumers >= 1 (they read "
+                                        "the output the checks compare)",
+                                        source));
+        }
     }
     parse_faults(reader, source, spec.faults);
     check_producer_expiration(spec, cluster_where);
