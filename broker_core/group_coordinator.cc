@@ -303,12 +303,13 @@ protocol::JoinGroupResponse GroupCoordinator::join_group(const protocol::JoinGro
 protocol::JoinGroupResponse GroupCoordinator::join_new_member(const Place& place, Group& group,
                                                               const protocol::JoinGroupRequest& request) {
     protocol::JoinGroupResponse response;
-    if (group.metadata.members().size() + 1 > config_.max_size) {
+    if (group.metadata.members().size() + group.metadata.pending_member_count() + 1 > config_.max_size) {
         response.error = ErrorCode::group_max_size_reached;
         return response;
     }
     (void)place;
-    // KIP-394: the member gets its id and must join again with it.
+    // KIP-394: the member gets its id and must join again with it (counted against group.max.size
+    // meanwhile, as Kafka counts pending members).
     const std::string prefix = request.client_id.empty() ? "member" : request.client_id;
     response.member_id = fmt::format("{}-{:016x}", prefix, node_.random().next_u64());
     const bool added = group.metadata.add_pending_member(response.member_id);

@@ -102,6 +102,7 @@ public:
         return pending_members_.contains(member_id);
     }
     void remove_pending_member(const std::string& member_id) { pending_members_.erase(member_id); }
+    [[nodiscard]] std::size_t pending_member_count() const { return pending_members_.size(); }
 
     // Members whose SyncGroup is still expected in this generation (false for a non-member).
     [[nodiscard]] bool add_pending_sync_member(const std::string& member_id);

@@ -21,6 +21,7 @@
 
 #include "broker_core/group_coordinator.h"
 #include "sim/simulation.h"
+#include "tests/broker_core/coordinator_harness.h"
 
 namespace eosim::broker_core {
 namespace {
@@ -44,55 +45,16 @@ struct Model {
     int rounds = 0;                 // each round's subscriptions differ, so every rejoin rebalances
 };
 
-// The coordinator on a node of its own, over an offsets log in memory that it leads in epoch 1.
-class CoordinatorNode final : public sim::NodeState {
-public:
-    explicit CoordinatorNode(sim::Node& node)
-        : coordinator(node, GroupCoordinatorConfig{}, GroupLogAccess{
-              .append = [this](std::int32_t, std::int32_t, protocol::RecordBatch batch) {
-                  batch.base_offset = protocol::Offset(end_);
-                  end_ += static_cast<std::int64_t>(batch.records.size());
-                  log_.push_back(batch);
-                  return GroupAppendResult{ErrorCode::none, batch.base_offset};
-              },
-              .read = [this](std::int32_t, std::int32_t) { return std::optional(log_); },
-              .partition_count = [] { return 1; }}) {}
-
-    GroupCoordinator coordinator;
-
-private:
-    std::vector<protocol::RecordBatch> log_;
-    std::int64_t end_ = 0;
-};
-
-struct System {
-    System() {
-        node = &simulation.add_node("broker", [](sim::Node& n) { return std::make_unique<CoordinatorNode>(n); });
-        node->start();
-        coordinator().on_election(0, 1);
-        run_until([this] { return coordinator().idle(); }, 1s);
-    }
-
-    GroupCoordinator& coordinator() { return node->state<CoordinatorNode>().coordinator; }
-
-    void run_until(const std::function<bool()>& done, sim::Duration limit) {
-        const auto outcome = simulation.run(sim::RunBounds{.time_limit = simulation.now() + limit}, done);
-        RC_ASSERT(outcome.status == sim::RunStatus::done);
-    }
-    void run_for(sim::Duration duration) {
-        const sim::Time until = simulation.now() + duration;
-        (void)simulation.run(sim::RunBounds{.time_limit = until}, [this, until] { return simulation.now() >= until; });
-    }
-
-    // Sends `request` to the coordinator from a fiber and waits for its answer.
+struct System : test_harness::CoordinatorHarness {
+    // The same as the harness's, but failing the property when the answer does not come.
     template <typename Response, typename Request>
     Response call(const Request& request, sim::Duration limit = 5s) {
-        std::optional<Response> answer;
-        node->spawn("call", [this, request, &answer] {
-            answer = coordinator().handle(sim::make_message(request))->template as<Response>();
-        });
-        run_until([&answer] { return answer.has_value(); }, limit);
+        const std::optional<Response> answer = CoordinatorHarness::call<Response>(request, limit);
+        RC_ASSERT(answer.has_value());
         return *answer;
+    }
+    void run_until(const std::function<bool()>& done, sim::Duration limit) {
+        RC_ASSERT(CoordinatorHarness::run_until(done, limit));
     }
 
     protocol::JoinGroupRequest join_request(int slot, int round) const {
@@ -120,8 +82,6 @@ struct System {
         return answer.partitions.at(0).error;
     }
 
-    sim::Simulation simulation{sim::SimulationOptions{.seed = 7}};
-    sim::Node* node = nullptr;
     std::vector<std::string> ids = std::vector<std::string>(slots);
     std::vector<std::int32_t> generations = std::vector<std::int32_t>(slots, -1);
 };
