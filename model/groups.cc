@@ -8,6 +8,9 @@
 
 #include <fmt/format.h>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "model/observations.h"
 
 namespace eosim::model {
@@ -18,14 +21,10 @@ using Json = nlohmann::json;
 constexpr std::size_t shown_max = 5;
 constexpr std::size_t evidence_max = 100;
 
-// FNV-1a: the number of outputs must not depend on the platform's std::hash.
-std::uint64_t fnv1a(std::string_view text) {
-    std::uint64_t hash = 1469598103934665603ULL;
-    for (const char c : text) {
-        hash ^= static_cast<unsigned char>(c);
-        hash *= 1099511628211ULL;
-    }
-    return hash;
+// XXH64 (libxxhash, header-only here): the number of outputs must not depend on std::hash, whose values
+// are unspecified.
+std::uint64_t hash_of(std::string_view text) {
+    return XXH64(text.data(), text.size(), 0);
 }
 
 std::string_view unpadded(std::string_view value) {
@@ -60,7 +59,7 @@ Json capped(const std::vector<std::string>& items) {
 
 std::vector<CtpOutput> ctp_outputs(std::string_view partition, std::int64_t offset, std::string_view value) {
     const std::string_view input = unpadded(value);
-    const std::int64_t count = 1 + static_cast<std::int64_t>(fnv1a(input) % 3);
+    const std::int64_t count = 1 + static_cast<std::int64_t>(hash_of(input) % 3);
     std::vector<CtpOutput> outputs;
     for (std::int64_t j = 0; j < count; ++j) {
         outputs.push_back(CtpOutput{fmt::format("{}@{}#{}", partition, offset, j),
