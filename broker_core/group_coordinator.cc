@@ -205,41 +205,23 @@ void GroupCoordinator::answer_sync(Group& group, const std::string& member_id, p
     changed_.notify_all();
 }
 
-protocol::JoinGroupResponse GroupCoordinator::await_join(const Place& place, const std::string& group_id,
-                                                         std::uint64_t ticket) {
-    protocol::JoinGroupResponse answer;
+template <typename Response>
+Response GroupCoordinator::await_answer(const Place& place, const std::string& group_id, std::uint64_t ticket,
+                                        Waiters<Response> Group::*waiters) {
+    Response answer;
     (void)changed_.wait_until(sim::Time::max(), [&] {
         Group* group = lookup(place, group_id);
         if (group == nullptr) {
             answer.error = ErrorCode::not_coordinator;
             return true;
         }
-        const auto found = group->joins.answers.find(ticket);
-        if (found == group->joins.answers.end()) {
+        auto& answers = (group->*waiters).answers;
+        const auto found = answers.find(ticket);
+        if (found == answers.end()) {
             return false;
         }
         answer = std::move(found->second);
-        group->joins.answers.erase(found);
-        return true;
-    });
-    return answer;
-}
-
-protocol::SyncGroupResponse GroupCoordinator::await_sync(const Place& place, const std::string& group_id,
-                                                         std::uint64_t ticket) {
-    protocol::SyncGroupResponse answer;
-    (void)changed_.wait_until(sim::Time::max(), [&] {
-        Group* group = lookup(place, group_id);
-        if (group == nullptr) {
-            answer.error = ErrorCode::not_coordinator;
-            return true;
-        }
-        const auto found = group->syncs.answers.find(ticket);
-        if (found == group->syncs.answers.end()) {
-            return false;
-        }
-        answer = std::move(found->second);
-        group->syncs.answers.erase(found);
+        answers.erase(found);
         return true;
     });
     return answer;
@@ -347,7 +329,7 @@ protocol::JoinGroupResponse GroupCoordinator::join_known_member(const Place& pla
         } else {
             maybe_prepare_rebalance(place, group, "a new member joined");
         }
-        return await_join(place, group_id, ticket);
+        return await_answer(place, group_id, ticket, &Group::joins);
     }
     GroupMember* member = metadata.member(id);
     if (member == nullptr) {
@@ -361,7 +343,7 @@ protocol::JoinGroupResponse GroupCoordinator::join_known_member(const Place& pla
             update(*member);
             const std::uint64_t ticket = wait_join(group, id);
             maybe_complete_join(place, group, false);
-            return await_join(place, group_id, ticket);
+            return await_answer(place, group_id, ticket, &Group::joins);
         }
         case State::completing_rebalance:
         case State::stable: {
@@ -373,7 +355,7 @@ protocol::JoinGroupResponse GroupCoordinator::join_known_member(const Place& pla
             update(*member);
             const std::uint64_t ticket = wait_join(group, id);
             maybe_prepare_rebalance(place, group, metadata.is_leader(id) ? "the leader rejoined" : "new protocols");
-            return await_join(place, group_id, ticket);
+            return await_answer(place, group_id, ticket, &Group::joins);
         }
         case State::empty:
         case State::dead: break;
@@ -567,7 +549,7 @@ protocol::SyncGroupResponse GroupCoordinator::sync_group(const protocol::SyncGro
             }
         }
     }
-    return await_sync(place, request.group_id, ticket);
+    return await_answer(place, request.group_id, ticket, &Group::syncs);
 }
 
 protocol::HeartbeatResponse GroupCoordinator::heartbeat(const protocol::HeartbeatRequest& request) {

@@ -135,9 +135,11 @@ private:
     protocol::OffsetFetchResponse fetch_offsets(const protocol::OffsetFetchRequest& request);
     protocol::TxnOffsetCommitResponse txn_commit_offsets(const protocol::TxnOffsetCommitRequest& request);
 
-    // Waits for the answer to the member's JoinGroup (or SyncGroup) registered under `ticket`.
-    protocol::JoinGroupResponse await_join(const Place& place, const std::string& group_id, std::uint64_t ticket);
-    protocol::SyncGroupResponse await_sync(const Place& place, const std::string& group_id, std::uint64_t ticket);
+    // Waits for the answer to the member's JoinGroup (`&Group::joins`) or SyncGroup (`&Group::syncs`)
+    // registered under `ticket`: NOT_COORDINATOR when the group's partition moves away meanwhile.
+    template <typename Response>
+    Response await_answer(const Place& place, const std::string& group_id, std::uint64_t ticket,
+                          Waiters<Response> Group::*waiters);
     std::uint64_t wait_join(Group& group, const std::string& member_id);
     std::uint64_t wait_sync(Group& group, const std::string& member_id);
     void answer_join(Group& group, const std::string& member_id, protocol::JoinGroupResponse response);

@@ -88,6 +88,18 @@ struct System : test_harness::CoordinatorHarness {
 
 using Command = rc::state::Command<Model, System>;
 
+// A member leaves or expires: the others must rejoin; alone, the group is Empty in the next generation.
+void remove_member(Model& model, int slot) {
+    model.members.erase(slot);
+    model.stale.insert(slot);
+    if (model.members.empty()) {
+        model.phase = GroupPhase::empty;
+        ++model.generation;
+    } else {
+        model.phase = GroupPhase::preparing;
+    }
+}
+
 // What a member's heartbeat must get in the model's state.
 ErrorCode expected_heartbeat(const Model& model, int slot) {
     if (!model.members.contains(slot)) {
@@ -235,16 +247,7 @@ struct Silence : Command {
     void checkPreconditions(const Model& model) const override {
         RC_PRE(model.phase == GroupPhase::stable && model.members.contains(slot));
     }
-    void apply(Model& model) const override {
-        model.members.erase(slot);
-        model.stale.insert(slot);
-        if (model.members.empty()) {
-            model.phase = GroupPhase::empty;
-            ++model.generation;
-        } else {
-            model.phase = GroupPhase::preparing;
-        }
-    }
+    void apply(Model& model) const override { remove_member(model, slot); }
     void run(const Model& model, System& system) const override {
         for (int i = 0; i < 15; ++i) {
             system.run_for(100ms);
@@ -267,16 +270,7 @@ struct Leave : Command {
     int slot = *rc::gen::inRange(0, slots);
 
     void checkPreconditions(const Model& model) const override { RC_PRE(model.members.contains(slot)); }
-    void apply(Model& model) const override {
-        model.members.erase(slot);
-        model.stale.insert(slot);
-        if (model.members.empty()) {
-            model.phase = GroupPhase::empty;
-            ++model.generation;
-        } else {
-            model.phase = GroupPhase::preparing;
-        }
-    }
+    void apply(Model& model) const override { remove_member(model, slot); }
     void run(const Model& model, System& system) const override {
         const auto answer = system.call<protocol::LeaveGroupResponse>(
             protocol::LeaveGroupRequest{"g", system.ids[static_cast<std::size_t>(slot)], "test"});
