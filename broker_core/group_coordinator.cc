@@ -51,6 +51,16 @@ ErrorCode store_group_error(ErrorCode error) {
     }
 }
 
+// The same error for every partition of a commit.
+std::vector<protocol::PartitionError> errors_for(const std::vector<protocol::OffsetCommitPartition>& partitions,
+                                                 ErrorCode error) {
+    std::vector<protocol::PartitionError> errors;
+    for (const protocol::OffsetCommitPartition& commit : partitions) {
+        errors.push_back(protocol::PartitionError{commit.partition, error});
+    }
+    return errors;
+}
+
 }  // namespace
 
 GroupCoordinator::GroupCoordinator(sim::Node& node, GroupCoordinatorConfig config, GroupLogAccess access)
@@ -146,6 +156,10 @@ GroupCoordinator::Group* GroupCoordinator::lookup(const Place& place, const std:
     }
     const auto group = found->groups.find(group_id);
     return group == found->groups.end() ? nullptr : &group->second;
+}
+
+GroupCoordinator::Group& GroupCoordinator::create_group(const Place& place, const std::string& group_id) {
+    return partitions_.at(place.partition).groups.emplace(group_id, Group(group_id)).first->second;
 }
 
 // ---- waiting requests ------------------------------------------------------------------------------
@@ -260,16 +274,15 @@ protocol::JoinGroupResponse GroupCoordinator::join_group(const protocol::JoinGro
         refused.error = ErrorCode::invalid_session_timeout;
         return refused;
     }
-    Partition& partition = partitions_.at(place.partition);
-    auto found = partition.groups.find(request.group_id);
-    if (found == partition.groups.end()) {
+    Group* found = lookup(place, request.group_id);
+    if (found == nullptr) {
         if (!request.member_id.empty()) {
             refused.error = ErrorCode::unknown_member_id;
             return refused;
         }
-        found = partition.groups.emplace(request.group_id, Group(request.group_id)).first;
+        found = &create_group(place, request.group_id);
     }
-    Group& group = found->second;
+    Group& group = *found;
     if (group.metadata.is(State::dead)) {
         refused.error = ErrorCode::coordinator_not_available;
         return refused;
@@ -637,10 +650,7 @@ GroupAppendResult GroupCoordinator::append_offsets(const Place& place, const std
 protocol::OffsetCommitResponse GroupCoordinator::commit_offsets(const protocol::OffsetCommitRequest& request) {
     protocol::OffsetCommitResponse response;
     const auto answer_all = [&](ErrorCode error) {
-        response.partitions.clear();
-        for (const protocol::OffsetCommitPartition& commit : request.partitions) {
-            response.partitions.push_back(protocol::PartitionError{commit.partition, error});
-        }
+        response.partitions = errors_for(request.partitions, error);
         return response;
     };
     Place place;
@@ -652,7 +662,7 @@ protocol::OffsetCommitResponse GroupCoordinator::commit_offsets(const protocol::
         if (request.generation_id >= 0 || !request.member_id.empty()) {
             return answer_all(ErrorCode::illegal_generation);  // a group this coordinator does not know
         }
-        group = &partitions_.at(place.partition).groups.emplace(request.group_id, Group(request.group_id)).first->second;
+        group = &create_group(place, request.group_id);
     }
     if (const ErrorCode error =
             group->metadata.validate_offset_commit(request.member_id, request.generation_id, false);
@@ -683,10 +693,7 @@ protocol::OffsetCommitResponse GroupCoordinator::commit_offsets(const protocol::
 protocol::TxnOffsetCommitResponse GroupCoordinator::txn_commit_offsets(const protocol::TxnOffsetCommitRequest& request) {
     protocol::TxnOffsetCommitResponse response;
     const auto answer_all = [&](ErrorCode error) {
-        response.partitions.clear();
-        for (const protocol::OffsetCommitPartition& commit : request.partitions) {
-            response.partitions.push_back(protocol::PartitionError{commit.partition, error});
-        }
+        response.partitions = errors_for(request.partitions, error);
         return response;
     };
     Place place;
@@ -695,7 +702,7 @@ protocol::TxnOffsetCommitResponse GroupCoordinator::txn_commit_offsets(const pro
     }
     Group* group = lookup(place, request.group_id);
     if (group == nullptr) {
-        group = &partitions_.at(place.partition).groups.emplace(request.group_id, Group(request.group_id)).first->second;
+        group = &create_group(place, request.group_id);
     }
     // KIP-447: the producer's consumer must still be the member, in the generation, that owns the partitions.
     const ErrorCode fenced =

@@ -168,6 +168,8 @@ private:
     [[nodiscard]] bool current(const Place& place) const;
     Partition* partition(const Place& place);
     Group* lookup(const Place& place, const std::string& group_id);
+    // A new Empty group at `place` (the caller has checked that there is none).
+    Group& create_group(const Place& place, const std::string& group_id);
 
     void load(std::int32_t partition, std::uint64_t generation);
     void expiry_loop();
