@@ -1,5 +1,7 @@
 #include "broker_core/broker.h"
 
+#include <algorithm>
+
 #include "sim/simulation.h"
 
 namespace eosim::broker_core {
@@ -92,15 +94,25 @@ LogStartMoved Broker::removal_announcer(const Replica& replica, std::string_view
 void Broker::heartbeat_loop() {
     while (true) {
         const protocol::BrokerHeartbeatRequest request{config_.id, node_.incarnation(), metadata_.version};
+        // The controller fences a broker a session timeout after it last heard from it, which is after this
+        // request left: the lease counts from now, on a timer that clock jumps do not move.
+        const sim::Time lease_until = sim::deadline_after(config_.controller_lease);
         sim::Result<sim::Message> response = controller_->call(sim::make_message(request), config_.request_timeout);
         if (response) {
             const auto& heartbeat = response->as<protocol::BrokerHeartbeatResponse>();
             if (heartbeat.metadata) {
-                apply_metadata(*heartbeat.metadata);
+                apply_metadata(*heartbeat.metadata);  // first: a lease never covers metadata the answer replaced
+            }
+            if (heartbeat.error == protocol::ErrorCode::none) {
+                controller_lease_until_ = std::max(controller_lease_until_, lease_until);
             }
         }
         sim::sleep(config_.heartbeat_interval);
     }
+}
+
+bool Broker::holds_controller_lease() const {
+    return config_.bugs.coordinator_without_lease || sim::now() < controller_lease_until_;
 }
 
 void Broker::halt(const Replica& replica, const char* what) {

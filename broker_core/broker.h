@@ -26,6 +26,10 @@ struct BrokerConfig {
     LogConfig log;
     std::int32_t min_insync_replicas = 2;
     sim::Duration heartbeat_interval{std::chrono::milliseconds(200)};
+    // How long an answered heartbeat lets the broker act as a group coordinator, from when it was sent, on
+    // the broker's own (drifting, never jumping) timer. It must stay below the controller's session
+    // timeout, after which the controller fences the broker and moves its leaderships (docs/groups.md).
+    sim::Duration controller_lease{std::chrono::milliseconds(1200)};
     sim::Duration replica_lag_time_max{std::chrono::milliseconds(1000)};  // replica.lag.time.max.ms
     sim::Duration isr_check_interval{std::chrono::milliseconds(100)};
     sim::Duration replica_fetch_max_wait{std::chrono::milliseconds(50)};
@@ -143,6 +147,9 @@ public:
         return replicas_;
     }
     [[nodiscard]] const protocol::MetadataSnapshot& metadata() const { return metadata_; }
+    // The controller answered a heartbeat of this broker recently enough that it cannot have fenced the
+    // broker since (BrokerConfig::controller_lease).
+    [[nodiscard]] bool holds_controller_lease() const;
 
 private:
     // broker_fetch.cc: the request dispatch and the leader's side of reads.
@@ -292,7 +299,7 @@ private:
     // broker_groups.cc: what the group coordinator needs of its broker.
     [[nodiscard]] GroupLogAccess group_log_access();
     GroupAppendResult append_group_batch(std::int32_t partition, std::int32_t coordinator_epoch,
-                                         protocol::RecordBatch batch);
+                                         protocol::RecordBatch batch, const std::string& transactional_id);
     [[nodiscard]] std::optional<std::vector<protocol::RecordBatch>> read_group_log(std::int32_t partition,
                                                                                   std::int32_t coordinator_epoch);
     // The `__consumer_offsets` partition `replica` holds, when it is one (else -1).
@@ -324,6 +331,7 @@ private:
     sim::Node& node_;
     BrokerConfig config_;
     protocol::MetadataSnapshot metadata_;
+    sim::Time controller_lease_until_{};  // true time; past it the controller may have fenced the broker
     std::map<protocol::TopicPartition, std::unique_ptr<Replica>> replicas_;
     sim::Condition replicas_changed_;  // any replica's `changed`
     FetchSessionCache fetch_sessions_;

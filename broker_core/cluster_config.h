@@ -45,6 +45,7 @@ struct BrokerBugs {
     bool offset_fetch_ignores_pending = false;      // OffsetFetch(require_stable) ignores pending transactional offsets
     bool kafka_17507 = false;                       // a marker on an offsets partition is answered before it is applied
     bool pending_offsets_lost_on_failover = false;  // a new group coordinator drops pending transactional offsets
+    bool coordinator_without_lease = false;  // a group coordinator cut off from the controller answers (Kafka's way)
 };
 
 }  // namespace eosim::broker_core

@@ -136,6 +136,11 @@ ErrorCode GroupCoordinator::place_error(const std::string& group_id, Place& plac
     if (found->second.loading) {
         return ErrorCode::coordinator_load_in_progress;
     }
+    if (access_.in_touch && !access_.in_touch()) {
+        // Out of touch with the controller, the broker may be a deposed leader with a stale cache: an
+        // OffsetFetch answered from it would send a consumer back to offsets committed past since.
+        return ErrorCode::not_coordinator;
+    }
     place = Place{index, found->second.generation, found->second.coordinator_epoch};
     return ErrorCode::none;
 }
@@ -473,7 +478,7 @@ void GroupCoordinator::refresh_session(Group& group, const std::string& member_i
 ErrorCode GroupCoordinator::store_group(const Place& place, const GroupMetadata& metadata) {
     protocol::RecordBatch batch;
     batch.records.push_back(group_metadata_record(metadata, now_ms()));
-    return store_group_error(access_.append(place.partition, place.coordinator_epoch, std::move(batch)).error);
+    return store_group_error(access_.append(place.partition, place.coordinator_epoch, std::move(batch), {}).error);
 }
 
 void GroupCoordinator::store_group_in_background(const Place& place, const std::string& group_id) {
@@ -620,7 +625,8 @@ protocol::LeaveGroupResponse GroupCoordinator::leave_group(const protocol::Leave
 GroupAppendResult GroupCoordinator::append_offsets(const Place& place, const std::string& group_id,
                                                    const std::vector<protocol::OffsetCommitPartition>& partitions,
                                                    protocol::ProducerId producer_id,
-                                                   protocol::ProducerEpoch producer_epoch) {
+                                                   protocol::ProducerEpoch producer_epoch,
+                                                   const std::string& transactional_id) {
     protocol::RecordBatch batch;
     batch.producer_id = producer_id;
     batch.producer_epoch = producer_epoch;
@@ -635,7 +641,8 @@ GroupAppendResult GroupCoordinator::append_offsets(const Place& place, const std
     for (const protocol::OffsetCommitPartition& commit : partitions) {
         ++holder->in_flight[{group_id, commit.partition}];
     }
-    const GroupAppendResult result = access_.append(place.partition, place.coordinator_epoch, std::move(batch));
+    const GroupAppendResult result =
+        access_.append(place.partition, place.coordinator_epoch, std::move(batch), transactional_id);
     if (Partition* still = partition(place)) {
         for (const protocol::OffsetCommitPartition& commit : partitions) {
             const auto key = std::make_pair(group_id, commit.partition);
@@ -696,6 +703,10 @@ protocol::TxnOffsetCommitResponse GroupCoordinator::txn_commit_offsets(const pro
         response.partitions = errors_for(request.partitions, error);
         return response;
     };
+    if (sim::buggify("slow-txn-offset-commit")) {
+        // Stuck in the request queue: it may come after its transaction timed out and was aborted.
+        sim::sleep(std::chrono::milliseconds(node_.random().below(5000)));
+    }
     Place place;
     if (const ErrorCode error = place_error(request.group_id, place); error != ErrorCode::none) {
         return answer_all(error);
@@ -718,7 +729,8 @@ protocol::TxnOffsetCommitResponse GroupCoordinator::txn_commit_offsets(const pro
         return answer_all(fenced);
     }
     const GroupAppendResult appended =
-        append_offsets(place, request.group_id, request.partitions, request.producer_id, request.producer_epoch);
+        append_offsets(place, request.group_id, request.partitions, request.producer_id, request.producer_epoch,
+                       request.transactional_id);
     ErrorCode error = appended.error;
     Partition* holder = partition(place);
     if (error == ErrorCode::none && holder == nullptr) {

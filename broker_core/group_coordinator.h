@@ -53,8 +53,10 @@ struct GroupAppendResult {
 struct GroupLogAccess {
     // Appends `batch` to partition `partition` of `__consumer_offsets`, which the broker must lead in leader
     // epoch `coordinator_epoch`, and waits until it is replicated. A batch with a producer id is checked
-    // against the partition's producer state (an older epoch is refused), but not by sequence.
-    std::function<GroupAppendResult(std::int32_t partition, std::int32_t coordinator_epoch, protocol::RecordBatch batch)>
+    // against the partition's producer state (an older epoch is refused), but not by sequence, and, with
+    // the producer's `transactional_id` (TxnOffsetCommit), verified with its transaction coordinator first.
+    std::function<GroupAppendResult(std::int32_t partition, std::int32_t coordinator_epoch, protocol::RecordBatch batch,
+                                    const std::string& transactional_id)>
         append;
     // The batches of the partition from its log start to its log end, if the broker still leads it in that
     // epoch.
@@ -63,6 +65,9 @@ struct GroupLogAccess {
         read;
     // The partition count of `__consumer_offsets` (0: the topic does not exist yet).
     std::function<std::int32_t()> partition_count;
+    // Whether the broker may still act on what it believes it leads: false once the controller may have
+    // fenced it and moved its partitions without its knowing (unset: always).
+    std::function<bool()> in_touch;
 };
 
 class GroupCoordinator {
@@ -157,10 +162,12 @@ private:
     // Appends the group's metadata record (the assignments given); the error, mapped as Kafka's storeGroup.
     protocol::ErrorCode store_group(const Place& place, const GroupMetadata& metadata);
     void store_group_in_background(const Place& place, const std::string& group_id);
-    // Appends the records of an offset commit; the append's result.
+    // Appends the records of an offset commit (of `transactional_id`'s producer, for TxnOffsetCommit); the
+    // append's result.
     GroupAppendResult append_offsets(const Place& place, const std::string& group_id,
                                      const std::vector<protocol::OffsetCommitPartition>& partitions,
-                                     protocol::ProducerId producer_id, protocol::ProducerEpoch producer_epoch);
+                                     protocol::ProducerId producer_id, protocol::ProducerEpoch producer_epoch,
+                                     const std::string& transactional_id = {});
 
     // Finds the place of `group_id`: NONE, or the error to answer (NOT_COORDINATOR,
     // COORDINATOR_LOAD_IN_PROGRESS).

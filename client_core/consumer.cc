@@ -219,7 +219,7 @@ bool Consumer::apply(const protocol::FetchPartitionResponse& answer, std::uint64
     ClientOperation operation;
     const FetchedRecords fetched = fetched_records(answer, position.offset, config_.isolation);
     for (const FetchedRecord& record : fetched.records) {
-        out.push_back(ConsumedRecord{answer.partition, record.offset, *record.record});
+        out.push_back(ConsumedRecord{answer.partition, record.offset, *record.record, record.leader_epoch});
         operation.records.push_back(
             ClientOperation::PolledRecord{record.offset.value(), record.record->value, record.record->key});
     }

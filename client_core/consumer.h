@@ -28,6 +28,7 @@ struct ConsumedRecord {
     protocol::TopicPartition partition;
     protocol::Offset offset;
     protocol::Record record;
+    protocol::LeaderEpoch leader_epoch = protocol::no_leader_epoch;  // of its batch (Kafka's leaderEpoch())
 };
 
 // A Kafka consumer with manual assignment. A poll sends one Fetch to each leader of assigned partitions,

@@ -841,6 +841,10 @@ TxnResult TransactionalProducer::send_offsets_to_transaction(const std::vector<p
             s.make_abortable(error);  // Kafka's CommitFailedException: the consumer lost its partitions
             return finish(TxnResult::abortable, error);
         }
+        if (error == ErrorCode::transaction_abortable || error == ErrorCode::invalid_txn_state) {
+            s.make_abortable(error);  // the transaction coordinator does not hold the offsets in this transaction
+            return finish(TxnResult::abortable, error);
+        }
         if (coordinator_moved(error) || error == ErrorCode::request_timed_out) {
             s.group_coordinator.reset();
         }

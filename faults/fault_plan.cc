@@ -46,6 +46,8 @@ const std::vector<MomentInfo>& aim_moments() {
         {sim::moments::txn_prepared,
          "a transaction coordinator just logged PrepareCommit or PrepareAbort, its markers not yet written (peer: none)"},
         {sim::moments::txn_marker_written, "a partition leader just appended a transaction marker (peer: none)"},
+        {sim::moments::group_offsets_committed,
+         "a group coordinator just applied a committed transaction's offsets (peer: the controller)"},
         {sim::moments::log_start_moved,
          "retention, DeleteRecords or a follower taking its leader's just moved a log start (peer: the leader, on a follower)"},
     };

@@ -389,7 +389,11 @@ void Nemesis::aim(const FaultAction& action) {
     } else {
         sim::trace("FaultAimMissed").detail("moment", action.aim_at).detail("waited_ms", waited_ms);
     }
-    apply(aimed_fault(action, caught ? &*caught : nullptr));
+    FaultAction fault = aimed_fault(action, caught ? &*caught : nullptr);
+    if (fault.kind == FaultKind::crash && !options_.servers.empty() && fault.targets.front() == options_.servers.front()) {
+        fault.kind = FaultKind::crash_controller;  // a moment's peer may be the controller, which is no replica
+    }
+    apply(fault);
 }
 
 FaultAction aimed_fault(const FaultAction& action, const sim::Moment* moment) {

@@ -70,6 +70,11 @@ const std::vector<BugSwitch>& bug_switches() {
          "eos-output-mismatch, nonmonotonic-commit", "ctp-eos",
          "a new group coordinator drops the pending transactional offsets it loads, so a transaction that then "
          "commits has its output committed but not its offsets"},
+        {"coordinator-without-lease", "re-creates Kafka's stale group coordinator (KIP-343's stale broker)",
+         "eos-output-mismatch, nonmonotonic-commit", "ctp-stale-coordinator",
+         "a broker cut off from the controller but not from clients keeps coordinating the groups of the "
+         "offsets partitions it led after the controller moved them, and answers OffsetFetch from its stale "
+         "cache: an instance that rewinds there processes input again"},
     };
     return switches;
 }
@@ -133,6 +138,8 @@ bool apply_bug(std::string_view name, broker_core::BrokerBugs& bugs) {
         // The application's defect: the runner's consume-transform-produce instances do not rewind.
     } else if (name == "pending-offsets-lost-on-failover") {
         bugs.pending_offsets_lost_on_failover = true;
+    } else if (name == "coordinator-without-lease") {
+        bugs.coordinator_without_lease = true;
     } else {
         return false;
     }

@@ -45,6 +45,25 @@ std::map<TopicPartition, Offset> next_offsets(const std::vector<ConsumedRecord>&
     return offsets;
 }
 
+// The offsets after `records` as Kafka Streams commits them: each with the leader epoch of the last record
+// processed (KIP-320), so that a consumer starting there does not trust a deposed leader whose log ends
+// below it (and reset to the earliest offset on its OFFSET_OUT_OF_RANGE).
+std::vector<protocol::OffsetCommitPartition> next_commits(const std::vector<ConsumedRecord>& records) {
+    std::map<TopicPartition, protocol::OffsetCommitPartition> last;
+    for (const ConsumedRecord& record : records) {
+        protocol::OffsetCommitPartition& commit = last[record.partition];
+        if (record.offset.value() + 1 > commit.offset) {
+            commit = protocol::OffsetCommitPartition{record.partition, record.offset.value() + 1,
+                                                     record.leader_epoch.value()};
+        }
+    }
+    std::vector<protocol::OffsetCommitPartition> commits;
+    for (auto& [partition, commit] : last) {
+        commits.push_back(std::move(commit));
+    }
+    return commits;
+}
+
 }  // namespace
 
 // ---- At-least-once group members ------------------------------------------------------------------
@@ -159,7 +178,7 @@ bool CtpWorkload::transaction(TransactionalProducer& producer, const std::vector
     const bool abort = node_.random().below(100) < static_cast<std::uint64_t>(workload.ctp_abort_percent);
     TxnResult result = TxnResult::ok;
     if (!abort && workload.ctp_exactly_once) {
-        result = producer.send_offsets_to_transaction(consumer_->commit_partitions(offsets), consumer_->group_metadata());
+        result = producer.send_offsets_to_transaction(next_commits(records), consumer_->group_metadata());
     }
     if (!abort && result == TxnResult::ok) {
         result = finish_commit(producer);

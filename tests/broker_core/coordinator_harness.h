@@ -20,7 +20,7 @@ class CoordinatorNode final : public sim::NodeState {
 public:
     CoordinatorNode(sim::Node& node, GroupCoordinatorConfig config, std::int32_t partitions)
         : coordinator(node, config, GroupLogAccess{
-              .append = [this](std::int32_t partition, std::int32_t, protocol::RecordBatch batch) {
+              .append = [this](std::int32_t partition, std::int32_t, protocol::RecordBatch batch, const std::string&) {
                   Log& log = logs_[partition];
                   batch.base_offset = protocol::Offset(log.end);
                   log.end += static_cast<std::int64_t>(batch.records.size());

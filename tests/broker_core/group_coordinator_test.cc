@@ -308,6 +308,41 @@ TEST(GroupCoordinator, TransactionalOffsetsArePendingUntilTheMarker) {
     EXPECT_EQ(seen.after_abort.offset, 10) << "an aborted transaction's offsets are dropped";
 }
 
+// KIP-890 part 1 for offsets (KAFKA-15449): the coordinator asks the transaction coordinator before it
+// appends a transaction's first TxnOffsetCommit. One whose transaction does not hold the group (no
+// AddOffsetsToTxn, or one that ended: timed out and aborted) is refused; appended, it would stay pending
+// until the producer's next COMMIT applied offsets whose transaction never committed them.
+TEST(GroupCoordinator, ATxnOffsetCommitOutsideItsTransactionIsRefused) {
+    TxnCluster cluster(16);
+    GroupClient client{cluster};
+    ErrorCode unverified = ErrorCode::unknown_server_error;
+    ErrorCode verified = ErrorCode::unknown_server_error;
+    protocol::OffsetFetchPartition after_next_commit;
+    bool done = false;
+    cluster.client->spawn("client", [&] {
+        sim::sleep(1s);
+        const protocol::JoinGroupResponse joined = client.stable_member();
+        const auto init = cluster.init();
+        EXPECT_EQ(cluster.add(init.producer_id, init.producer_epoch, {t0}), ErrorCode::none);
+        unverified = client.txn_commit(init.producer_id, init.producer_epoch, joined, t0, 7);
+        const auto ended = cluster.end(init.producer_id, init.producer_epoch, true);
+        EXPECT_EQ(ended.error, ErrorCode::none);
+        sim::sleep(1s);
+        // The next transaction sends offsets as it should: its COMMIT must not apply the refused ones.
+        const ProducerEpoch next = ended.producer_epoch;
+        EXPECT_EQ(client.add_offsets(init.producer_id, next), ErrorCode::none);
+        verified = client.txn_commit(init.producer_id, next, joined, t1, 3);
+        EXPECT_EQ(cluster.end(init.producer_id, next, true).error, ErrorCode::none);
+        sim::sleep(1s);
+        after_next_commit = client.fetch(t0, true);
+        done = true;
+    });
+    cluster.run_until([&] { return done; });
+    EXPECT_EQ(unverified, ErrorCode::transaction_abortable);
+    EXPECT_EQ(verified, ErrorCode::none);
+    EXPECT_EQ(after_next_commit.offset, -1) << "offsets no transaction held were applied";
+}
+
 TEST(GroupCoordinator, BugSwitchesOfTransactionalOffsets) {
     EXPECT_EQ(transactional_offsets(BrokerBugs{.kip447_no_generation_fence = true}).stale, ErrorCode::none);
     EXPECT_EQ(transactional_offsets(BrokerBugs{.offset_fetch_ignores_pending = true}).unstable.error,
@@ -356,6 +391,68 @@ TEST(GroupCoordinator, PendingOffsetsLostOnFailoverBugSwitch) {
     const auto [loaded_pending, after_commit] = failover(BrokerBugs{.pending_offsets_lost_on_failover = true});
     EXPECT_EQ(loaded_pending.error, ErrorCode::none);
     EXPECT_EQ(after_commit.offset, -1) << "the committed transaction's offsets are gone";
+}
+
+// A coordinator cut off from the controller (clients still reach it) is fenced and replaced; the new one
+// takes a commit. The old broker never heard, but once its controller lease ran out it stops answering:
+// an OffsetFetch there gets NOT_COORDINATOR, not the offset the new coordinator has committed past.
+// Kafka's brokers hold no such lease (KIP-343's stale broker): the bug switch brings back its answer.
+struct CutOff {
+    BrokerId old_coordinator = protocol::no_broker;
+    BrokerId new_coordinator = protocol::no_broker;
+    ErrorCode recommitted = ErrorCode::unknown_server_error;
+    protocol::OffsetFetchResponse at_old;
+    protocol::OffsetFetchPartition at_new;
+};
+
+CutOff cut_off_coordinator(BrokerBugs bugs) {
+    TxnCluster cluster(15, bugs);
+    GroupClient client{cluster};
+    CutOff seen;
+    bool done = false;
+    const TopicPartition offsets{"__consumer_offsets", protocol::coordinator_partition(group_id, 3)};
+    cluster.client->spawn("client", [&] {
+        sim::sleep(1s);
+        const protocol::JoinGroupResponse joined = client.stable_member();
+        EXPECT_EQ(client.commit(joined, t0, 5), ErrorCode::none);
+        seen.old_coordinator = cluster.leader(offsets);
+        sim::Network& network = cluster.simulation.network();
+        const sim::NodeId old_node = cluster.addresses.brokers.at(seen.old_coordinator);
+        network.partition(cluster.controller->id(), old_node);
+        sim::sleep(4s);  // fenced after the controller's 1.5 s session; a new leader loads the group
+        seen.new_coordinator = cluster.leader(offsets);
+        const auto committed = cluster.call<protocol::OffsetCommitResponse>(
+            seen.new_coordinator, protocol::OffsetCommitRequest{group_id, joined.generation_id, joined.member_id,
+                                                                {protocol::OffsetCommitPartition{t0, 9}}});
+        seen.recommitted = committed ? committed->partitions.at(0).error : ErrorCode::network_exception;
+        const auto at_old = cluster.call<protocol::OffsetFetchResponse>(
+            seen.old_coordinator, protocol::OffsetFetchRequest{group_id, {t0}, true});
+        seen.at_old = at_old ? *at_old : protocol::OffsetFetchResponse{.error = ErrorCode::network_exception};
+        const auto at_new = cluster.call<protocol::OffsetFetchResponse>(
+            seen.new_coordinator, protocol::OffsetFetchRequest{group_id, {t0}, true});
+        seen.at_new = at_new ? at_new->partitions.at(0) : protocol::OffsetFetchPartition{};
+        network.unblock(cluster.controller->id(), old_node);
+        network.unblock(old_node, cluster.controller->id());
+        done = true;
+    });
+    cluster.run_until([&] { return done; });
+    return seen;
+}
+
+TEST(GroupCoordinator, ACoordinatorCutOffFromTheControllerStopsAnswering) {
+    const CutOff seen = cut_off_coordinator({});
+    ASSERT_NE(seen.new_coordinator, seen.old_coordinator);
+    EXPECT_EQ(seen.recommitted, ErrorCode::none);
+    EXPECT_EQ(seen.at_new.offset, 9);
+    EXPECT_EQ(seen.at_old.error, ErrorCode::not_coordinator);
+}
+
+TEST(GroupCoordinator, CoordinatorWithoutLeaseBugSwitch) {
+    const CutOff seen = cut_off_coordinator(BrokerBugs{.coordinator_without_lease = true});
+    ASSERT_NE(seen.new_coordinator, seen.old_coordinator);
+    EXPECT_EQ(seen.at_new.offset, 9);
+    ASSERT_EQ(seen.at_old.error, ErrorCode::none);
+    EXPECT_EQ(seen.at_old.partitions.at(0).offset, 5) << "the deposed coordinator answers from its stale cache";
 }
 
 }  // namespace
