@@ -1,0 +1,201 @@
+#include "streams_core/dsl.h"
+
+#include <cstdio>
+
+#include "sim/assert.h"
+#include "streams_core/state_store.h"
+
+namespace eosim::streams_core {
+
+namespace {
+
+using Body = std::function<void(ProcessorContext&, const Record&)>;
+
+// A processor whose process is a function of its context and the record.
+class FunctionProcessor final : public Processor {
+public:
+    explicit FunctionProcessor(Body body) : body_(std::move(body)) {}
+    void process(const Record& record) override { body_(context(), record); }
+
+private:
+    Body body_;
+};
+
+ProcessorSupplier supplier(Body body) {
+    return [body = std::move(body)] { return std::make_unique<FunctionProcessor>(body); };
+}
+
+KeyValueStore& kv(ProcessorContext& context, const std::string& store) {
+    auto* found = dynamic_cast<KeyValueStore*>(&context.state_store(store));
+    EOSIM_ASSERT_MSG(found != nullptr, "the store is not a key-value store");
+    return *found;
+}
+
+// Folds each record with a key and a value into the store and forwards the new aggregate.
+Body fold(const std::string& store, std::function<std::string(const std::string&, const std::string&,
+                                                              const std::optional<std::string>&)> step) {
+    return [store, step = std::move(step)](ProcessorContext& context, const Record& record) {
+        if (!record.key || !record.value) {
+            return;  // Kafka's aggregations skip records with a null key or value
+        }
+        KeyValueStore& state = kv(context, store);
+        const std::string next = step(*record.key, *record.value, state.get(*record.key));
+        state.put(*record.key, next, record.timestamp_ms);
+        context.forward(Record{record.key, next, record.timestamp_ms});
+    };
+}
+
+}  // namespace
+
+std::string repartition_topic(const std::string& application_id, const std::string& name) {
+    return application_id + "-" + name + "-repartition";
+}
+
+std::string StreamsBuilder::next_name(const std::string& operation) {
+    char index[16];
+    (void)std::snprintf(index, sizeof index, "%010d", index_++);
+    return "KSTREAM-" + operation + "-" + index;
+}
+
+KStream StreamsBuilder::stream(const std::vector<std::string>& topics) {
+    const std::string name = next_name("SOURCE");
+    topology_.add_source(name, topics);
+    return KStream(*this, name, false);
+}
+
+KTable StreamsBuilder::table(const std::string& topic, const std::string& store) {
+    return stream({topic}).to_table(store);
+}
+
+KStream KStream::then(const std::string& prefix, ProcessorSupplier supplier, bool key_changed) const {
+    const std::string name = builder_->next_name(prefix);
+    builder_->topology_.add_processor(name, std::move(supplier), {node_});
+    return KStream(*builder_, name, key_changed_ || key_changed);
+}
+
+KStream KStream::map(std::function<Record(const Record&)> mapper) const {
+    return then("MAP", supplier([mapper = std::move(mapper)](ProcessorContext& context, const Record& record) {
+                    context.forward(mapper(record));
+                }),
+                true);
+}
+
+KStream KStream::map_values(std::function<Value(const Record&)> mapper) const {
+    return then("MAPVALUES", supplier([mapper = std::move(mapper)](ProcessorContext& context, const Record& record) {
+                    context.forward(Record{record.key, mapper(record), record.timestamp_ms});
+                }),
+                false);
+}
+
+KStream KStream::filter(std::function<bool(const Record&)> predicate) const {
+    return then("FILTER", supplier([predicate = std::move(predicate)](ProcessorContext& context, const Record& record) {
+                    if (predicate(record)) {
+                        context.forward(record);
+                    }
+                }),
+                false);
+}
+
+KStream KStream::filter_not(std::function<bool(const Record&)> predicate) const {
+    return filter([predicate = std::move(predicate)](const Record& record) { return !predicate(record); });
+}
+
+KStream KStream::flat_map(std::function<std::vector<Record>(const Record&)> mapper) const {
+    return then("FLATMAP", supplier([mapper = std::move(mapper)](ProcessorContext& context, const Record& record) {
+                    for (const Record& out : mapper(record)) {
+                        context.forward(out);
+                    }
+                }),
+                true);
+}
+
+KStream KStream::flat_map_values(std::function<std::vector<Value>(const Record&)> mapper) const {
+    return then("FLATMAPVALUES",
+                supplier([mapper = std::move(mapper)](ProcessorContext& context, const Record& record) {
+                    for (const Value& value : mapper(record)) {
+                        context.forward(Record{record.key, value, record.timestamp_ms});
+                    }
+                }),
+                false);
+}
+
+KStream KStream::select_key(std::function<Key(const Record&)> mapper) const {
+    return then("KEY-SELECT", supplier([mapper = std::move(mapper)](ProcessorContext& context, const Record& record) {
+                    context.forward(Record{mapper(record), record.value, record.timestamp_ms});
+                }),
+                true);
+}
+
+void KStream::to(const std::string& topic) const {
+    builder_->topology_.add_sink(builder_->next_name("SINK"), topic, {node_});
+}
+
+KGroupedStream KStream::group_by_key() const {
+    if (!key_changed_) {
+        return KGroupedStream(*builder_, node_);
+    }
+    // The key changed upstream: records go through a topic partitioned by the new key, so that each key's
+    // records meet in one task (null keys are dropped on the way, as Kafka's repartition does).
+    const std::string name = builder_->next_name("REPARTITION");
+    const std::string topic = repartition_topic(builder_->application_id(), name);
+    const KStream keyed = filter([](const Record& record) { return record.key.has_value(); });
+    builder_->topology_.add_sink(name + "-SINK", topic, {keyed.node_});
+    const std::string source = name + "-SOURCE";
+    builder_->topology_.add_source(source, {topic});
+    return KGroupedStream(*builder_, source);
+}
+
+KGroupedStream KStream::group_by(std::function<Key(const Record&)> selector) const {
+    return select_key(std::move(selector)).group_by_key();
+}
+
+KTable KStream::to_table(const std::string& store) const {
+    const std::string name = builder_->next_name("TOTABLE");
+    builder_->topology_.add_processor(name, supplier([store](ProcessorContext& context, const Record& record) {
+                                          if (!record.key) {
+                                              return;  // a table has no row without a key
+                                          }
+                                          kv(context, store).put(*record.key, record.value, record.timestamp_ms);
+                                          context.forward(record);
+                                      }),
+                                      {node_});
+    builder_->topology_.add_state_store(StoreSpec{store, true}, {name});
+    return KTable(*builder_, name, store);
+}
+
+KTable KGroupedStream::count(const std::string& store) const {
+    return aggregate([] { return std::string("0"); },
+                     [](const std::string&, const std::string&, const std::string& aggregate) {
+                         return std::to_string(std::stoll(aggregate) + 1);
+                     },
+                     store);
+}
+
+KTable KGroupedStream::aggregate(
+    std::function<std::string()> initializer,
+    std::function<std::string(const std::string&, const std::string&, const std::string&)> aggregator,
+    const std::string& store) const {
+    const std::string name = builder_->next_name("AGGREGATE");
+    Body body = fold(store, [initializer = std::move(initializer), aggregator = std::move(aggregator)](
+                                const std::string& key, const std::string& value,
+                                const std::optional<std::string>& old) {
+        return aggregator(key, value, old ? *old : initializer());
+    });
+    builder_->topology_.add_processor(name, supplier(std::move(body)), {node_});
+    builder_->topology_.add_state_store(StoreSpec{store, true}, {name});
+    return KTable(*builder_, name, store);
+}
+
+KTable KGroupedStream::reduce(std::function<std::string(const std::string&, const std::string&)> reducer,
+                              const std::string& store) const {
+    const std::string name = builder_->next_name("REDUCE");
+    Body body = fold(store, [reducer = std::move(reducer)](const std::string&, const std::string& value,
+                                                            const std::optional<std::string>& old) {
+        return old ? reducer(*old, value) : value;
+    });
+    builder_->topology_.add_processor(name, supplier(std::move(body)), {node_});
+    builder_->topology_.add_state_store(StoreSpec{store, true}, {name});
+    return KTable(*builder_, name, store);
+}
+
+}  // namespace eosim::streams_core

@@ -1,0 +1,123 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "streams_core/topology.h"
+
+namespace eosim::streams_core {
+
+class StreamsBuilder;
+class KTable;
+class KGroupedStream;
+
+using Key = std::optional<std::string>;
+using Value = std::optional<std::string>;
+
+// A record stream of the DSL (Kafka's KStream): each operation adds a processor to the builder's
+// topology and returns the stream of its output. Operations that may change the key mark the stream,
+// and grouping such a stream repartitions it through an internal topic first, as Kafka does.
+class KStream {
+public:
+    KStream map(std::function<Record(const Record&)> mapper) const;
+    KStream map_values(std::function<Value(const Record&)> mapper) const;
+    KStream filter(std::function<bool(const Record&)> predicate) const;
+    KStream filter_not(std::function<bool(const Record&)> predicate) const;
+    KStream flat_map(std::function<std::vector<Record>(const Record&)> mapper) const;
+    KStream flat_map_values(std::function<std::vector<Value>(const Record&)> mapper) const;
+    KStream select_key(std::function<Key(const Record&)> mapper) const;
+    // Writes the stream to `topic`, each record to the partition of its key.
+    void to(const std::string& topic) const;
+    KGroupedStream group_by_key() const;
+    KGroupedStream group_by(std::function<Key(const Record&)> selector) const;
+    // The stream as a table in store `store`: the latest value per key (a null value deletes).
+    KTable to_table(const std::string& store) const;
+
+    [[nodiscard]] const std::string& node() const { return node_; }
+
+private:
+    friend class StreamsBuilder;
+    friend class KTable;
+    KStream(StreamsBuilder& builder, std::string node, bool key_changed)
+        : builder_(&builder), node_(std::move(node)), key_changed_(key_changed) {}
+    KStream then(const std::string& prefix, ProcessorSupplier supplier, bool key_changed) const;
+
+    StreamsBuilder* builder_;
+    std::string node_;
+    bool key_changed_;
+};
+
+// A stream grouped by key, to aggregate (Kafka's KGroupedStream). Records with a null key or a null
+// value are skipped, as Kafka's aggregations skip them.
+class KGroupedStream {
+public:
+    // Per key, how many records: the count as a decimal string.
+    KTable count(const std::string& store) const;
+    // Per key, `aggregator(key, value, aggregate)` folded from `initializer()`.
+    KTable aggregate(std::function<std::string()> initializer,
+                     std::function<std::string(const std::string&, const std::string&, const std::string&)> aggregator,
+                     const std::string& store) const;
+    // Per key, `reducer(aggregate, value)` folded from the first value.
+    KTable reduce(std::function<std::string(const std::string&, const std::string&)> reducer,
+                  const std::string& store) const;
+
+private:
+    friend class KStream;
+    KGroupedStream(StreamsBuilder& builder, std::string node) : builder_(&builder), node_(std::move(node)) {}
+
+    StreamsBuilder* builder_;
+    std::string node_;
+};
+
+// A changelog stream seen as a table, materialized in a store (Kafka's KTable): the processor that
+// wrote the store forwards every update.
+class KTable {
+public:
+    KStream to_stream() const { return KStream(*builder_, node_, false); }
+    [[nodiscard]] const std::string& store() const { return store_; }
+    [[nodiscard]] const std::string& node() const { return node_; }
+
+private:
+    friend class KStream;
+    friend class KGroupedStream;
+    friend class StreamsBuilder;
+    KTable(StreamsBuilder& builder, std::string node, std::string store)
+        : builder_(&builder), node_(std::move(node)), store_(std::move(store)) {}
+
+    StreamsBuilder* builder_;
+    std::string node_;
+    std::string store_;
+};
+
+// Builds a topology with the DSL (Kafka's StreamsBuilder). Node names follow Kafka's
+// `KSTREAM-<OPERATION>-<10-digit index>`; internal topics are `<application id>-<name>-repartition`
+// and `<application id>-<store>-changelog`.
+class StreamsBuilder {
+public:
+    explicit StreamsBuilder(std::string application_id) : application_id_(std::move(application_id)) {}
+    StreamsBuilder(const StreamsBuilder&) = delete;
+    StreamsBuilder& operator=(const StreamsBuilder&) = delete;
+
+    KStream stream(const std::vector<std::string>& topics);
+    // `topic` read as a table into `store`.
+    KTable table(const std::string& topic, const std::string& store);
+    [[nodiscard]] const Topology& topology() const { return topology_; }
+    [[nodiscard]] const std::string& application_id() const { return application_id_; }
+
+private:
+    friend class KStream;
+    friend class KGroupedStream;
+    std::string next_name(const std::string& operation);
+
+    std::string application_id_;
+    Topology topology_;
+    std::int32_t index_ = 0;
+};
+
+// The topic a grouped stream repartitions through.
+[[nodiscard]] std::string repartition_topic(const std::string& application_id, const std::string& name);
+
+}  // namespace eosim::streams_core
