@@ -1,6 +1,8 @@
 #include "streams_core/dsl.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 
 #include "sim/assert.h"
 #include "streams_core/state_store.h"
@@ -46,6 +48,22 @@ Body fold(const std::string& store, std::function<std::string(const std::string&
 }
 
 }  // namespace
+
+std::vector<std::int64_t> TimeWindows::starts_for(std::int64_t timestamp_ms) const {
+    EOSIM_ASSERT_MSG(size_ms > 0 && advance_ms > 0 && advance_ms <= size_ms && grace_ms >= 0,
+                     "windows need 0 < advance <= size and a grace of at least 0");
+    std::vector<std::int64_t> starts;
+    // The earliest window that still holds the timestamp, on the grid of advances (Kafka's windowsFor).
+    for (std::int64_t start = std::max<std::int64_t>(0, timestamp_ms - size_ms + advance_ms) / advance_ms * advance_ms;
+         start <= timestamp_ms; start += advance_ms) {
+        starts.push_back(start);
+    }
+    return starts;
+}
+
+std::string windowed_key(const std::string& key, std::int64_t window_start_ms) {
+    return key + "@" + std::to_string(window_start_ms);
+}
 
 std::string repartition_topic(const std::string& application_id, const std::string& name) {
     return application_id + "-" + name + "-repartition";
@@ -159,6 +177,78 @@ KTable KStream::to_table(const std::string& store) const {
                                           context.forward(record);
                                       }),
                                       {node_});
+    builder_->topology_.add_state_store(StoreSpec{store, true}, {name});
+    return KTable(*builder_, name, store);
+}
+
+KStream KStream::join_with(const KTable& table, ValueJoiner joiner, bool left) const {
+    const std::string store = table.store();
+    KStream joined = then(left ? "LEFTJOIN" : "JOIN",
+                          supplier([store, left, joiner = std::move(joiner)](ProcessorContext& context,
+                                                                              const Record& record) {
+                              if (!record.key || !record.value) {
+                                  return;  // Kafka's stream-table join drops these
+                              }
+                              const Value row = kv(context, store).get(*record.key);
+                              if (row || left) {
+                                  context.forward(Record{record.key, joiner(*record.value, row), record.timestamp_ms});
+                              }
+                          }),
+                          false);
+    // The table's store joins the stream's task: one sub-topology, co-partitioned.
+    builder_->topology_.connect_store(store, joined.node_);
+    return joined;
+}
+
+KStream KStream::join(const KTable& table, ValueJoiner joiner) const { return join_with(table, std::move(joiner), false); }
+
+KStream KStream::left_join(const KTable& table, ValueJoiner joiner) const {
+    return join_with(table, std::move(joiner), true);
+}
+
+TimeWindowedKStream KGroupedStream::windowed_by(const TimeWindows& windows) const {
+    (void)windows.starts_for(0);  // checks the windows
+    return TimeWindowedKStream(*builder_, node_, windows);
+}
+
+KTable TimeWindowedKStream::count(const std::string& store) const {
+    return aggregate([] { return std::string("0"); },
+                     [](const std::string&, const std::string&, const std::string& aggregate) {
+                         return std::to_string(std::stoll(aggregate) + 1);
+                     },
+                     store);
+}
+
+KTable TimeWindowedKStream::aggregate(
+    std::function<std::string()> initializer,
+    std::function<std::string(const std::string&, const std::string&, const std::string&)> aggregator,
+    const std::string& store) const {
+    const std::string name = builder_->next_name("WINDOW-AGGREGATE");
+    // Each processor keeps the stream time it observed (Kafka's KStreamWindowAggregate): a window whose
+    // end is not after stream time minus grace is closed, and a record for it is dropped.
+    ProcessorSupplier made = [store, windows = windows_, initializer, aggregator] {
+        auto observed_ms = std::make_shared<std::int64_t>(-1);
+        return std::make_unique<FunctionProcessor>(
+            [store, windows, initializer, aggregator, observed_ms](ProcessorContext& context, const Record& record) {
+                if (!record.key || !record.value) {
+                    return;
+                }
+                *observed_ms = std::max(*observed_ms, record.timestamp_ms);
+                const std::int64_t close_ms = *observed_ms - windows.grace_ms;
+                KeyValueStore& state = kv(context, store);
+                for (const std::int64_t start : windows.starts_for(record.timestamp_ms)) {
+                    if (start + windows.size_ms <= close_ms) {
+                        continue;  // the window closed: a late record
+                    }
+                    const std::string row = windowed_key(*record.key, start);
+                    const Value old = state.get(row);
+                    const std::string next = aggregator(*record.key, *record.value, old ? *old : initializer());
+                    state.put(row, next, record.timestamp_ms);
+                    context.forward(Record{row, next, record.timestamp_ms});
+                }
+            });
+    };
+    builder_->topology_.add_processor(name, std::move(made), {node_});
     builder_->topology_.add_state_store(StoreSpec{store, true}, {name});
     return KTable(*builder_, name, store);
 }

@@ -13,9 +13,34 @@ namespace eosim::streams_core {
 class StreamsBuilder;
 class KTable;
 class KGroupedStream;
+class TimeWindowedKStream;
 
 using Key = std::optional<std::string>;
 using Value = std::optional<std::string>;
+
+// Fixed-size windows on record time (Kafka's TimeWindows): tumbling when `advance_ms` equals `size_ms`,
+// hopping when it is smaller. A window [start, start + size) takes records for `grace_ms` after its end
+// in stream time; later ones are dropped.
+struct TimeWindows {
+    std::int64_t size_ms = 0;
+    std::int64_t advance_ms = 0;
+    std::int64_t grace_ms = 0;
+
+    [[nodiscard]] static TimeWindows tumbling(std::int64_t size_ms, std::int64_t grace_ms) {
+        return TimeWindows{size_ms, size_ms, grace_ms};
+    }
+    [[nodiscard]] static TimeWindows hopping(std::int64_t size_ms, std::int64_t advance_ms, std::int64_t grace_ms) {
+        return TimeWindows{size_ms, advance_ms, grace_ms};
+    }
+    // The starts of the windows that hold `timestamp_ms`, ascending (none below 0).
+    [[nodiscard]] std::vector<std::int64_t> starts_for(std::int64_t timestamp_ms) const;
+};
+
+// A windowed key as the DSL writes it: `<key>@<window start ms>` (Kafka writes Windowed<K> in binary).
+[[nodiscard]] std::string windowed_key(const std::string& key, std::int64_t window_start_ms);
+
+// How a stream record joins a table's value (none: no row for the key, in a left join).
+using ValueJoiner = std::function<Value(const std::string& stream_value, const Value& table_value)>;
 
 // A record stream of the DSL (Kafka's KStream): each operation adds a processor to the builder's
 // topology and returns the stream of its output. Operations that may change the key mark the stream,
@@ -35,6 +60,11 @@ public:
     KGroupedStream group_by(std::function<Key(const Record&)> selector) const;
     // The stream as a table in store `store`: the latest value per key (a null value deletes).
     KTable to_table(const std::string& store) const;
+    // Each record with a key and a value joined with the table's current value for its key (Kafka's
+    // stream-table join; the table must be co-partitioned, and joins the stream's task): inner drops a
+    // record the table has no row for, left joins it with none.
+    KStream join(const KTable& table, ValueJoiner joiner) const;
+    KStream left_join(const KTable& table, ValueJoiner joiner) const;
 
     [[nodiscard]] const std::string& node() const { return node_; }
 
@@ -44,6 +74,7 @@ private:
     KStream(StreamsBuilder& builder, std::string node, bool key_changed)
         : builder_(&builder), node_(std::move(node)), key_changed_(key_changed) {}
     KStream then(const std::string& prefix, ProcessorSupplier supplier, bool key_changed) const;
+    KStream join_with(const KTable& table, ValueJoiner joiner, bool left) const;
 
     StreamsBuilder* builder_;
     std::string node_;
@@ -63,6 +94,7 @@ public:
     // Per key, `reducer(aggregate, value)` folded from the first value.
     KTable reduce(std::function<std::string(const std::string&, const std::string&)> reducer,
                   const std::string& store) const;
+    TimeWindowedKStream windowed_by(const TimeWindows& windows) const;
 
 private:
     friend class KStream;
@@ -70,6 +102,25 @@ private:
 
     StreamsBuilder* builder_;
     std::string node_;
+};
+
+// A grouped stream aggregated per key and window (Kafka's TimeWindowedKStream). Each update is forwarded
+// with the windowed key (`windowed_key`); the store holds one row per key and window start.
+class TimeWindowedKStream {
+public:
+    KTable count(const std::string& store) const;
+    KTable aggregate(std::function<std::string()> initializer,
+                     std::function<std::string(const std::string&, const std::string&, const std::string&)> aggregator,
+                     const std::string& store) const;
+
+private:
+    friend class KGroupedStream;
+    TimeWindowedKStream(StreamsBuilder& builder, std::string node, TimeWindows windows)
+        : builder_(&builder), node_(std::move(node)), windows_(windows) {}
+
+    StreamsBuilder* builder_;
+    std::string node_;
+    TimeWindows windows_;
 };
 
 // A changelog stream seen as a table, materialized in a store (Kafka's KTable): the processor that
@@ -83,6 +134,7 @@ public:
 private:
     friend class KStream;
     friend class KGroupedStream;
+    friend class TimeWindowedKStream;
     friend class StreamsBuilder;
     KTable(StreamsBuilder& builder, std::string node, std::string store)
         : builder_(&builder), node_(std::move(node)), store_(std::move(store)) {}
@@ -110,6 +162,7 @@ public:
 private:
     friend class KStream;
     friend class KGroupedStream;
+    friend class TimeWindowedKStream;
     std::string next_name(const std::string& operation);
 
     std::string application_id_;
