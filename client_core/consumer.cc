@@ -68,6 +68,11 @@ Offset Consumer::last_high_watermark(const TopicPartition& partition) const {
     return found != positions_.end() ? found->second.high_watermark : Offset(-1);
 }
 
+Offset Consumer::last_stable_offset(const TopicPartition& partition) const {
+    const auto found = positions_.find(partition);
+    return found != positions_.end() ? found->second.last_stable_offset : Offset(-1);
+}
+
 void Consumer::reset(const TopicPartition& partition) {
     const std::optional<protocol::BrokerId> leader = metadata_.leader(partition);
     if (!leader) {
@@ -215,6 +220,7 @@ bool Consumer::apply(const protocol::FetchPartitionResponse& answer, std::uint64
         return false;
     }
     position.high_watermark = answer.high_watermark;
+    position.last_stable_offset = answer.last_stable_offset;
     position.validated_epoch = std::max(position.validated_epoch, answer.leader_epoch);
     ClientOperation operation;
     const FetchedRecords fetched = fetched_records(answer, position.offset, config_.isolation);

@@ -67,6 +67,9 @@ public:
     }
     // The leader's high watermark as of the last fetch (-1 before any).
     [[nodiscard]] protocol::Offset last_high_watermark(const protocol::TopicPartition& partition) const;
+    // The leader's last stable offset as of the last fetch (-1 before any): where a read_committed reader's
+    // end is.
+    [[nodiscard]] protocol::Offset last_stable_offset(const protocol::TopicPartition& partition) const;
 
 private:
     struct Position {
@@ -77,6 +80,7 @@ private:
         // The leader epoch the position is known to be valid in (validated, or fetched from).
         protocol::LeaderEpoch validated_epoch = protocol::no_leader_epoch;
         protocol::Offset high_watermark{-1};
+        protocol::Offset last_stable_offset{-1};
         std::uint64_t seeks = 0;  // bumped by every seek: a fetch sent before one is dropped
     };
     struct Connection {

@@ -662,10 +662,18 @@ void TransactionalProducer::begin_transaction() {
 
 sim::Future<SendOutcome> TransactionalProducer::send(const std::string& topic, std::optional<std::string> key,
                                                      std::optional<std::string> value) {
+    return send(ProducerRecord{topic, std::nullopt, std::move(key), std::move(value), std::nullopt});
+}
+
+sim::Future<SendOutcome> TransactionalProducer::send(ProducerRecord record) {
     State& s = *state_;
+    std::optional<std::string>& key = record.key;
+    std::optional<std::string>& value = record.value;
     EOSIM_ASSERT_MSG(value || key, "a tombstone needs a key");
     EOSIM_ASSERT_MSG(s.in_transaction || s.fatal, "send outside a transaction");
-    const protocol::TopicPartition partition{topic, s.choose_partition(topic, key)};
+    EOSIM_ASSERT_MSG(!record.partition || *record.partition >= 0, "a negative partition");
+    const protocol::TopicPartition partition{record.topic,
+                                             record.partition ? *record.partition : s.choose_partition(record.topic, key)};
     ClientOperation invoke = s.transaction_operation(ClientOperation::Type::invoke, "send");
     invoke.partition = partition.name();
     invoke.value = value;
@@ -678,7 +686,8 @@ sim::Future<SendOutcome> TransactionalProducer::send(const std::string& topic, s
         slot = std::make_unique<State::PartitionQueue>();
     }
     State::PartitionQueue& queue = *slot;
-    State::Pending pending{protocol::Record{std::move(key), std::move(value), sim::to_ns(sim::now()) / 1'000'000},
+    const std::int64_t timestamp_ms = record.timestamp_ms.value_or(sim::to_ns(sim::now()) / 1'000'000);
+    State::Pending pending{protocol::Record{std::move(key), std::move(value), timestamp_ms},
                            sim::Promise<SendOutcome>(), sim::now(), s.label};
     sim::Future<SendOutcome> future = pending.promise.future();
     queue.queue.push_back(std::move(pending));

@@ -87,6 +87,16 @@ public:
     // Sends a record in the open transaction. The future completes when the record's batch is acknowledged
     // by the leader (ok, with its offset: written, but committed only with the transaction), definitely not
     // written (failed), or unknown.
+    // A record to send with its own partition and timestamp (Kafka's ProducerRecord): by default the key's
+    // partition and the producer's clock.
+    struct ProducerRecord {
+        std::string topic;
+        std::optional<std::int32_t> partition;
+        std::optional<std::string> key;
+        std::optional<std::string> value;
+        std::optional<std::int64_t> timestamp_ms;
+    };
+    sim::Future<SendOutcome> send(ProducerRecord record);
     sim::Future<SendOutcome> send(const std::string& topic, std::optional<std::string> key,
                                   std::optional<std::string> value);
     // Puts a consumer group's offsets in the open transaction (Kafka's sendOffsetsToTransaction, KIP-447):

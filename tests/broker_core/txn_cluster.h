@@ -32,7 +32,8 @@ inline const TopicPartition t1{"t", 1};
 inline const std::string txn_id = "tx";
 
 struct TxnCluster {
-    explicit TxnCluster(std::uint64_t seed, BrokerBugs bugs = {})
+    // `topics` are created with the cluster, beside "t" (2 partitions, replication 3).
+    explicit TxnCluster(std::uint64_t seed, BrokerBugs bugs = {}, const std::vector<TopicConfig>& topics = {})
         : simulation(sim::SimulationOptions{.seed = seed,
                                             .trace_sink = std::getenv("EOSIM_TEST_TRACE") ? &std::cerr : nullptr}) {
         ControllerConfig controller_config;
@@ -40,6 +41,7 @@ struct TxnCluster {
             controller_config.brokers.emplace_back(i);
         }
         controller_config.topics.push_back(TopicConfig{"t", 2, 3});
+        controller_config.topics.insert(controller_config.topics.end(), topics.begin(), topics.end());
         controller = &simulation.add_node("controller", [controller_config](sim::Node& node) {
             return std::make_unique<Controller>(node, controller_config);
         });

@@ -1,0 +1,312 @@
+#include "streams_core/stream_thread.h"
+
+#include "sim/assert.h"
+#include "sim/simulation.h"
+#include "sim/trace.h"
+
+namespace eosim::streams_core {
+
+using client_core::ConsumedRecord;
+using client_core::TxnResult;
+using protocol::Offset;
+using protocol::TopicPartition;
+
+namespace {
+
+std::int64_t local_ms() { return sim::to_ns(sim::local_now()) / 1'000'000; }
+
+// Kafka's commit and abort retry a coordinator that did not answer in time; so does the thread.
+template <typename Call>
+TxnResult retried(Call call) {
+    TxnResult result = call();
+    for (int attempt = 0; attempt < 5 && result == TxnResult::timed_out; ++attempt) {
+        result = call();
+    }
+    return result;
+}
+
+}  // namespace
+
+StreamThread::StreamThread(sim::Node& node, const Topology& topology, StreamsConfig config,
+                           const protocol::ClusterAddresses& addresses, client_core::HistoryRecorder& history)
+    : node_(node),
+      topology_(topology),
+      subtopologies_(topology.subtopologies()),
+      config_(std::move(config)),
+      addresses_(addresses),
+      history_(history) {
+    EOSIM_ASSERT_MSG(!config_.transactional_id.empty(), "exactly_once_v2 needs a transactional id");
+    client_core::GroupConsumerConfig group;
+    group.group_id = config_.application_id;
+    const std::set<std::string> sources = topology_.source_topics();
+    group.topics.assign(sources.begin(), sources.end());
+    group.session_timeout = config_.session_timeout;
+    group.rebalance_timeout = config_.rebalance_timeout;
+    group.heartbeat_interval = config_.heartbeat_interval;
+    group.consumer.client_id = config_.client_id + "-consumer";
+    group.consumer.isolation = protocol::IsolationLevel::read_committed;
+    client_core::RebalanceListener listener;
+    listener.on_assigned = [this](const std::vector<TopicPartition>& partitions) { assigned(partitions); };
+    listener.on_revoked = [this](const std::vector<TopicPartition>& partitions) { revoked(partitions); };
+    listener.on_lost = [this](const std::vector<TopicPartition>& partitions) { lost(partitions); };
+    consumer_ = std::make_unique<client_core::GroupConsumer>(node_, std::move(group), protocol::ClusterAddresses(addresses_),
+                                                             history_, std::move(listener));
+    client_core::ConsumerConfig restore;
+    restore.client_id = config_.client_id + "-restore";
+    restore.isolation = protocol::IsolationLevel::read_committed;
+    restore_consumer_ =
+        std::make_unique<client_core::Consumer>(node_, std::move(restore), protocol::ClusterAddresses(addresses_), history_);
+}
+
+StreamThread::~StreamThread() = default;
+
+std::unique_ptr<StreamTask> StreamThread::make_task(TaskId id) {
+    RecordCollector& collector = *this;
+    auto task = std::make_unique<StreamTask>(topology_, subtopologies_.at(static_cast<std::size_t>(id.subtopology)), id,
+                                             config_.application_id, collector, local_ms);
+    task->initialize();
+    return task;
+}
+
+std::optional<TaskId> StreamThread::task_of(const TopicPartition& partition) const {
+    for (const Subtopology& part : subtopologies_) {
+        if (part.source_topics.contains(partition.topic)) {
+            return TaskId{part.id, partition.partition};
+        }
+    }
+    return std::nullopt;
+}
+
+client_core::TransactionalProducer& StreamThread::producer() {
+    while (!producer_ || producer_->fatal()) {
+        if (producer_) {
+            sim::sleep(std::chrono::milliseconds(100 + node_.random().below(400)));
+        }
+        client_core::TransactionalProducerConfig config;
+        config.client_id = config_.client_id;
+        config.transactional_id = config_.transactional_id;
+        config.transaction_timeout = config_.transaction_timeout;
+        config.first_transaction = transactions_ + 1;
+        producer_ = std::make_unique<client_core::TransactionalProducer>(
+            node_, std::move(config), protocol::ClusterAddresses(addresses_), history_);
+        if (producer_->init_transactions() != TxnResult::ok) {
+            producer_->abort_transaction();  // nothing open: marks nothing, but a fatal one is replaced below
+        }
+    }
+    return *producer_;
+}
+
+void StreamThread::run() {
+    while (true) {
+        (void)producer();
+        const std::vector<ConsumedRecord> records = consumer_->poll();
+        restore_tasks();
+        const std::uint64_t wiped = wipes_;
+        for (const ConsumedRecord& record : records) {
+            if (wipes_ != wiped) {
+                break;  // the tasks were closed dirty: the rest is read again from the committed offsets
+            }
+            process(record);
+        }
+        if (dirty_ && sim::now() >= next_commit_) {
+            (void)commit();
+        }
+    }
+}
+
+void StreamThread::process(const ConsumedRecord& record) {
+    const std::optional<TaskId> id = task_of(record.partition);
+    const auto found = id ? tasks_.find(*id) : tasks_.end();
+    if (found == tasks_.end() || !found->second.restored) {
+        return;  // a partition the thread no longer owns (revoked or lost during this poll)
+    }
+    client_core::TransactionalProducer& txn = producer();
+    if (!txn.in_transaction()) {
+        txn.begin_transaction();
+        ++transactions_;
+        next_commit_ = sim::deadline_after(config_.commit_interval);
+    }
+    dirty_ = true;
+    ActiveTask& active = found->second;
+    active.task->process(RecordOrigin{record.partition.topic, record.partition.partition, record.offset.value()},
+                         Record{record.record.key, record.record.value, record.record.timestamp_ms});
+    active.last_consumed.insert_or_assign(record.partition, record);
+}
+
+void StreamThread::send(const std::string& topic, std::optional<std::int32_t> partition, const Record& record) {
+    EOSIM_ASSERT_MSG(producer_ && producer_->in_transaction(), "a task wrote outside a transaction");
+    // The outcome is the transaction's: a failed send makes the commit fail, and everything is redone.
+    (void)producer_->send(client_core::TransactionalProducer::ProducerRecord{topic, partition, record.key, record.value,
+                                                                            record.timestamp_ms});
+}
+
+bool StreamThread::commit() {
+    EOSIM_ASSERT(producer_ != nullptr);
+    std::vector<protocol::OffsetCommitPartition> offsets;
+    for (const auto& [id, active] : tasks_) {
+        for (const auto& [partition, record] : active.last_consumed) {
+            // With the epoch of the record, as Kafka Streams commits (KIP-320).
+            offsets.push_back(protocol::OffsetCommitPartition{partition, record.offset.value() + 1,
+                                                              record.leader_epoch.value()});
+        }
+    }
+    TxnResult result = TxnResult::ok;
+    if (!offsets.empty()) {
+        result = producer_->send_offsets_to_transaction(offsets, consumer_->group_metadata());
+    }
+    if (result == TxnResult::ok) {
+        result = retried([this] { return producer_->commit_transaction(); });
+    }
+    if (result == TxnResult::ok) {
+        dirty_ = false;
+        return true;
+    }
+    sim::trace("StreamsCommitFailed").detail("client", config_.client_id).detail("result", static_cast<int>(result));
+    close_all_dirty("the commit failed");
+    return false;
+}
+
+void StreamThread::close_all_dirty(const char* why) {
+    sim::trace("StreamsTasksClosedDirty").detail("client", config_.client_id).detail("why", why).detail("tasks", tasks_.size());
+    if (producer_ && producer_->in_transaction() && !producer_->fatal()) {
+        if (retried([this] { return producer_->abort_transaction(); }) != TxnResult::ok) {
+            producer_.reset();  // the next producer fences whatever this one left open
+        }
+    }
+    dirty_ = false;
+    ++wipes_;
+    // Under exactly_once_v2 a dirty close wipes the task's state: what the aborted transaction wrote to the
+    // stores is gone from the changelog, so the store is restored from the changelog again.
+    for (auto& [id, active] : tasks_) {
+        active.task->close();
+        active.task = make_task(id);
+        active.restored = false;
+        active.last_consumed.clear();
+    }
+    if (!in_rebalance_) {
+        consumer_->rewind_to_committed();
+    }
+}
+
+void StreamThread::close_task(TaskId id, bool clean) {
+    const auto found = tasks_.find(id);
+    if (found == tasks_.end()) {
+        return;
+    }
+    sim::trace("StreamsTaskClosed")
+        .detail("client", config_.client_id)
+        .detail("subtopology", id.subtopology)
+        .detail("partition", id.partition)
+        .detail("clean", clean);
+    found->second.task->close();
+    tasks_.erase(found);
+}
+
+void StreamThread::assigned(const std::vector<TopicPartition>& partitions) {
+    for (const TopicPartition& partition : partitions) {
+        const std::optional<TaskId> id = task_of(partition);
+        if (!id || tasks_.contains(*id)) {
+            continue;
+        }
+        ActiveTask active;
+        active.task = make_task(*id);
+        tasks_.emplace(*id, std::move(active));
+    }
+}
+
+void StreamThread::revoked(const std::vector<TopicPartition>& partitions) {
+    in_rebalance_ = true;
+    // The transaction is shared by every task: it commits with all their offsets before any is given up.
+    const bool clean = !dirty_ || commit();
+    for (const TopicPartition& partition : partitions) {
+        if (const std::optional<TaskId> id = task_of(partition)) {
+            close_task(*id, clean);
+        }
+    }
+    in_rebalance_ = false;
+}
+
+void StreamThread::lost(const std::vector<TopicPartition>& partitions) {
+    in_rebalance_ = true;
+    // Another member may own them already: nothing of the open transaction may commit.
+    close_all_dirty("partitions lost");
+    for (const TopicPartition& partition : partitions) {
+        if (const std::optional<TaskId> id = task_of(partition)) {
+            close_task(*id, false);
+        }
+    }
+    in_rebalance_ = false;
+}
+
+void StreamThread::restore_tasks() {
+    for (auto& [id, active] : tasks_) {
+        if (!active.restored) {
+            restore(active);
+        }
+    }
+}
+
+void StreamThread::restore(ActiveTask& active) {
+    const TaskId id = active.task->id();
+    for (const auto& [name, store] : active.task->stores()) {
+        if (!store->logged()) {
+            continue;
+        }
+        // Every committed change, from the changelog's start to its read_committed end.
+        const TopicPartition changelog{changelog_topic(config_.application_id, name), id.partition};
+        restore_consumer_->assign(changelog, Offset(0));
+        std::int64_t restored = 0;
+        while (restore_consumer_->last_stable_offset(changelog).value() < 0 ||
+               restore_consumer_->position(changelog) < restore_consumer_->last_stable_offset(changelog)) {
+            for (const ConsumedRecord& record : restore_consumer_->poll()) {
+                EOSIM_ASSERT_MSG(record.record.key.has_value(), "a changelog record without a key");
+                store->restore(*record.record.key, record.record.value);
+                ++restored;
+            }
+        }
+        restore_consumer_->unassign(changelog);
+        sim::trace("StreamsStoreRestored")
+            .detail("client", config_.client_id)
+            .detail("store", name)
+            .detail("partition", id.partition)
+            .detail("records", restored);
+    }
+    active.restored = true;
+}
+
+std::vector<TaskId> StreamThread::running_tasks() const {
+    std::vector<TaskId> out;
+    for (const auto& [id, active] : tasks_) {
+        if (active.restored) {
+            out.push_back(id);
+        }
+    }
+    return out;
+}
+
+const StreamTask* StreamThread::task(TaskId id) const {
+    const auto found = tasks_.find(id);
+    return found != tasks_.end() && found->second.restored ? found->second.task.get() : nullptr;
+}
+
+bool StreamThread::idle() const {
+    if (dirty_ || !consumer_->stable() || (producer_ && producer_->in_transaction())) {
+        return false;
+    }
+    for (const auto& [id, active] : tasks_) {
+        if (!active.restored) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::optional<Offset> StreamThread::position(const TopicPartition& partition) const {
+    const std::optional<TaskId> id = task_of(partition);
+    if (!id || task(*id) == nullptr) {
+        return std::nullopt;
+    }
+    return consumer_->position(partition);
+}
+
+}  // namespace eosim::streams_core
