@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "model/groups.h"
+#include "model/streams.h"
 #include "model/observations.h"
 
 namespace eosim::model {
@@ -1381,6 +1382,13 @@ std::vector<Anomaly> check_eos_output_of(const Facts& facts) {
     return check_eos_output(facts.history);
 }
 
+std::vector<Anomaly> check_streams_of(const Facts& facts) {
+    std::vector<Anomaly> found = check_stream_output(facts.history);
+    std::vector<Anomaly> state = check_stream_state(facts.history);
+    std::move(state.begin(), state.end(), std::back_inserter(found));
+    return found;
+}
+
 std::vector<Anomaly> check_group_commits_of(const Facts& facts) {
     std::vector<Anomaly> found = check_split_ownership(facts.history);
     for (auto* checker : {check_nonmonotonic_commits, check_zombie_commits, check_skipped_deliveries}) {
@@ -1403,7 +1411,8 @@ std::vector<Anomaly> check(const History& history) {
                                 check_undone_deletes,      check_stuck,          check_compaction_consistency,
                                 check_removals_of,         check_unavailable_of, check_zombie_writes_of,
                                 check_hanging_transactions_of, check_uncommitted_reads, check_torn_transactions,
-                                check_spurious_fences,     check_eos_output_of,  check_group_commits_of};
+                                check_spurious_fences,     check_eos_output_of,  check_group_commits_of,
+                                check_streams_of};
     for (const Checker checker : checkers) {
         std::vector<Anomaly> more = checker(facts);
         std::move(more.begin(), more.end(), std::back_inserter(found));

@@ -241,6 +241,14 @@ public:
         return append(std::move(op));
     }
 
+    // Any operation: `fill` sets its fields; the index and time are the builder's.
+    template <typename Fill>
+    std::uint64_t operation(const std::string& process, OpType type, const std::string& f, Fill fill) {
+        Operation op = next_op(process, type, f);
+        fill(op);
+        return append(std::move(op));
+    }
+
     [[nodiscard]] const History& history() const { return history_; }
 
 private:

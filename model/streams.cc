@@ -1,0 +1,274 @@
+#include "model/streams.h"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace eosim::model {
+
+namespace {
+
+// "lines-3" -> ("lines", 3).
+std::pair<std::string, std::int32_t> split_partition(std::string_view name) {
+    const std::size_t dash = name.rfind('-');
+    if (dash == std::string_view::npos) {
+        return {std::string(name), -1};
+    }
+    std::int32_t partition = -1;
+    try {
+        partition = std::stoi(std::string(name.substr(dash + 1)));
+    } catch (const std::exception&) {
+        return {std::string(name), -1};
+    }
+    return {std::string(name.substr(0, dash)), partition};
+}
+
+// word-count: each line's words (split at whitespace), counted per word; every new count is written.
+StreamExpectation word_count(const std::map<std::int32_t, std::vector<StreamInputRecord>>& lines) {
+    StreamExpectation expected;
+    auto& counts = expected.stores["counts"];
+    auto& out = expected.outputs["word-counts"];
+    for (const auto& [partition, records] : lines) {
+        for (const StreamInputRecord& record : records) {
+            if (!record.value) {
+                continue;
+            }
+            std::istringstream in(*record.value);
+            for (std::string word; in >> word;) {
+                std::string& count = counts[word];
+                count = std::to_string(count.empty() ? 1 : std::stoll(count) + 1);
+                out[word].push_back(count);
+            }
+        }
+    }
+    return expected;
+}
+
+std::string show(const std::vector<std::optional<std::string>>& values, std::size_t shown_max = 6) {
+    std::string text;
+    for (std::size_t i = 0; i < values.size() && i < shown_max; ++i) {
+        text += (i == 0 ? "" : ",") + values[i].value_or("null");
+    }
+    if (values.size() > shown_max) {
+        text += fmt::format(",... ({} in all)", values.size());
+    }
+    return "[" + text + "]";
+}
+
+// How an actual sequence departs from the expected one: values it repeats (duplicate processing) and
+// values it lacks (lost processing), counted as multisets.
+std::pair<std::vector<std::string>, std::vector<std::string>> differences(const std::vector<std::optional<std::string>>& expected,
+                                                                           const std::vector<std::optional<std::string>>& actual) {
+    std::map<std::string, int> balance;
+    for (const auto& value : expected) {
+        ++balance[value.value_or("null")];
+    }
+    for (const auto& value : actual) {
+        --balance[value.value_or("null")];
+    }
+    std::vector<std::string> extra;
+    std::vector<std::string> missing;
+    for (const auto& [value, count] : balance) {
+        for (int i = 0; i < -count; ++i) {
+            extra.push_back(value);
+        }
+        for (int i = 0; i < count; ++i) {
+            missing.push_back(value);
+        }
+    }
+    return {extra, missing};
+}
+
+const Operation* final_line(const History& history) {
+    const Operation* found = nullptr;
+    for (const Operation& op : history.operations) {
+        if (op.f == "stuck") {
+            return nullptr;  // not quiescent: stuck says what went wrong
+        }
+        if (op.f == "stream-final" && op.type == OpType::ok && op.value && op.offsets) {
+            found = &op;
+        }
+    }
+    return found;
+}
+
+std::optional<StreamExpectation> expectation(const History& history, const Operation& final) {
+    const StreamAppInfo* app = find_stream_app(*final.value);
+    if (app == nullptr) {
+        return std::nullopt;
+    }
+    std::map<std::string, std::map<std::int32_t, std::vector<StreamInputRecord>>> inputs;
+    for (const auto& [name, committed] : *final.offsets) {
+        const auto [topic, partition] = split_partition(name);
+        if (std::find(app->inputs.begin(), app->inputs.end(), topic) == app->inputs.end()) {
+            continue;  // a repartition topic: internal, not input
+        }
+        std::vector<StreamInputRecord>& records = inputs[topic][partition];
+        if (const ReplicaState* replica = committed_replica(history, name)) {
+            for (const Record& record : replica->records) {
+                if (record.offset < committed) {
+                    records.push_back(StreamInputRecord{record.key, record.value});
+                }
+            }
+        }
+    }
+    return run_stream_oracle(app->name, inputs);
+}
+
+}  // namespace
+
+const std::vector<StreamAppInfo>& stream_apps() {
+    static const std::vector<StreamAppInfo> apps{
+        {"word-count", {"lines"}, {"word-counts"}},
+    };
+    return apps;
+}
+
+const StreamAppInfo* find_stream_app(std::string_view name) {
+    for (const StreamAppInfo& app : stream_apps()) {
+        if (app.name == name) {
+            return &app;
+        }
+    }
+    return nullptr;
+}
+
+std::optional<StreamExpectation> run_stream_oracle(
+    std::string_view app, const std::map<std::string, std::map<std::int32_t, std::vector<StreamInputRecord>>>& inputs) {
+    static const std::map<std::int32_t, std::vector<StreamInputRecord>> none;
+    const auto input = [&](const std::string& topic) -> const std::map<std::int32_t, std::vector<StreamInputRecord>>& {
+        const auto found = inputs.find(topic);
+        return found != inputs.end() ? found->second : none;
+    };
+    if (app == "word-count") {
+        return word_count(input("lines"));
+    }
+    return std::nullopt;
+}
+
+std::vector<Anomaly> check_stream_output(const History& history) {
+    std::vector<Anomaly> found;
+    const Operation* final = final_line(history);
+    if (final == nullptr) {
+        return found;
+    }
+    const std::optional<StreamExpectation> expected = expectation(history, *final);
+    if (!expected) {
+        return found;
+    }
+    // The committed output: every (partition, offset) a read_committed poll returned, per topic and key.
+    std::map<std::string, std::map<std::int64_t, Record>> read;  // partition -> offset -> record
+    for (const Operation& op : history.operations) {
+        if (op.f != "poll" || op.type != OpType::ok || !op.records || op.isolation != "read_committed" || !op.partition) {
+            continue;
+        }
+        if (!expected->outputs.contains(split_partition(*op.partition).first)) {
+            continue;
+        }
+        for (const Record& record : *op.records) {
+            read[*op.partition].emplace(record.offset, record);
+        }
+    }
+    std::map<std::string, std::map<std::string, std::vector<std::optional<std::string>>>> actual;
+    for (const auto& [partition, records] : read) {
+        for (const auto& [offset, record] : records) {
+            actual[split_partition(partition).first][record.key.value_or("")].push_back(record.value);
+        }
+    }
+    for (const auto& [topic, keys] : expected->outputs) {
+        std::set<std::string> all_keys;
+        for (const auto& [key, values] : keys) {
+            all_keys.insert(key);
+        }
+        for (const auto& [key, values] : actual[topic]) {
+            all_keys.insert(key);
+        }
+        for (const std::string& key : all_keys) {
+            static const std::vector<std::optional<std::string>> empty;
+            const auto want = keys.find(key);
+            const auto& expected_values = want != keys.end() ? want->second : empty;
+            const auto& actual_values = actual[topic][key];
+            if (expected_values == actual_values) {
+                continue;
+            }
+            const auto [extra, missing] = differences(expected_values, actual_values);
+            const char* kind = !extra.empty() && missing.empty()   ? "duplicate processing"
+                               : extra.empty() && !missing.empty() ? "lost processing"
+                               : extra.empty() && missing.empty()  ? "out of order"
+                                                                   : "wrong values";
+            found.push_back(Anomaly{
+                .name = "eos-output-mismatch",
+                .partition = topic,
+                .description = fmt::format("the committed output of {} for key {} is {}, the oracle's over the committed "
+                                           "input is {} ({})",
+                                           topic, key, show(actual_values), show(expected_values), kind),
+                .evidence = {{"app", *final->value},
+                             {"topic", topic},
+                             {"key", key},
+                             {"kind", kind},
+                             {"extra", extra},
+                             {"missing", missing}},
+                .causes = {}});
+        }
+    }
+    return found;
+}
+
+std::vector<Anomaly> check_stream_state(const History& history) {
+    std::vector<Anomaly> found;
+    const Operation* final = final_line(history);
+    if (final == nullptr) {
+        return found;
+    }
+    const std::optional<StreamExpectation> expected = expectation(history, *final);
+    if (!expected) {
+        return found;
+    }
+    std::map<std::string, std::map<std::string, std::string>> stores;
+    for (const Operation& op : history.operations) {
+        if (op.f != "stream-state" || op.type != OpType::ok || !op.partition || !op.records) {
+            continue;
+        }
+        auto& rows = stores[*op.partition];
+        for (const Record& record : *op.records) {
+            if (record.key && record.value) {
+                rows[*record.key] = *record.value;
+            }
+        }
+    }
+    for (const auto& [store, rows] : expected->stores) {
+        const auto& actual = stores[store];
+        if (actual == rows) {
+            continue;
+        }
+        std::vector<std::string> wrong;
+        std::set<std::string> keys;
+        for (const auto& [key, value] : rows) {
+            keys.insert(key);
+        }
+        for (const auto& [key, value] : actual) {
+            keys.insert(key);
+        }
+        for (const std::string& key : keys) {
+            const auto want = rows.find(key);
+            const auto have = actual.find(key);
+            const std::string want_text = want != rows.end() ? want->second : "(none)";
+            const std::string have_text = have != actual.end() ? have->second : "(none)";
+            if (want_text != have_text) {
+                wrong.push_back(fmt::format("{}: {} (oracle {})", key, have_text, want_text));
+            }
+        }
+        found.push_back(Anomaly{
+            .name = "state-mismatch",
+            .partition = store,
+            .description = fmt::format("store {} of {} differs from the oracle's in {} rows: {}", store, *final->value,
+                                       wrong.size(), wrong.empty() ? std::string() : wrong.front()),
+            .evidence = {{"app", *final->value}, {"store", store}, {"rows", wrong}},
+            .causes = {}});
+    }
+    return found;
+}
+
+}  // namespace eosim::model
