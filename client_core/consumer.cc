@@ -68,9 +68,24 @@ Offset Consumer::last_high_watermark(const TopicPartition& partition) const {
     return found != positions_.end() ? found->second.high_watermark : Offset(-1);
 }
 
-Offset Consumer::last_stable_offset(const TopicPartition& partition) const {
-    const auto found = positions_.find(partition);
-    return found != positions_.end() ? found->second.last_stable_offset : Offset(-1);
+std::optional<Offset> Consumer::end_offset(const TopicPartition& partition) {
+    return end_offset(partition, config_.isolation);
+}
+
+std::optional<Offset> Consumer::end_offset(const TopicPartition& partition, protocol::IsolationLevel isolation) {
+    const std::optional<protocol::BrokerId> leader = metadata_.leader(partition);
+    if (!leader) {
+        (void)metadata_.refresh();
+        return std::nullopt;
+    }
+    const protocol::ListOffsetsRequest request{partition, protocol::latest_timestamp, metadata_.leader_epoch(partition),
+                                               isolation};
+    sim::Result<sim::Message> result = metadata_.client(*leader).call(sim::make_message(request), config_.request_timeout);
+    if (!result || result->as<protocol::ListOffsetsResponse>().error != ErrorCode::none) {
+        (void)metadata_.refresh();  // not the leader, fenced or unknown epoch, or no answer
+        return std::nullopt;
+    }
+    return result->as<protocol::ListOffsetsResponse>().offset;
 }
 
 void Consumer::reset(const TopicPartition& partition) {
@@ -220,7 +235,6 @@ bool Consumer::apply(const protocol::FetchPartitionResponse& answer, std::uint64
         return false;
     }
     position.high_watermark = answer.high_watermark;
-    position.last_stable_offset = answer.last_stable_offset;
     position.validated_epoch = std::max(position.validated_epoch, answer.leader_epoch);
     ClientOperation operation;
     const FetchedRecords fetched = fetched_records(answer, position.offset, config_.isolation);

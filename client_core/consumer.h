@@ -67,9 +67,13 @@ public:
     }
     // The leader's high watermark as of the last fetch (-1 before any).
     [[nodiscard]] protocol::Offset last_high_watermark(const protocol::TopicPartition& partition) const;
-    // The leader's last stable offset as of the last fetch (-1 before any): where a read_committed reader's
-    // end is.
-    [[nodiscard]] protocol::Offset last_stable_offset(const protocol::TopicPartition& partition) const;
+    // The partition's end as the consumer's isolation level sees it (Kafka's endOffsets: ListOffsets for the
+    // latest offset, the last stable offset under read_committed), asked of its leader now; none when the
+    // leader could not answer (the metadata is refreshed for the next try). In a fiber.
+    [[nodiscard]] std::optional<protocol::Offset> end_offset(const protocol::TopicPartition& partition);
+    // The same under `isolation` instead of the consumer's.
+    [[nodiscard]] std::optional<protocol::Offset> end_offset(const protocol::TopicPartition& partition,
+                                                             protocol::IsolationLevel isolation);
 
 private:
     struct Position {
@@ -80,7 +84,6 @@ private:
         // The leader epoch the position is known to be valid in (validated, or fetched from).
         protocol::LeaderEpoch validated_epoch = protocol::no_leader_epoch;
         protocol::Offset high_watermark{-1};
-        protocol::Offset last_stable_offset{-1};
         std::uint64_t seeks = 0;  // bumped by every seek: a fetch sent before one is dropped
     };
     struct Connection {

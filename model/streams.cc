@@ -216,6 +216,36 @@ std::vector<Anomaly> check_stream_output(const History& history) {
     return found;
 }
 
+History without_stream_partitions(const History& history) {
+    std::set<std::string> own;
+    for (const Operation& op : history.operations) {
+        if (op.f == "stream-final" && op.partitions) {
+            own.insert(op.partitions->begin(), op.partitions->end());
+        }
+    }
+    if (own.empty()) {
+        return history;
+    }
+    History generic;
+    for (const Operation& op : history.operations) {
+        if (!op.partition || !own.contains(*op.partition)) {
+            generic.operations.push_back(op);
+        }
+    }
+    for (const ReplicaState& replica : history.replicas) {
+        if (!own.contains(replica.partition)) {
+            generic.replicas.push_back(replica);
+        }
+    }
+    for (const Removal& removal : history.removals) {
+        if (!own.contains(removal.partition)) {
+            generic.removals.push_back(removal);
+        }
+    }
+    generic.health = history.health;
+    return generic;
+}
+
 std::vector<Anomaly> check_stream_state(const History& history) {
     std::vector<Anomaly> found;
     const Operation* final = final_line(history);

@@ -49,4 +49,8 @@ struct StreamAppInfo {
 std::vector<Anomaly> check_stream_output(const History& history);
 std::vector<Anomaly> check_stream_state(const History& history);
 
+// `history` without the operations and replicas of the partitions a `stream-final` line names as the
+// application's own (its `partitions`): what the checkers of value-unique logs read.
+[[nodiscard]] History without_stream_partitions(const History& history);
+
 }  // namespace eosim::model

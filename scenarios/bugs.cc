@@ -70,6 +70,9 @@ const std::vector<BugSwitch>& bug_switches() {
          "eos-output-mismatch, nonmonotonic-commit", "ctp-eos",
          "a new group coordinator drops the pending transactional offsets it loads, so a transaction that then "
          "commits has its output committed but not its offsets"},
+        {"kafka-7192", "re-creates KAFKA-7192", "state-mismatch, eos-output-mismatch", "word-count-eos",
+         "a stream thread's dirty close under exactly_once keeps the task's local state instead of wiping and "
+         "restoring it, so what the aborted transaction wrote to the store stays and later counts build on it"},
         {"coordinator-without-lease", "re-creates Kafka's stale group coordinator (KIP-343's stale broker)",
          "eos-output-mismatch, nonmonotonic-commit", "ctp-stale-coordinator",
          "a broker cut off from the controller but not from clients keeps coordinating the groups of the "
@@ -140,6 +143,8 @@ bool apply_bug(std::string_view name, broker_core::BrokerBugs& bugs) {
         bugs.pending_offsets_lost_on_failover = true;
     } else if (name == "coordinator-without-lease") {
         bugs.coordinator_without_lease = true;
+    } else if (name == "kafka-7192") {
+        // A stream thread's defect: the runner's stream instances keep their state on a dirty close.
     } else {
         return false;
     }

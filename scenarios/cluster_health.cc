@@ -1,5 +1,7 @@
 #include "scenarios/cluster_health.h"
 
+#include "scenarios/stream_workloads.h"
+
 #include <algorithm>
 
 #include "protocol/coordinator.h"
@@ -102,6 +104,26 @@ bool ClusterHealth::quiescent() const {
     }
     for (sim::Node* member : nodes_.group_members) {
         if (!member->up() || member->paused()) {
+            return false;
+        }
+    }
+    for (sim::Node* instance : nodes_.stream_instances) {
+        if (!instance->up() || instance->paused() || !instance->state<StreamInstanceWorkload>().idle()) {
+            return false;
+        }
+    }
+    for (const TopicPartition& partition : nodes_.stream_sources) {
+        const auto& states = nodes_.controller->state<Controller>().partitions();
+        const auto state = states.find(partition);
+        const broker_core::Replica* leader = state == states.end() || state->second.leader == protocol::no_broker
+                                                 ? nullptr
+                                                 : replica_of_leader(partition, state->second);
+        if (leader == nullptr || std::none_of(nodes_.stream_instances.begin(), nodes_.stream_instances.end(),
+                                              [&](sim::Node* instance) {
+                                                  const auto at =
+                                                      instance->state<StreamInstanceWorkload>().position(partition);
+                                                  return at && *at >= leader->log.log_end_offset();
+                                              })) {
             return false;
         }
     }

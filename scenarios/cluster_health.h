@@ -20,12 +20,16 @@ struct ClusterNodes {
     std::vector<sim::Node*> txn_writers;  // their state is a TxnWriterWorkload
     std::vector<sim::Node*> group_members;  // their state is a GroupMemberWorkload
     std::vector<sim::Node*> ctp_instances;  // their state is a CtpWorkload
+    std::vector<sim::Node*> stream_instances;  // their state is a StreamInstanceWorkload
     // The groups whose committed offsets must reach the log end of these partitions before the run is
     // quiescent (the group members').
     std::vector<std::pair<std::string, std::vector<protocol::TopicPartition>>> groups;
     // The consume-transform-produce application's input: before the run is quiescent, some instance owns
     // each partition and has read it to its end (what it committed is the checkers' business).
     std::vector<protocol::TopicPartition> ctp_inputs;
+    // The stream application's source partitions (repartition topics included): before the run is
+    // quiescent, a thread runs the task of each and has read it to its end.
+    std::vector<protocol::TopicPartition> stream_sources;
 };
 
 // Health and quiescence of a run's cluster, read from the nodes' states: what the nemesis's guards ask

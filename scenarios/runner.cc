@@ -18,6 +18,7 @@
 #include "scenarios/bugs.h"
 #include "scenarios/cluster_health.h"
 #include "scenarios/history_export.h"
+#include "scenarios/stream_workloads.h"
 #include "scenarios/workloads.h"
 #include "sim/simulation.h"
 
@@ -72,6 +73,10 @@ private:
     void build_controller();
     void build_brokers();
     void build_clients();
+    // The stream application's instances and the partitions they must read to the end.
+    void build_stream_instances();
+    // After quiescence: the stream application's `stream-final` and `stream-state` lines.
+    void record_stream_final(model::History& history, std::uint64_t& index) const;
     void draw_faults();
     // Starts every node, the nemesis, the writeback of page caches, and the healer.
     void start();
@@ -101,6 +106,8 @@ private:
     sim::Simulation simulation_;
     broker_core::ClusterAddresses addresses_;
     ClusterNodes nodes_;
+    const StreamApp* stream_app_ = nullptr;
+    std::optional<streams_core::Topology> stream_topology_;  // the instances' threads hold it
     sim::Node* admin_ = nullptr;
     client_core::HistoryRecorder history_;
     faults::FaultPlan plan_;
@@ -258,10 +265,86 @@ void Run::build_clients() {
         }
         nodes_.ctp_inputs = std::move(inputs);
     }
+    if (!spec_.workload.stream_app.empty()) {
+        build_stream_instances();
+    }
     if (spec_.workload.delete_records_every_max_ms > 0) {
         admin_ = &simulation_.add_node("admin", [this, stop_at](sim::Node& n) {
             return std::make_unique<AdminWorkload>(n, addresses_, history_, spec_, stop_at);
         });
+    }
+}
+
+void Run::build_stream_instances() {
+    stream_app_ = find_stream_app(spec_.workload.stream_app);
+    EOSIM_ASSERT_MSG(stream_app_ != nullptr, "a parsed spec names a known stream application");
+    stream_topology_.emplace(stream_app_->topology());
+    for (std::int32_t i = 1; i <= spec_.workload.stream_instances; ++i) {
+        nodes_.stream_instances.push_back(
+            &simulation_.add_node(fmt::format("{}-{}", stream_app_->name, i), [this, i](sim::Node& n) {
+                return std::make_unique<StreamInstanceWorkload>(n, *stream_topology_, addresses_, history_, spec_,
+                                                                *stream_app_, i, options_.bug == "kafka-7192");
+            }));
+    }
+    const std::set<std::string> sources = stream_topology_->source_topics();
+    for (const protocol::TopicDescription& topic : spec_.topics) {
+        for (std::int32_t p = 0; p < topic.partitions && sources.contains(topic.name); ++p) {
+            nodes_.stream_sources.push_back(TopicPartition{topic.name, p});
+        }
+    }
+}
+
+void Run::record_stream_final(model::History& history, std::uint64_t& index) const {
+    const std::string app(stream_app_->name);
+    model::Operation final_line{.index = index++,
+                                .time = sim::to_ns(simulation_.now()),
+                                .process = "runner",
+                                .type = model::OpType::ok,
+                                .f = "stream-final",
+                                .value = app,
+                                .group = app};
+    final_line.offsets.emplace();
+    for (const TopicPartition& partition : nodes_.stream_sources) {
+        (*final_line.offsets)[partition.name()] = health_->committed_offset(app, partition);
+    }
+    // The application's own topics: every topic but its inputs.
+    final_line.partitions.emplace();
+    for (const protocol::TopicDescription& topic : spec_.topics) {
+        const bool input = std::find(stream_app_->inputs.begin(), stream_app_->inputs.end(), topic.name) !=
+                           stream_app_->inputs.end();
+        for (std::int32_t p = 0; p < topic.partitions && !input; ++p) {
+            final_line.partitions->push_back(TopicPartition{topic.name, p}.name());
+        }
+    }
+    history.operations.push_back(std::move(final_line));
+    // Each store as the running tasks hold it, every task's rows merged (a key lives in one task).
+    std::map<std::string, std::map<std::string, std::string>> stores;
+    for (const auto& [name, store] : stream_topology_->stores()) {
+        stores[name];
+    }
+    for (sim::Node* instance : nodes_.stream_instances) {
+        for (const auto& thread : instance->state<StreamInstanceWorkload>().threads()) {
+            for (const streams_core::TaskId id : thread->running_tasks()) {
+                for (const auto& [name, store] : thread->task(id)->stores()) {
+                    for (const auto& [key, value] : store->all()) {
+                        stores[name][key] = value;
+                    }
+                }
+            }
+        }
+    }
+    for (const auto& [name, rows] : stores) {
+        model::Operation state{.index = index++,
+                               .time = sim::to_ns(simulation_.now()),
+                               .process = "runner",
+                               .type = model::OpType::ok,
+                               .f = "stream-state",
+                               .partition = name};
+        state.records.emplace();
+        for (const auto& [key, value] : rows) {
+            state.records->push_back(model::Record{.offset = 0, .value = value, .key = key});
+        }
+        history.operations.push_back(std::move(state));
     }
 }
 
@@ -295,7 +378,8 @@ void Run::draw_faults() {
     nemesis.servers.push_back("controller");
     nemesis.servers.insert(nemesis.servers.end(), broker_names.begin(), broker_names.end());
     for (const auto* clients :
-         {&nodes_.producers, &nodes_.consumers, &nodes_.txn_writers, &nodes_.group_members, &nodes_.ctp_instances}) {
+         {&nodes_.producers, &nodes_.consumers, &nodes_.txn_writers, &nodes_.group_members, &nodes_.ctp_instances,
+          &nodes_.stream_instances}) {
         const std::vector<std::string> client_names = names(*clients);
         nemesis.clients.insert(nemesis.clients.end(), client_names.begin(), client_names.end());
     }
@@ -315,7 +399,7 @@ void Run::start() {
     });
     nodes_.controller->start();
     for (const auto* group : {&nodes_.brokers, &nodes_.producers, &nodes_.consumers, &nodes_.txn_writers,
-                              &nodes_.group_members, &nodes_.ctp_instances}) {
+                              &nodes_.group_members, &nodes_.ctp_instances, &nodes_.stream_instances}) {
         for (sim::Node* node : *group) {
             node->start();
         }
@@ -348,7 +432,7 @@ void Run::heal() {
     sim::sleep(heal_at - sim::now());
     sim::sleep(spec_.faults.plan.duration_max);  // let the last faults end by themselves
     nemesis_->heal();
-    if (spec_.workload.ctp_instances > 0 || spec_.workload.group_members > 0) {
+    if (spec_.workload.ctp_instances > 0 || spec_.workload.group_members > 0 || spec_.workload.stream_instances > 0) {
         // The groups must drain their input before the run quiesces: buggify, which delays requests much
         // as faults do, stops with the faults here (docs/groups.md, "Workloads").
         simulation_.buggify().disable();
@@ -439,6 +523,7 @@ void Run::instance_faults() {
     const WorkloadSpec& workload = spec_.workload;
     std::vector<sim::Node*> targets = nodes_.group_members;
     targets.insert(targets.end(), nodes_.ctp_instances.begin(), nodes_.ctp_instances.end());
+    targets.insert(targets.end(), nodes_.stream_instances.begin(), nodes_.stream_instances.end());
     sim::Random random = simulation_.random().fork("instance-faults");
     const sim::Time stop_at(spec_.faults.plan.chaos);
     while (true) {
@@ -489,7 +574,9 @@ model::History Run::history(bool stuck) {
     model::History history;
     ExportOptions options;
     for (const protocol::TopicDescription& topic : spec_.topics) {
-        for (std::int32_t p = 0; p < topic.partitions && compacted(spec_, topic); ++p) {
+        // Keys matter on compacted topics, and on every topic of a stream application (its output is per key).
+        const bool keyed = compacted(spec_, topic) || stream_app_ != nullptr;
+        for (std::int32_t p = 0; p < topic.partitions && keyed; ++p) {
             options.keyed_partitions.insert(protocol::TopicPartition{topic.name, p}.name());
         }
     }
@@ -550,6 +637,11 @@ model::History Run::history(bool stuck) {
             }
         }
         history.operations.push_back(std::move(final_line));
+    }
+    if (stream_app_ != nullptr) {
+        // Also when stuck: the line names the application's own topics, which the log checkers leave out
+        // (the stream checkers judge nothing in a stuck run).
+        record_stream_final(history, index);
     }
     for (const auto& [partition, state] : nodes_.controller->state<Controller>().partitions()) {
         if (protocol::is_internal_topic(partition.topic)) {

@@ -1,5 +1,7 @@
 #include "scenarios/spec.h"
 
+#include "scenarios/stream_apps.h"
+
 #include <algorithm>
 #include <fstream>
 #include <set>
@@ -343,7 +345,8 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
          "txn_abort_percent", "txn_timeout_ms", "txn_stall_percent", "txn_stall_ms", "txn_instances",
          "group_members", "group_assignor", "group_session_timeout_ms", "group_rebalance_timeout_ms",
          "group_heartbeat_ms", "group_leave_percent", "ctp_instances", "ctp_input", "ctp_output", "ctp_exactly_once",
-         "ctp_abort_percent", "ctp_max_records", "instance_faults_every_ms", "instance_fault_ms"});
+         "ctp_abort_percent", "ctp_max_records", "stream_app", "stream_instances", "stream_threads", "stream_partitions",
+         "stream_commit_interval_ms", "instance_faults_every_ms", "instance_fault_ms"});
     reader.integer(workload, "producers", w.producers, 0, 16);
     reader.integer(workload, "consumers", w.consumers, 0, 16);
     std::string acks = "all";
@@ -418,6 +421,11 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
     reader.boolean(workload, "ctp_exactly_once", w.ctp_exactly_once);
     reader.integer(workload, "ctp_abort_percent", w.ctp_abort_percent, 0, 100);
     reader.integer(workload, "ctp_max_records", w.ctp_max_records, 1, 10'000);
+    reader.string(workload, "stream_app", w.stream_app);
+    reader.integer(workload, "stream_instances", w.stream_instances, 0, 16);
+    reader.integer(workload, "stream_threads", w.stream_threads, 1, 8);
+    reader.integer(workload, "stream_partitions", w.stream_partitions, 1, 64);
+    reader.integer(workload, "stream_commit_interval_ms", w.stream_commit_interval_ms, 1, 60'000);
     ms_range("instance_faults_every_ms", w.instance_faults_every_min_ms, w.instance_faults_every_max_ms);
     ms_range("instance_fault_ms", w.instance_fault_min_ms, w.instance_fault_max_ms);
     if ((w.instance_faults_every_max_ms == 0) != (w.instance_fault_max_ms == 0)) {
@@ -544,6 +552,38 @@ bool compacted(const Spec& spec, const protocol::TopicDescription& topic) {
     return spec.cluster.compacted;
 }
 
+namespace {
+
+// The stream application's topics join the spec's (a topic the spec already declares is kept as declared).
+void add_stream_app_topics(const std::string& source, Spec& spec) {
+    const WorkloadSpec& workload = spec.workload;
+    const StreamApp* app = find_stream_app(workload.stream_app);
+    if (app == nullptr) {
+        std::string known;
+        for (const StreamApp& candidate : stream_apps()) {
+            known += (known.empty() ? "" : ", ") + std::string(candidate.name);
+        }
+        throw SpecError(fmt::format("{}: workload: unknown stream_app '{}' (known: {})", source, workload.stream_app, known));
+    }
+    if (workload.stream_instances < 1) {
+        throw SpecError(fmt::format("{}: workload: stream_app needs stream_instances >= 1", source));
+    }
+    if (workload.read_committed_consumers < 1 || workload.ctp_instances > 0) {
+        throw SpecError(fmt::format("{}: workload: stream_app needs read_committed_consumers >= 1 (they read the "
+                                    "output the checks compare) and no ctp_instances",
+                                    source));
+    }
+    for (protocol::TopicDescription& topic :
+         stream_app_topics(*app, workload.stream_partitions, spec.cluster.replication_factor)) {
+        if (std::none_of(spec.topics.begin(), spec.topics.end(),
+                         [&topic](const protocol::TopicDescription& t) { return t.name == topic.name; })) {
+            spec.topics.push_back(std::move(topic));
+        }
+    }
+}
+
+}  // namespace
+
 Spec parse_spec(std::string_view text, const std::string& source) {
     toml::table root;
     try {
@@ -584,6 +624,9 @@ Spec parse_spec(std::string_view text, const std::string& source) {
                                         "the output the checks compare)",
                                         source));
         }
+    }
+    if (!spec.workload.stream_app.empty()) {
+        add_stream_app_topics(source, spec);
     }
     parse_faults(reader, source, spec.faults);
     check_producer_expiration(spec, cluster_where);

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "scenarios/stream_apps.h"
 #include "sim/simulation.h"
 
 namespace eosim::scenarios {
@@ -18,6 +19,12 @@ namespace {
 // Each send's topic, drawn uniformly (no draw with one topic, so a single-topic spec draws as it always did).
 const protocol::TopicDescription& pick_topic(sim::Node& node, const Spec& spec) {
     EOSIM_ASSERT_MSG(!spec.topics.empty(), "a parsed spec has its topics");
+    if (!spec.workload.stream_app.empty()) {
+        // The producers feed the stream application: its first input topic.
+        const std::string& input = find_stream_app(spec.workload.stream_app)->inputs.front();
+        return *std::find_if(spec.topics.begin(), spec.topics.end(),
+                             [&input](const protocol::TopicDescription& t) { return t.name == input; });
+    }
     if (spec.workload.ctp_instances > 0) {
         // The producers feed the consume-transform-produce application: its input topic only.
         return *std::find_if(spec.topics.begin(), spec.topics.end(),
@@ -103,6 +110,11 @@ void ProducerWorkload::send_loop(sim::Node& node, const Spec& spec, int index, s
         std::optional<std::string> key;
         if (workload.keyed) {
             key = fmt::format("k{}", n % static_cast<std::uint64_t>(workload.keys));
+        }
+        if (!workload.stream_app.empty()) {
+            StreamInput input = find_stream_app(workload.stream_app)->generate(node.random(), index, n);
+            key = std::move(input.key);
+            value = std::move(input.value);
         }
         const protocol::TopicDescription& topic = pick_topic(node, spec);
         if (workload.tombstone_percent > 0 && compacted(spec, topic) &&

@@ -80,6 +80,7 @@ std::optional<TaskId> StreamThread::task_of(const TopicPartition& partition) con
 client_core::TransactionalProducer& StreamThread::producer() {
     while (!producer_ || producer_->fatal()) {
         if (producer_) {
+            retired_.push_back(std::move(producer_));
             sim::sleep(std::chrono::milliseconds(100 + node_.random().below(400)));
         }
         client_core::TransactionalProducerConfig config;
@@ -90,7 +91,8 @@ client_core::TransactionalProducer& StreamThread::producer() {
         producer_ = std::make_unique<client_core::TransactionalProducer>(
             node_, std::move(config), protocol::ClusterAddresses(addresses_), history_);
         if (producer_->init_transactions() != TxnResult::ok) {
-            producer_->abort_transaction();  // nothing open: marks nothing, but a fatal one is replaced below
+            retired_.push_back(std::move(producer_));  // another try with a new producer
+            sim::sleep(std::chrono::milliseconds(100 + node_.random().below(400)));
         }
     }
     return *producer_;
@@ -102,11 +104,19 @@ void StreamThread::run() {
         const std::vector<ConsumedRecord> records = consumer_->poll();
         restore_tasks();
         const std::uint64_t wiped = wipes_;
+        std::map<TopicPartition, Offset> unready;  // the first record of each partition whose task is restoring
         for (const ConsumedRecord& record : records) {
             if (wipes_ != wiped) {
                 break;  // the tasks were closed dirty: the rest is read again from the committed offsets
             }
-            process(record);
+            if (!process(record)) {
+                unready.try_emplace(record.partition, record.offset);
+            }
+        }
+        for (const auto& [partition, offset] : unready) {
+            if (wipes_ == wiped && consumer_->assignment().contains(partition)) {
+                consumer_->seek(partition, offset);  // read again once the task is restored
+            }
         }
         if (dirty_ && sim::now() >= next_commit_) {
             (void)commit();
@@ -114,11 +124,14 @@ void StreamThread::run() {
     }
 }
 
-void StreamThread::process(const ConsumedRecord& record) {
+bool StreamThread::process(const ConsumedRecord& record) {
     const std::optional<TaskId> id = task_of(record.partition);
     const auto found = id ? tasks_.find(*id) : tasks_.end();
-    if (found == tasks_.end() || !found->second.restored) {
-        return;  // a partition the thread no longer owns (revoked or lost during this poll)
+    if (found == tasks_.end()) {
+        return true;  // a partition the thread no longer owns (revoked or lost during this poll)
+    }
+    if (!found->second.restored) {
+        return false;  // its task waits for another input's committed offset: read it again later
     }
     client_core::TransactionalProducer& txn = producer();
     if (!txn.in_transaction()) {
@@ -131,6 +144,7 @@ void StreamThread::process(const ConsumedRecord& record) {
     active.task->process(RecordOrigin{record.partition.topic, record.partition.partition, record.offset.value()},
                          Record{record.record.key, record.record.value, record.record.timestamp_ms});
     active.last_consumed.insert_or_assign(record.partition, record);
+    return true;
 }
 
 void StreamThread::send(const std::string& topic, std::optional<std::int32_t> partition, const Record& record) {
@@ -170,7 +184,7 @@ void StreamThread::close_all_dirty(const char* why) {
     sim::trace("StreamsTasksClosedDirty").detail("client", config_.client_id).detail("why", why).detail("tasks", tasks_.size());
     if (producer_ && producer_->in_transaction() && !producer_->fatal()) {
         if (retried([this] { return producer_->abort_transaction(); }) != TxnResult::ok) {
-            producer_.reset();  // the next producer fences whatever this one left open
+            retired_.push_back(std::move(producer_));  // the next producer fences whatever this one left open
         }
     }
     dirty_ = false;
@@ -178,10 +192,13 @@ void StreamThread::close_all_dirty(const char* why) {
     // Under exactly_once_v2 a dirty close wipes the task's state: what the aborted transaction wrote to the
     // stores is gone from the changelog, so the store is restored from the changelog again.
     for (auto& [id, active] : tasks_) {
+        active.last_consumed.clear();
+        if (config_.kafka_7192) {
+            continue;  // KAFKA-7192: the state stays, uncommitted writes and all
+        }
         active.task->close();
         active.task = make_task(id);
         active.restored = false;
-        active.last_consumed.clear();
     }
     if (!in_rebalance_) {
         consumer_->rewind_to_committed();
@@ -240,9 +257,32 @@ void StreamThread::lost(const std::vector<TopicPartition>& partitions) {
 
 void StreamThread::restore_tasks() {
     for (auto& [id, active] : tasks_) {
-        if (!active.restored) {
+        if (!active.restored && inputs_positioned(id)) {
             restore(active);
         }
+    }
+}
+
+bool StreamThread::inputs_positioned(TaskId id) const {
+    // The committed offsets were fetched with require_stable: once each input has its position, the previous
+    // owner's last transaction has completed (KIP-447), and its changelog writes are there to restore.
+    for (const TopicPartition& partition : consumer_->assignment()) {
+        if (task_of(partition) == id && !consumer_->position(partition)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+Offset StreamThread::settled_end(const TopicPartition& changelog) {
+    while (true) {
+        const std::optional<Offset> stable = restore_consumer_->end_offset(changelog);
+        const std::optional<Offset> written =
+            restore_consumer_->end_offset(changelog, protocol::IsolationLevel::read_uncommitted);
+        if (stable && written && *stable == *written) {
+            return *stable;
+        }
+        sim::sleep(std::chrono::milliseconds(100));
     }
 }
 
@@ -255,9 +295,17 @@ void StreamThread::restore(ActiveTask& active) {
         // Every committed change, from the changelog's start to its read_committed end.
         const TopicPartition changelog{changelog_topic(config_.application_id, name), id.partition};
         restore_consumer_->assign(changelog, Offset(0));
+        sim::trace("StreamsStoreRestoring")
+            .detail("client", config_.client_id)
+            .detail("store", name)
+            .detail("partition", id.partition);
         std::int64_t restored = 0;
-        while (restore_consumer_->last_stable_offset(changelog).value() < 0 ||
-               restore_consumer_->position(changelog) < restore_consumer_->last_stable_offset(changelog)) {
+        // Where to stop: the last stable offset, once it is the high watermark. A transaction of the
+        // previous owner can be committed (its input offsets already applied, which is what let this task
+        // start) while its marker has yet to reach the changelog: below it, the last stable offset would stop
+        // the restore short of committed state. A zombie's open transaction is aborted within its timeout.
+        const Offset end = settled_end(changelog);
+        while (restore_consumer_->position(changelog) < end) {
             for (const ConsumedRecord& record : restore_consumer_->poll()) {
                 EOSIM_ASSERT_MSG(record.record.key.has_value(), "a changelog record without a key");
                 store->restore(*record.record.key, record.record.value);

@@ -30,6 +30,9 @@ struct StreamsConfig {
     sim::Duration rebalance_timeout{std::chrono::seconds(5)};
     sim::Duration heartbeat_interval{std::chrono::milliseconds(100)};
     sim::Duration transaction_timeout{std::chrono::seconds(5)};
+    // Bug switch kafka-7192 (docs/bug-switches.md): a dirty close keeps the task's local state, with what
+    // the aborted transaction wrote to it, instead of wiping and restoring it.
+    bool kafka_7192 = false;
 };
 
 // One stream thread with exactly_once_v2 (Kafka's StreamThread, TaskManager and StreamsProducer in one):
@@ -77,7 +80,12 @@ private:
     // Restores every task not restored yet from its changelogs, up to their read_committed end.
     void restore_tasks();
     void restore(ActiveTask& active);
-    void process(const client_core::ConsumedRecord& record);
+    // The changelog's end to restore to: its last stable offset once no transaction is open on it.
+    protocol::Offset settled_end(const protocol::TopicPartition& changelog);
+    // Runs `record` through its task: false when the task is not restored yet (the record must be read again).
+    bool process(const client_core::ConsumedRecord& record);
+    // Every input partition of task `id` the consumer owns has its committed position.
+    [[nodiscard]] bool inputs_positioned(TaskId id) const;
     // Commits the open transaction with every task's input offsets; false (and everything closed dirty)
     // when it could not.
     bool commit();
@@ -95,6 +103,8 @@ private:
     std::unique_ptr<client_core::GroupConsumer> consumer_;
     std::unique_ptr<client_core::Consumer> restore_consumer_;
     std::unique_ptr<client_core::TransactionalProducer> producer_;
+    // Producers replaced: their sender fibers may still wake, so they live as long as the thread.
+    std::vector<std::unique_ptr<client_core::TransactionalProducer>> retired_;
     std::int32_t transactions_ = 0;  // begun by every producer of this thread
     std::map<TaskId, ActiveTask> tasks_;
     sim::Time next_commit_{};

@@ -85,7 +85,7 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, MustPass,
                          ::testing::Values("log-acks-all", "log-power-loss-fsync", "idempotent-acks-all",
                                            "idempotent-retention", "compaction", "txn-basic", "txn-zombie",
                                            "txn-coordinator-failover", "ctp-eos", "group-rebalance",
-                                           "ctp-stale-coordinator"),
+                                           "ctp-stale-coordinator", "word-count-eos"),
                          test_name);
 
 // Seeds that once failed a must-pass scenario, each for a defect since fixed:
@@ -328,7 +328,8 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, BugSwitchCaught,
                                            "kafka-14884", "kafka-17754", "kafka-18464", "kafka-9144",
                                            "coordinator-forgets-markers", "kip447-no-generation-fence",
                                            "offset-fetch-ignores-pending", "kafka-17507", "kafka-17582",
-                                           "pending-offsets-lost-on-failover", "coordinator-without-lease"),
+                                           "pending-offsets-lost-on-failover", "coordinator-without-lease",
+                                           "kafka-7192"),
                          test_name);
 
 // ack-before-isr breaks an invariant the broker checks as it answers: caught at once, with no fault at
