@@ -111,6 +111,10 @@ void StreamThread::run() {
             }
             if (!process(record)) {
                 unready.try_emplace(record.partition, record.offset);
+            } else if (dirty_ && sim::buggify("streams-task-corrupted") && node_.random().below(100) == 0) {
+                // Kafka's TaskCorruptedException (a send that failed, a changelog out of range): the
+                // transaction is aborted and every task closed dirty, in the middle of a poll's records.
+                close_all_dirty("task corrupted (buggify)");
             }
         }
         for (const auto& [partition, offset] : unready) {
