@@ -117,6 +117,19 @@ std::optional<StreamExpectation> expectation(const History& history, const Opera
     return run_stream_oracle(app->name, inputs);
 }
 
+// The run's `stream-final` line and the oracle's expectation for it (none: nothing to judge).
+std::optional<std::pair<const Operation*, StreamExpectation>> judge(const History& history) {
+    const Operation* final = final_line(history);
+    if (final == nullptr) {
+        return std::nullopt;
+    }
+    std::optional<StreamExpectation> expected = expectation(history, *final);
+    if (!expected) {
+        return std::nullopt;
+    }
+    return std::make_pair(final, std::move(*expected));
+}
+
 }  // namespace
 
 const std::vector<StreamAppInfo>& stream_apps() {
@@ -150,21 +163,18 @@ std::optional<StreamExpectation> run_stream_oracle(
 
 std::vector<Anomaly> check_stream_output(const History& history) {
     std::vector<Anomaly> found;
-    const Operation* final = final_line(history);
-    if (final == nullptr) {
+    const auto judged = judge(history);
+    if (!judged) {
         return found;
     }
-    const std::optional<StreamExpectation> expected = expectation(history, *final);
-    if (!expected) {
-        return found;
-    }
+    const auto& [final, expected] = *judged;
     // The committed output: every (partition, offset) a read_committed poll returned, per topic and key.
     std::map<std::string, std::map<std::int64_t, Record>> read;  // partition -> offset -> record
     for (const Operation& op : history.operations) {
         if (op.f != "poll" || op.type != OpType::ok || !op.records || op.isolation != "read_committed" || !op.partition) {
             continue;
         }
-        if (!expected->outputs.contains(split_partition(*op.partition).first)) {
+        if (!expected.outputs.contains(split_partition(*op.partition).first)) {
             continue;
         }
         for (const Record& record : *op.records) {
@@ -177,7 +187,7 @@ std::vector<Anomaly> check_stream_output(const History& history) {
             actual[split_partition(partition).first][record.key.value_or("")].push_back(record.value);
         }
     }
-    for (const auto& [topic, keys] : expected->outputs) {
+    for (const auto& [topic, keys] : expected.outputs) {
         std::set<std::string> all_keys;
         for (const auto& [key, values] : keys) {
             all_keys.insert(key);
@@ -248,14 +258,11 @@ History without_stream_partitions(const History& history) {
 
 std::vector<Anomaly> check_stream_state(const History& history) {
     std::vector<Anomaly> found;
-    const Operation* final = final_line(history);
-    if (final == nullptr) {
+    const auto judged = judge(history);
+    if (!judged) {
         return found;
     }
-    const std::optional<StreamExpectation> expected = expectation(history, *final);
-    if (!expected) {
-        return found;
-    }
+    const auto& [final, expected] = *judged;
     std::map<std::string, std::map<std::string, std::string>> stores;
     for (const Operation& op : history.operations) {
         if (op.f != "stream-state" || op.type != OpType::ok || !op.partition || !op.records) {
@@ -268,7 +275,7 @@ std::vector<Anomaly> check_stream_state(const History& history) {
             }
         }
     }
-    for (const auto& [store, rows] : expected->stores) {
+    for (const auto& [store, rows] : expected.stores) {
         const auto& actual = stores[store];
         if (actual == rows) {
             continue;

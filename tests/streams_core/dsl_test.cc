@@ -7,17 +7,13 @@
 
 #include "streams_core/dsl.h"
 #include "streams_core/test_driver.h"
+#include "tests/streams_core/helpers.h"
 
 namespace eosim::streams_core {
 namespace {
 
-std::vector<std::string> rows(const std::vector<TopologyTestDriver::Output>& outputs) {
-    std::vector<std::string> out;
-    for (const auto& output : outputs) {
-        out.push_back(output.record.key.value_or("null") + "=" + output.record.value.value_or("null"));
-    }
-    return out;
-}
+using testing::rows;
+
 
 TEST(Dsl, StatelessOperationsKeepOrderAndTimestamps) {
     StreamsBuilder builder("app");
@@ -38,23 +34,10 @@ TEST(Dsl, StatelessOperationsKeepOrderAndTimestamps) {
 
 // Word count: lines split into words, regrouped by word through a repartition topic, counted.
 TEST(Dsl, WordCountRepartitionsByTheNewKey) {
-    StreamsBuilder builder("wc");
-    builder.stream({"lines"})
-        .flat_map([](const Record& record) {
-            std::vector<Record> words;
-            std::istringstream in(*record.value);
-            for (std::string word; in >> word;) {
-                words.push_back(Record{word, word, record.timestamp_ms});
-            }
-            return words;
-        })
-        .group_by_key()
-        .count("counts")
-        .to_stream()
-        .to("word-counts");
+    const Topology topology = testing::word_count_topology("wc");
     const std::int32_t partitions = 3;
-    TopologyTestDriver driver(builder.topology(), "wc", partitions);
-    ASSERT_EQ(builder.topology().subtopologies().size(), 2U) << "the repartition splits the topology";
+    TopologyTestDriver driver(topology, "wc", partitions);
+    ASSERT_EQ(topology.subtopologies().size(), 2U) << "the repartition splits the topology";
     driver.pipe("lines", Record{"1", "the cat and the hat", 1}, 0);
     driver.pipe("lines", Record{"2", "the end", 2}, 1);
     std::map<std::string, std::string> final_counts;

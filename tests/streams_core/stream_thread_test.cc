@@ -11,6 +11,7 @@
 #include "streams_core/dsl.h"
 #include "streams_core/stream_thread.h"
 #include "tests/broker_core/txn_cluster.h"
+#include "tests/streams_core/helpers.h"
 
 namespace eosim::streams_core {
 namespace {
@@ -22,23 +23,7 @@ using broker_core::test_cluster::TxnCluster;
 constexpr std::int32_t partitions = 2;
 const std::string repartition = "wc-KSTREAM-REPARTITION-0000000002-repartition";
 
-Topology word_count() {
-    StreamsBuilder builder("wc");
-    builder.stream({"lines"})
-        .flat_map([](const Record& record) {
-            std::vector<Record> words;
-            std::istringstream in(*record.value);
-            for (std::string word; in >> word;) {
-                words.push_back(Record{word, word, record.timestamp_ms});
-            }
-            return words;
-        })
-        .group_by_key()
-        .count("counts")
-        .to_stream()
-        .to("word-counts");
-    return builder.topology();
-}
+Topology word_count() { return testing::word_count_topology("wc"); }
 
 std::vector<TopicConfig> topics() {
     TopicConfig changelog{"wc-counts-changelog", partitions, 3};

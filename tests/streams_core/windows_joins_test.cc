@@ -6,17 +6,13 @@
 
 #include "streams_core/dsl.h"
 #include "streams_core/test_driver.h"
+#include "tests/streams_core/helpers.h"
 
 namespace eosim::streams_core {
 namespace {
 
-std::vector<std::string> rows(const std::vector<TopologyTestDriver::Output>& outputs) {
-    std::vector<std::string> out;
-    for (const auto& output : outputs) {
-        out.push_back(output.record.key.value_or("null") + "=" + output.record.value.value_or("null"));
-    }
-    return out;
-}
+using testing::rows;
+
 
 TEST(Windows, StartsOfTumblingAndHoppingWindows) {
     const TimeWindows tumbling = TimeWindows::tumbling(5000, 0);
