@@ -332,6 +332,7 @@ void GroupConsumer::fetch_positions() {
         if (answer.error != ErrorCode::none || !without_position_.contains(answer.partition)) {
             continue;  // UNSTABLE_OFFSET_COMMIT: a transaction holds offsets for it; ask again next poll
         }
+        committed_metadata_[answer.partition] = answer.offset >= 0 ? answer.metadata : std::string();
         // Nothing committed: auto.offset.reset=earliest (a log start past 0 is found by the reset).
         starts[answer.partition] = {Offset(std::max<std::int64_t>(answer.offset, 0)),
                                     protocol::LeaderEpoch(answer.offset >= 0 ? answer.leader_epoch : -1)};
@@ -352,6 +353,11 @@ void GroupConsumer::fetch_positions() {
     if (!without_position_.empty()) {
         sim::sleep(config_.consumer.retry_backoff);
     }
+}
+
+std::string GroupConsumer::committed_metadata(const TopicPartition& partition) const {
+    const auto found = committed_metadata_.find(partition);
+    return found != committed_metadata_.end() ? found->second : std::string();
 }
 
 // ---- polling and committing ------------------------------------------------------------------------

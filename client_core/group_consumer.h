@@ -84,6 +84,8 @@ public:
     [[nodiscard]] std::vector<protocol::OffsetCommitPartition> commit_partitions(
         const std::map<protocol::TopicPartition, protocol::Offset>& offsets) const;
     void seek(const protocol::TopicPartition& partition, protocol::Offset offset);
+    // The metadata committed with the offset `partition` started from (empty: none, or nothing committed).
+    [[nodiscard]] std::string committed_metadata(const protocol::TopicPartition& partition) const;
     // The next offset poll() reads (nothing while the partition's start is not known yet).
     [[nodiscard]] std::optional<protocol::Offset> position(const protocol::TopicPartition& partition) const;
     // Every assigned partition starts again at the group's committed offset (fetched on the next poll): what
@@ -123,6 +125,7 @@ private:
     sim::Node& node_;
     GroupConsumerConfig config_;
     MetadataClient metadata_;
+    std::map<protocol::TopicPartition, std::string> committed_metadata_;  // per partition, as last fetched
     HistoryRecorder& history_;
     RebalanceListener listener_;
     Consumer consumer_;

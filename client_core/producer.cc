@@ -52,7 +52,7 @@ std::int32_t Producer::choose_partition(const std::string& topic, const std::opt
 }
 
 sim::Future<SendOutcome> Producer::send(const std::string& topic, std::optional<std::string> key,
-                                       std::optional<std::string> value) {
+                                       std::optional<std::string> value, std::optional<std::int64_t> timestamp_ms) {
     EOSIM_ASSERT_MSG(value || key, "a tombstone needs a key");
     const protocol::TopicPartition partition{topic, choose_partition(topic, key)};
     ClientOperation invoke;
@@ -71,7 +71,8 @@ sim::Future<SendOutcome> Producer::send(const std::string& topic, std::optional<
         slot = std::make_unique<PartitionQueue>();
     }
     PartitionQueue& queue = *slot;
-    Pending pending{protocol::Record{std::move(key), std::move(value), sim::to_ns(sim::now()) / 1'000'000},
+    Pending pending{protocol::Record{std::move(key), std::move(value),
+                                     timestamp_ms.value_or(sim::to_ns(sim::now()) / 1'000'000)},
                     sim::Promise<SendOutcome>(), sim::now()};
     sim::Future<SendOutcome> future = pending.promise.future();
     queue.queue.push_back(std::move(pending));

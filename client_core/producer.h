@@ -53,9 +53,12 @@ public:
     Producer& operator=(const Producer&) = delete;
 
     // In a fiber (it may fetch metadata first).
-    // A value of nothing sends a tombstone (for compacted topics; it needs a key).
+    // A value of nothing sends a tombstone (for compacted topics; it needs a key). The record's timestamp
+    // is `timestamp_ms` when given (an application's event time, as Kafka's ProducerRecord carries), else
+    // the node's clock.
     sim::Future<SendOutcome> send(const std::string& topic, std::optional<std::string> key,
-                                  std::optional<std::string> value);
+                                  std::optional<std::string> value,
+                                  std::optional<std::int64_t> timestamp_ms = std::nullopt);
     [[nodiscard]] std::size_t pending() const { return pending_; }
     [[nodiscard]] protocol::ProducerId producer_id() const { return producer_id_; }
 

@@ -90,7 +90,9 @@ public:
         }
         const Json& field = object_.at(name);
         if (!field.is_array()) {
-            fail(fmt::format("\"{}\" must be an array of [offset, value] or [offset, value, key] arrays", name));
+            fail(fmt::format("\"{}\" must be an array of [offset, value], [offset, value, key] or [offset, value, key, "
+                             "timestamp] arrays",
+                             name));
         }
         std::vector<Record> records;
         records.reserve(field.size());
@@ -161,9 +163,11 @@ private:
 
     // [base_offset, last_offset, leader_epoch, producer_id, producer_epoch, base_sequence, transactional, control]
     [[nodiscard]] BatchHeader to_batch(const Json& item, const std::string& what) const {
-        if (!item.is_array() || item.size() != 8 || !item[6].is_boolean() || !item[7].is_boolean()) {
+        if (!item.is_array() || (item.size() != 8 && item.size() != 9) || !item[6].is_boolean() ||
+            !item[7].is_boolean() ||
+            (item.size() == 9 && !(item[8].is_string() && (item[8] == "commit" || item[8] == "abort")))) {
             fail(fmt::format("{} must be [base_offset, last_offset, leader_epoch, producer_id, producer_epoch, "
-                             "base_sequence, transactional, control]",
+                             "base_sequence, transactional, control] or those and \"commit\" or \"abort\"",
                              what));
         }
         const auto narrow = [&](const Json& field, const char* part) {
@@ -180,20 +184,26 @@ private:
                            .producer_epoch = narrow(item[4], "producer_epoch"),
                            .base_sequence = narrow(item[5], "base_sequence"),
                            .transactional = item[6].get<bool>(),
-                           .control = item[7].get<bool>()};
+                           .control = item[7].get<bool>(),
+                           .marker = item.size() == 9 ? std::optional(item[8].get<std::string>()) : std::nullopt};
     }
 
     [[nodiscard]] Record to_record(const Json& pair, const std::string& what) const {
-        if (!pair.is_array() || (pair.size() != 2 && pair.size() != 3) || !(pair[1].is_string() || pair[1].is_null()) ||
-            (pair.size() == 3 && !pair[2].is_string())) {
-            fail(fmt::format("{} must be [offset, value] or [offset, value, key] (integer, string or null, string)", what));
+        if (!pair.is_array() || pair.size() < 2 || pair.size() > 4 || !(pair[1].is_string() || pair[1].is_null()) ||
+            (pair.size() == 3 && !pair[2].is_string()) || (pair.size() == 4 && !(pair[2].is_string() || pair[2].is_null()))) {
+            fail(fmt::format("{} must be [offset, value], [offset, value, key] or [offset, value, key, timestamp] "
+                             "(integer, string or null, string (or null with a timestamp), integer)",
+                             what));
         }
         Record record{.offset = to_int(pair[0], what + " offset"), .value = std::nullopt, .key = std::nullopt};
         if (pair[1].is_string()) {
             record.value = pair[1].get<std::string>();
         }
-        if (pair.size() == 3) {
+        if (pair.size() >= 3 && pair[2].is_string()) {
             record.key = pair[2].get<std::string>();
+        }
+        if (pair.size() == 4) {
+            record.timestamp = to_int(pair[3], what + " timestamp");
         }
         return record;
     }
@@ -391,8 +401,11 @@ OrderedJson records_json(const std::vector<Record>& records) {
     for (const Record& record : records) {
         OrderedJson item = OrderedJson::array({record.offset});
         item.push_back(record.value ? OrderedJson(*record.value) : OrderedJson(nullptr));
-        if (record.key) {
-            item.push_back(*record.key);
+        if (record.key || record.timestamp) {
+            item.push_back(record.key ? OrderedJson(*record.key) : OrderedJson(nullptr));
+        }
+        if (record.timestamp) {
+            item.push_back(*record.timestamp);
         }
         array.push_back(std::move(item));
     }
@@ -454,8 +467,13 @@ OrderedJson replica_json(const ReplicaState& replica) {
     if (!replica.batches.empty()) {
         OrderedJson batches = OrderedJson::array();
         for (const BatchHeader& batch : replica.batches) {
-            batches.push_back({batch.base_offset, batch.last_offset, batch.leader_epoch, batch.producer_id,
-                               batch.producer_epoch, batch.base_sequence, batch.transactional, batch.control});
+            OrderedJson item = OrderedJson::array({batch.base_offset, batch.last_offset, batch.leader_epoch,
+                                                   batch.producer_id, batch.producer_epoch, batch.base_sequence,
+                                                   batch.transactional, batch.control});
+            if (batch.marker) {
+                item.push_back(*batch.marker);
+            }
+            batches.push_back(std::move(item));
         }
         line["batches"] = std::move(batches);
     }

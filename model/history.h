@@ -31,6 +31,9 @@ struct Record {
     std::int64_t offset = 0;
     std::optional<std::string> value;  // nothing: a tombstone
     std::optional<std::string> key;
+    // The record's timestamp (ms), where the history carries it: the records of a stream application's
+    // input partitions, whose event times its windows and joins read.
+    std::optional<std::int64_t> timestamp;
 
     friend bool operator==(const Record&, const Record&) = default;
 };
@@ -84,6 +87,8 @@ struct BatchHeader {
     std::int32_t base_sequence = -1;
     bool transactional = false;
     bool control = false;
+    // A control batch's marker, when the history names it: "commit" or "abort".
+    std::optional<std::string> marker;
 
     friend bool operator==(const BatchHeader&, const BatchHeader&) = default;
 };

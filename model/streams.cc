@@ -25,27 +25,6 @@ std::pair<std::string, std::int32_t> split_partition(std::string_view name) {
     return {std::string(name.substr(0, dash)), partition};
 }
 
-// word-count: each line's words (split at whitespace), counted per word; every new count is written.
-StreamExpectation word_count(const std::map<std::int32_t, std::vector<StreamInputRecord>>& lines) {
-    StreamExpectation expected;
-    auto& counts = expected.stores["counts"];
-    auto& out = expected.outputs["word-counts"];
-    for (const auto& [partition, records] : lines) {
-        for (const StreamInputRecord& record : records) {
-            if (!record.value) {
-                continue;
-            }
-            std::istringstream in(*record.value);
-            for (std::string word; in >> word;) {
-                std::string& count = counts[word];
-                count = std::to_string(count.empty() ? 1 : std::stoll(count) + 1);
-                out[word].push_back(count);
-            }
-        }
-    }
-    return expected;
-}
-
 std::string show(const std::vector<std::optional<std::string>>& values, std::size_t shown_max = 6) {
     std::string text;
     for (std::size_t i = 0; i < values.size() && i < shown_max; ++i) {
@@ -81,6 +60,128 @@ std::pair<std::vector<std::string>, std::vector<std::string>> differences(const 
     return {extra, missing};
 }
 
+// A table's updates of one key: as many as the oracle's, none repeated, ending at the oracle's value (the
+// order in between is left open).
+bool same_table(const std::vector<std::optional<std::string>>& expected, const std::vector<std::optional<std::string>>& actual) {
+    if (expected.size() != actual.size() || (!expected.empty() && expected.back() != actual.back())) {
+        return false;
+    }
+    const std::set<std::optional<std::string>> distinct(actual.begin(), actual.end());
+    return distinct.size() == actual.size();
+}
+
+const char* table_kind(const std::vector<std::optional<std::string>>& expected, const std::vector<std::optional<std::string>>& actual) {
+    const std::set<std::optional<std::string>> distinct(actual.begin(), actual.end());
+    if (actual.size() > expected.size() || distinct.size() < actual.size()) {
+        return "duplicate processing";
+    }
+    if (actual.size() < expected.size()) {
+        return "lost processing";
+    }
+    return "wrong values";
+}
+
+// The rows where `actual` departs from `expected`: "key: actual (<whose> expected)".
+std::vector<std::string> row_differences(const std::map<std::string, std::string>& expected,
+                                         const std::map<std::string, std::string>& actual, std::string_view whose) {
+    std::vector<std::string> wrong;
+    if (expected == actual) {
+        return wrong;
+    }
+    std::set<std::string> keys;
+    for (const auto& [key, value] : expected) {
+        keys.insert(key);
+    }
+    for (const auto& [key, value] : actual) {
+        keys.insert(key);
+    }
+    for (const std::string& key : keys) {
+        const auto want = expected.find(key);
+        const auto have = actual.find(key);
+        const std::string want_text = want != expected.end() ? want->second : "(none)";
+        const std::string have_text = have != actual.end() ? have->second : "(none)";
+        if (want_text != have_text) {
+            wrong.push_back(fmt::format("{}: {} ({} {})", key, have_text, whose, want_text));
+        }
+    }
+    return wrong;
+}
+
+// The records of `replica` a read_committed consumer returns, in offset order: those of plain batches, and
+// those of transactions whose marker is a COMMIT, below the high watermark. Nothing when the replica has
+// no batch headers, or a marker without its type.
+std::optional<std::vector<const Record*>> committed_records(const ReplicaState& replica) {
+    if (replica.batches.empty() && !replica.records.empty()) {
+        return std::nullopt;
+    }
+    std::set<std::int64_t> visible;
+    std::map<std::int64_t, std::vector<std::pair<std::int64_t, std::int64_t>>> open;  // producer -> its ranges
+    for (const BatchHeader& batch : replica.batches) {
+        if (batch.control) {
+            if (!batch.marker) {
+                return std::nullopt;
+            }
+            if (*batch.marker == "commit") {
+                for (const auto& [first, last] : open[batch.producer_id]) {
+                    for (std::int64_t offset = first; offset <= last; ++offset) {
+                        visible.insert(offset);
+                    }
+                }
+            }
+            open.erase(batch.producer_id);
+        } else if (batch.transactional) {
+            open[batch.producer_id].emplace_back(batch.base_offset, batch.last_offset);
+        } else {
+            for (std::int64_t offset = batch.base_offset; offset <= batch.last_offset; ++offset) {
+                visible.insert(offset);
+            }
+        }
+    }
+    std::vector<const Record*> records;
+    for (const Record& record : replica.records) {
+        if (record.offset < replica.high_watermark && visible.contains(record.offset)) {
+            records.push_back(&record);
+        }
+    }
+    return records;
+}
+
+// Every partition of `topic` (`<topic>-<n>`) folded from its committed replica: the last committed value per
+// key, a tombstone deleting it. Nothing when the history holds no replica of it or cannot tell commits.
+std::optional<std::map<std::string, std::string>> fold_changelog(const History& history, const std::string& topic) {
+    std::set<std::string> partitions;
+    for (const ReplicaState& replica : history.replicas) {
+        if (split_partition(replica.partition).first == topic) {
+            partitions.insert(replica.partition);
+        }
+    }
+    if (partitions.empty()) {
+        return std::nullopt;
+    }
+    std::map<std::string, std::string> rows;
+    for (const std::string& partition : partitions) {
+        const ReplicaState* replica = committed_replica(history, partition);
+        if (replica == nullptr) {
+            return std::nullopt;
+        }
+        const std::optional<std::vector<const Record*>> records = committed_records(*replica);
+        if (!records) {
+            return std::nullopt;
+        }
+        for (const Record* record : *records) {
+            if (!record->key) {
+                continue;
+            }
+            if (record->value) {
+                rows[*record->key] = *record->value;
+            } else {
+                rows.erase(*record->key);
+            }
+        }
+    }
+    return rows;
+}
+
 const Operation* final_line(const History& history) {
     const Operation* found = nullptr;
     for (const Operation& op : history.operations) {
@@ -109,7 +210,7 @@ std::optional<StreamExpectation> expectation(const History& history, const Opera
         if (const ReplicaState* replica = committed_replica(history, name)) {
             for (const Record& record : replica->records) {
                 if (record.offset < committed) {
-                    records.push_back(StreamInputRecord{record.key, record.value});
+                    records.push_back(StreamInputRecord{record.key, record.value, record.timestamp.value_or(0)});
                 }
             }
         }
@@ -131,35 +232,6 @@ std::optional<std::pair<const Operation*, StreamExpectation>> judge(const Histor
 }
 
 }  // namespace
-
-const std::vector<StreamAppInfo>& stream_apps() {
-    static const std::vector<StreamAppInfo> apps{
-        {"word-count", {"lines"}, {"word-counts"}},
-    };
-    return apps;
-}
-
-const StreamAppInfo* find_stream_app(std::string_view name) {
-    for (const StreamAppInfo& app : stream_apps()) {
-        if (app.name == name) {
-            return &app;
-        }
-    }
-    return nullptr;
-}
-
-std::optional<StreamExpectation> run_stream_oracle(
-    std::string_view app, const std::map<std::string, std::map<std::int32_t, std::vector<StreamInputRecord>>>& inputs) {
-    static const std::map<std::int32_t, std::vector<StreamInputRecord>> none;
-    const auto input = [&](const std::string& topic) -> const std::map<std::int32_t, std::vector<StreamInputRecord>>& {
-        const auto found = inputs.find(topic);
-        return found != inputs.end() ? found->second : none;
-    };
-    if (app == "word-count") {
-        return word_count(input("lines"));
-    }
-    return std::nullopt;
-}
 
 std::vector<Anomaly> check_stream_output(const History& history) {
     std::vector<Anomaly> found;
@@ -200,11 +272,13 @@ std::vector<Anomaly> check_stream_output(const History& history) {
             const auto want = keys.find(key);
             const auto& expected_values = want != keys.end() ? want->second : empty;
             const auto& actual_values = actual[topic][key];
-            if (expected_values == actual_values) {
+            const bool table = expected.tables.contains(topic);
+            if (table ? same_table(expected_values, actual_values) : expected_values == actual_values) {
                 continue;
             }
             const auto [extra, missing] = differences(expected_values, actual_values);
-            const char* kind = !extra.empty() && missing.empty()   ? "duplicate processing"
+            const char* kind = table ? table_kind(expected_values, actual_values)
+                               : !extra.empty() && missing.empty() ? "duplicate processing"
                                : extra.empty() && !missing.empty() ? "lost processing"
                                : extra.empty() && missing.empty()  ? "out of order"
                                                                    : "wrong values";
@@ -277,33 +351,31 @@ std::vector<Anomaly> check_stream_state(const History& history) {
     }
     for (const auto& [store, rows] : expected.stores) {
         const auto& actual = stores[store];
-        if (actual == rows) {
+        if (const std::vector<std::string> wrong = row_differences(rows, actual, "oracle"); !wrong.empty()) {
+            found.push_back(Anomaly{
+                .name = "state-mismatch",
+                .partition = store,
+                .description = fmt::format("store {} of {} differs from the oracle's in {} rows: {}", store,
+                                           *final->value, wrong.size(), wrong.front()),
+                .evidence = {{"app", *final->value}, {"store", store}, {"rows", wrong}},
+                .causes = {}});
+        }
+        // The store is its changelog folded: every committed change, in log order.
+        const std::string changelog = *final->value + "-" + store + "-changelog";
+        const std::optional<std::map<std::string, std::string>> folded = fold_changelog(history, changelog);
+        if (!folded) {
             continue;
         }
-        std::vector<std::string> wrong;
-        std::set<std::string> keys;
-        for (const auto& [key, value] : rows) {
-            keys.insert(key);
+        if (const std::vector<std::string> wrong = row_differences(*folded, actual, "changelog"); !wrong.empty()) {
+            found.push_back(Anomaly{
+                .name = "state-mismatch",
+                .partition = store,
+                .description = fmt::format("store {} of {} differs from the fold of its committed changelog {} in {} "
+                                           "rows: {}",
+                                           store, *final->value, changelog, wrong.size(), wrong.front()),
+                .evidence = {{"app", *final->value}, {"store", store}, {"changelog", changelog}, {"rows", wrong}},
+                .causes = {}});
         }
-        for (const auto& [key, value] : actual) {
-            keys.insert(key);
-        }
-        for (const std::string& key : keys) {
-            const auto want = rows.find(key);
-            const auto have = actual.find(key);
-            const std::string want_text = want != rows.end() ? want->second : "(none)";
-            const std::string have_text = have != actual.end() ? have->second : "(none)";
-            if (want_text != have_text) {
-                wrong.push_back(fmt::format("{}: {} (oracle {})", key, have_text, want_text));
-            }
-        }
-        found.push_back(Anomaly{
-            .name = "state-mismatch",
-            .partition = store,
-            .description = fmt::format("store {} of {} differs from the oracle's in {} rows: {}", store, *final->value,
-                                       wrong.size(), wrong.empty() ? std::string() : wrong.front()),
-            .evidence = {{"app", *final->value}, {"store", store}, {"rows", wrong}},
-            .causes = {}});
     }
     return found;
 }

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,14 +17,19 @@ namespace eosim::model {
 struct StreamInputRecord {
     std::optional<std::string> key;
     std::optional<std::string> value;
+    std::int64_t timestamp = 0;  // ms: its event time
 };
 
 // What one sequential, fault-free pass of an application over its committed input gives: for each
 // output topic, the values written per key in order (what the semantics fix whatever the interleaving of
 // input partitions), and each store's final rows.
+// An output topic named in `tables` is judged as a table: where the order of its updates per key is left
+// open by the semantics (an aggregate after a repartition topic, which interleaves the upstream tasks'
+// output), its final value per key must be the oracle's, after as many updates, none repeated.
 struct StreamExpectation {
     std::map<std::string, std::map<std::string, std::vector<std::optional<std::string>>>> outputs;
     std::map<std::string, std::map<std::string, std::string>> stores;
+    std::set<std::string> tables;
 };
 
 // The applications the oracle knows, with the topics they read and write (docs/streams.md).
@@ -35,8 +41,8 @@ struct StreamAppInfo {
 [[nodiscard]] const std::vector<StreamAppInfo>& stream_apps();
 [[nodiscard]] const StreamAppInfo* find_stream_app(std::string_view name);
 
-// The oracle: application `app` run once over `inputs` (input topic -> partition -> records in offset
-// order), each input partition in order. Written apart from streams_core, from the application's meaning,
+// The oracle (model/stream_apps.cc): application `app` run once over `inputs` (input topic -> partition ->
+// records in offset order), each input partition in order, each with its own stream time. Written apart from streams_core, from the application's meaning,
 // so that a defect of the engine or its DSL is not repeated here. Nothing for an unknown application.
 [[nodiscard]] std::optional<StreamExpectation> run_stream_oracle(
     std::string_view app, const std::map<std::string, std::map<std::int32_t, std::vector<StreamInputRecord>>>& inputs);

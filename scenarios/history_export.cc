@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "protocol/control_record.h"
 #include "sim/assert.h"
 
 namespace eosim::scenarios {
@@ -30,8 +31,18 @@ std::optional<model::Acks> acks_of(const std::optional<std::string>& acks) {
 }
 
 model::Record record_of(std::int64_t offset, const std::optional<std::string>& value,
-                        const std::optional<std::string>& key, bool with_key) {
-    return model::Record{.offset = offset, .value = value, .key = with_key ? key : std::nullopt};
+                        const std::optional<std::string>& key, bool with_key,
+                        std::optional<std::int64_t> timestamp = std::nullopt) {
+    return model::Record{.offset = offset, .value = value, .key = with_key ? key : std::nullopt, .timestamp = timestamp};
+}
+
+// A control batch's marker as the history names it.
+std::optional<std::string> marker_name(const protocol::RecordBatch& batch) {
+    const std::optional<protocol::TransactionMarker> marker = protocol::marker_of(batch);
+    if (!marker) {
+        return std::nullopt;
+    }
+    return marker->type == protocol::ControlType::commit ? "commit" : "abort";
 }
 
 }  // namespace
@@ -93,6 +104,7 @@ model::ReplicaState replica_state(const broker_core::Replica& replica, std::stri
     state.leader = leader;
     state.compacted = log.config().compacted;
     const bool with_keys = options.keys_in_records(state.partition);
+    const bool with_timestamps = options.timestamps_in_records(state.partition);
     state.log_start_offset = log.log_start_offset().value();
     std::int64_t end = state.log_start_offset;
     for (const protocol::RecordBatch& batch : read.batches) {
@@ -103,12 +115,15 @@ model::ReplicaState replica_state(const broker_core::Replica& replica, std::stri
                                                    .producer_epoch = batch.producer_epoch.value(),
                                                    .base_sequence = batch.base_sequence.value(),
                                                    .transactional = batch.transactional,
-                                                   .control = batch.control});
+                                                   .control = batch.control,
+                                                   .marker = marker_name(batch)});
         // A control batch's record is a transaction marker, never returned to a consumer: the header above
         // lists it, and `records` holds data only (docs/history-format.md).
         for (std::size_t i = 0; !batch.control && i < batch.records.size(); ++i) {
             state.records.push_back(record_of(batch.base_offset.value() + static_cast<std::int64_t>(i),
-                                              batch.records[i].value, batch.records[i].key, with_keys));
+                                              batch.records[i].value, batch.records[i].key, with_keys,
+                                              with_timestamps ? std::optional(batch.records[i].timestamp_ms)
+                                                              : std::nullopt));
         }
         end = batch.next_offset().value();
     }

@@ -19,8 +19,15 @@ struct ExportOptions {
     // records' keys the checkers read (docs/history-format.md).
     std::set<std::string, std::less<>> keyed_partitions;
 
+    // The partitions whose replicas' records carry their timestamps: a stream application's input, whose
+    // event times its oracle reads.
+    std::set<std::string, std::less<>> timestamped_partitions;
+
     [[nodiscard]] bool keys_in_records(std::string_view partition) const {
         return keyed_partitions.contains(partition);
+    }
+    [[nodiscard]] bool timestamps_in_records(std::string_view partition) const {
+        return timestamped_partitions.contains(partition);
     }
 };
 

@@ -579,6 +579,11 @@ model::History Run::history(bool stuck) {
         for (std::int32_t p = 0; p < topic.partitions && keyed; ++p) {
             options.keyed_partitions.insert(protocol::TopicPartition{topic.name, p}.name());
         }
+        const bool input = stream_app_ != nullptr && std::find(stream_app_->inputs.begin(), stream_app_->inputs.end(),
+                                                               topic.name) != stream_app_->inputs.end();
+        for (std::int32_t p = 0; p < topic.partitions && input; ++p) {
+            options.timestamped_partitions.insert(protocol::TopicPartition{topic.name, p}.name());
+        }
     }
     history.operations.reserve(history_.operations().size() + 1);
     std::uint64_t index = 0;

@@ -13,10 +13,13 @@
 
 namespace eosim::scenarios {
 
-// One input record a generator made.
+// One input record a generator made: to `topic` (empty: the application's first input), stamped
+// `timestamp_ms` (none: the producer's clock).
 struct StreamInput {
     std::optional<std::string> key;
     std::string value;
+    std::string topic;
+    std::optional<std::int64_t> timestamp_ms;
 };
 
 // A built-in stream application (docs/streams.md): its topology, the topics it reads and writes, and the

@@ -36,6 +36,13 @@ const protocol::TopicDescription& pick_topic(sim::Node& node, const Spec& spec) 
     return spec.topics[static_cast<std::size_t>(node.random().below(spec.topics.size()))];
 }
 
+const protocol::TopicDescription& topic_named(const Spec& spec, const std::string& name) {
+    const auto found = std::find_if(spec.topics.begin(), spec.topics.end(),
+                                    [&name](const protocol::TopicDescription& t) { return t.name == name; });
+    EOSIM_ASSERT_MSG(found != spec.topics.end(), "a generator wrote to a topic the spec lacks: " + name);
+    return *found;
+}
+
 // Every partition of every topic, topic by topic in the spec's order.
 std::vector<TopicPartition> all_partitions(const Spec& spec) {
     std::vector<TopicPartition> partitions;
@@ -111,18 +118,22 @@ void ProducerWorkload::send_loop(sim::Node& node, const Spec& spec, int index, s
         if (workload.keyed) {
             key = fmt::format("k{}", n % static_cast<std::uint64_t>(workload.keys));
         }
+        std::optional<std::int64_t> timestamp_ms;
+        std::string input_topic;
         if (!workload.stream_app.empty()) {
             StreamInput input = find_stream_app(workload.stream_app)->generate(node.random(), index, n);
             key = std::move(input.key);
             value = std::move(input.value);
+            timestamp_ms = input.timestamp_ms;
+            input_topic = std::move(input.topic);
         }
-        const protocol::TopicDescription& topic = pick_topic(node, spec);
+        const protocol::TopicDescription& topic = input_topic.empty() ? pick_topic(node, spec) : topic_named(spec, input_topic);
         if (workload.tombstone_percent > 0 && compacted(spec, topic) &&
             node.random().below(100) < static_cast<std::uint64_t>(workload.tombstone_percent)) {
             (void)producer_.send(topic.name, std::move(key), std::nullopt);  // delete the key
             continue;
         }
-        (void)producer_.send(topic.name, std::move(key), std::move(value));
+        (void)producer_.send(topic.name, std::move(key), std::move(value), timestamp_ms);
     }
 }
 

@@ -224,17 +224,16 @@ KTable TimeWindowedKStream::aggregate(
     std::function<std::string(const std::string&, const std::string&, const std::string&)> aggregator,
     const std::string& store) const {
     const std::string name = builder_->next_name("WINDOW-AGGREGATE");
-    // Each processor keeps the stream time it observed (Kafka's KStreamWindowAggregate): a window whose
-    // end is not after stream time minus grace is closed, and a record for it is dropped.
+    // A window whose end is not after stream time minus grace is closed, and a record for it is dropped.
+    // Stream time is the task's (the record's own time counted): it survives a restart through the
+    // committed offsets' metadata, so a record is late or not whichever instance processes it.
     ProcessorSupplier made = [store, windows = windows_, initializer, aggregator] {
-        auto observed_ms = std::make_shared<std::int64_t>(-1);
         return std::make_unique<FunctionProcessor>(
-            [store, windows, initializer, aggregator, observed_ms](ProcessorContext& context, const Record& record) {
+            [store, windows, initializer, aggregator](ProcessorContext& context, const Record& record) {
                 if (!record.key || !record.value) {
                     return;
                 }
-                *observed_ms = std::max(*observed_ms, record.timestamp_ms);
-                const std::int64_t close_ms = *observed_ms - windows.grace_ms;
+                const std::int64_t close_ms = std::max(context.stream_time_ms(), record.timestamp_ms) - windows.grace_ms;
                 KeyValueStore& state = kv(context, store);
                 for (const std::int64_t start : windows.starts_for(record.timestamp_ms)) {
                     if (start + windows.size_ms <= close_ms) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -48,6 +49,9 @@ public:
 
     [[nodiscard]] TaskId id() const { return id_; }
     [[nodiscard]] std::int64_t stream_time() const { return stream_time_ms_; }
+    // Stream time as a previous owner left it (the partition times committed with its offsets): the task
+    // starts from there instead of from nothing.
+    void initialize_stream_time(std::int64_t ms) { stream_time_ms_ = std::max(stream_time_ms_, ms); }
     [[nodiscard]] KeyValueStore& store(const std::string& name);
     [[nodiscard]] const std::map<std::string, std::unique_ptr<KeyValueStore>>& stores() const { return stores_; }
 

@@ -1,5 +1,8 @@
 #include "streams_core/stream_thread.h"
 
+#include <algorithm>
+#include <string_view>
+
 #include "sim/assert.h"
 #include "sim/simulation.h"
 #include "sim/trace.h"
@@ -14,6 +17,22 @@ using protocol::TopicPartition;
 namespace {
 
 std::int64_t local_ms() { return sim::to_ns(sim::local_now()) / 1'000'000; }
+
+// A partition's time in its committed offset's metadata (Kafka encodes it in binary, base64).
+constexpr std::string_view partition_time_prefix = "partition-time:";
+
+std::string encode_partition_time(std::int64_t ms) { return std::string(partition_time_prefix) + std::to_string(ms); }
+
+std::optional<std::int64_t> decode_partition_time(const std::string& metadata) {
+    if (!metadata.starts_with(partition_time_prefix)) {
+        return std::nullopt;  // nothing committed, or committed by someone else
+    }
+    try {
+        return std::stoll(metadata.substr(partition_time_prefix.size()));
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
 
 // Kafka's commit and abort retry a coordinator that did not answer in time; so does the thread.
 template <typename Call>
@@ -148,6 +167,8 @@ bool StreamThread::process(const ConsumedRecord& record) {
     active.task->process(RecordOrigin{record.partition.topic, record.partition.partition, record.offset.value()},
                          Record{record.record.key, record.record.value, record.record.timestamp_ms});
     active.last_consumed.insert_or_assign(record.partition, record);
+    std::int64_t& time = active.partition_time.try_emplace(record.partition, -1).first->second;
+    time = std::max(time, record.record.timestamp_ms);
     return true;
 }
 
@@ -164,8 +185,10 @@ bool StreamThread::commit() {
     for (const auto& [id, active] : tasks_) {
         for (const auto& [partition, record] : active.last_consumed) {
             // With the epoch of the record, as Kafka Streams commits (KIP-320).
-            offsets.push_back(protocol::OffsetCommitPartition{partition, record.offset.value() + 1,
-                                                              record.leader_epoch.value()});
+            const auto time = active.partition_time.find(partition);
+            offsets.push_back(protocol::OffsetCommitPartition{
+                partition, record.offset.value() + 1, record.leader_epoch.value(),
+                encode_partition_time(time != active.partition_time.end() ? time->second : -1)});
         }
     }
     TxnResult result = TxnResult::ok;
@@ -200,6 +223,7 @@ void StreamThread::close_all_dirty(const char* why) {
         if (config_.kafka_7192) {
             continue;  // KAFKA-7192: the state stays, uncommitted writes and all
         }
+        active.partition_time.clear();
         active.task->close();
         active.task = make_task(id);
         active.restored = false;
@@ -292,6 +316,17 @@ Offset StreamThread::settled_end(const TopicPartition& changelog) {
 
 void StreamThread::restore(ActiveTask& active) {
     const TaskId id = active.task->id();
+    // Stream time from where the previous owner committed (Kafka's StreamTask initializes it from the
+    // committed offsets' metadata): a record late for it is late for this owner too.
+    for (const TopicPartition& partition : consumer_->assignment()) {
+        if (task_of(partition) != id) {
+            continue;
+        }
+        if (const std::optional<std::int64_t> time = decode_partition_time(consumer_->committed_metadata(partition))) {
+            active.partition_time[partition] = *time;
+            active.task->initialize_stream_time(*time);
+        }
+    }
     for (const auto& [name, store] : active.task->stores()) {
         if (!store->logged()) {
             continue;

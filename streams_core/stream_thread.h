@@ -66,6 +66,9 @@ private:
         std::unique_ptr<StreamTask> task;
         bool restored = false;
         std::map<protocol::TopicPartition, client_core::ConsumedRecord> last_consumed;  // per input partition
+        // Per input partition, the newest record time processed (Kafka's partition time): committed with its
+        // offset, so that the next owner's stream time starts where this one's was.
+        std::map<protocol::TopicPartition, std::int64_t> partition_time;
     };
 
     void send(const std::string& topic, std::optional<std::int32_t> partition, const Record& record) override;

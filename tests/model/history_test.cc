@@ -129,6 +129,18 @@ History every_field_history() {
                                                          .control = false},
                                                         {.base_offset = 7, .last_offset = 7, .leader_epoch = 3}}});
     history.operations.back().attempts = 2;
+    // A stream application's input (records with timestamps, one without a key) and a transaction's marker.
+    history.replicas.push_back(ReplicaState{.partition = "lines-0",
+                                            .replica = "broker-1",
+                                            .leader = true,
+                                            .log_start_offset = 0,
+                                            .high_watermark = 3,
+                                            .log_end_offset = 3,
+                                            .records = {{0, "a b", "k", 1700000000000}, {1, "c", std::nullopt, 5}},
+                                            .batches = {{.base_offset = 0, .last_offset = 1, .producer_id = 4,
+                                                         .transactional = true},
+                                                        {.base_offset = 2, .last_offset = 2, .producer_id = 4,
+                                                         .transactional = true, .control = true, .marker = "commit"}}});
     history.health.push_back(HealthChange{.time = 50000000, .healthy = true});
     history.health.push_back(HealthChange{.time = 2500000000, .healthy = false});
     return history;
@@ -143,7 +155,7 @@ TEST(History, WriteThenReadGivesTheSameHistory) {
 
 TEST(History, WritesOneLinePerOperationReplicaRemovalAndHealthChange) {
     const std::string text = write_text(every_field_history());
-    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 14);
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 15);
     EXPECT_NE(text.find(R"({"kind":"health","time":2500000000,"healthy":false})"), std::string::npos);
     EXPECT_NE(text.find(R"("cause":"cleaner","from":5,"to":6,"high_watermark":8,"key":"carol","timestamp_ms":100,)"
                         R"("removed_at_ms":7000,"delete_retention_ms":6000,"latest":true})"),
@@ -156,6 +168,8 @@ TEST(History, WritesOneLinePerOperationReplicaRemovalAndHealthChange) {
     EXPECT_NE(text.find(R"("value":null)"), std::string::npos);
     EXPECT_NE(text.find(R"([7,null,"alice"])"), std::string::npos);
     EXPECT_NE(text.find(R"("compacted":true)"), std::string::npos);
+    EXPECT_NE(text.find(R"("records":[[0,"a b","k",1700000000000],[1,"c",null,5]])"), std::string::npos);
+    EXPECT_NE(text.find(R"([2,2,0,4,-1,-1,true,true,"commit"])"), std::string::npos);
 }
 
 TEST(History, WritesFieldsInTheDocumentedOrder) {
@@ -310,13 +324,16 @@ std::vector<MalformedCase> malformed_cases() {
         {op + R"("f":"send","partition":"t-0","acks":"all"})", R"(missing "value")", true},
         {op + R"("f":"poll","partition":"t-0"})", R"(missing "records")", true},
         {op + R"("f":"poll","partition":"t-0","records":[[0,"a"],[1]]})",
-         R"("records"[1] must be [offset, value] or [offset, value, key] (integer, string or null, string))", true},
-        {op + R"("f":"poll","partition":"t-0","records":[[0,"a","k",4]]})",
-         R"("records"[0] must be [offset, value] or [offset, value, key] (integer, string or null, string))", true},
+         R"("records"[1] must be [offset, value], [offset, value, key] or [offset, value, key, timestamp] (integer, string or null, string (or null with a timestamp), integer))", true},
+        {op + R"("f":"poll","partition":"t-0","records":[[0,"a","k",4,5]]})",
+         R"("records"[0] must be [offset, value], [offset, value, key] or [offset, value, key, timestamp] (integer, string or null, string (or null with a timestamp), integer))", true},
+        {op + R"("f":"poll","partition":"t-0","records":[[0,"a","k","4"]]})", R"("records"[0] timestamp must be an integer)",
+         true},
         {op + R"("f":"send","partition":"t-0","value":null,"acks":"all"})", R"(a tombstone ("value": null) needs a "key")",
          true},
         {op + R"("f":"poll","partition":"t-0","records":{"0":"a"}})",
-         R"("records" must be an array of [offset, value] or [offset, value, key] arrays)", true},
+         R"("records" must be an array of [offset, value], [offset, value, key] or [offset, value, key, timestamp] arrays)",
+         true},
         {op + R"("f":"seek","partition":"t-0"})", R"(missing "offset")", true},
         {op + R"("f":"assign","offset":4})", R"(missing "partition")", true},
         {op + R"("f":"seek","partition":"t-0","offset":9223372036854775808})",
@@ -330,7 +347,12 @@ std::vector<MalformedCase> malformed_cases() {
         {replica + R"("leader":true,"log_start_offset":0,"high_watermark":0,"log_end_offset":0,"records":[],)"
                    R"("batches":[[0,0,1,-1,-1,-1,false]]})",
          R"("batches"[0] must be [base_offset, last_offset, leader_epoch, producer_id, producer_epoch, base_sequence, )"
-         R"(transactional, control])",
+         R"(transactional, control] or those and "commit" or "abort")",
+         true},
+        {replica + R"("leader":true,"log_start_offset":0,"high_watermark":0,"log_end_offset":0,"records":[],)"
+                   R"("batches":[[0,0,1,-1,-1,-1,true,true,"maybe"]]})",
+         R"("batches"[0] must be [base_offset, last_offset, leader_epoch, producer_id, producer_epoch, base_sequence, )"
+         R"(transactional, control] or those and "commit" or "abort")",
          true},
         {op + R"("f":"send","partition":"t-0","value":"v","acks":"all","attempts":0})",
          R"("attempts" must be at least 1)", true},

@@ -85,7 +85,9 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, MustPass,
                          ::testing::Values("log-acks-all", "log-power-loss-fsync", "idempotent-acks-all",
                                            "idempotent-retention", "compaction", "txn-basic", "txn-zombie",
                                            "txn-coordinator-failover", "ctp-eos", "group-rebalance",
-                                           "ctp-stale-coordinator", "word-count-eos"),
+                                           "ctp-stale-coordinator", "word-count-eos", "eos-echo-sum-eos",
+                                           "eos-echo-sum-repartition-eos", "account-balance-eos",
+                                           "syslog-filter-eos", "fraud-window-eos"),
                          test_name);
 
 // Seeds that once failed a must-pass scenario, each for a defect since fixed:

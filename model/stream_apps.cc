@@ -1,0 +1,207 @@
+// The oracles of the built-in stream applications (docs/apps.md): each application's meaning written
+// once more, apart from streams_core and its DSL, as one sequential pass over the committed input.
+
+#include <algorithm>
+#include <functional>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "model/streams.h"
+
+namespace eosim::model {
+
+namespace {
+
+using Partitions = std::map<std::int32_t, std::vector<StreamInputRecord>>;
+
+// What follows a generated value's id and its space.
+std::string payload(const StreamInputRecord& record) {
+    const std::string& value = record.value.value_or("");
+    const std::size_t space = value.find(' ');
+    return space == std::string::npos ? std::string() : value.substr(space + 1);
+}
+
+std::int64_t amount(const StreamInputRecord& record) {
+    try {
+        return std::stoll(payload(record));
+    } catch (const std::exception&) {
+        return 0;
+    }
+}
+
+// Every record with a key and a value, partition by partition, each in offset order: a task's order when
+// the task reads one input partition.
+void each_record(const Partitions& partitions, const std::function<void(const StreamInputRecord&)>& visit) {
+    for (const auto& [partition, records] : partitions) {
+        for (const StreamInputRecord& record : records) {
+            if (record.key && record.value) {
+                visit(record);
+            }
+        }
+    }
+}
+
+// word-count: each line's words (split at whitespace), counted per word; every new count is written.
+StreamExpectation word_count(const Partitions& lines) {
+    StreamExpectation expected;
+    auto& counts = expected.stores["counts"];
+    auto& out = expected.outputs["word-counts"];
+    each_record(lines, [&](const StreamInputRecord& record) {
+        std::istringstream in(*record.value);
+        for (std::string word; in >> word;) {
+            std::string& count = counts[word];
+            count = std::to_string(count.empty() ? 1 : std::stoll(count) + 1);
+            out[word].push_back(count);
+        }
+    });
+    return expected;
+}
+
+// eos-echo-sum: each record echoed; per key (or per `g<amount mod 4>` after the repartition) the count,
+// sum, min and max of the amounts so far.
+struct Stats {
+    std::int64_t count = 0;
+    std::int64_t sum = 0;
+    std::int64_t min = 0;
+    std::int64_t max = 0;
+
+    void add(std::int64_t value) {
+        min = count == 0 ? value : std::min(min, value);
+        max = count == 0 ? value : std::max(max, value);
+        ++count;
+        sum += value;
+    }
+    [[nodiscard]] std::string text() const { return fmt::format("count={} sum={} min={} max={}", count, sum, min, max); }
+};
+
+StreamExpectation echo_sum(const Partitions& data, bool repartition) {
+    StreamExpectation expected;
+    auto& echo = expected.outputs["echo"];
+    auto& sums = expected.outputs["sums"];
+    std::map<std::string, Stats> stats;
+    each_record(data, [&](const StreamInputRecord& record) {
+        echo[*record.key].push_back(record.value);
+        const std::int64_t value = amount(record);
+        const std::string key = repartition ? fmt::format("g{}", value % 4) : *record.key;
+        Stats& row = stats[key];
+        row.add(value);
+        sums[key].push_back(row.text());
+    });
+    for (const auto& [key, row] : stats) {
+        expected.stores["stats"][key] = row.text();
+    }
+    if (repartition) {
+        expected.tables.insert("sums");
+    }
+    return expected;
+}
+
+// account-balance: per account, the sum of its amounts, written on every change.
+StreamExpectation account_balance(const Partitions& transactions) {
+    StreamExpectation expected;
+    auto& balances = expected.stores["balances"];
+    auto& out = expected.outputs["balances"];
+    std::map<std::string, std::int64_t> sums;
+    each_record(transactions, [&](const StreamInputRecord& record) {
+        std::int64_t& balance = sums[*record.key];
+        balance += amount(record);
+        balances[*record.key] = std::to_string(balance);
+        out[*record.key].push_back(std::to_string(balance));
+    });
+    return expected;
+}
+
+// syslog-filter: the lines that contain "Invalid user".
+StreamExpectation syslog_filter(const Partitions& syslog) {
+    StreamExpectation expected;
+    auto& out = expected.outputs["invalid-users"];
+    each_record(syslog, [&](const StreamInputRecord& record) {
+        if (payload(record).find("Invalid user") != std::string::npos) {
+            out[*record.key].push_back(record.value);
+        }
+    });
+    return expected;
+}
+
+// fraud-window: per card and 5 s tumbling window (`<card>@<start>`), the attempts so far, written while
+// above 3. Each input partition is a task with its own stream time, the newest attempt time it has seen
+// (the attempt's own included); an attempt whose window ended 2 s (the grace) or more before stream time
+// is dropped.
+StreamExpectation fraud_window(const Partitions& attempts) {
+    constexpr std::int64_t size_ms = 5000;
+    constexpr std::int64_t grace_ms = 2000;
+    StreamExpectation expected;
+    auto& counts = expected.stores["attempts"];
+    auto& out = expected.outputs["possible_fraud"];
+    for (const auto& [partition, records] : attempts) {
+        std::int64_t stream_time = -1;
+        for (const StreamInputRecord& record : records) {
+            stream_time = std::max(stream_time, record.timestamp);
+            if (!record.key || !record.value || record.timestamp < 0) {
+                continue;
+            }
+            const std::int64_t start = record.timestamp - record.timestamp % size_ms;
+            if (start + size_ms <= stream_time - grace_ms) {
+                continue;  // late: its window closed
+            }
+            const std::string row = fmt::format("{}@{}", *record.key, start);
+            std::string& count = counts[row];
+            count = std::to_string(count.empty() ? 1 : std::stoll(count) + 1);
+            if (std::stoll(count) > 3) {
+                out[row].push_back(count);
+            }
+        }
+    }
+    return expected;
+}
+
+}  // namespace
+
+const std::vector<StreamAppInfo>& stream_apps() {
+    static const std::vector<StreamAppInfo> apps{
+        {"word-count", {"lines"}, {"word-counts"}},
+        {"eos-echo-sum", {"data"}, {"echo", "sums"}},
+        {"eos-echo-sum-repartition", {"data"}, {"echo", "sums"}},
+        {"account-balance", {"transactions"}, {"balances"}},
+        {"syslog-filter", {"syslog"}, {"invalid-users"}},
+        {"fraud-window", {"authorization_attempts"}, {"possible_fraud"}},
+    };
+    return apps;
+}
+
+const StreamAppInfo* find_stream_app(std::string_view name) {
+    for (const StreamAppInfo& app : stream_apps()) {
+        if (app.name == name) {
+            return &app;
+        }
+    }
+    return nullptr;
+}
+
+std::optional<StreamExpectation> run_stream_oracle(std::string_view app,
+                                                   const std::map<std::string, Partitions>& inputs) {
+    static const Partitions none;
+    const auto input = [&](const std::string& topic) -> const Partitions& {
+        const auto found = inputs.find(topic);
+        return found != inputs.end() ? found->second : none;
+    };
+    if (app == "word-count") {
+        return word_count(input("lines"));
+    }
+    if (app == "eos-echo-sum" || app == "eos-echo-sum-repartition") {
+        return echo_sum(input("data"), app == "eos-echo-sum-repartition");
+    }
+    if (app == "account-balance") {
+        return account_balance(input("transactions"));
+    }
+    if (app == "syslog-filter") {
+        return syslog_filter(input("syslog"));
+    }
+    if (app == "fraud-window") {
+        return fraud_window(input("authorization_attempts"));
+    }
+    return std::nullopt;
+}
+
+}  // namespace eosim::model
