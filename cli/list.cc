@@ -1,11 +1,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <ranges>
 
 #include "cli/commands.h"
 #include "faults/fault_plan.h"
 #include "scenarios/bugs.h"
 #include "scenarios/spec.h"
+#include "scenarios/stream_apps.h"
 
 namespace eosim::cli {
 
@@ -13,14 +15,16 @@ namespace {
 struct ListOptions {
     bool bugs = false;
     bool faults = false;
+    bool apps = false;
 };
 }  // namespace
 
 Command add_list(CLI::App& app) {
     auto options = std::make_shared<ListOptions>();
-    CLI::App* list = app.add_subcommand("list", "List the built-in scenarios, bug switches or fault kinds");
+    CLI::App* list = app.add_subcommand("list", "List the built-in scenarios, bug switches, fault kinds or stream applications");
     list->add_flag("--bugs", options->bugs, "List the bug switches");
     list->add_flag("--faults", options->faults, "List the fault kinds");
+    list->add_flag("--apps", options->apps, "List the built-in stream applications");
     return Command{list, [options] {
                        if (options->bugs) {
                            std::size_t width = 0;
@@ -30,6 +34,11 @@ Command add_list(CLI::App& app) {
                            for (const scenarios::BugSwitch& bug : scenarios::bug_switches()) {
                                fmt::print("{:<{}} {} [{}; caught by {} in {}]\n", bug.name, width, bug.description,
                                           bug.origin, bug.caught_by, bug.scenario);
+                           }
+                       } else if (options->apps) {
+                           for (const scenarios::StreamApp& stream_app : scenarios::stream_apps()) {
+                               fmt::print("{:<26} {} [reads {}; writes {}]\n", stream_app.name, stream_app.description,
+                                          fmt::join(stream_app.inputs, ", "), fmt::join(stream_app.outputs, ", "));
                            }
                        } else if (options->faults) {
                            for (const faults::FaultKindInfo& kind : faults::fault_kinds()) {
@@ -46,6 +55,10 @@ Command add_list(CLI::App& app) {
                                                                 : "weakness " + fmt::format("{}", fmt::join(spec.checks.weaknesses, ", "));
                                fmt::print("{:<22} {} [{}]\n", spec.name, spec.description, weakness);
                            }
+                           fmt::print("\nstream applications (eosim list --apps; docs/apps.md): {}\n",
+                                      fmt::join(scenarios::stream_apps() | std::views::transform(
+                                                                               [](const auto& a) { return a.name; }),
+                                                ", "));
                        }
                        return int{exit_ok};
                    }};

@@ -429,12 +429,20 @@ CommitResult GroupConsumer::commit_sync() {
 }
 
 CommitResult GroupConsumer::commit_sync(const std::map<TopicPartition, Offset>& offsets) {
+    return commit_sync(commit_partitions(offsets));
+}
+
+CommitResult GroupConsumer::commit_sync(const std::vector<protocol::OffsetCommitPartition>& partitions) {
+    std::map<TopicPartition, Offset> offsets;
+    for (const protocol::OffsetCommitPartition& partition : partitions) {
+        offsets[partition.partition] = Offset(partition.offset);
+    }
     record(ClientOperation::Type::invoke, "commit-offsets", {}, offsets);
     if (state_ != State::stable) {
         record(ClientOperation::Type::fail, "commit-offsets", {}, offsets, "REBALANCE_IN_PROGRESS");
         return CommitResult::failed;
     }
-    const protocol::OffsetCommitRequest request{config_.group_id, generation_, member_id_, commit_partitions(offsets)};
+    const protocol::OffsetCommitRequest request{config_.group_id, generation_, member_id_, partitions};
     const sim::Time deadline = sim::deadline_after(config_.api_timeout);
     ErrorCode error = ErrorCode::request_timed_out;
     while (sim::now() < deadline) {

@@ -77,6 +77,8 @@ public:
     // OffsetCommit of `offsets` in the current generation, retried on coordinator errors until the api
     // timeout.
     CommitResult commit_sync(const std::map<protocol::TopicPartition, protocol::Offset>& offsets);
+    // The same with each partition's leader epoch and metadata as given.
+    CommitResult commit_sync(const std::vector<protocol::OffsetCommitPartition>& partitions);
     // The positions of every assigned partition.
     CommitResult commit_sync();
     // `offsets` as a commit carries them: each with the leader epoch of the record before it when that is

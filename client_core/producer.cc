@@ -52,9 +52,10 @@ std::int32_t Producer::choose_partition(const std::string& topic, const std::opt
 }
 
 sim::Future<SendOutcome> Producer::send(const std::string& topic, std::optional<std::string> key,
-                                       std::optional<std::string> value, std::optional<std::int64_t> timestamp_ms) {
+                                       std::optional<std::string> value, std::optional<std::int64_t> timestamp_ms,
+                                       std::optional<std::int32_t> to_partition) {
     EOSIM_ASSERT_MSG(value || key, "a tombstone needs a key");
-    const protocol::TopicPartition partition{topic, choose_partition(topic, key)};
+    const protocol::TopicPartition partition{topic, to_partition ? *to_partition : choose_partition(topic, key)};
     ClientOperation invoke;
     invoke.time = sim::now();
     invoke.process = config_.client_id;
@@ -330,6 +331,18 @@ void Producer::run_idempotent_sender(protocol::TopicPartition partition) {
         }
         if (!queue.bump_needed && !queue.queue.empty() && std::ssize(queue.window) < config_.max_in_flight) {
             sim::sleep(config_.linger);
+            // Records that waited past their delivery timeout before they were batched fail here, never
+            // sent and without a sequence (Kafka expires them in the accumulator): no gap, no new epoch.
+            std::vector<Pending> expired;
+            while (!queue.queue.empty() && sim::now() >= queue.queue.front().sent + config_.delivery_timeout) {
+                expired.push_back(std::move(queue.queue.front()));
+                queue.queue.pop_front();
+            }
+            if (!expired.empty()) {
+                complete(partition, expired,
+                         SendOutcome{SendOutcome::Status::failed, protocol::Offset(-1), ErrorCode::request_timed_out, 0});
+                continue;
+            }
             auto batch = std::make_shared<Batch>();
             while (!queue.queue.empty() && batch->records.size() < config_.batch_records_max) {
                 batch->records.push_back(std::move(queue.queue.front()));

@@ -55,10 +55,11 @@ public:
     // In a fiber (it may fetch metadata first).
     // A value of nothing sends a tombstone (for compacted topics; it needs a key). The record's timestamp
     // is `timestamp_ms` when given (an application's event time, as Kafka's ProducerRecord carries), else
-    // the node's clock.
+    // the node's clock; its partition is `partition` when given, else the key's.
     sim::Future<SendOutcome> send(const std::string& topic, std::optional<std::string> key,
                                   std::optional<std::string> value,
-                                  std::optional<std::int64_t> timestamp_ms = std::nullopt);
+                                  std::optional<std::int64_t> timestamp_ms = std::nullopt,
+                                  std::optional<std::int32_t> partition = std::nullopt);
     [[nodiscard]] std::size_t pending() const { return pending_; }
     [[nodiscard]] protocol::ProducerId producer_id() const { return producer_id_; }
 

@@ -73,6 +73,12 @@ const std::vector<BugSwitch>& bug_switches() {
         {"kafka-7192", "re-creates KAFKA-7192", "state-mismatch, eos-output-mismatch", "word-count-eos",
          "a stream thread's dirty close under exactly_once keeps the task's local state instead of wiping and "
          "restoring it, so what the aborted transaction wrote to the store stays and later counts build on it"},
+        {"streams-partial-commit", "breaks exactly_once_v2's commit", "eos-output-mismatch", "eos-echo-sum-eos",
+         "a stream thread's transaction carries the input offsets of one of its tasks only, so the others' output "
+         "is committed ahead of their offsets"},
+        {"restore-skips-tail", "breaks the restore", "state-mismatch, eos-output-mismatch", "account-balance-eos",
+         "a task's restore leaves out the changelog's last record, so the store misses the last committed change "
+         "and later updates build on an older value"},
         {"coordinator-without-lease", "re-creates Kafka's stale group coordinator (KIP-343's stale broker)",
          "eos-output-mismatch, nonmonotonic-commit", "ctp-stale-coordinator",
          "a broker cut off from the controller but not from clients keeps coordinating the groups of the "
@@ -143,12 +149,20 @@ bool apply_bug(std::string_view name, broker_core::BrokerBugs& bugs) {
         bugs.pending_offsets_lost_on_failover = true;
     } else if (name == "coordinator-without-lease") {
         bugs.coordinator_without_lease = true;
-    } else if (name == "kafka-7192") {
-        // A stream thread's defect: the runner's stream instances keep their state on a dirty close.
+    } else if (name == "kafka-7192" || name == "streams-partial-commit" || name == "restore-skips-tail") {
+        // A stream thread's defect: stream_bugs() turns it on in the runner's stream instances.
     } else {
         return false;
     }
     return true;
+}
+
+streams_core::StreamsConfig::Bugs stream_bugs(std::string_view name) {
+    streams_core::StreamsConfig::Bugs bugs;
+    bugs.kafka_7192 = name == "kafka-7192";
+    bugs.partial_commit = name == "streams-partial-commit";
+    bugs.restore_skips_tail = name == "restore-skips-tail";
+    return bugs;
 }
 
 }  // namespace eosim::scenarios

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "broker_core/cluster_config.h"
+#include "streams_core/stream_thread.h"
 
 namespace eosim::scenarios {
 
@@ -21,5 +22,7 @@ const std::vector<BugSwitch>& bug_switches();
 const BugSwitch* find_bug(std::string_view name);
 // Turns the named switch on; false for an unknown name ("" turns nothing on).
 bool apply_bug(std::string_view name, broker_core::BrokerBugs& bugs);
+// The stream threads' part of the named switch (nothing on for the others).
+[[nodiscard]] streams_core::StreamsConfig::Bugs stream_bugs(std::string_view name);
 
 }  // namespace eosim::scenarios

@@ -283,7 +283,7 @@ void Run::build_stream_instances() {
         nodes_.stream_instances.push_back(
             &simulation_.add_node(fmt::format("{}-{}", stream_app_->name, i), [this, i](sim::Node& n) {
                 return std::make_unique<StreamInstanceWorkload>(n, *stream_topology_, addresses_, history_, spec_,
-                                                                *stream_app_, i, options_.bug == "kafka-7192");
+                                                                *stream_app_, i, stream_bugs(options_.bug));
             }));
     }
     const std::set<std::string> sources = stream_topology_->source_topics();

@@ -34,6 +34,7 @@ const std::set<std::string, std::less<>>& anomaly_names() {
                                                           "torn-transaction",
                                                           "spurious-fence",
                                                           "eos-output-mismatch",
+                                                          "state-mismatch",
                                                           "split-ownership",
                                                           "nonmonotonic-commit",
                                                           "zombie-commit",
@@ -346,7 +347,7 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
          "group_members", "group_assignor", "group_session_timeout_ms", "group_rebalance_timeout_ms",
          "group_heartbeat_ms", "group_leave_percent", "ctp_instances", "ctp_input", "ctp_output", "ctp_exactly_once",
          "ctp_abort_percent", "ctp_max_records", "stream_app", "stream_instances", "stream_threads", "stream_partitions",
-         "stream_commit_interval_ms", "instance_faults_every_ms", "instance_fault_ms"});
+         "stream_commit_interval_ms", "stream_guarantee", "instance_faults_every_ms", "instance_fault_ms"});
     reader.integer(workload, "producers", w.producers, 0, 16);
     reader.integer(workload, "consumers", w.consumers, 0, 16);
     std::string acks = "all";
@@ -426,6 +427,13 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
     reader.integer(workload, "stream_threads", w.stream_threads, 1, 8);
     reader.integer(workload, "stream_partitions", w.stream_partitions, 1, 64);
     reader.integer(workload, "stream_commit_interval_ms", w.stream_commit_interval_ms, 1, 60'000);
+    std::string guarantee = "exactly_once_v2";
+    reader.string(workload, "stream_guarantee", guarantee);
+    if (guarantee != "exactly_once_v2" && guarantee != "at_least_once") {
+        throw SpecError(fmt::format("{}: stream_guarantee must be exactly_once_v2 or at_least_once",
+                                    where(source, workload->get("stream_guarantee")->source())));
+    }
+    w.stream_exactly_once = guarantee == "exactly_once_v2";
     ms_range("instance_faults_every_ms", w.instance_faults_every_min_ms, w.instance_faults_every_max_ms);
     ms_range("instance_fault_ms", w.instance_fault_min_ms, w.instance_fault_max_ms);
     if ((w.instance_faults_every_max_ms == 0) != (w.instance_fault_max_ms == 0)) {

@@ -111,7 +111,8 @@ struct WorkloadSpec {
     std::int32_t ctp_abort_percent = 10;
     std::int32_t ctp_max_records = 20;
     // A stream application (docs/streams.md): stream_instances instances of the built-in application
-    // stream_app ("" none), stream_threads threads each, with exactly_once_v2, committing every
+    // stream_app ("" none), stream_threads threads each, with stream_guarantee (exactly_once_v2, or
+    // at_least_once when stream_exactly_once is false), committing every
     // stream_commit_interval_ms; its topics (input, output, changelogs, repartition topics) are added to the
     // spec's with stream_partitions partitions each. The producers write its input, made by its generator.
     std::string stream_app;
@@ -119,6 +120,7 @@ struct WorkloadSpec {
     std::int32_t stream_threads = 1;
     std::int32_t stream_partitions = 4;
     std::int64_t stream_commit_interval_ms = 100;
+    bool stream_exactly_once = true;
     // Faults of the group members and instances during the chaos phase: every draw of
     // instance_faults_every_ms one of them crashes (and restarts after a draw of instance_fault_ms) or
     // pauses for a draw of instance_fault_ms (0, 0: never).

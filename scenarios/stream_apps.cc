@@ -189,12 +189,21 @@ StreamInput authorization_attempt(sim::Random& random, int index, std::uint64_t 
 
 const std::vector<StreamApp>& stream_apps() {
     static const std::vector<StreamApp> apps{
-        {"word-count", {"lines"}, {"word-counts"}, word_count, word_count_line},
-        {"eos-echo-sum", {"data"}, {"echo", "sums"}, [] { return eos_echo_sum(false); }, echo_sum_record},
-        {"eos-echo-sum-repartition", {"data"}, {"echo", "sums"}, [] { return eos_echo_sum(true); }, echo_sum_record},
-        {"account-balance", {"transactions"}, {"balances"}, account_balance, account_transaction},
-        {"syslog-filter", {"syslog"}, {"invalid-users"}, syslog_filter, syslog_line},
-        {"fraud-window", {"authorization_attempts"}, {"possible_fraud"}, fraud_window, authorization_attempt},
+        {"word-count", "lines split into words, each word's count written on every change (through a repartition topic)",
+         {"lines"}, {"word-counts"}, word_count, word_count_line},
+        {"eos-echo-sum", "every record echoed, and per key the running count, sum, min and max of the amounts",
+         {"data"}, {"echo", "sums"}, [] { return eos_echo_sum(false); }, echo_sum_record},
+        {"eos-echo-sum-repartition",
+         "eos-echo-sum with the sums per new key (the amount modulo 4), through a repartition topic",
+         {"data"}, {"echo", "sums"}, [] { return eos_echo_sum(true); }, echo_sum_record},
+        {"account-balance", "amounts per account folded into a table of balances; the output topic is its changelog",
+         {"transactions"}, {"balances"}, account_balance, account_transaction},
+        {"syslog-filter", "the syslog lines that contain 'Invalid user'", {"syslog"}, {"invalid-users"}, syslog_filter,
+         syslog_line},
+        {"fraud-window",
+         "authorization attempts counted per card in 5 s tumbling windows (2 s grace, late ones dropped); windows "
+         "above 3 attempts written to possible_fraud",
+         {"authorization_attempts"}, {"possible_fraud"}, fraud_window, authorization_attempt},
     };
     return apps;
 }

@@ -27,6 +27,7 @@ struct StreamInput {
 // `<name>-<store>-changelog` and `<name>-...-repartition`.
 struct StreamApp {
     std::string_view name;
+    std::string_view description;
     std::vector<std::string> inputs;
     std::vector<std::string> outputs;
     std::function<streams_core::Topology()> topology;

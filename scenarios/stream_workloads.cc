@@ -9,19 +9,24 @@ namespace eosim::scenarios {
 StreamInstanceWorkload::StreamInstanceWorkload(sim::Node& node, const streams_core::Topology& topology,
                                                const broker_core::ClusterAddresses& addresses,
                                                client_core::HistoryRecorder& history, const Spec& spec,
-                                               const StreamApp& app, int index, bool kafka_7192) {
+                                               const StreamApp& app, int index,
+                                               streams_core::StreamsConfig::Bugs bugs) {
     const WorkloadSpec& workload = spec.workload;
     for (std::int32_t t = 1; t <= workload.stream_threads; ++t) {
         streams_core::StreamsConfig config;
         config.application_id = std::string(app.name);
         config.client_id = fmt::format("{}-{}-{}.{}", app.name, index, t, node.incarnation());
-        config.transactional_id = fmt::format("{}-{}-{}", app.name, index, t);
+        if (workload.stream_exactly_once) {
+            config.transactional_id = fmt::format("{}-{}-{}", app.name, index, t);
+        } else {
+            config.guarantee = streams_core::StreamsConfig::Guarantee::at_least_once;
+        }
         config.commit_interval = std::chrono::milliseconds(workload.stream_commit_interval_ms);
         config.session_timeout = std::chrono::milliseconds(workload.group_session_timeout_ms);
         config.rebalance_timeout = std::chrono::milliseconds(workload.group_rebalance_timeout_ms);
         config.heartbeat_interval = std::chrono::milliseconds(workload.group_heartbeat_ms);
         config.transaction_timeout = std::chrono::milliseconds(workload.txn_timeout_ms);
-        config.kafka_7192 = kafka_7192;
+        config.bugs = bugs;
         threads_.push_back(std::make_unique<streams_core::StreamThread>(node, topology, std::move(config),
                                                                         protocol::ClusterAddresses(addresses), history));
         streams_core::StreamThread* thread = threads_.back().get();

@@ -20,7 +20,8 @@ class StreamInstanceWorkload final : public sim::NodeState {
 public:
     StreamInstanceWorkload(sim::Node& node, const streams_core::Topology& topology,
                            const broker_core::ClusterAddresses& addresses, client_core::HistoryRecorder& history,
-                           const Spec& spec, const StreamApp& app, int index, bool kafka_7192);
+                           const Spec& spec, const StreamApp& app, int index,
+                           streams_core::StreamsConfig::Bugs bugs);
 
     // Every thread is idle: no transaction open, no task restoring, a stable member.
     [[nodiscard]] bool idle() const;

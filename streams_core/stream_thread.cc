@@ -54,7 +54,7 @@ StreamThread::StreamThread(sim::Node& node, const Topology& topology, StreamsCon
       config_(std::move(config)),
       addresses_(addresses),
       history_(history) {
-    EOSIM_ASSERT_MSG(!config_.transactional_id.empty(), "exactly_once_v2 needs a transactional id");
+    EOSIM_ASSERT_MSG(!exactly_once() || !config_.transactional_id.empty(), "exactly_once_v2 needs a transactional id");
     client_core::GroupConsumerConfig group;
     group.group_id = config_.application_id;
     const std::set<std::string> sources = topology_.source_topics();
@@ -75,6 +75,14 @@ StreamThread::StreamThread(sim::Node& node, const Topology& topology, StreamsCon
     restore.isolation = protocol::IsolationLevel::read_committed;
     restore_consumer_ =
         std::make_unique<client_core::Consumer>(node_, std::move(restore), protocol::ClusterAddresses(addresses_), history_);
+    if (!exactly_once()) {
+        client_core::ProducerConfig plain;
+        plain.client_id = config_.client_id;
+        plain.idempotent = true;
+        plain.acks = -1;  // all
+        plain_producer_ =
+            std::make_unique<client_core::Producer>(node_, std::move(plain), protocol::ClusterAddresses(addresses_), history_);
+    }
 }
 
 StreamThread::~StreamThread() = default;
@@ -119,7 +127,9 @@ client_core::TransactionalProducer& StreamThread::producer() {
 
 void StreamThread::run() {
     while (true) {
-        (void)producer();
+        if (exactly_once()) {
+            (void)producer();
+        }
         const std::vector<ConsumedRecord> records = consumer_->poll();
         restore_tasks();
         const std::uint64_t wiped = wipes_;
@@ -130,9 +140,11 @@ void StreamThread::run() {
             }
             if (!process(record)) {
                 unready.try_emplace(record.partition, record.offset);
-            } else if (dirty_ && sim::buggify("streams-task-corrupted") && node_.random().below(100) == 0) {
-                // Kafka's TaskCorruptedException (a send that failed, a changelog out of range): the
-                // transaction is aborted and every task closed dirty, in the middle of a poll's records.
+            } else if (dirty_ && exactly_once() && sim::buggify("streams-task-corrupted") &&
+                       node_.random().below(100) == 0) {
+                // Kafka's TaskCorruptedException under exactly_once (a send that failed, a changelog out of
+                // range): the transaction is aborted and every task closed dirty, in the middle of a poll's
+                // records.
                 close_all_dirty("task corrupted (buggify)");
             }
         }
@@ -156,10 +168,14 @@ bool StreamThread::process(const ConsumedRecord& record) {
     if (!found->second.restored) {
         return false;  // its task waits for another input's committed offset: read it again later
     }
-    client_core::TransactionalProducer& txn = producer();
-    if (!txn.in_transaction()) {
-        txn.begin_transaction();
-        ++transactions_;
+    if (exactly_once()) {
+        client_core::TransactionalProducer& txn = producer();
+        if (!txn.in_transaction()) {
+            txn.begin_transaction();
+            ++transactions_;
+            next_commit_ = sim::deadline_after(config_.commit_interval);
+        }
+    } else if (!dirty_) {
         next_commit_ = sim::deadline_after(config_.commit_interval);
     }
     dirty_ = true;
@@ -173,16 +189,26 @@ bool StreamThread::process(const ConsumedRecord& record) {
 }
 
 void StreamThread::send(const std::string& topic, std::optional<std::int32_t> partition, const Record& record) {
+    if (!exactly_once()) {
+        unacknowledged_.push_back(plain_producer_->send(topic, record.key, record.value, record.timestamp_ms, partition));
+        return;
+    }
     EOSIM_ASSERT_MSG(producer_ && producer_->in_transaction(), "a task wrote outside a transaction");
     // The outcome is the transaction's: a failed send makes the commit fail, and everything is redone.
     (void)producer_->send(client_core::TransactionalProducer::ProducerRecord{topic, partition, record.key, record.value,
                                                                             record.timestamp_ms});
 }
 
-bool StreamThread::commit() {
-    EOSIM_ASSERT(producer_ != nullptr);
+bool StreamThread::commit(const std::set<TaskId>* only) {
+    EOSIM_ASSERT(!exactly_once() || producer_ != nullptr);
     std::vector<protocol::OffsetCommitPartition> offsets;
     for (const auto& [id, active] : tasks_) {
+        if (only != nullptr && !only->contains(id)) {
+            continue;
+        }
+        if (config_.bugs.partial_commit && !offsets.empty()) {
+            break;  // streams-partial-commit: the other tasks' offsets stay out of the transaction
+        }
         for (const auto& [partition, record] : active.last_consumed) {
             // With the epoch of the record, as Kafka Streams commits (KIP-320).
             const auto time = active.partition_time.find(partition);
@@ -190,6 +216,9 @@ bool StreamThread::commit() {
                 partition, record.offset.value() + 1, record.leader_epoch.value(),
                 encode_partition_time(time != active.partition_time.end() ? time->second : -1)});
         }
+    }
+    if (!exactly_once()) {
+        return commit_at_least_once(offsets);
     }
     TxnResult result = TxnResult::ok;
     if (!offsets.empty()) {
@@ -207,6 +236,22 @@ bool StreamThread::commit() {
     return false;
 }
 
+bool StreamThread::commit_at_least_once(const std::vector<protocol::OffsetCommitPartition>& offsets) {
+    // Every write acknowledged first (Kafka's flush): the offsets never run ahead of the output.
+    bool written = true;
+    for (const sim::Future<client_core::SendOutcome>& send : std::exchange(unacknowledged_, {})) {
+        const sim::Result<client_core::SendOutcome> outcome = send.wait();
+        written = written && outcome && outcome->status == client_core::SendOutcome::Status::ok;
+    }
+    if (written && (offsets.empty() || consumer_->commit_sync(offsets) == client_core::CommitResult::ok)) {
+        dirty_ = false;
+        return true;
+    }
+    sim::trace("StreamsCommitFailed").detail("client", config_.client_id).detail("written", written);
+    close_all_dirty("the commit failed");
+    return false;
+}
+
 void StreamThread::close_all_dirty(const char* why) {
     sim::trace("StreamsTasksClosedDirty").detail("client", config_.client_id).detail("why", why).detail("tasks", tasks_.size());
     if (producer_ && producer_->in_transaction() && !producer_->fatal()) {
@@ -215,15 +260,18 @@ void StreamThread::close_all_dirty(const char* why) {
         }
     }
     dirty_ = false;
+    unacknowledged_.clear();  // at_least_once: what was sent stays sent
     ++wipes_;
     // Under exactly_once_v2 a dirty close wipes the task's state: what the aborted transaction wrote to the
-    // stores is gone from the changelog, so the store is restored from the changelog again.
+    // stores is gone from the changelog, so the store is restored from the changelog again. Under
+    // at_least_once nothing is wiped.
     for (auto& [id, active] : tasks_) {
         active.last_consumed.clear();
-        if (config_.kafka_7192) {
+        if (config_.bugs.kafka_7192 || !exactly_once()) {
             continue;  // KAFKA-7192: the state stays, uncommitted writes and all
         }
         active.partition_time.clear();
+        abandon_restore(active);
         active.task->close();
         active.task = make_task(id);
         active.restored = false;
@@ -243,6 +291,7 @@ void StreamThread::close_task(TaskId id, bool clean) {
         .detail("subtopology", id.subtopology)
         .detail("partition", id.partition)
         .detail("clean", clean);
+    abandon_restore(found->second);
     found->second.task->close();
     tasks_.erase(found);
 }
@@ -262,7 +311,13 @@ void StreamThread::assigned(const std::vector<TopicPartition>& partitions) {
 void StreamThread::revoked(const std::vector<TopicPartition>& partitions) {
     in_rebalance_ = true;
     // The transaction is shared by every task: it commits with all their offsets before any is given up.
-    const bool clean = !dirty_ || commit();
+    std::set<TaskId> revoked_tasks;
+    for (const TopicPartition& partition : partitions) {
+        if (const std::optional<TaskId> id = task_of(partition)) {
+            revoked_tasks.insert(*id);
+        }
+    }
+    const bool clean = !dirty_ || commit(config_.bugs.kafka_18943 ? &revoked_tasks : nullptr);
     for (const TopicPartition& partition : partitions) {
         if (const std::optional<TaskId> id = task_of(partition)) {
             close_task(*id, clean);
@@ -284,9 +339,18 @@ void StreamThread::lost(const std::vector<TopicPartition>& partitions) {
 }
 
 void StreamThread::restore_tasks() {
+    // Kafka restores between polls too (and since 3.x in a thread of its own): a long changelog never keeps
+    // the thread from polling past max.poll.interval.ms.
+    // One changelog at a time in the restore consumer: a restore under way goes on first.
+    const sim::Time deadline = sim::deadline_after(std::chrono::milliseconds(200));
     for (auto& [id, active] : tasks_) {
-        if (!active.restored && inputs_positioned(id)) {
-            restore(active);
+        if (active.restoring && active.restoring->end && !restore(active, deadline)) {
+            return;
+        }
+    }
+    for (auto& [id, active] : tasks_) {
+        if (!active.restored && inputs_positioned(id) && !restore(active, deadline)) {
+            return;
         }
     }
 }
@@ -314,41 +378,62 @@ Offset StreamThread::settled_end(const TopicPartition& changelog) {
     }
 }
 
-void StreamThread::restore(ActiveTask& active) {
+bool StreamThread::restore(ActiveTask& active, sim::Time deadline) {
     const TaskId id = active.task->id();
-    // Stream time from where the previous owner committed (Kafka's StreamTask initializes it from the
-    // committed offsets' metadata): a record late for it is late for this owner too.
-    for (const TopicPartition& partition : consumer_->assignment()) {
-        if (task_of(partition) != id) {
-            continue;
+    if (!active.restoring) {
+        // Stream time from where the previous owner committed (Kafka's StreamTask initializes it from the
+        // committed offsets' metadata): a record late for it is late for this owner too.
+        for (const TopicPartition& partition : consumer_->assignment()) {
+            if (task_of(partition) != id) {
+                continue;
+            }
+            if (const std::optional<std::int64_t> time = decode_partition_time(consumer_->committed_metadata(partition))) {
+                active.partition_time[partition] = *time;
+                active.task->initialize_stream_time(*time);
+            }
         }
-        if (const std::optional<std::int64_t> time = decode_partition_time(consumer_->committed_metadata(partition))) {
-            active.partition_time[partition] = *time;
-            active.task->initialize_stream_time(*time);
+        active.restoring.emplace();
+        for (const auto& [name, store] : active.task->stores()) {
+            if (store->logged()) {
+                active.restoring->stores.push_back(name);
+            }
         }
     }
-    for (const auto& [name, store] : active.task->stores()) {
-        if (!store->logged()) {
-            continue;
-        }
+    Restore& progress = *active.restoring;
+    while (progress.next < progress.stores.size()) {
+        const std::string& name = progress.stores[progress.next];
+        KeyValueStore& store = active.task->store(name);
         // Every committed change, from the changelog's start to its read_committed end.
         const TopicPartition changelog{changelog_topic(config_.application_id, name), id.partition};
-        restore_consumer_->assign(changelog, Offset(0));
-        sim::trace("StreamsStoreRestoring")
-            .detail("client", config_.client_id)
-            .detail("store", name)
-            .detail("partition", id.partition);
-        std::int64_t restored = 0;
-        // Where to stop: the last stable offset, once it is the high watermark. A transaction of the
-        // previous owner can be committed (its input offsets already applied, which is what let this task
-        // start) while its marker has yet to reach the changelog: below it, the last stable offset would stop
-        // the restore short of committed state. A zombie's open transaction is aborted within its timeout.
-        const Offset end = settled_end(changelog);
-        while (restore_consumer_->position(changelog) < end) {
+        if (!progress.end) {
+            restore_consumer_->assign(changelog, Offset(0));
+            sim::trace("StreamsStoreRestoring")
+                .detail("client", config_.client_id)
+                .detail("store", name)
+                .detail("partition", id.partition);
+            // Where to stop: the last stable offset, once it is the high watermark. A transaction of the
+            // previous owner can be committed (its input offsets already applied, which is what let this
+            // task start) while its marker has yet to reach the changelog: below it, the last stable offset
+            // would stop the restore short of committed state. A zombie's open transaction is aborted
+            // within its timeout.
+            progress.end = settled_end(changelog);
+        }
+        while (restore_consumer_->position(changelog) < *progress.end) {
+            if (sim::now() >= deadline) {
+                return false;  // the rest on the next turn, after a poll
+            }
             for (const ConsumedRecord& record : restore_consumer_->poll()) {
+                EOSIM_ASSERT_MSG(record.partition == changelog, "the restore consumer read another changelog");
                 EOSIM_ASSERT_MSG(record.record.key.has_value(), "a changelog record without a key");
-                store->restore(*record.record.key, record.record.value);
-                ++restored;
+                if (!config_.bugs.restore_skips_tail) {
+                    store.restore(*record.record.key, record.record.value);
+                    ++progress.restored;
+                    continue;
+                }
+                if (const std::optional<ConsumedRecord> previous = std::exchange(progress.held, record)) {
+                    store.restore(*previous->record.key, previous->record.value);
+                    ++progress.restored;
+                }
             }
         }
         restore_consumer_->unassign(changelog);
@@ -356,9 +441,20 @@ void StreamThread::restore(ActiveTask& active) {
             .detail("client", config_.client_id)
             .detail("store", name)
             .detail("partition", id.partition)
-            .detail("records", restored);
+            .detail("records", progress.restored);
+        progress = Restore{.stores = std::move(progress.stores), .next = progress.next + 1};
     }
+    active.restoring.reset();
     active.restored = true;
+    return true;
+}
+
+void StreamThread::abandon_restore(ActiveTask& active) {
+    if (active.restoring && active.restoring->end) {
+        const std::string& name = active.restoring->stores[active.restoring->next];
+        restore_consumer_->unassign(TopicPartition{changelog_topic(config_.application_id, name), active.task->id().partition});
+    }
+    active.restoring.reset();
 }
 
 std::vector<TaskId> StreamThread::running_tasks() const {
@@ -377,7 +473,7 @@ const StreamTask* StreamThread::task(TaskId id) const {
 }
 
 bool StreamThread::idle() const {
-    if (dirty_ || !consumer_->stable() || (producer_ && producer_->in_transaction())) {
+    if (dirty_ || !unacknowledged_.empty() || !consumer_->stable() || (producer_ && producer_->in_transaction())) {
         return false;
     }
     for (const auto& [id, active] : tasks_) {

@@ -11,6 +11,7 @@
 #include "client_core/consumer.h"
 #include "client_core/group_consumer.h"
 #include "client_core/history.h"
+#include "client_core/producer.h"
 #include "client_core/transactional_producer.h"
 #include "protocol/addresses.h"
 #include "sim/node.h"
@@ -21,8 +22,12 @@ namespace eosim::streams_core {
 
 // A stream thread's settings (Kafka's StreamsConfig, the part eosim uses).
 struct StreamsConfig {
+    // processing.guarantee.
+    enum class Guarantee : std::uint8_t { exactly_once_v2, at_least_once };
+
     std::string application_id;  // application.id: the group, and the prefix of internal topics
     std::string client_id;       // this thread's name, for its clients
+    Guarantee guarantee = Guarantee::exactly_once_v2;
     // exactly_once_v2: the thread's transactional id (`<application id>-<instance>-<thread>`).
     std::string transactional_id;
     sim::Duration commit_interval{std::chrono::milliseconds(100)};  // commit.interval.ms
@@ -30,18 +35,33 @@ struct StreamsConfig {
     sim::Duration rebalance_timeout{std::chrono::seconds(5)};
     sim::Duration heartbeat_interval{std::chrono::milliseconds(100)};
     sim::Duration transaction_timeout{std::chrono::seconds(5)};
-    // Bug switch kafka-7192 (docs/bug-switches.md): a dirty close keeps the task's local state, with what
-    // the aborted transaction wrote to it, instead of wiping and restoring it.
-    bool kafka_7192 = false;
+    // Bug switches (docs/bug-switches.md).
+    struct Bugs {
+        // kafka-7192: a dirty close keeps the task's local state, with what the aborted transaction wrote
+        // to it, instead of wiping and restoring it.
+        bool kafka_7192 = false;
+        // kafka-18943: partitions revoked, the thread commits the shared transaction with the offsets of
+        // the revoked tasks only, while the others' output goes with it.
+        bool kafka_18943 = false;
+        // streams-partial-commit: every transaction carries the offsets of one task only (the first).
+        bool partial_commit = false;
+        // restore-skips-tail: a restore leaves out the changelog's last record.
+        bool restore_skips_tail = false;
+    };
+    Bugs bugs;
 };
 
-// One stream thread with exactly_once_v2 (Kafka's StreamThread, TaskManager and StreamsProducer in one):
+// One stream thread (Kafka's StreamThread, TaskManager and StreamsProducer in one). With exactly_once_v2:
 // a group consumer of the topology's source topics hands it partitions; each partition number of a
 // sub-topology's topics is a task, restored from its changelogs before it processes anything. All its
 // tasks' output, changelog writes and input offsets go in one transaction of its producer, committed
 // every `commit_interval`, and before partitions are revoked. When a transaction cannot commit (a send
 // failed, the producer was fenced, the member lost its partitions), every task is closed dirty: its
 // state is wiped and restored from the changelog, and the consumer goes back to the committed offsets.
+// With at_least_once: an idempotent producer writes the output and changelogs as the tasks make them; a
+// commit waits until every write is acknowledged, then commits the input offsets (OffsetCommit). A failure
+// closes the tasks dirty without a wipe: the input since the last commit is processed again on top of
+// the state it already changed, and the output it already wrote stays (at least once).
 class StreamThread final : private RecordCollector {
 public:
     StreamThread(sim::Node& node, const Topology& topology, StreamsConfig config,
@@ -50,6 +70,7 @@ public:
     StreamThread& operator=(const StreamThread&) = delete;
     ~StreamThread() override;
 
+    [[nodiscard]] bool exactly_once() const { return config_.guarantee == StreamsConfig::Guarantee::exactly_once_v2; }
     // The thread's loop, forever (in a fiber of its node).
     void run();
 
@@ -62,9 +83,19 @@ public:
     [[nodiscard]] std::optional<protocol::Offset> position(const protocol::TopicPartition& partition) const;
 
 private:
+    // A restore under way, one store after the other, resumed on each turn of the loop so that the thread
+    // keeps polling (and so stays in the group) however long the changelogs are.
+    struct Restore {
+        std::vector<std::string> stores;            // the task's logged stores, in order
+        std::size_t next = 0;                       // the store being restored
+        std::optional<protocol::Offset> end;        // its changelog's end, once assigned and settled
+        std::int64_t restored = 0;                  // records applied to it so far
+        std::optional<client_core::ConsumedRecord> held;  // restore-skips-tail: the last record read
+    };
     struct ActiveTask {
         std::unique_ptr<StreamTask> task;
         bool restored = false;
+        std::optional<Restore> restoring;
         std::map<protocol::TopicPartition, client_core::ConsumedRecord> last_consumed;  // per input partition
         // Per input partition, the newest record time processed (Kafka's partition time): committed with its
         // offset, so that the next owner's stream time starts where this one's was.
@@ -80,18 +111,23 @@ private:
     void assigned(const std::vector<protocol::TopicPartition>& partitions);
     void revoked(const std::vector<protocol::TopicPartition>& partitions);
     void lost(const std::vector<protocol::TopicPartition>& partitions);
-    // Restores every task not restored yet from its changelogs, up to their read_committed end.
+    // Restores the tasks not restored yet from their changelogs, up to their read_committed end, for a
+    // turn of the loop at most.
     void restore_tasks();
-    void restore(ActiveTask& active);
+    // Goes on with `active`'s restore until `deadline`: true once it is restored.
+    bool restore(ActiveTask& active, sim::Time deadline);
+    // Drops a restore under way (the task is closed or wiped): its changelog leaves the restore consumer.
+    void abandon_restore(ActiveTask& active);
     // The changelog's end to restore to: its last stable offset once no transaction is open on it.
     protocol::Offset settled_end(const protocol::TopicPartition& changelog);
     // Runs `record` through its task: false when the task is not restored yet (the record must be read again).
     bool process(const client_core::ConsumedRecord& record);
     // Every input partition of task `id` the consumer owns has its committed position.
     [[nodiscard]] bool inputs_positioned(TaskId id) const;
-    // Commits the open transaction with every task's input offsets; false (and everything closed dirty)
-    // when it could not.
-    bool commit();
+    // Commits the open transaction with the input offsets of every task (of those in `only`, when given);
+    // false (and everything closed dirty) when it could not.
+    bool commit(const std::set<TaskId>* only = nullptr);
+    bool commit_at_least_once(const std::vector<protocol::OffsetCommitPartition>& offsets);
     // Aborts what is open, wipes every task's state (restored again before it processes), and goes back to
     // the committed offsets.
     void close_all_dirty(const char* why);
@@ -106,6 +142,9 @@ private:
     std::unique_ptr<client_core::GroupConsumer> consumer_;
     std::unique_ptr<client_core::Consumer> restore_consumer_;
     std::unique_ptr<client_core::TransactionalProducer> producer_;
+    // at_least_once: the producer, and the sends not yet acknowledged.
+    std::unique_ptr<client_core::Producer> plain_producer_;
+    std::vector<sim::Future<client_core::SendOutcome>> unacknowledged_;
     // Producers replaced: their sender fibers may still wake, so they live as long as the thread.
     std::vector<std::unique_ptr<client_core::TransactionalProducer>> retired_;
     std::int32_t transactions_ = 0;  // begun by every producer of this thread

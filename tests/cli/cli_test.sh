@@ -39,6 +39,7 @@ expect 0 "^eosim [0-9]" -- --version
 expect 0 "log-acks-all" -- list
 expect 0 "kip101-hw-truncation" -- list --bugs
 expect 0 "power-loss" -- list --faults
+expect 0 "fraud-window" -- list --apps
 expect 2 "unknown scenario 'nope'" -- run nope --seed 1
 expect 2 "bad seed range '9..1'" -- sweep log-acks-all --seeds 9..1
 expect 2 "bad seed range 'x'" -- sweep log-acks-all --seeds x

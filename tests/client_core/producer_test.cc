@@ -539,6 +539,35 @@ TEST(ProducerDeliveryTimeout, ARecordWaitingForAProducerIdFailsAtItsDeliveryTime
     EXPECT_EQ(attempts(cluster.script), (std::vector<Attempt>{{0, 0, 1, "v1"}}));
 }
 
+// Records that wait behind a slow batch (one in flight at most) past their delivery timeout fail before
+// they get a sequence, as Kafka expires batches in its accumulator: the producer goes on under the same
+// epoch, from the next sequence, without a gap to bump past.
+TEST(ProducerDeliveryTimeout, RecordsExpiredBeforeTheyAreBatchedTakeNoSequence) {
+    ScriptedCluster cluster(17);
+    cluster.script.on_produce = [&](const ProduceRequest& request, const Received&) {
+        Reply reply = cluster.script.append(request);
+        if (batch_of(request).base_sequence.value() == 0) {
+            reply.delay = 2500ms;
+        }
+        return reply;
+    };
+    ProducerConfig config = one_record_batches();
+    config.max_in_flight = 1;
+    config.delivery_timeout = 2s;
+    config.request_timeout = 5s;
+    Producer& producer = cluster.make_producer(config);
+    Sends sends;
+    sends.start(cluster, producer, 0, 3);
+    sends.start(cluster, producer, 3, 1, 3s);
+    ASSERT_TRUE(cluster.run_until([&] { return sends.done(); }));
+
+    EXPECT_EQ(completion_of(cluster.history, "v0").type, Type::ok);
+    EXPECT_EQ(completion_of(cluster.history, "v1").type, Type::fail);
+    EXPECT_EQ(completion_of(cluster.history, "v2").type, Type::fail);
+    EXPECT_EQ(completion_of(cluster.history, "v3").type, Type::ok);
+    EXPECT_EQ(attempts(cluster.script), (std::vector<Attempt>{{0, 0, 1, "v0"}, {0, 1, 1, "v3"}}));
+}
+
 // ---- Epoch bumps (KIP-360) -------------------------------------------------------------------------
 
 // Batches of two records at sequences 0, 2, 4. The first is acknowledged; the broker then answers

@@ -278,7 +278,9 @@ TEST_P(Weakness, IsObservedWithinTheSeedRangeAndNothingElseFails) {
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, Weakness,
                          ::testing::Values("log-acks-1", "log-unclean-election", "log-power-loss",
-                                           "txn-read-uncommitted", "ctp-at-least-once"),
+                                           "txn-read-uncommitted", "ctp-at-least-once", "word-count-alos",
+                                           "eos-echo-sum-alos", "eos-echo-sum-repartition-alos", "account-balance-alos",
+                                           "syslog-filter-alos", "fraud-window-alos"),
                          test_name);
 
 // "lost-write, inconsistent-offsets" -> {"lost-write", "inconsistent-offsets"}: names match exactly.
@@ -331,7 +333,7 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, BugSwitchCaught,
                                            "coordinator-forgets-markers", "kip447-no-generation-fence",
                                            "offset-fetch-ignores-pending", "kafka-17507", "kafka-17582",
                                            "pending-offsets-lost-on-failover", "coordinator-without-lease",
-                                           "kafka-7192"),
+                                           "kafka-7192", "streams-partial-commit", "restore-skips-tail"),
                          test_name);
 
 // ack-before-isr breaks an invariant the broker checks as it answers: caught at once, with no fault at
