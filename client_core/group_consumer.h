@@ -90,6 +90,10 @@ public:
     [[nodiscard]] std::string committed_metadata(const protocol::TopicPartition& partition) const;
     // The next offset poll() reads (nothing while the partition's start is not known yet).
     [[nodiscard]] std::optional<protocol::Offset> position(const protocol::TopicPartition& partition) const;
+    // The partition's end under the consumer's isolation level, asked of its leader now (Consumer::end_offset).
+    [[nodiscard]] std::optional<protocol::Offset> end_offset(const protocol::TopicPartition& partition) {
+        return consumer_.end_offset(partition);
+    }
     // Every assigned partition starts again at the group's committed offset (fetched on the next poll): what
     // an application does after it aborted a transaction, since the position is not rewound by the abort.
     void rewind_to_committed();

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -156,6 +157,72 @@ StreamExpectation fraud_window(const Partitions& attempts) {
     return expected;
 }
 
+// vip-join: per partition (a task reads clickstream-p and users-p), the records of both in timestamp
+// order, users first on a tie (the generator never makes one for a key); the users table as its rows came;
+// each click whose user's row says level=Platinum written as "<click> | <user row>".
+StreamExpectation vip_join(const Partitions& clicks, const Partitions& users) {
+    StreamExpectation expected;
+    auto& rows = expected.stores["users"];
+    auto& out = expected.outputs["vip_actions"];
+    std::set<std::int32_t> partitions;
+    for (const auto& [partition, records] : clicks) {
+        partitions.insert(partition);
+    }
+    for (const auto& [partition, records] : users) {
+        partitions.insert(partition);
+    }
+    for (const std::int32_t partition : partitions) {
+        std::map<std::string, std::string> table;  // the task's own part of the users table
+        struct Next {
+            int topic;  // 0: users, 1: clickstream
+            const StreamInputRecord* record;
+        };
+        // Kafka's PartitionGroup: of the two partitions' heads, the lower timestamp goes first (users on a
+        // tie); each partition's records in offset order.
+        static const std::vector<StreamInputRecord> none;
+        const auto records_of = [partition](const Partitions& topic) -> const std::vector<StreamInputRecord>& {
+            const auto found = topic.find(partition);
+            return found != topic.end() ? found->second : none;
+        };
+        const std::vector<StreamInputRecord>& user_rows = records_of(users);
+        const std::vector<StreamInputRecord>& click_rows = records_of(clicks);
+        std::vector<Next> merged;
+        std::size_t u = 0;
+        std::size_t c = 0;
+        while (u < user_rows.size() || c < click_rows.size()) {
+            if (c == click_rows.size() || (u < user_rows.size() && user_rows[u].timestamp <= click_rows[c].timestamp)) {
+                merged.push_back(Next{0, &user_rows[u++]});
+            } else {
+                merged.push_back(Next{1, &click_rows[c++]});
+            }
+        }
+        for (const Next& next : merged) {
+            const StreamInputRecord& record = *next.record;
+            if (!record.key) {
+                continue;
+            }
+            if (next.topic == 0) {
+                if (record.value) {
+                    table[*record.key] = *record.value;
+                } else {
+                    table.erase(*record.key);
+                }
+                continue;
+            }
+            if (!record.value) {
+                continue;
+            }
+            const auto row = table.find(*record.key);
+            const std::string joined = *record.value + " | " + (row != table.end() ? row->second : "null");
+            if (joined.ends_with(" level=Platinum")) {
+                out[*record.key].push_back(joined);
+            }
+        }
+        rows.insert(table.begin(), table.end());
+    }
+    return expected;
+}
+
 }  // namespace
 
 const std::vector<StreamAppInfo>& stream_apps() {
@@ -166,6 +233,7 @@ const std::vector<StreamAppInfo>& stream_apps() {
         {"account-balance", {"transactions"}, {"balances"}},
         {"syslog-filter", {"syslog"}, {"invalid-users"}},
         {"fraud-window", {"authorization_attempts"}, {"possible_fraud"}},
+        {"vip-join", {"clickstream", "users"}, {"vip_actions"}},
     };
     return apps;
 }
@@ -200,6 +268,9 @@ std::optional<StreamExpectation> run_stream_oracle(std::string_view app,
     }
     if (app == "fraud-window") {
         return fraud_window(input("authorization_attempts"));
+    }
+    if (app == "vip-join") {
+        return vip_join(input("clickstream"), input("users"));
     }
     return std::nullopt;
 }

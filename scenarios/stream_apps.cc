@@ -185,6 +185,50 @@ StreamInput authorization_attempt(sim::Random& random, int index, std::uint64_t 
                        .timestamp_ms = time};
 }
 
+// vip-join: `SELECT * FROM clickstream c LEFT JOIN users u ON c.userid = u.user_id WHERE u.level =
+// 'Platinum'` into vip_actions: each click joined with its user's row in the users table (co-partitioned by
+// user id), kept when the user is Platinum. A join races the table's updates; the generator makes the
+// answer one (docs/apps.md): its users first, then clicks, and now and then a change of a user's level,
+// each row a barrier, every record stamped in the order it is written. With one producer (the vip-join
+// scenarios), each partition's timestamps rise with its offsets and a row is written before every click
+// stamped after it, so processing in timestamp order, which the stream threads do, has one answer.
+Topology vip_join() {
+    StreamsBuilder builder("vip-join");
+    const streams_core::KTable users = builder.table("users", "users");
+    builder.stream({"clickstream"})
+        .left_join(users,
+                   [](const std::string& click, const streams_core::Value& user) -> streams_core::Value {
+                       return click + " | " + user.value_or("null");
+                   })
+        .filter([](const Record& record) { return record.value && record.value->ends_with(" level=Platinum"); })
+        .to("vip_actions");
+    return builder.topology();
+}
+
+constexpr std::uint64_t vip_users_per_producer = 12;
+
+StreamInput vip_join_record(sim::Random& random, int index, std::uint64_t n) {
+    static const char* const levels[] = {"Platinum", "Gold", "Silver"};
+    const auto user = [index](std::uint64_t k) { return fmt::format("u{}-{}", index, k); };
+    const auto level_row = [&](std::uint64_t k) {
+        return StreamInput{.key = user(k),
+                           .value = fmt::format("p{}-{} level={}", index, n, levels[random.below(std::size(levels))]),
+                           .topic = "users",
+                           .timestamp_ms = event_time(n),
+                           .barrier = true};
+    };
+    if (n < vip_users_per_producer) {
+        return level_row(n);  // the users first
+    }
+    if (random.below(25) == 0) {
+        return level_row(random.below(vip_users_per_producer));  // a change of level
+    }
+    return StreamInput{.key = user(random.below(vip_users_per_producer)),
+                       .value = fmt::format("p{}-{} page=/p{}", index, n, random.below(40)),
+                       .topic = "clickstream",
+                       .timestamp_ms = event_time(n)};
+}
+
 }  // namespace
 
 const std::vector<StreamApp>& stream_apps() {
@@ -204,6 +248,10 @@ const std::vector<StreamApp>& stream_apps() {
          "authorization attempts counted per card in 5 s tumbling windows (2 s grace, late ones dropped); windows "
          "above 3 attempts written to possible_fraud",
          {"authorization_attempts"}, {"possible_fraud"}, fraud_window, authorization_attempt},
+        {"vip-join",
+         "clicks joined with their user's row of the users table (a left join), kept for Platinum users, into "
+         "vip_actions",
+         {"clickstream", "users"}, {"vip_actions"}, vip_join, vip_join_record},
     };
     return apps;
 }

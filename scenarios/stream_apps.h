@@ -14,12 +14,15 @@
 namespace eosim::scenarios {
 
 // One input record a generator made: to `topic` (empty: the application's first input), stamped
-// `timestamp_ms` (none: the producer's clock).
+// `timestamp_ms` (none: the producer's clock). A barrier is sent once every earlier send of its producer
+// completed, and the producer's next send waits until it completed: what was sent before it is written
+// before it, and what comes after, after it.
 struct StreamInput {
     std::optional<std::string> key;
     std::string value;
     std::string topic;
     std::optional<std::int64_t> timestamp_ms;
+    bool barrier = false;
 };
 
 // A built-in stream application (docs/streams.md): its topology, the topics it reads and writes, and the

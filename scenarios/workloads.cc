@@ -120,20 +120,33 @@ void ProducerWorkload::send_loop(sim::Node& node, const Spec& spec, int index, s
         }
         std::optional<std::int64_t> timestamp_ms;
         std::string input_topic;
+        bool barrier = false;
         if (!workload.stream_app.empty()) {
             StreamInput input = find_stream_app(workload.stream_app)->generate(node.random(), index, n);
             key = std::move(input.key);
             value = std::move(input.value);
             timestamp_ms = input.timestamp_ms;
             input_topic = std::move(input.topic);
+            barrier = input.barrier;
         }
+        const auto drain = [this] {
+            while (producer_.pending() > 0) {
+                sim::sleep(std::chrono::milliseconds(5));
+            }
+        };
         const protocol::TopicDescription& topic = input_topic.empty() ? pick_topic(node, spec) : topic_named(spec, input_topic);
         if (workload.tombstone_percent > 0 && compacted(spec, topic) &&
             node.random().below(100) < static_cast<std::uint64_t>(workload.tombstone_percent)) {
             (void)producer_.send(topic.name, std::move(key), std::nullopt);  // delete the key
             continue;
         }
+        if (barrier) {
+            drain();
+        }
         (void)producer_.send(topic.name, std::move(key), std::move(value), timestamp_ms);
+        if (barrier) {
+            drain();
+        }
     }
 }
 

@@ -135,19 +135,18 @@ void StreamThread::run() {
         const std::uint64_t wiped = wipes_;
         std::map<TopicPartition, Offset> unready;  // the first record of each partition whose task is restoring
         for (const ConsumedRecord& record : records) {
-            if (wipes_ != wiped) {
-                break;  // the tasks were closed dirty: the rest is read again from the committed offsets
+            const std::optional<TaskId> id = task_of(record.partition);
+            const auto found = id ? tasks_.find(*id) : tasks_.end();
+            if (found == tasks_.end()) {
+                continue;  // a partition the thread no longer owns (revoked or lost during this poll)
             }
-            if (!process(record)) {
-                unready.try_emplace(record.partition, record.offset);
-            } else if (dirty_ && exactly_once() && sim::buggify("streams-task-corrupted") &&
-                       node_.random().below(100) == 0) {
-                // Kafka's TaskCorruptedException under exactly_once (a send that failed, a changelog out of
-                // range): the transaction is aborted and every task closed dirty, in the middle of a poll's
-                // records.
-                close_all_dirty("task corrupted (buggify)");
+            if (!found->second.restored) {
+                unready.try_emplace(record.partition, record.offset);  // read again once the task is restored
+                continue;
             }
+            found->second.queues[record.partition].push_back(Buffered{record, sim::now()});
         }
+        process_queued();
         for (const auto& [partition, offset] : unready) {
             if (wipes_ == wiped && consumer_->assignment().contains(partition)) {
                 consumer_->seek(partition, offset);  // read again once the task is restored
@@ -186,6 +185,72 @@ bool StreamThread::process(const ConsumedRecord& record) {
     std::int64_t& time = active.partition_time.try_emplace(record.partition, -1).first->second;
     time = std::max(time, record.record.timestamp_ms);
     return true;
+}
+
+void StreamThread::process_queued() {
+    const std::uint64_t wiped = wipes_;
+    for (auto& [id, active] : tasks_) {
+        while (active.restored) {
+            const std::optional<TopicPartition> next = next_partition(id, active);
+            if (!next || wipes_ != wiped) {
+                break;
+            }
+            std::deque<Buffered>& queue = active.queues.at(*next);
+            const ConsumedRecord record = std::move(queue.front().record);
+            queue.pop_front();
+            (void)process(record);
+            if (dirty_ && exactly_once() && sim::buggify("streams-task-corrupted") && node_.random().below(100) == 0) {
+                // Kafka's TaskCorruptedException under exactly_once (a send that failed, a changelog out of
+                // range): the transaction is aborted and every task closed dirty, in the middle of a poll's
+                // records.
+                close_all_dirty("task corrupted (buggify)");
+            }
+            if (wipes_ != wiped) {
+                return;  // the tasks were closed dirty: the rest is read again from the committed offsets
+            }
+        }
+    }
+}
+
+std::optional<TopicPartition> StreamThread::next_partition(TaskId id, ActiveTask& active) {
+    std::optional<TopicPartition> best;
+    for (const auto& [partition, queue] : active.queues) {
+        if (!queue.empty() && (!best || queue.front().record.record.timestamp_ms <
+                                            active.queues.at(*best).front().record.record.timestamp_ms)) {
+            best = partition;
+        }
+    }
+    if (!best) {
+        return std::nullopt;
+    }
+    const sim::Time polled = active.queues.at(*best).front().polled;
+    for (const TopicPartition& partition : consumer_->assignment()) {
+        if (task_of(partition) != id || partition == *best) {
+            continue;
+        }
+        const auto queue = active.queues.find(partition);
+        if (queue != active.queues.end() && !queue->second.empty()) {
+            continue;
+        }
+        // Nothing queued: the partition must be known to hold nothing more, by an answer asked after the
+        // record was polled (KIP-695's lag, fresh): what was written before the record is then fetched
+        // first. eosim waits as long as that takes (max.task.idle.ms unbounded).
+        const auto known = active.caught_up.find(partition);
+        if (known != active.caught_up.end() && known->second >= polled) {
+            continue;
+        }
+        const sim::Time asked = sim::now();
+        const std::optional<Offset> end = consumer_->end_offset(partition);
+        const std::optional<Offset> position = consumer_->position(partition);
+        if (!end || !position || *position < *end) {
+            return std::nullopt;  // records are on their way, or the leader did not answer: poll first
+        }
+        if (!tasks_.contains(id)) {
+            return std::nullopt;
+        }
+        active.caught_up[partition] = asked;
+    }
+    return best;
 }
 
 void StreamThread::send(const std::string& topic, std::optional<std::int32_t> partition, const Record& record) {
@@ -267,6 +332,8 @@ void StreamThread::close_all_dirty(const char* why) {
     // at_least_once nothing is wiped.
     for (auto& [id, active] : tasks_) {
         active.last_consumed.clear();
+        active.queues.clear();
+        active.caught_up.clear();
         if (config_.bugs.kafka_7192 || !exactly_once()) {
             continue;  // KAFKA-7192: the state stays, uncommitted writes and all
         }
@@ -480,6 +547,11 @@ bool StreamThread::idle() const {
         if (!active.restored) {
             return false;
         }
+        for (const auto& [partition, queue] : active.queues) {
+            if (!queue.empty()) {
+                return false;
+            }
+        }
     }
     return true;
 }
@@ -488,6 +560,12 @@ std::optional<Offset> StreamThread::position(const TopicPartition& partition) co
     const std::optional<TaskId> id = task_of(partition);
     if (!id || task(*id) == nullptr) {
         return std::nullopt;
+    }
+    // The next record to process: the first queued one, else the consumer's.
+    const ActiveTask& active = tasks_.at(*id);
+    const auto queue = active.queues.find(partition);
+    if (queue != active.queues.end() && !queue->second.empty()) {
+        return queue->second.front().record.offset;
     }
     return consumer_->position(partition);
 }

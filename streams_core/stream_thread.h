@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -92,10 +93,19 @@ private:
         std::int64_t restored = 0;                  // records applied to it so far
         std::optional<client_core::ConsumedRecord> held;  // restore-skips-tail: the last record read
     };
+    // A polled record waiting in its task's queue, and when it was polled.
+    struct Buffered {
+        client_core::ConsumedRecord record;
+        sim::Time polled{};
+    };
     struct ActiveTask {
         std::unique_ptr<StreamTask> task;
         bool restored = false;
         std::optional<Restore> restoring;
+        // Per input partition, the records polled and not processed yet (Kafka's RecordQueue), and when an
+        // empty one was last found caught up: the time a ListOffsets that showed it at its end was sent.
+        std::map<protocol::TopicPartition, std::deque<Buffered>> queues;
+        std::map<protocol::TopicPartition, sim::Time> caught_up;
         std::map<protocol::TopicPartition, client_core::ConsumedRecord> last_consumed;  // per input partition
         // Per input partition, the newest record time processed (Kafka's partition time): committed with its
         // offset, so that the next owner's stream time starts where this one's was.
@@ -122,6 +132,13 @@ private:
     protocol::Offset settled_end(const protocol::TopicPartition& changelog);
     // Runs `record` through its task: false when the task is not restored yet (the record must be read again).
     bool process(const client_core::ConsumedRecord& record);
+    // Processes what the tasks' queues hold, each task's records in timestamp order across its partitions
+    // (Kafka's PartitionGroup): the record with the lowest timestamp at the head of a queue goes first,
+    // once every other input partition of the task has a record queued or is known to hold none older.
+    void process_queued();
+    // The next record of `active` to process, when its turn has come (an empty input partition is asked
+    // for its end first).
+    std::optional<protocol::TopicPartition> next_partition(TaskId id, ActiveTask& active);
     // Every input partition of task `id` the consumer owns has its committed position.
     [[nodiscard]] bool inputs_positioned(TaskId id) const;
     // Commits the open transaction with the input offsets of every task (of those in `only`, when given);

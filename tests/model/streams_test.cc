@@ -172,6 +172,22 @@ TEST(StreamOracle, EchoSumAccountBalanceAndSyslogFilter) {
                   {"host-1", {"p0-0 host-1 sshd[1]: Invalid user admin from 10.0.0.1"}}}));
 }
 
+TEST(StreamOracle, VipJoinMergesEachTasksPartitionsByTimestampAndKeepsPlatinumClicks) {
+    std::map<std::string, std::map<std::int32_t, std::vector<StreamInputRecord>>> inputs;
+    inputs["users"][0] = {{"u1", "p0-0 level=Gold", 0}, {"u2", "p0-1 level=Platinum", 1}, {"u1", "p0-5 level=Platinum", 5}};
+    // The click at 3 comes before u1 turned Platinum at 5; the one at 6 after; u3 has no row.
+    inputs["clickstream"][0] = {{"u1", "p0-3 page=/a", 3}, {"u2", "p0-4 page=/b", 4}, {"u1", "p0-6 page=/c", 6},
+                                {"u3", "p0-7 page=/d", 7}};
+    inputs["clickstream"][1] = {{"u1", "p0-2 page=/e", 2}};  // another task: no users row there
+    const auto expected = run_stream_oracle("vip-join", inputs);
+    ASSERT_TRUE(expected.has_value());
+    EXPECT_EQ(expected->outputs.at("vip_actions"),
+              (std::map<std::string, std::vector<std::optional<std::string>>>{
+                  {"u1", {"p0-6 page=/c | p0-5 level=Platinum"}}, {"u2", {"p0-4 page=/b | p0-1 level=Platinum"}}}));
+    EXPECT_EQ(expected->stores.at("users"),
+              (std::map<std::string, std::string>{{"u1", "p0-5 level=Platinum"}, {"u2", "p0-1 level=Platinum"}}));
+}
+
 // eos-echo-sum-repartition over data-0 = (k1, 7), (k1, 3), (k2, 6): `sums` is judged as a table.
 HistoryBuilder repartition_history(std::vector<Record> sums) {
     HistoryBuilder builder;

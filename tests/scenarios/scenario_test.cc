@@ -87,7 +87,7 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, MustPass,
                                            "txn-coordinator-failover", "ctp-eos", "group-rebalance",
                                            "ctp-stale-coordinator", "word-count-eos", "eos-echo-sum-eos",
                                            "eos-echo-sum-repartition-eos", "account-balance-eos",
-                                           "syslog-filter-eos", "fraud-window-eos"),
+                                           "syslog-filter-eos", "fraud-window-eos", "vip-join-eos"),
                          test_name);
 
 // Seeds that once failed a must-pass scenario, each for a defect since fixed:
@@ -280,7 +280,7 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, Weakness,
                          ::testing::Values("log-acks-1", "log-unclean-election", "log-power-loss",
                                            "txn-read-uncommitted", "ctp-at-least-once", "word-count-alos",
                                            "eos-echo-sum-alos", "eos-echo-sum-repartition-alos", "account-balance-alos",
-                                           "syslog-filter-alos", "fraud-window-alos"),
+                                           "syslog-filter-alos", "fraud-window-alos", "vip-join-alos"),
                          test_name);
 
 // "lost-write, inconsistent-offsets" -> {"lost-write", "inconsistent-offsets"}: names match exactly.
