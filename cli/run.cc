@@ -1,12 +1,19 @@
+#include <algorithm>
 #include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
 #include <fstream>
 #include <string>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/commands.h"
 #include "cli/report.h"
 #include "scenarios/spec.h"
+#include "scenarios/stream_apps.h"
+#include "scenarios/stream_io.h"
 #include "sim/determinism.h"
 
 namespace eosim::cli {
@@ -21,7 +28,69 @@ struct RunOptions {
     std::string history_path;
     bool check_determinism = false;
     bool verbose = false;
+    std::vector<std::string> inputs;  // TOPIC=FILE
+    std::vector<std::string> dumps;   // TOPIC=FILE
 };
+
+// "TOPIC=FILE" -> (TOPIC, FILE).
+std::pair<std::string, std::string> topic_and_file(const std::string& option, const std::string& text) {
+    const std::size_t equals = text.find('=');
+    if (equals == std::string::npos || equals == 0 || equals + 1 == text.size()) {
+        throw UsageError(fmt::format("{} wants TOPIC=FILE, got '{}'", option, text));
+    }
+    return {text.substr(0, equals), text.substr(equals + 1)};
+}
+
+const protocol::TopicDescription& spec_topic(const scenarios::Spec& spec, const std::string& option,
+                                             const std::string& topic) {
+    const auto found = std::find_if(spec.topics.begin(), spec.topics.end(),
+                                    [&topic](const protocol::TopicDescription& t) { return t.name == topic; });
+    if (found == spec.topics.end()) {
+        std::vector<std::string> names;
+        for (const protocol::TopicDescription& t : spec.topics) {
+            names.push_back(t.name);
+        }
+        throw UsageError(fmt::format("{}: scenario {} has no topic '{}' (its topics: {})", option, spec.name, topic,
+                                     fmt::join(names, ", ")));
+    }
+    return *found;
+}
+
+// The --input files, read and checked against the scenario's stream application, merged in sending order.
+std::vector<scenarios::InputRecord> read_inputs(const scenarios::Spec& spec, const std::vector<std::string>& inputs) {
+    if (inputs.empty()) {
+        return {};
+    }
+    const scenarios::StreamApp* app = scenarios::find_stream_app(spec.workload.stream_app);
+    if (app == nullptr) {
+        throw UsageError(fmt::format("--input: scenario {} runs no stream application", spec.name));
+    }
+    std::vector<std::vector<scenarios::InputRecord>> files;
+    for (const std::string& text : inputs) {
+        const auto [topic, path] = topic_and_file("--input", text);
+        if (std::find(app->inputs.begin(), app->inputs.end(), topic) == app->inputs.end()) {
+            throw UsageError(fmt::format("--input: '{}' is not an input topic of {} (its inputs: {})", topic, app->name,
+                                         fmt::join(app->inputs, ", ")));
+        }
+        const protocol::TopicDescription& described = spec_topic(spec, "--input", topic);
+        std::ifstream in(path);
+        if (!in) {
+            throw UsageError(fmt::format("{}: cannot read", path));
+        }
+        try {
+            files.push_back(scenarios::read_input(topic, in, path));
+        } catch (const scenarios::InputError& error) {
+            throw UsageError(error.what());
+        }
+        for (const scenarios::InputRecord& record : files.back()) {
+            if (record.partition && *record.partition >= described.partitions) {
+                throw UsageError(fmt::format("{}: partition {} of '{}', which has {}", path, *record.partition, topic,
+                                             described.partitions));
+            }
+        }
+    }
+    return scenarios::merge_inputs(files);
+}
 
 std::ofstream open_output(const std::string& path) {
     std::ofstream out(path);
@@ -38,10 +107,19 @@ int run_command(const RunOptions& options) {
     run_options.seed = options.seed;
     run_options.bug = options.bug;
     run_options.spec_path = options.spec_path;
+    run_options.input = read_inputs(spec, options.inputs);
+    std::vector<std::unique_ptr<std::ofstream>> dump_files;
+    for (const std::string& text : options.dumps) {
+        const auto [topic, path] = topic_and_file("--dump", text);
+        (void)spec_topic(spec, "--dump", topic);
+        dump_files.push_back(std::make_unique<std::ofstream>(open_output(path)));
+        run_options.dumps.emplace_back(topic, dump_files.back().get());
+    }
     if (options.check_determinism) {
         const sim::DeterminismCheck check = sim::check_determinism([&](std::ostream* trace) {
             scenarios::RunOptions once = run_options;
             once.trace = trace;
+            once.dumps.clear();
             return scenarios::run(spec, once).fingerprint;
         });
         if (!check.deterministic) {
@@ -87,6 +165,11 @@ Command add_run(CLI::App& app) {
     run->add_option("--trace", options->trace_path, "Write every trace event to FILE as JSON lines");
     run->add_option("--history", options->history_path, "Write the run's history to FILE (docs/history-format.md)");
     run->add_flag("--check-determinism", options->check_determinism, "Run twice and compare fingerprints first");
+    run->add_option("--input", options->inputs,
+                    "Feed the JSON-lines records of FILE to the stream application's input TOPIC instead of its "
+                    "generator (TOPIC=FILE, repeatable; docs/apps.md)");
+    run->add_option("--dump", options->dumps,
+                    "Write TOPIC's committed records to FILE as JSON lines after the run (TOPIC=FILE, repeatable)");
     run->add_flag("-v,--verbose", options->verbose, "Print the parameters drawn from the seed and the fault plan");
     return Command{run, [options] { return run_command(*options); }};
 }

@@ -107,10 +107,9 @@ std::vector<std::string> row_differences(const std::map<std::string, std::string
     return wrong;
 }
 
-// The records of `replica` a read_committed consumer returns, in offset order: those of plain batches, and
-// those of transactions whose marker is a COMMIT, below the high watermark. Nothing when the replica has
-// no batch headers, or a marker without its type.
-std::optional<std::vector<const Record*>> committed_records(const ReplicaState& replica) {
+}  // namespace
+
+std::optional<std::vector<const Record*>> read_committed_records(const ReplicaState& replica) {
     if (replica.batches.empty() && !replica.records.empty()) {
         return std::nullopt;
     }
@@ -146,6 +145,8 @@ std::optional<std::vector<const Record*>> committed_records(const ReplicaState& 
     return records;
 }
 
+namespace {
+
 // Every partition of `topic` (`<topic>-<n>`) folded from its committed replica: the last committed value per
 // key, a tombstone deleting it. Nothing when the history holds no replica of it or cannot tell commits.
 std::optional<std::map<std::string, std::string>> fold_changelog(const History& history, const std::string& topic) {
@@ -164,7 +165,7 @@ std::optional<std::map<std::string, std::string>> fold_changelog(const History& 
         if (replica == nullptr) {
             return std::nullopt;
         }
-        const std::optional<std::vector<const Record*>> records = committed_records(*replica);
+        const std::optional<std::vector<const Record*>> records = read_committed_records(*replica);
         if (!records) {
             return std::nullopt;
         }

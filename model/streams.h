@@ -55,6 +55,11 @@ struct StreamAppInfo {
 std::vector<Anomaly> check_stream_output(const History& history);
 std::vector<Anomaly> check_stream_state(const History& history);
 
+// The records of `replica` a read_committed consumer returns, in offset order: those of plain batches, and
+// those of transactions whose marker is a COMMIT, below the high watermark. Nothing when the replica has
+// no batch headers, or a marker without its type.
+[[nodiscard]] std::optional<std::vector<const Record*>> read_committed_records(const ReplicaState& replica);
+
 // `history` without the operations and replicas of the partitions a `stream-final` line names as the
 // application's own (its `partitions`): what the checkers of value-unique logs read.
 [[nodiscard]] History without_stream_partitions(const History& history);

@@ -79,7 +79,7 @@ bool ClusterHealth::incarnation_registered(const std::string& broker) {
 bool ClusterHealth::quiescent() const {
     for (sim::Node* producer : nodes_.producers) {
         const auto& workload = producer->state<ProducerWorkload>();
-        if (workload.pending() > 0 || workload.probes_left() > 0) {
+        if (workload.pending() > 0 || workload.probes_left() > 0 || workload.input_left() > 0) {
             return false;
         }
     }

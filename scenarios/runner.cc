@@ -214,7 +214,10 @@ void Run::build_clients() {
         config.max_in_flight = spec_.workload.max_in_flight;
         config.delivery_timeout = std::chrono::milliseconds(spec_.workload.delivery_timeout_ms);
         nodes_.producers.push_back(&simulation_.add_node(config.client_id, [this, config, i, stop_at](sim::Node& n) {
-            return std::make_unique<ProducerWorkload>(n, config, addresses_, history_, spec_, i, stop_at);
+            static const std::vector<InputRecord> nothing;
+            const std::vector<InputRecord>* input =
+                options_.input.empty() ? nullptr : (i == 1 ? &options_.input : &nothing);
+            return std::make_unique<ProducerWorkload>(n, config, addresses_, history_, spec_, i, stop_at, input);
         }));
     }
     for (std::int32_t i = 1; i <= spec_.workload.consumers + spec_.workload.read_committed_consumers; ++i) {
@@ -458,7 +461,9 @@ void Run::heal() {
     sim::sleep(std::chrono::milliseconds(spec_.workload.probe_idle_ms));
     await_healthy_stretch();
     for (sim::Node* producer : nodes_.producers) {
-        producer->state<ProducerWorkload>().probe();
+        if (options_.input.empty()) {
+            producer->state<ProducerWorkload>().probe();  // none with --input: the output is the input's only
+        }
     }
     for (sim::Node* writer : nodes_.txn_writers) {
         if (!writer->state<TxnWriterWorkload>().standby()) {
@@ -579,8 +584,10 @@ model::History Run::history(bool stuck) {
         for (std::int32_t p = 0; p < topic.partitions && keyed; ++p) {
             options.keyed_partitions.insert(protocol::TopicPartition{topic.name, p}.name());
         }
-        const bool input = stream_app_ != nullptr && std::find(stream_app_->inputs.begin(), stream_app_->inputs.end(),
-                                                               topic.name) != stream_app_->inputs.end();
+        const bool input = (stream_app_ != nullptr && std::find(stream_app_->inputs.begin(), stream_app_->inputs.end(),
+                                                                topic.name) != stream_app_->inputs.end()) ||
+                           std::any_of(options_.dumps.begin(), options_.dumps.end(),
+                                       [&topic](const auto& dump) { return dump.first == topic.name; });
         for (std::int32_t p = 0; p < topic.partitions && input; ++p) {
             options.timestamped_partitions.insert(protocol::TopicPartition{topic.name, p}.name());
         }
@@ -715,6 +722,12 @@ void Run::check(RunResult& result, const sim::RunOutcome& outcome) {
     const model::History history = this->history(stuck);
     if (options_.history != nullptr) {
         model::write_history(*options_.history, history);
+    }
+    for (const auto& [topic, out] : options_.dumps) {
+        const auto described = std::find_if(spec_.topics.begin(), spec_.topics.end(),
+                                             [&topic](const protocol::TopicDescription& t) { return t.name == topic; });
+        EOSIM_ASSERT_MSG(described != spec_.topics.end(), "a dumped topic the spec lacks: " + topic);
+        write_dump(history, topic, described->partitions, *out);
     }
     classify(result, model::check(history));
     for (const auto& [group, count] : model::count_redeliveries(history)) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "scenarios/spec.h"
+#include "scenarios/stream_io.h"
 
 namespace eosim::scenarios {
 
@@ -19,6 +20,12 @@ struct RunOptions {
     std::string spec_path;                // when the spec came from --spec (for the reproduce command)
     std::ostream* trace = nullptr;        // every trace event as a JSON line
     std::ostream* history = nullptr;      // the history (docs/history-format.md)
+    // --input: the records the first producer sends to the stream application's inputs, in this order,
+    // each acknowledged before the next, instead of the generator's (the other producers send nothing, and
+    // no probe follows the healing). Empty: the generator.
+    std::vector<InputRecord> input;
+    // --dump: each topic's committed records, written as JSON lines after the run (docs/apps.md).
+    std::vector<std::pair<std::string, std::ostream*>> dumps;
 };
 
 enum class RunStatus : std::uint8_t { pass, fail, error };

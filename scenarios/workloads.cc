@@ -60,9 +60,21 @@ std::vector<TopicPartition> all_partitions(const Spec& spec) {
 
 ProducerWorkload::ProducerWorkload(sim::Node& node, client_core::ProducerConfig config,
                                    const broker_core::ClusterAddresses& addresses, HistoryRecorder& history,
-                                   const Spec& spec, int index, sim::Time stop_at)
+                                   const Spec& spec, int index, sim::Time stop_at, const std::vector<InputRecord>* input)
     : node_(node), spec_(spec), index_(index), producer_(node, std::move(config), addresses, history) {
+    if (input != nullptr) {
+        input_left_ = input->size();
+        node.spawn("workload", [this, input] { send_input(*input); });
+        return;
+    }
     node.spawn("workload", [this, &node, &spec, index, stop_at] { send_loop(node, spec, index, stop_at); });
+}
+
+void ProducerWorkload::send_input(const std::vector<InputRecord>& input) {
+    for (const InputRecord& record : input) {
+        (void)producer_.send(record.topic, record.key, record.value, record.timestamp_ms, record.partition).wait();
+        --input_left_;
+    }
 }
 
 void ProducerWorkload::probe() {

@@ -13,6 +13,7 @@
 #include "client_core/producer.h"
 #include "client_core/transactional_producer.h"
 #include "scenarios/spec.h"
+#include "scenarios/stream_io.h"
 #include "sim/node.h"
 
 // The client workloads of a run: each is the state of one client node (a sim::NodeState), built by the
@@ -27,8 +28,10 @@ class ProducerWorkload final : public sim::NodeState {
 public:
     ProducerWorkload(sim::Node& node, client_core::ProducerConfig config,
                      const broker_core::ClusterAddresses& addresses, client_core::HistoryRecorder& history,
-                     const Spec& spec, int index, sim::Time stop_at);
+                     const Spec& spec, int index, sim::Time stop_at, const std::vector<InputRecord>* input = nullptr);
     [[nodiscard]] std::size_t pending() const { return producer_.pending(); }
+    // --input records not sent yet.
+    [[nodiscard]] std::size_t input_left() const { return input_left_; }
     // Starts the probe sends (the cluster has healed).
     void probe();
     // Probe sends not yet acknowledged.
@@ -36,6 +39,8 @@ public:
 
 private:
     void send_loop(sim::Node& node, const Spec& spec, int index, sim::Time stop_at);
+    // Sends `input` in order, each record once every earlier one completed; after the chaos phase too.
+    void send_input(const std::vector<InputRecord>& input);
     void probe_loop();
 
     sim::Node& node_;
@@ -43,6 +48,7 @@ private:
     int index_;
     client_core::Producer producer_;
     std::int32_t probes_left_ = 0;
+    std::size_t input_left_ = 0;
 };
 
 // A transactional writer: one instance of the transactional id "txn-<index>". Until `stop_at` it runs

@@ -54,6 +54,19 @@ expect 2 "name a scenario" -- sweep --seeds 1..2
 expect 2 "cannot write" -- sweep log-acks-all --seeds 1..1 --out "$work/no/such/dir/out.jsonl"
 expect 0 "tiny seeds 1..2: 2 runs, 2 passed" -- sweep --spec "$work/tiny.toml" --seeds 1..2
 expect 1 "weakness NOT observed: tiny-weak" -- sweep --spec "$work/weak.toml" --seeds 1..2
+printf '{"key":"acct-1","value":"t1 100"}\n{"key":"acct-1","value":"t2 -30"}\n' >"$work/amounts.jsonl"
+printf '{"key":"acct-1","value":"t1 100"}\n{"key":"acct-1"}\n' >"$work/no-value.jsonl"
+expect 2 "no-value.jsonl:2: missing \"value\"" -- run account-balance-eos --seed 1 --input "transactions=$work/no-value.jsonl"
+expect 2 "not an input topic of account-balance" -- run account-balance-eos --seed 1 --input "balances=$work/amounts.jsonl"
+expect 2 "runs no stream application" -- run log-acks-all --seed 1 --input "orders=$work/amounts.jsonl"
+expect 2 "wants TOPIC=FILE" -- run account-balance-eos --seed 1 --input "$work/amounts.jsonl"
+expect 2 "has no topic 'nope'" -- run account-balance-eos --seed 1 --dump "nope=$work/out.jsonl"
+expect 0 "pass" -- run account-balance-eos --seed 1 --input "transactions=$work/amounts.jsonl" --dump "balances=$work/balances.jsonl"
+if [ "$(grep -c '"key":"acct-1"' "$work/balances.jsonl")" -ne 2 ]; then
+  echo "FAIL: --dump balances: expected 2 balances of acct-1"; cat "$work/balances.jsonl"; failures=$((failures + 1))
+else
+  passes=$((passes + 1))
+fi
 expect 0 "pass" -- run log-acks-all --seed 3
 expect 0 "deterministic" -- run log-acks-all --seed 42 --check-determinism
 
