@@ -115,6 +115,10 @@ bool Broker::holds_controller_lease() const {
     return config_.bugs.coordinator_without_lease || sim::now() < controller_lease_until_;
 }
 
+bool Broker::holds_leader_lease() const {
+    return config_.bugs.leader_reads_without_lease || sim::now() < controller_lease_until_;
+}
+
 void Broker::halt(const Replica& replica, const char* what) {
     sim::trace("BrokerHalt", sim::Severity::warn).detail("partition", replica.partition.name()).detail("why", what);
     // Kafka takes an unreadable log directory offline and, with no other directory, stops: a process

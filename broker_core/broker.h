@@ -150,6 +150,10 @@ public:
     // The controller answered a heartbeat of this broker recently enough that it cannot have fenced the
     // broker since (BrokerConfig::controller_lease).
     [[nodiscard]] bool holds_controller_lease() const;
+    // The same lease, for leaders: a leader serves consumers' fetches and ListOffsets only while it holds
+    // it, so that a leader the controller deposed while it could not hear does not serve stale ends
+    // (docs/kafka-differences.md). Followers' fetches are served regardless.
+    [[nodiscard]] bool holds_leader_lease() const;
 
 private:
     // broker_fetch.cc: the request dispatch and the leader's side of reads.

@@ -126,6 +126,9 @@ PartitionRead Broker::prepare_read(const protocol::FetchPartition& partition, Br
     PartitionRead read{.request = partition, .replica = find(partition.partition)};
     read.answer.partition = partition.partition;
     read.answer.error = leader_precheck(read.replica, partition.current_leader_epoch);
+    if (read.answer.error == ErrorCode::none && from == protocol::consumer_replica_id && !holds_leader_lease()) {
+        read.answer.error = ErrorCode::not_leader_or_follower;  // possibly deposed: no stale reads for clients
+    }
     read.answered = read.answer.error != ErrorCode::none;
     if (read.answered) {
         return read;
@@ -250,6 +253,9 @@ protocol::ListOffsetsResponse Broker::list_offsets(const protocol::ListOffsetsRe
     protocol::ListOffsetsResponse response;
     Replica* replica = find(request.partition);
     response.error = leader_precheck(replica, request.current_leader_epoch);
+    if (response.error == ErrorCode::none && !holds_leader_lease()) {
+        response.error = ErrorCode::not_leader_or_follower;  // possibly deposed: its ends may be stale
+    }
     if (response.error != ErrorCode::none) {
         return response;
     }

@@ -155,6 +155,14 @@ void StreamThread::run() {
         if (dirty_ && sim::now() >= next_commit_) {
             (void)commit();
         }
+        // Where the application stands: a poll in progress can move the consumer's positions past records
+        // it has fetched but not yet returned.
+        positions_.clear();
+        for (const TopicPartition& partition : consumer_->assignment()) {
+            if (const std::optional<Offset> at = consumer_->position(partition)) {
+                positions_.emplace(partition, *at);
+            }
+        }
     }
 }
 
@@ -561,13 +569,15 @@ std::optional<Offset> StreamThread::position(const TopicPartition& partition) co
     if (!id || task(*id) == nullptr) {
         return std::nullopt;
     }
-    // The next record to process: the first queued one, else the consumer's.
+    // The next record to process: the first queued one, else where the consumer stood after the thread's
+    // last turn (not its position now, which a poll under way moves past records not yet returned).
     const ActiveTask& active = tasks_.at(*id);
     const auto queue = active.queues.find(partition);
     if (queue != active.queues.end() && !queue->second.empty()) {
         return queue->second.front().record.offset;
     }
-    return consumer_->position(partition);
+    const auto at = positions_.find(partition);
+    return at != positions_.end() ? std::optional(at->second) : std::nullopt;
 }
 
 }  // namespace eosim::streams_core
