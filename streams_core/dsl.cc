@@ -1,8 +1,11 @@
 #include "streams_core/dsl.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <memory>
+#include <string_view>
+#include <tuple>
 
 #include "sim/assert.h"
 #include "streams_core/state_store.h"
@@ -47,7 +50,115 @@ Body fold(const std::string& store, std::function<std::string(const std::string&
     };
 }
 
+// One session of a key as its store row holds it.
+struct Session {
+    std::int64_t start_ms = 0;
+    std::int64_t end_ms = 0;
+    std::string row;
+    std::string aggregate;
+};
+
+// Reads `<start>-<end>` (each a decimal integer, possibly negative) and nothing else: the window part of
+// a session key. None when `text` is anything more or less (then the row is another key's).
+std::optional<std::pair<std::int64_t, std::int64_t>> parse_session_window(std::string_view text) {
+    std::int64_t start_ms = 0;
+    std::int64_t end_ms = 0;
+    const char* const last = text.data() + text.size();
+    const auto [after_start, start_error] = std::from_chars(text.data(), last, start_ms);
+    if (start_error != std::errc{} || after_start == last || *after_start != '-') {
+        return std::nullopt;
+    }
+    const auto [after_end, end_error] = std::from_chars(after_start + 1, last, end_ms);
+    if (end_error != std::errc{} || after_end != last) {
+        return std::nullopt;
+    }
+    return std::make_pair(start_ms, end_ms);
+}
+
+// The sessions of `key` that end at or after `earliest_end_ms` and start at or before `latest_start_ms`
+// (Kafka's findSessions), by end then start, as Kafka's session stores iterate them. The rows of `key` are
+// those `<key>@<start>-<end>`: the scan reads the rows with prefix `<key>@` in key order and skips any
+// whose rest is not exactly a window (a row of a longer key that starts with `<key>@`).
+std::vector<Session> find_sessions(const KeyValueStore& state, const std::string& key, std::int64_t earliest_end_ms,
+                                   std::int64_t latest_start_ms) {
+    const std::string prefix = key + "@";
+    const auto& rows = state.all();
+    std::vector<Session> found;
+    for (auto it = rows.lower_bound(prefix); it != rows.end() && it->first.starts_with(prefix); ++it) {
+        const auto window = parse_session_window(std::string_view(it->first).substr(prefix.size()));
+        if (!window) {
+            continue;
+        }
+        const auto [start_ms, end_ms] = *window;
+        EOSIM_ASSERT_MSG(start_ms <= end_ms, "a session row ends before it starts");
+        if (end_ms >= earliest_end_ms && start_ms <= latest_start_ms) {
+            found.push_back(Session{start_ms, end_ms, it->first, it->second});
+        }
+    }
+    std::sort(found.begin(), found.end(), [](const Session& a, const Session& b) {
+        return std::tie(a.end_ms, a.start_ms) < std::tie(b.end_ms, b.start_ms);
+    });
+    return found;
+}
+
+// How a session aggregation folds records (Kafka's KStreamSessionWindowAggregate).
+struct SessionAggregation {
+    std::string store;
+    SessionWindows windows;
+    std::function<std::string()> initializer;
+    std::function<std::string(const std::string&, const std::string&, const std::string&)> aggregator;
+    SessionMerger merger;
+};
+
+// Merges the record into the sessions of its key within the gap of it, unless the merged session is
+// closed. Stream time is the task's (the record's own time counted), as for time windows.
+void aggregate_session(const SessionAggregation& how, ProcessorContext& context, const Record& record) {
+    if (!record.key || !record.value) {
+        return;  // as the other aggregations (Kafka's passes a null value on; docs/kafka-differences.md)
+    }
+    const std::string& key = *record.key;
+    const std::int64_t at_ms = record.timestamp_ms;
+    const std::int64_t gap_ms = how.windows.inactivity_gap_ms;
+    // A session ending at `end` can still grow until stream time passes end + gap (a record there would
+    // join it), and takes late records for the grace after that (KAFKA-12718).
+    const std::int64_t close_ms = std::max(context.stream_time_ms(), at_ms) - how.windows.grace_ms - gap_ms;
+    KeyValueStore& state = kv(context, how.store);
+    // A session that ends at or before the close time is no longer found: Kafka's session store, with the
+    // DSL's default retention (gap + grace), no longer returns it. Its row stays, never read again.
+    const std::vector<Session> merged =
+        find_sessions(state, key, std::max(at_ms - gap_ms, close_ms + 1), at_ms + gap_ms);
+    std::string aggregate = how.initializer();
+    std::int64_t start_ms = at_ms;
+    std::int64_t end_ms = at_ms;
+    for (const Session& session : merged) {
+        aggregate = how.merger(key, aggregate, session.aggregate);
+        start_ms = std::min(start_ms, session.start_ms);
+        end_ms = std::max(end_ms, session.end_ms);
+    }
+    if (end_ms < close_ms) {
+        return;  // the session closed: a late record, dropped
+    }
+    if (start_ms != at_ms || end_ms != at_ms) {
+        // The record joined other sessions: they go, each forwarded as a tombstone (Kafka forwards the old
+        // aggregate too only when a downstream asks for old values, which nothing here does).
+        for (const Session& session : merged) {
+            state.put(session.row, std::nullopt, at_ms);
+            context.forward(Record{session.row, std::nullopt, session.end_ms});
+        }
+    }
+    aggregate = how.aggregator(key, *record.value, aggregate);
+    const std::string row = session_key(key, start_ms, end_ms);
+    state.put(row, aggregate, at_ms);
+    context.forward(Record{row, aggregate, end_ms});
+}
+
 }  // namespace
+
+SessionWindows SessionWindows::with_inactivity_gap(std::int64_t inactivity_gap_ms, std::int64_t grace_ms) {
+    EOSIM_ASSERT_MSG(inactivity_gap_ms > 0, "a session's inactivity gap must be above 0");
+    EOSIM_ASSERT_MSG(grace_ms >= 0, "a session's grace must not be negative");
+    return SessionWindows{inactivity_gap_ms, grace_ms};
+}
 
 std::vector<std::int64_t> TimeWindows::starts_for(std::int64_t timestamp_ms) const {
     EOSIM_ASSERT_MSG(size_ms > 0 && advance_ms > 0 && advance_ms <= size_ms && grace_ms >= 0,
@@ -63,6 +174,11 @@ std::vector<std::int64_t> TimeWindows::starts_for(std::int64_t timestamp_ms) con
 
 std::string windowed_key(const std::string& key, std::int64_t window_start_ms) {
     return key + "@" + std::to_string(window_start_ms);
+}
+
+std::string session_key(const std::string& key, std::int64_t start_ms, std::int64_t end_ms) {
+    EOSIM_ASSERT_MSG(start_ms <= end_ms, "a session ends at or after its start");
+    return key + "@" + std::to_string(start_ms) + "-" + std::to_string(end_ms);
 }
 
 std::string repartition_topic(const std::string& application_id, const std::string& name) {
@@ -248,6 +364,36 @@ KTable TimeWindowedKStream::aggregate(
             });
     };
     builder_->topology_.add_processor(name, std::move(made), {node_});
+    builder_->topology_.add_state_store(StoreSpec{store, true}, {name});
+    return KTable(*builder_, name, store);
+}
+
+SessionWindowedKStream KGroupedStream::windowed_by(const SessionWindows& windows) const {
+    (void)SessionWindows::with_inactivity_gap(windows.inactivity_gap_ms, windows.grace_ms);  // checks them
+    return SessionWindowedKStream(*builder_, node_, windows);
+}
+
+KTable SessionWindowedKStream::count(const std::string& store) const {
+    return aggregate([] { return std::string("0"); },
+                     [](const std::string&, const std::string&, const std::string& aggregate) {
+                         return std::to_string(std::stoll(aggregate) + 1);
+                     },
+                     [](const std::string&, const std::string& one, const std::string& two) {
+                         return std::to_string(std::stoll(one) + std::stoll(two));
+                     },
+                     store);
+}
+
+KTable SessionWindowedKStream::aggregate(
+    std::function<std::string()> initializer,
+    std::function<std::string(const std::string&, const std::string&, const std::string&)> aggregator,
+    SessionMerger merger, const std::string& store) const {
+    const std::string name = builder_->next_name("AGGREGATE");  // Kafka's name for session aggregations too
+    SessionAggregation how{store, windows_, std::move(initializer), std::move(aggregator), std::move(merger)};
+    Body body = [how = std::move(how)](ProcessorContext& context, const Record& record) {
+        aggregate_session(how, context, record);
+    };
+    builder_->topology_.add_processor(name, supplier(std::move(body)), {node_});
     builder_->topology_.add_state_store(StoreSpec{store, true}, {name});
     return KTable(*builder_, name, store);
 }

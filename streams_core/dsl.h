@@ -14,6 +14,7 @@ class StreamsBuilder;
 class KTable;
 class KGroupedStream;
 class TimeWindowedKStream;
+class SessionWindowedKStream;
 
 using Key = std::optional<std::string>;
 using Value = std::optional<std::string>;
@@ -36,8 +37,28 @@ struct TimeWindows {
     [[nodiscard]] std::vector<std::int64_t> starts_for(std::int64_t timestamp_ms) const;
 };
 
+// Sessions of activity per key (Kafka's SessionWindows): a record joins every session of its key that
+// ends at most `inactivity_gap_ms` before it or starts at most that long after it, and merges them into
+// one. A session [start, end] closes once stream time passes end + gap + grace (KAFKA-12718); a record
+// whose session would end before that is dropped.
+struct SessionWindows {
+    std::int64_t inactivity_gap_ms = 0;
+    std::int64_t grace_ms = 0;
+
+    // Checks a gap above 0 and a grace of at least 0, as Kafka's ofInactivityGapAndGrace does.
+    [[nodiscard]] static SessionWindows with_inactivity_gap(std::int64_t inactivity_gap_ms, std::int64_t grace_ms);
+};
+
 // A windowed key as the DSL writes it: `<key>@<window start ms>` (Kafka writes Windowed<K> in binary).
 [[nodiscard]] std::string windowed_key(const std::string& key, std::int64_t window_start_ms);
+// A session's key as the DSL writes it: `<key>@<session start ms>-<session end ms>`, both ends inclusive
+// (the times of the session's first and last records; Kafka writes Windowed<K> with a SessionWindow).
+[[nodiscard]] std::string session_key(const std::string& key, std::int64_t start_ms, std::int64_t end_ms);
+
+// How a session aggregation folds two sessions' aggregates into one when a record joins them (Kafka's
+// Merger): `merger(key, aggregate_one, aggregate_two)`.
+using SessionMerger = std::function<std::string(const std::string& key, const std::string& aggregate_one,
+                                                const std::string& aggregate_two)>;
 
 // How a stream record joins a table's value (none: no row for the key, in a left join).
 using ValueJoiner = std::function<Value(const std::string& stream_value, const Value& table_value)>;
@@ -95,6 +116,7 @@ public:
     KTable reduce(std::function<std::string(const std::string&, const std::string&)> reducer,
                   const std::string& store) const;
     TimeWindowedKStream windowed_by(const TimeWindows& windows) const;
+    SessionWindowedKStream windowed_by(const SessionWindows& windows) const;
 
 private:
     friend class KStream;
@@ -123,6 +145,32 @@ private:
     TimeWindows windows_;
 };
 
+// A grouped stream aggregated per key and session (Kafka's SessionWindowedKStream with its
+// KStreamSessionWindowAggregate). A record merges the sessions of its key it falls within the gap of:
+// each merged-away session's row is deleted and its key forwarded with no value (a tombstone, timestamped
+// with that session's end), then the merged session's aggregate is stored and forwarded with its session
+// key (`session_key`), timestamped with the session's end. The store holds one row per session; a closed
+// session's row stays but is never merged again.
+class SessionWindowedKStream {
+public:
+    // Per session, how many records: the count as a decimal string (merged sessions add up).
+    KTable count(const std::string& store) const;
+    // Per session, `aggregator(key, value, aggregate)` folded from `initializer()`, the aggregates of the
+    // sessions a record joins first folded together with `merger`.
+    KTable aggregate(std::function<std::string()> initializer,
+                     std::function<std::string(const std::string&, const std::string&, const std::string&)> aggregator,
+                     SessionMerger merger, const std::string& store) const;
+
+private:
+    friend class KGroupedStream;
+    SessionWindowedKStream(StreamsBuilder& builder, std::string node, SessionWindows windows)
+        : builder_(&builder), node_(std::move(node)), windows_(windows) {}
+
+    StreamsBuilder* builder_;
+    std::string node_;
+    SessionWindows windows_;
+};
+
 // A changelog stream seen as a table, materialized in a store (Kafka's KTable): the processor that
 // wrote the store forwards every update.
 class KTable {
@@ -135,6 +183,7 @@ private:
     friend class KStream;
     friend class KGroupedStream;
     friend class TimeWindowedKStream;
+    friend class SessionWindowedKStream;
     friend class StreamsBuilder;
     KTable(StreamsBuilder& builder, std::string node, std::string store)
         : builder_(&builder), node_(std::move(node)), store_(std::move(store)) {}
@@ -163,6 +212,7 @@ private:
     friend class KStream;
     friend class KGroupedStream;
     friend class TimeWindowedKStream;
+    friend class SessionWindowedKStream;
     std::string next_name(const std::string& operation);
 
     std::string application_id_;

@@ -1,9 +1,11 @@
 // Windows and stream-table joins in the DSL: which windows a timestamp falls in (tumbling, hopping), a
-// windowed count that drops records for windows closed by stream time minus grace, and inner and left
-// stream-table joins against the table's current rows.
+// windowed count that drops records for windows closed by stream time minus grace, session windows
+// (merging, the order merged aggregates fold in, rows of keys that contain `@`, the close time), and inner
+// and left stream-table joins against the table's current rows.
 
 #include <gtest/gtest.h>
 
+#include "sim/assert.h"
 #include "streams_core/dsl.h"
 #include "streams_core/test_driver.h"
 #include "tests/streams_core/helpers.h"
@@ -58,6 +60,107 @@ TEST(Windows, HoppingWindowsCountARecordInEachWindowThatHoldsIt) {
     driver.pipe("in", Record{"k", "x", 12});
     EXPECT_EQ(driver.store("counts").all(),
               (std::map<std::string, std::string>{{"k@0", "1"}, {"k@10", "1"}, {"k@5", "2"}}));
+}
+
+// A session aggregation that concatenates: the aggregator appends the value, the merger joins two
+// aggregates in the order given, so the output shows the order sessions were merged in.
+Topology session_concat_topology(SessionWindows windows) {
+    StreamsBuilder builder("app");
+    builder.stream({"in"})
+        .group_by_key()
+        .windowed_by(windows)
+        .aggregate([] { return std::string(); },
+                   [](const std::string&, const std::string& value, const std::string& aggregate) {
+                       return aggregate + value;
+                   },
+                   [](const std::string&, const std::string& one, const std::string& two) { return one + two; },
+                   "sessions")
+        .to_stream()
+        .to("out");
+    return builder.topology();
+}
+
+TEST(Sessions, SessionKeysNameBothEnds) {
+    EXPECT_EQ(session_key("user", 0, 0), "user@0-0");
+    EXPECT_EQ(session_key("user", 1000, 2500), "user@1000-2500");
+    EXPECT_THROW((void)session_key("user", 10, 9), sim::AssertionFailure);
+}
+
+TEST(Sessions, ARecordBetweenTwoSessionsMergesThemInEndOrder) {
+    const Topology topology = session_concat_topology(SessionWindows::with_inactivity_gap(10, 100));
+    TopologyTestDriver driver(topology, "app");
+    driver.pipe("in", Record{"k", "y", 20});
+    driver.pipe("in", Record{"k", "x", 0});   // 20 apart: a second session
+    driver.pipe("in", Record{"k", "z", 10});  // within 10 of both: one session [0, 20]
+    EXPECT_EQ(rows(driver.output("out")),
+              (std::vector<std::string>{"k@20-20=y", "k@0-0=x", "k@0-0=null", "k@20-20=null", "k@0-20=xyz"}));
+    std::vector<std::int64_t> timestamps;
+    for (const auto& output : driver.output("out")) {
+        timestamps.push_back(output.record.timestamp_ms);
+    }
+    EXPECT_EQ(timestamps, (std::vector<std::int64_t>{20, 0, 0, 20, 20})) << "each record at its session's end";
+    EXPECT_EQ(driver.store("sessions").all(), (std::map<std::string, std::string>{{"k@0-20", "xyz"}}));
+    // The changelog has every put and delete, at the time of the record that caused it.
+    const auto& changelog = driver.output("app-sessions-changelog");
+    EXPECT_EQ(rows(changelog),
+              (std::vector<std::string>{"k@20-20=y", "k@0-0=x", "k@0-0=null", "k@20-20=null", "k@0-20=xyz"}));
+    EXPECT_EQ(changelog.back().record.timestamp_ms, 10);
+}
+
+TEST(Sessions, RecordsExactlyTheGapApartShareASession) {
+    const Topology topology = session_concat_topology(SessionWindows::with_inactivity_gap(10, 100));
+    TopologyTestDriver driver(topology, "app");
+    driver.pipe("in", Record{"k", "a", 0});
+    driver.pipe("in", Record{"k", "b", 10});  // exactly the gap: the same session
+    driver.pipe("in", Record{"k", "c", 21});  // 11 after the session's end: a new one
+    EXPECT_EQ(driver.store("sessions").all(), (std::map<std::string, std::string>{{"k@0-10", "ab"}, {"k@21-21", "c"}}));
+}
+
+TEST(Sessions, RowsOfKeysThatContainTheSeparatorAreNotMixedUp) {
+    const Topology topology = session_concat_topology(SessionWindows::with_inactivity_gap(10, 100));
+    TopologyTestDriver driver(topology, "app");
+    driver.pipe("in", Record{"a@5", "1", 5});    // row a@5@5-5
+    driver.pipe("in", Record{"a@5-5", "2", 5});  // row a@5-5@5-5
+    driver.pipe("in", Record{"a", "3", 6});      // prefix a@ sees both rows above, which are not a's sessions
+    driver.pipe("in", Record{"a@5", "4", 7});
+    EXPECT_EQ(driver.store("sessions").all(),
+              (std::map<std::string, std::string>{{"a@5@5-7", "14"}, {"a@5-5@5-5", "2"}, {"a@6-6", "3"}}));
+}
+
+// Kafka closes a session once stream time passes its end plus the gap plus the grace (KAFKA-12718), and
+// judges a record by the session it would end up in.
+TEST(Sessions, ALateRecordIsKeptWhenItJoinsAnOpenSession) {
+    const Topology topology = session_concat_topology(SessionWindows::with_inactivity_gap(10, 0));
+    TopologyTestDriver driver(topology, "app");
+    driver.pipe("in", Record{"k", "a", 100});
+    driver.pipe("in", Record{"other", "x", 105});  // stream time 105: sessions ending before 95 are closed
+    driver.pipe("in", Record{"k", "b", 92});       // joins [100, 100]: session [92, 100] is open
+    driver.pipe("in", Record{"j", "c", 92});       // a session of its own [92, 92]: closed, dropped
+    driver.pipe("in", Record{"j", "d", 96});       // [96, 96] is open
+    EXPECT_EQ(driver.store("sessions").all(),
+              (std::map<std::string, std::string>{{"j@96-96", "d"}, {"k@92-100", "ab"}, {"other@105-105", "x"}}));
+}
+
+// Kafka's session store keeps a session for the gap plus the grace after its end (the DSL's default
+// retention), so a closed session is not found again: a record within the gap of it starts a new one.
+TEST(Sessions, AClosedSessionIsNotExtended) {
+    const Topology topology = session_concat_topology(SessionWindows::with_inactivity_gap(10, 0));
+    TopologyTestDriver driver(topology, "app");
+    driver.pipe("in", Record{"k", "a", 0});
+    driver.pipe("in", Record{"other", "x", 20});  // stream time 20: sessions ending at 10 or before are closed
+    driver.pipe("in", Record{"k", "b", 10});      // within the gap of [0, 0], which is closed: a new session
+    EXPECT_EQ(rows(driver.output("out")), (std::vector<std::string>{"k@0-0=a", "other@20-20=x", "k@10-10=b"}));
+    EXPECT_EQ(driver.store("sessions").all(),
+              (std::map<std::string, std::string>{{"k@0-0", "a"}, {"k@10-10", "b"}, {"other@20-20", "x"}}));
+}
+
+TEST(Sessions, NullKeysAndNullValuesAreSkipped) {
+    const Topology topology = session_concat_topology(SessionWindows::with_inactivity_gap(10, 0));
+    TopologyTestDriver driver(topology, "app");
+    driver.pipe("in", Record{std::nullopt, "a", 1});
+    driver.pipe("in", Record{"k", std::nullopt, 2});
+    EXPECT_TRUE(driver.output("out").empty());
+    EXPECT_TRUE(driver.store("sessions").all().empty());
 }
 
 // vip-join's shape: clicks left-joined with the users table, kept for Platinum users.
