@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <set>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -66,6 +68,7 @@ std::vector<scenarios::InputRecord> read_inputs(const scenarios::Spec& spec, con
         throw UsageError(fmt::format("--input: scenario {} runs no stream application", spec.name));
     }
     std::vector<std::vector<scenarios::InputRecord>> files;
+    std::map<std::string, std::set<std::string>> values;  // per topic, the values sent so far
     for (const std::string& text : inputs) {
         const auto [topic, path] = topic_and_file("--input", text);
         if (std::find(app->inputs.begin(), app->inputs.end(), topic) == app->inputs.end()) {
@@ -82,12 +85,22 @@ std::vector<scenarios::InputRecord> read_inputs(const scenarios::Spec& spec, con
         } catch (const scenarios::InputError& error) {
             throw UsageError(error.what());
         }
-        for (const scenarios::InputRecord& record : files.back()) {
+        for (std::size_t line = 0; line < files.back().size(); ++line) {
+            const scenarios::InputRecord& record = files.back()[line];
             if (record.partition && *record.partition >= described.partitions) {
                 throw UsageError(fmt::format("{}: partition {} of '{}', which has {}", path, *record.partition, topic,
                                              described.partitions));
             }
+            // The history's checkers of the input topics take every value to be unique (docs/apps.md).
+            if (record.value && !values[topic].insert(*record.value).second) {
+                throw UsageError(fmt::format("{}: the value '{}' is sent to '{}' twice (each value must be unique: "
+                                             "begin it with an id of its own)",
+                                             path, *record.value, topic));
+            }
         }
+    }
+    if (spec.workload.producers < 1) {
+        throw UsageError(fmt::format("--input: scenario {} has no producer to send it", spec.name));
     }
     return scenarios::merge_inputs(files);
 }

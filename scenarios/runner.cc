@@ -580,7 +580,9 @@ model::History Run::history(bool stuck) {
     ExportOptions options;
     for (const protocol::TopicDescription& topic : spec_.topics) {
         // Keys matter on compacted topics, and on every topic of a stream application (its output is per key).
-        const bool keyed = compacted(spec_, topic) || stream_app_ != nullptr;
+        const bool keyed = compacted(spec_, topic) || stream_app_ != nullptr ||
+                           std::any_of(options_.dumps.begin(), options_.dumps.end(),
+                                       [&topic](const auto& dump) { return dump.first == topic.name; });
         for (std::int32_t p = 0; p < topic.partitions && keyed; ++p) {
             options.keyed_partitions.insert(protocol::TopicPartition{topic.name, p}.name());
         }

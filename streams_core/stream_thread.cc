@@ -128,6 +128,9 @@ client_core::TransactionalProducer& StreamThread::producer() {
 void StreamThread::run() {
     while (true) {
         if (exactly_once()) {
+            if (dirty_ && producer_ && producer_->fatal()) {
+                close_all_dirty("the producer failed in a transaction");  // never carried into a new one
+            }
             (void)producer();
         }
         const std::vector<ConsumedRecord> records = consumer_->poll();
@@ -176,6 +179,13 @@ bool StreamThread::process(const ConsumedRecord& record) {
         return false;  // its task waits for another input's committed offset: read it again later
     }
     if (exactly_once()) {
+        if (dirty_ && producer_ && producer_->fatal()) {
+            // Fenced (or aborted by its timeout) with this transaction's records in the tasks: their output
+            // is gone, so they must be processed again from the committed offsets, never carried on into a
+            // new producer's transaction.
+            close_all_dirty("the producer failed in a transaction");
+            return true;
+        }
         client_core::TransactionalProducer& txn = producer();
         if (!txn.in_transaction()) {
             txn.begin_transaction();

@@ -169,9 +169,9 @@ private:
     sim::Time next_commit_{};
     bool dirty_ = false;          // a transaction is open with something in it
     std::uint64_t wipes_ = 0;     // dirty closes so far: records polled before one are not processed
-    bool in_rebalance_ = false;
+    bool in_rebalance_ = false;   // in a rebalance callback: the new assignment fetches the positions
     // The consumer's positions at the end of the thread's last turn.
-    std::map<protocol::TopicPartition, protocol::Offset> positions_;   // in a rebalance callback: the new assignment fetches the positions
+    std::map<protocol::TopicPartition, protocol::Offset> positions_;
 };
 
 }  // namespace eosim::streams_core

@@ -59,6 +59,8 @@ printf '{"key":"acct-1","value":"t1 100"}\n{"key":"acct-1"}\n' >"$work/no-value.
 expect 2 "no-value.jsonl:2: missing \"value\"" -- run account-balance-eos --seed 1 --input "transactions=$work/no-value.jsonl"
 expect 2 "not an input topic of account-balance" -- run account-balance-eos --seed 1 --input "balances=$work/amounts.jsonl"
 expect 2 "runs no stream application" -- run log-acks-all --seed 1 --input "orders=$work/amounts.jsonl"
+printf '{"key":"acct-1","value":"t1 100"}\n{"key":"acct-2","value":"t1 100"}\n' >"$work/twice.jsonl"
+expect 2 "twice.jsonl: the value 't1 100' is sent to 'transactions' twice" -- run account-balance-eos --seed 1 --input "transactions=$work/twice.jsonl"
 expect 2 "wants TOPIC=FILE" -- run account-balance-eos --seed 1 --input "$work/amounts.jsonl"
 expect 2 "has no topic 'nope'" -- run account-balance-eos --seed 1 --dump "nope=$work/out.jsonl"
 expect 0 "pass" -- run account-balance-eos --seed 1 --input "transactions=$work/amounts.jsonl" --dump "balances=$work/balances.jsonl"

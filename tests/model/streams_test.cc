@@ -188,6 +188,34 @@ TEST(StreamOracle, VipJoinMergesEachTasksPartitionsByTimestampAndKeepsPlatinumCl
               (std::map<std::string, std::string>{{"u1", "p0-5 level=Platinum"}, {"u2", "p0-1 level=Platinum"}}));
 }
 
+TEST(StreamOracle, RecordsWithoutAKeyOrValueGoWhereTheApplicationsOperationsSendThem) {
+    // echo copies every record (a keyless one under no key, a tombstone as null); the sums skip both.
+    std::map<std::string, std::map<std::int32_t, std::vector<StreamInputRecord>>> data;
+    data["data"][0] = {{std::nullopt, "p0-0 7"}, {"k1", std::nullopt}, {"k1", "p0-2 3"}};
+    const auto echo = run_stream_oracle("eos-echo-sum", data);
+    ASSERT_TRUE(echo.has_value());
+    EXPECT_EQ(echo->outputs.at("echo").at(""), (std::vector<std::optional<std::string>>{"p0-0 7"}));
+    EXPECT_EQ(echo->outputs.at("echo").at("k1"), (std::vector<std::optional<std::string>>{std::nullopt, "p0-2 3"}));
+    EXPECT_EQ(echo->stores.at("stats"), (std::map<std::string, std::string>{{"k1", "count=1 sum=3 min=3 max=3"}}));
+    // word-count splits a keyless line as any other.
+    std::map<std::string, std::map<std::int32_t, std::vector<StreamInputRecord>>> lines;
+    lines["lines"][0] = {{std::nullopt, "a b"}, {"x", std::nullopt}};
+    const auto counts = run_stream_oracle("word-count", lines);
+    ASSERT_TRUE(counts.has_value());
+    EXPECT_EQ(counts->stores.at("counts"), (std::map<std::string, std::string>{{"a", "1"}, {"b", "1"}}));
+}
+
+TEST(StreamOracle, VipJoinTakesTheClickFirstOnATimestampTie) {
+    // The stream threads break a tie by topic name: clickstream before users.
+    std::map<std::string, std::map<std::int32_t, std::vector<StreamInputRecord>>> inputs;
+    inputs["users"][0] = {{"u1", "r1 level=Platinum", 100}};
+    inputs["clickstream"][0] = {{"u1", "c1 page=/a", 100}, {"u1", "c2 page=/b", 101}};
+    const auto expected = run_stream_oracle("vip-join", inputs);
+    ASSERT_TRUE(expected.has_value());
+    EXPECT_EQ(expected->outputs.at("vip_actions"),
+              (std::map<std::string, std::vector<std::optional<std::string>>>{{"u1", {"c2 page=/b | r1 level=Platinum"}}}));
+}
+
 // eos-echo-sum-repartition over data-0 = (k1, 7), (k1, 3), (k2, 6): `sums` is judged as a table.
 HistoryBuilder repartition_history(std::vector<Record> sums) {
     HistoryBuilder builder;
