@@ -89,7 +89,8 @@ private:
     struct Restore {
         std::vector<std::string> stores;            // the task's logged stores, in order
         std::size_t next = 0;                       // the store being restored
-        std::optional<protocol::Offset> end;        // its changelog's end, once assigned and settled
+        bool assigned = false;                      // its changelog is in the restore consumer
+        std::optional<protocol::Offset> end;        // its changelog's end, once settled
         std::int64_t restored = 0;                  // records applied to it so far
         std::optional<client_core::ConsumedRecord> held;  // restore-skips-tail: the last record read
     };
@@ -128,8 +129,9 @@ private:
     bool restore(ActiveTask& active, sim::Time deadline);
     // Drops a restore under way (the task is closed or wiped): its changelog leaves the restore consumer.
     void abandon_restore(ActiveTask& active);
-    // The changelog's end to restore to: its last stable offset once no transaction is open on it.
-    protocol::Offset settled_end(const protocol::TopicPartition& changelog);
+    // The changelog's end to restore to: its last stable offset once no transaction is open on it (none
+    // when `deadline` comes first).
+    std::optional<protocol::Offset> settled_end(const protocol::TopicPartition& changelog, sim::Time deadline);
     // Runs `record` through its task: false when the task is not restored yet (the record must be read again).
     bool process(const client_core::ConsumedRecord& record);
     // Processes what the tasks' queues hold, each task's records in timestamp order across its partitions
