@@ -429,7 +429,7 @@ void StreamThread::restore_tasks() {
     // One changelog at a time in the restore consumer: a restore under way goes on first.
     const sim::Time deadline = sim::deadline_after(std::chrono::milliseconds(200));
     for (auto& [id, active] : tasks_) {
-        if (active.restoring && active.restoring->end && !restore(active, deadline)) {
+        if (active.restoring && active.restoring->assigned && !restore(active, deadline)) {
             return;
         }
     }
@@ -451,13 +451,16 @@ bool StreamThread::inputs_positioned(TaskId id) const {
     return true;
 }
 
-Offset StreamThread::settled_end(const TopicPartition& changelog) {
+std::optional<Offset> StreamThread::settled_end(const TopicPartition& changelog, sim::Time deadline) {
     while (true) {
         const std::optional<Offset> stable = restore_consumer_->end_offset(changelog);
         const std::optional<Offset> written =
             restore_consumer_->end_offset(changelog, protocol::IsolationLevel::read_uncommitted);
         if (stable && written && *stable == *written) {
             return *stable;
+        }
+        if (sim::now() >= deadline) {
+            return std::nullopt;  // asked again on the next turn, after a poll
         }
         sim::sleep(std::chrono::milliseconds(100));
     }
@@ -490,18 +493,24 @@ bool StreamThread::restore(ActiveTask& active, sim::Time deadline) {
         KeyValueStore& store = active.task->store(name);
         // Every committed change, from the changelog's start to its read_committed end.
         const TopicPartition changelog{changelog_topic(config_.application_id, name), id.partition};
-        if (!progress.end) {
+        if (!progress.assigned) {
             restore_consumer_->assign(changelog, Offset(0));
+            progress.assigned = true;
             sim::trace("StreamsStoreRestoring")
                 .detail("client", config_.client_id)
                 .detail("store", name)
                 .detail("partition", id.partition);
+        }
+        if (!progress.end) {
             // Where to stop: the last stable offset, once it is the high watermark. A transaction of the
             // previous owner can be committed (its input offsets already applied, which is what let this
             // task start) while its marker has yet to reach the changelog: below it, the last stable offset
             // would stop the restore short of committed state. A zombie's open transaction is aborted
             // within its timeout.
-            progress.end = settled_end(changelog);
+            progress.end = settled_end(changelog, deadline);
+            if (!progress.end) {
+                return false;
+            }
         }
         while (restore_consumer_->position(changelog) < *progress.end) {
             if (sim::now() >= deadline) {
@@ -535,7 +544,7 @@ bool StreamThread::restore(ActiveTask& active, sim::Time deadline) {
 }
 
 void StreamThread::abandon_restore(ActiveTask& active) {
-    if (active.restoring && active.restoring->end) {
+    if (active.restoring && active.restoring->assigned) {
         const std::string& name = active.restoring->stores[active.restoring->next];
         restore_consumer_->unassign(TopicPartition{changelog_topic(config_.application_id, name), active.task->id().partition});
     }
