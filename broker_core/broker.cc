@@ -116,7 +116,7 @@ bool Broker::holds_controller_lease() const {
 }
 
 bool Broker::holds_leader_lease() const {
-    return config_.bugs.leader_reads_without_lease || sim::now() < controller_lease_until_;
+    return sim::now() < controller_lease_until_;
 }
 
 void Broker::halt(const Replica& replica, const char* what) {

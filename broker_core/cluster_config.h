@@ -46,7 +46,6 @@ struct BrokerBugs {
     bool kafka_17507 = false;                       // a marker on an offsets partition is answered before it is applied
     bool pending_offsets_lost_on_failover = false;  // a new group coordinator drops pending transactional offsets
     bool coordinator_without_lease = false;  // a group coordinator cut off from the controller answers (Kafka's way)
-    bool leader_reads_without_lease = false;  // a leader cut off from the controller serves consumers (Kafka's way)
 };
 
 }  // namespace eosim::broker_core

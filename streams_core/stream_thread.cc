@@ -282,13 +282,10 @@ void StreamThread::send(const std::string& topic, std::optional<std::int32_t> pa
                                                                             record.timestamp_ms});
 }
 
-bool StreamThread::commit(const std::set<TaskId>* only) {
+bool StreamThread::commit() {
     EOSIM_ASSERT(!exactly_once() || producer_ != nullptr);
     std::vector<protocol::OffsetCommitPartition> offsets;
     for (const auto& [id, active] : tasks_) {
-        if (only != nullptr && !only->contains(id)) {
-            continue;
-        }
         if (config_.bugs.partial_commit && !offsets.empty()) {
             break;  // streams-partial-commit: the other tasks' offsets stay out of the transaction
         }
@@ -396,13 +393,7 @@ void StreamThread::assigned(const std::vector<TopicPartition>& partitions) {
 void StreamThread::revoked(const std::vector<TopicPartition>& partitions) {
     in_rebalance_ = true;
     // The transaction is shared by every task: it commits with all their offsets before any is given up.
-    std::set<TaskId> revoked_tasks;
-    for (const TopicPartition& partition : partitions) {
-        if (const std::optional<TaskId> id = task_of(partition)) {
-            revoked_tasks.insert(*id);
-        }
-    }
-    const bool clean = !dirty_ || commit(config_.bugs.kafka_18943 ? &revoked_tasks : nullptr);
+    const bool clean = !dirty_ || commit();
     for (const TopicPartition& partition : partitions) {
         if (const std::optional<TaskId> id = task_of(partition)) {
             close_task(*id, clean);

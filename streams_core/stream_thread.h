@@ -41,9 +41,6 @@ struct StreamsConfig {
         // kafka-7192: a dirty close keeps the task's local state, with what the aborted transaction wrote
         // to it, instead of wiping and restoring it.
         bool kafka_7192 = false;
-        // kafka-18943: partitions revoked, the thread commits the shared transaction with the offsets of
-        // the revoked tasks only, while the others' output goes with it.
-        bool kafka_18943 = false;
         // streams-partial-commit: every transaction carries the offsets of one task only (the first).
         bool partial_commit = false;
         // restore-skips-tail: a restore leaves out the changelog's last record.
@@ -143,9 +140,9 @@ private:
     std::optional<protocol::TopicPartition> next_partition(TaskId id, ActiveTask& active);
     // Every input partition of task `id` the consumer owns has its committed position.
     [[nodiscard]] bool inputs_positioned(TaskId id) const;
-    // Commits the open transaction with the input offsets of every task (of those in `only`, when given);
-    // false (and everything closed dirty) when it could not.
-    bool commit(const std::set<TaskId>* only = nullptr);
+    // Commits the open transaction with every task's input offsets; false (and everything closed dirty)
+    // when it could not.
+    bool commit();
     bool commit_at_least_once(const std::vector<protocol::OffsetCommitPartition>& offsets);
     // Aborts what is open, wipes every task's state (restored again before it processes), and goes back to
     // the committed offsets.
