@@ -10,14 +10,7 @@ namespace eosim::model {
 namespace {
 
 using testing::HistoryBuilder;
-
-std::vector<std::string> names(const std::vector<Anomaly>& anomalies) {
-    std::vector<std::string> out;
-    for (const Anomaly& anomaly : anomalies) {
-        out.push_back(anomaly.name);
-    }
-    return out;
-}
+using testing::names;
 
 Record input(std::int64_t offset) {
     return Record{.offset = offset, .value = "p1-" + std::to_string(offset) + "....", .key = std::nullopt};

@@ -304,4 +304,13 @@ inline std::string names_of(const std::vector<Anomaly>& anomalies) {
     return names;
 }
 
+// The names of `anomalies`, in order.
+inline std::vector<std::string> names(const std::vector<Anomaly>& anomalies) {
+    std::vector<std::string> out;
+    for (const Anomaly& anomaly : anomalies) {
+        out.push_back(anomaly.name);
+    }
+    return out;
+}
+
 }  // namespace eosim::model::testing

@@ -13,6 +13,7 @@ namespace eosim::model {
 namespace {
 
 using testing::HistoryBuilder;
+using testing::names;
 using testing::named;
 using testing::names_of;
 
@@ -26,14 +27,6 @@ void send_batch(HistoryBuilder& run, const std::string& process, const std::stri
     for (const auto& [value, offset] : values) {
         (void)run.send_completion(process, partition, value, offset, Acks::all, type);
     }
-}
-
-std::vector<std::string> names(const std::vector<Anomaly>& anomalies) {
-    std::vector<std::string> all;
-    for (const Anomaly& anomaly : anomalies) {
-        all.push_back(anomaly.name);
-    }
-    return all;
 }
 
 // Jepsen: version-orders-test, "a real-world example": two acknowledged sends at offset 537 of key 11.

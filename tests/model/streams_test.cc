@@ -13,14 +13,7 @@ namespace eosim::model {
 namespace {
 
 using testing::HistoryBuilder;
-
-std::vector<std::string> names(const std::vector<Anomaly>& anomalies) {
-    std::vector<std::string> out;
-    for (const Anomaly& anomaly : anomalies) {
-        out.push_back(anomaly.name);
-    }
-    return out;
-}
+using testing::names;
 
 Record line(std::int64_t offset, const std::string& text) {
     return Record{.offset = offset, .value = text, .key = std::to_string(offset)};
