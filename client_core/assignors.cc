@@ -22,6 +22,13 @@ void put_name(std::string& out, const std::string& name) {
     out += name;
 }
 
+void put_user_data(std::string& out, const std::string& data) {
+    if (!data.empty()) {
+        put_big_endian<std::int32_t>(out, static_cast<std::int32_t>(data.size()));
+        out += data;
+    }
+}
+
 void put_partitions(std::string& out, const std::vector<protocol::TopicPartition>& partitions) {
     put_big_endian<std::int32_t>(out, static_cast<std::int32_t>(partitions.size()));
     for (const protocol::TopicPartition& partition : partitions) {
@@ -69,6 +76,19 @@ public:
         }
         return read;
     }
+    // User data, when any is left: an i32 length and that many bytes (empty when nothing is left).
+    std::optional<std::string> user_data() {
+        if (at_end()) {
+            return std::string();
+        }
+        const std::optional<std::int32_t> length = get<std::int32_t>();
+        if (!length || *length <= 0 || at_ + static_cast<std::size_t>(*length) > bytes_.size()) {
+            return std::nullopt;
+        }
+        std::string data = bytes_.substr(at_, static_cast<std::size_t>(*length));
+        at_ += static_cast<std::size_t>(*length);
+        return data;
+    }
     [[nodiscard]] bool at_end() const { return at_ == bytes_.size(); }
 
 private:
@@ -87,6 +107,7 @@ std::string encode_subscription(const Subscription& subscription) {
     }
     put_partitions(out, subscription.owned);
     put_big_endian<std::int32_t>(out, subscription.generation_id);
+    put_user_data(out, subscription.user_data);
     return out;
 }
 
@@ -109,11 +130,13 @@ std::optional<Subscription> decode_subscription(const std::string& bytes) {
     }
     std::optional<std::vector<protocol::TopicPartition>> owned = in.partitions();
     const std::optional<std::int32_t> generation = owned ? in.get<std::int32_t>() : std::nullopt;
-    if (!generation || !in.at_end()) {
+    std::optional<std::string> data = generation ? in.user_data() : std::nullopt;
+    if (!data || !in.at_end()) {
         return std::nullopt;
     }
     subscription.owned = std::move(*owned);
     subscription.generation_id = *generation;
+    subscription.user_data = std::move(*data);
     return subscription;
 }
 
@@ -121,6 +144,7 @@ std::string encode_assignment(const Assignment& assignment) {
     std::string out;
     put_big_endian<std::int16_t>(out, version);
     put_partitions(out, assignment.partitions);
+    put_user_data(out, assignment.user_data);
     return out;
 }
 
@@ -130,10 +154,11 @@ std::optional<Assignment> decode_assignment(const std::string& bytes) {
         return std::nullopt;
     }
     std::optional<std::vector<protocol::TopicPartition>> partitions = in.partitions();
-    if (!partitions || !in.at_end()) {
+    std::optional<std::string> data = partitions ? in.user_data() : std::nullopt;
+    if (!data || !in.at_end()) {
         return std::nullopt;
     }
-    return Assignment{std::move(*partitions)};
+    return Assignment{std::move(*partitions), std::move(*data)};
 }
 
 std::map<std::string, Assignment> range_assign(const std::map<std::string, std::int32_t>& partitions_per_topic,

@@ -19,23 +19,27 @@ struct Subscription {
     std::vector<std::string> topics;                     // sorted, no duplicates
     std::vector<protocol::TopicPartition> owned;         // what the member holds now (cooperative protocols)
     std::int32_t generation_id = -1;                     // of `owned`
+    std::string user_data;                               // the assignor's own (Kafka's userData), opaque here
 
     bool operator==(const Subscription&) const = default;
 };
 
 struct Assignment {
     std::vector<protocol::TopicPartition> partitions;  // sorted
+    std::string user_data;                             // the assignor's own (Kafka's userData), opaque here
 
     bool operator==(const Assignment&) const = default;
 };
 
 // Big-endian, as Kafka's: i16 version 0; i32 count, then per topic an i16 length and the name; i32 count,
-// then per owned partition an i16 topic length, the name and an i32 partition; i32 generation.
+// then per owned partition an i16 topic length, the name and an i32 partition; i32 generation; then, only
+// when there is user data, an i32 length and its bytes.
 [[nodiscard]] std::string encode_subscription(const Subscription& subscription);
 // Nothing when the bytes are not a subscription this code wrote (truncated, trailing bytes, a negative
 // count, an unsorted topic list).
 [[nodiscard]] std::optional<Subscription> decode_subscription(const std::string& bytes);
-// i16 version 0; i32 count, then per partition an i16 topic length, the name and an i32 partition.
+// i16 version 0; i32 count, then per partition an i16 topic length, the name and an i32 partition; then,
+// only when there is user data, an i32 length and its bytes.
 [[nodiscard]] std::string encode_assignment(const Assignment& assignment);
 [[nodiscard]] std::optional<Assignment> decode_assignment(const std::string& bytes);
 

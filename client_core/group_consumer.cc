@@ -185,9 +185,10 @@ std::vector<protocol::SyncGroupAssignment> GroupConsumer::assign(const std::vect
             partitions_per_topic[topic] = count;
         }
     }
-    const std::map<std::string, Assignment> assignments = config_.assignor == "cooperative-sticky"
-                                                              ? cooperative_sticky_assign(partitions_per_topic, subscriptions)
-                                                              : range_assign(partitions_per_topic, subscriptions);
+    const std::map<std::string, Assignment> assignments =
+        config_.custom                             ? config_.custom->assign(partitions_per_topic, subscriptions)
+        : config_.assignor == "cooperative-sticky" ? cooperative_sticky_assign(partitions_per_topic, subscriptions)
+                                                   : range_assign(partitions_per_topic, subscriptions);
     std::vector<protocol::SyncGroupAssignment> out;
     for (const protocol::JoinGroupMember& member : members) {
         const auto found = assignments.find(member.member_id);
@@ -207,6 +208,9 @@ bool GroupConsumer::join_group() {
     Subscription subscription{config_.topics, {}, generation_};
     if (config_.assignor == "cooperative-sticky") {
         subscription.owned.assign(owned_.begin(), owned_.end());
+    }
+    if (config_.custom) {
+        subscription.user_data = config_.custom->subscription_data();
     }
     protocol::JoinGroupRequest join;
     join.group_id = config_.group_id;
@@ -268,6 +272,9 @@ bool GroupConsumer::join_group() {
     std::set<TopicPartition> assigned;
     if (assignment) {
         assigned.insert(assignment->partitions.begin(), assignment->partitions.end());
+    }
+    if (config_.custom) {
+        config_.custom->on_assignment(assignment.value_or(Assignment{}));
     }
     on_assignment(assigned);
     return true;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "client_core/assignors.h"
 #include "client_core/consumer.h"
 #include "client_core/history.h"
 #include "client_core/metadata_client.h"
@@ -23,10 +24,24 @@
 
 namespace eosim::client_core {
 
+// An application's own assignor (Kafka's ConsumerPartitionAssignor, as Kafka Streams plugs in its
+// StreamsPartitionAssignor), eager: a member gives up everything it owns before it joins.
+struct CustomAssignor {
+    // The user data of the member's subscription, asked at each join (after the revocation).
+    std::function<std::string()> subscription_data;
+    // The leader's part: every member's assignment from every member's subscription.
+    std::function<std::map<std::string, Assignment>(const std::map<std::string, std::int32_t>& partitions_per_topic,
+                                                    const std::map<std::string, Subscription>& subscriptions)>
+        assign;
+    // The member's assignment arrived (called before the listener's on_assigned).
+    std::function<void(const Assignment&)> on_assignment;
+};
+
 struct GroupConsumerConfig {
     std::string group_id;
     std::vector<std::string> topics;
-    std::string assignor = "range";  // or "cooperative-sticky"
+    std::string assignor = "range";  // or "cooperative-sticky", or the name of `custom`
+    std::optional<CustomAssignor> custom;
     sim::Duration session_timeout{std::chrono::seconds(3)};    // session.timeout.ms
     sim::Duration rebalance_timeout{std::chrono::seconds(5)};  // max.poll.interval.ms
     sim::Duration heartbeat_interval{std::chrono::milliseconds(300)};

@@ -48,6 +48,8 @@ const std::vector<MomentInfo>& aim_moments() {
         {sim::moments::txn_marker_written, "a partition leader just appended a transaction marker (peer: none)"},
         {sim::moments::group_offsets_committed,
          "a group coordinator just applied a committed transaction's offsets (peer: the controller)"},
+        {sim::moments::streams_commit,
+         "a stream thread is about to commit its transaction, its stores' files holding what it wrote (peer: none)"},
         {sim::moments::log_start_moved,
          "retention, DeleteRecords or a follower taking its leader's just moved a log start (peer: the leader, on a follower)"},
     };

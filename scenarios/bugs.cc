@@ -73,6 +73,14 @@ const std::vector<BugSwitch>& bug_switches() {
         {"kafka-7192", "re-creates KAFKA-7192", "state-mismatch, eos-output-mismatch", "word-count-eos",
          "a stream thread's dirty close under exactly_once keeps the task's local state instead of wiping and "
          "restoring it, so what the aborted transaction wrote to the store stays and later counts build on it"},
+        {"kafka-9891", "re-creates KAFKA-9891", "state-mismatch, eos-output-mismatch", "fraud-window-standby-eos",
+         "a standby task takes over a task directory that has no checkpoint under exactly_once as it is, instead "
+         "of wiping it: what an instance that crashed left uncommitted in the store's file stays, and is carried "
+         "into the active task when the standby is promoted"},
+        {"kafka-16017", "re-creates KAFKA-16017", "state-mismatch, eos-output-mismatch", "word-count-eos",
+         "a task closed dirty keeps the changelog offsets it had written; closed cleanly while it restores again, "
+         "it checkpoints them instead of what it restored, so when it opens again on that instance its restore "
+         "starts past records its store never got"},
         {"streams-partial-commit", "breaks exactly_once_v2's commit", "eos-output-mismatch", "eos-echo-sum-eos",
          "a stream thread's transaction carries the input offsets of one of its tasks only, so the others' output "
          "is committed ahead of their offsets"},
@@ -149,7 +157,8 @@ bool apply_bug(std::string_view name, broker_core::BrokerBugs& bugs) {
         bugs.pending_offsets_lost_on_failover = true;
     } else if (name == "coordinator-without-lease") {
         bugs.coordinator_without_lease = true;
-    } else if (name == "kafka-7192" || name == "streams-partial-commit" || name == "restore-skips-tail") {
+    } else if (name == "kafka-7192" || name == "streams-partial-commit" || name == "restore-skips-tail" ||
+               name == "kafka-9891" || name == "kafka-16017") {
         // A stream thread's defect: stream_bugs() turns it on in the runner's stream instances.
     } else {
         return false;
@@ -162,6 +171,8 @@ streams_core::StreamsConfig::Bugs stream_bugs(std::string_view name) {
     bugs.kafka_7192 = name == "kafka-7192";
     bugs.partial_commit = name == "streams-partial-commit";
     bugs.restore_skips_tail = name == "restore-skips-tail";
+    bugs.kafka_9891 = name == "kafka-9891";
+    bugs.kafka_16017 = name == "kafka-16017";
     return bugs;
 }
 

@@ -72,6 +72,9 @@ bool ClusterHealth::incarnation_registered(const std::string& broker) {
     const auto& controller = nodes_.controller->state<Controller>();
     const auto found = std::find_if(nodes_.brokers.begin(), nodes_.brokers.end(),
                                     [&broker](const sim::Node* node) { return node->name() == broker; });
+    if (found == nodes_.brokers.end()) {
+        return true;  // not a broker (an application instance an aimed crash hit): nothing to register
+    }
     const BrokerId id(static_cast<std::int32_t>(found - nodes_.brokers.begin() + 1));
     return controller.registered_incarnation(id) == (*found)->incarnation();
 }

@@ -347,7 +347,8 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
          "group_members", "group_assignor", "group_session_timeout_ms", "group_rebalance_timeout_ms",
          "group_heartbeat_ms", "group_leave_percent", "ctp_instances", "ctp_input", "ctp_output", "ctp_exactly_once",
          "ctp_abort_percent", "ctp_max_records", "stream_app", "stream_instances", "stream_threads", "stream_partitions",
-         "stream_commit_interval_ms", "stream_guarantee", "instance_faults_every_ms", "instance_fault_ms"});
+         "stream_commit_interval_ms", "stream_guarantee", "stream_standby_replicas", "stream_checkpoint_delta",
+         "instance_faults_every_ms", "instance_fault_ms"});
     reader.integer(workload, "producers", w.producers, 0, 16);
     reader.integer(workload, "consumers", w.consumers, 0, 16);
     std::string acks = "all";
@@ -427,6 +428,8 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
     reader.integer(workload, "stream_threads", w.stream_threads, 1, 8);
     reader.integer(workload, "stream_partitions", w.stream_partitions, 1, 64);
     reader.integer(workload, "stream_commit_interval_ms", w.stream_commit_interval_ms, 1, 60'000);
+    reader.integer(workload, "stream_standby_replicas", w.stream_standby_replicas, 0, 8);
+    reader.integer(workload, "stream_checkpoint_delta", w.stream_checkpoint_delta, 1, 1'000'000'000);
     std::string guarantee = "exactly_once_v2";
     reader.string(workload, "stream_guarantee", guarantee);
     if (guarantee != "exactly_once_v2" && guarantee != "at_least_once") {

@@ -121,6 +121,10 @@ struct WorkloadSpec {
     std::int32_t stream_partitions = 4;
     std::int64_t stream_commit_interval_ms = 100;
     bool stream_exactly_once = true;
+    // num.standby.replicas; and the changelog records after which a commit (at_least_once) or a standby
+    // writes a task's checkpoint (Kafka's 10,000).
+    std::int32_t stream_standby_replicas = 0;
+    std::int64_t stream_checkpoint_delta = 10'000;
     // Faults of the group members and instances during the chaos phase: every draw of
     // instance_faults_every_ms one of them crashes (and restarts after a draw of instance_fault_ms) or
     // pauses for a draw of instance_fault_ms (0, 0: never).

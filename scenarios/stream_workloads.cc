@@ -10,12 +10,16 @@ StreamInstanceWorkload::StreamInstanceWorkload(sim::Node& node, const streams_co
                                                const broker_core::ClusterAddresses& addresses,
                                                client_core::HistoryRecorder& history, const Spec& spec,
                                                const StreamApp& app, int index,
-                                               streams_core::StreamsConfig::Bugs bugs) {
+                                               streams_core::StreamsConfig::Bugs bugs)
+    : state_directory_(node.disk(), std::string(app.name)) {
     const WorkloadSpec& workload = spec.workload;
     for (std::int32_t t = 1; t <= workload.stream_threads; ++t) {
         streams_core::StreamsConfig config;
         config.application_id = std::string(app.name);
         config.client_id = fmt::format("{}-{}-{}.{}", app.name, index, t, node.incarnation());
+        config.process = fmt::format("{}-{}.{}", app.name, index, node.incarnation());
+        config.standby_replicas = workload.stream_standby_replicas;
+        config.checkpoint_delta = workload.stream_checkpoint_delta;
         if (workload.stream_exactly_once) {
             config.transactional_id = fmt::format("{}-{}-{}", app.name, index, t);
         } else {
@@ -28,7 +32,8 @@ StreamInstanceWorkload::StreamInstanceWorkload(sim::Node& node, const streams_co
         config.transaction_timeout = std::chrono::milliseconds(workload.txn_timeout_ms);
         config.bugs = bugs;
         threads_.push_back(std::make_unique<streams_core::StreamThread>(node, topology, std::move(config),
-                                                                        protocol::ClusterAddresses(addresses), history));
+                                                                        protocol::ClusterAddresses(addresses), history,
+                                                                        state_directory_));
         streams_core::StreamThread* thread = threads_.back().get();
         node.spawn(fmt::format("stream-thread-{}", t), [thread] { thread->run(); });
     }

@@ -15,7 +15,8 @@ namespace eosim::scenarios {
 
 // One instance of a stream application (`stream_app`): a node running `stream_threads` stream threads with
 // exactly_once_v2, thread t of instance i with transactional id `<app>-<i>-<t>`; its process names carry
-// the node's incarnation. A crash takes its threads, tasks and state; a restart begins again.
+// the node's incarnation. A crash takes its threads and tasks; their local state stays on the node's disk
+// (as files do: what was not synced is lost, kept or torn), and a restart starts from it.
 class StreamInstanceWorkload final : public sim::NodeState {
 public:
     StreamInstanceWorkload(sim::Node& node, const streams_core::Topology& topology,
@@ -30,6 +31,7 @@ public:
     [[nodiscard]] const std::vector<std::unique_ptr<streams_core::StreamThread>>& threads() const { return threads_; }
 
 private:
+    streams_core::StateDirectory state_directory_;  // on the node's disk: it outlives the process
     std::vector<std::unique_ptr<streams_core::StreamThread>> threads_;
 };
 

@@ -41,6 +41,9 @@ inline constexpr std::string_view txn_marker_written = "txn-marker-written";
 // a group coordinator just applied the offsets a committed transaction sent (peer: the controller, whose
 // loss makes a stale coordinator)
 inline constexpr std::string_view group_offsets_committed = "group-offsets-committed";
+// a stream thread is about to commit its transaction: its tasks' stores and their files hold what it wrote
+// (peer: none)
+inline constexpr std::string_view streams_commit = "streams-commit";
 // a replica's log start moved (records below it are gone): retention, DeleteRecords, or a follower after its leader
 inline constexpr std::string_view log_start_moved = "log-start-moved";
 // the cleaner removed a tombstone (subject: its key; numbers: offset, timestamp_ms, removed_at_ms,

@@ -20,6 +20,9 @@ void KeyValueStore::restore(const std::string& key, const std::optional<std::str
     } else {
         entries_.erase(key);
     }
+    if (local_) {
+        local_(key, value);
+    }
 }
 
 }  // namespace eosim::streams_core

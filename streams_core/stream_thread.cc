@@ -4,6 +4,8 @@
 #include <string_view>
 
 #include "sim/assert.h"
+#include "sim/invariants.h"
+#include "streams_core/assignor.h"
 #include "sim/simulation.h"
 #include "sim/trace.h"
 
@@ -47,16 +49,36 @@ TxnResult retried(Call call) {
 }  // namespace
 
 StreamThread::StreamThread(sim::Node& node, const Topology& topology, StreamsConfig config,
-                           const protocol::ClusterAddresses& addresses, client_core::HistoryRecorder& history)
+                           const protocol::ClusterAddresses& addresses, client_core::HistoryRecorder& history,
+                           StateDirectory& state_directory)
     : node_(node),
       topology_(topology),
       subtopologies_(topology.subtopologies()),
       config_(std::move(config)),
       addresses_(addresses),
-      history_(history) {
+      history_(history),
+      state_directory_(state_directory) {
     EOSIM_ASSERT_MSG(!exactly_once() || !config_.transactional_id.empty(), "exactly_once_v2 needs a transactional id");
+    for (const Subtopology& part : subtopologies_) {
+        for (const std::string& store : part.stores) {
+            if (topology_.store(store).logged) {
+                changelog_subtopology_.emplace(changelog_topic(config_.application_id, store), part.id);
+            }
+        }
+    }
     client_core::GroupConsumerConfig group;
     group.group_id = config_.application_id;
+    // Kafka Streams' own assignor: tasks, not partitions, kept where their state is; standbys elsewhere.
+    group.assignor = "stream";
+    group.custom = client_core::CustomAssignor{
+        .subscription_data = [this] { return subscription_data(); },
+        .assign =
+            [this](const std::map<std::string, std::int32_t>& partitions_per_topic,
+                   const std::map<std::string, client_core::Subscription>& subscriptions) {
+                return assign_tasks(subtopologies_, partitions_per_topic, subscriptions, config_.standby_replicas);
+            },
+        .on_assignment = [this](const client_core::Assignment& assignment) { on_assignment(assignment); },
+    };
     const std::set<std::string> sources = topology_.source_topics();
     group.topics.assign(sources.begin(), sources.end());
     group.session_timeout = config_.session_timeout;
@@ -272,14 +294,85 @@ std::optional<TopicPartition> StreamThread::next_partition(TaskId id, ActiveTask
 }
 
 void StreamThread::send(const std::string& topic, std::optional<std::int32_t> partition, const Record& record) {
+    sim::Future<client_core::SendOutcome> sent;
     if (!exactly_once()) {
-        unacknowledged_.push_back(plain_producer_->send(topic, record.key, record.value, record.timestamp_ms, partition));
-        return;
+        sent = plain_producer_->send(topic, record.key, record.value, record.timestamp_ms, partition);
+        unacknowledged_.push_back(sent);
+    } else {
+        EOSIM_ASSERT_MSG(producer_ && producer_->in_transaction(), "a task wrote outside a transaction");
+        // The outcome is the transaction's: a failed send makes the commit fail, and everything is redone.
+        sent = producer_->send(client_core::TransactionalProducer::ProducerRecord{topic, partition, record.key,
+                                                                                 record.value, record.timestamp_ms});
     }
-    EOSIM_ASSERT_MSG(producer_ && producer_->in_transaction(), "a task wrote outside a transaction");
-    // The outcome is the transaction's: a failed send makes the commit fail, and everything is redone.
-    (void)producer_->send(client_core::TransactionalProducer::ProducerRecord{topic, partition, record.key, record.value,
-                                                                            record.timestamp_ms});
+    if (partition && changelog_subtopology_.contains(topic)) {
+        changelog_sends_.emplace_back(TopicPartition{topic, *partition}, std::move(sent));
+    }
+}
+
+std::vector<TopicPartition> StreamThread::changelogs(const StreamTask& task) const {
+    std::vector<TopicPartition> out;
+    for (const auto& [name, store] : task.stores()) {
+        if (store->logged()) {
+            out.push_back(TopicPartition{changelog_topic(config_.application_id, name), task.id().partition});
+        }
+    }
+    return out;
+}
+
+bool StreamThread::open(TaskId id, StreamTask& task, StateDirectory::Offsets& positions, bool standby) {
+    if (!state_directory_.lock(id, config_.client_id)) {
+        return false;  // another thread of the instance still has it: asked again on the next turn
+    }
+    std::optional<StateDirectory::Offsets> checkpoint = state_directory_.checkpoint(id);
+    if (checkpoint) {
+        for (const TopicPartition& changelog : changelogs(task)) {
+            if (!checkpoint->contains(changelog)) {
+                checkpoint.reset();  // a store it does not cover: as good as none
+            }
+        }
+    }
+    // Under EOS, store files without a checkpoint may hold writes of a transaction that never committed (an
+    // instance that crashed, a flush before a commit that failed): Kafka's TaskCorruptedException, the
+    // directory is wiped and the stores restored from their changelogs. (kafka-9891: standbys did not.)
+    if (!checkpoint && exactly_once() && state_directory_.has_state(id) && !(standby && config_.bugs.kafka_9891)) {
+        sim::trace("StreamsStateWiped")
+            .detail("client", config_.client_id)
+            .detail("subtopology", id.subtopology)
+            .detail("partition", id.partition)
+            .detail("why", "no checkpoint");
+        state_directory_.wipe(id);
+    }
+    positions.clear();
+    for (const auto& [name, store] : task.stores()) {
+        if (!store->logged()) {
+            continue;  // in memory only: nothing to restore it from
+        }
+        const TopicPartition changelog{changelog_topic(config_.application_id, name), id.partition};
+        store->load(state_directory_.load(id, name));
+        positions[changelog] = checkpoint ? checkpoint->at(changelog) : Offset(0);
+        store->write_locally([this, id, name = name](const std::string& key, const std::optional<std::string>& value) {
+            state_directory_.write(id, name, key, value);
+        });
+    }
+    if (exactly_once() && !standby) {
+        // From here on the files take uncommitted writes: a crash must leave no checkpoint that vouches for them.
+        state_directory_.delete_checkpoint(id);
+    }
+    return true;
+}
+
+bool StreamThread::checkpoint(TaskId id, const StreamTask& task, const StateDirectory::Offsets& offsets) {
+    return state_directory_.flush(id, task.stores()) && state_directory_.write_checkpoint(id, offsets);
+}
+
+StateDirectory::Offsets StreamThread::checkpoint_offsets(const ActiveTask& active) const {
+    StateDirectory::Offsets offsets = active.positions;
+    for (const auto& [changelog, offset] : active.written) {
+        if (offsets.contains(changelog)) {
+            offsets[changelog] = offset;
+        }
+    }
+    return offsets;
 }
 
 bool StreamThread::commit() {
@@ -300,6 +393,7 @@ bool StreamThread::commit() {
     if (!exactly_once()) {
         return commit_at_least_once(offsets);
     }
+    sim::witness().announce(sim::Moment{.name = sim::moments::streams_commit, .node = node_.name()});
     TxnResult result = TxnResult::ok;
     if (!offsets.empty()) {
         result = producer_->send_offsets_to_transaction(offsets, consumer_->group_metadata());
@@ -309,6 +403,7 @@ bool StreamThread::commit() {
     }
     if (result == TxnResult::ok) {
         dirty_ = false;
+        committed_writes();
         return true;
     }
     sim::trace("StreamsCommitFailed").detail("client", config_.client_id).detail("result", static_cast<int>(result));
@@ -325,11 +420,43 @@ bool StreamThread::commit_at_least_once(const std::vector<protocol::OffsetCommit
     }
     if (written && (offsets.empty() || consumer_->commit_sync(offsets) == client_core::CommitResult::ok)) {
         dirty_ = false;
+        committed_writes();
+        maybe_checkpoint();
         return true;
     }
     sim::trace("StreamsCommitFailed").detail("client", config_.client_id).detail("written", written);
     close_all_dirty("the commit failed");
     return false;
+}
+
+void StreamThread::committed_writes() {
+    for (const auto& [changelog, send] : std::exchange(changelog_sends_, {})) {
+        const sim::Result<client_core::SendOutcome> outcome = send.wait();
+        const std::optional<TaskId> id =
+            TaskId{changelog_subtopology_.at(changelog.topic), changelog.partition};
+        const auto found = tasks_.find(*id);
+        if (outcome && outcome->status == client_core::SendOutcome::Status::ok && found != tasks_.end()) {
+            Offset& written = found->second.written.try_emplace(changelog, Offset(0)).first->second;
+            written = std::max(written, Offset(outcome->offset.value() + 1));
+        }
+    }
+}
+
+void StreamThread::maybe_checkpoint() {
+    for (auto& [id, active] : tasks_) {
+        if (!active.restored) {
+            continue;
+        }
+        const StateDirectory::Offsets offsets = checkpoint_offsets(active);
+        std::int64_t moved = 0;
+        for (const auto& [changelog, offset] : offsets) {
+            const auto before = active.checkpointed.find(changelog);
+            moved += offset.value() - (before != active.checkpointed.end() ? before->second.value() : 0);
+        }
+        if (moved >= config_.checkpoint_delta && checkpoint(id, *active.task, offsets)) {
+            active.checkpointed = offsets;
+        }
+    }
 }
 
 void StreamThread::close_all_dirty(const char* why) {
@@ -341,6 +468,7 @@ void StreamThread::close_all_dirty(const char* why) {
     }
     dirty_ = false;
     unacknowledged_.clear();  // at_least_once: what was sent stays sent
+    changelog_sends_.clear();
     ++wipes_;
     // Under exactly_once_v2 a dirty close wipes the task's state: what the aborted transaction wrote to the
     // stores is gone from the changelog, so the store is restored from the changelog again. Under
@@ -349,6 +477,9 @@ void StreamThread::close_all_dirty(const char* why) {
         active.last_consumed.clear();
         active.queues.clear();
         active.caught_up.clear();
+        if (!config_.bugs.kafka_16017) {
+            active.written.clear();  // KAFKA-16017's fix: what it wrote is no longer what its stores hold
+        }
         if (config_.bugs.kafka_7192 || !exactly_once()) {
             continue;  // KAFKA-7192: the state stays, uncommitted writes and all
         }
@@ -357,6 +488,11 @@ void StreamThread::close_all_dirty(const char* why) {
         active.task->close();
         active.task = make_task(id);
         active.restored = false;
+        if (active.opened) {
+            // Wiped and opened again at once (the thread holds the directory's lock): restored from scratch.
+            state_directory_.wipe(id);
+            active.opened = open(id, *active.task, active.positions, false);
+        }
     }
     if (!in_rebalance_) {
         consumer_->rewind_to_committed();
@@ -373,8 +509,27 @@ void StreamThread::close_task(TaskId id, bool clean) {
         .detail("subtopology", id.subtopology)
         .detail("partition", id.partition)
         .detail("clean", clean);
-    abandon_restore(found->second);
-    found->second.task->close();
+    ActiveTask& active = found->second;
+    if (active.restoring && active.restoring->assigned) {
+        // What the store holds so far of the changelog being restored.
+        const std::string& name = active.restoring->stores[active.restoring->next];
+        const TopicPartition changelog{changelog_topic(config_.application_id, name), id.partition};
+        if (restore_consumer_->assigned(changelog)) {
+            active.positions[changelog] = restore_consumer_->position(changelog);
+        }
+    }
+    abandon_restore(active);
+    active.task->close();
+    if (active.opened) {
+        // A clean close leaves the stores' files synced and a checkpoint that says what they hold (Kafka's
+        // suspend and close); a dirty one under EOS wipes them (they may hold what never committed).
+        if (clean) {
+            (void)checkpoint(id, *active.task, checkpoint_offsets(active));
+        } else if (exactly_once() && !config_.bugs.kafka_7192) {
+            state_directory_.wipe(id);
+        }
+        state_directory_.unlock(id, config_.client_id);
+    }
     tasks_.erase(found);
 }
 
@@ -385,7 +540,23 @@ void StreamThread::assigned(const std::vector<TopicPartition>& partitions) {
             continue;
         }
         ActiveTask active;
-        active.task = make_task(*id);
+        const auto standby = standbys_.find(*id);
+        if (standby != standbys_.end() && standby->second.opened) {
+            // A standby promoted (Kafka recycles it): its stores are kept and restored from where it read to.
+            stop_standby_reading();
+            active.task = std::move(standby->second.task);
+            active.positions = std::move(standby->second.positions);
+            active.opened = true;
+            if (exactly_once()) {
+                state_directory_.delete_checkpoint(*id);
+            }
+            standbys_.erase(standby);
+        } else {
+            if (standby != standbys_.end()) {
+                close_standby(*id);
+            }
+            active.task = make_task(*id);
+        }
         tasks_.emplace(*id, std::move(active));
     }
 }
@@ -396,6 +567,9 @@ void StreamThread::revoked(const std::vector<TopicPartition>& partitions) {
     const bool clean = !dirty_ || commit();
     for (const TopicPartition& partition : partitions) {
         if (const std::optional<TaskId> id = task_of(partition)) {
+            if (tasks_.contains(*id)) {
+                previous_active_.insert(*id);
+            }
             close_task(*id, clean);
         }
     }
@@ -408,6 +582,9 @@ void StreamThread::lost(const std::vector<TopicPartition>& partitions) {
     close_all_dirty("partitions lost");
     for (const TopicPartition& partition : partitions) {
         if (const std::optional<TaskId> id = task_of(partition)) {
+            if (tasks_.contains(*id)) {
+                previous_active_.insert(*id);
+            }
             close_task(*id, false);
         }
     }
@@ -419,16 +596,166 @@ void StreamThread::restore_tasks() {
     // the thread from polling past max.poll.interval.ms.
     // One changelog at a time in the restore consumer: a restore under way goes on first.
     const sim::Time deadline = sim::deadline_after(std::chrono::milliseconds(200));
+    bool restoring = false;
+    for (auto& [id, active] : tasks_) {
+        restoring = restoring || !active.restored;
+    }
+    if (restoring) {
+        stop_standby_reading();  // restoration first (Kafka pauses standbys while actives restore)
+    }
     for (auto& [id, active] : tasks_) {
         if (active.restoring && active.restoring->assigned && !restore(active, deadline)) {
             return;
         }
     }
     for (auto& [id, active] : tasks_) {
-        if (!active.restored && inputs_positioned(id) && !restore(active, deadline)) {
+        if (active.restored || !inputs_positioned(id)) {
+            continue;
+        }
+        if (!active.opened && !(active.opened = open(id, *active.task, active.positions, false))) {
+            continue;  // another thread of the instance still holds its directory
+        }
+        if (!restore(active, deadline)) {
             return;
         }
     }
+    for (auto& [id, active] : tasks_) {
+        if (!active.restored) {
+            return;
+        }
+    }
+    update_standbys();
+}
+
+void StreamThread::stop_standby_reading() {
+    if (!standbys_reading_) {
+        return;
+    }
+    for (const auto& [id, standby] : standbys_) {
+        if (standby.opened) {
+            for (const auto& [changelog, position] : standby.positions) {
+                restore_consumer_->unassign(changelog);
+            }
+        }
+    }
+    standbys_reading_ = false;
+}
+
+void StreamThread::update_standbys() {
+    for (auto& [id, standby] : standbys_) {
+        if (!standby.opened && (standby.opened = open(id, *standby.task, standby.positions, true))) {
+            standby.checkpointed = standby.positions;
+            stop_standby_reading();  // read again with this one too
+        }
+    }
+    if (sim::now() < next_standby_update_) {
+        return;
+    }
+    next_standby_update_ = sim::deadline_after(config_.commit_interval);
+    if (!standbys_reading_) {
+        for (const auto& [id, standby] : standbys_) {
+            if (standby.opened) {
+                for (const auto& [changelog, position] : standby.positions) {
+                    restore_consumer_->assign(changelog, position);
+                    standbys_reading_ = true;
+                }
+            }
+        }
+    }
+    if (!standbys_reading_) {
+        return;
+    }
+    for (const ConsumedRecord& record : restore_consumer_->poll()) {
+        const auto subtopology = changelog_subtopology_.find(record.partition.topic);
+        EOSIM_ASSERT_MSG(subtopology != changelog_subtopology_.end(), "the restore consumer read a topic not a changelog");
+        const auto found = standbys_.find(TaskId{subtopology->second, record.partition.partition});
+        if (found == standbys_.end() || !found->second.opened || !record.record.key) {
+            continue;  // closed during the poll
+        }
+        const std::string prefix = config_.application_id + "-";
+        const std::string& topic = record.partition.topic;
+        const std::string store = topic.substr(prefix.size(), topic.size() - prefix.size() - std::string("-changelog").size());
+        found->second.task->store(store).restore(*record.record.key, record.record.value);
+    }
+    // Where each standby has read to (past markers and aborted records too), and a checkpoint when that moved
+    // far enough: a standby's stores hold only what committed (read_committed), so it may checkpoint at any time.
+    for (auto& [id, standby] : standbys_) {
+        if (!standby.opened) {
+            continue;
+        }
+        std::int64_t moved = 0;
+        for (auto& [changelog, position] : standby.positions) {
+            if (restore_consumer_->assigned(changelog)) {
+                position = restore_consumer_->position(changelog);
+            }
+            const auto before = standby.checkpointed.find(changelog);
+            moved += position.value() - (before != standby.checkpointed.end() ? before->second.value() : 0);
+        }
+        if (moved >= config_.checkpoint_delta && checkpoint(id, *standby.task, standby.positions)) {
+            standby.checkpointed = standby.positions;
+        }
+    }
+}
+
+void StreamThread::close_standby(TaskId id) {
+    const auto found = standbys_.find(id);
+    if (found == standbys_.end()) {
+        return;
+    }
+    stop_standby_reading();
+    StandbyTask& standby = found->second;
+    standby.task->close();
+    if (standby.opened) {
+        (void)checkpoint(id, *standby.task, standby.positions);
+        state_directory_.unlock(id, config_.client_id);
+    }
+    standbys_.erase(found);
+}
+
+std::string StreamThread::subscription_data() {
+    SubscriptionInfo info;
+    info.process = config_.process.empty() ? config_.client_id : config_.process;
+    info.previous_active = previous_active_;
+    info.offset_sums = state_directory_.offset_sums();
+    for (const auto& [id, active] : tasks_) {
+        info.previous_active.insert(id);
+    }
+    for (const TaskId id : info.previous_active) {
+        info.offset_sums[id] = SubscriptionInfo::latest;
+    }
+    for (const auto& [id, standby] : standbys_) {
+        info.previous_standby.insert(id);
+        std::int64_t sum = 0;
+        for (const auto& [changelog, position] : standby.positions) {
+            sum += position.value();
+        }
+        info.offset_sums[id] = sum;
+    }
+    return encode(info);
+}
+
+void StreamThread::on_assignment(const client_core::Assignment& assignment) {
+    const AssignmentInfo info = decode_assignment_info(assignment.user_data).value_or(AssignmentInfo{});
+    previous_active_.clear();
+    std::vector<TaskId> gone;
+    for (const auto& [id, standby] : standbys_) {
+        if (!info.standby.contains(id) && !info.active.contains(id)) {
+            gone.push_back(id);
+        }
+    }
+    for (const TaskId id : gone) {
+        close_standby(id);
+    }
+    for (const TaskId id : info.standby) {
+        if (!standbys_.contains(id) && !tasks_.contains(id) &&
+            static_cast<std::size_t>(id.subtopology) < subtopologies_.size()) {
+            standbys_.emplace(id, StandbyTask{.task = make_task(id)});
+        }
+    }
+    sim::trace("StreamsAssigned")
+        .detail("client", config_.client_id)
+        .detail("active", info.active.size())
+        .detail("standby", info.standby.size());
 }
 
 bool StreamThread::inputs_positioned(TaskId id) const {
@@ -485,12 +812,14 @@ bool StreamThread::restore(ActiveTask& active, sim::Time deadline) {
         // Every committed change, from the changelog's start to its read_committed end.
         const TopicPartition changelog{changelog_topic(config_.application_id, name), id.partition};
         if (!progress.assigned) {
-            restore_consumer_->assign(changelog, Offset(0));
+            const auto from = active.positions.find(changelog);
+            restore_consumer_->assign(changelog, from != active.positions.end() ? from->second : Offset(0));
             progress.assigned = true;
             sim::trace("StreamsStoreRestoring")
                 .detail("client", config_.client_id)
                 .detail("store", name)
-                .detail("partition", id.partition);
+                .detail("partition", id.partition)
+                .detail("from", restore_consumer_->position(changelog).value());
         }
         if (!progress.end) {
             // Where to stop: the last stable offset, once it is the high watermark. A transaction of the
@@ -521,6 +850,7 @@ bool StreamThread::restore(ActiveTask& active, sim::Time deadline) {
                 }
             }
         }
+        active.positions[changelog] = *progress.end;
         restore_consumer_->unassign(changelog);
         sim::trace("StreamsStoreRestored")
             .detail("client", config_.client_id)
@@ -531,6 +861,9 @@ bool StreamThread::restore(ActiveTask& active, sim::Time deadline) {
     }
     active.restoring.reset();
     active.restored = true;
+    if (!exactly_once() && checkpoint(id, *active.task, active.positions)) {
+        active.checkpointed = active.positions;  // at_least_once: checkpointed once restored (KAFKA-12634)
+    }
     return true;
 }
 
@@ -550,6 +883,26 @@ std::vector<TaskId> StreamThread::running_tasks() const {
         }
     }
     return out;
+}
+
+std::vector<TaskId> StreamThread::standby_tasks() const {
+    std::vector<TaskId> out;
+    for (const auto& [id, standby] : standbys_) {
+        if (standby.opened) {
+            out.push_back(id);
+        }
+    }
+    return out;
+}
+
+const StreamTask* StreamThread::standby(TaskId id) const {
+    const auto found = standbys_.find(id);
+    return found != standbys_.end() && found->second.opened ? found->second.task.get() : nullptr;
+}
+
+StateDirectory::Offsets StreamThread::standby_positions(TaskId id) const {
+    const auto found = standbys_.find(id);
+    return found != standbys_.end() ? found->second.positions : StateDirectory::Offsets{};
 }
 
 const StreamTask* StreamThread::task(TaskId id) const {

@@ -16,6 +16,7 @@
 #include "client_core/transactional_producer.h"
 #include "protocol/addresses.h"
 #include "sim/node.h"
+#include "streams_core/state_directory.h"
 #include "streams_core/stream_task.h"
 #include "streams_core/topology.h"
 
@@ -28,6 +29,11 @@ struct StreamsConfig {
 
     std::string application_id;  // application.id: the group, and the prefix of internal topics
     std::string client_id;       // this thread's name, for its clients
+    std::string process;         // the instance it runs in (Kafka's process id): standbys go to others
+    std::int32_t standby_replicas = 0;  // num.standby.replicas
+    // at_least_once: a commit also writes a task's checkpoint once its changelogs moved this many records
+    // since the last one (Kafka's 10,000).
+    std::int64_t checkpoint_delta = 10'000;
     Guarantee guarantee = Guarantee::exactly_once_v2;
     // exactly_once_v2: the thread's transactional id (`<application id>-<instance>-<thread>`).
     std::string transactional_id;
@@ -45,6 +51,12 @@ struct StreamsConfig {
         bool partial_commit = false;
         // restore-skips-tail: a restore leaves out the changelog's last record.
         bool restore_skips_tail = false;
+        // kafka-9891: a standby takes over a task directory without a checkpoint as it is, under EOS too,
+        // instead of wiping it: what an instance that crashed left uncommitted in the files stays.
+        bool kafka_9891 = false;
+        // kafka-16017: a dirty close keeps the task's written changelog offsets; closed cleanly while it is
+        // restoring again, the task checkpoints them instead of what it restored.
+        bool kafka_16017 = false;
     };
     Bugs bugs;
 };
@@ -63,7 +75,8 @@ struct StreamsConfig {
 class StreamThread final : private RecordCollector {
 public:
     StreamThread(sim::Node& node, const Topology& topology, StreamsConfig config,
-                 const protocol::ClusterAddresses& addresses, client_core::HistoryRecorder& history);
+                 const protocol::ClusterAddresses& addresses, client_core::HistoryRecorder& history,
+                 StateDirectory& state_directory);
     StreamThread(const StreamThread&) = delete;
     StreamThread& operator=(const StreamThread&) = delete;
     ~StreamThread() override;
@@ -75,6 +88,10 @@ public:
     // For checks after a run: the tasks it runs now, restored and processing.
     [[nodiscard]] std::vector<TaskId> running_tasks() const;
     [[nodiscard]] const StreamTask* task(TaskId id) const;
+    // Its standby tasks that are up (their stores loaded), and the changelog offsets each has read to.
+    [[nodiscard]] std::vector<TaskId> standby_tasks() const;
+    [[nodiscard]] const StreamTask* standby(TaskId id) const;
+    [[nodiscard]] StateDirectory::Offsets standby_positions(TaskId id) const;
     // No transaction open, no task restoring, a stable member.
     [[nodiscard]] bool idle() const;
     // The next input offset of `partition`, when a running task reads it.
@@ -98,7 +115,13 @@ private:
     };
     struct ActiveTask {
         std::unique_ptr<StreamTask> task;
+        bool opened = false;     // its directory locked and its stores loaded from it
         bool restored = false;
+        // Per changelog partition: the offset its store holds up to (loaded from the checkpoint, then
+        // restored), and the next offset after what the task wrote there and saw acknowledged.
+        StateDirectory::Offsets positions;
+        StateDirectory::Offsets written;
+        StateDirectory::Offsets checkpointed;  // at_least_once: what the last checkpoint said
         std::optional<Restore> restoring;
         // Per input partition, the records polled and not processed yet (Kafka's RecordQueue), and when an
         // empty one was last found caught up: the time a ListOffsets that showed it at its end was sent.
@@ -110,7 +133,38 @@ private:
         std::map<protocol::TopicPartition, std::int64_t> partition_time;
     };
 
+    // A standby task (Kafka's StandbyTask): the stores of a task another instance runs, kept up to date
+    // from their changelogs (read_committed) whenever no active task is restoring.
+    struct StandbyTask {
+        std::unique_ptr<StreamTask> task;
+        bool opened = false;
+        StateDirectory::Offsets positions;
+        StateDirectory::Offsets checkpointed;
+    };
+
     void send(const std::string& topic, std::optional<std::int32_t> partition, const Record& record) override;
+    // Locks the task's directory and loads its stores from it (wiping it first under EOS when it has no
+    // checkpoint): false while another thread of the instance holds it.
+    bool open(TaskId id, StreamTask& task, StateDirectory::Offsets& positions, bool standby);
+    // Flushes the stores and writes the checkpoint (false when that failed), keeping the lock.
+    bool checkpoint(TaskId id, const StreamTask& task, const StateDirectory::Offsets& offsets);
+    // The changelog partitions of the task's logged stores.
+    [[nodiscard]] std::vector<protocol::TopicPartition> changelogs(const StreamTask& task) const;
+    // What a clean close or a commit checkpoints: the written offset where there is one, else the position.
+    [[nodiscard]] StateDirectory::Offsets checkpoint_offsets(const ActiveTask& active) const;
+    // The subscription's user data, the leader's assignment and this member's part of it.
+    std::string subscription_data();
+    void on_assignment(const client_core::Assignment& assignment);
+    // Brings the standby tasks up and applies what their changelogs have (when no restore is under way).
+    void update_standbys();
+    void close_standby(TaskId id);
+    // The standbys' changelogs leave the restore consumer (an active task restores, or the set changed).
+    void stop_standby_reading();
+    // After a commit: the acknowledged changelog writes become the tasks' written offsets.
+    void committed_writes();
+    // at_least_once: the tasks whose changelogs moved `checkpoint_delta` records since their last checkpoint
+    // write one.
+    void maybe_checkpoint();
 
     // A new task, initialized (its stores empty, not restored).
     std::unique_ptr<StreamTask> make_task(TaskId id);
@@ -155,6 +209,7 @@ private:
     StreamsConfig config_;
     protocol::ClusterAddresses addresses_;
     client_core::HistoryRecorder& history_;
+    StateDirectory& state_directory_;
     std::unique_ptr<client_core::GroupConsumer> consumer_;
     std::unique_ptr<client_core::Consumer> restore_consumer_;
     std::unique_ptr<client_core::TransactionalProducer> producer_;
@@ -165,6 +220,13 @@ private:
     std::vector<std::unique_ptr<client_core::TransactionalProducer>> retired_;
     std::int32_t transactions_ = 0;  // begun by every producer of this thread
     std::map<TaskId, ActiveTask> tasks_;
+    std::map<TaskId, StandbyTask> standbys_;
+    std::set<TaskId> previous_active_;  // the tasks given up in the last revocation, for the next subscription
+    bool standbys_reading_ = false;     // the standbys' changelogs are in the restore consumer
+    sim::Time next_standby_update_{};
+    // Changelog writes not acknowledged yet: their offsets become the tasks' written offsets at the commit.
+    std::vector<std::pair<protocol::TopicPartition, sim::Future<client_core::SendOutcome>>> changelog_sends_;
+    std::map<std::string, std::int32_t> changelog_subtopology_;  // changelog topic -> the sub-topology writing it
     sim::Time next_commit_{};
     bool dirty_ = false;          // a transaction is open with something in it
     std::uint64_t wipes_ = 0;     // dirty closes so far: records polled before one are not processed

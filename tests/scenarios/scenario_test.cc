@@ -87,7 +87,8 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, MustPass,
                                            "txn-coordinator-failover", "ctp-eos", "group-rebalance",
                                            "ctp-stale-coordinator", "word-count-eos", "eos-echo-sum-eos",
                                            "eos-echo-sum-repartition-eos", "account-balance-eos",
-                                           "syslog-filter-eos", "fraud-window-eos", "vip-join-eos"),
+                                           "syslog-filter-eos", "fraud-window-eos", "vip-join-eos",
+                                           "fraud-window-standby-eos"),
                          test_name);
 
 // Seeds that once failed a must-pass scenario, each for a defect since fixed:
@@ -333,7 +334,8 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, BugSwitchCaught,
                                            "coordinator-forgets-markers", "kip447-no-generation-fence",
                                            "offset-fetch-ignores-pending", "kafka-17507", "kafka-17582",
                                            "pending-offsets-lost-on-failover", "coordinator-without-lease",
-                                           "kafka-7192", "streams-partial-commit", "restore-skips-tail"),
+                                           "kafka-7192", "streams-partial-commit", "restore-skips-tail",
+                                           "kafka-9891", "kafka-16017"),
                          test_name);
 
 // ack-before-isr breaks an invariant the broker checks as it answers: caught at once, with no fault at

@@ -55,14 +55,17 @@ std::map<std::string, int> expected_totals() {
 class Instance final : public sim::NodeState {
 public:
     Instance(sim::Node& node, const Topology& topology, const protocol::ClusterAddresses& addresses,
-             client_core::HistoryRecorder& history, int index) {
+             client_core::HistoryRecorder& history, int index)
+        : state_directory(node.disk(), "wc") {
         StreamsConfig config;
         config.application_id = "wc";
         config.client_id = "wc-" + std::to_string(index) + "-1." + std::to_string(node.incarnation());
         config.transactional_id = "wc-" + std::to_string(index) + "-1";
-        thread = std::make_unique<StreamThread>(node, topology, config, addresses, history);
+        config.process = "wc-" + std::to_string(index);
+        thread = std::make_unique<StreamThread>(node, topology, config, addresses, history, state_directory);
         node.spawn("stream-thread", [this] { thread->run(); });
     }
+    StateDirectory state_directory;
     std::unique_ptr<StreamThread> thread;
 };
 
