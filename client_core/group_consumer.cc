@@ -150,7 +150,7 @@ void GroupConsumer::on_join_prepare() {
         return;
     }
     prepared_ = true;
-    const bool eager = config_.assignor != "cooperative-sticky";
+    const bool eager = !cooperative();
     if (config_.auto_commit && generation_ != protocol::no_generation && !owned_.empty()) {
         (void)commit_sync();  // Kafka's onJoinPrepare commits before it gives anything up
     }
@@ -206,7 +206,7 @@ bool GroupConsumer::join_group() {
     on_join_prepare();
     state_ = State::rebalancing;
     Subscription subscription{config_.topics, {}, generation_};
-    if (config_.assignor == "cooperative-sticky") {
+    if (cooperative()) {
         subscription.owned.assign(owned_.begin(), owned_.end());
     }
     if (config_.custom) {
@@ -299,7 +299,7 @@ void GroupConsumer::on_assignment(const std::set<TopicPartition>& assigned) {
     state_ = State::stable;
     joined_ = ConsumerGroupMetadata{config_.group_id, generation_, member_id_};
     prepared_ = false;
-    rejoin_needed_ = !revoked.empty() && config_.assignor == "cooperative-sticky";
+    rejoin_needed_ = !revoked.empty() && cooperative();
     without_position_.insert(added.begin(), added.end());
     record(ClientOperation::Type::ok, "assigned", std::vector<TopicPartition>(owned_.begin(), owned_.end()));
     sim::trace("GroupAssigned")

@@ -25,8 +25,11 @@
 namespace eosim::client_core {
 
 // An application's own assignor (Kafka's ConsumerPartitionAssignor, as Kafka Streams plugs in its
-// StreamsPartitionAssignor), eager: a member gives up everything it owns before it joins.
+// StreamsPartitionAssignor). Eager: a member gives up everything it owns before it joins. Cooperative
+// (KIP-429): a member keeps what it owns, says so in its subscription, and gives up only what the new
+// assignment leaves out, then joins again; the assignor must not hand out what another member still owns.
 struct CustomAssignor {
+    bool cooperative = false;
     // The user data of the member's subscription, asked at each join (after the revocation).
     std::function<std::string()> subscription_data;
     // The leader's part: every member's assignment from every member's subscription.
@@ -120,6 +123,11 @@ public:
     [[nodiscard]] bool stable() const { return state_ == State::stable && !rejoin_needed_; }
     // Leaves the group (LeaveGroup) and stops heartbeating.
     void close();
+
+    // The rebalance protocol is cooperative (the cooperative-sticky assignor, or a cooperative custom one).
+    [[nodiscard]] bool cooperative() const {
+        return config_.assignor == "cooperative-sticky" || (config_.custom && config_.custom->cooperative);
+    }
 
 private:
     enum class State : std::uint8_t { unjoined, rebalancing, stable };

@@ -81,6 +81,10 @@ const std::vector<BugSwitch>& bug_switches() {
          "a task closed dirty keeps the changelog offsets it had written; closed cleanly while it restores again, "
          "it checkpoints them instead of what it restored, so when it opens again on that instance its restore "
          "starts past records its store never got"},
+        {"kafka-18943", "re-creates KAFKA-18943", "eos-output-mismatch, state-mismatch", "eos-echo-sum-cooperative-eos",
+         "when a cooperative rebalance revokes some of a thread's tasks, the thread commits the transaction its "
+         "tasks share with the revoked tasks' input offsets only: the output of the tasks it keeps commits "
+         "without their offsets, and is made again when their input is processed again after a failure"},
         {"streams-partial-commit", "breaks exactly_once_v2's commit", "eos-output-mismatch", "eos-echo-sum-eos",
          "a stream thread's transaction carries the input offsets of one of its tasks only, so the others' output "
          "is committed ahead of their offsets"},
@@ -158,7 +162,7 @@ bool apply_bug(std::string_view name, broker_core::BrokerBugs& bugs) {
     } else if (name == "coordinator-without-lease") {
         bugs.coordinator_without_lease = true;
     } else if (name == "kafka-7192" || name == "streams-partial-commit" || name == "restore-skips-tail" ||
-               name == "kafka-9891" || name == "kafka-16017") {
+               name == "kafka-9891" || name == "kafka-16017" || name == "kafka-18943") {
         // A stream thread's defect: stream_bugs() turns it on in the runner's stream instances.
     } else {
         return false;
@@ -173,6 +177,7 @@ streams_core::StreamsConfig::Bugs stream_bugs(std::string_view name) {
     bugs.restore_skips_tail = name == "restore-skips-tail";
     bugs.kafka_9891 = name == "kafka-9891";
     bugs.kafka_16017 = name == "kafka-16017";
+    bugs.kafka_18943 = name == "kafka-18943";
     return bugs;
 }
 

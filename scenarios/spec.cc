@@ -347,7 +347,7 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
          "group_members", "group_assignor", "group_session_timeout_ms", "group_rebalance_timeout_ms",
          "group_heartbeat_ms", "group_leave_percent", "ctp_instances", "ctp_input", "ctp_output", "ctp_exactly_once",
          "ctp_abort_percent", "ctp_max_records", "stream_app", "stream_instances", "stream_threads", "stream_partitions",
-         "stream_commit_interval_ms", "stream_guarantee", "stream_standby_replicas", "stream_checkpoint_delta",
+         "stream_commit_interval_ms", "stream_guarantee", "stream_standby_replicas", "stream_checkpoint_delta", "stream_rebalance",
          "instance_faults_every_ms", "instance_fault_ms"});
     reader.integer(workload, "producers", w.producers, 0, 16);
     reader.integer(workload, "consumers", w.consumers, 0, 16);
@@ -437,6 +437,13 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
                                     where(source, workload->get("stream_guarantee")->source())));
     }
     w.stream_exactly_once = guarantee == "exactly_once_v2";
+    std::string rebalance = "eager";
+    reader.string(workload, "stream_rebalance", rebalance);
+    if (rebalance != "eager" && rebalance != "cooperative") {
+        throw SpecError(fmt::format("{}: stream_rebalance must be eager or cooperative",
+                                    where(source, workload->get("stream_rebalance")->source())));
+    }
+    w.stream_cooperative = rebalance == "cooperative";
     ms_range("instance_faults_every_ms", w.instance_faults_every_min_ms, w.instance_faults_every_max_ms);
     ms_range("instance_fault_ms", w.instance_fault_min_ms, w.instance_fault_max_ms);
     if ((w.instance_faults_every_max_ms == 0) != (w.instance_fault_max_ms == 0)) {

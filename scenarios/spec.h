@@ -124,6 +124,7 @@ struct WorkloadSpec {
     // num.standby.replicas; and the changelog records after which a commit (at_least_once) or a standby
     // writes a task's checkpoint (Kafka's 10,000).
     std::int32_t stream_standby_replicas = 0;
+    bool stream_cooperative = false;  // stream_rebalance: "eager" (the default) or "cooperative" (KIP-429)
     std::int64_t stream_checkpoint_delta = 10'000;
     // Faults of the group members and instances during the chaos phase: every draw of
     // instance_faults_every_ms one of them crashes (and restarts after a draw of instance_fault_ms) or

@@ -19,6 +19,7 @@ StreamInstanceWorkload::StreamInstanceWorkload(sim::Node& node, const streams_co
         config.client_id = fmt::format("{}-{}-{}.{}", app.name, index, t, node.incarnation());
         config.process = fmt::format("{}-{}.{}", app.name, index, node.incarnation());
         config.standby_replicas = workload.stream_standby_replicas;
+        config.cooperative = workload.stream_cooperative;
         config.checkpoint_delta = workload.stream_checkpoint_delta;
         if (workload.stream_exactly_once) {
             config.transactional_id = fmt::format("{}-{}-{}", app.name, index, t);

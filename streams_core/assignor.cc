@@ -168,7 +168,8 @@ std::vector<protocol::TopicPartition> task_partitions(const Subtopology& subtopo
 
 std::map<std::string, client_core::Assignment> assign_tasks(
     const std::vector<Subtopology>& subtopologies, const std::map<std::string, std::int32_t>& partitions_per_topic,
-    const std::map<std::string, client_core::Subscription>& subscriptions, std::int32_t standby_replicas) {
+    const std::map<std::string, client_core::Subscription>& subscriptions, std::int32_t standby_replicas,
+    bool cooperative) {
     // The members by instance, and what each said.
     std::map<std::string, SubscriptionInfo> infos;
     std::map<std::string, Client> clients;
@@ -372,6 +373,21 @@ std::map<std::string, client_core::Assignment> assign_tasks(
         place(client.standby, false);
         for (const std::string& member : client.members) {
             client_core::Assignment& assignment = out.at(member);
+            if (cooperative) {
+                // A task another member still owns waits for the next round.
+                std::erase_if(given[member].active, [&](TaskId id) {
+                    for (const protocol::TopicPartition& partition :
+                         task_partitions(*by_id.at(id.subtopology), id, partitions_per_topic)) {
+                        for (const auto& [other, subscription] : subscriptions) {
+                            if (other != member && std::find(subscription.owned.begin(), subscription.owned.end(),
+                                                             partition) != subscription.owned.end()) {
+                                return true;
+                            }
+                        }
+                    }
+                    return false;
+                });
+            }
             for (const TaskId id : given[member].active) {
                 for (protocol::TopicPartition& partition : task_partitions(*by_id.at(id.subtopology), id, partitions_per_topic)) {
                     assignment.partitions.push_back(std::move(partition));

@@ -57,8 +57,11 @@ struct AssignmentInfo {
 // The leader's assignment: every member gets an entry (partitions and an encoded AssignmentInfo). A
 // member whose subscription carries no SubscriptionInfo is an instance of its own with nothing before.
 // Deterministic: the same subscriptions give the same assignment.
+// Cooperative (KIP-429): a task whose partitions another member still owns is left out of this round
+// (its owner revokes it and rejoins; the next round hands it out).
 [[nodiscard]] std::map<std::string, client_core::Assignment> assign_tasks(
     const std::vector<Subtopology>& subtopologies, const std::map<std::string, std::int32_t>& partitions_per_topic,
-    const std::map<std::string, client_core::Subscription>& subscriptions, std::int32_t standby_replicas);
+    const std::map<std::string, client_core::Subscription>& subscriptions, std::int32_t standby_replicas,
+    bool cooperative = false);
 
 }  // namespace eosim::streams_core

@@ -71,11 +71,13 @@ StreamThread::StreamThread(sim::Node& node, const Topology& topology, StreamsCon
     // Kafka Streams' own assignor: tasks, not partitions, kept where their state is; standbys elsewhere.
     group.assignor = "stream";
     group.custom = client_core::CustomAssignor{
+        .cooperative = config_.cooperative,
         .subscription_data = [this] { return subscription_data(); },
         .assign =
             [this](const std::map<std::string, std::int32_t>& partitions_per_topic,
                    const std::map<std::string, client_core::Subscription>& subscriptions) {
-                return assign_tasks(subtopologies_, partitions_per_topic, subscriptions, config_.standby_replicas);
+                return assign_tasks(subtopologies_, partitions_per_topic, subscriptions, config_.standby_replicas,
+                                    config_.cooperative);
             },
         .on_assignment = [this](const client_core::Assignment& assignment) { on_assignment(assignment); },
     };
@@ -375,12 +377,15 @@ StateDirectory::Offsets StreamThread::checkpoint_offsets(const ActiveTask& activ
     return offsets;
 }
 
-bool StreamThread::commit() {
+bool StreamThread::commit(const std::set<TaskId>* only) {
     EOSIM_ASSERT(!exactly_once() || producer_ != nullptr);
     std::vector<protocol::OffsetCommitPartition> offsets;
     for (const auto& [id, active] : tasks_) {
         if (config_.bugs.partial_commit && !offsets.empty()) {
             break;  // streams-partial-commit: the other tasks' offsets stay out of the transaction
+        }
+        if (only != nullptr && !only->contains(id)) {
+            continue;  // kafka-18943: the tasks it keeps have their output committed without their offsets
         }
         for (const auto& [partition, record] : active.last_consumed) {
             // With the epoch of the record, as Kafka Streams commits (KIP-320).
@@ -494,7 +499,9 @@ void StreamThread::close_all_dirty(const char* why) {
             active.opened = open(id, *active.task, active.positions, false);
         }
     }
-    if (!in_rebalance_) {
+    if (!in_rebalance_ || config_.cooperative) {
+        // In an eager rebalance every partition is revoked and fetches its committed offset when assigned
+        // again; in a cooperative one the partitions the thread keeps must go back too.
         consumer_->rewind_to_committed();
     }
 }
@@ -564,14 +571,18 @@ void StreamThread::assigned(const std::vector<TopicPartition>& partitions) {
 void StreamThread::revoked(const std::vector<TopicPartition>& partitions) {
     in_rebalance_ = true;
     // The transaction is shared by every task: it commits with all their offsets before any is given up.
-    const bool clean = !dirty_ || commit();
+    std::set<TaskId> revoking;
     for (const TopicPartition& partition : partitions) {
-        if (const std::optional<TaskId> id = task_of(partition)) {
-            if (tasks_.contains(*id)) {
-                previous_active_.insert(*id);
-            }
-            close_task(*id, clean);
+        if (const std::optional<TaskId> id = task_of(partition); id && tasks_.contains(*id)) {
+            revoking.insert(*id);
         }
+    }
+    const bool clean = !dirty_ || commit(config_.bugs.kafka_18943 ? &revoking : nullptr);
+    for (const TaskId id : revoking) {
+        if (!config_.cooperative) {
+            previous_active_.insert(id);  // eager: what it ran before, for the next subscription
+        }
+        close_task(id, clean);
     }
     in_rebalance_ = false;
 }

@@ -31,6 +31,9 @@ struct StreamsConfig {
     std::string client_id;       // this thread's name, for its clients
     std::string process;         // the instance it runs in (Kafka's process id): standbys go to others
     std::int32_t standby_replicas = 0;  // num.standby.replicas
+    // The rebalance protocol: eager (every task revoked at each rebalance) or cooperative (KIP-429, Kafka
+    // Streams' default since 2.4: a thread gives up only the tasks that move).
+    bool cooperative = false;
     // at_least_once: a commit also writes a task's checkpoint once its changelogs moved this many records
     // since the last one (Kafka's 10,000).
     std::int64_t checkpoint_delta = 10'000;
@@ -57,6 +60,9 @@ struct StreamsConfig {
         // kafka-16017: a dirty close keeps the task's written changelog offsets; closed cleanly while it is
         // restoring again, the task checkpoints them instead of what it restored.
         bool kafka_16017 = false;
+        // kafka-18943: when some of its tasks are revoked, a thread commits the shared transaction with the
+        // revoked tasks' input offsets only, though it holds the other tasks' output too.
+        bool kafka_18943 = false;
     };
     Bugs bugs;
 };
@@ -194,9 +200,9 @@ private:
     std::optional<protocol::TopicPartition> next_partition(TaskId id, ActiveTask& active);
     // Every input partition of task `id` the consumer owns has its committed position.
     [[nodiscard]] bool inputs_positioned(TaskId id) const;
-    // Commits the open transaction with every task's input offsets; false (and everything closed dirty)
-    // when it could not.
-    bool commit();
+    // Commits the open transaction with every task's input offsets (`only`: those tasks' only, which is
+    // kafka-18943's defect); false (and everything closed dirty) when it could not.
+    bool commit(const std::set<TaskId>* only = nullptr);
     bool commit_at_least_once(const std::vector<protocol::OffsetCommitPartition>& offsets);
     // Aborts what is open, wipes every task's state (restored again before it processes), and goes back to
     // the committed offsets.

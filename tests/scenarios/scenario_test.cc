@@ -88,7 +88,7 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, MustPass,
                                            "ctp-stale-coordinator", "word-count-eos", "eos-echo-sum-eos",
                                            "eos-echo-sum-repartition-eos", "account-balance-eos",
                                            "syslog-filter-eos", "fraud-window-eos", "vip-join-eos",
-                                           "fraud-window-standby-eos"),
+                                           "fraud-window-standby-eos", "eos-echo-sum-cooperative-eos"),
                          test_name);
 
 // Seeds that once failed a must-pass scenario, each for a defect since fixed:
@@ -335,7 +335,7 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, BugSwitchCaught,
                                            "offset-fetch-ignores-pending", "kafka-17507", "kafka-17582",
                                            "pending-offsets-lost-on-failover", "coordinator-without-lease",
                                            "kafka-7192", "streams-partial-commit", "restore-skips-tail",
-                                           "kafka-9891", "kafka-16017"),
+                                           "kafka-9891", "kafka-16017", "kafka-18943"),
                          test_name);
 
 // ack-before-isr breaks an invariant the broker checks as it answers: caught at once, with no fault at
