@@ -62,7 +62,7 @@ StreamThread::StreamThread(sim::Node& node, const Topology& topology, StreamsCon
     for (const Subtopology& part : subtopologies_) {
         for (const std::string& store : part.stores) {
             if (topology_.store(store).logged) {
-                changelog_subtopology_.emplace(changelog_topic(config_.application_id, store), part.id);
+                changelogs_.emplace(changelog_topic(config_.application_id, store), Changelog{part.id, store});
             }
         }
     }
@@ -306,7 +306,7 @@ void StreamThread::send(const std::string& topic, std::optional<std::int32_t> pa
         sent = producer_->send(client_core::TransactionalProducer::ProducerRecord{topic, partition, record.key,
                                                                                  record.value, record.timestamp_ms});
     }
-    if (partition && changelog_subtopology_.contains(topic)) {
+    if (partition && changelogs_.contains(topic)) {
         changelog_sends_.emplace_back(TopicPartition{topic, *partition}, std::move(sent));
     }
 }
@@ -437,9 +437,7 @@ bool StreamThread::commit_at_least_once(const std::vector<protocol::OffsetCommit
 void StreamThread::committed_writes() {
     for (const auto& [changelog, send] : std::exchange(changelog_sends_, {})) {
         const sim::Result<client_core::SendOutcome> outcome = send.wait();
-        const std::optional<TaskId> id =
-            TaskId{changelog_subtopology_.at(changelog.topic), changelog.partition};
-        const auto found = tasks_.find(*id);
+        const auto found = tasks_.find(TaskId{changelogs_.at(changelog.topic).subtopology, changelog.partition});
         if (outcome && outcome->status == client_core::SendOutcome::Status::ok && found != tasks_.end()) {
             Offset& written = found->second.written.try_emplace(changelog, Offset(0)).first->second;
             written = std::max(written, Offset(outcome->offset.value() + 1));
@@ -677,16 +675,13 @@ void StreamThread::update_standbys() {
         return;
     }
     for (const ConsumedRecord& record : restore_consumer_->poll()) {
-        const auto subtopology = changelog_subtopology_.find(record.partition.topic);
-        EOSIM_ASSERT_MSG(subtopology != changelog_subtopology_.end(), "the restore consumer read a topic not a changelog");
-        const auto found = standbys_.find(TaskId{subtopology->second, record.partition.partition});
+        const auto changelog = changelogs_.find(record.partition.topic);
+        EOSIM_ASSERT_MSG(changelog != changelogs_.end(), "the restore consumer read a topic not a changelog");
+        const auto found = standbys_.find(TaskId{changelog->second.subtopology, record.partition.partition});
         if (found == standbys_.end() || !found->second.opened || !record.record.key) {
             continue;  // closed during the poll
         }
-        const std::string prefix = config_.application_id + "-";
-        const std::string& topic = record.partition.topic;
-        const std::string store = topic.substr(prefix.size(), topic.size() - prefix.size() - std::string("-changelog").size());
-        found->second.task->store(store).restore(*record.record.key, record.record.value);
+        found->second.task->store(changelog->second.store).restore(*record.record.key, record.record.value);
     }
     // Where each standby has read to (past markers and aborted records too), and a checkpoint when that moved
     // far enough: a standby's stores hold only what committed (read_committed), so it may checkpoint at any time.

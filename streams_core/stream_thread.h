@@ -232,7 +232,12 @@ private:
     sim::Time next_standby_update_{};
     // Changelog writes not acknowledged yet: their offsets become the tasks' written offsets at the commit.
     std::vector<std::pair<protocol::TopicPartition, sim::Future<client_core::SendOutcome>>> changelog_sends_;
-    std::map<std::string, std::int32_t> changelog_subtopology_;  // changelog topic -> the sub-topology writing it
+    // Per changelog topic: the sub-topology whose tasks write it, and the store it backs.
+    struct Changelog {
+        std::int32_t subtopology = 0;
+        std::string store;
+    };
+    std::map<std::string, Changelog> changelogs_;
     sim::Time next_commit_{};
     bool dirty_ = false;          // a transaction is open with something in it
     std::uint64_t wipes_ = 0;     // dirty closes so far: records polled before one are not processed
