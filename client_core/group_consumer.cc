@@ -512,7 +512,14 @@ void GroupConsumer::heartbeat_loop() {
     last_poll_ = sim::now();
     while (!closed_) {
         sim::sleep(config_.heartbeat_interval);
-        if (closed_ || state_ != State::stable || !coordinator_) {
+        if (closed_ || state_ != State::stable) {
+            continue;
+        }
+        if (!coordinator_) {
+            // As Kafka's heartbeat thread does: look the coordinator up again, once per interval. A member
+            // whose application never needs the coordinator itself (a stream thread that commits through
+            // its transactions) would otherwise stop heartbeating for good and be expired from its group.
+            (void)ensure_coordinator(sim::now());
             continue;
         }
         if (sim::now() - last_poll_ > node_.clock().true_duration(config_.rebalance_timeout)) {
