@@ -486,31 +486,57 @@ std::vector<Anomaly> check_torn_transactions(const Facts& facts) {
 
 namespace {
 
-// One producer instance (process) up to the completion that said it was fenced.
+// A completion of one process that said it was fenced, with the init-txn and the begin of the producer
+// instance it belonged to. An operation carries its transaction's label, so a late answer to a send of an
+// earlier transaction is judged by that transaction, even when the process has started a new producer since
+// (the same process name, a new init-txn) and opened another.
 struct Fenced {
     const Operation* fence = nullptr;
-    const Operation* init = nullptr;   // its last init-txn invoke before the fence
-    const Operation* begin = nullptr;  // its last begin before the fence: the transaction open then
+    const Operation* init = nullptr;   // the init-txn invoke of its producer instance, before its transaction
+    const Operation* begin = nullptr;  // the begin of its transaction (else the process's last one)
 };
 
-std::map<Text, Fenced> fenced_processes(const History& history) {
-    std::map<Text, Fenced> processes;
+// Per process, in history order, the first fence of each of its transactions (and of no transaction).
+std::map<Text, std::vector<Fenced>> fenced_processes(const History& history) {
+    struct Process {
+        const Operation* init = nullptr;
+        const Operation* begin = nullptr;
+        std::map<std::string, std::pair<const Operation*, const Operation*>> begun;  // txn -> {begin, init}
+        std::set<std::string> fenced;                                               // txns with a fence
+        std::vector<Fenced> fences;
+    };
+    std::map<Text, Process> processes;
     for (const Operation& op : history.operations) {
-        Fenced& process = processes[op.process];
-        if (process.fence != nullptr) {
-            continue;
-        }
+        Process& process = processes[op.process];
         if (op.f == "init-txn" && op.type == OpType::invoke) {
             process.init = &op;
         } else if (op.f == "begin" && op.type == OpType::ok) {
             process.begin = &op;
+            if (op.txn) {
+                process.begun[*op.txn] = {&op, process.init};
+            }
         }
-        if (op.type != OpType::invoke && fenced_error(op.error)) {
-            process.fence = &op;
+        if (op.type == OpType::invoke || !fenced_error(op.error)) {
+            continue;
+        }
+        Fenced fence{.fence = &op, .init = process.init, .begin = process.begin};
+        if (op.txn) {
+            if (const auto begun = process.begun.find(*op.txn); begun != process.begun.end()) {
+                fence.begin = begun->second.first;
+                fence.init = begun->second.second;
+            }
+        }
+        if (process.fenced.insert(fence.begin != nullptr ? fence.begin->txn.value_or("") : "").second) {
+            process.fences.push_back(fence);
         }
     }
-    std::erase_if(processes, [](const auto& entry) { return entry.second.fence == nullptr; });
-    return processes;
+    std::map<Text, std::vector<Fenced>> fenced;
+    for (auto& [name, process] : processes) {
+        if (!process.fences.empty()) {
+            fenced.emplace(name, std::move(process.fences));
+        }
+    }
+    return fenced;
 }
 
 std::optional<Text> transactional_id_of(const Fenced& process) {
@@ -544,8 +570,14 @@ const Operation* other_init(const Facts& facts, const CompletionOf& completion_o
         if (op.index >= process.fence->index) {
             break;
         }
-        if (op.f != "init-txn" || op.type != OpType::invoke || op.process == process.fence->process ||
+        if (op.f != "init-txn" || op.type != OpType::invoke ||
             op.transactional_id != std::optional<std::string>(std::string(id))) {
+            continue;
+        }
+        if (op.process == process.fence->process) {
+            if (op.index > own_init) {
+                return &op;  // a new producer instance of the same process, started after the fenced one
+            }
             continue;
         }
         const auto done = completion_of.find(op.index);
@@ -595,22 +627,25 @@ Anomaly spurious_fence(const Fenced& process, Text id, std::optional<std::int64_
 // anomaly per fenced process.
 std::vector<Anomaly> check_spurious_fences(const Facts& facts) {
     std::vector<std::pair<std::uint64_t, Anomaly>> found;  // by the fence's index
-    const std::map<Text, Fenced> fenced = fenced_processes(facts.history);
+    const std::map<Text, std::vector<Fenced>> fenced = fenced_processes(facts.history);
     const CompletionOf completion_of = fenced.empty() ? CompletionOf{} : init_completions(facts);
-    for (const auto& [name, process] : fenced) {
-        const std::optional<Text> id = transactional_id_of(process);
-        if (!id || other_init(facts, completion_of, process, *id) != nullptr) {
-            continue;
-        }
-        const std::optional<std::int64_t> timeout_ms =
-            process.init != nullptr ? process.init->timeout_ms : std::optional<std::int64_t>();
-        if (process.begin != nullptr) {
-            const std::int64_t open_ns = process.fence->time - process.begin->time;
-            if (!timeout_ms || open_ns >= *timeout_ms * 1'000'000) {
-                continue;  // the coordinator may have aborted it on timeout (or the timeout is not known)
+    for (const auto& [name, fences] : fenced) {
+        for (const Fenced& process : fences) {
+            const std::optional<Text> id = transactional_id_of(process);
+            if (!id || other_init(facts, completion_of, process, *id) != nullptr) {
+                continue;
             }
+            const std::optional<std::int64_t> timeout_ms =
+                process.init != nullptr ? process.init->timeout_ms : std::optional<std::int64_t>();
+            if (process.begin != nullptr) {
+                const std::int64_t open_ns = process.fence->time - process.begin->time;
+                if (!timeout_ms || open_ns >= *timeout_ms * 1'000'000) {
+                    continue;  // the coordinator may have aborted it on timeout (or the timeout is not known)
+                }
+            }
+            found.emplace_back(process.fence->index, spurious_fence(process, *id, timeout_ms));
+            break;  // one per process
         }
-        found.emplace_back(process.fence->index, spurious_fence(process, *id, timeout_ms));
     }
     std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<Anomaly> anomalies;

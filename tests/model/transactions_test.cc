@@ -443,6 +443,25 @@ TEST(SpuriousFence, SilentWhenTheOpenTransactionWasOlderThanItsTimeout) {
     EXPECT_TRUE(check_spurious_fences(run.history()).empty());
 }
 
+TEST(SpuriousFence, SilentForALateAnswerToTheSameProcessesEarlierProducer) {
+    // producer-1 gives up on its producer while a send of t1 is still being retried, and starts a new one
+    // (a new init-txn under the same name): the old send's fence is the new instance's doing, even though
+    // t2 is open and young when it arrives.
+    HistoryBuilder run;
+    run.init_txn("producer-1", "tid", 10'000, 7, 0);
+    run.begin("producer-1", "tid", "t1");
+    run.advance_time(1'000'000'000);
+    run.init_txn("producer-1", "tid", 10'000, 7, 1);
+    run.begin("producer-1", "tid", "t2");
+    run.txn_send("producer-1", "t1", orders, "v1", std::nullopt, OpType::info, "INVALID_PRODUCER_EPOCH");
+    EXPECT_TRUE(check_spurious_fences(run.history()).empty()) << names_of(check_spurious_fences(run.history()));
+    // The new instance's own transaction fenced with nothing to explain it still fires.
+    run.txn_send("producer-1", "t2", orders, "v2", std::nullopt, OpType::fail, "PRODUCER_FENCED");
+    const std::vector<Anomaly> found = check_spurious_fences(run.history());
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_EQ(found[0].evidence["open_transaction"]["txn"], "t2");
+}
+
 TEST(SpuriousFence, AnInstanceThatEndedBeforeTheProducersInitExcusesNothing) {
     HistoryBuilder run;
     run.init_txn("producer-0", "tid", 10'000, 7, 0);  // an older instance, done before producer-1 began
