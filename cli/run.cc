@@ -121,6 +121,7 @@ int run_command(const RunOptions& options) {
     run_options.bug = options.bug;
     run_options.spec_path = options.spec_path;
     run_options.input = read_inputs(spec, options.inputs);
+    run_options.input_files = options.inputs;
     std::vector<std::unique_ptr<std::ofstream>> dump_files;
     for (const std::string& text : options.dumps) {
         const auto [topic, path] = topic_and_file("--dump", text);

@@ -183,6 +183,33 @@ std::optional<std::map<std::string, std::string>> fold_changelog(const History& 
     return rows;
 }
 
+// One changelog partition's committed records below `below`, folded; none when the history lacks the
+// partition's bytes, or when committed records lie at or past `below` (a reader not caught up: what it
+// loaded from its own files may be ahead of where it reads, so only the whole fold judges it).
+std::optional<std::map<std::string, std::string>> fold_caught_up(const History& history, const std::string& partition,
+                                                                  std::int64_t below) {
+    const ReplicaState* replica = committed_replica(history, partition);
+    if (replica == nullptr) {
+        return std::nullopt;
+    }
+    const std::optional<std::vector<const Record*>> records = read_committed_records(*replica);
+    if (!records || (!records->empty() && records->back()->offset >= below)) {
+        return std::nullopt;
+    }
+    std::map<std::string, std::string> rows;
+    for (const Record* record : *records) {
+        if (!record->key) {
+            continue;
+        }
+        if (record->value) {
+            rows[*record->key] = *record->value;
+        } else {
+            rows.erase(*record->key);
+        }
+    }
+    return rows;
+}
+
 const Operation* final_line(const History& history) {
     const Operation* found = nullptr;
     for (const Operation& op : history.operations) {
@@ -375,6 +402,42 @@ std::vector<Anomaly> check_stream_state(const History& history) {
                                            "rows: {}",
                                            store, *final->value, changelog, wrong.size(), wrong.front()),
                 .evidence = {{"app", *final->value}, {"store", store}, {"changelog", changelog}, {"rows", wrong}},
+                .causes = {}});
+        }
+    }
+    // Every standby store that has read its changelog partition to the end is that partition folded.
+    for (const Operation& op : history.operations) {
+        if (op.f != "stream-standby" || op.type != OpType::ok || !op.partition || !op.records || !op.offsets ||
+            op.offsets->size() != 1) {
+            continue;
+        }
+        const auto& [changelog, position] = *op.offsets->begin();
+        const std::optional<std::map<std::string, std::string>> folded = fold_caught_up(history, changelog, position);
+        if (!folded) {
+            continue;
+        }
+        std::map<std::string, std::string> actual;
+        for (const Record& record : *op.records) {
+            if (record.key && record.value) {
+                actual[*record.key] = *record.value;
+            }
+        }
+        if (const std::vector<std::string> wrong = row_differences(*folded, actual, "changelog"); !wrong.empty()) {
+            const std::string task = op.value.value_or("?");
+            found.push_back(Anomaly{
+                .name = "state-mismatch",
+                .partition = *op.partition,
+                .description = fmt::format("standby store {} of task {} in {} differs from the fold of its committed "
+                                           "changelog {} (read to offset {}) in {} rows: {}",
+                                           *op.partition, task, op.process, changelog, position, wrong.size(),
+                                           wrong.front()),
+                .evidence = {{"app", *final->value},
+                             {"store", *op.partition},
+                             {"task", task},
+                             {"thread", op.process},
+                             {"changelog", changelog},
+                             {"position", position},
+                             {"rows", wrong}},
                 .causes = {}});
         }
     }

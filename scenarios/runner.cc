@@ -42,11 +42,14 @@ std::string_view to_string(RunStatus status) {
 }
 
 std::string reproduce_command(const std::string& scenario, std::uint64_t seed, const std::string& bug,
-                              const std::string& spec_path) {
+                              const std::string& spec_path, const std::vector<std::string>& input_files) {
     std::string command = spec_path.empty() ? fmt::format("./eosim run {} --seed {}", scenario, seed)
                                             : fmt::format("./eosim run --spec {} --seed {}", spec_path, seed);
     if (!bug.empty()) {
         command += " --bug " + bug;
+    }
+    for (const std::string& input : input_files) {
+        command += " --input " + input;
     }
     return command;
 }
@@ -348,6 +351,38 @@ void Run::record_stream_final(model::History& history, std::uint64_t& index) con
             state.records->push_back(model::Record{.offset = 0, .value = value, .key = key});
         }
         history.operations.push_back(std::move(state));
+    }
+    // Each standby store as its thread holds it, with the changelog offset it has read to: the store must be
+    // its changelog partition's committed records below that offset, folded.
+    const std::string app_prefix = app + "-";
+    for (sim::Node* instance : nodes_.stream_instances) {
+        const auto& threads = instance->state<StreamInstanceWorkload>().threads();
+        for (std::size_t t = 0; t < threads.size(); ++t) {
+            const streams_core::StreamThread& thread = *threads[t];
+            for (const streams_core::TaskId id : thread.standby_tasks()) {
+                const streams_core::StateDirectory::Offsets positions = thread.standby_positions(id);
+                for (const auto& [name, store] : thread.standby(id)->stores()) {
+                    const auto position = positions.find(TopicPartition{app_prefix + name + "-changelog", id.partition});
+                    if (position == positions.end()) {
+                        continue;  // not logged
+                    }
+                    model::Operation standby{.index = index++,
+                                             .time = sim::to_ns(simulation_.now()),
+                                             .process = fmt::format("{}-{}", instance->name(), t + 1),
+                                             .type = model::OpType::ok,
+                                             .f = "stream-standby",
+                                             .partition = name,
+                                             .value = fmt::format("{}_{}", id.subtopology, id.partition)};
+                    standby.offsets.emplace();
+                    (*standby.offsets)[position->first.name()] = position->second.value();
+                    standby.records.emplace();
+                    for (const auto& [key, value] : store->all()) {
+                        standby.records->push_back(model::Record{.offset = 0, .value = value, .key = key});
+                    }
+                    history.operations.push_back(std::move(standby));
+                }
+            }
+        }
     }
 }
 
@@ -749,7 +784,8 @@ RunResult Run::execute() {
     result.scenario = spec_.name;
     result.seed = options_.seed;
     result.bug = options_.bug;
-    result.reproduce = reproduce_command(spec_.name, options_.seed, options_.bug, options_.spec_path);
+    result.reproduce =
+        reproduce_command(spec_.name, options_.seed, options_.bug, options_.spec_path, options_.input_files);
     try {
         build();
         result.fault_plan = faults::to_json(plan_);

@@ -24,6 +24,7 @@ struct RunOptions {
     // each acknowledged before the next, instead of the generator's (the other producers send nothing, and
     // no probe follows the healing). Empty: the generator.
     std::vector<InputRecord> input;
+    std::vector<std::string> input_files;  // the --input arguments as given (TOPIC=FILE), for the reproduce command
     // --dump: each topic's committed records, written as JSON lines after the run (docs/apps.md).
     std::vector<std::pair<std::string, std::ostream*>> dumps;
 };
@@ -65,8 +66,8 @@ RunResult run(const Spec& spec, const RunOptions& options);
 // The same, with the seed given apart (options.seed is ignored): run(spec, 42, {.bug = "ack-before-isr"}).
 RunResult run(const Spec& spec, std::uint64_t seed, RunOptions options = {});
 
-// The command that reproduces a run.
+// The command that reproduces a run (with its --input files, when it read any).
 std::string reproduce_command(const std::string& scenario, std::uint64_t seed, const std::string& bug,
-                              const std::string& spec_path);
+                              const std::string& spec_path, const std::vector<std::string>& input_files = {});
 
 }  // namespace eosim::scenarios

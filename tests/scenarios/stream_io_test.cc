@@ -58,6 +58,12 @@ TEST(StreamInput, EachMalformedLineNamesTheFileLineAndReason) {
     EXPECT_EQ(error_of("{oops").rfind("input.jsonl:1: not JSON: ", 0), 0U);
 }
 
+TEST(StreamInput, TheReproduceCommandNamesTheInputFiles) {
+    EXPECT_EQ(reproduce_command("fraud-window-eos", 7, "", ""), "./eosim run fraud-window-eos --seed 7");
+    EXPECT_EQ(reproduce_command("vip-join-eos", 3, "kafka-9891", "", {"clickstream=c.jsonl", "users=u.jsonl"}),
+              "./eosim run vip-join-eos --seed 3 --bug kafka-9891 --input clickstream=c.jsonl --input users=u.jsonl");
+}
+
 TEST(StreamInput, FilesMergeByTheirNextRecordsTimestampEachInItsOwnOrder) {
     const std::vector<InputRecord> users = read("users", "{\"value\":\"u1\",\"timestamp\":10}\n{\"value\":\"u2\",\"timestamp\":30}\n");
     // A late click keeps its place in its file: it goes after the click before it.
