@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string_view>
 
+#include <fmt/format.h>
+
 #include "sim/assert.h"
 #include "sim/invariants.h"
 #include "streams_core/assignor.h"
@@ -397,6 +399,15 @@ bool StreamThread::commit(const std::set<TaskId>* only) {
     }
     if (!exactly_once()) {
         return commit_at_least_once(offsets);
+    }
+    // Under EOS a running task's files may hold what no transaction committed yet; only the absence of a
+    // checkpoint makes a crash wipe them (Kafka deletes an active task's checkpoint when it starts under
+    // EOS, however it started: opened, or promoted from a standby).
+    for (const auto& [id, active] : tasks_) {
+        EOSIM_INVARIANT(!active.opened || !state_directory_.checkpoint(id).has_value(),
+                        "eos-active-task-without-checkpoint",
+                        fmt::format("{} commits task {}_{} whose directory still has a checkpoint", config_.client_id,
+                                    id.subtopology, id.partition));
     }
     sim::witness().announce(sim::Moment{.name = sim::moments::streams_commit, .node = node_.name()});
     TxnResult result = TxnResult::ok;
