@@ -580,6 +580,21 @@ void Run::instance_faults() {
         }
         nemesis_->note_fault();  // a client's fault ends a healthy stretch too (its sends may time out)
         if (random.below(2) == 0) {
+            if (workload.instance_corrupt_state) {
+                // Latent corruption of the instance's local state where a checkpoint vouches for it (a
+                // directory without one is wiped anyway under EOS), found when it opens the task again.
+                const sim::Disk& disk = victim->disk();
+                const auto flipped = victim->disk().corrupt_random_bit([&disk](const std::string& path) {
+                    return path.starts_with("streams/") &&
+                           disk.exists(path.substr(0, path.rfind('/') + 1) + ".checkpoint");
+                });
+                if (flipped) {
+                    sim::trace("InstanceStateCorrupted")
+                        .detail("node", victim->name())
+                        .detail("file", flipped->first)
+                        .detail("byte", flipped->second);
+                }
+            }
             sim::trace("InstanceCrash").detail("node", victim->name());
             (void)victim->crash(sim::CrashOptions{.unsynced = sim::UnsyncedFate::keep});
             simulation_.world().spawn("instance-restart", [victim, length] {

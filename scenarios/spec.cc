@@ -348,7 +348,7 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
          "group_heartbeat_ms", "group_leave_percent", "ctp_instances", "ctp_input", "ctp_output", "ctp_exactly_once",
          "ctp_abort_percent", "ctp_max_records", "stream_app", "stream_instances", "stream_threads", "stream_partitions",
          "stream_commit_interval_ms", "stream_guarantee", "stream_standby_replicas", "stream_checkpoint_delta", "stream_rebalance",
-         "instance_faults_every_ms", "instance_fault_ms"});
+         "instance_faults_every_ms", "instance_fault_ms", "instance_corrupt_state"});
     reader.integer(workload, "producers", w.producers, 0, 16);
     reader.integer(workload, "consumers", w.consumers, 0, 16);
     std::string acks = "all";
@@ -446,6 +446,7 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
     w.stream_cooperative = rebalance == "cooperative";
     ms_range("instance_faults_every_ms", w.instance_faults_every_min_ms, w.instance_faults_every_max_ms);
     ms_range("instance_fault_ms", w.instance_fault_min_ms, w.instance_fault_max_ms);
+    reader.boolean(workload, "instance_corrupt_state", w.instance_corrupt_state);
     if ((w.instance_faults_every_max_ms == 0) != (w.instance_fault_max_ms == 0)) {
         throw SpecError(fmt::format("{}: workload: instance_faults_every_ms and instance_fault_ms go together",
                                     workload != nullptr ? where(source, workload->source()) : source));

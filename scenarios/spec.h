@@ -133,6 +133,10 @@ struct WorkloadSpec {
     std::int64_t instance_faults_every_max_ms = 0;
     std::int64_t instance_fault_min_ms = 0;
     std::int64_t instance_fault_max_ms = 0;
+    // instance_corrupt_state: each crash of a stream instance first flips a bit in a durable byte of one
+    // of its checkpointed state files (a store file or a checkpoint: latent corruption of local state),
+    // which the instance must notice when it opens the task again (docs/faults.md).
+    bool instance_corrupt_state = false;
 };
 
 struct FaultSpec {

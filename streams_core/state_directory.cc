@@ -13,6 +13,8 @@ namespace eosim::streams_core {
 namespace {
 
 constexpr std::uint8_t put_kind = 1;
+// A checkpoint line that gives a store file's size, not a changelog offset ('#' is not in topic names).
+constexpr std::string_view file_tag = "#file";
 constexpr std::uint8_t delete_kind = 0;
 // A store file is rewritten from its store when it holds this many entries more than the store does.
 constexpr std::uint64_t rewrite_slack = 1000;
@@ -79,7 +81,7 @@ void StateDirectory::unlock(TaskId id, const std::string& owner) {
     }
 }
 
-std::optional<StateDirectory::Offsets> StateDirectory::checkpoint(TaskId id) const {
+std::optional<std::string> StateDirectory::checkpoint_body(TaskId id) const {
     const sim::Result<std::vector<std::byte>> bytes = disk_.read_all(checkpoint_file(id));
     if (!bytes) {
         return std::nullopt;
@@ -96,15 +98,55 @@ std::optional<StateDirectory::Offsets> StateDirectory::checkpoint(TaskId id) con
     if (error != std::errc() || std::string_view(end, crc.data() + crc.size()) != "\n" || stored != checksum(body)) {
         return std::nullopt;  // torn or corrupted: as if there were none
     }
+    return body;
+}
+
+std::optional<StateDirectory::Offsets> StateDirectory::checkpoint(TaskId id) const {
+    const std::optional<std::string> body = checkpoint_body(id);
+    if (!body) {
+        return std::nullopt;
+    }
     Offsets offsets;
-    std::istringstream in(body);
-    std::string topic;
-    std::int32_t partition = 0;
-    std::int64_t offset = 0;
-    while (in >> topic >> partition >> offset) {
-        offsets.emplace(protocol::TopicPartition{topic, partition}, protocol::Offset(offset));
+    std::istringstream in(*body);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::string topic;
+        std::int32_t partition = 0;
+        std::int64_t offset = 0;
+        if (fields >> topic >> partition >> offset && topic != file_tag) {
+            offsets.emplace(protocol::TopicPartition{topic, partition}, protocol::Offset(offset));
+        }
     }
     return offsets;
+}
+
+bool StateDirectory::intact(TaskId id) const {
+    const std::optional<std::string> body = checkpoint_body(id);
+    if (!body) {
+        return true;
+    }
+    std::istringstream in(*body);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream fields(line);
+        std::string tag;
+        std::string name;
+        std::uint64_t size = 0;
+        if (!(fields >> tag >> name >> size) || tag != file_tag) {
+            continue;
+        }
+        const sim::Result<std::vector<std::byte>> bytes = disk_.read_all(task_dir(id) + name);
+        std::size_t good_end = 0;
+        if (bytes) {
+            (void)parse(*bytes, good_end);
+        }
+        if (good_end < size) {
+            sim::trace("StreamsStateCorrupted").detail("file", task_dir(id) + name).detail("good", good_end).detail("checkpointed", size);
+            return false;
+        }
+    }
+    return true;
 }
 
 bool StateDirectory::write_checkpoint(TaskId id, const Offsets& offsets) {
@@ -114,6 +156,14 @@ bool StateDirectory::write_checkpoint(TaskId id, const Offsets& offsets) {
     std::string body;
     for (const auto& [partition, offset] : offsets) {
         body += partition.topic + " " + std::to_string(partition.partition) + " " + std::to_string(offset.value()) + "\n";
+    }
+    // How much of each store file the checkpoint vouches for (the caller flushed them just before).
+    for (const std::string& path : disk_.list(task_dir(id))) {
+        if (path.ends_with(".db")) {
+            const sim::Result<std::uint64_t> size = disk_.size(path);
+            body += std::string(file_tag) + " " + path.substr(task_dir(id).size()) + " " +
+                    std::to_string(size ? *size : 0) + "\n";
+        }
     }
     const std::string text = body + "crc " + std::to_string(checksum(body)) + "\n";
     const std::string temporary = checkpoint_file(id) + ".tmp";
@@ -144,13 +194,15 @@ bool StateDirectory::has_state(TaskId id) const {
 }
 
 std::map<std::string, std::string> StateDirectory::load(TaskId id, const std::string& store) const {
-    std::map<std::string, std::string> entries;
     const sim::Result<std::vector<std::byte>> read = disk_.read_all(store_file(id, store));
-    if (!read) {
-        return entries;
-    }
-    const std::span<const std::byte> bytes = *read;
+    std::size_t good_end = 0;
+    return read ? parse(*read, good_end) : std::map<std::string, std::string>{};
+}
+
+std::map<std::string, std::string> StateDirectory::parse(std::span<const std::byte> bytes, std::size_t& good_end) {
+    std::map<std::string, std::string> entries;
     std::size_t at = 0;
+    good_end = 0;
     while (at + 9 <= bytes.size()) {
         const std::uint32_t crc = get_u32(bytes, at);
         const auto kind = std::to_integer<std::uint8_t>(bytes[at + 4]);
@@ -180,6 +232,7 @@ std::map<std::string, std::string> StateDirectory::load(TaskId id, const std::st
             entries.erase(key);
         }
         at = end;
+        good_end = end;
     }
     return entries;
 }

@@ -23,7 +23,9 @@
 // value` (kind 1 a put, 0 a delete, without a value); reading stops at the first entry that is torn or
 // fails its checksum. Appends are not synced: like RocksDB without its write-ahead log, a store's file
 // is durable only up to its last flush. The checkpoint is written to a temporary file, synced and renamed
-// over the old one; it holds `topic partition offset` lines and a checksum line. A thread of the
+// over the old one; it holds `topic partition offset` lines, a `#file <name> <bytes>` line per store
+// file (how much of it the checkpoint vouches for: it was synced just before) and a checksum line. A
+// store file whose good entries end short of that is corrupted, not torn. A thread of the
 // instance locks a task's directory before it touches it (one thread at a time). docs/streams.md,
 // "State directory".
 namespace eosim::streams_core {
@@ -48,6 +50,9 @@ public:
     void delete_checkpoint(TaskId id);
     // Any store file of the task holds an entry.
     [[nodiscard]] bool has_state(TaskId id) const;
+    // Every store file the checkpoint covers has good entries up to the size the checkpoint gives it (a
+    // file cut or corrupted there is not: Kafka's TaskCorruptedException). True without a checkpoint.
+    [[nodiscard]] bool intact(TaskId id) const;
     // The entries of `store`'s file, up to its first bad entry.
     [[nodiscard]] std::map<std::string, std::string> load(TaskId id, const std::string& store) const;
     // Appends one change of `store` (value none: a delete), unsynced.
@@ -61,6 +66,10 @@ public:
     [[nodiscard]] std::map<TaskId, std::int64_t> offset_sums() const;
 
 private:
+    // The checkpoint file's lines without its checksum line (none: no checkpoint, or a bad one).
+    [[nodiscard]] std::optional<std::string> checkpoint_body(TaskId id) const;
+    // The entries of a file's bytes up to the first bad one, and where that good prefix ends.
+    static std::map<std::string, std::string> parse(std::span<const std::byte> bytes, std::size_t& good_end);
     [[nodiscard]] std::string task_dir(TaskId id) const;
     [[nodiscard]] std::string store_file(TaskId id, const std::string& store) const;
     [[nodiscard]] std::string checkpoint_file(TaskId id) const { return task_dir(id) + ".checkpoint"; }

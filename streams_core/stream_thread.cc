@@ -328,6 +328,17 @@ bool StreamThread::open(TaskId id, StreamTask& task, StateDirectory::Offsets& po
         return false;  // another thread of the instance still has it: asked again on the next turn
     }
     std::optional<StateDirectory::Offsets> checkpoint = state_directory_.checkpoint(id);
+    if (checkpoint && !state_directory_.intact(id)) {
+        // A store file the checkpoint vouches for is cut or corrupted below what it vouched for (Kafka's
+        // TaskCorruptedException): under either guarantee, wiped and restored from the changelogs.
+        sim::trace("StreamsStateWiped")
+            .detail("client", config_.client_id)
+            .detail("subtopology", id.subtopology)
+            .detail("partition", id.partition)
+            .detail("why", "corrupted");
+        state_directory_.wipe(id);
+        checkpoint.reset();
+    }
     if (checkpoint) {
         for (const TopicPartition& changelog : changelogs(task)) {
             if (!checkpoint->contains(changelog)) {

@@ -103,6 +103,46 @@ TEST_F(StateDirectoryTest, ACorruptedCheckpointIsNone) {
     EXPECT_FALSE(directory.checkpoint(task).has_value());
 }
 
+// The checkpoint vouches for the store files up to their sizes at the flush before it: a torn tail past
+// that is expected after a crash, a bad entry below it is corruption (the task must be wiped).
+TEST_F(StateDirectoryTest, ACheckpointTellsCorruptionFromATornTail) {
+    const StateDirectory::Offsets offsets{{TopicPartition{"app-counts-changelog", 1}, Offset(3)}};
+    const auto checkpointed = [&](sim::Disk& disk) {
+        StateDirectory directory(disk, "app");
+        for (int i = 0; i < 40; ++i) {
+            directory.write(task, "counts", "k" + std::to_string(i), std::string(30, 'v'));
+        }
+        EXPECT_TRUE(directory.flush(task, stores_of({})));
+        EXPECT_TRUE(directory.write_checkpoint(task, offsets));
+        for (int i = 0; i < 40; ++i) {
+            directory.write(task, "counts", "late" + std::to_string(i), std::string(30, 'w'));  // unsynced
+        }
+    };
+    sim::Disk empty = make_disk();
+    EXPECT_TRUE(StateDirectory(empty, "app").intact(task));  // no checkpoint, nothing to vouch for
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+        sim::Disk disk = make_disk(seed);
+        checkpointed(disk);
+        (void)disk.crash(sim::UnsyncedFate::tear);
+        StateDirectory after(disk, "app");
+        EXPECT_EQ(after.checkpoint(task), offsets) << "seed " << seed;
+        EXPECT_TRUE(after.intact(task)) << "seed " << seed << ": a torn tail is not corruption";
+    }
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+        sim::Disk disk = make_disk(seed);
+        checkpointed(disk);
+        (void)disk.crash(sim::UnsyncedFate::lose);
+        ASSERT_TRUE(disk.corrupt_random_bit([](const std::string& path) { return path.ends_with(".db"); }));
+        EXPECT_FALSE(StateDirectory(disk, "app").intact(task)) << "seed " << seed;
+    }
+    // A store file cut short of what the checkpoint vouched for is not intact either.
+    sim::Disk disk = make_disk();
+    checkpointed(disk);
+    (void)disk.crash(sim::UnsyncedFate::lose);
+    ASSERT_TRUE(disk.truncate("streams/app/0_1/counts.db", 100));
+    EXPECT_FALSE(StateDirectory(disk, "app").intact(task));
+}
+
 TEST_F(StateDirectoryTest, WipeRemovesEverything) {
     sim::Disk disk = make_disk();
     StateDirectory directory(disk, "app");
