@@ -147,6 +147,20 @@ std::optional<std::vector<const Record*>> read_committed_records(const ReplicaSt
 
 namespace {
 
+// Applies `records` to `rows` in order: the last value per key, a tombstone deleting it (keyless ones are skipped).
+void fold_into(std::map<std::string, std::string>& rows, const std::vector<const Record*>& records) {
+    for (const Record* record : records) {
+        if (!record->key) {
+            continue;
+        }
+        if (record->value) {
+            rows[*record->key] = *record->value;
+        } else {
+            rows.erase(*record->key);
+        }
+    }
+}
+
 // Every partition of `topic` (`<topic>-<n>`) folded from its committed replica: the last committed value per
 // key, a tombstone deleting it. Nothing when the history holds no replica of it or cannot tell commits.
 std::optional<std::map<std::string, std::string>> fold_changelog(const History& history, const std::string& topic) {
@@ -169,16 +183,7 @@ std::optional<std::map<std::string, std::string>> fold_changelog(const History& 
         if (!records) {
             return std::nullopt;
         }
-        for (const Record* record : *records) {
-            if (!record->key) {
-                continue;
-            }
-            if (record->value) {
-                rows[*record->key] = *record->value;
-            } else {
-                rows.erase(*record->key);
-            }
-        }
+        fold_into(rows, *records);
     }
     return rows;
 }
@@ -197,16 +202,7 @@ std::optional<std::map<std::string, std::string>> fold_caught_up(const History& 
         return std::nullopt;
     }
     std::map<std::string, std::string> rows;
-    for (const Record* record : *records) {
-        if (!record->key) {
-            continue;
-        }
-        if (record->value) {
-            rows[*record->key] = *record->value;
-        } else {
-            rows.erase(*record->key);
-        }
-    }
+    fold_into(rows, *records);
     return rows;
 }
 

@@ -327,16 +327,19 @@ bool StreamThread::open(TaskId id, StreamTask& task, StateDirectory::Offsets& po
     if (!state_directory_.lock(id, config_.client_id)) {
         return false;  // another thread of the instance still has it: asked again on the next turn
     }
-    std::optional<StateDirectory::Offsets> checkpoint = state_directory_.checkpoint(id);
-    if (checkpoint && !state_directory_.intact(id)) {
-        // A store file the checkpoint vouches for is cut or corrupted below what it vouched for (Kafka's
-        // TaskCorruptedException): under either guarantee, wiped and restored from the changelogs.
+    const auto wipe = [&](const char* why) {
         sim::trace("StreamsStateWiped")
             .detail("client", config_.client_id)
             .detail("subtopology", id.subtopology)
             .detail("partition", id.partition)
-            .detail("why", "corrupted");
+            .detail("why", why);
         state_directory_.wipe(id);
+    };
+    std::optional<StateDirectory::Offsets> checkpoint = state_directory_.checkpoint(id);
+    if (checkpoint && !state_directory_.intact(id)) {
+        // A store file the checkpoint vouches for is cut or corrupted below what it vouched for (Kafka's
+        // TaskCorruptedException): under either guarantee, wiped and restored from the changelogs.
+        wipe("corrupted");
         checkpoint.reset();
     }
     if (checkpoint) {
@@ -350,12 +353,7 @@ bool StreamThread::open(TaskId id, StreamTask& task, StateDirectory::Offsets& po
     // instance that crashed, a flush before a commit that failed): Kafka's TaskCorruptedException, the
     // directory is wiped and the stores restored from their changelogs. (kafka-9891: standbys did not.)
     if (!checkpoint && exactly_once() && state_directory_.has_state(id) && !(standby && config_.bugs.kafka_9891)) {
-        sim::trace("StreamsStateWiped")
-            .detail("client", config_.client_id)
-            .detail("subtopology", id.subtopology)
-            .detail("partition", id.partition)
-            .detail("why", "no checkpoint");
-        state_directory_.wipe(id);
+        wipe("no checkpoint");
     }
     positions.clear();
     for (const auto& [name, store] : task.stores()) {
