@@ -224,6 +224,7 @@ void Broker::read_partitions(std::vector<PartitionRead>& reads, Reader reader, s
             const Offset upto = read.answer.batches.empty() ? read.request.fetch_offset
                                                             : read.answer.batches.back().next_offset();
             for (const AbortedTransaction& aborted : replica.log.aborted_transactions(read.request.fetch_offset, upto)) {
+                sim::probe("read-committed-fetch-carries-aborted-transactions");
                 read.answer.aborted_transactions.push_back(
                     protocol::AbortedTransaction{aborted.producer_id, aborted.first_offset});
             }
@@ -244,6 +245,8 @@ ErrorCode Broker::leader_precheck(const Replica* replica, protocol::LeaderEpoch 
         return ErrorCode::not_leader_or_follower;
     }
     if (current_epoch.value() >= 0 && current_epoch != replica->leader_epoch) {
+        sim::probe(current_epoch < replica->leader_epoch ? "request-with-stale-leader-epoch-fenced"
+                                                         : "request-with-newer-leader-epoch-retried");
         return current_epoch < replica->leader_epoch ? ErrorCode::fenced_leader_epoch : ErrorCode::unknown_leader_epoch;
     }
     return ErrorCode::none;

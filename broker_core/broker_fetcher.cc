@@ -145,6 +145,7 @@ bool Broker::handled_fetch_error(Replica& replica, Fetcher::Partition& state, co
     if (response.error == ErrorCode::offset_out_of_range && request.fetch_offset < response.log_start_offset) {
         // The leader no longer has what this follower needs next (retention, DeleteRecords): start
         // again at the leader's log start.
+        sim::probe("follower-restarts-at-leader-log-start");
         sim::trace("FollowerTruncateFully")
             .detail("partition", replica.partition.name())
             .detail("from", request.fetch_offset)
@@ -174,6 +175,7 @@ Replica* Broker::append_fetched(Replica& follower, std::uint64_t generation,
         if (batch.base_offset < end && replica->log.log_start_offset() == end) {
             // An empty log that starts inside the leader's first batch (the leader's log start came
             // from DeleteRecords): start it at that batch, as Kafka does.
+            sim::probe("follower-starts-inside-leader-batch");
             replica->log.truncate_fully_and_start_at(batch.base_offset);
             if ((replica = following(partition, generation)) == nullptr) {
                 return nullptr;  // it suspended (fsync): the role may have changed meanwhile
@@ -182,6 +184,7 @@ Replica* Broker::append_fetched(Replica& follower, std::uint64_t generation,
         } else if (batch.base_offset < end) {
             // Batch boundaries disagree: only when the logs diverged. Truncation never splits a
             // batch, so it may cut below this one; then fetch again from the new end.
+            sim::probe("follower-truncates-on-batch-boundary");
             truncate(*replica, batch.base_offset);
             if (replica->log.log_end_offset() != batch.base_offset) {
                 break;
@@ -228,6 +231,9 @@ void Broker::handle_divergence(Replica& replica, const protocol::DivergingEpoch&
         .detail("leader_end_offset", diverging.end_offset)
         .detail("from", replica.log.log_end_offset())
         .detail("to", target);
+    if (target < replica.log.log_end_offset()) {
+        sim::probe("truncation-by-diverging-epoch");
+    }
     truncate(replica, target);
     invariants::truncated_follower(replica, diverging);
 }

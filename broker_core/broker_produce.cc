@@ -136,6 +136,7 @@ void Broker::answer_rejected(PartitionAppend& append, std::int16_t acks, const p
         case SequenceVerdict::duplicate:
             // A retry of a batch the log has: answered with the original offsets, once they are
             // replicated as acks demands.
+            sim::probe("duplicate-answered-from-producer-state");
             append.answer.base_offset = check.original->first_offset;
             if (acks == -1 && !config_.bugs.ack_before_isr) {
                 append.last = check.original->last_offset;
@@ -144,12 +145,15 @@ void Broker::answer_rejected(PartitionAppend& append, std::int16_t acks, const p
             }
             break;
         case SequenceVerdict::out_of_order_sequence:
+            sim::probe("out-of-order-sequence-refused");
             append.answer.error = ErrorCode::out_of_order_sequence_number;
             break;
         case SequenceVerdict::invalid_producer_epoch:
+            sim::probe(data.batch.transactional ? "zombie-fenced-by-partition-leader" : "stale-producer-epoch-refused");
             append.answer.error = ErrorCode::invalid_producer_epoch;
             break;
         case SequenceVerdict::unknown_producer_id:
+            sim::probe("unknown-producer-id-refused");
             append.answer.error = ErrorCode::unknown_producer_id;
             break;
     }
@@ -198,6 +202,7 @@ ErrorCode Broker::await_replication(Replica& replica, std::uint64_t generation, 
         return ErrorCode::request_timed_out;
     }
     if (std::ssize(replica.isr) < config_.min_insync_replicas) {
+        sim::probe("isr-shrank-below-min-isr-after-append");
         return ErrorCode::not_enough_replicas_after_append;
     }
     return ErrorCode::none;
@@ -226,6 +231,7 @@ ErrorCode Broker::verify_transaction(Replica& replica, const std::string& transa
     };
     const ErrorCode error = verify_with_coordinator(transactional_id, batch, replica.partition);
     if (error != ErrorCode::none) {
+        sim::probe("produce-refused-by-transaction-verification");
         drop_guard();
         return error;
     }
@@ -234,6 +240,7 @@ ErrorCode Broker::verify_transaction(Replica& replica, const std::string& transa
     }
     const auto kept = replica.verification_guards.find(batch.producer_id);
     if (!config_.bugs.kafka_14884 && (kept == replica.verification_guards.end() || kept->second != guard)) {
+        sim::probe("verified-append-overtaken-by-marker");
         sim::trace("VerificationGuardLost")
             .detail("partition", replica.partition.name())
             .detail("producer_id", batch.producer_id);

@@ -361,6 +361,7 @@ bool Controller::elect(PartitionState& state) {
     state.leader = chosen;
     state.leader_epoch = protocol::LeaderEpoch(state.leader_epoch.value() + 1);
     if (unclean) {
+        sim::probe("unclean-leader-election");
         state.isr = {chosen};
         sim::witness().tally(invariants::unclean_elections);
     }

@@ -721,6 +721,7 @@ protocol::TxnOffsetCommitResponse GroupCoordinator::txn_commit_offsets(const pro
             ? (group->metadata.is(State::dead) ? ErrorCode::coordinator_not_available : ErrorCode::none)
             : group->metadata.validate_offset_commit(request.member_id, request.generation_id, true);
     if (fenced != ErrorCode::none) {
+        sim::probe("txn-offset-commit-fenced-by-generation");
         sim::trace("TxnOffsetCommitFenced")
             .detail("group", request.group_id)
             .detail("member", request.member_id)
@@ -778,6 +779,7 @@ protocol::OffsetFetchResponse GroupCoordinator::fetch_offsets(const protocol::Of
         const bool unstable = holder.offsets.has_pending(request.group_id, partition) ||
                               holder.in_flight.contains({request.group_id, partition});
         if (request.require_stable && unstable && !config_.offset_fetch_ignores_pending) {
+            sim::probe("offset-fetch-waits-for-pending-transaction");
             answer.error = ErrorCode::unstable_offset_commit;
         } else if (const auto committed = holder.offsets.committed(request.group_id, partition)) {
             answer.offset = committed->offset;
@@ -850,6 +852,9 @@ void GroupCoordinator::load(std::int32_t partition, std::uint64_t generation) {
         holder.groups.emplace(id, std::move(group));
     }
     holder.offsets = std::move(loaded.offsets);
+    if (holder.offsets.any_pending()) {
+        sim::probe("group-coordinator-loads-pending-offsets");
+    }
     if (config_.pending_offsets_lost_on_failover) {
         holder.offsets.drop_pending();
     }
@@ -903,6 +908,7 @@ void GroupCoordinator::expire(const Place& place, Group& group, sim::Time now) {
             sim::trace("GroupPendingMemberExpired").detail("group", metadata.group_id()).detail("member", id);
             maybe_complete_join(place, group, false);
         } else if (metadata.has_member(id)) {
+            sim::probe("group-member-session-expired");
             remove_member_and_update_group(place, group, id, "its session expired");
         } else {
             group.session_deadlines.erase(id);

@@ -42,6 +42,8 @@ public:
     void remove(const std::string& group, const protocol::TopicPartition& partition);
     // Every pending offset goes (the pending-offsets-lost-on-failover bug switch).
     void drop_pending() { pending_.clear(); }
+    // Whether any open transaction holds pending offsets.
+    [[nodiscard]] bool any_pending() const { return !pending_.empty(); }
     // The group was deleted (or expired): its offsets and its pending ones go.
     void remove_group(const std::string& group);
 

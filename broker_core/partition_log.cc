@@ -5,6 +5,7 @@
 #include <set>
 
 #include "broker_core/batch_codec.h"
+#include "sim/simulation.h"
 #include "protocol/control_record.h"
 
 namespace eosim::broker_core {
@@ -166,6 +167,7 @@ RecoveryReport PartitionLog::recover(bool verify_crc) {
         const std::vector<std::byte> bytes = disk_.read_all(path).value();
         const std::uint64_t position = recover_batches(base, bytes, verify_crc, expected, report);
         if (position < bytes.size()) {
+            sim::probe("recovery-cuts-torn-or-corrupt-tail");
             cut = true;  // a torn or corrupt batch: everything after it goes
             report.truncated_bytes += bytes.size() - position;
             (void)disk_.truncate(path, position);
@@ -252,6 +254,9 @@ void PartitionLog::rebuild_producer_state(bool truncating) {
         }
     } else {
         producer_state_.reset(log_start_offset_);
+    }
+    if (from < log_end_offset_ && !truncating) {
+        sim::probe(snapshot ? "producer-state-replayed-after-snapshot" : "producer-state-replayed-without-snapshot");
     }
     if (from < log_end_offset_) {
         const ReadResult replay = read(from, log_end_offset_, UINT64_MAX);

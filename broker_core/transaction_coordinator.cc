@@ -221,6 +221,7 @@ std::optional<TransactionTransit> TransactionCoordinator::prepare_init(const Pla
     } else if (expected && !valid_producer_id(*metadata, request.producer_id, request.producer_epoch)) {
         error = ErrorCode::producer_fenced;
     } else if (metadata->state() == State::ongoing) {
+        sim::probe("init-producer-id-fences-ongoing-transaction");
         auto fence = metadata->prepare_fence_producer_epoch();
         error = fence ? ErrorCode::none : to_error_code(static_cast<TransactionErrc>(fence.error().value()));
         return fence ? std::optional(*fence) : std::nullopt;
@@ -472,6 +473,9 @@ std::optional<TransactionTransit> TransactionCoordinator::transition_for_end(Tra
         case State::ongoing: return end(commit ? State::prepare_commit : State::prepare_abort, false);
         case State::complete_commit:
             if (commit) {
+                if (retry) {
+                    sim::probe("end-txn-retry-answered-after-completion");
+                }
                 return answer_with(retry ? ErrorCode::none : ErrorCode::invalid_txn_state);
             }
             return retry || !v2 ? answer_with(ErrorCode::invalid_txn_state) : end(State::prepare_abort, true);
@@ -482,6 +486,7 @@ std::optional<TransactionTransit> TransactionCoordinator::transition_for_end(Tra
             }
             // A commit of the producer's epoch before an abort the coordinator made (a timeout, a fence):
             // fenced, as Kafka answers since KAFKA-20785.
+            sim::probe("commit-after-coordinator-abort-fenced");
             return answer_with(retry && v2 ? ErrorCode::producer_fenced : ErrorCode::invalid_txn_state);
         case State::prepare_commit:
             return answer_with(commit ? ErrorCode::concurrent_transactions : ErrorCode::invalid_txn_state);
@@ -661,6 +666,9 @@ void TransactionCoordinator::load(std::int32_t partition, std::uint64_t generati
     }
     const Place place{partition, generation, epoch};
     for (const std::string& id : unfinished) {
+        const TransactionMetadata& metadata = found->second.transactions.at(id);
+        sim::probe(metadata.state() == State::prepare_commit ? "coordinator-failover-in-prepare-commit"
+                                                             : "coordinator-failover-in-prepare-abort");
         start_markers(place, id, found->second.transactions.at(id).prepare_no_transit());
     }
 }
@@ -682,6 +690,7 @@ void TransactionCoordinator::abort_timed_out_loop() {
             }
         }
         for (const auto& [place, id] : expired) {
+            sim::probe("transaction-aborted-by-timeout");
             node_.spawn("txn-timeout-abort", [this, place, id] { fence_and_abort(place, id); });
         }
     }

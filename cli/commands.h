@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "faults/fault_plan.h"
+
 namespace eosim::scenarios {
 struct Spec;
 }
@@ -36,10 +38,16 @@ Command add_list(CLI::App& app);
 Command add_run(CLI::App& app);
 Command add_sweep(CLI::App& app);
 Command add_check(CLI::App& app);
+Command add_shrink(CLI::App& app);
+Command add_zoo(CLI::App& app);
+Command add_probes(CLI::App& app);
 
 // The spec a command names: a built-in scenario, or --spec FILE. Throws UsageError.
 scenarios::Spec resolve_spec(const std::string& scenario, const std::string& spec_path);
 // Checks a bug switch name. Throws UsageError.
 void check_bug(const std::string& bug);
+// The fault plan in the JSON file `path` (as `eosim run -v` prints it), checked against the spec's nodes.
+// Throws UsageError naming the file, the action and the field.
+faults::FaultPlan read_plan(const std::string& path, const scenarios::Spec& spec);
 
 }  // namespace eosim::cli

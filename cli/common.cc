@@ -1,7 +1,12 @@
+#include <fstream>
+#include <sstream>
+
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "scenarios/bugs.h"
+#include "scenarios/runner.h"
 #include "scenarios/spec.h"
 
 namespace eosim::cli {
@@ -31,6 +36,36 @@ void check_bug(const std::string& bug) {
     if (!bug.empty() && scenarios::find_bug(bug) == nullptr) {
         throw UsageError(fmt::format("unknown bug switch '{}' (see eosim list --bugs)", bug));
     }
+}
+
+faults::FaultPlan read_plan(const std::string& path, const scenarios::Spec& spec) {
+    std::ifstream in(path);
+    if (!in) {
+        throw UsageError(fmt::format("{}: cannot read", path));
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    nlohmann::json json;
+    try {
+        json = nlohmann::json::parse(text.str());
+    } catch (const nlohmann::json::parse_error& error) {
+        // nlohmann's message begins with its own tag in brackets: the reader wants the position and reason.
+        std::string what = error.what();
+        if (const std::size_t tag = what.find("] "); what.starts_with("[") && tag != std::string::npos) {
+            what.erase(0, tag + 2);
+        }
+        throw UsageError(fmt::format("{}: not a JSON fault plan: {}", path, what));
+    }
+    faults::FaultPlan plan;
+    try {
+        plan = faults::plan_from_json(json);
+    } catch (const faults::PlanError& error) {
+        throw UsageError(fmt::format("{}: {}", path, error.what()));
+    }
+    if (const std::string problem = scenarios::check_plan(spec, plan); !problem.empty()) {
+        throw UsageError(fmt::format("{}: {}", path, problem));
+    }
+    return plan;
 }
 
 }  // namespace eosim::cli

@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "faults/fault_plan.h"
 #include "scenarios/bugs.h"
+#include "scenarios/probes.h"
 #include "scenarios/spec.h"
 #include "scenarios/stream_apps.h"
 
@@ -59,6 +60,21 @@ Command add_list(CLI::App& app) {
                                       fmt::join(scenarios::stream_apps() | std::views::transform(
                                                                                [](const auto& a) { return a.name; }),
                                                 ", "));
+                       }
+                       return int{exit_ok};
+                   }};
+}
+
+Command add_probes(CLI::App& app) {
+    CLI::App* probes = app.add_subcommand(
+        "probes", "List the code probes: rare paths whose reach every sweep reports (eosim sweep --probes)");
+    return Command{probes, [] {
+                       std::size_t width = 0;
+                       for (const scenarios::CodeProbe& probe : scenarios::code_probes()) {
+                           width = std::max(width, probe.name.size());
+                       }
+                       for (const scenarios::CodeProbe& probe : scenarios::code_probes()) {
+                           fmt::print("{:<{}} {} [{}]\n", probe.name, width, probe.description, probe.where);
                        }
                        return int{exit_ok};
                    }};

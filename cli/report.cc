@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace eosim::cli {
 
@@ -33,6 +34,7 @@ nlohmann::json result_json(const Timed& timed) {
     if (!r.counters.empty()) {
         json["counters"] = r.counters;
     }
+    json["probes"] = r.probes;
     return json;
 }
 
@@ -56,6 +58,7 @@ Timed result_from_json(const nlohmann::json& json) {
         r.error = json.at("error").get<std::string>();
     }
     r.counters = json.value("counters", std::map<std::string, std::int64_t>{});
+    r.probes = json.value("probes", std::vector<std::string>{});
     timed.wall_ms = static_cast<double>(json.at("wall_ms").get<std::int64_t>());
     return timed;
 }
@@ -104,6 +107,9 @@ void print_run(std::FILE* out, const Timed& timed, bool verbose) {
         fmt::print(out, "{} {}: {}\n", label, report.name, report.description);
     }
     if (r.status != scenarios::RunStatus::pass) {
+        if (!r.anomalies.empty()) {
+            fmt::print(out, "anomalies: {}\n", fmt::join(r.anomalies, ", "));
+        }
         fmt::print(out, "reproduce: {}\n", r.reproduce);
     }
 }

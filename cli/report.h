@@ -14,6 +14,7 @@ namespace eosim::cli {
 struct Timed {
     scenarios::RunResult result;
     double wall_ms = 0;
+    double finished_s = 0;  // in a sweep: when it finished, in wall seconds from the sweep's start
 };
 
 Timed timed_run(const scenarios::Spec& spec, const scenarios::RunOptions& options);

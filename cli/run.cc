@@ -32,6 +32,7 @@ struct RunOptions {
     bool verbose = false;
     std::vector<std::string> inputs;  // TOPIC=FILE
     std::vector<std::string> dumps;   // TOPIC=FILE
+    std::string plan_path;
 };
 
 // "TOPIC=FILE" -> (TOPIC, FILE).
@@ -122,6 +123,10 @@ int run_command(const RunOptions& options) {
     run_options.spec_path = options.spec_path;
     run_options.input = read_inputs(spec, options.inputs);
     run_options.input_files = options.inputs;
+    if (!options.plan_path.empty()) {
+        run_options.plan = read_plan(options.plan_path, spec);
+        run_options.plan_path = options.plan_path;
+    }
     std::vector<std::unique_ptr<std::ofstream>> dump_files;
     for (const std::string& text : options.dumps) {
         const auto [topic, path] = topic_and_file("--dump", text);
@@ -184,6 +189,9 @@ Command add_run(CLI::App& app) {
                     "generator (TOPIC=FILE, repeatable; docs/apps.md)");
     run->add_option("--dump", options->dumps,
                     "Write TOPIC's committed records to FILE as JSON lines after the run (TOPIC=FILE, repeatable)");
+    run->add_option("--plan", options->plan_path,
+                    "Run the fault plan in FILE (JSON, as -v prints it) instead of the one the seed draws "
+                    "(docs/faults.md)");
     run->add_flag("-v,--verbose", options->verbose, "Print the parameters drawn from the seed and the fault plan");
     return Command{run, [options] { return run_command(*options); }};
 }

@@ -132,6 +132,7 @@ bool Consumer::validated(const TopicPartition& partition) {
     } else if (response.end_offset < position.offset) {
         // Truncation: the new leader's log diverges below what was consumed (KIP-320). Go back to where
         // the logs agree, as Kafka's consumer does when it has a reset policy.
+        sim::probe("consumer-detects-log-truncation");
         sim::trace("ConsumerTruncationDetected")
             .detail("partition", partition.name())
             .detail("position", position.offset)
@@ -222,6 +223,7 @@ bool Consumer::apply(const protocol::FetchPartitionResponse& answer, std::uint64
     }
     Position& position = found->second;
     if (answer.error == ErrorCode::offset_out_of_range) {
+        sim::probe("consumer-offset-out-of-range-reset");
         sim::trace("ConsumerOffsetOutOfRange")
             .detail("client", config_.client_id)
             .detail("partition", answer.partition.name())

@@ -474,10 +474,14 @@ void Producer::give_up(const protocol::TopicPartition& partition, PartitionQueue
                          protocol::Offset(-1), batch.last_error, batch.attempts});
     queue.bump_needed = true;
     queue.unresolved = queue.unresolved || batch.maybe_written;
+    if (batch.maybe_written) {
+        sim::probe("producer-gives-up-on-maybe-written-batch");
+    }
 }
 
 void Producer::bump_epoch(const protocol::TopicPartition& partition, PartitionQueue& queue) {
     EOSIM_ASSERT_MSG(epoch_.value() < std::numeric_limits<std::int16_t>::max(), "the producer epoch would overflow");
+    sim::probe("idempotent-producer-bumps-epoch");
     epoch_ = protocol::ProducerEpoch(static_cast<std::int16_t>(epoch_.value() + 1));
     queue.epoch = epoch_;
     protocol::Sequence sequence{0};

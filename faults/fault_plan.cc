@@ -1,6 +1,10 @@
 #include "faults/fault_plan.h"
 
 #include <algorithm>
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
 
 #include "sim/invariants.h"
 
@@ -29,8 +33,16 @@ const std::vector<FaultKindInfo>& fault_kinds() {
         {FaultKind::aimed_pause, "aimed-pause", "waits for a moment, then pauses the broker involved or its peer"},
         {FaultKind::aimed_partition, "aimed-partition",
          "waits for a moment, then cuts the broker involved from its peer (no peer: from everyone)"},
+        {FaultKind::crash_instance, "crash-instance",
+         "an application instance (group member, ctp or stream instance) crashes and restarts after a while "
+         "(drawn from the workload's instance_faults_every_ms)"},
+        {FaultKind::pause_instance, "pause-instance", "an application instance stops for a while"},
     };
     return kinds;
+}
+
+bool on_instance(FaultKind kind) {
+    return kind == FaultKind::crash_instance || kind == FaultKind::pause_instance;
 }
 
 bool aimed(FaultKind kind) {
@@ -169,6 +181,10 @@ void draw_targets(sim::Random& random, const FaultPlanOptions& options, const st
             action.unsynced = options.crash_unsynced;
             draw_aim(random, options, action);
             break;
+        case FaultKind::crash_instance:
+        case FaultKind::pause_instance:
+            EOSIM_ASSERT_MSG(false, "instance faults are drawn by draw_instance_faults");
+            break;
     }
 }
 
@@ -195,27 +211,81 @@ FaultPlan draw_fault_plan(sim::Random random, const FaultPlanOptions& options, c
     return plan;
 }
 
+FaultPlan draw_instance_faults(sim::Random random, const InstanceFaultOptions& options,
+                               const std::vector<std::string>& instances) {
+    FaultPlan plan;
+    if (instances.empty() || options.every_max <= sim::Duration::zero()) {
+        return plan;
+    }
+    // Whole milliseconds, as a hand-written plan would have them.
+    const auto draw_ms = [&random](sim::Duration least, sim::Duration most) {
+        return sim::Duration(std::chrono::milliseconds(
+            random.between(std::chrono::duration_cast<std::chrono::milliseconds>(least).count(),
+                           std::chrono::duration_cast<std::chrono::milliseconds>(most).count())));
+    };
+    sim::Duration at{0};
+    while (true) {
+        at += draw_ms(options.every_min, options.every_max);
+        if (at >= options.chaos) {
+            return plan;
+        }
+        FaultAction action;
+        action.at = at;
+        action.targets = {instances[static_cast<std::size_t>(random.below(instances.size()))]};
+        action.duration = draw_ms(options.length_min, options.length_max);
+        action.kind = random.below(2) == 0 ? FaultKind::crash_instance : FaultKind::pause_instance;
+        action.corrupt_state = action.kind == FaultKind::crash_instance && options.corrupt_state;
+        action.unsynced = sim::UnsyncedFate::keep;
+        plan.actions.push_back(std::move(action));
+    }
+}
+
+FaultPlan merge(FaultPlan first, const FaultPlan& second) {
+    first.actions.insert(first.actions.end(), second.actions.begin(), second.actions.end());
+    std::stable_sort(first.actions.begin(), first.actions.end(),
+                     [](const FaultAction& a, const FaultAction& b) { return a.at < b.at; });
+    return first;
+}
+
+namespace {
+
+nlohmann::json milliseconds(sim::Duration duration) {
+    const std::int64_t ns = duration.count();
+    if (ns % 1'000'000 == 0) {
+        return ns / 1'000'000;
+    }
+    return static_cast<double>(ns) / 1e6;
+}
+
+bool crashes(FaultKind kind) {
+    return kind == FaultKind::crash || kind == FaultKind::crash_several || kind == FaultKind::crash_controller ||
+           kind == FaultKind::power_loss || kind == FaultKind::aimed_crash;
+}
+
+}  // namespace
+
 nlohmann::json to_json(const FaultAction& action) {
-    nlohmann::json json{{"at_ms", action.at.count() / 1'000'000},
+    nlohmann::json json{{"at_ms", milliseconds(action.at)},
                         {"kind", std::string(to_string(action.kind))},
                         {"targets", action.targets},
-                        {"duration_ms", action.duration.count() / 1'000'000}};
+                        {"duration_ms", milliseconds(action.duration)}};
     if (!action.other_side.empty()) {
         json["other_side"] = action.other_side;
     }
-    if (action.kind == FaultKind::crash || action.kind == FaultKind::crash_several ||
-        action.kind == FaultKind::crash_controller || action.kind == FaultKind::power_loss ||
-        action.kind == FaultKind::aimed_crash) {
+    if (crashes(action.kind)) {
         json["unsynced"] = std::string(sim::to_string(action.unsynced));
     }
     if (aimed(action.kind)) {
         json["aim_at"] = std::string(action.aim_at);
-        json["aim_window_ms"] = action.aim_window.count() / 1'000'000;
+        json["aim_window_ms"] = milliseconds(action.aim_window);
         json["aim_at_peer"] = action.aim_at_peer;
-        json["aim_delay_ms"] = action.aim_delay.count() / 1'000'000;
+        json["aim_delay_ms"] = milliseconds(action.aim_delay);
     }
     if (action.kind == FaultKind::latency_spike) {
-        json["extra_latency_ms"] = action.extra_latency.count() / 1'000'000;
+        json["extra_latency_ms"] = milliseconds(action.extra_latency);
+    }
+    if (action.kind == FaultKind::crash_instance) {
+        json["corrupt_state"] = action.corrupt_state;
     }
     return json;
 }
@@ -226,6 +296,180 @@ nlohmann::json to_json(const FaultPlan& plan) {
         actions.push_back(to_json(action));
     }
     return nlohmann::json{{"actions", actions}};
+}
+
+namespace {
+
+// Reads one action's fields, naming the action and the field in every error.
+class ActionReader {
+public:
+    ActionReader(const nlohmann::json& json, std::size_t index) : json_(json), index_(index) {
+        if (!json.is_object()) {
+            throw error("", "is not an object");
+        }
+        for (const auto& [key, value] : json.items()) {
+            static const std::set<std::string> known{"at_ms",        "kind",          "targets",     "duration_ms",
+                                                     "other_side",   "unsynced",      "aim_at",      "aim_window_ms",
+                                                     "aim_at_peer",  "aim_delay_ms",  "extra_latency_ms",
+                                                     "corrupt_state"};
+            if (!known.contains(key)) {
+                throw error(key, "is not a field of a fault action");
+            }
+        }
+    }
+
+    [[nodiscard]] PlanError error(const std::string& field, const std::string& what) const {
+        return PlanError(fmt::format("action {}{}: {}", index_ + 1, field.empty() ? "" : " " + field, what));
+    }
+    [[nodiscard]] bool has(const char* field) const { return json_.contains(field); }
+
+    sim::Duration duration(const char* field, bool required, sim::Duration otherwise = {}) const {
+        if (!json_.contains(field)) {
+            if (required) {
+                throw error(field, "is missing");
+            }
+            return otherwise;
+        }
+        const nlohmann::json& value = json_.at(field);
+        if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 86'400'000.0) {
+            throw error(field, "must be a number of milliseconds from 0 to 86400000");
+        }
+        if (value.is_number_integer()) {
+            return std::chrono::milliseconds(value.get<std::int64_t>());
+        }
+        return sim::Duration(std::llround(value.get<double>() * 1e6));
+    }
+    std::vector<std::string> names(const char* field, bool required) const {
+        if (!json_.contains(field)) {
+            if (required) {
+                throw error(field, "is missing");
+            }
+            return {};
+        }
+        const nlohmann::json& value = json_.at(field);
+        std::vector<std::string> names;
+        for (const nlohmann::json& name : value.is_array() ? value : nlohmann::json::array({value})) {
+            if (!name.is_string() || name.get<std::string>().empty()) {
+                throw error(field, "must be a list of node names");
+            }
+            names.push_back(name.get<std::string>());
+        }
+        return names;
+    }
+    std::string text(const char* field) const {
+        const nlohmann::json& value = json_.at(field);
+        if (!value.is_string()) {
+            throw error(field, "must be a string");
+        }
+        return value.get<std::string>();
+    }
+    bool flag(const char* field) const {
+        if (!json_.contains(field)) {
+            return false;
+        }
+        if (!json_.at(field).is_boolean()) {
+            throw error(field, "must be true or false");
+        }
+        return json_.at(field).get<bool>();
+    }
+
+private:
+    const nlohmann::json& json_;
+    std::size_t index_;
+};
+
+// How many targets (and far-side nodes) each kind takes: {least, most} (0: any number).
+struct Arity {
+    std::size_t targets_min, targets_max, other_min, other_max;
+};
+
+Arity arity(FaultKind kind) {
+    switch (kind) {
+        case FaultKind::partition:
+        case FaultKind::partition_one_way: return {1, 1, 1, 1};
+        case FaultKind::split: return {1, 0, 1, 0};
+        case FaultKind::bridge: return {2, 0, 1, 0};
+        case FaultKind::crash_several:
+        case FaultKind::power_loss: return {1, 0, 0, 0};
+        default: return {1, 1, 0, 0};
+    }
+}
+
+}  // namespace
+
+FaultPlan plan_from_json(const nlohmann::json& json) {
+    if (!json.is_object() || !json.contains("actions") || !json.at("actions").is_array()) {
+        throw PlanError("a fault plan is an object with an array \"actions\"");
+    }
+    for (const auto& [key, value] : json.items()) {
+        if (key != "actions") {
+            throw PlanError(fmt::format("'{}' is not a field of a fault plan (only \"actions\")", key));
+        }
+    }
+    FaultPlan plan;
+    const nlohmann::json& actions = json.at("actions");
+    for (std::size_t i = 0; i < actions.size(); ++i) {
+        const ActionReader read(actions[i], i);
+        FaultAction action;
+        if (!read.has("kind")) {
+            throw read.error("kind", "is missing");
+        }
+        const std::string kind = read.text("kind");
+        if (!parse_fault_kind(kind, action.kind)) {
+            throw read.error("kind", fmt::format("unknown fault kind '{}' (see eosim list --faults)", kind));
+        }
+        action.at = read.duration("at_ms", true);
+        if (!plan.actions.empty() && action.at < plan.actions.back().at) {
+            throw read.error("at_ms", "comes before the action above it (a plan is in time order)");
+        }
+        action.duration = read.duration("duration_ms", false, std::chrono::milliseconds(1000));
+        action.targets = read.names("targets", action.kind != FaultKind::latency_spike);
+        action.other_side = read.names("other_side", false);
+        const Arity want = arity(action.kind);
+        const auto count_ok = [](std::size_t n, std::size_t least, std::size_t most) {
+            return n >= least && (most == 0 || n <= most);
+        };
+        if (action.kind != FaultKind::latency_spike && !count_ok(action.targets.size(), want.targets_min, want.targets_max)) {
+            throw read.error("targets", fmt::format("{} takes {} node{}", kind,
+                                                    want.targets_max == want.targets_min
+                                                        ? std::to_string(want.targets_min)
+                                                        : fmt::format("at least {}", want.targets_min),
+                                                    want.targets_min == 1 && want.targets_max == 1 ? "" : "s"));
+        }
+        if (!count_ok(action.other_side.size(), want.other_min, want.other_max)) {
+            throw read.error("other_side", want.other_min == 0
+                                               ? fmt::format("{} has no far side", kind)
+                                               : fmt::format("{} needs the far side's node{}", kind,
+                                                             want.other_max == 1 ? "" : "s"));
+        }
+        if (read.has("unsynced")) {
+            const std::string fate = read.text("unsynced");
+            if (!sim::parse_unsynced_fate(fate, action.unsynced)) {
+                throw read.error("unsynced", fmt::format("'{}' is not keep, lose, tear or random", fate));
+            }
+        }
+        if (aimed(action.kind)) {
+            if (!read.has("aim_at")) {
+                throw read.error("aim_at", "is missing (an aimed kind waits for a moment: see eosim list --faults)");
+            }
+            const std::string moment = read.text("aim_at");
+            if (!parse_aim_moment(moment, action.aim_at)) {
+                throw read.error("aim_at", fmt::format("unknown moment '{}' (see eosim list --faults)", moment));
+            }
+            action.aim_window = read.duration("aim_window_ms", false, std::chrono::milliseconds(2000));
+            action.aim_at_peer = read.flag("aim_at_peer");
+            action.aim_delay = read.duration("aim_delay_ms", false);
+        } else if (read.has("aim_at") || read.has("aim_window_ms") || read.has("aim_at_peer") || read.has("aim_delay_ms")) {
+            throw read.error("aim_at", fmt::format("{} is not an aimed kind", kind));
+        }
+        action.extra_latency = read.duration("extra_latency_ms", action.kind == FaultKind::latency_spike);
+        action.corrupt_state = read.flag("corrupt_state");
+        if (action.corrupt_state && action.kind != FaultKind::crash_instance) {
+            throw read.error("corrupt_state", "only a crash-instance corrupts an instance's state");
+        }
+        plan.actions.push_back(std::move(action));
+    }
+    return plan;
 }
 
 }  // namespace eosim::faults

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,8 @@ enum class FaultKind : std::uint8_t {
     aimed_crash,        // waits for a moment (sim::moments), then crashes the broker involved
     aimed_pause,        // waits for a moment, then pauses the broker involved
     aimed_partition,    // waits for a moment, then cuts the broker involved from its peer (or from everyone)
+    crash_instance,     // a client application instance (group member, ctp instance, stream instance) crashes
+    pause_instance,     // a client application instance stops for a while
 };
 
 struct FaultKindInfo {
@@ -46,6 +49,8 @@ std::string_view to_string(FaultKind kind);
 bool parse_fault_kind(std::string_view name, FaultKind& kind);
 // Whether the kind waits for a moment before it hurts the broker involved.
 [[nodiscard]] bool aimed(FaultKind kind);
+// Whether the kind hurts a client application instance (the runner applies these, not the nemesis).
+[[nodiscard]] bool on_instance(FaultKind kind);
 
 struct MomentInfo {
     std::string_view name;  // as the simulated code announces it (sim::moments)
@@ -72,6 +77,7 @@ struct FaultAction {
     sim::Duration aim_window{0};
     bool aim_at_peer = false;
     sim::Duration aim_delay{0};  // how long after the moment it hits (the moment's aftermath)
+    bool corrupt_state = false;  // crash-instance: first flip a bit in a checkpointed state file
 };
 
 struct FaultPlan {
@@ -102,7 +108,36 @@ struct FaultPlanOptions {
 FaultPlan draw_fault_plan(sim::Random random, const FaultPlanOptions& options, const std::vector<std::string>& brokers,
                           const std::string& controller);
 
+// What the application instances' faults are drawn from (a scenario's workload table).
+struct InstanceFaultOptions {
+    sim::Duration chaos{std::chrono::seconds(10)};
+    sim::Duration every_min{0};  // the gap between two faults: a uniform draw
+    sim::Duration every_max{0};
+    sim::Duration length_min{0};  // how long a crashed instance stays down, or a paused one stopped
+    sim::Duration length_max{0};
+    bool corrupt_state = false;  // every crash first flips a bit in the instance's checkpointed state
+};
+
+// Draws the instances' faults over the chaos phase: after each gap, one of `instances` crashes or pauses
+// (even odds). Nothing when `instances` is empty or every_max is zero.
+FaultPlan draw_instance_faults(sim::Random random, const InstanceFaultOptions& options,
+                               const std::vector<std::string>& instances);
+// Both plans' actions in one plan, in time order (stable: `first`'s before `second`'s at the same time).
+FaultPlan merge(FaultPlan first, const FaultPlan& second);
+
+// Times are written in milliseconds: whole numbers when whole, else with the nanoseconds as a fraction, so
+// that a plan read back is the plan written, to the nanosecond.
 nlohmann::json to_json(const FaultAction& action);
 nlohmann::json to_json(const FaultPlan& plan);
+
+// A plan file (or a result's fault plan) that cannot be read: what and where, in one line.
+class PlanError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Reads a plan as to_json writes it ({"actions": [...]}); every field but at_ms, kind and targets may be
+// left out (docs/faults.md gives the defaults). Throws PlanError naming the action and the field.
+FaultPlan plan_from_json(const nlohmann::json& json);
 
 }  // namespace eosim::faults

@@ -48,6 +48,9 @@ sim::Node& Nemesis::node(const std::string& name) {
 void Nemesis::run(const FaultPlan& plan) {
     const sim::Time chaos_end(options_.chaos);
     for (const FaultAction& action : plan.actions) {
+        if (on_instance(action.kind)) {
+            continue;  // the runner's, on its own timeline
+        }
         const sim::Time at(action.at);
         if (at > sim::now()) {
             sim::sleep(at - sim::now());
@@ -108,6 +111,10 @@ void Nemesis::apply(const FaultAction& action) {
         case FaultKind::aimed_pause:
         case FaultKind::aimed_partition:
             aim(action);
+            break;
+        case FaultKind::crash_instance:
+        case FaultKind::pause_instance:
+            EOSIM_ASSERT_MSG(false, "the runner applies faults of application instances");
             break;
     }
 }

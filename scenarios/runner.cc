@@ -18,6 +18,7 @@
 #include "scenarios/bugs.h"
 #include "scenarios/cluster_health.h"
 #include "scenarios/history_export.h"
+#include "scenarios/probes.h"
 #include "scenarios/stream_workloads.h"
 #include "scenarios/workloads.h"
 #include "sim/simulation.h"
@@ -42,7 +43,8 @@ std::string_view to_string(RunStatus status) {
 }
 
 std::string reproduce_command(const std::string& scenario, std::uint64_t seed, const std::string& bug,
-                              const std::string& spec_path, const std::vector<std::string>& input_files) {
+                              const std::string& spec_path, const std::vector<std::string>& input_files,
+                              const std::string& plan_path) {
     std::string command = spec_path.empty() ? fmt::format("./eosim run {} --seed {}", scenario, seed)
                                             : fmt::format("./eosim run --spec {} --seed {}", spec_path, seed);
     if (!bug.empty()) {
@@ -50,6 +52,9 @@ std::string reproduce_command(const std::string& scenario, std::uint64_t seed, c
     }
     for (const std::string& input : input_files) {
         command += " --input " + input;
+    }
+    if (!plan_path.empty()) {
+        command += " --plan " + plan_path;
     }
     return command;
 }
@@ -70,6 +75,13 @@ public:
               sim::SimulationOptions{.seed = options.seed, .buggify = spec.buggify, .trace_sink = options.trace}) {}
 
     RunResult execute();
+    // Why `plan` cannot run on this scenario's nodes (a target it lacks), or "" (after build_nodes()).
+    [[nodiscard]] std::string plan_problem(const faults::FaultPlan& plan) const;
+    void build_nodes() {
+        build_controller();
+        build_brokers();
+        build_clients();
+    }
 
 private:
     void build();
@@ -96,8 +108,11 @@ private:
     void restart_down_nodes();
     // The groups of the run and the partitions they read: "members" every topic's, "ctp" its input's.
     [[nodiscard]] std::vector<std::pair<std::string, std::vector<TopicPartition>>> group_partitions() const;
-    // During the chaos phase, group members and application instances crash (and restart) or pause.
+    // The plan's faults of group members and application instances: each crashes (and restarts) or pauses.
     void instance_faults();
+    static std::vector<std::string> names(const std::vector<sim::Node*>& nodes);
+    // The group members and application instances, which instance faults hit.
+    [[nodiscard]] std::vector<std::string> instance_names() const;
     [[nodiscard]] model::History history(bool stuck);
     void check(RunResult& result, const sim::RunOutcome& outcome);
     void classify(RunResult& result, const std::vector<model::Anomaly>& anomalies);
@@ -159,9 +174,7 @@ model::Removal removal_of(const sim::Moment& moment, std::int64_t time) {
 // ---- Building ------------------------------------------------------------------------------------
 
 void Run::build() {
-    build_controller();
-    build_brokers();
-    build_clients();
+    build_nodes();
     draw_faults();
 }
 
@@ -386,17 +399,80 @@ void Run::record_stream_final(model::History& history, std::uint64_t& index) con
     }
 }
 
-void Run::draw_faults() {
-    const auto names = [](const std::vector<sim::Node*>& nodes) {
-        std::vector<std::string> result;
-        for (const sim::Node* node : nodes) {
-            result.push_back(node->name());
+std::vector<std::string> Run::names(const std::vector<sim::Node*>& nodes) {
+    std::vector<std::string> result;
+    for (const sim::Node* node : nodes) {
+        result.push_back(node->name());
+    }
+    return result;
+}
+
+std::vector<std::string> Run::instance_names() const {
+    std::vector<std::string> instances = names(nodes_.group_members);
+    for (const auto* more : {&nodes_.ctp_instances, &nodes_.stream_instances}) {
+        const std::vector<std::string> those = names(*more);
+        instances.insert(instances.end(), those.begin(), those.end());
+    }
+    return instances;
+}
+
+std::string Run::plan_problem(const faults::FaultPlan& plan) const {
+    std::vector<std::string> servers{"controller"};
+    const std::vector<std::string> brokers = names(nodes_.brokers);
+    servers.insert(servers.end(), brokers.begin(), brokers.end());
+    const std::vector<std::string> instances = instance_names();
+    std::vector<std::string> everyone = servers;
+    for (const auto* clients : {&nodes_.producers, &nodes_.consumers, &nodes_.txn_writers, &nodes_.group_members,
+                                &nodes_.ctp_instances, &nodes_.stream_instances}) {
+        const std::vector<std::string> those = names(*clients);
+        everyone.insert(everyone.end(), those.begin(), those.end());
+    }
+    for (std::size_t i = 0; i < plan.actions.size(); ++i) {
+        const faults::FaultAction& action = plan.actions[i];
+        const bool on_instance = faults::on_instance(action.kind);
+        const bool any_node = action.kind == faults::FaultKind::partition ||
+                              action.kind == faults::FaultKind::partition_one_way ||
+                              action.kind == faults::FaultKind::isolate || action.kind == faults::FaultKind::split ||
+                              action.kind == faults::FaultKind::bridge || action.kind == faults::FaultKind::reset;
+        const std::vector<std::string>& allowed = on_instance ? instances
+                                                  : any_node  ? everyone
+                                                  : action.kind == faults::FaultKind::crash_controller ? servers
+                                                                                                       : brokers;
+        for (const auto* side : {&action.targets, &action.other_side}) {
+            for (const std::string& target : *side) {
+                if (std::find(allowed.begin(), allowed.end(), target) == allowed.end()) {
+                    return fmt::format("action {} ({}): '{}' is not one of the scenario's {} ({})", i + 1,
+                                       faults::to_string(action.kind), target,
+                                       on_instance ? "application instances"
+                                       : any_node  ? "nodes"
+                                                   : "brokers",
+                                       allowed.empty() ? std::string("none") : fmt::format("{}", fmt::join(allowed, ", ")));
+                }
+            }
         }
-        return result;
-    };
+    }
+    return "";
+}
+
+void Run::draw_faults() {
     const std::vector<std::string> broker_names = names(nodes_.brokers);
-    plan_ =
-        faults::draw_fault_plan(simulation_.random().fork("fault-plan"), spec_.faults.plan, broker_names, "controller");
+    if (options_.plan) {
+        plan_ = *options_.plan;
+    } else {
+        const WorkloadSpec& workload = spec_.workload;
+        const faults::InstanceFaultOptions instance_faults{
+            .chaos = spec_.faults.plan.chaos,
+            .every_min = std::chrono::milliseconds(workload.instance_faults_every_min_ms),
+            .every_max = std::chrono::milliseconds(workload.instance_faults_every_max_ms),
+            .length_min = std::chrono::milliseconds(workload.instance_fault_min_ms),
+            .length_max = std::chrono::milliseconds(workload.instance_fault_max_ms),
+            .corrupt_state = workload.instance_corrupt_state};
+        plan_ = faults::merge(
+            faults::draw_fault_plan(simulation_.random().fork("fault-plan"), spec_.faults.plan, broker_names,
+                                    "controller"),
+            faults::draw_instance_faults(simulation_.random().fork("instance-faults"), instance_faults,
+                                         instance_names()));
+    }
     simulation_.record_param("scenario", spec_.name);
     simulation_.record_param("bug", options_.bug.empty() ? "none" : options_.bug);
     simulation_.record_param("fault_actions", std::to_string(plan_.actions.size()));
@@ -442,7 +518,8 @@ void Run::start() {
             node->start();
         }
     }
-    if (spec_.workload.instance_faults_every_max_ms > 0) {
+    if (std::any_of(plan_.actions.begin(), plan_.actions.end(),
+                    [](const faults::FaultAction& action) { return faults::on_instance(action.kind); })) {
         simulation_.world().spawn("instance-faults", [this] { instance_faults(); });
     }
     if (admin_ != nullptr) {
@@ -560,27 +637,22 @@ std::vector<std::pair<std::string, std::vector<TopicPartition>>> Run::group_part
 }
 
 void Run::instance_faults() {
-    const WorkloadSpec& workload = spec_.workload;
-    std::vector<sim::Node*> targets = nodes_.group_members;
-    targets.insert(targets.end(), nodes_.ctp_instances.begin(), nodes_.ctp_instances.end());
-    targets.insert(targets.end(), nodes_.stream_instances.begin(), nodes_.stream_instances.end());
-    sim::Random random = simulation_.random().fork("instance-faults");
-    const sim::Time stop_at(spec_.faults.plan.chaos);
-    while (true) {
-        sim::sleep(std::chrono::milliseconds(
-            random.between(workload.instance_faults_every_min_ms, workload.instance_faults_every_max_ms)));
-        if (sim::now() >= stop_at || targets.empty()) {
-            return;
+    for (const faults::FaultAction& action : plan_.actions) {
+        if (!faults::on_instance(action.kind)) {
+            continue;
         }
-        sim::Node* victim = targets[static_cast<std::size_t>(random.below(targets.size()))];
-        const sim::Duration length =
-            std::chrono::milliseconds(random.between(workload.instance_fault_min_ms, workload.instance_fault_max_ms));
+        if (const sim::Time at(action.at); at > sim::now()) {
+            sim::sleep(at - sim::now());
+        }
+        sim::Node* victim = simulation_.find_node(action.targets.front());
+        EOSIM_ASSERT_MSG(victim != nullptr, "a checked plan names nodes that exist");
         if (!victim->up() || victim->paused()) {
+            sim::trace("FaultSkipped").detail("why", "the instance is already down or paused");
             continue;
         }
         nemesis_->note_fault();  // a client's fault ends a healthy stretch too (its sends may time out)
-        if (random.below(2) == 0) {
-            if (workload.instance_corrupt_state) {
+        if (action.kind == faults::FaultKind::crash_instance) {
+            if (action.corrupt_state) {
                 // Latent corruption of the instance's local state where a checkpoint vouches for it (a
                 // directory without one is wiped anyway under EOS), found when it opens the task again.
                 const sim::Disk& disk = victim->disk();
@@ -596,8 +668,8 @@ void Run::instance_faults() {
                 }
             }
             sim::trace("InstanceCrash").detail("node", victim->name());
-            (void)victim->crash(sim::CrashOptions{.unsynced = sim::UnsyncedFate::keep});
-            simulation_.world().spawn("instance-restart", [victim, length] {
+            (void)victim->crash(sim::CrashOptions{.unsynced = action.unsynced});
+            simulation_.world().spawn("instance-restart", [victim, length = action.duration] {
                 sim::sleep(length);
                 if (!victim->up()) {
                     victim->restart();
@@ -605,7 +677,7 @@ void Run::instance_faults() {
             });
         } else {
             sim::trace("InstancePause").detail("node", victim->name());
-            victim->pause(length);
+            victim->pause(action.duration);
         }
     }
 }
@@ -800,7 +872,8 @@ RunResult Run::execute() {
     result.seed = options_.seed;
     result.bug = options_.bug;
     result.reproduce =
-        reproduce_command(spec_.name, options_.seed, options_.bug, options_.spec_path, options_.input_files);
+        reproduce_command(spec_.name, options_.seed, options_.bug, options_.spec_path, options_.input_files,
+                          options_.plan_path);
     try {
         build();
         result.fault_plan = faults::to_json(plan_);
@@ -828,6 +901,13 @@ RunResult Run::execute() {
     }
     result.fingerprint = simulation_.fingerprint();
     result.params = simulation_.params();
+    for (const auto& [name, hits] : simulation_.probes()) {
+        if (find_probe(name) == nullptr && result.status != RunStatus::error) {
+            result.status = RunStatus::error;
+            result.error = fmt::format("code probe '{}' is not listed in scenarios/probes.cc", name);
+        }
+        result.probes.push_back(name);
+    }
     return result;
 }
 
@@ -841,6 +921,13 @@ RunResult run(const Spec& spec, std::uint64_t seed, RunOptions options) {
 RunResult run(const Spec& spec, const RunOptions& options) {
     Run run(spec, options);
     return run.execute();
+}
+
+std::string check_plan(const Spec& spec, const faults::FaultPlan& plan) {
+    const RunOptions options;
+    Run run(spec, options);
+    run.build_nodes();
+    return run.plan_problem(plan);
 }
 
 }  // namespace eosim::scenarios

@@ -3,12 +3,14 @@
 #include <cstdint>
 #include <ostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "faults/fault_plan.h"
 #include "scenarios/spec.h"
 #include "scenarios/stream_io.h"
 
@@ -27,6 +29,9 @@ struct RunOptions {
     std::vector<std::string> input_files;  // the --input arguments as given (TOPIC=FILE), for the reproduce command
     // --dump: each topic's committed records, written as JSON lines after the run (docs/apps.md).
     std::vector<std::pair<std::string, std::ostream*>> dumps;
+    // --plan: run this fault plan instead of the one the seed draws (the instances' faults included).
+    std::optional<faults::FaultPlan> plan;
+    std::string plan_path;  // the --plan argument, for the reproduce command
 };
 
 enum class RunStatus : std::uint8_t { pass, fail, error };
@@ -57,6 +62,8 @@ struct RunResult {
     // Figures reported, never failures: "redeliveries" (records the members of a group polled again,
     // which at least once allows after a rebalance).
     std::map<std::string, std::int64_t> counters;
+    // The code probes the run reached (scenarios/probes.h), sorted.
+    std::vector<std::string> probes;
 };
 
 // Runs one scenario with one seed: builds the cluster and its clients, carries out the fault plan over
@@ -68,6 +75,11 @@ RunResult run(const Spec& spec, std::uint64_t seed, RunOptions options = {});
 
 // The command that reproduces a run (with its --input files, when it read any).
 std::string reproduce_command(const std::string& scenario, std::uint64_t seed, const std::string& bug,
-                              const std::string& spec_path, const std::vector<std::string>& input_files = {});
+                              const std::string& spec_path, const std::vector<std::string>& input_files = {},
+                              const std::string& plan_path = "");
+
+// Why `plan` cannot run on `spec`'s cluster (an action names a node the scenario lacks, or a node of the
+// wrong sort), in one line; "" when it can.
+std::string check_plan(const Spec& spec, const faults::FaultPlan& plan);
 
 }  // namespace eosim::scenarios

@@ -167,11 +167,9 @@ public:
         if (name.empty()) {
             return fallback;
         }
-        for (const sim::UnsyncedFate fate :
-             {sim::UnsyncedFate::lose, sim::UnsyncedFate::keep, sim::UnsyncedFate::tear, sim::UnsyncedFate::random}) {
-            if (sim::to_string(fate) == name) {
-                return fate;
-            }
+        sim::UnsyncedFate fate{};
+        if (sim::parse_unsynced_fate(name, fate)) {
+            return fate;
         }
         throw SpecError(fmt::format("{}: {} must be one of lose, keep, tear, random",
                                     where(source_, table->get(key)->source()), key));
@@ -463,6 +461,11 @@ void parse_faults(Reader& reader, const std::string& source, FaultSpec& spec_fau
         faults::FaultKind kind{};
         if (!faults::parse_fault_kind(name, kind)) {
             throw SpecError(fmt::format("{}: kinds: unknown fault kind '{}' (see eosim list --faults)",
+                                        where(source, faults->get("kinds")->source()), name));
+        }
+        if (faults::on_instance(kind)) {
+            throw SpecError(fmt::format("{}: kinds: '{}' is drawn from the workload's instance_faults_every_ms, not "
+                                        "from [faults]",
                                         where(source, faults->get("kinds")->source()), name));
         }
         plan.kinds.push_back(kind);

@@ -17,6 +17,16 @@ std::string_view to_string(UnsyncedFate fate) {
     return "unknown";
 }
 
+bool parse_unsynced_fate(std::string_view name, UnsyncedFate& fate) {
+    for (const UnsyncedFate candidate : {UnsyncedFate::lose, UnsyncedFate::keep, UnsyncedFate::tear, UnsyncedFate::random}) {
+        if (to_string(candidate) == name) {
+            fate = candidate;
+            return true;
+        }
+    }
+    return false;
+}
+
 Disk::Disk(DiskOptions options, Random random) : options_(options), random_(std::move(random)) {
     EOSIM_ASSERT(options_.sector_bytes > 0);
 }

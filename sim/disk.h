@@ -37,6 +37,8 @@ enum class UnsyncedFate : std::uint8_t {
 };
 
 std::string_view to_string(UnsyncedFate fate);
+// The fate named `name` (lose, keep, tear, random), or false.
+bool parse_unsynced_fate(std::string_view name, UnsyncedFate& fate);
 
 // What a crash did to the disk, for the trace and for tests.
 struct DiskCrashReport {

@@ -114,6 +114,21 @@ Witness& witness() {
     return Simulation::current().witness();
 }
 
+void Simulation::hit_probe(std::string_view name) {
+    const auto found = probes_.find(name);
+    if (found == probes_.end()) {
+        probes_.emplace(std::string(name), 1);
+    } else {
+        ++found->second;
+    }
+}
+
+void probe(std::string_view name) {
+    if (current_simulation != nullptr) {
+        current_simulation->hit_probe(name);
+    }
+}
+
 bool buggify(std::string_view site) {
     Simulation& simulation = Simulation::current();
     if (!simulation.buggify().enabled()) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -76,6 +77,11 @@ public:
     void record_param(std::string_view name, std::string value);
     [[nodiscard]] const std::vector<std::pair<std::string, std::string>>& params() const { return params_; }
 
+    // Code probes reached in this run: name -> times. A probe leaves no trace event, so adding one never
+    // moves a fingerprint.
+    void hit_probe(std::string_view name);
+    [[nodiscard]] const std::map<std::string, std::uint64_t, std::less<>>& probes() const { return probes_; }
+
     static Simulation& current();
 
 private:
@@ -88,6 +94,7 @@ private:
     std::unique_ptr<Network> network_;
     std::vector<std::unique_ptr<Node>> nodes_;
     std::vector<std::pair<std::string, std::string>> params_;
+    std::map<std::string, std::uint64_t, std::less<>> probes_;
     Simulation* previous_ = nullptr;
 };
 
@@ -133,6 +140,10 @@ TraceEvent trace(std::string_view name, Severity severity = Severity::info);
 
 // A buggify point: true when this site is switched on for the run and fires now.
 [[nodiscard]] bool buggify(std::string_view site);
+// A code probe: the run reached a rare path worth knowing it reached (FoundationDB's CODE_PROBE). Names
+// are listed with their meaning in scenarios/probes.cc (`eosim probes`); sweeps count the seeds that hit
+// each. Outside a simulation (a unit test of one class) it does nothing.
+void probe(std::string_view name);
 // The current simulation's witness (sim/invariants.h).
 [[nodiscard]] Witness& witness();
 

@@ -339,6 +339,7 @@ bool StreamThread::open(TaskId id, StreamTask& task, StateDirectory::Offsets& po
     if (checkpoint && !state_directory_.intact(id)) {
         // A store file the checkpoint vouches for is cut or corrupted below what it vouched for (Kafka's
         // TaskCorruptedException): under either guarantee, wiped and restored from the changelogs.
+        sim::probe("streams-corrupted-state-wiped");
         wipe("corrupted");
         checkpoint.reset();
     }
@@ -353,6 +354,7 @@ bool StreamThread::open(TaskId id, StreamTask& task, StateDirectory::Offsets& po
     // instance that crashed, a flush before a commit that failed): Kafka's TaskCorruptedException, the
     // directory is wiped and the stores restored from their changelogs. (kafka-9891: standbys did not.)
     if (!checkpoint && exactly_once() && state_directory_.has_state(id) && !(standby && config_.bugs.kafka_9891)) {
+        sim::probe(standby ? "streams-standby-without-checkpoint-wiped" : "streams-task-without-checkpoint-wiped");
         wipe("no checkpoint");
     }
     positions.clear();
@@ -484,6 +486,9 @@ void StreamThread::maybe_checkpoint() {
 
 void StreamThread::close_all_dirty(const char* why) {
     sim::trace("StreamsTasksClosedDirty").detail("client", config_.client_id).detail("why", why).detail("tasks", tasks_.size());
+    if (exactly_once() && !tasks_.empty()) {
+        sim::probe("streams-eos-dirty-close");
+    }
     if (producer_ && producer_->in_transaction() && !producer_->fatal()) {
         if (retried([this] { return producer_->abort_transaction(); }) != TxnResult::ok) {
             retired_.push_back(std::move(producer_));  // the next producer fences whatever this one left open
@@ -568,6 +573,7 @@ void StreamThread::assigned(const std::vector<TopicPartition>& partitions) {
         const auto standby = standbys_.find(*id);
         if (standby != standbys_.end() && standby->second.opened) {
             // A standby promoted (Kafka recycles it): its stores are kept and restored from where it read to.
+            sim::probe("streams-standby-promoted");
             stop_standby_reading();
             active.task = std::move(standby->second.task);
             active.positions = std::move(standby->second.positions);

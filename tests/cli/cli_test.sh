@@ -70,7 +70,43 @@ else
   passes=$((passes + 1))
 fi
 expect 0 "pass" -- run log-acks-all --seed 3
+# Fault plans (--plan): a hand-written one runs; bad ones say what and where.
+printf '{"actions":[{"at_ms":1000,"kind":"crash","targets":["broker-1"],"duration_ms":500},{"at_ms":2000,"kind":"partition","targets":["broker-2"],"other_side":["controller"]}]}\n' >"$work/plan.json"
+expect 0 "fault_actions = 2" -- run log-acks-all --seed 3 --plan "$work/plan.json" -v
+expect 0 "2 runs, 2 passed" -- sweep log-acks-all --seeds 1..2 --plan "$work/plan.json" --out "$work/plan-sweep.jsonl"
+grep -q -- "--plan $work/plan.json" "$work/plan-sweep.jsonl" && passes=$((passes + 1)) ||
+  { echo "FAIL: a sweep's reproduce command lacks its --plan"; failures=$((failures + 1)); }
+printf '{"actions":[' >"$work/truncated.json"
+expect 2 "truncated.json: not a JSON fault plan: parse error at line 1" -- run log-acks-all --seed 1 --plan "$work/truncated.json"
+printf '{"actions":[{"at_ms":5,"kind":"crush","targets":["broker-1"]}]}' >"$work/kind.json"
+expect 2 "kind.json: action 1 kind: unknown fault kind 'crush'" -- run log-acks-all --seed 1 --plan "$work/kind.json"
+printf '{"actions":[{"at_ms":5,"kind":"crash","targets":["broker-9"]}]}' >"$work/node.json"
+expect 2 "node.json: action 1 \\(crash\\): 'broker-9' is not one of the scenario's brokers" -- run log-acks-all --seed 1 --plan "$work/node.json"
+printf '{"actions":[{"at_ms":5,"kind":"crash-instance","targets":["broker-1"]}]}' >"$work/instance.json"
+expect 2 "is not one of the scenario's application instances \\(none\\)" -- run log-acks-all --seed 1 --plan "$work/instance.json"
+printf '{"actions":[{"at_ms":5,"kind":"crash","targets":["broker-1"]},{"at_ms":1,"kind":"pause","targets":["broker-1"]}]}' >"$work/order.json"
+expect 2 "action 2 at_ms: comes before the action above it" -- run log-acks-all --seed 1 --plan "$work/order.json"
+expect 2 "missing.json: cannot read" -- run log-acks-all --seed 1 --plan "$work/missing.json"
+printf 'name = "inst"\n[faults]\nkinds = ["crash-instance"]\n' >"$work/inst.toml"
+expect 2 "'crash-instance' is drawn from the workload" -- run --spec "$work/inst.toml" --seed 1
+expect 2 "log-acks-all seed 3: passes, so there is nothing to shrink" -- shrink log-acks-all --seed 3 --out "$work/shrunk.json"
+expect 2 "budget 0: give the seconds" -- shrink log-acks-all --seed 3 --budget 0
 expect 0 "deterministic" -- run log-acks-all --seed 42 --check-determinism
+# The zoo, code probes, and --stop-on-failure's first failure (the lowest failing seed with any -j).
+expect 0 "caught 1 of 1" -- zoo --bug kafka-5376 --seeds 1..20
+expect 2 "unknown bug switch 'nope'" -- zoo --bug nope
+expect 2 "bad seed range" -- zoo --seeds 5..1
+expect 0 "truncation-by-diverging-epoch" -- probes
+expect 0 "code probes: [0-9]+ of [0-9]+ hit" -- sweep txn-basic --seeds 1..2
+expect 0 "duplicate-answered-from-producer-state +[0-9]+ seeds" -- sweep idempotent-acks-all --seeds 1..2 --probes
+"$eosim" sweep txn-basic --bug kafka-17754 --seeds 1..300 --stop-on-failure -j 1 | grep '^FAIL' >"$work/first-j1"
+"$eosim" sweep txn-basic --bug kafka-17754 --seeds 1..300 --stop-on-failure -j 2 | grep '^FAIL' >"$work/first-j2"
+if [ -s "$work/first-j1" ] && [ "$(head -1 "$work/first-j1")" = "$(sort -t' ' -k4 -n "$work/first-j2" | head -1)" ]; then
+  passes=$((passes + 1))
+else
+  echo "FAIL: --stop-on-failure -j 2 did not report the first failing seed -j 1 found"; cat "$work/first-j1" "$work/first-j2"
+  failures=$((failures + 1))
+fi
 
 echo "$passes passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -97,5 +97,112 @@ TEST(FaultPlan, EveryMomentAndKindHasANameThatParses) {
     }
 }
 
+// --plan replays a plan as -v printed it: read back, it is the same plan to the nanosecond.
+TEST(FaultPlan, APlanReadsBackAsItWasWritten) {
+    FaultPlanOptions options;
+    for (const FaultKindInfo& info : fault_kinds()) {
+        if (!on_instance(info.kind)) {
+            options.kinds.push_back(info.kind);
+        }
+    }
+    options.chaos = std::chrono::seconds(120);
+    const FaultPlan drawn = merge(
+        draw_fault_plan(sim::Random(11).fork("fault-plan"), options, brokers, "controller"),
+        draw_instance_faults(sim::Random(11).fork("instance-faults"),
+                             InstanceFaultOptions{.chaos = std::chrono::seconds(120),
+                                                  .every_min = std::chrono::milliseconds(300),
+                                                  .every_max = std::chrono::milliseconds(900),
+                                                  .length_min = std::chrono::milliseconds(100),
+                                                  .length_max = std::chrono::milliseconds(2000),
+                                                  .corrupt_state = true},
+                             {"app-1", "app-2"}));
+    std::set<FaultKind> kinds;
+    for (const FaultAction& action : drawn.actions) {
+        kinds.insert(action.kind);
+    }
+    EXPECT_EQ(kinds.size(), fault_kinds().size()) << "every kind is in the plan";
+    const nlohmann::json written = to_json(drawn);
+    const FaultPlan read = plan_from_json(nlohmann::json::parse(written.dump()));
+    ASSERT_EQ(read.actions.size(), drawn.actions.size());
+    for (std::size_t i = 0; i < read.actions.size(); ++i) {
+        EXPECT_EQ(read.actions[i].at, drawn.actions[i].at) << i;
+        EXPECT_EQ(read.actions[i].duration, drawn.actions[i].duration) << i;
+        EXPECT_EQ(read.actions[i].extra_latency, drawn.actions[i].extra_latency) << i;
+        EXPECT_EQ(read.actions[i].aim_delay, drawn.actions[i].aim_delay) << i;
+        EXPECT_EQ(read.actions[i].aim_at, drawn.actions[i].aim_at) << i;
+        EXPECT_EQ(read.actions[i].corrupt_state, drawn.actions[i].corrupt_state) << i;
+    }
+    EXPECT_EQ(to_json(read), written);
+    for (std::size_t i = 1; i < read.actions.size(); ++i) {
+        EXPECT_LE(read.actions[i - 1].at, read.actions[i].at) << "a merged plan is in time order";
+    }
+}
+
+TEST(FaultPlan, InstanceFaultsAreWholeMillisecondsWithinTheChaosPhase) {
+    const InstanceFaultOptions options{.chaos = std::chrono::seconds(10),
+                                       .every_min = std::chrono::milliseconds(200),
+                                       .every_max = std::chrono::milliseconds(400),
+                                       .length_min = std::chrono::milliseconds(50),
+                                       .length_max = std::chrono::milliseconds(60)};
+    const FaultPlan plan = draw_instance_faults(sim::Random(5), options, {"a", "b"});
+    EXPECT_GE(plan.actions.size(), 25U);
+    std::set<FaultKind> kinds;
+    for (const FaultAction& action : plan.actions) {
+        EXPECT_LT(action.at, options.chaos);
+        EXPECT_EQ(action.at.count() % 1'000'000, 0);
+        EXPECT_GE(action.duration, options.length_min);
+        EXPECT_LE(action.duration, options.length_max);
+        EXPECT_FALSE(action.corrupt_state);
+        kinds.insert(action.kind);
+    }
+    EXPECT_EQ(kinds, (std::set<FaultKind>{FaultKind::crash_instance, FaultKind::pause_instance}));
+    EXPECT_TRUE(draw_instance_faults(sim::Random(5), options, {}).actions.empty());
+}
+
+TEST(FaultPlan, AHandWrittenPlanTakesDefaults) {
+    const FaultPlan plan = plan_from_json(nlohmann::json::parse(
+        R"({"actions":[{"at_ms":100,"kind":"crash","targets":["broker-1"]},
+                       {"at_ms":200,"kind":"aimed-crash","targets":"broker-2","aim_at":"txn-prepared"},
+                       {"at_ms":300.5,"kind":"latency-spike","extra_latency_ms":50}]})"));
+    ASSERT_EQ(plan.actions.size(), 3U);
+    EXPECT_EQ(plan.actions[0].duration, std::chrono::milliseconds(1000));
+    EXPECT_EQ(plan.actions[0].unsynced, sim::UnsyncedFate::keep);
+    EXPECT_EQ(plan.actions[1].targets, std::vector<std::string>{"broker-2"});
+    EXPECT_EQ(plan.actions[1].aim_window, std::chrono::milliseconds(2000));
+    EXPECT_EQ(plan.actions[2].at, std::chrono::microseconds(300'500));
+}
+
+TEST(FaultPlan, ABadPlanNamesTheActionAndTheField) {
+    const auto error_of = [](const char* text) {
+        try {
+            (void)plan_from_json(nlohmann::json::parse(text));
+        } catch (const PlanError& error) {
+            return std::string(error.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_EQ(error_of(R"([])"), "a fault plan is an object with an array \"actions\"");
+    EXPECT_EQ(error_of(R"({"actions":[],"x":1})"), "'x' is not a field of a fault plan (only \"actions\")");
+    EXPECT_EQ(error_of(R"({"actions":[1]})"), "action 1: is not an object");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"targets":["broker-1"]}]})"), "action 1 kind: is missing");
+    EXPECT_EQ(error_of(R"({"actions":[{"kind":"crash","targets":["broker-1"]}]})"), "action 1 at_ms: is missing");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":-1,"kind":"crash","targets":["broker-1"]}]})"),
+              "action 1 at_ms: must be a number of milliseconds from 0 to 86400000");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"crash","targets":["broker-1"],"colour":"red"}]})"),
+              "action 1 colour: is not a field of a fault action");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"partition","targets":["broker-1"]}]})"),
+              "action 1 other_side: partition needs the far side's node");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"crash","targets":["broker-1","broker-2"]}]})"),
+              "action 1 targets: crash takes 1 node");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"aimed-pause","targets":["broker-1"]}]})"),
+              "action 1 aim_at: is missing (an aimed kind waits for a moment: see eosim list --faults)");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"crash","targets":["broker-1"],"unsynced":"maybe"}]})"),
+              "action 1 unsynced: 'maybe' is not keep, lose, tear or random");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"pause","targets":["broker-1"],"corrupt_state":true}]})"),
+              "action 1 corrupt_state: only a crash-instance corrupts an instance's state");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"crash","targets":["broker-1"],"aim_at":"recovery"}]})"),
+              "action 1 aim_at: crash is not an aimed kind");
+}
+
 }  // namespace
 }  // namespace eosim::faults

@@ -1,0 +1,330 @@
+// eosim shrink: the smallest fault plan under which a failing seed still fails with the same anomaly.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <optional>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "cli/commands.h"
+#include "cli/report.h"
+#include "scenarios/bugs.h"
+#include "scenarios/spec.h"
+
+namespace eosim::cli {
+
+namespace {
+
+struct ShrinkOptions {
+    std::string scenario;
+    std::string spec_path;
+    std::uint64_t seed = 0;
+    std::string bug;
+    std::string plan_path;
+    std::string anomaly;
+    std::string out_path;
+    double budget_s = 300;
+};
+
+// The anomaly a shrink keeps: the one asked for, else the first the bug switch is documented to be caught by,
+// else the first the run showed.
+std::string target_anomaly(const ShrinkOptions& options, const scenarios::RunResult& original) {
+    const auto showed = [&original](const std::string& name) {
+        return std::find(original.anomalies.begin(), original.anomalies.end(), name) != original.anomalies.end();
+    };
+    if (!options.anomaly.empty()) {
+        if (!showed(options.anomaly)) {
+            throw UsageError(fmt::format("--anomaly {}: seed {} of {} does not show it (it shows {})", options.anomaly,
+                                         options.seed, original.scenario, fmt::join(original.anomalies, ", ")));
+        }
+        return options.anomaly;
+    }
+    if (const scenarios::BugSwitch* bug = scenarios::find_bug(options.bug); bug != nullptr) {
+        std::string documented(bug->caught_by);
+        std::size_t start = 0;
+        while (start < documented.size()) {
+            std::size_t end = documented.find(", ", start);
+            end = end == std::string::npos ? documented.size() : end;
+            if (const std::string name = documented.substr(start, end - start); showed(name)) {
+                return name;
+            }
+            start = end + 2;
+        }
+    }
+    return original.anomalies.front();
+}
+
+// Runs candidate plans against the budget and tells whether each still fails with the anomaly.
+class Shrinker {
+public:
+    Shrinker(const scenarios::Spec& spec, const ShrinkOptions& options, std::string anomaly)
+        : spec_(spec), options_(options), anomaly_(std::move(anomaly)), tty_(::isatty(STDERR_FILENO) == 1) {}
+
+    [[nodiscard]] bool out_of_time() const { return elapsed() > options_.budget_s; }
+    [[nodiscard]] double elapsed() const {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    }
+    [[nodiscard]] std::size_t runs() const { return runs_; }
+
+    // Whether the run under `plan` fails with the anomaly (false once the budget is spent).
+    bool fails(const faults::FaultPlan& plan) {
+        if (out_of_time()) {
+            return false;
+        }
+        scenarios::RunOptions run_options;
+        run_options.seed = options_.seed;
+        run_options.bug = options_.bug;
+        run_options.spec_path = options_.spec_path;
+        run_options.plan = plan;
+        const scenarios::RunResult result = scenarios::run(spec_, run_options);
+        ++runs_;
+        const bool kept = result.status == scenarios::RunStatus::fail &&
+                          std::find(result.anomalies.begin(), result.anomalies.end(), anomaly_) != result.anomalies.end();
+        if (kept) {
+            best_ = std::min(best_, plan.actions.size());
+        }
+        progress();
+        return kept;
+    }
+
+    void progress() const {
+        if (tty_) {
+            std::fprintf(stderr, "\r  shrinking: %zu runs, %zu fault actions so far, %.0f of %.0f s   ", runs_, best_,
+                         elapsed(), options_.budget_s);
+            std::fflush(stderr);
+        }
+    }
+    void finish_progress() const {
+        if (tty_) {
+            std::fprintf(stderr, "\r%80s\r", "");
+        }
+    }
+    void start_from(std::size_t actions) { best_ = actions; }
+
+    // Drops actions (delta debugging: halves, then quarters, ... down to single actions).
+    faults::FaultPlan drop_actions(faults::FaultPlan plan) {
+        if (plan.actions.empty()) {
+            return plan;
+        }
+        if (fails(faults::FaultPlan{})) {
+            return faults::FaultPlan{};  // no fault needed at all
+        }
+        std::size_t chunks = 2;
+        while (plan.actions.size() >= 2 && !out_of_time()) {
+            const std::size_t size = plan.actions.size();
+            chunks = std::min(chunks, size);
+            bool reduced = false;
+            // A chunk on its own, then everything but a chunk.
+            for (const bool alone : {true, false}) {
+                for (std::size_t c = 0; c < chunks && !reduced; ++c) {
+                    const std::size_t from = c * size / chunks;
+                    const std::size_t to = (c + 1) * size / chunks;
+                    faults::FaultPlan candidate;
+                    for (std::size_t i = 0; i < size; ++i) {
+                        if ((i >= from && i < to) == alone) {
+                            candidate.actions.push_back(plan.actions[i]);
+                        }
+                    }
+                    if (candidate.actions.size() < size && fails(candidate)) {
+                        plan = std::move(candidate);
+                        chunks = alone ? 2 : std::max<std::size_t>(chunks - 1, 2);
+                        reduced = true;
+                    }
+                }
+                if (reduced) {
+                    break;
+                }
+            }
+            if (!reduced) {
+                if (chunks >= size) {
+                    break;
+                }
+                chunks = std::min(chunks * 2, size);
+            }
+        }
+        return plan;
+    }
+
+    // Makes each action smaller: one target instead of several, a shorter fault, no delay after its moment,
+    // whole milliseconds.
+    faults::FaultPlan simplify_actions(faults::FaultPlan plan) {
+        for (std::size_t i = 0; i < plan.actions.size() && !out_of_time(); ++i) {
+            const auto attempt = [&](const std::function<bool(faults::FaultAction&)>& change) {
+                faults::FaultPlan candidate = plan;
+                if (change(candidate.actions[i]) && fails(candidate)) {
+                    plan = std::move(candidate);
+                    return true;
+                }
+                return false;
+            };
+            const faults::FaultAction& action = plan.actions[i];
+            if ((action.kind == faults::FaultKind::crash_several || action.kind == faults::FaultKind::power_loss) &&
+                action.targets.size() > 1) {
+                for (std::size_t t = 0; t < plan.actions[i].targets.size(); ++t) {
+                    if (attempt([t](faults::FaultAction& a) {
+                            a.targets = {a.targets[t]};
+                            a.kind = faults::FaultKind::crash;
+                            return true;
+                        })) {
+                        break;
+                    }
+                }
+            }
+            if (faults::aimed(plan.actions[i].kind)) {
+                (void)attempt([](faults::FaultAction& a) {
+                    const bool changed = a.aim_delay != sim::Duration::zero();
+                    a.aim_delay = sim::Duration::zero();
+                    return changed;
+                });
+            }
+            (void)attempt([](faults::FaultAction& a) {
+                if (a.unsynced == sim::UnsyncedFate::random) {
+                    a.unsynced = sim::UnsyncedFate::keep;
+                    return true;
+                }
+                return false;
+            });
+            // Shorter faults: halve while it still fails (at most a few times), down to 1 ms.
+            for (int halvings = 0; halvings < 4; ++halvings) {
+                if (!attempt([](faults::FaultAction& a) {
+                        const sim::Duration half = std::max<sim::Duration>(a.duration / 2, std::chrono::milliseconds(1));
+                        const bool changed = half < a.duration;
+                        a.duration = half;
+                        return changed;
+                    })) {
+                    break;
+                }
+            }
+        }
+        // Whole milliseconds read better in a plan file.
+        faults::FaultPlan rounded = plan;
+        bool changed = false;
+        const auto round = [&changed](sim::Duration& d) {
+            const sim::Duration whole = std::chrono::round<std::chrono::milliseconds>(d);
+            changed = changed || whole != d;
+            d = whole;
+        };
+        for (faults::FaultAction& action : rounded.actions) {
+            round(action.at);
+            round(action.duration);
+            round(action.extra_latency);
+            round(action.aim_delay);
+            round(action.aim_window);
+        }
+        if (changed && fails(rounded)) {
+            plan = std::move(rounded);
+        }
+        return plan;
+    }
+
+private:
+    const scenarios::Spec& spec_;
+    const ShrinkOptions& options_;
+    std::string anomaly_;
+    bool tty_;
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+    std::size_t runs_ = 0;
+    std::size_t best_ = 0;
+};
+
+std::string default_out_path(const scenarios::Spec& spec, const ShrinkOptions& options) {
+    return fmt::format("{}-seed{}{}.plan.json", spec.name, options.seed, options.bug.empty() ? "" : "-" + options.bug);
+}
+
+int shrink_command(const ShrinkOptions& options) {
+    const scenarios::Spec spec = resolve_spec(options.scenario, options.spec_path);
+    check_bug(options.bug);
+    if (options.budget_s <= 0) {
+        throw UsageError(fmt::format("--budget {}: give the seconds the shrink may take (more than 0)", options.budget_s));
+    }
+    const std::string out_path = options.out_path.empty() ? default_out_path(spec, options) : options.out_path;
+    std::ofstream out(out_path);  // opened first: a shrink must not run for minutes and then find it cannot write
+    if (!out) {
+        throw UsageError(fmt::format("{}: cannot write", out_path));
+    }
+    scenarios::RunOptions run_options;
+    run_options.seed = options.seed;
+    run_options.bug = options.bug;
+    run_options.spec_path = options.spec_path;
+    if (!options.plan_path.empty()) {
+        run_options.plan = read_plan(options.plan_path, spec);
+        run_options.plan_path = options.plan_path;
+    }
+    const Timed original = timed_run(spec, run_options);
+    if (original.result.status != scenarios::RunStatus::fail) {
+        throw UsageError(fmt::format("{} seed {}{}: {}, so there is nothing to shrink (shrink takes a failing seed)",
+                                     spec.name, options.seed, options.bug.empty() ? "" : " bug " + options.bug,
+                                     original.result.status == scenarios::RunStatus::pass
+                                         ? "passes"
+                                         : "is an error: " + original.result.error));
+    }
+    const std::string anomaly = target_anomaly(options, original.result);
+    const faults::FaultPlan start = run_options.plan ? *run_options.plan : faults::plan_from_json(original.result.fault_plan);
+    fmt::print("shrink {} seed {}{}: fails with {} under {} fault actions (budget {:.0f} s)\n", spec.name, options.seed,
+               options.bug.empty() ? "" : " bug " + options.bug, anomaly, start.actions.size(), options.budget_s);
+    std::fflush(stdout);
+
+    Shrinker shrinker(spec, options, anomaly);
+    shrinker.start_from(start.actions.size());
+    // Dropping and simplifying until neither helps: a shorter fault can make another one unneeded.
+    faults::FaultPlan plan = start;
+    for (std::size_t before = plan.actions.size() + 1; plan.actions.size() < before && !shrinker.out_of_time();) {
+        before = plan.actions.size();
+        plan = shrinker.simplify_actions(shrinker.drop_actions(std::move(plan)));
+    }
+    shrinker.finish_progress();
+
+    out << faults::to_json(plan).dump(2) << '\n';
+    out.close();
+    fmt::print("shrunk to {} fault action{} in {} runs, {:.1f} s{}\n", plan.actions.size(),
+               plan.actions.size() == 1 ? "" : "s", shrinker.runs(), shrinker.elapsed(),
+               shrinker.out_of_time() ? " (the budget ran out: the plan may shrink further)" : "");
+    for (const faults::FaultAction& action : plan.actions) {
+        fmt::print("  {}\n", faults::to_json(action).dump());
+    }
+    // The plan as written, read back and run: the reproduce command's run.
+    scenarios::RunOptions replay = run_options;
+    replay.plan = read_plan(out_path, spec);
+    replay.plan_path = out_path;
+    const Timed check = timed_run(spec, replay);
+    const bool kept = check.result.status == scenarios::RunStatus::fail &&
+                      std::find(check.result.anomalies.begin(), check.result.anomalies.end(), anomaly) !=
+                          check.result.anomalies.end();
+    fmt::print("wrote {}\n", out_path);
+    fmt::print("{} seed {}: {} ({}), as the shrunk plan runs\n", spec.name, options.seed,
+               scenarios::to_string(check.result.status), fmt::join(check.result.anomalies, ", "));
+    fmt::print("reproduce: {}\n", check.result.reproduce);
+    if (!kept) {
+        fmt::print(stderr, "eosim: internal error: the shrunk plan no longer fails with {} (seed {})\n", anomaly,
+                   options.seed);
+        return exit_internal;
+    }
+    return exit_ok;
+}
+
+}  // namespace
+
+Command add_shrink(CLI::App& app) {
+    auto options = std::make_shared<ShrinkOptions>();
+    CLI::App* shrink = app.add_subcommand(
+        "shrink", "Shrink a failing seed's fault plan to the fewest, smallest faults that still fail the same way");
+    shrink->add_option("scenario", options->scenario, "Scenario name (see eosim list)");
+    shrink->add_option("--spec", options->spec_path, "A scenario spec file (TOML) instead of a built-in one");
+    shrink->add_option("--seed", options->seed, "The failing seed")->required();
+    shrink->add_option("--bug", options->bug, "The bug switch the seed fails with (see eosim list --bugs)");
+    shrink->add_option("--plan", options->plan_path, "Start from the fault plan in FILE instead of the seed's own");
+    shrink->add_option("--anomaly", options->anomaly,
+                       "The anomaly to keep (default: the first the bug switch is documented to be caught by, else "
+                       "the first the run shows)");
+    shrink->add_option("--out", options->out_path,
+                       "Write the shrunk plan to FILE (default: SCENARIO-seedN[-BUG].plan.json here)");
+    shrink->add_option("--budget", options->budget_s, "Give up shrinking further after this many seconds (default 300)");
+    return Command{shrink, [options] { return shrink_command(*options); }};
+}
+
+}  // namespace eosim::cli

@@ -1,0 +1,102 @@
+#include "scenarios/probes.h"
+
+namespace eosim::scenarios {
+
+const std::vector<CodeProbe>& code_probes() {
+    static const std::vector<CodeProbe> probes{
+        // Replication
+        {"truncation-by-diverging-epoch", "broker_core Broker::handle_divergence",
+         "a follower cut its log back where its leader epochs diverge from the leader's (KIP-101, KIP-279)"},
+        {"follower-truncates-on-batch-boundary", "broker_core Broker::append_fetched",
+         "a fetched batch began inside the follower's log: the logs diverged and the follower cut back"},
+        {"follower-restarts-at-leader-log-start", "broker_core Broker::handled_fetch_error",
+         "a follower fetched below its leader's log start and started over there"},
+        {"follower-starts-inside-leader-batch", "broker_core Broker::append_fetched",
+         "an empty follower log started inside the leader's first batch (a log start from DeleteRecords)"},
+        {"unclean-leader-election", "broker_core Controller (leader election)", "the controller elected a leader from outside the ISR"},
+        {"isr-shrank-below-min-isr-after-append", "broker_core Broker::await_replication",
+         "an acks=all append was replicated after the ISR shrank below min.insync.replicas: answered "
+         "NOT_ENOUGH_REPLICAS_AFTER_APPEND"},
+        {"request-with-stale-leader-epoch-fenced", "broker_core Broker::leader_precheck",
+         "a request carried an older leader epoch than the leader's (KIP-320): FENCED_LEADER_EPOCH"},
+        {"request-with-newer-leader-epoch-retried", "broker_core Broker::leader_precheck",
+         "a request carried a newer leader epoch than the leader knows yet: UNKNOWN_LEADER_EPOCH"},
+        {"recovery-cuts-torn-or-corrupt-tail", "broker_core PartitionLog::recover",
+         "a restarted broker's recovery found a torn or corrupt batch and cut the log there"},
+        // Idempotence
+        {"duplicate-answered-from-producer-state", "broker_core Broker::answer_rejected",
+         "a retried batch the log already has was answered with its original offsets"},
+        {"out-of-order-sequence-refused", "broker_core Broker::answer_rejected",
+         "a batch with a sequence gap was refused: OUT_OF_ORDER_SEQUENCE_NUMBER"},
+        {"unknown-producer-id-refused", "broker_core Broker::answer_rejected",
+         "a batch of a producer the partition no longer knows was refused: UNKNOWN_PRODUCER_ID"},
+        {"stale-producer-epoch-refused", "broker_core Broker::answer_rejected",
+         "an idempotent batch of an older producer epoch was refused"},
+        {"idempotent-producer-bumps-epoch", "client_core Producer::bump_epoch",
+         "the producer bumped its epoch to reset a partition's sequences (KIP-360)"},
+        {"producer-gives-up-on-maybe-written-batch", "client_core Producer::give_up",
+         "a batch timed out after a send that may have been written: its outcome is unknown"},
+        {"producer-state-replayed-after-snapshot", "broker_core PartitionLog::rebuild_producer_state",
+         "recovery rebuilt producer state from a snapshot and the log after it"},
+        {"producer-state-replayed-without-snapshot", "broker_core PartitionLog::rebuild_producer_state",
+         "recovery found no snapshot and rebuilt producer state from the log start"},
+        // Transactions
+        {"zombie-fenced-by-partition-leader", "broker_core Broker::answer_rejected",
+         "a transactional batch of a fenced (older) producer epoch was refused by the partition leader"},
+        {"produce-refused-by-transaction-verification", "broker_core Broker::verify_transaction",
+         "the coordinator did not vouch for a transactional produce (KIP-890 verification)"},
+        {"verified-append-overtaken-by-marker", "broker_core Broker::verify_transaction",
+         "a marker landed between a produce's verification and its append: the append was refused (KAFKA-14884's "
+         "guard)"},
+        {"coordinator-failover-in-prepare-commit", "broker_core TransactionCoordinator::load",
+         "a new transaction coordinator loaded a transaction in PrepareCommit and wrote its markers"},
+        {"coordinator-failover-in-prepare-abort", "broker_core TransactionCoordinator::load",
+         "a new transaction coordinator loaded a transaction in PrepareAbort and wrote its markers"},
+        {"transaction-aborted-by-timeout", "broker_core TransactionCoordinator::abort_timed_out_loop",
+         "the coordinator aborted a transaction that outlived its timeout"},
+        {"init-producer-id-fences-ongoing-transaction", "broker_core TransactionCoordinator::init_producer_id",
+         "InitProducerId found the transactional id's last transaction ongoing: fenced and aborted it"},
+        {"end-txn-retry-answered-after-completion", "broker_core TransactionCoordinator::end_transaction",
+         "a retried EndTxn(commit) came after the commit completed and was answered as done"},
+        {"commit-after-coordinator-abort-fenced", "broker_core TransactionCoordinator::end_transaction",
+         "a commit came for a transaction the coordinator had aborted (a timeout, a fence)"},
+        {"read-committed-fetch-carries-aborted-transactions", "broker_core Broker::read_partitions",
+         "a read_committed fetch answered with aborted transactions in its range"},
+        {"consumer-detects-log-truncation", "client_core Consumer",
+         "a consumer's position was past the new leader's end for its epoch (KIP-320): it went back"},
+        {"consumer-offset-out-of-range-reset", "client_core Consumer",
+         "a consumer's fetch position was out of range and it reset"},
+        // Groups
+        {"txn-offset-commit-fenced-by-generation", "broker_core GroupCoordinator::txn_commit_offsets",
+         "a TxnOffsetCommit of a member or generation no longer current was fenced (KIP-447)"},
+        {"offset-fetch-waits-for-pending-transaction", "broker_core GroupCoordinator::fetch_offsets",
+         "an OffsetFetch with require_stable met pending transactional offsets: UNSTABLE_OFFSET_COMMIT"},
+        {"group-coordinator-loads-pending-offsets", "broker_core GroupCoordinator::load",
+         "a new group coordinator loaded offsets of transactions still open"},
+        {"group-member-session-expired", "broker_core GroupCoordinator::expire",
+         "a group member's session expired and it was removed"},
+        // Streams
+        {"streams-eos-dirty-close", "streams_core StreamThread::close_all_dirty",
+         "a stream thread under exactly_once closed its tasks dirty (an abort): their state is wiped and restored"},
+        {"streams-corrupted-state-wiped", "streams_core StreamThread::open",
+         "a task's store files were corrupted below what its checkpoint vouched for: wiped and restored"},
+        {"streams-task-without-checkpoint-wiped", "streams_core StreamThread::open",
+         "an active task under exactly_once found state without a checkpoint: wiped and restored"},
+        {"streams-standby-without-checkpoint-wiped", "streams_core StreamThread::open",
+         "a standby under exactly_once found state without a checkpoint: wiped (KAFKA-9891's fix)"},
+        {"streams-standby-promoted", "streams_core StreamThread",
+         "a standby task became the active one, its stores kept"},
+    };
+    return probes;
+}
+
+const CodeProbe* find_probe(std::string_view name) {
+    for (const CodeProbe& probe : code_probes()) {
+        if (probe.name == name) {
+            return &probe;
+        }
+    }
+    return nullptr;
+}
+
+}  // namespace eosim::scenarios
