@@ -30,7 +30,12 @@ sim::Message Broker::handle(const sim::Message& request) {
         return sim::make_message(fetch(request.as<protocol::FetchRequest>()));
     }
     if (request.is<protocol::MetadataRequest>()) {
-        return sim::make_message(protocol::MetadataResponse{metadata_});
+        protocol::MetadataResponse response{metadata_};
+        if (sim::buggify("slow-metadata-answer")) {
+            // The answer is a snapshot taken now and delivered late: the client acts on a stale view.
+            sim::sleep(std::chrono::milliseconds(node_.random().below(300)));
+        }
+        return sim::make_message(std::move(response));
     }
     if (request.is<protocol::ListOffsetsRequest>()) {
         return sim::make_message(list_offsets(request.as<protocol::ListOffsetsRequest>()));
@@ -113,12 +118,18 @@ protocol::FetchResponse Broker::fetch(const protocol::FetchRequest& request) {
     for (const protocol::FetchPartition& partition : context.partitions) {
         reads.push_back(prepare_read(partition, request.replica));
     }
-    const bool delayed = await_fetchable(reads, reader, request.max_wait);
+    // A fetch that waits less than it may (an empty answer the fetcher must ask again for).
+    const sim::Duration max_wait = sim::buggify("fetch-wait-cut-short") ? request.max_wait / 10 : request.max_wait;
+    const bool delayed = await_fetchable(reads, reader, max_wait);
     read_partitions(reads, reader, request.max_bytes, delayed);
     for (PartitionRead& read : reads) {
         response.partitions.push_back(std::move(read.answer));
     }
     fetch_sessions_.finish(context, response.partitions);
+    if (sim::buggify("slow-fetch-answer")) {
+        // Built now, delivered late: the leader may have moved on (a new epoch, a new high watermark).
+        sim::sleep(std::chrono::milliseconds(node_.random().below(200)));
+    }
     return response;
 }
 
@@ -254,6 +265,9 @@ ErrorCode Broker::leader_precheck(const Replica* replica, protocol::LeaderEpoch 
 
 protocol::ListOffsetsResponse Broker::list_offsets(const protocol::ListOffsetsRequest& request) {
     protocol::ListOffsetsResponse response;
+    if (sim::buggify("slow-list-offsets")) {
+        sim::sleep(std::chrono::milliseconds(node_.random().below(300)));  // leadership may change meanwhile
+    }
     Replica* replica = find(request.partition);
     response.error = leader_precheck(replica, request.current_leader_epoch);
     if (response.error == ErrorCode::none && !holds_leader_lease()) {
@@ -282,6 +296,9 @@ protocol::ListOffsetsResponse Broker::list_offsets(const protocol::ListOffsetsRe
 protocol::OffsetsForLeaderEpochResponse Broker::offsets_for_leader_epoch(
     const protocol::OffsetsForLeaderEpochRequest& request) {
     protocol::OffsetsForLeaderEpochResponse response;
+    if (sim::buggify("slow-offsets-for-leader-epoch")) {
+        sim::sleep(std::chrono::milliseconds(node_.random().below(300)));
+    }
     Replica* replica = find(request.partition);
     response.error = leader_precheck(replica, request.current_leader_epoch);
     if (response.error != ErrorCode::none) {

@@ -199,6 +199,9 @@ void Broker::propose_isr(Replica& replica, std::vector<BrokerId> new_isr) {
     const std::uint64_t generation = replica.generation;
     const TopicPartition partition = replica.partition;
     node_.spawn("alter-partition", [this, request, generation, partition] {
+        if (sim::buggify("slow-alter-partition")) {
+            sim::sleep(std::chrono::milliseconds(node_.random().below(500)));  // the ISR change is in flight longer
+        }
         sim::Result<sim::Message> result = controller_->call(sim::make_message(request), config_.request_timeout);
         Replica* proposer = find(partition);
         if (proposer == nullptr || proposer->generation != generation) {
@@ -243,7 +246,7 @@ void Broker::maybe_expand_isr(Replica& replica, BrokerId follower) {
     // the ISR, and must not bring back records a DeleteRecords deleted while its broker was fenced (and so
     // left out of the low watermark). Kafka does not ask this (docs/kafka-differences.md).
     if (state.log_end_offset >= replica.high_watermark && state.log_end_offset >= epoch_start_offset &&
-        state.log_start_offset >= replica.log.log_start_offset()) {
+        state.log_start_offset >= replica.log.log_start_offset() && !sim::buggify("isr-expansion-put-off")) {
         std::vector<BrokerId> expanded = replica.isr;
         expanded.push_back(follower);
         propose_isr(replica, std::move(expanded));
@@ -254,6 +257,9 @@ void Broker::isr_loop() {
     while (true) {
         sim::sleep(config_.isr_check_interval);
         const sim::Time now = sim::now();
+        // Now and then a follower counts as lagging after a quarter of the lag bound: the ISR shrinks early.
+        const sim::Duration lag_bound =
+            sim::buggify("early-isr-shrink") ? config_.replica_lag_time_max / 4 : config_.replica_lag_time_max;
         for (auto& [partition, replica] : replicas_) {
             if (replica->role != ReplicaRole::leader || replica->alter_in_flight || replica->halted) {
                 continue;
@@ -262,7 +268,7 @@ void Broker::isr_loop() {
             for (const BrokerId member : replica->isr) {
                 const auto follower = replica->followers.find(member);
                 const bool lagging = member != config_.id && follower != replica->followers.end() &&
-                                     now - follower->second.last_caught_up > config_.replica_lag_time_max;
+                                     now - follower->second.last_caught_up > lag_bound;
                 if (!lagging) {
                     kept.push_back(member);
                 }

@@ -296,6 +296,10 @@ sim::RpcClient& Broker::peer(std::map<protocol::BrokerId, std::unique_ptr<sim::R
 }
 
 protocol::WriteTxnMarkersResponse Broker::write_txn_markers(const protocol::WriteTxnMarkersRequest& request) {
+    if (sim::buggify("slow-marker-append")) {
+        // The markers wait in the request queue: produces and fetches of the partition go first.
+        sim::sleep(std::chrono::milliseconds(node_.random().below(300)));
+    }
     // Every marker is appended first, then each waits to be replicated (Kafka appends them with acks=all).
     std::vector<std::vector<PartitionAppend>> appends;
     for (const protocol::WritableTxnMarker& marker : request.markers) {

@@ -25,6 +25,10 @@ protocol::CreateTopicsResponse Broker::create_topics(const protocol::CreateTopic
 }
 
 protocol::FindCoordinatorResponse Broker::find_coordinator(const protocol::FindCoordinatorRequest& request) {
+    if (sim::buggify("slow-find-coordinator")) {
+        // Read-only: the answer is computed after the wait, and may name a coordinator about to move.
+        sim::sleep(std::chrono::milliseconds(node_.random().below(300)));
+    }
     protocol::FindCoordinatorResponse response{.error = ErrorCode::coordinator_not_available};
     if (topic_description(protocol::coordinator_topic(request.key_type)) == nullptr) {
         request_internal_topic(request.key_type);

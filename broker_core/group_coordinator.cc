@@ -267,6 +267,9 @@ protocol::JoinGroupResponse GroupCoordinator::join_answer(const Group& group, co
 // ---- JoinGroup -------------------------------------------------------------------------------------
 
 protocol::JoinGroupResponse GroupCoordinator::join_group(const protocol::JoinGroupRequest& request) {
+    if (sim::buggify("slow-join-group")) {
+        sim::sleep(std::chrono::milliseconds(node_.random().below(300)));  // the others may have joined already
+    }
     protocol::JoinGroupResponse refused;
     refused.member_id = request.member_id;
     Place place;
@@ -492,6 +495,9 @@ void GroupCoordinator::store_group_in_background(const Place& place, const std::
 // ---- SyncGroup, Heartbeat, LeaveGroup ----------------------------------------------------------------
 
 protocol::SyncGroupResponse GroupCoordinator::sync_group(const protocol::SyncGroupRequest& request) {
+    if (sim::buggify("slow-sync-group")) {
+        sim::sleep(std::chrono::milliseconds(node_.random().below(300)));  // a new rebalance may begin meanwhile
+    }
     protocol::SyncGroupResponse response;
     Place place;
     response.error = place_error(request.group_id, place);
@@ -759,6 +765,9 @@ protocol::TxnOffsetCommitResponse GroupCoordinator::txn_commit_offsets(const pro
 }
 
 protocol::OffsetFetchResponse GroupCoordinator::fetch_offsets(const protocol::OffsetFetchRequest& request) {
+    if (sim::buggify("slow-offset-fetch")) {
+        sim::sleep(std::chrono::milliseconds(node_.random().below(300)));  // a transaction may end meanwhile
+    }
     protocol::OffsetFetchResponse response;
     Place place;
     response.error = place_error(request.group_id, place);

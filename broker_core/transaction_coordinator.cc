@@ -257,6 +257,9 @@ std::optional<TransactionTransit> TransactionCoordinator::prepare_init(const Pla
 protocol::AddPartitionsToTxnResponse TransactionCoordinator::add_partitions(
     const protocol::AddPartitionsToTxnRequest& request) {
     protocol::AddPartitionsToTxnResponse response;
+    if (sim::buggify("slow-add-partitions")) {
+        sim::sleep(std::chrono::milliseconds(node_.random().below(400)));  // the client's timeout races it
+    }
     const auto answer_all = [&response, &request](ErrorCode error) {
         for (const TopicPartition& partition : request.partitions) {
             response.partitions.push_back(protocol::PartitionError{partition, error});

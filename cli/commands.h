@@ -48,6 +48,6 @@ scenarios::Spec resolve_spec(const std::string& scenario, const std::string& spe
 void check_bug(const std::string& bug);
 // The fault plan in the JSON file `path` (as `eosim run -v` prints it), checked against the spec's nodes.
 // Throws UsageError naming the file, the action and the field.
-faults::FaultPlan read_plan(const std::string& path, const scenarios::Spec& spec);
+faults::FaultPlan read_plan(const std::string& path, const scenarios::Spec& spec, std::uint64_t seed);
 
 }  // namespace eosim::cli

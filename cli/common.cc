@@ -38,7 +38,7 @@ void check_bug(const std::string& bug) {
     }
 }
 
-faults::FaultPlan read_plan(const std::string& path, const scenarios::Spec& spec) {
+faults::FaultPlan read_plan(const std::string& path, const scenarios::Spec& spec, std::uint64_t seed) {
     std::ifstream in(path);
     if (!in) {
         throw UsageError(fmt::format("{}: cannot read", path));
@@ -62,7 +62,7 @@ faults::FaultPlan read_plan(const std::string& path, const scenarios::Spec& spec
     } catch (const faults::PlanError& error) {
         throw UsageError(fmt::format("{}: {}", path, error.what()));
     }
-    if (const std::string problem = scenarios::check_plan(spec, plan); !problem.empty()) {
+    if (const std::string problem = scenarios::check_plan(spec, plan, seed); !problem.empty()) {
         throw UsageError(fmt::format("{}: {}", path, problem));
     }
     return plan;

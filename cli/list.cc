@@ -68,12 +68,16 @@ Command add_list(CLI::App& app) {
 Command add_probes(CLI::App& app) {
     CLI::App* probes = app.add_subcommand(
         "probes", "List the code probes: rare paths whose reach every sweep reports (eosim sweep --probes)");
-    return Command{probes, [] {
+    auto buggify = std::make_shared<bool>(false);
+    probes->add_flag("--buggify", *buggify, "List the buggify sites instead");
+    return Command{probes, [buggify] {
+                       const std::vector<scenarios::CodeProbe>& listed =
+                           *buggify ? scenarios::buggify_sites() : scenarios::code_probes();
                        std::size_t width = 0;
-                       for (const scenarios::CodeProbe& probe : scenarios::code_probes()) {
+                       for (const scenarios::CodeProbe& probe : listed) {
                            width = std::max(width, probe.name.size());
                        }
-                       for (const scenarios::CodeProbe& probe : scenarios::code_probes()) {
+                       for (const scenarios::CodeProbe& probe : listed) {
                            fmt::print("{:<{}} {} [{}]\n", probe.name, width, probe.description, probe.where);
                        }
                        return int{exit_ok};

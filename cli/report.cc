@@ -35,6 +35,11 @@ nlohmann::json result_json(const Timed& timed) {
         json["counters"] = r.counters;
     }
     json["probes"] = r.probes;
+    nlohmann::json params = nlohmann::json::object();
+    for (const auto& [name, value] : r.params) {
+        params[name] = value;
+    }
+    json["params"] = params;
     return json;
 }
 
@@ -59,6 +64,10 @@ Timed result_from_json(const nlohmann::json& json) {
     }
     r.counters = json.value("counters", std::map<std::string, std::int64_t>{});
     r.probes = json.value("probes", std::vector<std::string>{});
+    const nlohmann::json params = json.value("params", nlohmann::json::object());
+    for (const auto& [name, value] : params.items()) {
+        r.params.emplace_back(name, value.get<std::string>());
+    }
     timed.wall_ms = static_cast<double>(json.at("wall_ms").get<std::int64_t>());
     return timed;
 }
@@ -70,6 +79,9 @@ void print_run(std::FILE* out, const Timed& timed, bool verbose) {
             fmt::print(out, "param {} = {}\n", name, value);
         }
         fmt::print(out, "fault plan: {}\n", r.fault_plan.dump());
+        if (!r.drawn_spec.empty()) {
+            fmt::print(out, "swarm spec (eosim run --spec FILE runs it as it is):\n{}\n", r.drawn_spec);
+        }
     }
     fmt::print(out, "{} seed {}{}: {} (fingerprint {:016x}, {} events, {:.1f} s simulated, {:.2f} s wall)\n", r.scenario,
                r.seed, r.bug.empty() ? "" : " bug " + r.bug, scenarios::to_string(r.status), r.fingerprint, r.events,

@@ -124,7 +124,7 @@ int run_command(const RunOptions& options) {
     run_options.input = read_inputs(spec, options.inputs);
     run_options.input_files = options.inputs;
     if (!options.plan_path.empty()) {
-        run_options.plan = read_plan(options.plan_path, spec);
+        run_options.plan = read_plan(options.plan_path, spec, options.seed);
         run_options.plan_path = options.plan_path;
     }
     std::vector<std::unique_ptr<std::ofstream>> dump_files;

@@ -252,7 +252,7 @@ int shrink_command(const ShrinkOptions& options) {
     run_options.bug = options.bug;
     run_options.spec_path = options.spec_path;
     if (!options.plan_path.empty()) {
-        run_options.plan = read_plan(options.plan_path, spec);
+        run_options.plan = read_plan(options.plan_path, spec, options.seed);
         run_options.plan_path = options.plan_path;
     }
     const Timed original = timed_run(spec, run_options);
@@ -289,7 +289,7 @@ int shrink_command(const ShrinkOptions& options) {
     }
     // The plan as written, read back and run: the reproduce command's run.
     scenarios::RunOptions replay = run_options;
-    replay.plan = read_plan(out_path, spec);
+    replay.plan = read_plan(out_path, spec, options.seed);
     replay.plan_path = out_path;
     const Timed check = timed_run(spec, replay);
     const bool kept = check.result.status == scenarios::RunStatus::fail &&

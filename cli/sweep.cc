@@ -159,7 +159,7 @@ int sweep_command(SweepOptions& options) {
     const std::vector<scenarios::Spec> specs = sweep_specs(options);
     if (!options.plan_path.empty()) {
         for (const scenarios::Spec& spec : specs) {
-            options.plan = read_plan(options.plan_path, spec);  // the same plan for every seed
+            options.plan = read_plan(options.plan_path, spec, seeds.first);  // the same plan for every seed
         }
     }
     Sweep sweep(options, specs, sweep_tasks(specs.size(), seeds.first, seeds.second));

@@ -115,6 +115,9 @@ void Producer::drain(protocol::BrokerId broker) {
     while (!connection.queue.empty()) {
         (void)connection.changed.wait_until(sim::Time::max(),
                                             [&connection, this] { return connection.in_flight < config_.max_in_flight; });
+        if (sim::buggify("producer-linger")) {
+            sim::sleep(std::chrono::milliseconds(node_.random().below(20)));  // linger.ms: batches pile up
+        }
         std::vector<Outgoing> items;
         for (auto it = connection.queue.begin(); it != connection.queue.end();) {
             const bool taken = std::any_of(items.begin(), items.end(), [&it](const Outgoing& item) {

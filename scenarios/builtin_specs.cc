@@ -17,6 +17,13 @@ const std::vector<Spec>& builtin_specs() {
             spec.source = "built-in";
             parsed.push_back(std::move(spec));
         }
+        Spec swarm = parse_spec(
+            "name = \"swarm\"\ndescription = \"swarm testing: each seed draws its own scenario from the must-pass ones "
+            "(cluster shape, workload knobs, fault mix and rates, buggify; docs/swarm.md): must pass\"\n",
+            "the swarm scenario");
+        swarm.source = "built-in";
+        swarm.swarm = true;
+        parsed.push_back(std::move(swarm));
         return parsed;
     }();
     return specs;

@@ -90,6 +90,45 @@ const std::vector<CodeProbe>& code_probes() {
     return probes;
 }
 
+const std::vector<CodeProbe>& buggify_sites() {
+    static const std::vector<CodeProbe> sites{
+        // Brokers: replication and requests
+        {"slow-follower", "broker_core Broker fetcher", "a follower waits before its next fetch: the ISR's lag bound is tested"},
+        {"early-isr-shrink", "broker_core Broker::isr_loop", "a follower counts as lagging after a quarter of the lag bound: the ISR shrinks early"},
+        {"isr-expansion-put-off", "broker_core Broker::maybe_expand_isr", "a caught-up follower is not added to the ISR this time"},
+        {"slow-alter-partition", "broker_core Broker::propose_isr", "an ISR change waits before it reaches the controller"},
+        {"slow-heartbeat-answer", "broker_core Controller", "the controller answers a broker's heartbeat late: stale metadata races"},
+        {"slow-metadata-answer", "broker_core Broker::handle", "a Metadata answer is taken now and delivered late: the client acts on a stale view"},
+        {"slow-produce-answer", "broker_core Broker::produce", "an acks=all answer is delivered late: client timeouts race it"},
+        {"produce-backlog", "broker_core Broker::produce", "a transactional produce waits in the queue past the client's timeout and is appended late"},
+        {"delayed-verified-append", "broker_core Broker::verify_transaction", "a verified transactional produce waits before it appends: a marker may overtake it"},
+        {"slow-marker-append", "broker_core Broker::write_txn_markers", "transaction markers wait in the queue: produces and fetches go first"},
+        {"fetch-session-evicted", "broker_core Broker::fetch", "an incremental fetch finds its session evicted (a full cache): the fetcher starts over"},
+        {"fetch-wait-cut-short", "broker_core Broker::fetch", "a fetch waits a tenth of its max wait: an empty answer, asked again"},
+        {"short-consumer-read", "broker_core Broker::read_partitions", "a consumer fetch returns one batch of several (a small fetch.max.bytes)"},
+        {"slow-fetch-answer", "broker_core Broker::fetch", "a fetch answer is built now and delivered late: the leader may have moved on"},
+        {"slow-list-offsets", "broker_core Broker::list_offsets", "ListOffsets waits before it answers: leadership may change meanwhile"},
+        {"slow-offsets-for-leader-epoch", "broker_core Broker::offsets_for_leader_epoch", "OffsetsForLeaderEpoch waits before it answers"},
+        // Coordinators
+        {"slow-find-coordinator", "broker_core Broker::find_coordinator", "FindCoordinator waits: the coordinator it names may be about to move"},
+        {"slow-add-partitions", "broker_core TransactionCoordinator::add_partitions", "AddPartitionsToTxn waits: the client's timeout races it"},
+        {"end-txn-backlog", "broker_core TransactionCoordinator::end_txn", "an EndTxn waits in the queue past the client's timeout (KAFKA-17754's late EndTxn)"},
+        {"delayed-txn-markers", "broker_core TransactionCoordinator::write_markers", "the coordinator sends its markers late: they race the next transaction"},
+        {"slow-coordinator-load", "broker_core TransactionCoordinator::load", "a new transaction coordinator loads its partition late"},
+        {"slow-join-group", "broker_core GroupCoordinator::join_group", "JoinGroup waits: the others may have joined already"},
+        {"slow-sync-group", "broker_core GroupCoordinator::sync_group", "SyncGroup waits: a new rebalance may begin meanwhile"},
+        {"slow-offset-fetch", "broker_core GroupCoordinator::fetch_offsets", "OffsetFetch waits: a transaction may end meanwhile"},
+        {"slow-txn-offset-commit", "broker_core GroupCoordinator::txn_commit_offsets", "TxnOffsetCommit waits in the queue: it may come after its transaction was aborted"},
+        {"slow-group-load", "broker_core GroupCoordinator::load", "a new group coordinator loads its partition late"},
+        // Clients and streams
+        {"producer-linger", "client_core Producer::drain", "the producer lingers before a request: batches pile up (linger.ms)"},
+        {"streams-slow-commit", "streams_core StreamThread::commit", "a commit takes long: a rebalance may come in its middle"},
+        {"streams-offsets-then-pause", "streams_core StreamThread::commit", "the offsets are in the transaction but the commit waits"},
+        {"streams-task-corrupted", "streams_core StreamThread", "a task is found corrupted in the middle of a poll (TaskCorruptedException): every task closes dirty"},
+    };
+    return sites;
+}
+
 const CodeProbe* find_probe(std::string_view name) {
     for (const CodeProbe& probe : code_probes()) {
         if (probe.name == name) {

@@ -18,4 +18,8 @@ struct CodeProbe {
 const std::vector<CodeProbe>& code_probes();
 const CodeProbe* find_probe(std::string_view name);
 
+// The buggify sites of the simulated system (sim::buggify), listed the same way: a site that is switched on
+// for a run (buggify on, a quarter of the sites, by the seed) fires a quarter of the times it is reached.
+const std::vector<CodeProbe>& buggify_sites();
+
 }  // namespace eosim::scenarios

@@ -20,6 +20,7 @@
 #include "scenarios/history_export.h"
 #include "scenarios/probes.h"
 #include "scenarios/stream_workloads.h"
+#include "scenarios/swarm.h"
 #include "scenarios/workloads.h"
 #include "sim/simulation.h"
 
@@ -68,9 +69,10 @@ constexpr sim::Duration health_sample = std::chrono::milliseconds(50);
 // phase, heals, waits for quiescence (scrubbing latent corruption), and checks the history.
 class Run {
 public:
-    Run(const Spec& spec, const RunOptions& options)
+    Run(const Spec& spec, const RunOptions& options, const SwarmDraw* swarm = nullptr)
         : spec_(spec),
           options_(options),
+          swarm_(swarm),
           simulation_(
               sim::SimulationOptions{.seed = options.seed, .buggify = spec.buggify, .trace_sink = options.trace}) {}
 
@@ -121,6 +123,7 @@ private:
 
     const Spec& spec_;
     const RunOptions& options_;
+    const SwarmDraw* swarm_;  // the swarm scenario's draw, when the spec is one
     sim::Simulation simulation_;
     broker_core::ClusterAddresses addresses_;
     ClusterNodes nodes_;
@@ -213,6 +216,11 @@ void Run::build_brokers() {
         config.log.delete_retention_ms = cluster.delete_retention_ms;
         config.log.min_compaction_lag_ms = cluster.min_compaction_lag_ms;
         config.min_insync_replicas = cluster.min_insync_replicas;
+        // As an operator of a small cluster sets offsets.topic.replication.factor and
+        // transaction.state.log.replication.factor (Kafka refuses to create them with more replicas than brokers).
+        config.offsets_topic_replication_factor = std::min(config.offsets_topic_replication_factor, cluster.brokers);
+        config.transaction_state_log_replication_factor =
+            std::min(config.transaction_state_log_replication_factor, cluster.brokers);
         config.replica_fetch_max_bytes = static_cast<std::uint64_t>(cluster.replica_fetch_max_bytes);
         config.bugs = bugs;
         nodes_.brokers.push_back(&simulation_.add_node(
@@ -475,6 +483,11 @@ void Run::draw_faults() {
     }
     simulation_.record_param("scenario", spec_.name);
     simulation_.record_param("bug", options_.bug.empty() ? "none" : options_.bug);
+    if (swarm_ != nullptr) {
+        for (const auto& [knob, value] : swarm_->knobs) {
+            simulation_.record_param("swarm." + knob, value);
+        }
+    }
     simulation_.record_param("fault_actions", std::to_string(plan_.actions.size()));
     faults::NemesisOptions nemesis{.within_tolerance = spec_.faults.within_tolerance, .chaos = spec_.faults.plan.chaos};
     nemesis.detectable = [](std::span<const std::byte> segment, std::uint64_t offset) {
@@ -919,12 +932,34 @@ RunResult run(const Spec& spec, std::uint64_t seed, RunOptions options) {
 }
 
 RunResult run(const Spec& spec, const RunOptions& options) {
+    if (spec.swarm) {
+        const SwarmDraw draw = draw_swarm(options.seed);
+        Spec drawn;
+        try {
+            drawn = swarm_spec(draw, options.seed);
+        } catch (const SpecError& error) {
+            // A draw the spec's own rules refuse: the swarm's defect, reported as this seed's error.
+            RunResult refused{.scenario = spec.name, .seed = options.seed, .bug = options.bug};
+            refused.status = RunStatus::error;
+            refused.error = std::string("the swarm drew a spec it may not: ") + error.what();
+            refused.reproduce = reproduce_command(spec.name, options.seed, options.bug, "");
+            refused.drawn_spec = draw.toml;
+            return refused;
+        }
+        Run run(drawn, options, &draw);
+        RunResult result = run.execute();
+        result.drawn_spec = draw.toml;
+        return result;
+    }
     Run run(spec, options);
     return run.execute();
 }
 
-std::string check_plan(const Spec& spec, const faults::FaultPlan& plan) {
+std::string check_plan(const Spec& spec, const faults::FaultPlan& plan, std::uint64_t seed) {
     const RunOptions options;
+    if (spec.swarm) {
+        return check_plan(swarm_spec(draw_swarm(seed), seed), plan, seed);
+    }
     Run run(spec, options);
     run.build_nodes();
     return run.plan_problem(plan);

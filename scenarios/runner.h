@@ -64,6 +64,8 @@ struct RunResult {
     std::map<std::string, std::int64_t> counters;
     // The code probes the run reached (scenarios/probes.h), sorted.
     std::vector<std::string> probes;
+    // The swarm scenario: the spec the seed drew (TOML); its knobs are in params ("swarm.*").
+    std::string drawn_spec;
 };
 
 // Runs one scenario with one seed: builds the cluster and its clients, carries out the fault plan over
@@ -78,8 +80,8 @@ std::string reproduce_command(const std::string& scenario, std::uint64_t seed, c
                               const std::string& spec_path, const std::vector<std::string>& input_files = {},
                               const std::string& plan_path = "");
 
-// Why `plan` cannot run on `spec`'s cluster (an action names a node the scenario lacks, or a node of the
+// Why `plan` cannot run on `spec`'s cluster (for the swarm scenario, the one `seed` draws) (an action names a node the scenario lacks, or a node of the
 // wrong sort), in one line; "" when it can.
-std::string check_plan(const Spec& spec, const faults::FaultPlan& plan);
+std::string check_plan(const Spec& spec, const faults::FaultPlan& plan, std::uint64_t seed);
 
 }  // namespace eosim::scenarios

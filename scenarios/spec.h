@@ -174,6 +174,9 @@ struct Spec {
     std::string description;
     std::string source;  // the file it came from, or "built-in"
     bool buggify = false;
+    // The swarm scenario: every run draws a scenario of its own from its seed (scenarios/swarm.h); the rest
+    // of this spec is unused.
+    bool swarm = false;
     ClusterSpec cluster;
     // The user topics the controller creates at its first start: [[topics]], or the one topic of
     // [cluster]. Never empty in a parsed spec; no name starts with "__" (internal topics are the brokers').

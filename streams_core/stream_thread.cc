@@ -421,9 +421,16 @@ bool StreamThread::commit(const std::set<TaskId>* only) {
                                     id.subtopology, id.partition));
     }
     sim::witness().announce(sim::Moment{.name = sim::moments::streams_commit, .node = node_.name()});
+    if (sim::buggify("streams-slow-commit")) {
+        // A commit that takes long: a rebalance (an instance joins or leaves) may come in its middle.
+        sim::sleep(std::chrono::milliseconds(node_.random().below(800)));
+    }
     TxnResult result = TxnResult::ok;
     if (!offsets.empty()) {
         result = producer_->send_offsets_to_transaction(offsets, consumer_->group_metadata());
+    }
+    if (result == TxnResult::ok && sim::buggify("streams-offsets-then-pause")) {
+        sim::sleep(std::chrono::milliseconds(node_.random().below(400)));  // offsets pending, the commit not sent
     }
     if (result == TxnResult::ok) {
         result = retried([this] { return producer_->commit_transaction(); });

@@ -97,6 +97,11 @@ expect 0 "caught 1 of 1" -- zoo --bug kafka-5376 --seeds 1..20
 expect 2 "unknown bug switch 'nope'" -- zoo --bug nope
 expect 2 "bad seed range" -- zoo --seeds 5..1
 expect 0 "truncation-by-diverging-epoch" -- probes
+expect 0 "slow-find-coordinator" -- probes --buggify
+# Swarm: the seed draws the scenario; -v shows the draw; the run is deterministic.
+expect 0 "param swarm.base = " -- run swarm --seed 3 -v
+expect 0 "swarm seed 11: deterministic" -- run swarm --seed 11 --check-determinism
+expect 0 "swarm seeds 1..4: 4 runs, 4 passed" -- sweep swarm --seeds 1..4 -j 2
 expect 0 "code probes: [0-9]+ of [0-9]+ hit" -- sweep txn-basic --seeds 1..2
 expect 0 "duplicate-answered-from-producer-state +[0-9]+ seeds" -- sweep idempotent-acks-all --seeds 1..2 --probes
 "$eosim" sweep txn-basic --bug kafka-17754 --seeds 1..300 --stop-on-failure -j 1 | grep '^FAIL' >"$work/first-j1"

@@ -1,0 +1,70 @@
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "scenarios/runner.h"
+#include "scenarios/spec.h"
+#include "scenarios/swarm.h"
+
+namespace eosim::scenarios {
+namespace {
+
+TEST(Swarm, TheSeedAloneDecidesTheDraw) {
+    for (std::uint64_t seed = 1; seed <= 50; ++seed) {
+        const SwarmDraw first = draw_swarm(seed);
+        const SwarmDraw again = draw_swarm(seed);
+        EXPECT_EQ(first.toml, again.toml) << seed;
+        EXPECT_EQ(first.knobs, again.knobs) << seed;
+    }
+    EXPECT_NE(draw_swarm(1).toml, draw_swarm(2).toml);
+}
+
+TEST(Swarm, EveryDrawIsAValidMustPassSpecAndTheDrawsVary) {
+    std::set<std::string> bases;
+    std::set<std::int32_t> brokers;
+    std::set<bool> buggify;
+    for (std::uint64_t seed = 1; seed <= 300; ++seed) {
+        const SwarmDraw draw = draw_swarm(seed);
+        Spec spec;
+        ASSERT_NO_THROW(spec = swarm_spec(draw, seed)) << "seed " << seed << ":\n" << draw.toml;
+        EXPECT_EQ(spec.name, "swarm");
+        EXPECT_TRUE(spec.checks.weaknesses.empty()) << seed;
+        EXPECT_GE(spec.cluster.brokers, 2) << seed;
+        EXPECT_LE(spec.cluster.brokers, 5) << seed;
+        EXPECT_GE(spec.cluster.min_insync_replicas, 2) << seed << ": every drawn cluster keeps min ISR 2";
+        EXPECT_EQ(draw.knobs.front().first, "base");
+        bases.insert(draw.base);
+        brokers.insert(spec.cluster.brokers);
+        buggify.insert(spec.buggify);
+    }
+    EXPECT_GE(bases.size(), 15U) << "most must-pass scenarios are drawn";
+    EXPECT_EQ(brokers, (std::set<std::int32_t>{2, 3, 4, 5}));
+    EXPECT_EQ(buggify.size(), 2U);
+}
+
+TEST(Swarm, ARunRecordsItsKnobsAndReplaysFromTheSeed) {
+    const Spec& swarm = *find_builtin("swarm");
+    ASSERT_TRUE(swarm.swarm);
+    const RunResult first = run(swarm, 7);
+    const RunResult again = run(swarm, 7);
+    EXPECT_EQ(first.status, RunStatus::pass) << first.error;
+    EXPECT_EQ(first.fingerprint, again.fingerprint);
+    EXPECT_EQ(first.scenario, "swarm");
+    EXPECT_EQ(first.reproduce, "./eosim run swarm --seed 7");
+    EXPECT_EQ(first.drawn_spec, draw_swarm(7).toml);
+    std::size_t knobs = 0;
+    for (const auto& [name, value] : first.params) {
+        knobs += name.starts_with("swarm.") ? 1U : 0U;
+    }
+    EXPECT_EQ(knobs, draw_swarm(7).knobs.size());
+    // The drawn spec, run as a spec file (eosim run --spec), is the same run (its fingerprint differs only by
+    // the knobs' Param lines).
+    const RunResult as_file = run(parse_spec(first.drawn_spec, "drawn"), 7);
+    EXPECT_EQ(as_file.status, first.status);
+    EXPECT_EQ(as_file.events, first.events);
+    EXPECT_EQ(as_file.sim_ns, first.sim_ns);
+}
+
+}  // namespace
+}  // namespace eosim::scenarios
