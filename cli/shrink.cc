@@ -243,18 +243,30 @@ int shrink_command(const ShrinkOptions& options) {
         throw UsageError(fmt::format("--budget {}: give the seconds the shrink may take (more than 0)", options.budget_s));
     }
     const std::string out_path = options.out_path.empty() ? default_out_path(spec, options) : options.out_path;
-    std::ofstream out(out_path);  // opened first: a shrink must not run for minutes and then find it cannot write
-    if (!out) {
-        throw UsageError(fmt::format("{}: cannot write", out_path));
-    }
     scenarios::RunOptions run_options;
     run_options.seed = options.seed;
     run_options.bug = options.bug;
     run_options.spec_path = options.spec_path;
     if (!options.plan_path.empty()) {
-        run_options.plan = read_plan(options.plan_path, spec, options.seed);
-        run_options.plan_path = options.plan_path;
+        run_options.plan = read_plan(options.plan_path, spec, options.seed);  // before anything is written:
+        run_options.plan_path = options.plan_path;                           // it may be the file to write
     }
+    // The plan goes to a temporary file renamed at the end (opened now: a shrink must not run for minutes and
+    // then find it cannot write), so a shrink that stops early leaves the file as it was.
+    const std::string temporary = out_path + ".tmp";
+    std::ofstream out(temporary);
+    if (!out) {
+        throw UsageError(fmt::format("{}: cannot write", out_path));
+    }
+    struct RemoveUnlessRenamed {
+        const std::string& path;
+        bool renamed = false;
+        ~RemoveUnlessRenamed() {
+            if (!renamed) {
+                std::remove(path.c_str());
+            }
+        }
+    } cleanup{temporary};
     const Timed original = timed_run(spec, run_options);
     if (original.result.status != scenarios::RunStatus::fail) {
         throw UsageError(fmt::format("{} seed {}{}: {}, so there is nothing to shrink (shrink takes a failing seed)",
@@ -281,6 +293,10 @@ int shrink_command(const ShrinkOptions& options) {
 
     out << faults::to_json(plan).dump(2) << '\n';
     out.close();
+    if (!out || std::rename(temporary.c_str(), out_path.c_str()) != 0) {
+        throw UsageError(fmt::format("{}: cannot write", out_path));
+    }
+    cleanup.renamed = true;
     fmt::print("shrunk to {} fault action{} in {} runs, {:.1f} s{}\n", plan.actions.size(),
                plan.actions.size() == 1 ? "" : "s", shrinker.runs(), shrinker.elapsed(),
                shrinker.out_of_time() ? " (the budget ran out: the plan may shrink further)" : "");

@@ -148,18 +148,22 @@ int sweep_command(SweepOptions& options) {
     }
     const auto seeds = parse_seed_range(options.seeds);
     check_bug(options.bug);
+    const std::vector<scenarios::Spec> specs = sweep_specs(options);
+    if (!options.plan_path.empty()) {
+        for (const scenarios::Spec& spec : specs) {
+            if (spec.swarm) {
+                throw UsageError("--plan with the swarm scenario: each seed draws its own cluster, so one plan "
+                                 "cannot fit them all (run one seed: eosim run swarm --seed N --plan FILE)");
+            }
+            options.plan = read_plan(options.plan_path, spec, seeds.first);  // the same plan for every seed
+        }
+    }
     // Open --out first: a sweep must not run for an hour and then find it cannot write.
     std::ofstream out;
     if (!options.out_path.empty()) {
         out.open(options.out_path);
         if (!out) {
             throw UsageError(fmt::format("{}: cannot write", options.out_path));
-        }
-    }
-    const std::vector<scenarios::Spec> specs = sweep_specs(options);
-    if (!options.plan_path.empty()) {
-        for (const scenarios::Spec& spec : specs) {
-            options.plan = read_plan(options.plan_path, spec, seeds.first);  // the same plan for every seed
         }
     }
     Sweep sweep(options, specs, sweep_tasks(specs.size(), seeds.first, seeds.second));

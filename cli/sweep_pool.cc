@@ -135,7 +135,8 @@ void Sweep::take(Timed timed) {
                        timed.result.reproduce);
             std::fflush(stdout);
         }
-        if (options_.stop_on_failure) {
+        if (options_.stop_on_failure &&
+            (options_.errors_stop || timed.result.status == scenarios::RunStatus::fail)) {
             stop_after(task_of(timed));
         }
     }
@@ -150,6 +151,7 @@ void Sweep::stop_after(const Task& failed) {
         if (worker.busy && after(*worker.busy)) {
             ::kill(worker.pid, SIGKILL);  // its run comes after the failure: not needed
             worker.busy.reset();
+            worker.retired = true;
         }
     }
 }
@@ -157,8 +159,9 @@ void Sweep::stop_after(const Task& failed) {
 const Timed* Sweep::first_failure() const {
     const Timed* first = nullptr;
     for (const Timed& timed : results_) {
-        if (timed.result.status != scenarios::RunStatus::pass &&
-            (first == nullptr || before(task_of(timed), task_of(*first)))) {
+        const bool counts = timed.result.status == scenarios::RunStatus::fail ||
+                            (options_.errors_stop && timed.result.status == scenarios::RunStatus::error);
+        if (counts && (first == nullptr || before(task_of(timed), task_of(*first)))) {
             first = &timed;
         }
     }
@@ -222,15 +225,19 @@ void Sweep::run_in_workers(int jobs) {
     }
     while (std::any_of(workers_.begin(), workers_.end(), [](const Worker& w) { return w.busy.has_value(); })) {
         std::vector<pollfd> fds;
-        for (const Worker& worker : workers_) {
-            fds.push_back(pollfd{worker.result_fd, POLLIN, 0});
+        std::vector<std::size_t> polled;
+        for (std::size_t i = 0; i < workers_.size(); ++i) {
+            if (!workers_[i].retired) {
+                fds.push_back(pollfd{workers_[i].result_fd, POLLIN, 0});
+                polled.push_back(i);
+            }
         }
         if (::poll(fds.data(), fds.size(), -1) < 0) {
             continue;
         }
-        for (std::size_t i = 0; i < workers_.size(); ++i) {
-            if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-                serve(workers_[i]);
+        for (std::size_t k = 0; k < fds.size(); ++k) {
+            if ((fds[k].revents & (POLLIN | POLLHUP | POLLERR)) != 0 && !workers_[polled[k]].retired) {
+                serve(workers_[polled[k]]);
             }
         }
     }

@@ -32,6 +32,7 @@ struct SweepOptions {
     std::optional<faults::FaultPlan> plan;  // read from plan_path before the workers start
     bool quiet = false;                     // no line per failing seed, no progress line (the zoo's own)
     bool show_probes = false;               // the summary lists every code probe with its seeds
+    bool errors_stop = true;                // stop_on_failure stops at an error too (the zoo: only at a failure)
 };
 
 struct Task {
@@ -50,6 +51,7 @@ struct Worker {
     int result_fd = -1;
     std::string buffer;
     std::optional<Task> busy;
+    bool retired = false;  // killed by stop_after: not polled, not replaced, reaped at the end
 };
 
 class Progress {
@@ -88,7 +90,8 @@ public:
     [[nodiscard]] std::size_t total() const { return total_; }
     [[nodiscard]] std::size_t failed() const { return failed_; }
     [[nodiscard]] std::size_t errors() const { return errors_; }
-    // With stop_on_failure: the first failing run in the sweep's order (every run before it done), if any.
+    // With stop_on_failure: the first run in the sweep's order that failed (or erred, with errors_stop), every
+    // run before it done, if any.
     [[nodiscard]] const Timed* first_failure() const;
     // When (wall seconds into the sweep) every run up to and including `timed` in the sweep's order was done.
     [[nodiscard]] double settled_at(const Timed& timed) const;

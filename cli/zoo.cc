@@ -31,6 +31,7 @@ struct Entry {
     double wall_s = 0;        // wall seconds until it was known to be the first
     std::vector<std::string> anomalies;
     std::string reproduce;
+    std::size_t errors = 0;  // seeds that erred on the way (an internal error of eosim, never a catch)
 };
 
 Entry hunt(const scenarios::BugSwitch& bug, const ZooOptions& options, std::pair<std::uint64_t, std::uint64_t> seeds) {
@@ -40,6 +41,7 @@ Entry hunt(const scenarios::BugSwitch& bug, const ZooOptions& options, std::pair
     sweep_options.jobs = options.jobs;
     sweep_options.bug = std::string(bug.name);
     sweep_options.stop_on_failure = true;
+    sweep_options.errors_stop = false;  // a seed that errs is no catch: the hunt goes on
     sweep_options.quiet = true;
     const std::vector<scenarios::Spec> specs{resolve_spec(sweep_options.target, "")};
     Sweep sweep(sweep_options, specs, sweep_tasks(1, seeds.first, seeds.second));
@@ -49,21 +51,18 @@ Entry hunt(const scenarios::BugSwitch& bug, const ZooOptions& options, std::pair
     } else {
         sweep.run_in_workers(jobs);
     }
-    Entry entry{.bug = &bug};
+    Entry entry{.bug = &bug, .errors = sweep.errors()};
     const Timed* first = sweep.first_failure();
     if (first == nullptr) {
         entry.seeds = sweep.total();
         entry.wall_s = sweep.elapsed();
         return entry;
     }
-    entry.caught = first->result.status == scenarios::RunStatus::fail;
+    entry.caught = true;
     entry.seed = first->result.seed;
     entry.seeds = first->result.seed - seeds.first + 1;
     entry.wall_s = sweep.settled_at(*first);
     entry.anomalies = first->result.anomalies;
-    if (!entry.caught) {
-        entry.anomalies = {"error: " + first->result.error};
-    }
     entry.reproduce = first->result.reproduce;
     return entry;
 }
@@ -141,13 +140,21 @@ int zoo_command(const ZooOptions& options) {
     fmt::print("caught {} of {}; to the first failure: median {} seeds, {} s wall (max {} s); {:.0f} s in all\n",
                caught, entries.size(), shown(median(counts), "{:.0f}"), shown(median(walls), "{:.1f}"),
                shown(*std::max_element(walls.begin(), walls.end()), "{:.1f}"), total_s);
+    std::size_t errors = 0;
     for (const Entry& entry : entries) {
         if (!entry.caught) {
-            fmt::print("  NOT caught: {} in {} seeds of {}{}\n", entry.bug->name, entry.seeds, entry.bug->scenario,
-                       entry.reproduce.empty() ? "" : " (the first seed that did not pass erred: " + entry.reproduce + ")");
+            fmt::print("  NOT caught: {} in {} seeds of {}\n", entry.bug->name, entry.seeds, entry.bug->scenario);
         }
+        if (entry.errors > 0) {
+            fmt::print("  ERRORS: {} seed{} of {} erred (eosim sweep {} --bug {} shows them)\n", entry.errors,
+                       entry.errors == 1 ? "" : "s", entry.bug->scenario, entry.bug->scenario, entry.bug->name);
+        }
+        errors += entry.errors;
     }
-    return caught == entries.size() ? exit_ok : exit_anomaly;
+    if (caught != entries.size()) {
+        return exit_anomaly;
+    }
+    return errors > 0 ? exit_internal : exit_ok;
 }
 
 }  // namespace

@@ -259,7 +259,7 @@ nlohmann::json milliseconds(sim::Duration duration) {
 
 bool crashes(FaultKind kind) {
     return kind == FaultKind::crash || kind == FaultKind::crash_several || kind == FaultKind::crash_controller ||
-           kind == FaultKind::power_loss || kind == FaultKind::aimed_crash;
+           kind == FaultKind::power_loss || kind == FaultKind::aimed_crash || kind == FaultKind::crash_instance;
 }
 
 }  // namespace
@@ -378,7 +378,8 @@ private:
     std::size_t index_;
 };
 
-// How many targets (and far-side nodes) each kind takes: {least, most} (0: any number).
+// How many targets (and far-side nodes) each kind takes: {least, most}.
+constexpr std::size_t any_number = SIZE_MAX;
 struct Arity {
     std::size_t targets_min, targets_max, other_min, other_max;
 };
@@ -387,10 +388,10 @@ Arity arity(FaultKind kind) {
     switch (kind) {
         case FaultKind::partition:
         case FaultKind::partition_one_way: return {1, 1, 1, 1};
-        case FaultKind::split: return {1, 0, 1, 0};
-        case FaultKind::bridge: return {2, 0, 1, 0};
+        case FaultKind::split: return {1, any_number, 1, any_number};
+        case FaultKind::bridge: return {2, any_number, 1, any_number};
         case FaultKind::crash_several:
-        case FaultKind::power_loss: return {1, 0, 0, 0};
+        case FaultKind::power_loss: return {1, any_number, 0, 0};
         default: return {1, 1, 0, 0};
     }
 }
@@ -426,9 +427,7 @@ FaultPlan plan_from_json(const nlohmann::json& json) {
         action.targets = read.names("targets", action.kind != FaultKind::latency_spike);
         action.other_side = read.names("other_side", false);
         const Arity want = arity(action.kind);
-        const auto count_ok = [](std::size_t n, std::size_t least, std::size_t most) {
-            return n >= least && (most == 0 || n <= most);
-        };
+        const auto count_ok = [](std::size_t n, std::size_t least, std::size_t most) { return n >= least && n <= most; };
         if (action.kind != FaultKind::latency_spike && !count_ok(action.targets.size(), want.targets_min, want.targets_max)) {
             throw read.error("targets", fmt::format("{} takes {} node{}", kind,
                                                     want.targets_max == want.targets_min

@@ -442,9 +442,10 @@ std::string Run::plan_problem(const faults::FaultPlan& plan) const {
                               action.kind == faults::FaultKind::partition_one_way ||
                               action.kind == faults::FaultKind::isolate || action.kind == faults::FaultKind::split ||
                               action.kind == faults::FaultKind::bridge || action.kind == faults::FaultKind::reset;
+        static const std::vector<std::string> controller{"controller"};
         const std::vector<std::string>& allowed = on_instance ? instances
                                                   : any_node  ? everyone
-                                                  : action.kind == faults::FaultKind::crash_controller ? servers
+                                                  : action.kind == faults::FaultKind::crash_controller ? controller
                                                                                                        : brokers;
         for (const auto* side : {&action.targets, &action.other_side}) {
             for (const std::string& target : *side) {
@@ -453,7 +454,8 @@ std::string Run::plan_problem(const faults::FaultPlan& plan) const {
                                        faults::to_string(action.kind), target,
                                        on_instance ? "application instances"
                                        : any_node  ? "nodes"
-                                                   : "brokers",
+                                       : action.kind == faults::FaultKind::crash_controller ? "controllers"
+                                                                                            : "brokers",
                                        allowed.empty() ? std::string("none") : fmt::format("{}", fmt::join(allowed, ", ")));
                 }
             }

@@ -87,6 +87,13 @@ expect 2 "is not one of the scenario's application instances \\(none\\)" -- run 
 printf '{"actions":[{"at_ms":5,"kind":"crash","targets":["broker-1"]},{"at_ms":1,"kind":"pause","targets":["broker-1"]}]}' >"$work/order.json"
 expect 2 "action 2 at_ms: comes before the action above it" -- run log-acks-all --seed 1 --plan "$work/order.json"
 expect 2 "missing.json: cannot read" -- run log-acks-all --seed 1 --plan "$work/missing.json"
+printf '{"actions":[{"at_ms":5,"kind":"crash-controller","targets":["broker-1"],"unsynced":"lose"}]}' >"$work/ctl.json"
+expect 2 "'broker-1' is not one of the scenario's controllers \\(controller\\)" -- run log-acks-all --seed 1 --plan "$work/ctl.json"
+expect 2 "plan with the swarm scenario: each seed draws" -- sweep swarm --seeds 1..2 --plan "$work/plan.json"
+cp "$work/plan.json" "$work/keep.json"
+expect 2 "passes, so there is nothing to shrink" -- shrink log-acks-all --seed 3 --plan "$work/keep.json" --out "$work/keep.json"
+cmp -s "$work/plan.json" "$work/keep.json" && passes=$((passes + 1)) ||
+  { echo "FAIL: a shrink that stopped early changed its --out file"; failures=$((failures + 1)); }
 printf 'name = "inst"\n[faults]\nkinds = ["crash-instance"]\n' >"$work/inst.toml"
 expect 2 "'crash-instance' is drawn from the workload" -- run --spec "$work/inst.toml" --seed 1
 expect 2 "log-acks-all seed 3: passes, so there is nothing to shrink" -- shrink log-acks-all --seed 3 --out "$work/shrunk.json"

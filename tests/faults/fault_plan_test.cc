@@ -194,6 +194,10 @@ TEST(FaultPlan, ABadPlanNamesTheActionAndTheField) {
               "action 1 other_side: partition needs the far side's node");
     EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"crash","targets":["broker-1","broker-2"]}]})"),
               "action 1 targets: crash takes 1 node");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"isolate","targets":["broker-1"],"other_side":["broker-2"]}]})"),
+              "action 1 other_side: isolate has no far side");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"crash-several","targets":["broker-1","broker-2","broker-3"]}]})"),
+              "no error");
     EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"aimed-pause","targets":["broker-1"]}]})"),
               "action 1 aim_at: is missing (an aimed kind waits for a moment: see eosim list --faults)");
     EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"crash","targets":["broker-1"],"unsynced":"maybe"}]})"),
