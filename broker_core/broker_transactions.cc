@@ -63,13 +63,32 @@ ErrorCode Broker::append_transaction_record(std::int32_t partition, std::int32_t
 std::optional<std::vector<protocol::Record>> Broker::read_transaction_log(std::int32_t partition,
                                                                           std::int32_t coordinator_epoch) {
     const protocol::TopicPartition topic_partition{std::string(protocol::transaction_state_topic), partition};
-    const Replica* replica = find(topic_partition);
+    Replica* replica = find(topic_partition);
     if (replica == nullptr || replica->role != ReplicaRole::leader || replica->halted ||
         replica->leader_epoch.value() != coordinator_epoch) {
         return std::nullopt;
     }
     // Up to the log end, as Kafka loads: this leader's log is the one its followers will copy.
-    const ReadResult read = replica->log.read(replica->log.log_start_offset(), replica->log.log_end_offset(),
+    const protocol::Offset end = replica->log.log_end_offset();
+    if (replica->high_watermark < end) {
+        sim::probe("txn-coordinator-loads-above-high-watermark");
+    }
+    if (!config_.bugs.txn_load_uncommitted) {
+        // But not acted on before it is committed. A new leader's tail above the high watermark is lost if
+        // it fails before a follower copies it; a PrepareCommit there whose markers went out would commit
+        // the transaction in some partitions while the next coordinator, without that record, times the
+        // transaction out and aborts it in the others. Kafka's TransactionStateManager completes what it
+        // loaded at once (docs/kafka-differences.md); eosim first waits for the high watermark to reach the
+        // loaded end, as the append of every transition does.
+        const std::uint64_t generation = replica->generation;
+        replica->changed.wait_until(sim::Time::max(), [replica, generation, end] {
+            return replica->generation != generation || replica->high_watermark >= end;
+        });
+        if (replica->generation != generation || replica->halted) {
+            return std::nullopt;
+        }
+    }
+    const ReadResult read = replica->log.read(replica->log.log_start_offset(), end,
                                               std::numeric_limits<std::uint64_t>::max(), verify_crc());
     if (read.status == ReadStatus::corrupt) {
         halt(*replica, "corrupt batch in the transaction log");

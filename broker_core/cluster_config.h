@@ -39,6 +39,7 @@ struct BrokerBugs {
     bool kafka_17754 = false;           // transaction version 1: no epoch bump per transaction
     bool kafka_18464 = false;           // EndTxn checks the producer epoch before the pending transition
     bool coordinator_forgets_markers = false;  // a new coordinator does not finish a loaded Prepare*
+    bool txn_load_uncommitted = false;  // a new coordinator acts on its log above the high watermark (Kafka's way)
     bool kafka_9144 = false;  // producer expiry ignores marker timestamps; an unknown producer is taken at any sequence
     // Groups (docs/bug-switches.md).
     bool kip447_no_generation_fence = false;        // TxnOffsetCommit is not checked against member and generation

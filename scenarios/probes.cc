@@ -48,6 +48,9 @@ const std::vector<CodeProbe>& code_probes() {
         {"verified-append-overtaken-by-marker", "broker_core Broker::verify_transaction",
          "a marker landed between a produce's verification and its append: the append was refused (KAFKA-14884's "
          "guard)"},
+        {"txn-coordinator-loads-above-high-watermark", "broker_core Broker::read_transaction_log",
+         "a new transaction coordinator's log had records above the high watermark when it loaded (it waits for them "
+         "to commit)"},
         {"coordinator-failover-in-prepare-commit", "broker_core TransactionCoordinator::load",
          "a new transaction coordinator loaded a transaction in PrepareCommit and wrote its markers"},
         {"coordinator-failover-in-prepare-abort", "broker_core TransactionCoordinator::load",

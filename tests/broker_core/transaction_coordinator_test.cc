@@ -153,6 +153,73 @@ TEST(TransactionCoordinator, ANewCoordinatorFinishesAPreparedCommit) {
     EXPECT_EQ(cluster.markers(t1), std::vector<std::string>{"COMMIT@1"});
 }
 
+// A PrepareCommit the new coordinator loaded above its partition's high watermark is not acted on: the
+// follower that lacks it is still in the ISR, so the record is not committed and is lost if this leader
+// fails too. eosim's coordinator answers COORDINATOR_LOAD_IN_PROGRESS until the high watermark reaches what
+// it loaded (here: until the leader drops the cut-off follower from the ISR); Kafka's (the
+// txn-load-uncommitted switch) is in PrepareCommit at once, its markers on the way. Found by swarm seed 1324.
+struct LoadedTail {
+    ErrorCode answered = ErrorCode::none;  // EndTxn(commit) retried at the new coordinator, 100 ms after it led
+    std::vector<std::string> markers_t0, markers_t1;
+};
+
+LoadedTail load_prepare_commit_above_high_watermark(BrokerBugs bugs) {
+    TxnCluster cluster(8, bugs);
+    LoadedTail seen;
+    bool done = false;
+    cluster.client->spawn("client", [&] {
+        sim::sleep(1s);
+        const auto init = cluster.init();
+        ASSERT_EQ(cluster.add(init.producer_id, init.producer_epoch, {t0, t1}), ErrorCode::none);
+        ASSERT_EQ(cluster.produce(t0, init.producer_id, init.producer_epoch, 0, "x").error, ErrorCode::none);
+        ASSERT_EQ(cluster.produce(t1, init.producer_id, init.producer_epoch, 0, "y").error, ErrorCode::none);
+        const TopicPartition state{"__transaction_state", protocol::coordinator_partition(txn_id, 3)};
+        const BrokerId old_leader = cluster.leader(state);
+        std::vector<BrokerId> others;
+        for (const BrokerId replica : cluster.partitions().at(state).replicas) {
+            if (replica != old_leader) {
+                others.push_back(replica);
+            }
+        }
+        const BrokerId next = others.at(0);  // the controller's choice: the first live ISR member in order
+        const BrokerId cut = others.at(1);   // in the ISR, but never gets the PrepareCommit
+        sim::Network& network = cluster.simulation.network();
+        const auto node = [&](BrokerId id) { return cluster.addresses.brokers.at(id); };
+        network.partition(node(cut), node(old_leader));
+        network.partition(node(cut), node(next));
+        cluster.client->spawn("end", [&cluster, init] { (void)cluster.end(init.producer_id, init.producer_epoch, true); });
+        sim::sleep(50ms);  // the PrepareCommit is appended and copied by `next`, not by `cut`
+        (void)cluster.brokers[static_cast<std::size_t>(old_leader.value() - 1)]->crash(
+            sim::CrashOptions{.unsynced = sim::UnsyncedFate::keep});
+        while (cluster.leader(state) != next) {
+            sim::sleep(10ms);
+        }
+        sim::sleep(100ms);
+        const auto retried = cluster.call<protocol::EndTxnResponse>(
+            next, protocol::EndTxnRequest{txn_id, init.producer_id, init.producer_epoch, true});
+        seen.answered = retried ? retried->error : ErrorCode::network_exception;
+        network.heal();
+        sim::sleep(5s);
+        done = true;
+    });
+    cluster.run_until([&] { return done; });
+    seen.markers_t0 = cluster.markers(t0);
+    seen.markers_t1 = cluster.markers(t1);
+    return seen;
+}
+
+TEST(TransactionCoordinator, ANewCoordinatorWaitsForWhatItLoadedToCommit) {
+    const LoadedTail seen = load_prepare_commit_above_high_watermark({});
+    EXPECT_EQ(seen.answered, ErrorCode::coordinator_load_in_progress);
+    EXPECT_EQ(seen.markers_t0, std::vector<std::string>{"COMMIT@1"});
+    EXPECT_EQ(seen.markers_t1, std::vector<std::string>{"COMMIT@1"});
+}
+
+TEST(TransactionCoordinator, TxnLoadUncommittedBugSwitchActsAtOnce) {
+    const LoadedTail seen = load_prepare_commit_above_high_watermark(BrokerBugs{.txn_load_uncommitted = true});
+    EXPECT_EQ(seen.answered, ErrorCode::concurrent_transactions) << "in PrepareCommit while the record is uncommitted";
+}
+
 // KAFKA-18464: the next transaction's abort, sent while the last commit's markers are still being written, is
 // answered CONCURRENT_TRANSACTIONS (the completion is pending) and succeeds once the commit completed. With
 // the epoch checked first, as in Kafka 4.0 before the fix, the producer fences itself.
