@@ -126,7 +126,7 @@ protocol::FetchPartition Broker::replica_fetch_partition(const Replica& replica)
     request.current_leader_epoch = replica.leader_epoch;
     request.fetch_offset = replica.log.log_end_offset();
     request.log_start_offset = replica.log.log_start_offset();
-    if (!config_.bugs.kip101_hw_truncation) {
+    if (!config_.bugs.kip101_hw_truncation && !replica.trusts_leader) {
         const auto latest = replica.log.epochs().latest();
         request.last_fetched_epoch = latest ? latest->epoch : protocol::no_leader_epoch;
     }
@@ -221,9 +221,20 @@ void Broker::follow_leader_offsets(Replica& replica, const protocol::FetchPartit
 }
 
 void Broker::handle_divergence(Replica& replica, const protocol::DivergingEpoch& diverging) {
-    const Offset target =
+    Offset target =
         truncation_offset(replica.log.epochs(), replica.log.log_start_offset(), replica.log.log_end_offset(),
                           EpochEndOffset{diverging.epoch, diverging.end_offset});
+    const Offset trusted(std::min(diverging.end_offset.value(), replica.log.log_end_offset().value()));
+    if (diverging.epoch.value() >= 0 && target < trusted) {
+        sim::probe("truncation-below-leaders-epoch-end");  // where KAFKA-6361's follower kept too much
+    }
+    if (config_.bugs.kafka_6361 && diverging.epoch.value() >= 0) {
+        // KAFKA-6361 (before KIP-279): the leader's end for its epoch is taken as it is, though the follower
+        // may not have that epoch or may have ended it earlier, and the follower checks no further: its
+        // later fetches carry no epoch, as fetches before KIP-320 did not.
+        target = trusted;
+        replica.trusts_leader = true;
+    }
     sim::trace("FollowerTruncate")
         .detail("partition", replica.partition.name())
         .detail("reason", "diverging-epoch")

@@ -101,6 +101,7 @@ void Broker::take_role(Replica& replica, ReplicaRole role, const protocol::Parti
     replica.replicas = state.replicas;
     replica.isr = state.isr;
     ++replica.generation;
+    replica.trusts_leader = false;
     replica.alter_in_flight = false;
     replica.proposed_isr.clear();
     replica.isr_in_doubt.clear();

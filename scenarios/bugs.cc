@@ -7,6 +7,11 @@ const std::vector<BugSwitch>& bug_switches() {
         {"kip101-hw-truncation", "re-creates KAFKA-1211, fixed by KIP-101",
          "lost-write, replica-divergence, inconsistent-offsets, vanished-read", "log-acks-all",
          "followers truncate their log to the high watermark on restart and on becoming follower, not by leader epoch"},
+        {"kafka-6361", "re-creates KAFKA-6361, fixed by KIP-279",
+         "replica-divergence, inconsistent-offsets, lost-write", "txn-basic",
+         "a follower truncates to the end offset the leader gives for the leader's own epoch, though the follower "
+         "never had that epoch or ended it earlier, and then fetches without epoch checks: records of an epoch "
+         "the leader lacks stay in its log under the leader's later records"},
         {"ack-before-isr", "breaks the acks=all contract", "invariant-violation, lost-write, inconsistent-offsets",
          "log-acks-all",
          "acks=all is answered as soon as the leader appended, before the ISR has the batch"},
@@ -115,6 +120,8 @@ bool apply_bug(std::string_view name, broker_core::BrokerBugs& bugs) {
     }
     if (name == "kip101-hw-truncation") {
         bugs.kip101_hw_truncation = true;
+    } else if (name == "kafka-6361") {
+        bugs.kafka_6361 = true;
     } else if (name == "ack-before-isr") {
         bugs.ack_before_isr = true;
     } else if (name == "no-crc-check") {

@@ -5,6 +5,9 @@ namespace eosim::scenarios {
 const std::vector<CodeProbe>& code_probes() {
     static const std::vector<CodeProbe> probes{
         // Replication
+        {"truncation-below-leaders-epoch-end", "broker_core Broker::handle_divergence",
+         "a follower truncated below the leader's end for the answered epoch: it never had that epoch or ended it "
+         "earlier (the case KAFKA-6361 got wrong)"},
         {"truncation-by-diverging-epoch", "broker_core Broker::handle_divergence",
          "a follower cut its log back where its leader epochs diverge from the leader's (KIP-101, KIP-279)"},
         {"follower-truncates-on-batch-boundary", "broker_core Broker::append_fetched",
