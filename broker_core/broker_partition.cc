@@ -180,8 +180,16 @@ void Broker::maybe_advance_high_watermark(Replica& replica) {
         candidate =
             std::min(candidate, follower != replica.followers.end() ? follower->second.log_end_offset.value() : -1);
     }
-    if (candidate > replica.high_watermark.value()) {
+    // KAFKA-15583 (Kafka 3.7, for KIP-966): never while the ISR is below min.insync.replicas (at most the
+    // replication factor), so that every committed record has at least that many copies.
+    const auto min_isr = std::min<std::ptrdiff_t>(config_.min_insync_replicas, std::ssize(replica.replicas));
+    const bool under_min_isr = std::ssize(replica.isr) < min_isr;
+    if (under_min_isr && candidate > replica.high_watermark.value()) {
+        sim::probe("high-watermark-held-under-min-isr");
+    }
+    if (candidate > replica.high_watermark.value() && (!under_min_isr || config_.bugs.kafka_15583)) {
         replica.high_watermark = Offset(candidate);
+        invariants::high_watermark_advanced(replica, static_cast<std::int32_t>(min_isr));
         replica.log.on_high_watermark(replica.high_watermark);
         replica.notify_changed();
     }

@@ -29,6 +29,12 @@ void leader_high_watermark(Replica& replica) {
     replica.shown_high_watermark = high_watermark;
 }
 
+void high_watermark_advanced(const Replica& replica, std::int32_t min_isr) {
+    EOSIM_INVARIANT(std::ssize(replica.isr) >= min_isr, "high-watermark-under-min-isr",
+                    fmt::format("{}: high watermark advanced to {} with {} ISR member(s), min.insync.replicas {}",
+                                where(replica), replica.high_watermark.value(), replica.isr.size(), min_isr));
+}
+
 void acknowledged(const Replica& replica, protocol::Offset last, std::int32_t min_insync_replicas) {
     EOSIM_INVARIANT(replica.high_watermark > last, "acks-all-after-high-watermark",
                     fmt::format("{}: acks=all answered for offsets up to {} with the high watermark at {}",

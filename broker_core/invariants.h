@@ -35,6 +35,9 @@ void note_removed_tombstone(const std::string& partition, std::int64_t offset, c
 // A leader's high watermark never passes its log end and, within one leadership, never moves back from
 // what the leader has shown (to followers, consumers or producers). Call where it is shown.
 void leader_high_watermark(Replica& replica);
+// A leader's high watermark advances only while its ISR has at least `min_isr` members (KAFKA-15583): every
+// committed record then has that many copies. Call when it advanced.
+void high_watermark_advanced(const Replica& replica, std::int32_t min_isr);
 
 // An acks=all produce is answered without an error only when the high watermark passed its last offset
 // and the ISR has at least min.insync.replicas members.

@@ -34,6 +34,11 @@ nlohmann::json result_json(const Timed& timed) {
     if (!r.counters.empty()) {
         json["counters"] = r.counters;
     }
+    json["faults"] = {{"planned", r.faults.planned},
+                      {"applied", r.faults.applied()},
+                      {"deferred", r.faults.deferred},
+                      {"downgraded", r.faults.downgraded},
+                      {"dropped", r.faults.dropped}};
     json["probes"] = r.probes;
     nlohmann::json params = nlohmann::json::object();
     for (const auto& [name, value] : r.params) {
@@ -41,6 +46,11 @@ nlohmann::json result_json(const Timed& timed) {
     }
     json["params"] = params;
     return json;
+}
+
+std::string fault_summary(const scenarios::FaultCounts& faults) {
+    return fmt::format("faults: {} planned, {} applied ({} deferred, {} downgraded), {} dropped",
+                       faults.planned, faults.applied(), faults.deferred, faults.downgraded, faults.dropped);
 }
 
 Timed result_from_json(const nlohmann::json& json) {
@@ -64,6 +74,12 @@ Timed result_from_json(const nlohmann::json& json) {
     }
     r.counters = json.value("counters", std::map<std::string, std::int64_t>{});
     r.probes = json.value("probes", std::vector<std::string>{});
+    if (const auto faults = json.find("faults"); faults != json.end()) {
+        r.faults = scenarios::FaultCounts{.planned = faults->value("planned", std::int64_t{0}),
+                                          .deferred = faults->value("deferred", std::int64_t{0}),
+                                          .downgraded = faults->value("downgraded", std::int64_t{0}),
+                                          .dropped = faults->value("dropped", std::int64_t{0})};
+    }
     const nlohmann::json params = json.value("params", nlohmann::json::object());
     for (const auto& [name, value] : params.items()) {
         r.params.emplace_back(name, value.get<std::string>());
@@ -96,6 +112,9 @@ void print_run(std::FILE* out, const Timed& timed, bool verbose) {
         if (value > 0) {
             fmt::print(out, "{}: {} (reported, not a failure)\n", name, value);
         }
+    }
+    if (r.faults.planned > 0) {
+        fmt::print(out, "{}\n", fault_summary(r.faults));
     }
     const auto listed = [](const std::vector<std::string>& names, const std::string& name) {
         return std::find(names.begin(), names.end(), name) != names.end();

@@ -22,6 +22,8 @@ Timed timed_run(const scenarios::Spec& spec, const scenarios::RunOptions& option
 // events, sim_ns, wall_ms, reproduce.
 nlohmann::json result_json(const Timed& timed);
 Timed result_from_json(const nlohmann::json& json);
+// "faults: 33 planned, 30 applied (2 deferred, 1 downgraded), 3 dropped"
+std::string fault_summary(const scenarios::FaultCounts& faults);
 // The human summary of one run (what `eosim run` prints).
 void print_run(std::FILE* out, const Timed& timed, bool verbose);
 

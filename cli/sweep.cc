@@ -40,6 +40,7 @@ struct Tally {
     std::map<std::string, std::pair<std::size_t, std::uint64_t>> by_anomaly;  // seeds, and the first seed
     std::map<std::string, std::size_t> weaknesses;                            // "scenario: weakness" -> seeds
     std::map<std::string, std::pair<std::int64_t, std::size_t>> counters;     // name -> total, seeds with any
+    scenarios::FaultCounts faults;
     std::map<std::string, std::size_t> probes;                                // code probe -> seeds that hit it
     std::uint64_t events = 0;
     std::int64_t sim_ns = 0;
@@ -58,6 +59,7 @@ Tally tally(const std::vector<Timed>& results) {
                 entry.second = timed.result.seed;
             }
         }
+        tally.faults += timed.result.faults;
         for (const auto& [name, value] : timed.result.counters) {
             auto& counter = tally.counters[name];
             counter.first += value;
@@ -129,6 +131,9 @@ int summarize(const SweepOptions& options, const std::vector<scenarios::Spec>& s
     }
     for (const auto& [name, counter] : counts.counters) {
         fmt::print("  {}: {} in {} seeds (reported, not failures)\n", name, counter.first, counter.second);
+    }
+    if (counts.faults.planned > 0) {
+        fmt::print("  {}\n", fault_summary(counts.faults));
     }
     report_probes(counts, options.show_probes);
     const std::size_t unshown =

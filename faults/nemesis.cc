@@ -39,6 +39,13 @@ private:
 Nemesis::Nemesis(sim::Simulation& simulation, ClusterProbe& probe, NemesisOptions options)
     : simulation_(simulation), probe_(probe), options_(std::move(options)), random_(simulation.random().fork("nemesis")) {}
 
+void drop_fault(const char* why, std::int64_t actions) {
+    sim::trace("FaultSkipped").detail("why", why).detail("actions", actions);
+    for (std::int64_t i = 0; i < actions; ++i) {
+        sim::witness().tally(faults_dropped);
+    }
+}
+
 sim::Node& Nemesis::node(const std::string& name) {
     sim::Node* found = simulation_.find_node(name);
     EOSIM_ASSERT_MSG(found != nullptr, "no node " + name);
@@ -60,11 +67,15 @@ void Nemesis::run(const FaultPlan& plan) {
             // catches up again; another fault meanwhile could leave it the last in-sync replica, which
             // would lead with what it lost. Within tolerance, the next fault waits for full health.
             sim::trace("FaultDeferred").detail("why", "a replica is repairing after a lossy fault");
+            sim::witness().tally(faults_deferred);
             while (!repaired() && sim::now() < chaos_end) {
                 sim::sleep(std::chrono::milliseconds(50));
             }
             repairing_.clear();
             if (sim::now() >= chaos_end) {
+                const auto left = std::count_if(&action, plan.actions.data() + plan.actions.size(),
+                                                [](const FaultAction& a) { return !on_instance(a.kind); });
+                drop_fault("the chaos phase ended while the action waited for a repair", left);
                 break;
             }
         }
@@ -189,6 +200,7 @@ void Nemesis::crash(const FaultAction& action) {
     if (replica_loss && options_.within_tolerance && (action.kind != FaultKind::crash || !lossy_allowed())) {
         fate = sim::UnsyncedFate::keep;
         sim::trace("FaultDowngraded").detail("why", "a lossy crash now could exceed the fault tolerance");
+        sim::witness().tally(faults_downgraded);
     }
     const bool repair = replica_loss && options_.within_tolerance && fate != sim::UnsyncedFate::keep;
     for (const std::string& target : action.targets) {
@@ -200,6 +212,9 @@ void Nemesis::crash(const FaultAction& action) {
             (void)victim.crash(sim::CrashOptions{fate});
             crashed.push_back(&victim);
         }
+    }
+    if (crashed.empty() && !action.targets.empty()) {
+        drop_fault("every target is already down");
     }
     if (action.kind == FaultKind::power_loss && fate != sim::UnsyncedFate::keep && !crashed.empty()) {
         sim::witness().tally(lossy_power_losses);
@@ -214,10 +229,15 @@ void Nemesis::crash(const FaultAction& action) {
 }
 
 void Nemesis::pause(const FaultAction& action) {
+    bool paused = false;
     for (const std::string& target : action.targets) {
         if (node(target).up()) {
             node(target).pause(action.duration);
+            paused = true;
         }
+    }
+    if (!paused) {
+        drop_fault("every target is down");
     }
 }
 
@@ -256,7 +276,7 @@ void Nemesis::partition(const FaultAction& action) {
 
 void Nemesis::corrupt(const FaultAction& action) {
     if (!lossy_allowed()) {
-        sim::trace("FaultSkipped").detail("why", "corruption now could exceed the fault tolerance");
+        drop_fault("corruption now could exceed the fault tolerance");
         return;
     }
     sim::Node& victim = node(action.targets.front());
@@ -310,11 +330,12 @@ std::vector<std::string> sealed_middle_segments(const sim::Disk& disk,
 void Nemesis::lose_segment(const FaultAction& action) {
     sim::Node& victim = node(action.targets.front());
     if (!victim.up()) {
+        drop_fault("the target is down");
         return;
     }
     const std::vector<std::string> candidates = sealed_middle_segments(victim.disk(), options_.losable);
     if (candidates.empty()) {
-        sim::trace("FaultSkipped").detail("why", "no sealed segment between two others");
+        drop_fault("no sealed segment between two others");
         return;
     }
     // Within tolerance it waits a while for a healthy cluster (it would mostly be skipped otherwise).
@@ -323,7 +344,7 @@ void Nemesis::lose_segment(const FaultAction& action) {
         sim::sleep(std::chrono::milliseconds(50));
     }
     if (!victim.up() || !lossy_allowed()) {
-        sim::trace("FaultSkipped").detail("why", "losing a segment now could exceed the fault tolerance");
+        drop_fault("losing a segment now could exceed the fault tolerance");
         return;
     }
     // The process dies first (a running broker would only see the file vanish under it as an I/O error);
@@ -391,7 +412,7 @@ void Nemesis::aim(const FaultAction& action) {
             sim::sleep(action.aim_delay);  // the moment's aftermath
         }
     } else if (sim::now() >= sim::Time(options_.chaos)) {
-        sim::trace("FaultSkipped").detail("why", "the chaos phase ended before the moment came");
+        drop_fault("the chaos phase ended before the moment came");
         return;
     } else {
         sim::trace("FaultAimMissed").detail("moment", action.aim_at).detail("waited_ms", waited_ms);

@@ -18,6 +18,15 @@ namespace eosim::faults {
 // anomalies, docs/scenarios.md).
 inline constexpr const char* lossy_power_losses = "power losses that lost unsynced bytes";
 
+// The witness's counts of planned fault actions the guards held back: "deferred" (applied late, after a
+// damaged replica repaired), "downgraded" (a lossy crash applied as a clean one) and "dropped" (never
+// applied: the guard refused it, its target was down, or the chaos phase ended first).
+inline constexpr const char* faults_deferred = "fault actions deferred";
+inline constexpr const char* faults_downgraded = "fault actions downgraded";
+inline constexpr const char* faults_dropped = "fault actions dropped";
+// Records one dropped action: a FaultSkipped trace event saying why, and the witness's count.
+void drop_fault(const char* why, std::int64_t actions = 1);
+
 // The plain fault an aimed action stands for: a crash, pause or partition of the broker where `moment`
 // happened, or of its peer when the action aims at the peer and the moment has one (a partition cuts the
 // two apart, or isolates the one hit when there is no other); with no moment, of the action's own target.

@@ -12,6 +12,9 @@ const std::vector<BugSwitch>& bug_switches() {
          "a follower truncates to the end offset the leader gives for the leader's own epoch, though the follower "
          "never had that epoch or ended it earlier, and then fetches without epoch checks: records of an epoch "
          "the leader lacks stay in its log under the leader's later records"},
+        {"kafka-15583", "re-creates KAFKA-15583, fixed in Kafka 3.7 (KIP-966)", "invariant-violation", "log-acks-1",
+         "the high watermark advances while the ISR is below min.insync.replicas, so records count as committed "
+         "(and consumers read them) with fewer copies than the topic asks for"},
         {"ack-before-isr", "breaks the acks=all contract", "invariant-violation, lost-write, inconsistent-offsets",
          "log-acks-all",
          "acks=all is answered as soon as the leader appended, before the ISR has the batch"},
@@ -122,6 +125,8 @@ bool apply_bug(std::string_view name, broker_core::BrokerBugs& bugs) {
         bugs.kip101_hw_truncation = true;
     } else if (name == "kafka-6361") {
         bugs.kafka_6361 = true;
+    } else if (name == "kafka-15583") {
+        bugs.kafka_15583 = true;
     } else if (name == "ack-before-isr") {
         bugs.ack_before_isr = true;
     } else if (name == "no-crc-check") {

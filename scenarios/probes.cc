@@ -8,6 +8,9 @@ const std::vector<CodeProbe>& code_probes() {
         {"truncation-below-leaders-epoch-end", "broker_core Broker::handle_divergence",
          "a follower truncated below the leader's end for the answered epoch: it never had that epoch or ended it "
          "earlier (the case KAFKA-6361 got wrong)"},
+        {"high-watermark-held-under-min-isr", "broker_core Broker::maybe_advance_high_watermark",
+         "every ISR member had more, but the ISR was below min.insync.replicas: the high watermark stayed "
+         "(KAFKA-15583's fix)"},
         {"truncation-by-diverging-epoch", "broker_core Broker::handle_divergence",
          "a follower cut its log back where its leader epochs diverge from the leader's (KIP-101, KIP-279)"},
         {"follower-truncates-on-batch-boundary", "broker_core Broker::append_fetched",

@@ -662,7 +662,7 @@ void Run::instance_faults() {
         sim::Node* victim = simulation_.find_node(action.targets.front());
         EOSIM_ASSERT_MSG(victim != nullptr, "a checked plan names nodes that exist");
         if (!victim->up() || victim->paused()) {
-            sim::trace("FaultSkipped").detail("why", "the instance is already down or paused");
+            faults::drop_fault("the instance is already down or paused");
             continue;
         }
         nemesis_->note_fault();  // a client's fault ends a healthy stretch too (its sends may time out)
@@ -872,6 +872,11 @@ void Run::check(RunResult& result, const sim::RunOutcome& outcome) {
     for (const auto& [group, count] : model::count_redeliveries(history)) {
         result.counters["redeliveries"] += count;
     }
+    const sim::Witness& witness = simulation_.witness();
+    result.faults = FaultCounts{.planned = std::ssize(plan_.actions),
+                                .deferred = witness.tallied(faults::faults_deferred),
+                                .downgraded = witness.tallied(faults::faults_downgraded),
+                                .dropped = witness.tallied(faults::faults_dropped)};
     if (const sim::Trace& trace = simulation_.trace(); trace.error_count() > 0 && result.status == RunStatus::pass) {
         // An error-severity trace event is a failed internal check of the simulated system.
         result.status = RunStatus::error;

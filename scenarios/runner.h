@@ -43,6 +43,23 @@ struct AnomalyReport {
     std::string description;
 };
 
+// What became of the fault plan's actions (docs/faults.md, "Guards"): applied = planned - dropped; deferred
+// and downgraded actions were applied, late or in a milder form.
+struct FaultCounts {
+    std::int64_t planned = 0;
+    std::int64_t deferred = 0;
+    std::int64_t downgraded = 0;
+    std::int64_t dropped = 0;
+    [[nodiscard]] std::int64_t applied() const { return planned - dropped; }
+    FaultCounts& operator+=(const FaultCounts& other) {
+        planned += other.planned;
+        deferred += other.deferred;
+        downgraded += other.downgraded;
+        dropped += other.dropped;
+        return *this;
+    }
+};
+
 struct RunResult {
     std::string scenario;
     std::uint64_t seed = 0;
@@ -62,6 +79,7 @@ struct RunResult {
     // Figures reported, never failures: "redeliveries" (records the members of a group polled again,
     // which at least once allows after a rebalance).
     std::map<std::string, std::int64_t> counters;
+    FaultCounts faults;
     // The code probes the run reached (scenarios/probes.h), sorted.
     std::vector<std::string> probes;
     // The swarm scenario: the spec the seed drew (TOML); its knobs are in params ("swarm.*").

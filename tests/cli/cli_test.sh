@@ -111,6 +111,16 @@ expect 0 "swarm seed 11: deterministic" -- run swarm --seed 11 --check-determini
 expect 0 "swarm seeds 1..4: 4 runs, 4 passed" -- sweep swarm --seeds 1..4 -j 2
 expect 0 "code probes: [0-9]+ of [0-9]+ hit" -- sweep txn-basic --seeds 1..2
 expect 0 "duplicate-answered-from-producer-state +[0-9]+ seeds" -- sweep idempotent-acks-all --seeds 1..2 --probes
+# What became of the planned faults: applied = planned - dropped, in the summary and in each --out line.
+expect 0 "faults: [0-9]+ planned, [0-9]+ applied \([0-9]+ deferred, [0-9]+ downgraded\), [0-9]+ dropped" -- sweep log-acks-all --seeds 1..2
+"$eosim" sweep log-acks-all --seeds 3..3 --out "$work/faults.jsonl" >/dev/null
+faults="$(grep -oE '"faults":\{[^}]*\}' "$work/faults.jsonl")"
+field() { echo "$faults" | grep -oE "\"$1\":[0-9]+" | cut -d: -f2; }
+if [ -n "$faults" ] && [ "$(field planned)" -gt 0 ] && [ $(($(field applied) + $(field dropped))) -eq "$(field planned)" ]; then
+  passes=$((passes + 1))
+else
+  echo "FAIL: the --out line's faults do not add up: $faults"; failures=$((failures + 1))
+fi
 "$eosim" sweep txn-basic --bug kafka-17754 --seeds 1..300 --stop-on-failure -j 1 | grep '^FAIL' >"$work/first-j1"
 "$eosim" sweep txn-basic --bug kafka-17754 --seeds 1..300 --stop-on-failure -j 2 | grep '^FAIL' >"$work/first-j2"
 if [ -s "$work/first-j1" ] && [ "$(head -1 "$work/first-j1")" = "$(sort -t' ' -k4 -n "$work/first-j2" | head -1)" ]; then
