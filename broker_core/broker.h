@@ -89,7 +89,7 @@ struct Replica {
     std::vector<protocol::BrokerId> isr_in_doubt;
     std::uint64_t generation = 0;  // bumped whenever the role or the epoch changes
     bool halted = false;
-    bool trusts_leader = false;  // kafka-6361: truncated once by the leader's answer, no more epoch checks this generation
+    bool trusts_leader = false;  // kafka-6361, kafka-7164: no epoch checks on its fetches in this generation
     // KIP-890 part 1: the producers whose first transactional batch is being verified with their
     // coordinator, each with the guard its verification holds; a marker for the producer removes it.
     std::map<protocol::ProducerId, std::uint64_t> verification_guards;

@@ -138,7 +138,14 @@ void Broker::become_leader(Replica& replica, const protocol::PartitionState& sta
 
 void Broker::become_follower(Replica& replica, const protocol::PartitionState& state) {
     invariants::epoch_not_behind(replica, state);
+    const bool same_leader = replica.role == ReplicaRole::follower && replica.leader == state.leader &&
+                             replica.leader_epoch < state.leader_epoch;
     take_role(replica, ReplicaRole::follower, state);
+    if (config_.bugs.kafka_7164 && same_leader) {
+        // KAFKA-7164: a new leader epoch with the same leader was not a reason to truncate; the follower
+        // fetches on without an epoch check, whatever the leader lost and wrote again meanwhile.
+        replica.trusts_leader = true;
+    }
     if (const std::int32_t partition = transaction_state_partition(replica); partition >= 0) {
         transaction_coordinator_.on_resignation(partition);
     }

@@ -12,6 +12,9 @@ const std::vector<BugSwitch>& bug_switches() {
          "a follower truncates to the end offset the leader gives for the leader's own epoch, though the follower "
          "never had that epoch or ended it earlier, and then fetches without epoch checks: records of an epoch "
          "the leader lacks stay in its log under the leader's later records"},
+        {"kafka-7164", "re-creates KAFKA-7164", "replica-divergence, inconsistent-offsets, vanished-read", "log-acks-all",
+         "a follower whose leader is the same broker in a new leader epoch does not truncate: what the leader lost "
+         "in a crash and wrote again in the new epoch stays different in the follower's log"},
         {"kafka-15583", "re-creates KAFKA-15583, fixed in Kafka 3.7 (KIP-966)", "invariant-violation", "log-acks-1",
          "the high watermark advances while the ISR is below min.insync.replicas, so records count as committed "
          "(and consumers read them) with fewer copies than the topic asks for"},
@@ -125,6 +128,8 @@ bool apply_bug(std::string_view name, broker_core::BrokerBugs& bugs) {
         bugs.kip101_hw_truncation = true;
     } else if (name == "kafka-6361") {
         bugs.kafka_6361 = true;
+    } else if (name == "kafka-7164") {
+        bugs.kafka_7164 = true;
     } else if (name == "kafka-15583") {
         bugs.kafka_15583 = true;
     } else if (name == "ack-before-isr") {
