@@ -138,6 +138,8 @@ void Broker::become_leader(Replica& replica, const protocol::PartitionState& sta
 
 void Broker::become_follower(Replica& replica, const protocol::PartitionState& state) {
     invariants::epoch_not_behind(replica, state);
+    // Broader than Kafka's defect (docs/bug-switches.md): a truncation still owed from an earlier change of
+    // leader is skipped too.
     const bool same_leader = replica.role == ReplicaRole::follower && replica.leader == state.leader &&
                              replica.leader_epoch < state.leader_epoch;
     take_role(replica, ReplicaRole::follower, state);
@@ -191,7 +193,7 @@ void Broker::maybe_advance_high_watermark(Replica& replica) {
     // replication factor), so that every committed record has at least that many copies.
     const auto min_isr = std::min<std::ptrdiff_t>(config_.min_insync_replicas, std::ssize(replica.replicas));
     const bool under_min_isr = std::ssize(replica.isr) < min_isr;
-    if (under_min_isr && candidate > replica.high_watermark.value()) {
+    if (under_min_isr && candidate > replica.high_watermark.value() && !config_.bugs.kafka_15583) {
         sim::probe("high-watermark-held-under-min-isr");
     }
     if (candidate > replica.high_watermark.value() && (!under_min_isr || config_.bugs.kafka_15583)) {

@@ -285,6 +285,7 @@ void Nemesis::corrupt(const FaultAction& action) {
                              ? victim.disk().corrupt_random_bit(segment, options_.detectable)
                              : victim.disk().corrupt_random_bit(segment);
     if (!flipped) {
+        drop_fault("no byte to flip");
         return;
     }
     sim::trace("DiskCorrupted")
@@ -360,6 +361,10 @@ void Nemesis::lose_segment(const FaultAction& action) {
         const std::string& lost = now_sealed[static_cast<std::size_t>(random_.below(now_sealed.size()))];
         (void)victim.disk().remove(lost);
         sim::trace("SegmentLost").detail("target", victim.name()).detail("file", lost);
+    } else {
+        // The crash happened, the loss did not: a milder fault than planned.
+        sim::trace("FaultDowngraded").detail("why", "no sealed segment left to lose after the crash");
+        sim::witness().tally(faults_downgraded);
     }
     later(action.duration, [&victim] {
         if (!victim.up()) {

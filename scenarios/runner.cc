@@ -872,11 +872,6 @@ void Run::check(RunResult& result, const sim::RunOutcome& outcome) {
     for (const auto& [group, count] : model::count_redeliveries(history)) {
         result.counters["redeliveries"] += count;
     }
-    const sim::Witness& witness = simulation_.witness();
-    result.faults = FaultCounts{.planned = std::ssize(plan_.actions),
-                                .deferred = witness.tallied(faults::faults_deferred),
-                                .downgraded = witness.tallied(faults::faults_downgraded),
-                                .dropped = witness.tallied(faults::faults_dropped)};
     if (const sim::Trace& trace = simulation_.trace(); trace.error_count() > 0 && result.status == RunStatus::pass) {
         // An error-severity trace event is a failed internal check of the simulated system.
         result.status = RunStatus::error;
@@ -919,6 +914,12 @@ RunResult Run::execute() {
         result.status = RunStatus::error;
         result.error = std::string("internal error: ") + error.what();
     }
+    // Whatever ended the run (an invariant violation too): what became of the plan so far.
+    const sim::Witness& witness = simulation_.witness();
+    result.faults = FaultCounts{.planned = std::ssize(plan_.actions),
+                                .deferred = witness.tallied(faults::faults_deferred),
+                                .downgraded = witness.tallied(faults::faults_downgraded),
+                                .dropped = witness.tallied(faults::faults_dropped)};
     result.fingerprint = simulation_.fingerprint();
     result.params = simulation_.params();
     for (const auto& [name, hits] : simulation_.probes()) {

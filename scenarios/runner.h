@@ -43,8 +43,9 @@ struct AnomalyReport {
     std::string description;
 };
 
-// What became of the fault plan's actions (docs/faults.md, "Guards"): applied = planned - dropped; deferred
-// and downgraded actions were applied, late or in a milder form.
+// What became of the fault plan's actions (docs/faults.md, "The nemesis and its guards"): applied =
+// planned - dropped. Deferred (waited for a repair) and downgraded (a lossy crash made clean) actions may
+// still have been dropped afterwards.
 struct FaultCounts {
     std::int64_t planned = 0;
     std::int64_t deferred = 0;

@@ -156,7 +156,8 @@ TEST(TransactionCoordinator, ANewCoordinatorFinishesAPreparedCommit) {
 // A PrepareCommit the new coordinator loaded above its partition's high watermark is not acted on: the
 // follower that lacks it is still in the ISR, so the record is not committed and is lost if this leader
 // fails too. eosim's coordinator answers COORDINATOR_LOAD_IN_PROGRESS until the high watermark reaches what
-// it loaded (here: until the leader drops the cut-off follower from the ISR); Kafka's (the
+// it loaded (here: until the network heals, since the ISR without the cut-off follower is below min ISR
+// and the high watermark holds); Kafka's (the
 // txn-load-uncommitted switch) is in PrepareCommit at once, its markers on the way. Found by swarm seed 1324.
 struct LoadedTail {
     ErrorCode answered = ErrorCode::none;  // EndTxn(commit) retried at the new coordinator, 100 ms after it led

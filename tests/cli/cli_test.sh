@@ -116,7 +116,8 @@ expect 0 "faults: [0-9]+ planned, [0-9]+ applied \([0-9]+ deferred, [0-9]+ downg
 "$eosim" sweep log-acks-all --seeds 3..3 --out "$work/faults.jsonl" >/dev/null
 faults="$(grep -oE '"faults":\{[^}]*\}' "$work/faults.jsonl")"
 field() { echo "$faults" | grep -oE "\"$1\":[0-9]+" | cut -d: -f2; }
-if [ -n "$faults" ] && [ "$(field planned)" -gt 0 ] && [ $(($(field applied) + $(field dropped))) -eq "$(field planned)" ]; then
+if [ -n "$faults" ] && [ "$(field planned)" -gt 0 ] && [ $(($(field applied) + $(field dropped))) -eq "$(field planned)" ] &&
+   [ "$(field applied)" -ge 0 ] && [ "$(field deferred)" -le "$(field planned)" ] && [ "$(field downgraded)" -le "$(field planned)" ]; then
   passes=$((passes + 1))
 else
   echo "FAIL: the --out line's faults do not add up: $faults"; failures=$((failures + 1))
