@@ -51,6 +51,17 @@ Broker::Broker(sim::Node& node, BrokerConfig config)
       group_coordinator_(node, config_.groups, group_log_access()),
       server_(node, broker_port, [this](const sim::Message& m) { return handle(m); }) {
     recovered_hw_ = read_hw_checkpoint();
+    // The log directory failure channel: a write that finds the disk full takes the broker's only log
+    // directory offline, and Kafka then halts the broker. The writer sees its error first (a produce
+    // answers KAFKA_STORAGE_ERROR); the process exits at once after, keeping its page cache.
+    node.disk().on_full([&node, incarnation = node.crash_count()] {
+        sim::current_scheduler().call_at(sim::current_scheduler().now(), nullptr, [&node, incarnation] {
+            if (node.up() && node.crash_count() == incarnation) {
+                sim::trace("BrokerHalt", sim::Severity::warn).detail("broker", node.name()).detail("why", "disk full");
+                (void)node.crash(sim::CrashOptions{.unsynced = sim::UnsyncedFate::keep});
+            }
+        });
+    });
     controller_ = std::make_unique<sim::RpcClient>(node, config_.addresses.controller, controller_port);
     node.spawn("broker-heartbeat", [this] { heartbeat_loop(); });
     node.spawn("broker-isr", [this] { isr_loop(); });

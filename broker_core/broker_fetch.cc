@@ -173,7 +173,7 @@ void Broker::record_follower_fetch(Replica& replica, BrokerId follower_id, const
         return;
     }
     Replica::FollowerState& state = follower->second;
-    const sim::Time now = sim::now();
+    const sim::Time now = sim::local_now();  // the wall clock, as Kafka's lastCaughtUpTimeMs
     if (fetch.fetch_offset >= replica.log.log_end_offset()) {
         state.last_caught_up = now;
     } else if (fetch.fetch_offset >= state.leader_end_at_last_fetch) {

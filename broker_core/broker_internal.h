@@ -27,9 +27,10 @@ inline std::string join(const std::vector<protocol::BrokerId>& ids) {
     return text;
 }
 
-// The node's local clock in milliseconds (retention, producer expiration).
+// The node's wall clock in milliseconds (retention, producer expiration, log append time): Kafka's
+// time.milliseconds(), which clock faults step and skew (docs/faults.md).
 inline std::int64_t now_ms() {
-    return sim::to_ns(sim::now()) / 1'000'000;
+    return sim::to_ns(sim::local_now()) / 1'000'000;
 }
 
 }  // namespace eosim::broker_core::detail

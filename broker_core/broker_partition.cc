@@ -113,7 +113,7 @@ void Broker::become_leader(Replica& replica, const protocol::PartitionState& sta
     take_role(replica, ReplicaRole::leader, state);
     replica.shown_high_watermark = Offset(-1);
     replica.leader_epoch_start_offset = replica.log.log_end_offset();
-    const sim::Time now = sim::now();
+    const sim::Time now = sim::local_now();  // the wall clock, as Kafka's lastCaughtUpTimeMs
     for (const BrokerId broker : state.replicas) {
         if (broker != config_.id) {
             replica.followers[broker] = Replica::FollowerState{Offset(-1), now, Offset(0), now};
@@ -274,7 +274,8 @@ void Broker::maybe_expand_isr(Replica& replica, BrokerId follower) {
 void Broker::isr_loop() {
     while (true) {
         sim::sleep(config_.isr_check_interval);
-        const sim::Time now = sim::now();
+        // The wall clock, as Kafka's replica lag check: a leader whose clock jumps forward shrinks its ISRs.
+        const sim::Time now = sim::local_now();
         // Now and then a follower counts as lagging after a quarter of the lag bound: the ISR shrinks early.
         const sim::Duration lag_bound =
             sim::buggify("early-isr-shrink") ? config_.replica_lag_time_max / 4 : config_.replica_lag_time_max;
@@ -307,8 +308,9 @@ void Broker::write_hw_checkpoint() {
     const std::string temporary = std::string(hw_checkpoint_path) + ".tmp";
     (void)disk.remove(temporary);
     (void)disk.create(temporary);
-    (void)disk.append(temporary, std::as_bytes(std::span(text.data(), text.size())));
-    if (disk.fsync(temporary).ok()) {
+    // A write that failed (a full disk) leaves the checkpoint as it was: the broker is going offline.
+    if (disk.append(temporary, std::as_bytes(std::span(text.data(), text.size()))).ok() &&
+        disk.fsync(temporary).ok()) {
         (void)disk.rename(temporary, hw_checkpoint_path);
     }
 }

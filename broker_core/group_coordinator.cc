@@ -17,8 +17,10 @@ using State = GroupState;
 
 namespace {
 
+// The broker's wall clock (Kafka's time.milliseconds()) for group records and offset commit times: clock faults
+// step and skew it.
 std::int64_t now_ms() {
-    return sim::to_ns(sim::now()) / 1'000'000;
+    return sim::to_ns(sim::local_now()) / 1'000'000;
 }
 
 sim::Duration millis(std::int32_t ms) {
@@ -879,6 +881,8 @@ void GroupCoordinator::load(std::int32_t partition, std::uint64_t generation) {
 void GroupCoordinator::expiry_loop() {
     while (true) {
         sim::sleep(config_.expiry_check_interval);
+        // Session and rebalance deadlines are timers, as Kafka's purgatory (a monotonic clock): no clock step
+        // moves them; drift does (deadline_after counts on the node's clock).
         const sim::Time now = sim::now();
         std::vector<std::pair<Place, std::string>> groups;
         for (const auto& [index, holder] : partitions_) {

@@ -36,9 +36,12 @@ void LeaderEpochCache::persist() {
     const std::string temporary = path_ + ".tmp";
     (void)disk_.remove(temporary);
     (void)disk_.create(temporary);
-    (void)disk_.append(temporary, std::as_bytes(std::span(content.data(), content.size())));
-    (void)disk_.fsync(temporary);
-    (void)disk_.rename(temporary, path_);
+    // A write that failed (a full disk) leaves the checkpoint as it was, never a short one in its place:
+    // the broker is going offline, and recovery rebuilds the cache from the log.
+    if (disk_.append(temporary, std::as_bytes(std::span(content.data(), content.size()))).ok() &&
+        disk_.fsync(temporary).ok()) {
+        (void)disk_.rename(temporary, path_);
+    }
 }
 
 void LeaderEpochCache::assign(protocol::LeaderEpoch epoch, protocol::Offset start_offset) {

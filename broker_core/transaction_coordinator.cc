@@ -16,8 +16,9 @@ using State = TransactionState;
 
 namespace {
 
+// The broker's wall clock (Kafka's time.milliseconds()) for transaction start and update times, the timeout: clock faults step and skew it.
 std::int64_t now_ms() {
-    return sim::to_ns(sim::now()) / 1'000'000;
+    return sim::to_ns(sim::local_now()) / 1'000'000;
 }
 
 bool in_states(State state, std::initializer_list<State> states) {

@@ -39,6 +39,8 @@ nlohmann::json result_json(const Timed& timed) {
                       {"deferred", r.faults.deferred},
                       {"downgraded", r.faults.downgraded},
                       {"dropped", r.faults.dropped}};
+    json["recovery_ns"] = r.recovery_ns;
+    json["liveness_bound_ns"] = r.liveness_bound_ns;
     json["probes"] = r.probes;
     nlohmann::json params = nlohmann::json::object();
     for (const auto& [name, value] : r.params) {
@@ -74,6 +76,8 @@ Timed result_from_json(const nlohmann::json& json) {
     }
     r.counters = json.value("counters", std::map<std::string, std::int64_t>{});
     r.probes = json.value("probes", std::vector<std::string>{});
+    r.recovery_ns = json.value("recovery_ns", std::int64_t{-1});
+    r.liveness_bound_ns = json.value("liveness_bound_ns", std::int64_t{0});
     if (const auto faults = json.find("faults"); faults != json.end()) {
         r.faults = scenarios::FaultCounts{.planned = faults->value("planned", std::int64_t{0}),
                                           .deferred = faults->value("deferred", std::int64_t{0}),
@@ -115,6 +119,15 @@ void print_run(std::FILE* out, const Timed& timed, bool verbose) {
     }
     if (r.faults.planned > 0) {
         fmt::print(out, "{}\n", fault_summary(r.faults));
+    }
+    if (r.liveness_bound_ns > 0) {
+        if (r.recovery_ns >= 0) {
+            fmt::print(out, "recovery: {:.1f} s from the heal to the last probe (bound {:.0f} s)\n",
+                       static_cast<double>(r.recovery_ns) * 1e-9, static_cast<double>(r.liveness_bound_ns) * 1e-9);
+        } else {
+            fmt::print(out, "recovery: none within the bound ({:.0f} s after the heal)\n",
+                       static_cast<double>(r.liveness_bound_ns) * 1e-9);
+        }
     }
     const auto listed = [](const std::vector<std::string>& names, const std::string& name) {
         return std::find(names.begin(), names.end(), name) != names.end();

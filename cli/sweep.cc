@@ -41,6 +41,8 @@ struct Tally {
     std::map<std::string, std::size_t> weaknesses;                            // "scenario: weakness" -> seeds
     std::map<std::string, std::pair<std::int64_t, std::size_t>> counters;     // name -> total, seeds with any
     scenarios::FaultCounts faults;
+    std::vector<std::pair<std::int64_t, std::string>> recoveries;  // ns from the heal, "scenario seed N"
+    std::int64_t liveness_bound_ns = 0;                              // the largest bound of any run
     std::map<std::string, std::size_t> probes;                                // code probe -> seeds that hit it
     std::uint64_t events = 0;
     std::int64_t sim_ns = 0;
@@ -60,6 +62,11 @@ Tally tally(const std::vector<Timed>& results) {
             }
         }
         tally.faults += timed.result.faults;
+        if (timed.result.recovery_ns >= 0) {
+            tally.recoveries.emplace_back(timed.result.recovery_ns,
+                                          fmt::format("{} seed {}", timed.result.scenario, timed.result.seed));
+        }
+        tally.liveness_bound_ns = std::max(tally.liveness_bound_ns, timed.result.liveness_bound_ns);
         for (const auto& [name, value] : timed.result.counters) {
             auto& counter = tally.counters[name];
             counter.first += value;
@@ -134,6 +141,17 @@ int summarize(const SweepOptions& options, const std::vector<scenarios::Spec>& s
     }
     if (counts.faults.planned > 0) {
         fmt::print("  {}\n", fault_summary(counts.faults));
+    }
+    if (!counts.recoveries.empty()) {
+        std::vector<std::pair<std::int64_t, std::string>> sorted = counts.recoveries;
+        std::sort(sorted.begin(), sorted.end());
+        const auto at = [&sorted](double q) {
+            return static_cast<double>(sorted[static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1))].first) * 1e-9;
+        };
+        fmt::print("  recovery after the heal: median {:.1f} s, 99th percentile {:.1f} s, max {:.1f} s ({}); "
+                   "bound {:.0f} s; {} of {} runs recovered\n",
+                   at(0.5), at(0.99), static_cast<double>(sorted.back().first) * 1e-9, sorted.back().second,
+                   static_cast<double>(counts.liveness_bound_ns) * 1e-9, sorted.size(), results.size());
     }
     report_probes(counts, options.show_probes);
     const std::size_t unshown =

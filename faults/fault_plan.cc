@@ -37,6 +37,18 @@ const std::vector<FaultKindInfo>& fault_kinds() {
          "an application instance (group member, ctp or stream instance) crashes and restarts after a while "
          "(drawn from the workload's instance_faults_every_ms)"},
         {FaultKind::pause_instance, "pause-instance", "an application instance stops for a while"},
+        {FaultKind::clock_jump, "clock-jump",
+         "one node's clock steps forward or back (up to 30 s); it steps back after a while (an NTP correction)"},
+        {FaultKind::clock_drift, "clock-drift", "one node's clock runs fast or slow (up to 20%) for a while"},
+        {FaultKind::slow_disk, "slow-disk", "every fsync of one broker stalls (5-500 ms) for a while"},
+        {FaultKind::disk_full, "disk-full",
+         "one broker's disk fills up: a write fails and the broker takes its log directory offline (halts); "
+         "room comes back and it restarts after a while"},
+        {FaultKind::flap, "flap", "the link between two nodes goes down and up again and again for a while"},
+        {FaultKind::slow_link, "slow-link", "one node's messages to another take longer (5 ms-1 s) for a while, one way"},
+        {FaultKind::slow_node, "slow-node", "one node stalls for moments again and again for a while (GC pauses)"},
+        {FaultKind::crash_rack, "crash-rack",
+         "the brokers of one rack lose power at once (unsynced bytes as in power-loss); they restart after a while"},
     };
     return kinds;
 }
@@ -148,10 +160,17 @@ void draw_targets(sim::Random& random, const FaultPlanOptions& options, const st
             action.unsynced = options.power_loss_unsynced;
             break;
         case FaultKind::partition:
-        case FaultKind::partition_one_way: {
+        case FaultKind::partition_one_way:
+        case FaultKind::flap:
+        case FaultKind::slow_link: {
             const std::vector<std::string> pair = draw_subset(random, everyone, 2);
             action.targets = {pair[0]};
             action.other_side = {pair[1]};
+            if (action.kind == FaultKind::flap) {
+                action.period = random.duration_between(std::chrono::milliseconds(20), std::chrono::milliseconds(500));
+            } else if (action.kind == FaultKind::slow_link) {
+                action.extra_latency = random.duration_between(std::chrono::milliseconds(5), std::chrono::seconds(1));
+            }
             break;
         }
         case FaultKind::isolate:
@@ -185,6 +204,42 @@ void draw_targets(sim::Random& random, const FaultPlanOptions& options, const st
         case FaultKind::pause_instance:
             EOSIM_ASSERT_MSG(false, "instance faults are drawn by draw_instance_faults");
             break;
+        case FaultKind::clock_jump: {
+            action.targets = draw_subset(random, everyone, 1);
+            // Mostly small steps (an NTP slew gone wrong), sometimes large ones (an operator, a VM resumed).
+            const sim::Duration most = random.below(4) == 0 ? std::chrono::seconds(30) : std::chrono::seconds(2);
+            action.clock_step = random.duration_between(std::chrono::milliseconds(10), most);
+            if (random.below(2) == 0) {
+                action.clock_step = -action.clock_step;
+            }
+            break;
+        }
+        case FaultKind::clock_drift:
+            action.targets = draw_subset(random, everyone, 1);
+            action.drift_ppm = random.between(1'000, 200'000) * (random.below(2) == 0 ? 1 : -1);
+            break;
+        case FaultKind::slow_disk:
+            action.targets = draw_subset(random, brokers, 1);
+            action.extra_latency = random.duration_between(std::chrono::milliseconds(5), std::chrono::milliseconds(500));
+            break;
+        case FaultKind::disk_full:
+            action.targets = draw_subset(random, brokers, 1);
+            action.free_bytes = random.below(2048);  // a batch or two: the next writes fail soon
+            break;
+        case FaultKind::slow_node:
+            action.targets = draw_subset(random, everyone, 1);
+            action.extra_latency = random.duration_between(std::chrono::milliseconds(5), std::chrono::milliseconds(200));
+            action.period = random.duration_between(std::chrono::milliseconds(20), std::chrono::milliseconds(500));
+            break;
+        case FaultKind::crash_rack: {
+            const std::size_t racks = std::max<std::size_t>(1, options.racks);
+            const std::size_t rack = random.below(racks);
+            for (std::size_t i = rack; i < brokers.size(); i += racks) {
+                action.targets.push_back(brokers[i]);
+            }
+            action.unsynced = options.power_loss_unsynced;
+            break;
+        }
     }
 }
 
@@ -259,8 +314,16 @@ nlohmann::json milliseconds(sim::Duration duration) {
 
 bool crashes(FaultKind kind) {
     return kind == FaultKind::crash || kind == FaultKind::crash_several || kind == FaultKind::crash_controller ||
-           kind == FaultKind::power_loss || kind == FaultKind::aimed_crash || kind == FaultKind::crash_instance;
+           kind == FaultKind::power_loss || kind == FaultKind::aimed_crash || kind == FaultKind::crash_instance ||
+           kind == FaultKind::crash_rack;
 }
+
+bool takes_extra_latency(FaultKind kind) {
+    return kind == FaultKind::latency_spike || kind == FaultKind::slow_disk || kind == FaultKind::slow_link ||
+           kind == FaultKind::slow_node;
+}
+
+bool takes_period(FaultKind kind) { return kind == FaultKind::flap || kind == FaultKind::slow_node; }
 
 }  // namespace
 
@@ -281,8 +344,20 @@ nlohmann::json to_json(const FaultAction& action) {
         json["aim_at_peer"] = action.aim_at_peer;
         json["aim_delay_ms"] = milliseconds(action.aim_delay);
     }
-    if (action.kind == FaultKind::latency_spike) {
+    if (takes_extra_latency(action.kind)) {
         json["extra_latency_ms"] = milliseconds(action.extra_latency);
+    }
+    if (action.kind == FaultKind::clock_jump) {
+        json["clock_step_ms"] = milliseconds(action.clock_step);  // negative: back
+    }
+    if (action.kind == FaultKind::clock_drift) {
+        json["drift_ppm"] = action.drift_ppm;
+    }
+    if (action.kind == FaultKind::disk_full) {
+        json["free_bytes"] = action.free_bytes;
+    }
+    if (takes_period(action.kind)) {
+        json["period_ms"] = milliseconds(action.period);
     }
     if (action.kind == FaultKind::crash_instance) {
         json["corrupt_state"] = action.corrupt_state;
@@ -311,7 +386,8 @@ public:
             static const std::set<std::string> known{"at_ms",        "kind",          "targets",     "duration_ms",
                                                      "other_side",   "unsynced",      "aim_at",      "aim_window_ms",
                                                      "aim_at_peer",  "aim_delay_ms",  "extra_latency_ms",
-                                                     "corrupt_state"};
+                                                     "corrupt_state", "clock_step_ms", "drift_ppm",   "free_bytes",
+                                                     "period_ms"};
             if (!known.contains(key)) {
                 throw error(key, "is not a field of a fault action");
             }
@@ -323,7 +399,7 @@ public:
     }
     [[nodiscard]] bool has(const char* field) const { return json_.contains(field); }
 
-    sim::Duration duration(const char* field, bool required, sim::Duration otherwise = {}) const {
+    sim::Duration duration(const char* field, bool required, sim::Duration otherwise = {}, bool signed_ = false) const {
         if (!json_.contains(field)) {
             if (required) {
                 throw error(field, "is missing");
@@ -331,8 +407,10 @@ public:
             return otherwise;
         }
         const nlohmann::json& value = json_.at(field);
-        if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 86'400'000.0) {
-            throw error(field, "must be a number of milliseconds from 0 to 86400000");
+        const double least = signed_ ? -86'400'000.0 : 0.0;
+        if (!value.is_number() || value.get<double>() < least || value.get<double>() > 86'400'000.0) {
+            throw error(field, signed_ ? "must be a number of milliseconds from -86400000 to 86400000"
+                                       : "must be a number of milliseconds from 0 to 86400000");
         }
         if (value.is_number_integer()) {
             return std::chrono::milliseconds(value.get<std::int64_t>());
@@ -363,6 +441,22 @@ public:
         }
         return value.get<std::string>();
     }
+    std::int64_t integer(const char* field, std::int64_t least, std::int64_t most) const {
+        if (!json_.contains(field)) {
+            throw error(field, "is missing");
+        }
+        const nlohmann::json& value = json_.at(field);
+        if (!value.is_number_integer() || value.get<std::int64_t>() < least || value.get<std::int64_t>() > most) {
+            throw error(field, fmt::format("must be a whole number from {} to {}", least, most));
+        }
+        return value.get<std::int64_t>();
+    }
+    // A field only some kinds take: an error when `kind` is not among them.
+    void only_for(const char* field, bool taken, const std::string& kind) const {
+        if (!taken && json_.contains(field)) {
+            throw error(field, fmt::format("{} takes no {}", kind, field));
+        }
+    }
     bool flag(const char* field) const {
         if (!json_.contains(field)) {
             return false;
@@ -387,10 +481,13 @@ struct Arity {
 Arity arity(FaultKind kind) {
     switch (kind) {
         case FaultKind::partition:
-        case FaultKind::partition_one_way: return {1, 1, 1, 1};
+        case FaultKind::partition_one_way:
+        case FaultKind::flap:
+        case FaultKind::slow_link: return {1, 1, 1, 1};
         case FaultKind::split: return {1, any_number, 1, any_number};
         case FaultKind::bridge: return {2, any_number, 1, any_number};
         case FaultKind::crash_several:
+        case FaultKind::crash_rack:
         case FaultKind::power_loss: return {1, any_number, 0, 0};
         default: return {1, 1, 0, 0};
     }
@@ -461,7 +558,27 @@ FaultPlan plan_from_json(const nlohmann::json& json) {
         } else if (read.has("aim_at") || read.has("aim_window_ms") || read.has("aim_at_peer") || read.has("aim_delay_ms")) {
             throw read.error("aim_at", fmt::format("{} is not an aimed kind", kind));
         }
-        action.extra_latency = read.duration("extra_latency_ms", action.kind == FaultKind::latency_spike);
+        read.only_for("extra_latency_ms", takes_extra_latency(action.kind), kind);
+        action.extra_latency = read.duration("extra_latency_ms", takes_extra_latency(action.kind));
+        read.only_for("clock_step_ms", action.kind == FaultKind::clock_jump, kind);
+        if (action.kind == FaultKind::clock_jump) {
+            action.clock_step = read.duration("clock_step_ms", true, {}, true);
+        }
+        read.only_for("drift_ppm", action.kind == FaultKind::clock_drift, kind);
+        if (action.kind == FaultKind::clock_drift) {
+            action.drift_ppm = read.integer("drift_ppm", -500'000, 500'000);
+        }
+        read.only_for("free_bytes", action.kind == FaultKind::disk_full, kind);
+        if (action.kind == FaultKind::disk_full) {
+            action.free_bytes = static_cast<std::uint64_t>(read.integer("free_bytes", 0, std::int64_t{1} << 40));
+        }
+        read.only_for("period_ms", takes_period(action.kind), kind);
+        if (takes_period(action.kind)) {
+            action.period = read.duration("period_ms", true);
+            if (action.period <= sim::Duration::zero()) {
+                throw read.error("period_ms", "must be more than 0");
+            }
+        }
         action.corrupt_state = read.flag("corrupt_state");
         if (action.corrupt_state && action.kind != FaultKind::crash_instance) {
             throw read.error("corrupt_state", "only a crash-instance corrupts an instance's state");

@@ -35,6 +35,14 @@ enum class FaultKind : std::uint8_t {
     aimed_partition,    // waits for a moment, then cuts the broker involved from its peer (or from everyone)
     crash_instance,     // a client application instance (group member, ctp instance, stream instance) crashes
     pause_instance,     // a client application instance stops for a while
+    clock_jump,         // one node's clock steps forward or back, and steps back after the duration
+    clock_drift,        // one node's clock runs fast or slow for the duration
+    slow_disk,          // every fsync of one broker stalls for the duration
+    disk_full,          // one broker's disk fills up (a failed write halts the broker); room comes back later
+    flap,               // the link between two nodes goes down and up again and again
+    slow_link,          // one node's messages to another take longer for the duration (one way)
+    slow_node,          // one node stalls again and again for the duration (GC pauses, a starved CPU)
+    crash_rack,         // the brokers of one rack lose power at once, restart after the duration
 };
 
 struct FaultKindInfo {
@@ -70,7 +78,11 @@ struct FaultAction {
     std::vector<std::string> other_side;  // split, bridge, partition: the far side
     sim::Duration duration{0};            // how long until it heals (restart, unpause, reconnect)
     sim::UnsyncedFate unsynced = sim::UnsyncedFate::keep;  // crashes and power loss
-    sim::Duration extra_latency{0};       // latency spikes
+    sim::Duration extra_latency{0};       // latency spikes, slow links; slow disks: each fsync's stall; slow nodes: each stall
+    sim::Duration clock_step{0};          // clock jumps: the step (negative: back)
+    std::int64_t drift_ppm = 0;           // clock drift: parts per million (negative: slow)
+    std::uint64_t free_bytes = 0;         // disk-full: the room left when it fills
+    sim::Duration period{0};              // flapping links: each down and up phase; slow nodes: between stalls
     // Aimed kinds: the moment waited for, how long at most (then the fault hits `targets` at once), and
     // whether it hits the moment's peer (when it has one) rather than the broker where it happened.
     std::string_view aim_at;
@@ -101,6 +113,8 @@ struct FaultPlanOptions {
     // How long after its moment an aimed fault hits: a uniform draw per action.
     sim::Duration aim_delay_min{0};
     sim::Duration aim_delay_max{0};
+    // How many racks the brokers stand in (crash-rack): broker i (from 0) in rack i mod racks.
+    std::size_t racks = 2;
 };
 
 // Draws a plan: actions at random intervals over the chaos phase, each of a random kind among

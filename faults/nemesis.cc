@@ -127,16 +127,48 @@ void Nemesis::apply(const FaultAction& action) {
         case FaultKind::pause_instance:
             EOSIM_ASSERT_MSG(false, "the runner applies faults of application instances");
             break;
+        case FaultKind::crash_rack:
+            crash(action);
+            break;
+        case FaultKind::clock_jump:
+        case FaultKind::clock_drift:
+            clock(action);
+            break;
+        case FaultKind::slow_disk:
+            slow_disk(action);
+            break;
+        case FaultKind::disk_full:
+            disk_full(action);
+            break;
+        case FaultKind::flap:
+            flap(action);
+            break;
+        case FaultKind::slow_link:
+            slow_link(action);
+            break;
+        case FaultKind::slow_node:
+            slow_node(action);
+            break;
     }
 }
 
 void Nemesis::heal() {
     sim::trace("Heal");
     note_fault();
+    healed_ = true;
     blocks_.clear();
     simulation_.network().heal();
     simulation_.network().clear_extra_latency();
+    slow_link_until_.clear();
     spike_until_ = sim::now();
+    for (const auto& [name, until] : slow_disk_until_) {
+        node(name).disk().set_fsync_stall(sim::Duration::zero());
+    }
+    slow_disk_until_.clear();
+    for (const auto& [name, full] : full_disks_) {
+        node(name).disk().set_capacity(full.first);  // the runner restarts a broker still down
+    }
+    full_disks_.clear();
 }
 
 bool Nemesis::quiet() {
@@ -388,6 +420,94 @@ void Nemesis::scrub_later(sim::Node& victim) {
     });
 }
 
+// ---- Clocks, slow disks and nodes, full disks ---------------------------------------------------
+
+void Nemesis::note_clock(sim::Node& victim) {
+    const sim::Time now = sim::now();
+    const sim::LocalClock& clock = victim.clock();
+    clock_changes_.push_back(ClockChange{now, victim.name(), clock.local_time(now) - now,
+                                         static_cast<std::int64_t>(clock.drift_ppm())});
+}
+
+void Nemesis::clock(const FaultAction& action) {
+    sim::Node& victim = node(action.targets.front());
+    if (action.kind == FaultKind::clock_jump) {
+        // The step back comes after the duration (an NTP correction), so that a run ends on one timeline;
+        // what read the clock meanwhile saw time jump both ways.
+        victim.clock().jump(action.clock_step);
+        note_clock(victim);
+        sim::trace("ClockJump").detail("target", victim.name()).detail("step_ns", sim::to_ns(action.clock_step));
+        later(action.duration, [this, &victim, step = action.clock_step] {
+            victim.clock().jump(-step);
+            note_clock(victim);
+            sim::trace("ClockJump").detail("target", victim.name()).detail("step_ns", -sim::to_ns(step));
+        });
+        return;
+    }
+    // Drift for a while: the skew it builds up stays (nothing corrects a clock that ran fast or slow).
+    victim.clock().set_drift(sim::now(), static_cast<double>(action.drift_ppm));
+    note_clock(victim);
+    sim::trace("ClockDrift").detail("target", victim.name()).detail("drift_ppm", action.drift_ppm);
+    later(action.duration, [this, &victim, ppm = action.drift_ppm] {
+        if (victim.clock().drift_ppm() == static_cast<double>(ppm)) {
+            victim.clock().set_drift(sim::now(), 0.0);
+            note_clock(victim);
+            sim::trace("ClockDrift").detail("target", victim.name()).detail("drift_ppm", 0);
+        }
+    });
+}
+
+void Nemesis::slow_disk(const FaultAction& action) {
+    const std::string name = action.targets.front();
+    sim::Time& until = slow_disk_until_[name];
+    until = std::max(until, sim::now() + action.duration);
+    node(name).disk().set_fsync_stall(std::max(node(name).disk().fsync_stall(), action.extra_latency));
+    later(action.duration, [this, name] {
+        const auto found = slow_disk_until_.find(name);
+        if (found != slow_disk_until_.end() && sim::now() >= found->second) {
+            node(name).disk().set_fsync_stall(sim::Duration::zero());
+            slow_disk_until_.erase(found);
+        }
+    });
+}
+
+void Nemesis::disk_full(const FaultAction& action) {
+    const std::string name = action.targets.front();
+    sim::Node& victim = node(name);
+    sim::Disk& disk = victim.disk();
+    auto [full, first] = full_disks_.try_emplace(name, disk.options().capacity_bytes, 0);
+    ++full->second.second;
+    // The room left: what the disk holds now and a little more. The broker halts at the first write that
+    // does not fit (its log directory failure channel), keeping its page cache: no acknowledged byte is lost.
+    disk.set_capacity(std::min(full->second.first, disk.used_bytes() + action.free_bytes));
+    sim::trace("DiskFull").detail("target", name).detail("free_bytes", action.free_bytes);
+    later(action.duration, [this, name, &victim] {
+        const auto found = full_disks_.find(name);
+        if (found == full_disks_.end() || --found->second.second > 0) {
+            return;  // healed already, or another disk-full fault still holds it
+        }
+        victim.disk().set_capacity(found->second.first);
+        full_disks_.erase(found);
+        sim::trace("DiskRoom").detail("target", name);
+        if (!victim.up()) {
+            victim.restart();  // the operator made room and started it again
+        }
+    });
+}
+
+void Nemesis::slow_node(const FaultAction& action) {
+    sim::Node& victim = node(action.targets.front());
+    const sim::Time end = sim::now() + action.duration;
+    simulation_.world().spawn("slow-node", [this, &victim, end, stall = action.extra_latency, gap = action.period] {
+        while (!healed_ && sim::now() + stall <= end) {
+            if (victim.up()) {
+                victim.pause(stall);
+            }
+            sim::sleep(stall + gap);
+        }
+    });
+}
+
 // ---- Aimed faults ------------------------------------------------------------------------------
 
 void Nemesis::aim(const FaultAction& action) {
@@ -466,6 +586,46 @@ void Nemesis::block(sim::NodeId from, sim::NodeId to, Links& blocked) {
         simulation_.network().block(from, to);
     }
     blocked.emplace_back(from, to);
+}
+
+void Nemesis::flap(const FaultAction& action) {
+    const sim::NodeId a = node(action.targets.front()).id();
+    const sim::NodeId b = node(action.other_side.front()).id();
+    const sim::Time end = sim::now() + action.duration;
+    simulation_.world().spawn("flap", [this, a, b, end, period = action.period] {
+        // Down for a period, up for a period, until the fault ends: connections the cut breaks stay broken,
+        // so each flap makes both ends reconnect.
+        while (!healed_ && sim::now() < end) {
+            Links blocked;
+            block(a, b, blocked);
+            block(b, a, blocked);
+            sim::sleep(std::min(period, end - sim::now()));
+            if (healed_) {
+                return;  // heal() opened every link
+            }
+            unblock(blocked);
+            if (sim::now() >= end) {
+                return;
+            }
+            sim::sleep(std::min(period, end - sim::now()));
+        }
+    });
+}
+
+void Nemesis::slow_link(const FaultAction& action) {
+    const sim::NodeId from = node(action.targets.front()).id();
+    const sim::NodeId to = node(action.other_side.front()).id();
+    const std::pair<std::uint32_t, std::uint32_t> link{from.value(), to.value()};
+    sim::Time& until = slow_link_until_[link];
+    until = std::max(until, sim::now() + action.duration);
+    simulation_.network().set_extra_latency(from, to, action.extra_latency);
+    later(action.duration, [this, link, from, to] {
+        const auto found = slow_link_until_.find(link);
+        if (found != slow_link_until_.end() && sim::now() >= found->second) {
+            simulation_.network().set_extra_latency(from, to, sim::Duration::zero());
+            slow_link_until_.erase(found);
+        }
+    });
 }
 
 void Nemesis::unblock(const Links& blocked) {

@@ -70,6 +70,15 @@ public:
     // When a fault last hit (a fault's start, or the runner's own restart of a node, noted with
     // note_fault): an instant fault such as a connection reset leaves no state for quiet() to see.
     [[nodiscard]] sim::Time last_fault() const { return last_fault_; }
+    // Each change a clock fault made to a node's clock, in time order: from `time` on the node's clock read
+    // true time plus `offset` plus `drift_ppm` of the time since (the history's clock lines).
+    struct ClockChange {
+        sim::Time time;
+        std::string node;
+        sim::Duration offset;
+        std::int64_t drift_ppm = 0;
+    };
+    [[nodiscard]] const std::vector<ClockChange>& clock_changes() const { return clock_changes_; }
     void note_fault() { last_fault_ = sim::now(); }
 
 private:
@@ -86,6 +95,12 @@ private:
     void partition(const FaultAction& action);
     void corrupt(const FaultAction& action);
     void lose_segment(const FaultAction& action);
+    void clock(const FaultAction& action);
+    void slow_disk(const FaultAction& action);
+    void disk_full(const FaultAction& action);
+    void flap(const FaultAction& action);
+    void slow_link(const FaultAction& action);
+    void slow_node(const FaultAction& action);
     // An aimed action: waits (up to its window, within the chaos phase) for its moment, then applies the
     // plain fault it stands for to the broker involved or its peer; if the moment does not come, to the
     // action's own target.
@@ -109,6 +124,15 @@ private:
     sim::Time last_fault_{};
     sim::Time spike_until_{};
     bool any_lossy_ = false;
+    bool healed_ = false;
+    std::vector<ClockChange> clock_changes_;
+    void note_clock(sim::Node& victim);  // the heal phase began: faults still running (flapping links, slow nodes) stop
+    // Per node: until when its disk stalls (the last slow-disk fault's end), and its capacity before a
+    // disk-full fault, with how many such faults hold it now.
+    std::map<std::string, sim::Time> slow_disk_until_;
+    std::map<std::string, std::pair<std::uint64_t, int>> full_disks_;
+    // Per directed link: until when it is slow (the last slow-link fault's end).
+    std::map<std::pair<std::uint32_t, std::uint32_t>, sim::Time> slow_link_until_;
     // Victims of lossy faults (within tolerance) that have not rejoined every ISR with a new incarnation
     // yet, and whether a scrub is still to come.
     std::map<std::string, bool> repairing_;

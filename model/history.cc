@@ -393,7 +393,19 @@ void add_line(History& history, std::size_t line_number, const std::string& line
         history.health.push_back(change);
         return;
     }
-    fields.fail("\"kind\" must be one of op, replica, removal, health");
+    if (kind == "clock") {
+        ClockChange change{.time = fields.required_int("time"),
+                           .node = fields.required_string("node"),
+                           .offset_ns = fields.required_int("offset_ns"),
+                           .drift_ppm = fields.optional_int("drift_ppm").value_or(0)};
+        if (!history.clocks.empty() && change.time < history.clocks.back().time) {
+            fields.fail(fmt::format("\"time\" {} is before the previous clock line's {}", change.time,
+                                    history.clocks.back().time));
+        }
+        history.clocks.push_back(std::move(change));
+        return;
+    }
+    fields.fail("\"kind\" must be one of op, replica, removal, health, clock");
 }
 
 OrderedJson records_json(const std::vector<Record>& records) {
@@ -561,6 +573,30 @@ void write_history(std::ostream& output, const History& history) {
     for (const HealthChange& change : history.health) {
         write_line(output, OrderedJson{{"kind", "health"}, {"time", change.time}, {"healthy", change.healthy}});
     }
+    for (const ClockChange& change : history.clocks) {
+        write_line(output, OrderedJson{{"kind", "clock"},
+                                       {"time", change.time},
+                                       {"node", change.node},
+                                       {"offset_ns", change.offset_ns},
+                                       {"drift_ppm", change.drift_ppm}});
+    }
+}
+
+std::int64_t local_time(const History& history, std::string_view node, std::int64_t time) {
+    const ClockChange* last = nullptr;
+    for (const ClockChange& change : history.clocks) {
+        if (change.time > time) {
+            break;
+        }
+        if (change.node == node) {
+            last = &change;
+        }
+    }
+    if (last == nullptr) {
+        return time;
+    }
+    const auto drifted = static_cast<double>(time - last->time) * static_cast<double>(last->drift_ppm) * 1e-6;
+    return time + last->offset_ns + static_cast<std::int64_t>(drifted);
 }
 
 // The replica whose records are the committed log: the first leader, else the first with the highest watermark.

@@ -145,14 +145,30 @@ struct HealthChange {
     friend bool operator==(const HealthChange&, const HealthChange&) = default;
 };
 
+// One line of kind "clock": from `time` (true time) on, the clock of node `node` read true time plus
+// `offset_ns` plus `drift_ppm` parts per million of the time since `time` (a clock fault stepped it or set
+// its drift, docs/faults.md). Before a node's first line its clock reads true time.
+struct ClockChange {
+    std::int64_t time = 0;  // simulated nanoseconds, true time
+    std::string node;
+    std::int64_t offset_ns = 0;
+    std::int64_t drift_ppm = 0;
+
+    friend bool operator==(const ClockChange&, const ClockChange&) = default;
+};
+
 struct History {
     std::vector<Operation> operations;  // in the order they happened
     std::vector<ReplicaState> replicas;
     std::vector<Removal> removals;  // in the order they happened
     std::vector<HealthChange> health;  // in time order
+    std::vector<ClockChange> clocks;   // in time order
 
     friend bool operator==(const History&, const History&) = default;
 };
+
+// What the clock of `node` read at true time `time`, by the history's clock lines (none: `time`).
+[[nodiscard]] std::int64_t local_time(const History& history, std::string_view node, std::int64_t time);
 
 // A malformed history. what() is one line: `line N: what is wrong`.
 class HistoryError : public std::runtime_error {

@@ -351,6 +351,7 @@ History without_stream_partitions(const History& history) {
         }
     }
     generic.health = history.health;
+    generic.clocks = history.clocks;
     return generic;
 }
 

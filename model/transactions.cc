@@ -590,6 +590,35 @@ const Operation* other_init(const Facts& facts, const CompletionOf& completion_o
     return nullptr;
 }
 
+// How long the transaction had been open, at its longest, by the nodes' clocks when a fault stepped or skewed
+// some (the history's clock lines; a node without lines reads true time). A coordinator records the
+// transaction's start by its wall clock at some moment after the begin, and times it out by its wall clock
+// later, as Kafka's does; the start may have been written by the coordinator before it (a failover), and a
+// clock may step back or forth between the two. So the longest is the latest reading of any clock up to the
+// fence less the earliest reading of any clock from the begin on. 0 when no clock moved.
+std::int64_t longest_open_by_a_clock(const History& history, const Operation& begin, const Operation& fence) {
+    if (history.clocks.empty()) {
+        return 0;
+    }
+    std::int64_t earliest = begin.time;
+    std::int64_t latest = fence.time;
+    for (const ClockChange& change : history.clocks) {
+        std::vector<std::int64_t> moments{begin.time, fence.time};
+        for (const ClockChange& other : history.clocks) {
+            if (other.node == change.node && other.time > begin.time && other.time <= fence.time) {
+                moments.push_back(other.time - 1);  // just before it stepped or re-anchored
+                moments.push_back(other.time);      // just after
+            }
+        }
+        for (const std::int64_t moment : moments) {
+            const std::int64_t reading = local_time(history, change.node, moment);
+            earliest = std::min(earliest, reading);
+            latest = std::max(latest, reading);
+        }
+    }
+    return latest - earliest;
+}
+
 Anomaly spurious_fence(const Fenced& process, Text id, std::optional<std::int64_t> timeout_ms) {
     const Operation& fence = *process.fence;
     const Operation* begin = process.begin;
@@ -639,7 +668,8 @@ std::vector<Anomaly> check_spurious_fences(const Facts& facts) {
                 process.init != nullptr ? process.init->timeout_ms : std::optional<std::int64_t>();
             if (process.begin != nullptr) {
                 const std::int64_t open_ns = process.fence->time - process.begin->time;
-                if (!timeout_ms || open_ns >= *timeout_ms * 1'000'000) {
+                if (!timeout_ms || open_ns >= *timeout_ms * 1'000'000 ||
+                    longest_open_by_a_clock(facts.history, *process.begin, *process.fence) >= *timeout_ms * 1'000'000) {
                     continue;  // the coordinator may have aborted it on timeout (or the timeout is not known)
                 }
             }

@@ -137,6 +137,8 @@ private:
     std::vector<model::Removal> removals_;
     std::vector<model::HealthChange> health_changes_;
     bool quiesced_ = false;
+    sim::Time healed_at_{};    // when the heal began
+    sim::Time quiesced_at_{};  // when the probes settled
 };
 
 // A broker's announcement that a replica's log start moved, as a removal line.
@@ -441,7 +443,11 @@ std::string Run::plan_problem(const faults::FaultPlan& plan) const {
         const bool any_node = action.kind == faults::FaultKind::partition ||
                               action.kind == faults::FaultKind::partition_one_way ||
                               action.kind == faults::FaultKind::isolate || action.kind == faults::FaultKind::split ||
-                              action.kind == faults::FaultKind::bridge || action.kind == faults::FaultKind::reset;
+                              action.kind == faults::FaultKind::bridge || action.kind == faults::FaultKind::reset ||
+                              action.kind == faults::FaultKind::flap || action.kind == faults::FaultKind::slow_link ||
+                              action.kind == faults::FaultKind::clock_jump ||
+                              action.kind == faults::FaultKind::clock_drift ||
+                              action.kind == faults::FaultKind::slow_node;
         static const std::vector<std::string> controller{"controller"};
         const std::vector<std::string>& allowed = on_instance ? instances
                                                   : any_node  ? everyone
@@ -561,6 +567,7 @@ void Run::heal() {
     const sim::Time heal_at(spec_.faults.plan.chaos);
     sim::sleep(heal_at - sim::now());
     sim::sleep(spec_.faults.plan.duration_max);  // let the last faults end by themselves
+    healed_at_ = sim::now();
     nemesis_->heal();
     if (spec_.workload.ctp_instances > 0 || spec_.workload.group_members > 0 || spec_.workload.stream_instances > 0) {
         // The groups must drain their input before the run quiesces: buggify, which delays requests much
@@ -598,6 +605,7 @@ void Run::heal() {
         }
     }
     settle();
+    quiesced_at_ = sim::now();
     quiesced_ = true;
 }
 
@@ -747,6 +755,13 @@ model::History Run::history(bool stuck) {
     }
     history.removals = removals_;
     history.health = health_changes_;
+    for (const faults::Nemesis::ClockChange& change :
+         nemesis_ ? nemesis_->clock_changes() : std::vector<faults::Nemesis::ClockChange>{}) {
+        history.clocks.push_back(model::ClockChange{.time = sim::to_ns(change.time),
+                                                    .node = change.node,
+                                                    .offset_ns = sim::to_ns(change.offset),
+                                                    .drift_ppm = change.drift_ppm});
+    }
     if (!nodes_.controller->up()) {
         return history;
     }
@@ -879,6 +894,13 @@ void Run::check(RunResult& result, const sim::RunOutcome& outcome) {
     }
     result.events = outcome.events;
     result.sim_ns = sim::to_ns(simulation_.now());
+    // The probes' deliberate wait (probe_idle_ms: producer state must outlive an idle stretch) is no part of
+    // the recovery, nor of its bound.
+    const std::int64_t idle_ns = std::int64_t{spec_.workload.probe_idle_ms} * 1'000'000;
+    result.liveness_bound_ns = std::int64_t{spec_.checks.quiesce_ms} * 1'000'000 - idle_ns;
+    if (quiesced_) {
+        result.recovery_ns = sim::to_ns(quiesced_at_) - sim::to_ns(healed_at_) - idle_ns;
+    }
 }
 
 RunResult Run::execute() {

@@ -81,6 +81,10 @@ struct RunResult {
     // which at least once allows after a rebalance).
     std::map<std::string, std::int64_t> counters;
     FaultCounts faults;
+    // Liveness (docs/scenarios.md): simulated time from the heal to the end of the probes, and the bound it
+    // must keep (the spec's quiesce_ms). -1: the run never got there (stuck, or cut short).
+    std::int64_t recovery_ns = -1;
+    std::int64_t liveness_bound_ns = 0;
     // The code probes the run reached (scenarios/probes.h), sorted.
     std::vector<std::string> probes;
     // The swarm scenario: the spec the seed drew (TOML); its knobs are in params ("swarm.*").

@@ -144,7 +144,7 @@ void draw_workload(Drawer& d, const Spec& base) {
 
 // The fault mix: each of the scenario's kinds kept or not (at least one), rates and lengths scaled, the chaos
 // phase's length.
-void draw_faults(Drawer& d) {
+void draw_faults(Drawer& d, const Spec& base) {
     toml::table& faults = d.table("faults");
     if (toml::array* kinds = faults.get_as<toml::array>("kinds"); kinds != nullptr && !kinds->empty()) {
         std::vector<std::string> all;
@@ -159,6 +159,30 @@ void draw_faults(Drawer& d) {
         }
         if (kept.empty()) {
             kept.push_back(d.random().pick(all));
+        }
+        // The fault kinds no built-in scenario draws on its own (clocks, slow and full disks, link shapes, slow
+        // nodes, racks): each joins the mix now and then.
+        static const std::vector<std::string> more{"clock-jump", "clock-drift", "slow-disk", "disk-full",
+                                                   "flap",       "slow-link",   "slow-node", "crash-rack"};
+        for (const std::string& kind : more) {
+            // A scenario that times producer expiry against its producers' idle stretches (idempotent-retention)
+            // holds only on true clocks: a leader's clock stepped past the margin forgets a producer that is
+            // still retrying, and Kafka then takes the retry as new (docs/faults.md, "Clocks").
+            const bool clock = kind == "clock-jump" || kind == "clock-drift";
+            // A scenario whose every broker loses power at once (beyond tolerance) promises only that
+            // acknowledged writes survive: a leader counts its log end in the high watermark before its own
+            // fsync ends, as Kafka's does, so a slow disk there lets consumers read what the power loss then
+            // takes from the leader that the controller elects again (docs/faults.md, "Disks").
+            const bool whole_cluster_power_loss =
+                !base.faults.within_tolerance &&
+                std::find(base.faults.plan.kinds.begin(), base.faults.plan.kinds.end(), faults::FaultKind::power_loss) !=
+                    base.faults.plan.kinds.end();
+            if (d.random().chance(0.2) && std::find(kept.begin(), kept.end(), kind) == kept.end() &&
+                (kind != "crash-rack" || d.integer("cluster", "brokers", 3) >= 3) &&
+                (!clock || base.cluster.producer_id_expiration_ms >= 24LL * 3600 * 1000) &&
+                (kind != "slow-disk" || !whole_cluster_power_loss)) {
+                kept.push_back(kind);
+            }
         }
         toml::array drawn;
         for (const std::string& kind : kept) {
@@ -213,7 +237,7 @@ SwarmDraw draw_swarm(std::uint64_t seed) {
     d.note("buggify", buggify);
     draw_cluster(d, base);
     draw_workload(d, base);
-    draw_faults(d);
+    draw_faults(d, base);
     std::ostringstream out;
     out << d.root();
     draw.toml = out.str();

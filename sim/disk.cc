@@ -60,6 +60,9 @@ Status Disk::grow_to(File& file, std::uint64_t new_size) {
     }
     const std::uint64_t growth = new_size - file.data.size();
     if (used_bytes_ + growth > options_.capacity_bytes) {
+        if (on_full_) {
+            on_full_();
+        }
         return errc::disk_full;
     }
     used_bytes_ += growth;
@@ -186,7 +189,7 @@ Duration Disk::draw_fsync_latency() {
     if (random_.chance(options_.slow_fsync_probability)) {
         latency = Duration(static_cast<std::int64_t>(static_cast<double>(latency.count()) * options_.slow_fsync_factor));
     }
-    return latency;
+    return latency + fsync_stall_;
 }
 
 Status Disk::fsync(const std::string& path) {

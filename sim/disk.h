@@ -98,6 +98,12 @@ public:
     [[nodiscard]] const DiskOptions& options() const { return options_; }
     // Shrink or grow the capacity (a full-disk fault).
     void set_capacity(std::uint64_t capacity_bytes) { options_.capacity_bytes = capacity_bytes; }
+    // Every fsync takes `stall` longer than drawn (a slow or stalling disk); zero: back to normal.
+    void set_fsync_stall(Duration stall) { fsync_stall_ = stall; }
+    [[nodiscard]] Duration fsync_stall() const { return fsync_stall_; }
+    // Called (in the writer's context, after the write failed) whenever a write or append fails for want
+    // of room: the owner's log directory failure channel. Empty: nothing is called.
+    void on_full(std::function<void()> callback) { on_full_ = std::move(callback); }
 
 private:
     // Flips a random bit of the `target`-th durable byte among the eligible files, if byte_eligible takes it.
@@ -120,6 +126,8 @@ private:
     Random random_;
     std::map<std::string, File> files_;
     std::uint64_t used_bytes_ = 0;
+    Duration fsync_stall_{0};
+    std::function<void()> on_full_;
 };
 
 }  // namespace eosim::sim

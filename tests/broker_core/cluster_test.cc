@@ -191,6 +191,57 @@ TEST(Cluster, LeaderCrashElectsAnInSyncReplicaAndLosesNoAcknowledgedWrite) {
     EXPECT_EQ(cluster.partition().isr.size(), 3U);
 }
 
+// A full disk (ENOSPC) takes the leader's only log directory offline: the write that found it full answers
+// KAFKA_STORAGE_ERROR, the broker halts (its page cache kept), a new leader takes over, and once room comes
+// back the broker restarts and catches up. Nothing acknowledged is lost, nothing is written twice.
+TEST(Cluster, ALeaderWhoseDiskIsFullHaltsAndLosesNothing) {
+    Cluster cluster(4);
+    std::vector<std::string> acknowledged;
+    std::vector<ErrorCode> errors;
+    BrokerId full = protocol::no_broker;
+    bool halted = false;
+    bool done = false;
+    cluster.client->spawn("producer", [&] {
+        sim::sleep(1s);
+        full = cluster.leader();
+        sim::Disk& disk = cluster.broker(full).disk();
+        disk.set_capacity(disk.used_bytes() + 200);  // room for a batch or two
+        for (int i = 0; i < 12; ++i) {
+            const std::string value = "v" + std::to_string(i);
+            const ErrorCode error = cluster.produce(value).error;
+            errors.push_back(error);
+            if (error == ErrorCode::none) {
+                acknowledged.push_back(value);
+            }
+            halted = halted || !cluster.broker(full).up();
+            if (error != ErrorCode::none) {
+                sim::sleep(2s);  // the controller fences the halted broker and elects another leader
+            }
+        }
+        disk.set_capacity(sim::DiskOptions{}.capacity_bytes);
+        cluster.broker(full).restart();
+        sim::sleep(5s);
+        done = true;
+    });
+    cluster.run_until([&] { return done; });
+    EXPECT_TRUE(halted) << "the leader did not halt on a full disk";
+    // The write that found the disk full answers KAFKA_STORAGE_ERROR, unless the halt breaks the connection
+    // before the answer leaves (the same instant): then the client sees the connection go.
+    const auto failed = std::find_if(errors.begin(), errors.end(), [](ErrorCode e) { return e != ErrorCode::none; });
+    ASSERT_NE(failed, errors.end());
+    EXPECT_TRUE(*failed == ErrorCode::kafka_storage_error || *failed == ErrorCode::network_exception)
+        << protocol::error_name(*failed);
+    EXPECT_GE(acknowledged.size(), 8U) << "the new leader took the rest";
+    EXPECT_NE(cluster.leader(), full);
+    const auto committed = cluster.values(cluster.leader(), true);
+    for (const std::string& value : acknowledged) {
+        EXPECT_EQ(std::count(committed.begin(), committed.end(), value), 1) << value;
+    }
+    for (int i = 1; i <= 3; ++i) {
+        EXPECT_EQ(cluster.values(BrokerId(i), false), committed) << "broker " << i << " diverged";
+    }
+}
+
 TEST(Cluster, AcksAllFailsWithNotEnoughReplicasBelowMinIsr) {
     Cluster cluster(3);
     ErrorCode error = ErrorCode::none;

@@ -122,6 +122,26 @@ if [ -n "$faults" ] && [ "$(field planned)" -gt 0 ] && [ $(($(field applied) + $
 else
   echo "FAIL: the --out line's faults do not add up: $faults"; failures=$((failures + 1))
 fi
+# Liveness: each run's recovery from the heal against its bound, in the run, the sweep and each --out line.
+expect 0 "recovery: [0-9.]+ s from the heal to the last probe \(bound 60 s\)" -- run log-acks-all --seed 3
+expect 0 "recovery after the heal: median [0-9.]+ s, 99th percentile [0-9.]+ s, max [0-9.]+ s \(log-acks-all seed [12]\); bound 60 s; 2 of 2 runs recovered" -- sweep log-acks-all --seeds 1..2
+if grep -qE '"liveness_bound_ns":60000000000' "$work/faults.jsonl" && grep -qE '"recovery_ns":[0-9]+' "$work/faults.jsonl"; then
+  passes=$((passes + 1))
+else
+  echo "FAIL: the --out line lacks recovery_ns or liveness_bound_ns"; cat "$work/faults.jsonl"; failures=$((failures + 1))
+fi
+# The fault kinds of clocks, disks and links: a hand-written plan of each runs, and a bad field is one line, exit 2.
+printf '%s\n' '{"actions":[{"at_ms":100,"kind":"clock-jump","targets":["broker-1"],"clock_step_ms":-3000,"duration_ms":500},' \
+  '{"at_ms":200,"kind":"clock-drift","targets":["controller"],"drift_ppm":150000,"duration_ms":800},' \
+  '{"at_ms":300,"kind":"disk-full","targets":["broker-2"],"free_bytes":0,"duration_ms":600},' \
+  '{"at_ms":400,"kind":"slow-disk","targets":["broker-3"],"extra_latency_ms":300,"duration_ms":900},' \
+  '{"at_ms":500,"kind":"flap","targets":["broker-1"],"other_side":["broker-2"],"period_ms":50,"duration_ms":700},' \
+  '{"at_ms":600,"kind":"slow-link","targets":["broker-2"],"other_side":["controller"],"extra_latency_ms":400,"duration_ms":900},' \
+  '{"at_ms":700,"kind":"slow-node","targets":["broker-3"],"extra_latency_ms":40,"period_ms":100,"duration_ms":900},' \
+  '{"at_ms":800,"kind":"crash-rack","targets":["broker-1","broker-3"],"unsynced":"lose","duration_ms":400}]}' >"$work/new-kinds.json"
+expect 0 "faults: 8 planned, 8 applied" -- run txn-clock-disk --seed 1 --plan "$work/new-kinds.json"
+printf '{"actions":[{"at_ms":1,"kind":"clock-drift","targets":["broker-1"],"drift_ppm":"fast"}]}\n' >"$work/bad-drift.json"
+expect 2 "action 1 drift_ppm: must be a whole number" -- run txn-clock-disk --seed 1 --plan "$work/bad-drift.json"
 "$eosim" sweep txn-basic --bug kafka-17754 --seeds 1..300 --stop-on-failure -j 1 | grep '^FAIL' >"$work/first-j1"
 "$eosim" sweep txn-basic --bug kafka-17754 --seeds 1..300 --stop-on-failure -j 2 | grep '^FAIL' >"$work/first-j2"
 if [ -s "$work/first-j1" ] && [ "$(head -1 "$work/first-j1")" = "$(sort -t' ' -k4 -n "$work/first-j2" | head -1)" ]; then

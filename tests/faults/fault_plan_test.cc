@@ -131,6 +131,12 @@ TEST(FaultPlan, APlanReadsBackAsItWasWritten) {
         EXPECT_EQ(read.actions[i].aim_delay, drawn.actions[i].aim_delay) << i;
         EXPECT_EQ(read.actions[i].aim_at, drawn.actions[i].aim_at) << i;
         EXPECT_EQ(read.actions[i].corrupt_state, drawn.actions[i].corrupt_state) << i;
+        EXPECT_EQ(read.actions[i].clock_step, drawn.actions[i].clock_step) << i;
+        EXPECT_EQ(read.actions[i].drift_ppm, drawn.actions[i].drift_ppm) << i;
+        EXPECT_EQ(read.actions[i].free_bytes, drawn.actions[i].free_bytes) << i;
+        EXPECT_EQ(read.actions[i].period, drawn.actions[i].period) << i;
+        EXPECT_EQ(read.actions[i].targets, drawn.actions[i].targets) << i;
+        EXPECT_EQ(read.actions[i].other_side, drawn.actions[i].other_side) << i;
     }
     EXPECT_EQ(to_json(read), written);
     for (std::size_t i = 1; i < read.actions.size(); ++i) {
@@ -206,6 +212,38 @@ TEST(FaultPlan, ABadPlanNamesTheActionAndTheField) {
               "action 1 corrupt_state: only a crash-instance corrupts an instance's state");
     EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"crash","targets":["broker-1"],"aim_at":"recovery"}]})"),
               "action 1 aim_at: crash is not an aimed kind");
+    // The kinds of clocks, disks, link shapes and racks, and their own fields.
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"clock-jump","targets":["broker-1"],"clock_step_ms":-2500.5}]})"),
+              "no error");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"clock-jump","targets":["broker-1"]}]})"),
+              "action 1 clock_step_ms: is missing");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"clock-drift","targets":["broker-1"],"drift_ppm":1.5}]})"),
+              "action 1 drift_ppm: must be a whole number from -500000 to 500000");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"crash","targets":["broker-1"],"drift_ppm":100}]})"),
+              "action 1 drift_ppm: crash takes no drift_ppm");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"disk-full","targets":["broker-1"],"free_bytes":-1}]})"),
+              "action 1 free_bytes: must be a whole number from 0 to 1099511627776");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"flap","targets":["broker-1"],"period_ms":0,)"
+                       R"("other_side":["broker-2"]}]})"),
+              "action 1 period_ms: must be more than 0");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"slow-link","targets":["broker-1"],"extra_latency_ms":5}]})"),
+              "action 1 other_side: slow-link needs the far side's node");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"slow-disk","targets":["broker-1"]}]})"),
+              "action 1 extra_latency_ms: is missing");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"crash-rack","targets":["broker-1","broker-3"]}]})"),
+              "no error");
+}
+
+TEST(FaultPlan, ARackIsTheBrokersSpreadRoundRobinOverTheRacks) {
+    FaultPlanOptions options;
+    options.kinds = {FaultKind::crash_rack};
+    options.chaos = std::chrono::seconds(30);
+    const std::vector<std::string> five{"broker-1", "broker-2", "broker-3", "broker-4", "broker-5"};
+    std::set<std::vector<std::string>> racks;
+    for (const FaultAction& action : draw_fault_plan(sim::Random(3).fork("fault-plan"), options, five, "controller").actions) {
+        racks.insert(action.targets);
+    }
+    EXPECT_EQ(racks, (std::set<std::vector<std::string>>{{"broker-1", "broker-3", "broker-5"}, {"broker-2", "broker-4"}}));
 }
 
 }  // namespace

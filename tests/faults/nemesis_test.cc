@@ -251,3 +251,146 @@ TEST(LoseSegment, TakesOnlySegmentsTheRunnerCallsLosable) {
 
 }  // namespace
 }  // namespace eosim::faults
+
+// ---- Clocks, disks, link shapes, slow nodes ------------------------------------------------------
+
+namespace eosim::faults {
+namespace {
+
+// A world, a healthy cluster and a nemesis that carries out one action until `until`.
+struct Faulted {
+    explicit Faulted(std::ostream* trace = nullptr) : world(trace), nemesis(world.simulation, probe, nemesis_options()) {}
+    void run(const FaultAction& action, sim::Duration until) {
+        world.simulation.world().spawn("nemesis", [this, action] { nemesis.run(FaultPlan{{action}}); });
+        (void)world.simulation.run(sim::RunBounds{.time_limit = sim::Time(until)});
+    }
+    World world;
+    FakeProbe probe{true};
+    Nemesis nemesis;
+};
+
+FaultAction action_on(FaultKind kind, const char* target, sim::Duration at, sim::Duration duration) {
+    FaultAction action;
+    action.at = at;
+    action.kind = kind;
+    action.targets = {target};
+    action.duration = duration;
+    return action;
+}
+
+TEST(ClockFault, AJumpStepsTheClockAndStepsItBackAfterItsDuration) {
+    Faulted faulted;
+    World& world = faulted.world;
+    FaultAction jump = action_on(FaultKind::clock_jump, "broker-1", 100ms, 300ms);
+    jump.clock_step = -5s;
+    std::vector<sim::Duration> skews;  // broker-1's clock less true time at 50, 200 and 500 ms
+    world.simulation.world().spawn("observer", [&] {
+        for (const sim::Duration at : {50ms, 200ms, 500ms}) {
+            sim::sleep(sim::Time(at) - sim::now());
+            skews.push_back(world.node("broker-1").clock().local_time(sim::now()) - sim::now());
+        }
+    });
+    faulted.run(jump, 1s);
+    EXPECT_EQ(skews, (std::vector<sim::Duration>{0ms, -5s, 0ms}));
+    ASSERT_EQ(faulted.nemesis.clock_changes().size(), 2U);
+    EXPECT_EQ(faulted.nemesis.clock_changes()[0].node, "broker-1");
+    EXPECT_EQ(faulted.nemesis.clock_changes()[0].offset, -5s);
+    EXPECT_EQ(faulted.nemesis.clock_changes()[1].offset, 0ms);
+}
+
+TEST(ClockFault, DriftRunsTheClockFastForItsDurationAndTheSkewStays) {
+    Faulted faulted;
+    World& world = faulted.world;
+    FaultAction drift = action_on(FaultKind::clock_drift, "controller", 0ms, 1s);
+    drift.drift_ppm = 100'000;  // 10% fast
+    faulted.run(drift, 2s);
+    const sim::LocalClock& clock = world.node("controller").clock();
+    EXPECT_EQ(clock.drift_ppm(), 0.0) << "the drift ended";
+    EXPECT_EQ(clock.local_time(world.simulation.now()) - world.simulation.now(), 100ms) << "10% of 1 s stays";
+    ASSERT_EQ(faulted.nemesis.clock_changes().size(), 2U);
+    EXPECT_EQ(faulted.nemesis.clock_changes()[0].drift_ppm, 100'000);
+    EXPECT_EQ(faulted.nemesis.clock_changes()[1].offset, 100ms);
+}
+
+TEST(DiskFault, ASlowDiskStallsEveryFsyncForItsDuration) {
+    Faulted faulted;
+    World& world = faulted.world;
+    FaultAction slow = action_on(FaultKind::slow_disk, "broker-2", 100ms, 500ms);
+    slow.extra_latency = 200ms;
+    std::vector<sim::Duration> took;
+    world.node("broker-2").spawn("syncer", [&] {
+        for (const sim::Duration at : {50ms, 200ms, 700ms}) {
+            sim::sleep(sim::Time(at) - sim::now());
+            const sim::Time before = sim::now();
+            (void)world.node("broker-2").disk().fsync("log");
+            took.push_back(sim::now() - before);
+        }
+    });
+    faulted.run(slow, 2s);
+    ASSERT_EQ(took.size(), 3U);
+    EXPECT_LT(took[0], 10ms);
+    EXPECT_GE(took[1], 200ms);
+    EXPECT_LT(took[2], 10ms);
+}
+
+TEST(DiskFault, AFullDiskFailsWritesAndItsOwnerRestartsOnceRoomComesBack) {
+    std::ostringstream trace;
+    Faulted faulted(&trace);
+    World& world = faulted.world;
+    FaultAction full = action_on(FaultKind::disk_full, "broker-1", 100ms, 400ms);
+    full.free_bytes = 10;
+    sim::Node& broker = world.node("broker-1");
+    bool told = false;
+    broker.disk().on_full([&told] { told = true; });
+    std::vector<bool> written;
+    world.simulation.world().spawn("writer", [&] {
+        for (const sim::Duration at : {50ms, 200ms, 300ms}) {
+            sim::sleep(sim::Time(at) - sim::now());
+            const std::string bytes(8, 'x');
+            written.push_back(broker.disk().append("log", std::as_bytes(std::span(bytes.data(), bytes.size()))).ok());
+        }
+        (void)broker.crash(sim::CrashOptions{sim::UnsyncedFate::keep});  // as a broker halts on the failure
+    });
+    faulted.run(full, 1s);
+    EXPECT_EQ(written, (std::vector<bool>{true, true, false})) << "10 bytes of room: one 8-byte write fits";
+    EXPECT_TRUE(told) << "the owner's failure channel heard of it";
+    EXPECT_TRUE(broker.up()) << "restarted once room came back";
+    EXPECT_EQ(broker.disk().options().capacity_bytes, sim::DiskOptions{}.capacity_bytes);
+    EXPECT_NE(trace.str().find("DiskRoom"), std::string::npos);
+}
+
+TEST(LinkFault, AFlappingLinkGoesDownAndUpUntilItsEnd) {
+    Faulted faulted;
+    World& world = faulted.world;
+    FaultAction flap = action_on(FaultKind::flap, "broker-1", 100ms, 1s);
+    flap.other_side = {"broker-2"};
+    flap.period = 100ms;
+    std::vector<bool> cut;
+    world.simulation.world().spawn("observer", [&] {
+        for (const sim::Duration at : {50ms, 150ms, 250ms, 350ms, 1200ms}) {
+            sim::sleep(sim::Time(at) - sim::now());
+            cut.push_back(world.simulation.network().blocked(world.node("broker-1").id(), world.node("broker-2").id()) &&
+                          world.simulation.network().blocked(world.node("broker-2").id(), world.node("broker-1").id()));
+        }
+    });
+    faulted.run(flap, 2s);
+    EXPECT_EQ(cut, (std::vector<bool>{false, true, false, true, false}));
+}
+
+TEST(NodeFault, ASlowNodeStallsAgainAndAgainForItsDuration) {
+    std::ostringstream trace;
+    Faulted faulted(&trace);
+    FaultAction slow = action_on(FaultKind::slow_node, "broker-2", 0ms, 1s);
+    slow.extra_latency = 50ms;
+    slow.period = 150ms;
+    faulted.run(slow, 3s);
+    std::size_t pauses = 0;
+    for (std::size_t at = trace.str().find("NodePause"); at != std::string::npos;
+         at = trace.str().find("NodePause", at + 1)) {
+        ++pauses;
+    }
+    EXPECT_EQ(pauses, 5U) << "a 50 ms stall every 200 ms within 1 s";
+}
+
+}  // namespace
+}  // namespace eosim::faults

@@ -297,7 +297,7 @@ std::vector<MalformedCase> malformed_cases() {
         {R"({"kind":"op"} trailing)", "malformed JSON at byte"},
         {R"([1, 2])", "a line must be a JSON object", true},
         {R"({"index":3,"time":0,"process":"c","type":"ok","f":"x"})", R"(missing "kind")", true},
-        {R"({"kind":"snapshot"})", R"("kind" must be one of op, replica, removal, health)", true},
+        {R"({"kind":"snapshot"})", R"("kind" must be one of op, replica, removal, health, clock)", true},
         {R"({"kind":"removal","time":1,"partition":"t-0","replica":"broker-1","cause":"retention","from":5,"to":4,)"
          R"("high_watermark":9})",
          R"("to" must not be below "from")", true},
@@ -383,6 +383,29 @@ TEST(History, EachMalformedLineThrowsWithItsLineNumberOnOneLine) {
             }
         }
     }
+}
+
+TEST(History, ClockLinesReadBackAndGiveEachNodesReading) {
+    History history;
+    history.clocks.push_back(ClockChange{.time = 1'000'000'000, .node = "broker-1", .offset_ns = 5'000'000'000});
+    history.clocks.push_back(
+        ClockChange{.time = 2'000'000'000, .node = "broker-2", .offset_ns = -1'000'000, .drift_ppm = 100'000});
+    history.clocks.push_back(ClockChange{.time = 3'000'000'000, .node = "broker-1", .offset_ns = 0});
+    const std::string text = write_text(history);
+    EXPECT_NE(text.find(R"({"kind":"clock","time":2000000000,"node":"broker-2","offset_ns":-1000000,"drift_ppm":100000})"),
+              std::string::npos)
+        << text;
+    EXPECT_EQ(read_text(text), history);
+    EXPECT_EQ(local_time(history, "broker-1", 500'000'000), 500'000'000) << "before its first line: true time";
+    EXPECT_EQ(local_time(history, "broker-1", 2'500'000'000), 7'500'000'000);
+    EXPECT_EQ(local_time(history, "broker-1", 3'500'000'000), 3'500'000'000) << "stepped back";
+    // 10% fast from 2 s on: 1 s later it reads 1.1 s later, less its offset.
+    EXPECT_EQ(local_time(history, "broker-2", 3'000'000'000), 3'099'000'000);
+    EXPECT_EQ(local_time(history, "controller", 3'000'000'000), 3'000'000'000) << "no lines: true time";
+    EXPECT_THROW((void)read_text(R"({"kind":"clock","time":1,"node":"broker-1"})"), HistoryError);
+    EXPECT_THROW((void)read_text("{\"kind\":\"clock\",\"time\":5,\"node\":\"b\",\"offset_ns\":0}\n"
+                                 "{\"kind\":\"clock\",\"time\":4,\"node\":\"b\",\"offset_ns\":0}"),
+                 HistoryError);
 }
 
 TEST(History, HealthLinesGoForwardInTime) {

@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "model/checkers.h"
 #include "tests/model/history_builder.h"
@@ -441,6 +445,42 @@ TEST(SpuriousFence, SilentWhenTheOpenTransactionWasOlderThanItsTimeout) {
         history.advance_time(10'000'000'000);  // 10 s: the coordinator may have aborted t1 and bumped the epoch
     });
     EXPECT_TRUE(check_spurious_fences(run.history()).empty());
+}
+
+// fenced_producer with t1 open for `open_ns` before the fence, and the clock lines `clocks` made of (node,
+// offset from the begin's time in ns, the node's clock offset from then on).
+History fenced_with_clocks(std::int64_t open_ns,
+                           const std::vector<std::tuple<std::string, std::int64_t, std::int64_t>>& clocks) {
+    History history = fenced_producer([open_ns](HistoryBuilder& run) { run.advance_time(open_ns); }).history();
+    const auto begin = std::find_if(history.operations.begin(), history.operations.end(),
+                                    [](const Operation& op) { return op.f == "begin"; });
+    for (const auto& [node, at, offset] : clocks) {
+        history.clocks.push_back(ClockChange{.time = begin->time + at, .node = node, .offset_ns = offset});
+    }
+    return history;
+}
+
+TEST(SpuriousFence, SilentWhenACoordinatorsClockSteppedPastTheTimeoutAndBack) {
+    // broker-1's clock steps 12 s forward 0.2 s into t1 and back 0.5 s later, before the fence at 1 s: by its
+    // clock t1 was open 12.2 s at one moment, and a coordinator there times it out (Kafka's wall clock).
+    const History history = fenced_with_clocks(
+        1'000'000'000, {{"broker-1", 200'000'000, 12'000'000'000}, {"broker-1", 700'000'000, 0}});
+    EXPECT_TRUE(check_spurious_fences(history).empty()) << names_of(check_spurious_fences(history));
+}
+
+TEST(SpuriousFence, SilentWhenTheStartWasTimedByAClockBehindTheCoordinators) {
+    // broker-2 runs 9.5 s behind from before t1 began (it wrote t1's start), broker-1 true: after 1 s a
+    // coordinator failing over to broker-1 finds t1 open 10.5 s.
+    const History history = fenced_with_clocks(1'000'000'000, {{"broker-2", -1, -9'500'000'000}});
+    EXPECT_TRUE(check_spurious_fences(history).empty()) << names_of(check_spurious_fences(history));
+}
+
+TEST(SpuriousFence, FiresWhenNoClockMovedAsFarAsTheTimeout) {
+    const History history = fenced_with_clocks(
+        1'000'000'000, {{"broker-1", 200'000'000, 2'000'000'000}, {"broker-2", -1, -3'000'000'000}});
+    const std::vector<Anomaly> found = check_spurious_fences(history);
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_EQ(found[0].name, "spurious-fence");
 }
 
 TEST(SpuriousFence, SilentForALateAnswerToTheSameProcessesEarlierProducer) {

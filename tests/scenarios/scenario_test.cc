@@ -88,7 +88,8 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, MustPass,
                                            "ctp-stale-coordinator", "word-count-eos", "eos-echo-sum-eos",
                                            "eos-echo-sum-repartition-eos", "account-balance-eos",
                                            "syslog-filter-eos", "fraud-window-eos", "vip-join-eos",
-                                           "fraud-window-standby-eos", "eos-echo-sum-cooperative-eos", "swarm"),
+                                           "fraud-window-standby-eos", "eos-echo-sum-cooperative-eos", "log-clock-disk",
+                                           "txn-clock-disk", "swarm"),
                          test_name);
 
 // Seeds that once failed a must-pass scenario, each for a defect since fixed:
