@@ -55,8 +55,10 @@ Broker::Broker(sim::Node& node, BrokerConfig config)
     // directory offline, and Kafka then halts the broker. The writer sees its error first (a produce
     // answers KAFKA_STORAGE_ERROR); the process exits at once after, keeping its page cache.
     node.disk().on_full([&node, incarnation = node.crash_count()] {
-        sim::current_scheduler().call_at(sim::current_scheduler().now(), nullptr, [&node, incarnation] {
-            if (node.up() && node.crash_count() == incarnation) {
+        const std::uint64_t capacity = node.disk().options().capacity_bytes;
+        sim::current_scheduler().call_at(sim::current_scheduler().now(), nullptr, [&node, incarnation, capacity] {
+            // Not when room came back meanwhile (the fault ended at this instant): the next write would fit.
+            if (node.up() && node.crash_count() == incarnation && node.disk().options().capacity_bytes == capacity) {
                 sim::trace("BrokerHalt", sim::Severity::warn).detail("broker", node.name()).detail("why", "disk full");
                 (void)node.crash(sim::CrashOptions{.unsynced = sim::UnsyncedFate::keep});
             }
@@ -106,8 +108,9 @@ void Broker::heartbeat_loop() {
     while (true) {
         const protocol::BrokerHeartbeatRequest request{config_.id, node_.incarnation(), metadata_.version};
         // The controller fences a broker a session timeout after it last heard from it, which is after this
-        // request left: the lease counts from now, on a timer that clock jumps do not move.
-        const sim::Time lease_until = sim::deadline_after(config_.controller_lease);
+        // request left: the lease counts from now, on true time as the controller's session does (a clock that
+        // neither steps nor drifts: docs/kafka-differences.md), so no clock fault stretches it past the session.
+        const sim::Time lease_until = sim::now() + config_.controller_lease;
         sim::Result<sim::Message> response = controller_->call(sim::make_message(request), config_.request_timeout);
         if (response) {
             const auto& heartbeat = response->as<protocol::BrokerHeartbeatResponse>();

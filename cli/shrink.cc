@@ -163,7 +163,8 @@ public:
                 return false;
             };
             const faults::FaultAction& action = plan.actions[i];
-            if ((action.kind == faults::FaultKind::crash_several || action.kind == faults::FaultKind::power_loss) &&
+            if ((action.kind == faults::FaultKind::crash_several || action.kind == faults::FaultKind::power_loss ||
+                 action.kind == faults::FaultKind::crash_rack) &&
                 action.targets.size() > 1) {
                 for (std::size_t t = 0; t < plan.actions[i].targets.size(); ++t) {
                     if (attempt([t](faults::FaultAction& a) {
@@ -213,6 +214,12 @@ public:
             round(action.at);
             round(action.duration);
             round(action.extra_latency);
+            round(action.clock_step);
+            const bool periodic = action.period > sim::Duration::zero();
+            round(action.period);
+            if (periodic && action.period == sim::Duration::zero()) {
+                action.period = std::chrono::milliseconds(1);  // a flap or a slow node needs a period
+            }
             round(action.aim_delay);
             round(action.aim_window);
         }

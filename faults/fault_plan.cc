@@ -399,7 +399,15 @@ public:
     }
     [[nodiscard]] bool has(const char* field) const { return json_.contains(field); }
 
-    sim::Duration duration(const char* field, bool required, sim::Duration otherwise = {}, bool signed_ = false) const {
+    sim::Duration duration(const char* field, bool required, sim::Duration otherwise = {}) const {
+        return milliseconds_field(field, required, otherwise, Sign::positive);
+    }
+    // A step that may go back (clock_step_ms): required.
+    sim::Duration signed_duration(const char* field) const {
+        return milliseconds_field(field, true, {}, Sign::either);
+    }
+    enum class Sign : std::uint8_t { positive, either };
+    sim::Duration milliseconds_field(const char* field, bool required, sim::Duration otherwise, Sign sign) const {
         if (!json_.contains(field)) {
             if (required) {
                 throw error(field, "is missing");
@@ -407,10 +415,10 @@ public:
             return otherwise;
         }
         const nlohmann::json& value = json_.at(field);
-        const double least = signed_ ? -86'400'000.0 : 0.0;
+        const double least = sign == Sign::either ? -86'400'000.0 : 0.0;
         if (!value.is_number() || value.get<double>() < least || value.get<double>() > 86'400'000.0) {
-            throw error(field, signed_ ? "must be a number of milliseconds from -86400000 to 86400000"
-                                       : "must be a number of milliseconds from 0 to 86400000");
+            throw error(field, sign == Sign::either ? "must be a number of milliseconds from -86400000 to 86400000"
+                                                    : "must be a number of milliseconds from 0 to 86400000");
         }
         if (value.is_number_integer()) {
             return std::chrono::milliseconds(value.get<std::int64_t>());
@@ -562,7 +570,7 @@ FaultPlan plan_from_json(const nlohmann::json& json) {
         action.extra_latency = read.duration("extra_latency_ms", takes_extra_latency(action.kind));
         read.only_for("clock_step_ms", action.kind == FaultKind::clock_jump, kind);
         if (action.kind == FaultKind::clock_jump) {
-            action.clock_step = read.duration("clock_step_ms", true, {}, true);
+            action.clock_step = read.signed_duration("clock_step_ms");
         }
         read.only_for("drift_ppm", action.kind == FaultKind::clock_drift, kind);
         if (action.kind == FaultKind::clock_drift) {

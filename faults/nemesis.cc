@@ -160,19 +160,36 @@ void Nemesis::heal() {
     simulation_.network().heal();
     simulation_.network().clear_extra_latency();
     slow_link_until_.clear();
+    slow_link_latency_.clear();
     spike_until_ = sim::now();
     for (const auto& [name, until] : slow_disk_until_) {
         node(name).disk().set_fsync_stall(sim::Duration::zero());
     }
     slow_disk_until_.clear();
     for (const auto& [name, full] : full_disks_) {
-        node(name).disk().set_capacity(full.first);  // the runner restarts a broker still down
+        node(name).disk().set_capacity(full.capacity_bytes);  // the runner restarts a broker still down
     }
     full_disks_.clear();
+    // Clocks step back and stop drifting (a fault of a hand-written plan may outlast the chaos phase).
+    for (const auto& [name, step] : clock_steps_) {
+        sim::Node& victim = node(name);
+        if (step != sim::Duration::zero() || victim.clock().drift_ppm() != 0.0) {
+            victim.clock().jump(-step);
+            victim.clock().set_drift(sim::now(), 0.0);
+            note_clock(victim);
+        }
+    }
+    clock_steps_.clear();
+    shaped_until_ = sim::now();
 }
 
 bool Nemesis::quiet() {
-    return blocks_.empty() && sim::now() >= spike_until_ && !simulation_.network().silently_broken() && repaired();
+    return blocks_.empty() && sim::now() >= spike_until_ && sim::now() >= shaped_until_ &&
+           !simulation_.network().silently_broken() && repaired();
+}
+
+void Nemesis::shaped_for(sim::Duration duration) {
+    shaped_until_ = std::max(shaped_until_, sim::now() + duration);
 }
 
 // ---- Guards --------------------------------------------------------------------------------------
@@ -243,16 +260,19 @@ void Nemesis::crash(const FaultAction& action) {
             }
             (void)victim.crash(sim::CrashOptions{fate});
             crashed.push_back(&victim);
+            ++restarts_pending_[victim.name()];
         }
     }
     if (crashed.empty() && !action.targets.empty()) {
         drop_fault("every target is already down");
     }
-    if (action.kind == FaultKind::power_loss && fate != sim::UnsyncedFate::keep && !crashed.empty()) {
+    if ((action.kind == FaultKind::power_loss || action.kind == FaultKind::crash_rack) &&
+        fate != sim::UnsyncedFate::keep && !crashed.empty()) {
         sim::witness().tally(lossy_power_losses);
     }
-    later(action.duration, [crashed] {
+    later(action.duration, [this, crashed] {
         for (sim::Node* victim : crashed) {
+            --restarts_pending_[victim->name()];
             if (!victim->up()) {
                 victim->restart();
             }
@@ -388,6 +408,7 @@ void Nemesis::lose_segment(const FaultAction& action) {
     }
     note_fault();
     (void)victim.crash(sim::CrashOptions{sim::UnsyncedFate::keep});
+    ++restarts_pending_[victim.name()];
     const std::vector<std::string> now_sealed = sealed_middle_segments(victim.disk(), options_.losable);
     if (!now_sealed.empty()) {
         const std::string& lost = now_sealed[static_cast<std::size_t>(random_.below(now_sealed.size()))];
@@ -398,7 +419,8 @@ void Nemesis::lose_segment(const FaultAction& action) {
         sim::trace("FaultDowngraded").detail("why", "no sealed segment left to lose after the crash");
         sim::witness().tally(faults_downgraded);
     }
-    later(action.duration, [&victim] {
+    later(action.duration, [this, &victim] {
+        --restarts_pending_[victim.name()];
         if (!victim.up()) {
             victim.restart();
         }
@@ -435,10 +457,16 @@ void Nemesis::clock(const FaultAction& action) {
         // The step back comes after the duration (an NTP correction), so that a run ends on one timeline;
         // what read the clock meanwhile saw time jump both ways.
         victim.clock().jump(action.clock_step);
+        clock_steps_[victim.name()] += action.clock_step;
+        shaped_for(action.duration);
         note_clock(victim);
         sim::trace("ClockJump").detail("target", victim.name()).detail("step_ns", sim::to_ns(action.clock_step));
         later(action.duration, [this, &victim, step = action.clock_step] {
+            if (healed_) {
+                return;  // heal() stepped it back
+            }
             victim.clock().jump(-step);
+            clock_steps_[victim.name()] -= step;
             note_clock(victim);
             sim::trace("ClockJump").detail("target", victim.name()).detail("step_ns", -sim::to_ns(step));
         });
@@ -446,10 +474,12 @@ void Nemesis::clock(const FaultAction& action) {
     }
     // Drift for a while: the skew it builds up stays (nothing corrects a clock that ran fast or slow).
     victim.clock().set_drift(sim::now(), static_cast<double>(action.drift_ppm));
+    clock_steps_.try_emplace(victim.name(), sim::Duration::zero());  // heal() ends the drift
+    shaped_for(action.duration);
     note_clock(victim);
     sim::trace("ClockDrift").detail("target", victim.name()).detail("drift_ppm", action.drift_ppm);
     later(action.duration, [this, &victim, ppm = action.drift_ppm] {
-        if (victim.clock().drift_ppm() == static_cast<double>(ppm)) {
+        if (!healed_ && victim.clock().drift_ppm() == static_cast<double>(ppm)) {
             victim.clock().set_drift(sim::now(), 0.0);
             note_clock(victim);
             sim::trace("ClockDrift").detail("target", victim.name()).detail("drift_ppm", 0);
@@ -461,6 +491,7 @@ void Nemesis::slow_disk(const FaultAction& action) {
     const std::string name = action.targets.front();
     sim::Time& until = slow_disk_until_[name];
     until = std::max(until, sim::now() + action.duration);
+    shaped_for(action.duration);
     node(name).disk().set_fsync_stall(std::max(node(name).disk().fsync_stall(), action.extra_latency));
     later(action.duration, [this, name] {
         const auto found = slow_disk_until_.find(name);
@@ -475,22 +506,23 @@ void Nemesis::disk_full(const FaultAction& action) {
     const std::string name = action.targets.front();
     sim::Node& victim = node(name);
     sim::Disk& disk = victim.disk();
-    auto [full, first] = full_disks_.try_emplace(name, disk.options().capacity_bytes, 0);
-    ++full->second.second;
+    FullDisk& full = full_disks_.try_emplace(name, FullDisk{disk.options().capacity_bytes, 0}).first->second;
+    ++full.holders;
+    shaped_for(action.duration);
     // The room left: what the disk holds now and a little more. The broker halts at the first write that
     // does not fit (its log directory failure channel), keeping its page cache: no acknowledged byte is lost.
-    disk.set_capacity(std::min(full->second.first, disk.used_bytes() + action.free_bytes));
+    disk.set_capacity(std::min(full.capacity_bytes, disk.used_bytes() + action.free_bytes));
     sim::trace("DiskFull").detail("target", name).detail("free_bytes", action.free_bytes);
     later(action.duration, [this, name, &victim] {
         const auto found = full_disks_.find(name);
-        if (found == full_disks_.end() || --found->second.second > 0) {
+        if (found == full_disks_.end() || --found->second.holders > 0) {
             return;  // healed already, or another disk-full fault still holds it
         }
-        victim.disk().set_capacity(found->second.first);
+        victim.disk().set_capacity(found->second.capacity_bytes);
         full_disks_.erase(found);
         sim::trace("DiskRoom").detail("target", name);
-        if (!victim.up()) {
-            victim.restart();  // the operator made room and started it again
+        if (!victim.up() && restarts_pending_[name] == 0) {
+            victim.restart();  // it halted: the operator made room and started it again (a crash restarts itself)
         }
     });
 }
@@ -498,6 +530,7 @@ void Nemesis::disk_full(const FaultAction& action) {
 void Nemesis::slow_node(const FaultAction& action) {
     sim::Node& victim = node(action.targets.front());
     const sim::Time end = sim::now() + action.duration;
+    shaped_for(action.duration);
     simulation_.world().spawn("slow-node", [this, &victim, end, stall = action.extra_latency, gap = action.period] {
         while (!healed_ && sim::now() + stall <= end) {
             if (victim.up()) {
@@ -592,6 +625,7 @@ void Nemesis::flap(const FaultAction& action) {
     const sim::NodeId a = node(action.targets.front()).id();
     const sim::NodeId b = node(action.other_side.front()).id();
     const sim::Time end = sim::now() + action.duration;
+    shaped_for(action.duration);
     simulation_.world().spawn("flap", [this, a, b, end, period = action.period] {
         // Down for a period, up for a period, until the fault ends: connections the cut breaks stay broken,
         // so each flap makes both ends reconnect.
@@ -618,12 +652,17 @@ void Nemesis::slow_link(const FaultAction& action) {
     const std::pair<std::uint32_t, std::uint32_t> link{from.value(), to.value()};
     sim::Time& until = slow_link_until_[link];
     until = std::max(until, sim::now() + action.duration);
-    simulation_.network().set_extra_latency(from, to, action.extra_latency);
+    shaped_for(action.duration);
+    // Overlapping slow-link faults on one link: the slowest holds until the last ends (as slow disks).
+    const sim::Duration current = slow_link_latency_[link];
+    slow_link_latency_[link] = std::max(current, action.extra_latency);
+    simulation_.network().set_extra_latency(from, to, slow_link_latency_[link]);
     later(action.duration, [this, link, from, to] {
         const auto found = slow_link_until_.find(link);
         if (found != slow_link_until_.end() && sim::now() >= found->second) {
             simulation_.network().set_extra_latency(from, to, sim::Duration::zero());
             slow_link_until_.erase(found);
+            slow_link_latency_.erase(link);
         }
     });
 }

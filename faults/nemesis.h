@@ -124,15 +124,27 @@ private:
     sim::Time last_fault_{};
     sim::Time spike_until_{};
     bool any_lossy_ = false;
-    bool healed_ = false;
+    bool healed_ = false;  // the heal phase began: faults still running (flapping links, slow nodes) stop
+    // Until when a fault of clocks, disks, link shapes or slow nodes is in force: quiet() waits for it.
+    sim::Time shaped_until_{};
     std::vector<ClockChange> clock_changes_;
-    void note_clock(sim::Node& victim);  // the heal phase began: faults still running (flapping links, slow nodes) stop
-    // Per node: until when its disk stalls (the last slow-disk fault's end), and its capacity before a
-    // disk-full fault, with how many such faults hold it now.
+    void note_clock(sim::Node& victim);
+    // Per node: how far its clock faults have stepped it and not stepped it back yet (heal() does).
+    std::map<std::string, sim::Duration> clock_steps_;
+    // Per node: until when its disk stalls (the last slow-disk fault's end).
     std::map<std::string, sim::Time> slow_disk_until_;
-    std::map<std::string, std::pair<std::uint64_t, int>> full_disks_;
+    // Per node whose disk a disk-full fault holds: its capacity before, and how many such faults hold it.
+    struct FullDisk {
+        std::uint64_t capacity_bytes = 0;
+        int holders = 0;
+    };
+    std::map<std::string, FullDisk> full_disks_;
+    // Per node: how many crashes the nemesis applied are still to restart it (their own restart comes later).
+    std::map<std::string, int> restarts_pending_;
+    void shaped_for(sim::Duration duration);
     // Per directed link: until when it is slow (the last slow-link fault's end).
     std::map<std::pair<std::uint32_t, std::uint32_t>, sim::Time> slow_link_until_;
+    std::map<std::pair<std::uint32_t, std::uint32_t>, sim::Duration> slow_link_latency_;  // and how slow
     // Victims of lossy faults (within tolerance) that have not rejoined every ISR with a new incarnation
     // yet, and whether a scrub is still to come.
     std::map<std::string, bool> repairing_;

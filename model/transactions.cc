@@ -590,33 +590,49 @@ const Operation* other_init(const Facts& facts, const CompletionOf& completion_o
     return nullptr;
 }
 
-// How long the transaction had been open, at its longest, by the nodes' clocks when a fault stepped or skewed
-// some (the history's clock lines; a node without lines reads true time). A coordinator records the
+// How long the transaction had been open, at its longest, by the brokers' clocks when a fault stepped or skewed
+// some (the history's clock lines; a broker without lines reads true time). A coordinator records the
 // transaction's start by its wall clock at some moment after the begin, and times it out by its wall clock
-// later, as Kafka's does; the start may have been written by the coordinator before it (a failover), and a
-// clock may step back or forth between the two. So the longest is the latest reading of any clock up to the
-// fence less the earliest reading of any clock from the begin on. 0 when no clock moved.
+// at a moment after that, as Kafka's does; the start may have been written by the coordinator before it (a
+// failover), and a clock may step back or forth between the two. So the longest is, over pairs of moments
+// m1 <= m2 from the begin to the fence, the latest reading of any broker's clock at m2 less the earliest at
+// m1. Only brokers coordinate: the clocks of nodes no replica line names (the controller, clients) do not
+// count, unless the history has no replica lines at all. 0 when no broker's clock moved.
 std::int64_t longest_open_by_a_clock(const History& history, const Operation& begin, const Operation& fence) {
-    if (history.clocks.empty()) {
+    std::set<std::string_view> brokers;
+    for (const ReplicaState& replica : history.replicas) {
+        brokers.insert(replica.replica);
+    }
+    std::set<std::string_view> nodes;
+    for (const ClockChange& change : history.clocks) {
+        if (brokers.empty() || brokers.contains(change.node)) {
+            nodes.insert(change.node);
+        }
+    }
+    if (nodes.empty()) {
         return 0;
     }
-    std::int64_t earliest = begin.time;
-    std::int64_t latest = fence.time;
+    std::set<std::int64_t> moments{begin.time, fence.time};
     for (const ClockChange& change : history.clocks) {
-        std::vector<std::int64_t> moments{begin.time, fence.time};
-        for (const ClockChange& other : history.clocks) {
-            if (other.node == change.node && other.time > begin.time && other.time <= fence.time) {
-                moments.push_back(other.time - 1);  // just before it stepped or re-anchored
-                moments.push_back(other.time);      // just after
-            }
-        }
-        for (const std::int64_t moment : moments) {
-            const std::int64_t reading = local_time(history, change.node, moment);
-            earliest = std::min(earliest, reading);
-            latest = std::max(latest, reading);
+        if (nodes.contains(change.node) && change.time > begin.time && change.time <= fence.time) {
+            moments.insert(change.time - 1);  // just before it stepped or re-anchored
+            moments.insert(change.time);      // just after
         }
     }
-    return latest - earliest;
+    std::int64_t longest = 0;
+    std::int64_t earliest = std::numeric_limits<std::int64_t>::max();  // the earliest reading at a moment so far
+    for (const std::int64_t moment : moments) {  // in time order
+        std::int64_t low = moment;  // a broker without clock lines reads true time
+        std::int64_t high = moment;
+        for (const std::string_view node : nodes) {
+            const std::int64_t reading = local_time(history, node, moment);
+            low = std::min(low, reading);
+            high = std::max(high, reading);
+        }
+        earliest = std::min(earliest, low);
+        longest = std::max(longest, high - earliest);
+    }
+    return longest;
 }
 
 Anomaly spurious_fence(const Fenced& process, Text id, std::optional<std::int64_t> timeout_ms) {

@@ -392,5 +392,59 @@ TEST(NodeFault, ASlowNodeStallsAgainAndAgainForItsDuration) {
     EXPECT_EQ(pauses, 5U) << "a 50 ms stall every 200 ms within 1 s";
 }
 
+TEST(ClockFault, TheHealStepsClocksBackAndTheLateEndDoesNotStepThemAgain) {
+    Faulted faulted;
+    World& world = faulted.world;
+    FaultAction jump = action_on(FaultKind::clock_jump, "broker-2", 100ms, 10s);  // outlasts the chaos phase
+    jump.clock_step = 7s;
+    std::vector<sim::Duration> skews;
+    world.simulation.world().spawn("healer", [&] {
+        sim::sleep(1s);
+        skews.push_back(world.node("broker-2").clock().local_time(sim::now()) - sim::now());
+        faulted.nemesis.heal();
+        skews.push_back(world.node("broker-2").clock().local_time(sim::now()) - sim::now());
+        sim::sleep(11s);  // past the fault's own end
+        skews.push_back(world.node("broker-2").clock().local_time(sim::now()) - sim::now());
+    });
+    faulted.run(jump, 13s);
+    EXPECT_EQ(skews, (std::vector<sim::Duration>{7s, 0s, 0s}));
+    EXPECT_EQ(faulted.nemesis.clock_changes().size(), 2U) << "the step and the heal's step back, no third";
+}
+
+TEST(Quiet, WaitsForTheEndOfASlowLink) {
+    Faulted faulted;
+    World& world = faulted.world;
+    FaultAction slow = action_on(FaultKind::slow_link, "broker-1", 100ms, 500ms);
+    slow.other_side = {"broker-2"};
+    slow.extra_latency = 300ms;
+    std::vector<bool> quiet;
+    world.simulation.world().spawn("observer", [&] {
+        for (const sim::Duration at : {50ms, 300ms, 700ms}) {
+            sim::sleep(sim::Time(at) - sim::now());
+            quiet.push_back(faulted.nemesis.quiet());
+        }
+    });
+    faulted.run(slow, 1s);
+    EXPECT_EQ(quiet, (std::vector<bool>{true, false, true}));
+}
+
+TEST(DiskFault, TheEndOfAFullDiskLeavesACrashedBrokerToItsOwnRestart) {
+    Faulted faulted;
+    World& world = faulted.world;
+    FaultAction full = action_on(FaultKind::disk_full, "broker-1", 100ms, 200ms);
+    FaultAction crash = action_on(FaultKind::crash, "broker-1", 150ms, 600ms);
+    crash.unsynced = sim::UnsyncedFate::keep;
+    world.simulation.world().spawn("nemesis-2", [&] { faulted.nemesis.run(FaultPlan{{crash}}); });
+    std::vector<bool> up;
+    world.simulation.world().spawn("observer", [&] {
+        for (const sim::Duration at : {400ms, 800ms}) {
+            sim::sleep(sim::Time(at) - sim::now());
+            up.push_back(world.node("broker-1").up());
+        }
+    });
+    faulted.run(full, 1s);
+    EXPECT_EQ(up, (std::vector<bool>{false, true})) << "down until the crash's own restart at 750 ms";
+}
+
 }  // namespace
 }  // namespace eosim::faults

@@ -475,6 +475,25 @@ TEST(SpuriousFence, SilentWhenTheStartWasTimedByAClockBehindTheCoordinators) {
     EXPECT_TRUE(check_spurious_fences(history).empty()) << names_of(check_spurious_fences(history));
 }
 
+TEST(SpuriousFence, FiresWhenOnlyTheControllersClockJumped) {
+    // The controller coordinates no transaction: its 30 s step excuses nothing once replica lines name the
+    // brokers.
+    History history = fenced_with_clocks(1'000'000'000, {{"controller", 200'000'000, 30'000'000'000}});
+    for (const char* broker : {"broker-1", "broker-2", "broker-3"}) {
+        history.replicas.push_back(ReplicaState{.partition = orders, .replica = broker});
+    }
+    EXPECT_EQ(check_spurious_fences(history).size(), 1U);
+}
+
+TEST(SpuriousFence, FiresWhenTheStepsCameInTheWrongOrderToAddUp) {
+    // broker-2 runs 6 s ahead from 1 ms to 300 ms into t1, broker-1 6 s behind from 700 ms on: a start
+    // written by broker-1 is judged by broker-2 only before it was written, so t1 looked at most 6.3 s old.
+    const History history = fenced_with_clocks(1'000'000'000, {{"broker-2", 1'000'000, 6'000'000'000},
+                                                               {"broker-2", 300'000'000, 0},
+                                                               {"broker-1", 700'000'000, -6'000'000'000}});
+    EXPECT_EQ(check_spurious_fences(history).size(), 1U);
+}
+
 TEST(SpuriousFence, FiresWhenNoClockMovedAsFarAsTheTimeout) {
     const History history = fenced_with_clocks(
         1'000'000'000, {{"broker-1", 200'000'000, 2'000'000'000}, {"broker-2", -1, -3'000'000'000}});
