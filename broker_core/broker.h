@@ -63,7 +63,7 @@ struct Replica {
 
     struct FollowerState {
         protocol::Offset log_end_offset{-1};  // -1: unknown since this broker became leader
-        sim::Time last_caught_up{};
+        sim::Time last_caught_up{};  // by this broker's wall clock (sim::local_now), as Kafka's lastCaughtUpTimeMs
         protocol::Offset leader_end_at_last_fetch{0};  // Kafka's rule for "caught up"
         sim::Time last_fetch{};
         protocol::Offset log_start_offset{-1};

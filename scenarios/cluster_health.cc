@@ -63,8 +63,12 @@ bool ClusterHealth::leader_settled(const TopicPartition& partition, const protoc
         replica.isr.size() != state.replicas.size()) {
         return false;
     }
-    return std::all_of(replica.followers.begin(), replica.followers.end(), [](const auto& follower) {
-        return sim::now() - follower.second.last_caught_up <= healthy_follower_lag;
+    // The leader times its followers by its own wall clock (Kafka's lastCaughtUpTimeMs): read it the same way,
+    // or a leader whose clock a fault skewed would never count as settled.
+    sim::Node& leader_node = *nodes_.brokers[static_cast<std::size_t>(state.leader.value() - 1)];
+    const sim::Time leader_now = leader_node.clock().local_time(sim::now());
+    return std::all_of(replica.followers.begin(), replica.followers.end(), [leader_now](const auto& follower) {
+        return leader_now - follower.second.last_caught_up <= healthy_follower_lag;
     });
 }
 
