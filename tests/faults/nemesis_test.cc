@@ -264,6 +264,17 @@ struct Faulted {
         world.simulation.world().spawn("nemesis", [this, action] { nemesis.run(FaultPlan{{action}}); });
         (void)world.simulation.run(sim::RunBounds{.time_limit = sim::Time(until)});
     }
+    // Appends `read()` to `into` at each of `times` (from the start of the run), in a fiber of the world.
+    template <typename T, typename Read>
+    void sample_at(std::vector<T>& into, std::vector<sim::Duration> times, Read read) {
+        world.simulation.world().spawn("observer", [&into, times = std::move(times), read] {
+            for (const sim::Duration at : times) {
+                sim::sleep(sim::Time(at) - sim::now());
+                into.push_back(read());
+            }
+        });
+    }
+
     World world;
     FakeProbe probe{true};
     Nemesis nemesis;
@@ -284,12 +295,8 @@ TEST(ClockFault, AJumpStepsTheClockAndStepsItBackAfterItsDuration) {
     FaultAction jump = action_on(FaultKind::clock_jump, "broker-1", 100ms, 300ms);
     jump.clock_step = -5s;
     std::vector<sim::Duration> skews;  // broker-1's clock less true time at 50, 200 and 500 ms
-    world.simulation.world().spawn("observer", [&] {
-        for (const sim::Duration at : {50ms, 200ms, 500ms}) {
-            sim::sleep(sim::Time(at) - sim::now());
-            skews.push_back(world.node("broker-1").clock().local_time(sim::now()) - sim::now());
-        }
-    });
+    faulted.sample_at(skews, {50ms, 200ms, 500ms},
+                      [&] { return world.node("broker-1").clock().local_time(sim::now()) - sim::now(); });
     faulted.run(jump, 1s);
     EXPECT_EQ(skews, (std::vector<sim::Duration>{0ms, -5s, 0ms}));
     ASSERT_EQ(faulted.nemesis.clock_changes().size(), 2U);
@@ -366,12 +373,10 @@ TEST(LinkFault, AFlappingLinkGoesDownAndUpUntilItsEnd) {
     flap.other_side = {"broker-2"};
     flap.period = 100ms;
     std::vector<bool> cut;
-    world.simulation.world().spawn("observer", [&] {
-        for (const sim::Duration at : {50ms, 150ms, 250ms, 350ms, 1200ms}) {
-            sim::sleep(sim::Time(at) - sim::now());
-            cut.push_back(world.simulation.network().blocked(world.node("broker-1").id(), world.node("broker-2").id()) &&
-                          world.simulation.network().blocked(world.node("broker-2").id(), world.node("broker-1").id()));
-        }
+    const sim::NodeId one = world.node("broker-1").id();
+    const sim::NodeId two = world.node("broker-2").id();
+    faulted.sample_at(cut, {50ms, 150ms, 250ms, 350ms, 1200ms}, [&] {
+        return world.simulation.network().blocked(one, two) && world.simulation.network().blocked(two, one);
     });
     faulted.run(flap, 2s);
     EXPECT_EQ(cut, (std::vector<bool>{false, true, false, true, false}));
@@ -413,17 +418,11 @@ TEST(ClockFault, TheHealStepsClocksBackAndTheLateEndDoesNotStepThemAgain) {
 
 TEST(Quiet, WaitsForTheEndOfASlowLink) {
     Faulted faulted;
-    World& world = faulted.world;
     FaultAction slow = action_on(FaultKind::slow_link, "broker-1", 100ms, 500ms);
     slow.other_side = {"broker-2"};
     slow.extra_latency = 300ms;
     std::vector<bool> quiet;
-    world.simulation.world().spawn("observer", [&] {
-        for (const sim::Duration at : {50ms, 300ms, 700ms}) {
-            sim::sleep(sim::Time(at) - sim::now());
-            quiet.push_back(faulted.nemesis.quiet());
-        }
-    });
+    faulted.sample_at(quiet, {50ms, 300ms, 700ms}, [&] { return faulted.nemesis.quiet(); });
     faulted.run(slow, 1s);
     EXPECT_EQ(quiet, (std::vector<bool>{true, false, true}));
 }
@@ -436,12 +435,7 @@ TEST(DiskFault, TheEndOfAFullDiskLeavesACrashedBrokerToItsOwnRestart) {
     crash.unsynced = sim::UnsyncedFate::keep;
     world.simulation.world().spawn("nemesis-2", [&] { faulted.nemesis.run(FaultPlan{{crash}}); });
     std::vector<bool> up;
-    world.simulation.world().spawn("observer", [&] {
-        for (const sim::Duration at : {400ms, 800ms}) {
-            sim::sleep(sim::Time(at) - sim::now());
-            up.push_back(world.node("broker-1").up());
-        }
-    });
+    faulted.sample_at(up, {400ms, 800ms}, [&] { return world.node("broker-1").up(); });
     faulted.run(full, 1s);
     EXPECT_EQ(up, (std::vector<bool>{false, true})) << "down until the crash's own restart at 750 ms";
 }
