@@ -17,6 +17,9 @@ BrokerConfig with_bugs_applied(BrokerConfig config) {
     if (config.bugs.dedup_window_1) {
         config.log.producer_state.batches_kept = 1;
     }
+    if (config.bugs.kafka_6683) {
+        config.log.snapshot_holds_appended_batch = true;
+    }
     if (config.bugs.producer_state_not_recovered) {
         config.log.recover_producer_state = false;
     }

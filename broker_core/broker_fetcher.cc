@@ -251,6 +251,7 @@ void Broker::handle_divergence(Replica& replica, const protocol::DivergingEpoch&
 
 void Broker::truncate(Replica& replica, Offset end) {
     replica.log.truncate_to(end);
+    invariants::producer_state_within_log(replica);
     invariants::note_lost_tombstones(replica);
     if (replica.high_watermark > replica.log.log_end_offset()) {
         replica.high_watermark = replica.log.log_end_offset();

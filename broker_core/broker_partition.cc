@@ -53,6 +53,7 @@ Replica& Broker::replica_for(const protocol::PartitionState& state) {
     }
     Replica& created = *replica;
     replicas_.emplace(state.partition, std::move(replica));
+    invariants::producer_state_within_log(created);
     invariants::note_lost_tombstones(created);  // recovery may have cut below tombstones a leader removed
     announce(sim::moments::recovery, state.partition);
     return created;
@@ -127,6 +128,9 @@ void Broker::become_leader(Replica& replica, const protocol::PartitionState& sta
         .detail("isr", join(state.isr));
     replica.notify_changed();
     replica.log.epochs().assign(state.leader_epoch, replica.log.log_end_offset());
+    // As Kafka's Partition.makeLeader: the ISR may be the leader alone, whose log end is then the high
+    // watermark. No follower's fetch would move it (a one-broker cluster, or every follower out of the ISR).
+    maybe_advance_high_watermark(replica);
     announce(sim::moments::leader_elected, state.partition);
     if (const std::int32_t partition = transaction_state_partition(replica); partition >= 0) {
         transaction_coordinator_.on_election(partition, state.leader_epoch.value());

@@ -27,6 +27,7 @@ struct BrokerBugs {
     bool kafka_15583 = false;  // the high watermark advances while the ISR is below min.insync.replicas
     bool kafka_7164 = false;  // a follower whose leader stays the same in a new epoch does not truncate
     bool kafka_6361 = false;  // a follower truncates to the leader's answer for an epoch it may not have, once
+    bool kafka_6683 = false;  // a roll's producer-state snapshot already holds the batch being appended
     bool ack_before_isr = false;        // acks=all answered as soon as the leader appended
     bool no_crc_check = false;          // recovery and fetch skip the CRC check
     bool no_dedup = false;              // a retried batch of an idempotent producer is appended again

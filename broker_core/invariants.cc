@@ -70,6 +70,20 @@ void truncated_follower(const Replica& replica, const protocol::DivergingEpoch& 
                                 diverging.epoch.value()));
 }
 
+void producer_state_within_log(const Replica& replica) {
+    const protocol::Offset log_end = replica.log.log_end_offset();
+    for (const auto& [id, entry] : replica.log.producer_state().producers()) {
+        for (const ProducerBatchMetadata& batch : entry.batches) {
+            EOSIM_INVARIANT(batch.last_offset < log_end, "producer-state-within-log",
+                            fmt::format("{}: producer {} remembers sequences {}..{} at offsets {}..{}, but the log "
+                                        "ends at {}",
+                                        where(replica), id.value(), batch.first_sequence.value(),
+                                        batch.last_sequence.value(), batch.first_offset.value(),
+                                        batch.last_offset.value(), log_end.value()));
+        }
+    }
+}
+
 void consumer_fetch(const Replica& replica, const protocol::FetchPartitionResponse& response) {
     for (const protocol::RecordBatch& batch : response.batches) {
         EOSIM_INVARIANT(batch.last_offset() < replica.high_watermark, "consumer-reads-below-high-watermark",

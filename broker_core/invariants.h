@@ -54,6 +54,11 @@ void epoch_not_behind(const Replica& replica, const protocol::PartitionState& st
 // that epoch.
 void truncated_follower(const Replica& replica, const protocol::DivergingEpoch& diverging);
 
+// A replica's producer state remembers only batches its log holds (below the log end): a retry is never
+// answered with offsets the log lacks. Checked after recovery and truncation, the two places a state is
+// rebuilt from a snapshot (KAFKA-6683: a snapshot holding a batch past its own offset).
+void producer_state_within_log(const Replica& replica);
+
 // A consumer's fetch never returns a record at or above the high watermark.
 void consumer_fetch(const Replica& replica, const protocol::FetchPartitionResponse& response);
 

@@ -327,6 +327,14 @@ sim::Status PartitionLog::append(const protocol::RecordBatch& batch) {
     if (!rolled) {
         return rolled.error();
     }
+    std::vector<std::byte> early_snapshot;
+    if (*rolled && config_.snapshot_holds_appended_batch) {
+        // The bug switch: Kafka's roll snapshotted the state at the new segment's base before the append,
+        // when the batch's sequences were already in it. Truncating to this offset, or a crash that loses
+        // the batch, reloads a state that remembers a batch the log does not have. (Written below, after
+        // the append: no suspension point comes before it.)
+        early_snapshot = producer_state_.encode_snapshot_holding(batch);
+    }
     const std::string path = segment_path(active_segment_);
     const std::uint64_t position = disk_.size(path).value();
     const std::vector<std::byte> bytes = encode_batch(batch);
@@ -354,7 +362,11 @@ sim::Status PartitionLog::append(const protocol::RecordBatch& batch) {
         if (unflushed_segments_.erase(previous_segment) > 0 && disk_.exists(segment_path(previous_segment))) {
             (void)disk_.fsync(segment_path(previous_segment));
         }
-        producer_state_.take_snapshot();
+        if (config_.snapshot_holds_appended_batch) {
+            producer_state_.write_snapshot(batch.base_offset, std::move(early_snapshot));
+        } else {
+            producer_state_.take_snapshot();
+        }
     }
     if (config_.flush_every_write) {
         return flush();

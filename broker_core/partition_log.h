@@ -22,6 +22,7 @@ struct LogConfig {
     bool flush_every_write = false;           // Kafka's default: no fsync per write
     ProducerStateConfig producer_state;
     bool recover_producer_state = true;  // false: the producer-state-not-recovered bug switch
+    bool snapshot_holds_appended_batch = false;  // the kafka-6683 bug switch
     std::int64_t retention_ms = -1;      // retention.ms: delete segments whose newest record is older; -1: never
     std::int64_t retention_bytes = -1;   // retention.bytes: delete the oldest segments beyond this size; -1: never
     bool compacted = false;              // cleanup.policy=compact: compact() may remove superseded records
@@ -81,6 +82,8 @@ public:
     [[nodiscard]] LeaderEpochCache& epochs() { return epochs_; }
     [[nodiscard]] const LeaderEpochCache& epochs() const { return epochs_; }
     [[nodiscard]] const LogConfig& config() const { return config_; }
+    // The base offsets of the segment files, in order.
+    [[nodiscard]] std::vector<std::int64_t> segment_bases() const;
     [[nodiscard]] ProducerStateManager& producer_state() { return producer_state_; }
     [[nodiscard]] const ProducerStateManager& producer_state() const { return producer_state_; }
 
@@ -175,7 +178,6 @@ private:
     // Every index entry of the segments in `rebuild`, from a replay of the log from its start.
     [[nodiscard]] std::map<std::int64_t, std::vector<AbortedTransaction>> replay_aborted_transactions(
         const std::set<std::int64_t>& rebuild) const;
-    [[nodiscard]] std::vector<std::int64_t> segment_bases() const;
     // Whether it started a new segment.
     sim::Result<bool> roll_if_needed();
     // Recovery of one segment: indexes its valid batches in sequence from `expected` (which moves past

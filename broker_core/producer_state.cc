@@ -138,12 +138,16 @@ std::optional<CompletedTransaction> ProducerStateManager::update(const protocol:
     if (batch.transactional && !entry.current_txn_first_offset) {
         entry.current_txn_first_offset = batch.base_offset;
     }
+    cache_batch(batch, entry);
+    return std::nullopt;
+}
+
+void ProducerStateManager::cache_batch(const protocol::RecordBatch& batch, ProducerEntry& entry) {
     entry.batches.push_back(ProducerBatchMetadata{batch.base_sequence, last_sequence_of(batch), batch.base_offset,
-                                                  batch.last_offset(), timestamp});
+                                                  batch.last_offset(), batch.max_timestamp_ms()});
     while (entry.batches.size() > config_.batches_kept) {
         entry.batches.pop_front();
     }
-    return std::nullopt;
 }
 
 void ProducerStateManager::update_transaction_state(const protocol::RecordBatch& batch) {
@@ -362,11 +366,33 @@ std::vector<std::byte> ProducerStateManager::encode_snapshot() const {
 }
 
 void ProducerStateManager::take_snapshot() {
-    std::vector<std::byte> bytes = encode_snapshot();
+    write_snapshot(end_offset_, encode_snapshot());
+}
+
+std::vector<std::byte> ProducerStateManager::encode_snapshot_holding(const protocol::RecordBatch& batch) {
+    // Encoded from a state changed for the moment, with no suspension point before it is put back.
+    const std::map<protocol::ProducerId, ProducerEntry> kept = producers_;
+    const Offset end = end_offset_;
+    if (batch.producer_id.value() >= 0 && !batch.control) {
+        ProducerEntry& entry = producers_[batch.producer_id];
+        if (batch.producer_epoch != entry.epoch) {
+            entry.batches.clear();
+            entry.epoch = batch.producer_epoch;
+        }
+        cache_batch(batch, entry);
+    }
+    end_offset_ = batch.base_offset;
+    std::vector<std::byte> body = encode_snapshot();
+    producers_ = kept;
+    end_offset_ = end;
+    return body;
+}
+
+void ProducerStateManager::write_snapshot(Offset end, std::vector<std::byte> bytes) {
     ByteWriter crc;
     crc.put<std::uint32_t>(sim::crc32c(bytes));
     bytes.insert(bytes.end(), crc.bytes().begin(), crc.bytes().end());
-    const std::string path = snapshot_path(end_offset_);
+    const std::string path = snapshot_path(end);
     const std::string temporary = path + ".tmp";
     const std::uint64_t rebuilds = rebuilds_;
     (void)disk_.remove(temporary);

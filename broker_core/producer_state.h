@@ -158,6 +158,12 @@ public:
     // Writes a snapshot of the state at end_offset(), durably (temporary file, fsync, rename), and keeps
     // only the two newest snapshots.
     void take_snapshot();
+    // The kafka-6683 bug switch: as Kafka did before KAFKA-6683, a roll snapshots the state at `batch`'s
+    // base offset after `batch`'s sequences were already put in its producer's cached batches. These are
+    // that snapshot's bytes, for write_snapshot(batch.base_offset, ...); the state itself is not changed.
+    [[nodiscard]] std::vector<std::byte> encode_snapshot_holding(const protocol::RecordBatch& batch);
+    // Writes `body` (encoded as a snapshot of the log below `end`) with its CRC, as take_snapshot does.
+    void write_snapshot(protocol::Offset end, std::vector<std::byte> body);
     // Removes snapshots above `end`, then loads the newest readable one (a damaged one is removed).
     // Returns its offset, or nothing (the state is then empty, at offset 0).
     std::optional<protocol::Offset> load_snapshot(protocol::Offset end);
@@ -171,6 +177,8 @@ private:
                                               const protocol::TransactionMarker& marker, ProducerEntry& entry);
     // The snapshot's bytes (without its CRC) and their parse.
     [[nodiscard]] std::vector<std::byte> encode_snapshot() const;
+    // Puts `batch`'s sequences in its producer's cached batches (update()'s part for a data batch).
+    void cache_batch(const protocol::RecordBatch& batch, ProducerEntry& entry);
     [[nodiscard]] bool decode_snapshot(std::span<const std::byte> body, protocol::Offset offset);
 
     sim::Disk& disk_;

@@ -20,6 +20,7 @@ struct ZooOptions {
     int jobs = 2;
     std::vector<std::string> bugs;  // empty: every switch
     std::string out_path;
+    bool swarm = true;  // also hunt each switch in the swarm scenario
 };
 
 // One switch's line of the scoreboard.
@@ -34,9 +35,11 @@ struct Entry {
     std::size_t errors = 0;  // seeds that erred on the way (an internal error of eosim, never a catch)
 };
 
-Entry hunt(const scenarios::BugSwitch& bug, const ZooOptions& options, std::pair<std::uint64_t, std::uint64_t> seeds) {
+// Sweeps `target` with the switch on until its first failure.
+Entry hunt(const scenarios::BugSwitch& bug, std::string_view target, const ZooOptions& options,
+           std::pair<std::uint64_t, std::uint64_t> seeds) {
     SweepOptions sweep_options;
-    sweep_options.target = std::string(bug.scenario);
+    sweep_options.target = std::string(target);
     sweep_options.seeds = options.seeds;
     sweep_options.jobs = options.jobs;
     sweep_options.bug = std::string(bug.name);
@@ -98,30 +101,50 @@ int zoo_command(const ZooOptions& options) {
             throw UsageError(fmt::format("{}: cannot write", options.out_path));
         }
     }
-    fmt::print("zoo: {} switch{} against their scenarios, seeds {}..{}, {} worker{}\n", bugs.size(),
-               bugs.size() == 1 ? "" : "es", seeds.first, seeds.second, options.jobs, options.jobs == 1 ? "" : "s");
-    fmt::print("{:<34} {:<30} {:<6} {:>5} {:>7}  {}\n", "switch", "scenario", "caught", "seeds", "wall s",
-               "anomalies of the first failing seed");
+    fmt::print("zoo: {} switch{} against their scenarios{}, seeds {}..{}, {} worker{}\n", bugs.size(),
+               bugs.size() == 1 ? "" : "es", options.swarm ? " and swarm" : "", seeds.first, seeds.second,
+               options.jobs, options.jobs == 1 ? "" : "s");
+    fmt::print("{:<34} {:<30} {:<6} {:>5} {:>7}  {}{}\n", "switch", "scenario", "caught", "seeds", "wall s",
+               options.swarm ? "swarm (seeds, wall s)  " : "", "anomalies of the first failing seed");
     std::vector<Entry> entries;
+    std::vector<Entry> in_swarm;
     double total_s = 0;
     for (const scenarios::BugSwitch* bug : bugs) {
-        Entry entry = hunt(*bug, options, seeds);
+        Entry entry = hunt(*bug, bug->scenario, options, seeds);
         total_s += entry.wall_s;
-        fmt::print("{:<34} {:<30} {:<6} {:>5} {:>7.1f}  {}\n", bug->name, bug->scenario, entry.caught ? "yes" : "NO",
-                   entry.seeds, entry.wall_s, entry.caught ? fmt::format("{}", fmt::join(entry.anomalies, ", ")) : "-");
+        std::string swarm_column;
+        nlohmann::json swarm_json;
+        if (options.swarm) {
+            Entry swarm = hunt(*bug, "swarm", options, seeds);
+            total_s += swarm.wall_s;
+            swarm_column = swarm.caught ? fmt::format("{:<22}  ", fmt::format("yes ({}, {:.1f})", swarm.seeds, swarm.wall_s))
+                                        : fmt::format("{:<22}  ", fmt::format("no ({})", swarm.seeds));
+            swarm_json = nlohmann::json{{"caught", swarm.caught},
+                                        {"first_seed", swarm.seed},
+                                        {"seeds", swarm.seeds},
+                                        {"wall_s", std::round(swarm.wall_s * 100) / 100},
+                                        {"anomalies", swarm.anomalies},
+                                        {"reproduce", swarm.reproduce}};
+            in_swarm.push_back(std::move(swarm));
+        }
+        fmt::print("{:<34} {:<30} {:<6} {:>5} {:>7.1f}  {}{}\n", bug->name, bug->scenario, entry.caught ? "yes" : "NO",
+                   entry.seeds, entry.wall_s, swarm_column,
+                   entry.caught ? fmt::format("{}", fmt::join(entry.anomalies, ", ")) : "-");
         std::fflush(stdout);
         if (out.is_open()) {
-            out << nlohmann::json{{"bug", std::string(bug->name)},
-                                  {"origin", std::string(bug->origin)},
-                                  {"scenario", std::string(bug->scenario)},
-                                  {"caught", entry.caught},
-                                  {"first_seed", entry.seed},
-                                  {"seeds", entry.seeds},
-                                  {"wall_s", std::round(entry.wall_s * 100) / 100},
-                                  {"anomalies", entry.anomalies},
-                                  {"reproduce", entry.reproduce}}
-                       .dump()
-                << '\n';
+            nlohmann::json line{{"bug", std::string(bug->name)},
+                                {"origin", std::string(bug->origin)},
+                                {"scenario", std::string(bug->scenario)},
+                                {"caught", entry.caught},
+                                {"first_seed", entry.seed},
+                                {"seeds", entry.seeds},
+                                {"wall_s", std::round(entry.wall_s * 100) / 100},
+                                {"anomalies", entry.anomalies},
+                                {"reproduce", entry.reproduce}};
+            if (options.swarm) {
+                line["swarm"] = swarm_json;
+            }
+            out << line.dump() << '\n';
         }
         entries.push_back(std::move(entry));
     }
@@ -140,7 +163,16 @@ int zoo_command(const ZooOptions& options) {
     fmt::print("caught {} of {}; to the first failure: median {} seeds, {} s wall (max {} s); {:.0f} s in all\n",
                caught, entries.size(), shown(median(counts), "{:.0f}"), shown(median(walls), "{:.1f}"),
                shown(*std::max_element(walls.begin(), walls.end()), "{:.1f}"), total_s);
+    if (options.swarm) {
+        const auto swarm_caught = std::count_if(in_swarm.begin(), in_swarm.end(), [](const Entry& e) { return e.caught; });
+        fmt::print("in swarm: caught {} of {} (reported, not required: a switch may need its own scenario's "
+                   "workload or faults)\n",
+                   swarm_caught, in_swarm.size());
+    }
     std::size_t errors = 0;
+    for (const Entry& entry : in_swarm) {
+        errors += entry.errors;
+    }
     for (const Entry& entry : entries) {
         if (!entry.caught) {
             fmt::print("  NOT caught: {} in {} seeds of {}\n", entry.bug->name, entry.seeds, entry.bug->scenario);
@@ -168,6 +200,7 @@ Command add_zoo(CLI::App& app) {
     zoo->add_option("-j,--jobs", options->jobs, "Worker processes (default 2)");
     zoo->add_option("--bug", options->bugs, "Only this switch (repeatable)");
     zoo->add_option("--out", options->out_path, "Write one JSON object per switch to FILE");
+    zoo->add_flag("!--no-swarm", options->swarm, "Hunt each switch in its own scenario only, not also in swarm");
     return Command{zoo, [options] { return zoo_command(*options); }};
 }
 

@@ -12,6 +12,10 @@ const std::vector<BugSwitch>& bug_switches() {
          "a follower truncates to the end offset the leader gives for the leader's own epoch, though the follower "
          "never had that epoch or ended it earlier, and then fetches without epoch checks: records of an epoch "
          "the leader lacks stay in its log under the leader's later records"},
+        {"kafka-6683", "re-creates KAFKA-6683", "invariant-violation", "idempotent-acks-all",
+         "a segment roll snapshots the producer state at the new segment's base after the batch being appended "
+         "was already put in it: a replica that truncates to that offset, or loses the batch in a crash, "
+         "reloads a producer state that remembers a batch its log does not have"},
         {"kafka-7164", "re-creates KAFKA-7164", "replica-divergence, inconsistent-offsets, vanished-read", "log-acks-all",
          "a follower whose leader is the same broker in a new leader epoch does not truncate: what the leader lost "
          "in a crash and wrote again in the new epoch stays different in the follower's log"},
@@ -128,6 +132,8 @@ bool apply_bug(std::string_view name, broker_core::BrokerBugs& bugs) {
         bugs.kip101_hw_truncation = true;
     } else if (name == "kafka-6361") {
         bugs.kafka_6361 = true;
+    } else if (name == "kafka-6683") {
+        bugs.kafka_6683 = true;
     } else if (name == "kafka-7164") {
         bugs.kafka_7164 = true;
     } else if (name == "kafka-15583") {

@@ -23,7 +23,7 @@ const protocol::TopicPartition topic_partition{"t", 0};
 
 struct Cluster {
     explicit Cluster(std::uint64_t seed, BrokerBugs bugs = {}, bool flush_every_write = false,
-                     bool unclean_leader_election = false)
+                     bool unclean_leader_election = false, std::int32_t min_insync_replicas = 2)
         : simulation(sim::SimulationOptions{.seed = seed, .trace_sink = std::getenv("EOSIM_TEST_TRACE") ? &std::cerr : nullptr}) {
         ControllerConfig controller_config;
         for (int i = 1; i <= 3; ++i) {
@@ -44,6 +44,7 @@ struct Cluster {
             config.addresses = addresses;
             config.bugs = bugs;
             config.log.flush_every_write = flush_every_write;
+            config.min_insync_replicas = min_insync_replicas;
             brokers.push_back(&simulation.add_node("broker-" + std::to_string(i), [config](sim::Node& node) {
                 return std::make_unique<Broker>(node, config);
             }));
@@ -361,6 +362,39 @@ TEST(Cluster, ControllerElectsOnlyFromTheIsr) {
     cluster.run_until([&] { return done; });
     EXPECT_EQ(leader_after_second_crash, protocol::no_broker);
     EXPECT_EQ(cluster.partition().isr, std::vector<BrokerId>{second});
+}
+
+// A leader alone in its ISR moves the high watermark to its log end when it is elected, as Kafka's
+// Partition.makeLeader does: no follower's fetch would. Here the last ISR member restarts with records
+// above the high watermark it checkpointed, and nobody produces after.
+TEST(Cluster, ALeaderAloneInItsIsrCommitsItsLogWhenElected) {
+    Cluster cluster(6, BrokerBugs{}, false, false, 1);
+    BrokerId leader = protocol::no_broker;
+    Offset high_watermark_at_recovery{-1};
+    bool done = false;
+    cluster.client->spawn("script", [&] {
+        sim::sleep(1s);
+        leader = cluster.leader();
+        for (const BrokerId follower : cluster.followers(leader)) {
+            (void)cluster.broker(follower).crash();
+        }
+        sim::sleep(3s);  // fenced, out of the ISR
+        for (int i = 0; i < 5; ++i) {
+            EXPECT_EQ(cluster.produce("v" + std::to_string(i)).error, ErrorCode::none);
+        }
+        (void)cluster.broker(leader).crash(sim::CrashOptions{.unsynced = sim::UnsyncedFate::keep});
+        sim::sleep(1s);
+        cluster.broker(leader).restart();
+        sim::sleep(3s);  // recovers, is elected again
+        high_watermark_at_recovery = cluster.replica(leader).high_watermark;
+        done = true;
+    });
+    cluster.run_until([&] { return done; });
+    EXPECT_EQ(cluster.leader(), leader);
+    EXPECT_EQ(cluster.partition().isr, std::vector<BrokerId>{leader});
+    EXPECT_EQ(cluster.replica(leader).log.log_end_offset(), Offset(5));
+    EXPECT_EQ(high_watermark_at_recovery, Offset(5));
+    EXPECT_EQ(cluster.values(leader, true).size(), 5U);
 }
 
 // The same crashes with unclean election on: the out-of-sync replica leads, and what it never had is

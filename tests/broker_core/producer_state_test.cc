@@ -206,5 +206,48 @@ TEST_F(ProducerStateRecoveryTest, WithTheBugSwitchARestartForgetsEveryProducer) 
               SequenceVerdict::unknown_producer_id);
 }
 
+// KAFKA-6683: the roll's snapshot is named by the new segment's base; it must describe the log below that
+// offset. A log truncated to the base (a follower meeting a leader without the batch, or a crash losing
+// the unflushed active segment) reloads it and must not remember the batch that started the segment.
+TEST_F(ProducerStateRecoveryTest, TruncationToASegmentBaseRemembersOnlyTheBatchesBelowIt) {
+    PartitionLog log(disk, "t-0", LogConfig{.segment_bytes = 300});
+    (void)log.recover();
+    fill(log, 20);
+    const std::vector<std::int64_t> bases = log.segment_bases();
+    ASSERT_GE(bases.size(), 3U);
+    const Offset base(bases[bases.size() - 2]);
+    log.truncate_to(base);
+    ASSERT_EQ(log.log_end_offset(), base);
+    const ProducerEntry& entry = log.producer_state().producers().at(ProducerId(7));
+    EXPECT_EQ(entry.batches.back().last_offset, Offset(base.value() - 1));
+    EXPECT_EQ(entry.last_sequence(), Sequence(static_cast<std::int32_t>(base.value() - 1)));
+    // The retry of the batch the truncation removed is appended again, not answered from the state.
+    EXPECT_EQ(log.producer_state().check(idempotent_batch(base.value(), 7, 0, static_cast<std::int32_t>(base.value()), 2))
+                  .verdict,
+              SequenceVerdict::append);
+}
+
+TEST_F(ProducerStateRecoveryTest, WithTheKafka6683SwitchTheRollSnapshotHoldsTheBatchAtItsOffset) {
+    const LogConfig config{.segment_bytes = 300, .snapshot_holds_appended_batch = true};
+    PartitionLog log(disk, "t-0", config);
+    (void)log.recover();
+    fill(log, 20);
+    const std::vector<std::int64_t> bases = log.segment_bases();
+    ASSERT_GE(bases.size(), 3U);
+    const Offset base(bases[bases.size() - 2]);
+    // Snapshots are named by segment bases, as Kafka's roll names them.
+    const std::vector<Offset> snapshots = log.producer_state().snapshot_offsets();
+    EXPECT_EQ(snapshots.back(), Offset(bases.back()));
+    log.truncate_to(base);
+    ASSERT_EQ(log.log_end_offset(), base);
+    // The state remembers the batch at the base, which the log no longer has: its retry is taken for a
+    // duplicate and answered with offsets the log lacks.
+    const ProducerEntry& entry = log.producer_state().producers().at(ProducerId(7));
+    EXPECT_EQ(entry.batches.back().first_offset, base);
+    const SequenceCheck retry =
+        log.producer_state().check(idempotent_batch(base.value(), 7, 0, static_cast<std::int32_t>(base.value()), 2));
+    EXPECT_EQ(retry.verdict, SequenceVerdict::duplicate);
+}
+
 }  // namespace
 }  // namespace eosim::broker_core

@@ -100,7 +100,8 @@ expect 2 "log-acks-all seed 3: passes, so there is nothing to shrink" -- shrink 
 expect 2 "budget 0: give the seconds" -- shrink log-acks-all --seed 3 --budget 0
 expect 0 "deterministic" -- run log-acks-all --seed 42 --check-determinism
 # The zoo, code probes, and --stop-on-failure's first failure (the lowest failing seed with any -j).
-expect 0 "caught 1 of 1" -- zoo --bug kafka-5376 --seeds 1..20
+expect 0 "in swarm: caught 1 of 1" -- zoo --bug kafka-5376 --seeds 1..20
+expect 0 "caught 1 of 1" -- zoo --bug kafka-5376 --seeds 1..20 --no-swarm
 expect 2 "unknown bug switch 'nope'" -- zoo --bug nope
 expect 2 "bad seed range" -- zoo --seeds 5..1
 expect 0 "truncation-by-diverging-epoch" -- probes

@@ -369,6 +369,36 @@ TEST_F(UnifiedLogTest, testLoadingLogDeletesProducerStateSnapshotsPastLogEndOffs
     EXPECT_TRUE(log.producer_state().snapshot_offsets().empty());
 }
 
+// Kafka: UnifiedLogTest.testProducerSnapshotAfterSegmentRollOnAppend (KAFKA-6683: the roll's snapshot held
+// the batch being appended). eosim snapshots a roll after the append, named by the state's end (2, where
+// Kafka names it by the segment base, 1; docs/kafka-differences.md); a truncation to the segment base then
+// reloads an older snapshot and the log, and the state must hold only the first batch.
+TEST_F(UnifiedLogTest, testProducerSnapshotAfterSegmentRollOnAppend) {
+    RecordBatch first = idempotent(0, 1, 0, 0);
+    first.records[0].value = std::string(512, 'x');
+    RecordBatch second = idempotent(0, 1, 0, 1);
+    second.records[0].value = std::string(512, 'y');
+    PartitionLog& log = create_log(LogConfig{.segment_bytes = encode_batch(first).size()});
+    ASSERT_EQ(append_as_leader(first).verdict, SequenceVerdict::append);
+    ASSERT_EQ(append_as_leader(second).verdict, SequenceVerdict::append);  // overflows the segment: a roll
+    ASSERT_EQ(segment_count(), 2U);
+    EXPECT_EQ(log.segment_bases().back(), 1);
+    EXPECT_EQ(log.producer_state().snapshot_offsets().back(), Offset(2));
+
+    log.truncate_to(Offset(1));  // forces a reload from a snapshot
+    EXPECT_EQ(segment_count(), 2U);
+    EXPECT_EQ(log.segment_bases().back(), 1);
+    EXPECT_EQ(log.log_end_offset(), Offset(1));
+    const ProducerEntry& entry = log.producer_state().producers().at(ProducerId(1));
+    EXPECT_EQ(entry.last_sequence(), Sequence(0));
+    EXPECT_EQ(entry.batches.back().first_offset, Offset(0));
+    EXPECT_EQ(entry.batches.back().last_offset, Offset(0));
+    // The second batch's retry is appended again, at 1.
+    const LeaderAppend again = append_as_leader(second);
+    EXPECT_EQ(again.verdict, SequenceVerdict::append);
+    EXPECT_EQ(again.first, Offset(1));
+}
+
 // The transaction cases. Kafka's LogTestUtils.appendTransactionalAsLeader: a producer's transactional
 // batches, its sequence carried on; appendEndTxnMarkerAsLeader: the leader's marker check, then the append.
 class UnifiedLogTransactionTest : public UnifiedLogTest {

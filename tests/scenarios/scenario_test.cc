@@ -330,7 +330,7 @@ TEST_P(BugSwitchCaught, BySweepOfItsScenario) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, BugSwitchCaught,
-                         ::testing::Values("kip101-hw-truncation", "kafka-6361", "kafka-7164", "kafka-15583", "ack-before-isr", "no-crc-check", "no-dedup",
+                         ::testing::Values("kip101-hw-truncation", "kafka-6361", "kafka-6683", "kafka-7164", "kafka-15583", "ack-before-isr", "no-crc-check", "no-dedup",
                                            "dedup-window-1", "producer-state-not-recovered", "compaction-drops-latest",
                                            "no-zombie-fencing", "lso-ignores-open-txn", "kafka-5376", "kafka-12671",
                                            "kafka-14884", "kafka-17754", "kafka-18464", "kafka-9144",
