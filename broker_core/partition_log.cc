@@ -328,11 +328,12 @@ sim::Status PartitionLog::append(const protocol::RecordBatch& batch) {
         return rolled.error();
     }
     std::vector<std::byte> early_snapshot;
+    const std::uint64_t removals_at_roll = removals_;
     if (*rolled && config_.snapshot_holds_appended_batch) {
         // The bug switch: Kafka's roll snapshotted the state at the new segment's base before the append,
         // when the batch's sequences were already in it. Truncating to this offset, or a crash that loses
-        // the batch, reloads a state that remembers a batch the log does not have. (Written below, after
-        // the append: no suspension point comes before it.)
+        // the batch, reloads a state that remembers a batch the log does not have. (Encoded here, written
+        // below after the append and its fsyncs, unless the log lost batches meanwhile.)
         early_snapshot = producer_state_.encode_snapshot_holding(batch);
     }
     const std::string path = segment_path(active_segment_);
@@ -363,7 +364,9 @@ sim::Status PartitionLog::append(const protocol::RecordBatch& batch) {
             (void)disk_.fsync(segment_path(previous_segment));
         }
         if (config_.snapshot_holds_appended_batch) {
-            producer_state_.write_snapshot(batch.base_offset, std::move(early_snapshot));
+            if (removals_ == removals_at_roll) {
+                producer_state_.write_snapshot(batch.base_offset, std::move(early_snapshot));
+            }
         } else {
             producer_state_.take_snapshot();
         }

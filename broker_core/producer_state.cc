@@ -289,6 +289,8 @@ void ProducerStateManager::advance_to(Offset end) {
     unreplicated_.clear();
     for (auto& [id, entry] : producers_) {
         entry.current_txn_first_offset.reset();
+        // A log started again below batches it had: those batches are gone with it.
+        std::erase_if(entry.batches, [end](const ProducerBatchMetadata& batch) { return batch.last_offset >= end; });
     }
 }
 
@@ -373,13 +375,11 @@ std::vector<std::byte> ProducerStateManager::encode_snapshot_holding(const proto
     // Encoded from a state changed for the moment, with no suspension point before it is put back.
     const std::map<protocol::ProducerId, ProducerEntry> kept = producers_;
     const Offset end = end_offset_;
-    if (batch.producer_id.value() >= 0 && !batch.control) {
-        ProducerEntry& entry = producers_[batch.producer_id];
-        if (batch.producer_epoch != entry.epoch) {
-            entry.batches.clear();
-            entry.epoch = batch.producer_epoch;
-        }
-        cache_batch(batch, entry);
+    // Kafka's ProducerAppendInfo shared only an existing producer's queue of cached batches (of the same
+    // epoch); its other fields, and a new producer's entry, were its own until the append.
+    if (const auto found = producers_.find(batch.producer_id);
+        found != producers_.end() && !batch.control && found->second.epoch == batch.producer_epoch) {
+        cache_batch(batch, found->second);
     }
     end_offset_ = batch.base_offset;
     std::vector<std::byte> body = encode_snapshot();

@@ -105,7 +105,7 @@ int zoo_command(const ZooOptions& options) {
                bugs.size() == 1 ? "" : "es", options.swarm ? " and swarm" : "", seeds.first, seeds.second,
                options.jobs, options.jobs == 1 ? "" : "s");
     fmt::print("{:<34} {:<30} {:<6} {:>5} {:>7}  {}{}\n", "switch", "scenario", "caught", "seeds", "wall s",
-               options.swarm ? "swarm (seeds, wall s)  " : "", "anomalies of the first failing seed");
+               options.swarm ? fmt::format("{:<24}", "swarm (seeds, wall s)") : "", "anomalies of the first failing seed");
     std::vector<Entry> entries;
     std::vector<Entry> in_swarm;
     double total_s = 0;
@@ -171,6 +171,10 @@ int zoo_command(const ZooOptions& options) {
     }
     std::size_t errors = 0;
     for (const Entry& entry : in_swarm) {
+        if (entry.errors > 0) {
+            fmt::print("  ERRORS: {} seed{} of swarm erred (eosim sweep swarm --bug {} shows them)\n", entry.errors,
+                       entry.errors == 1 ? "" : "s", entry.bug->name);
+        }
         errors += entry.errors;
     }
     for (const Entry& entry : entries) {
