@@ -159,8 +159,7 @@ void Nemesis::heal() {
     blocks_.clear();
     simulation_.network().heal();
     simulation_.network().clear_extra_latency();
-    slow_link_until_.clear();
-    slow_link_latency_.clear();
+    slow_links_.clear();
     spike_until_ = sim::now();
     for (const auto& [name, until] : slow_disk_until_) {
         node(name).disk().set_fsync_stall(sim::Duration::zero());
@@ -650,19 +649,17 @@ void Nemesis::slow_link(const FaultAction& action) {
     const sim::NodeId from = node(action.targets.front()).id();
     const sim::NodeId to = node(action.other_side.front()).id();
     const std::pair<std::uint32_t, std::uint32_t> link{from.value(), to.value()};
-    sim::Time& until = slow_link_until_[link];
-    until = std::max(until, sim::now() + action.duration);
+    SlowLink& slow = slow_links_[link];
+    slow.until = std::max(slow.until, sim::now() + action.duration);
     shaped_for(action.duration);
     // Overlapping slow-link faults on one link: the slowest holds until the last ends (as slow disks).
-    const sim::Duration current = slow_link_latency_[link];
-    slow_link_latency_[link] = std::max(current, action.extra_latency);
-    simulation_.network().set_extra_latency(from, to, slow_link_latency_[link]);
+    slow.latency = std::max(slow.latency, action.extra_latency);
+    simulation_.network().set_extra_latency(from, to, slow.latency);
     later(action.duration, [this, link, from, to] {
-        const auto found = slow_link_until_.find(link);
-        if (found != slow_link_until_.end() && sim::now() >= found->second) {
+        const auto found = slow_links_.find(link);
+        if (found != slow_links_.end() && sim::now() >= found->second.until) {
             simulation_.network().set_extra_latency(from, to, sim::Duration::zero());
-            slow_link_until_.erase(found);
-            slow_link_latency_.erase(link);
+            slow_links_.erase(found);
         }
     });
 }

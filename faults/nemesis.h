@@ -142,9 +142,13 @@ private:
     // Per node: how many crashes the nemesis applied are still to restart it (their own restart comes later).
     std::map<std::string, int> restarts_pending_;
     void shaped_for(sim::Duration duration);
-    // Per directed link: until when it is slow (the last slow-link fault's end).
-    std::map<std::pair<std::uint32_t, std::uint32_t>, sim::Time> slow_link_until_;
-    std::map<std::pair<std::uint32_t, std::uint32_t>, sim::Duration> slow_link_latency_;  // and how slow
+    // Per directed link that a slow-link fault holds: until when (the last such fault's end), and how slow
+    // (the slowest of them).
+    struct SlowLink {
+        sim::Time until{};
+        sim::Duration latency{};
+    };
+    std::map<std::pair<std::uint32_t, std::uint32_t>, SlowLink> slow_links_;
     // Victims of lossy faults (within tolerance) that have not rejoined every ISR with a new incarnation
     // yet, and whether a scrub is still to come.
     std::map<std::string, bool> repairing_;
