@@ -314,8 +314,8 @@ void Broker::write_hw_checkpoint() {
     (void)disk.create(temporary);
     // A write that failed (a full disk) leaves the checkpoint as it was: the broker is going offline.
     if (disk.append(temporary, std::as_bytes(std::span(text.data(), text.size()))).ok() &&
-        disk.fsync(temporary).ok()) {
-        (void)disk.rename(temporary, hw_checkpoint_path);
+        disk.fsync(temporary).ok() && disk.rename(temporary, hw_checkpoint_path).ok()) {
+        (void)disk.fsync_directory(sim::Disk::directory_of(hw_checkpoint_path));
     }
 }
 

@@ -97,7 +97,10 @@ void Controller::load_or_bootstrap() {
 
 std::size_t Controller::replay_metadata_log() {
     sim::Disk& disk = node_.disk();
-    (void)disk.create(metadata_path);
+    if (!disk.exists(metadata_path)) {
+        (void)disk.create(metadata_path);
+        (void)disk.fsync_directory(sim::Disk::directory_of(metadata_path));
+    }
     const std::vector<std::byte> bytes = disk.read_all(metadata_path).value();
     const std::string text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     std::size_t good = 0;

@@ -39,8 +39,8 @@ void LeaderEpochCache::persist() {
     // A write that failed (a full disk) leaves the checkpoint as it was, never a short one in its place:
     // the broker is going offline, and recovery rebuilds the cache from the log.
     if (disk_.append(temporary, std::as_bytes(std::span(content.data(), content.size()))).ok() &&
-        disk_.fsync(temporary).ok()) {
-        (void)disk_.rename(temporary, path_);
+        disk_.fsync(temporary).ok() && disk_.rename(temporary, path_).ok()) {
+        (void)disk_.fsync_directory(sim::Disk::directory_of(path_));  // Kafka's atomic move flushes the directory
     }
 }
 

@@ -50,11 +50,14 @@ TransactionIndex& PartitionLog::transaction_index(std::int64_t base) {
 
 void PartitionLog::remove_transaction_index(std::int64_t base) {
     transaction_indexes_.erase(base);
-    (void)disk_.remove(transaction_index_path(base));
+    if (disk_.remove(transaction_index_path(base))) {
+        directory_unsynced_ = true;
+    }
 }
 
 void PartitionLog::index_completed_transaction(const CompletedTransaction& completed) {
     const protocol::Offset last_stable = producer_state_.last_stable_offset_of(completed);
+    directory_unsynced_ = directory_unsynced_ || !disk_.exists(transaction_index_path(active_segment_));
     transaction_index(active_segment_)
         .append(AbortedTransaction{completed.producer_id, completed.first_offset, completed.last_offset, last_stable});
 }
@@ -148,6 +151,7 @@ RecoveryReport PartitionLog::recover(bool verify_crc) {
     index_.clear();
     unflushed_segments_.clear();
     transaction_indexes_.clear();
+    directory_unsynced_ = true;  // what recovery removes or cuts is durable after the next flush
     epochs_.load();
     const std::vector<std::int64_t> bases = segment_bases();
     std::int64_t expected = bases.empty() ? 0 : bases.front();
@@ -301,6 +305,7 @@ sim::Result<bool> PartitionLog::roll_if_needed() {
         if (sim::Status created = disk_.create(active); !created) {
             return created.error();
         }
+        directory_unsynced_ = true;
         return false;
     }
     if (disk_.size(active).value() < config_.segment_bytes || log_end_offset_.value() == active_segment_) {
@@ -310,6 +315,7 @@ sim::Result<bool> PartitionLog::roll_if_needed() {
     if (sim::Status created = disk_.create(segment_path(active_segment_)); !created) {
         return created.error();
     }
+    directory_unsynced_ = true;
     return true;
 }
 
@@ -363,6 +369,7 @@ sim::Status PartitionLog::append(const protocol::RecordBatch& batch) {
         if (unflushed_segments_.erase(previous_segment) > 0 && disk_.exists(segment_path(previous_segment))) {
             (void)disk_.fsync(segment_path(previous_segment));
         }
+        (void)sync_directory();  // and its name, and the new segment's
         if (config_.snapshot_holds_appended_batch) {
             if (removals_ == removals_at_roll) {
                 producer_state_.write_snapshot(batch.base_offset, std::move(early_snapshot));
@@ -434,6 +441,7 @@ void PartitionLog::truncate_to(protocol::Offset end_offset) {
     const std::int64_t new_end = it->first;
     const BatchLocation first_removed = it->second;
     ++removals_;
+    directory_unsynced_ = true;  // a crash before the next flush may bring the removed batches back
     (void)disk_.truncate(segment_path(first_removed.segment_base), first_removed.position);
     if (const auto kept = transaction_indexes_.find(first_removed.segment_base); kept != transaction_indexes_.end()) {
         kept->second.truncate_to(protocol::Offset(new_end));
@@ -480,6 +488,18 @@ sim::Status PartitionLog::flush() {
             }
         }
     }
+    return sync_directory();
+}
+
+sim::Status PartitionLog::sync_directory() {
+    if (!directory_unsynced_) {
+        return sim::ok_status();
+    }
+    directory_unsynced_ = false;  // an operation during the sync sets it again
+    if (sim::Status synced = disk_.fsync_directory(directory_); !synced) {
+        directory_unsynced_ = true;
+        return synced;
+    }
     return sim::ok_status();
 }
 
@@ -489,8 +509,8 @@ void PartitionLog::write_log_start_checkpoint() {
     const std::string text = std::to_string(log_start_offset_.value()) + "\n";
     (void)disk_.remove(temporary);
     if (disk_.create(temporary) && disk_.append(temporary, std::as_bytes(std::span(text.data(), text.size()))) &&
-        disk_.fsync(temporary)) {
-        (void)disk_.rename(temporary, path);
+        disk_.fsync(temporary) && disk_.rename(temporary, path)) {
+        (void)disk_.fsync_directory(directory_);
     }
 }
 
@@ -516,6 +536,7 @@ std::int64_t PartitionLog::newest_timestamp(std::int64_t from, std::int64_t to) 
 
 void PartitionLog::delete_segments_below(std::int64_t offset) {
     ++removals_;
+    directory_unsynced_ = true;
     const std::vector<std::int64_t> bases = segment_bases();
     for (std::size_t i = 0; i + 1 < bases.size() && bases[i + 1] <= offset; ++i) {
         (void)disk_.remove(segment_path(bases[i]));
@@ -583,6 +604,7 @@ std::size_t PartitionLog::apply_retention(std::int64_t now_ms, protocol::Offset 
 
 void PartitionLog::truncate_fully_and_start_at(protocol::Offset offset, const LogStartMoved& moved) {
     ++removals_;
+    directory_unsynced_ = true;
     const protocol::Offset before = log_start_offset_;
     for (const std::int64_t base : segment_bases()) {
         (void)disk_.remove(segment_path(base));
@@ -836,6 +858,7 @@ bool PartitionLog::replace_segment(const std::string& path, const std::vector<st
         (void)disk_.remove(cleaned);
         return false;
     }
+    directory_unsynced_ = true;  // until then a crash may bring back the segment before cleaning
     return true;
 }
 

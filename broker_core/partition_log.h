@@ -107,6 +107,8 @@ public:
 
     // Makes every written byte durable (fsync of the segments written since the last flush).
     sim::Status flush();
+    // Makes the segments' creations, removals and truncations durable, if any is not (a directory sync).
+    sim::Status sync_directory();
 
     // Moves the log start offset up to `offset` (never down, never past the log end) and makes it
     // durable (a checkpoint file); whole segments below it are deleted. Records below it are gone. `moved`
@@ -227,6 +229,9 @@ private:
     std::int64_t active_segment_ = 0;
     std::uint64_t removals_ = 0;  // bumped whenever segments are truncated or deleted
     std::map<std::int64_t, bool> unflushed_segments_;
+    // A segment or index was created, removed, renamed or cut since the directory was last synced
+    // (Kafka's needsFlushParentDir): the next flush syncs it.
+    bool directory_unsynced_ = false;
     protocol::Offset log_start_offset_{0};
     protocol::Offset log_end_offset_{0};
 };

@@ -406,6 +406,7 @@ void ProducerStateManager::write_snapshot(Offset end, std::vector<std::byte> byt
         (void)disk_.remove(snapshot_path(offsets.front()));
         offsets.erase(offsets.begin());
     }
+    (void)disk_.fsync_directory(directory_);
 }
 
 void ProducerStateManager::remove_snapshots() {

@@ -93,7 +93,9 @@ void TransactionIndex::rewrite(std::vector<AbortedTransaction> entries) {
     if (!disk_.create(temporary) || !disk_.append(temporary, encode_aborted_transactions(entries_)) ||
         !disk_.fsync(temporary) || !disk_.rename(temporary, path_)) {
         (void)disk_.remove(temporary);  // recovery will find the index wrong and rebuild it again
+        return;
     }
+    (void)disk_.fsync_directory(sim::Disk::directory_of(path_));
 }
 
 void TransactionIndex::remove() {

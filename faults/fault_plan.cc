@@ -49,12 +49,32 @@ const std::vector<FaultKindInfo>& fault_kinds() {
         {FaultKind::slow_node, "slow-node", "one node stalls for moments again and again for a while (GC pauses)"},
         {FaultKind::crash_rack, "crash-rack",
          "the brokers of one rack lose power at once (unsynced bytes as in power-loss); they restart after a while"},
+        {FaultKind::narrow_link, "narrow-link",
+         "one node's messages to another go through at 1 KiB/s-1 MiB/s for a while, one way (a saturated link)"},
     };
     return kinds;
 }
 
 bool on_instance(FaultKind kind) {
     return kind == FaultKind::crash_instance || kind == FaultKind::pause_instance;
+}
+
+bool targets_any_node(FaultKind kind) {
+    switch (kind) {
+        case FaultKind::partition:
+        case FaultKind::partition_one_way:
+        case FaultKind::isolate:
+        case FaultKind::split:
+        case FaultKind::bridge:
+        case FaultKind::reset:
+        case FaultKind::flap:
+        case FaultKind::slow_link:
+        case FaultKind::narrow_link:
+        case FaultKind::clock_jump:
+        case FaultKind::clock_drift:
+        case FaultKind::slow_node: return true;
+        default: return false;
+    }
 }
 
 bool aimed(FaultKind kind) {
@@ -162,7 +182,8 @@ void draw_targets(sim::Random& random, const FaultPlanOptions& options, const st
         case FaultKind::partition:
         case FaultKind::partition_one_way:
         case FaultKind::flap:
-        case FaultKind::slow_link: {
+        case FaultKind::slow_link:
+        case FaultKind::narrow_link: {
             const std::vector<std::string> pair = draw_subset(random, everyone, 2);
             action.targets = {pair[0]};
             action.other_side = {pair[1]};
@@ -170,6 +191,8 @@ void draw_targets(sim::Random& random, const FaultPlanOptions& options, const st
                 action.period = random.duration_between(std::chrono::milliseconds(20), std::chrono::milliseconds(500));
             } else if (action.kind == FaultKind::slow_link) {
                 action.extra_latency = random.duration_between(std::chrono::milliseconds(5), std::chrono::seconds(1));
+            } else if (action.kind == FaultKind::narrow_link) {
+                action.bytes_per_second = std::uint64_t{1024} << random.below(11);  // 1 KiB/s to 1 MiB/s
             }
             break;
         }
@@ -356,6 +379,9 @@ nlohmann::json to_json(const FaultAction& action) {
     if (action.kind == FaultKind::disk_full) {
         json["free_bytes"] = action.free_bytes;
     }
+    if (action.kind == FaultKind::narrow_link) {
+        json["bytes_per_second"] = action.bytes_per_second;
+    }
     if (takes_period(action.kind)) {
         json["period_ms"] = milliseconds(action.period);
     }
@@ -387,7 +413,7 @@ public:
                                                      "other_side",   "unsynced",      "aim_at",      "aim_window_ms",
                                                      "aim_at_peer",  "aim_delay_ms",  "extra_latency_ms",
                                                      "corrupt_state", "clock_step_ms", "drift_ppm",   "free_bytes",
-                                                     "period_ms"};
+                                                     "period_ms",    "bytes_per_second"};
             if (!known.contains(key)) {
                 throw error(key, "is not a field of a fault action");
             }
@@ -491,7 +517,8 @@ Arity arity(FaultKind kind) {
         case FaultKind::partition:
         case FaultKind::partition_one_way:
         case FaultKind::flap:
-        case FaultKind::slow_link: return {1, 1, 1, 1};
+        case FaultKind::slow_link:
+        case FaultKind::narrow_link: return {1, 1, 1, 1};
         case FaultKind::split: return {1, any_number, 1, any_number};
         case FaultKind::bridge: return {2, any_number, 1, any_number};
         case FaultKind::crash_several:
@@ -579,6 +606,11 @@ FaultPlan plan_from_json(const nlohmann::json& json) {
         read.only_for("free_bytes", action.kind == FaultKind::disk_full, kind);
         if (action.kind == FaultKind::disk_full) {
             action.free_bytes = static_cast<std::uint64_t>(read.integer("free_bytes", 0, std::int64_t{1} << 40));
+        }
+        read.only_for("bytes_per_second", action.kind == FaultKind::narrow_link, kind);
+        if (action.kind == FaultKind::narrow_link) {
+            action.bytes_per_second =
+                static_cast<std::uint64_t>(read.integer("bytes_per_second", 1, std::int64_t{1} << 40));
         }
         read.only_for("period_ms", takes_period(action.kind), kind);
         if (takes_period(action.kind)) {

@@ -43,6 +43,7 @@ enum class FaultKind : std::uint8_t {
     slow_link,          // one node's messages to another take longer for the duration (one way)
     slow_node,          // one node stalls again and again for the duration (GC pauses, a starved CPU)
     crash_rack,         // the brokers of one rack lose power at once, restart after the duration
+    narrow_link,        // one node's messages to another go through at a limited bandwidth (one way)
 };
 
 struct FaultKindInfo {
@@ -59,6 +60,9 @@ bool parse_fault_kind(std::string_view name, FaultKind& kind);
 [[nodiscard]] bool aimed(FaultKind kind);
 // Whether the kind hurts a client application instance (the runner applies these, not the nemesis).
 [[nodiscard]] bool on_instance(FaultKind kind);
+// Whether a plan may aim the kind at any node, clients included (links, clocks, slow nodes), rather than
+// only at brokers or the controller.
+[[nodiscard]] bool targets_any_node(FaultKind kind);
 
 struct MomentInfo {
     std::string_view name;  // as the simulated code announces it (sim::moments)
@@ -82,6 +86,7 @@ struct FaultAction {
     sim::Duration clock_step{0};          // clock jumps: the step (negative: back)
     std::int64_t drift_ppm = 0;           // clock drift: parts per million (negative: slow)
     std::uint64_t free_bytes = 0;         // disk-full: the room left when it fills
+    std::uint64_t bytes_per_second = 0;   // narrow-link: the link's bandwidth
     sim::Duration period{0};              // flapping links: each down and up phase; slow nodes: between stalls
     // Aimed kinds: the moment waited for, how long at most (then the fault hits `targets` at once), and
     // whether it hits the moment's peer (when it has one) rather than the broker where it happened.

@@ -146,6 +146,9 @@ void Nemesis::apply(const FaultAction& action) {
         case FaultKind::slow_link:
             slow_link(action);
             break;
+        case FaultKind::narrow_link:
+            narrow_link(action);
+            break;
         case FaultKind::slow_node:
             slow_node(action);
             break;
@@ -160,6 +163,8 @@ void Nemesis::heal() {
     simulation_.network().heal();
     simulation_.network().clear_extra_latency();
     slow_links_.clear();
+    simulation_.network().clear_bandwidth();
+    narrow_links_.clear();
     spike_until_ = sim::now();
     for (const auto& [name, until] : slow_disk_until_) {
         node(name).disk().set_fsync_stall(sim::Duration::zero());
@@ -660,6 +665,26 @@ void Nemesis::slow_link(const FaultAction& action) {
         if (found != slow_links_.end() && sim::now() >= found->second.until) {
             simulation_.network().set_extra_latency(from, to, sim::Duration::zero());
             slow_links_.erase(found);
+        }
+    });
+}
+
+void Nemesis::narrow_link(const FaultAction& action) {
+    const sim::NodeId from = node(action.targets.front()).id();
+    const sim::NodeId to = node(action.other_side.front()).id();
+    const std::pair<std::uint32_t, std::uint32_t> link{from.value(), to.value()};
+    NarrowLink& narrow = narrow_links_[link];
+    narrow.until = std::max(narrow.until, sim::now() + action.duration);
+    shaped_for(action.duration);
+    // Overlapping narrow-link faults on one link: the narrowest holds until the last ends.
+    narrow.bytes_per_second = narrow.bytes_per_second == 0 ? action.bytes_per_second
+                                                           : std::min(narrow.bytes_per_second, action.bytes_per_second);
+    simulation_.network().set_bandwidth(from, to, narrow.bytes_per_second);
+    later(action.duration, [this, link, from, to] {
+        const auto found = narrow_links_.find(link);
+        if (found != narrow_links_.end() && sim::now() >= found->second.until) {
+            simulation_.network().set_bandwidth(from, to, 0);
+            narrow_links_.erase(found);
         }
     });
 }

@@ -100,6 +100,7 @@ private:
     void disk_full(const FaultAction& action);
     void flap(const FaultAction& action);
     void slow_link(const FaultAction& action);
+    void narrow_link(const FaultAction& action);
     void slow_node(const FaultAction& action);
     // An aimed action: waits (up to its window, within the chaos phase) for its moment, then applies the
     // plain fault it stands for to the broker involved or its peer; if the moment does not come, to the
@@ -149,6 +150,11 @@ private:
         sim::Duration latency{};
     };
     std::map<std::pair<std::uint32_t, std::uint32_t>, SlowLink> slow_links_;
+    struct NarrowLink {
+        sim::Time until{};
+        std::uint64_t bytes_per_second = 0;
+    };
+    std::map<std::pair<std::uint32_t, std::uint32_t>, NarrowLink> narrow_links_;
     // Victims of lossy faults (within tolerance) that have not rejoined every ISR with a new incarnation
     // yet, and whether a scrub is still to come.
     std::map<std::string, bool> repairing_;

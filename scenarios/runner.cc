@@ -12,6 +12,7 @@
 #include "broker_core/broker.h"
 #include "broker_core/controller.h"
 #include "faults/nemesis.h"
+#include "protocol/wire_size.h"
 #include "model/checkers.h"
 #include "model/groups.h"
 #include "model/history.h"
@@ -73,8 +74,11 @@ public:
         : spec_(spec),
           options_(options),
           swarm_(swarm),
-          simulation_(
-              sim::SimulationOptions{.seed = options.seed, .buggify = spec.buggify, .trace_sink = options.trace}) {}
+          simulation_(sim::SimulationOptions{
+              .seed = options.seed,
+              .buggify = spec.buggify,
+              .disk = sim::DiskOptions{.directory_ops_need_sync = spec.faults.directory_ops_need_sync},
+              .trace_sink = options.trace}) {}
 
     RunResult execute();
     // Why `plan` cannot run on this scenario's nodes (a target it lacks), or "" (after build_nodes()).
@@ -440,14 +444,7 @@ std::string Run::plan_problem(const faults::FaultPlan& plan) const {
     for (std::size_t i = 0; i < plan.actions.size(); ++i) {
         const faults::FaultAction& action = plan.actions[i];
         const bool on_instance = faults::on_instance(action.kind);
-        const bool any_node = action.kind == faults::FaultKind::partition ||
-                              action.kind == faults::FaultKind::partition_one_way ||
-                              action.kind == faults::FaultKind::isolate || action.kind == faults::FaultKind::split ||
-                              action.kind == faults::FaultKind::bridge || action.kind == faults::FaultKind::reset ||
-                              action.kind == faults::FaultKind::flap || action.kind == faults::FaultKind::slow_link ||
-                              action.kind == faults::FaultKind::clock_jump ||
-                              action.kind == faults::FaultKind::clock_drift ||
-                              action.kind == faults::FaultKind::slow_node;
+        const bool any_node = faults::targets_any_node(action.kind);
         static const std::vector<std::string> controller{"controller"};
         const std::vector<std::string>& allowed = on_instance ? instances
                                                   : any_node  ? everyone
@@ -912,6 +909,8 @@ RunResult Run::execute() {
         reproduce_command(spec_.name, options_.seed, options_.bug, options_.spec_path, options_.input_files,
                           options_.plan_path);
     try {
+        // What a message weighs on a link whose bandwidth a narrow-link fault limits.
+        simulation_.network().set_message_size([](const sim::Message& message) { return protocol::wire_bytes(message); });
         build();
         result.fault_plan = faults::to_json(plan_);
         start();

@@ -455,7 +455,7 @@ void parse_faults(Reader& reader, const std::string& source, FaultSpec& spec_fau
     const toml::table* faults = reader.table("faults");
     reader.known_keys(faults, "faults",
                       {"kinds", "chaos_ms", "interval_ms", "duration_ms", "crash_unsynced", "power_loss_unsynced",
-                       "within_tolerance", "aim_at", "aim_window_ms", "aim_delay_ms"});
+                       "within_tolerance", "aim_at", "aim_window_ms", "aim_delay_ms", "directory_ops_need_sync"});
     faults::FaultPlanOptions& plan = spec_faults.plan;
     for (const std::string& name : reader.strings(faults, "kinds")) {
         faults::FaultKind kind{};
@@ -482,6 +482,7 @@ void parse_faults(Reader& reader, const std::string& source, FaultSpec& spec_fau
     plan.crash_unsynced = reader.fate(faults, "crash_unsynced", plan.crash_unsynced);
     plan.power_loss_unsynced = reader.fate(faults, "power_loss_unsynced", plan.power_loss_unsynced);
     reader.boolean(faults, "within_tolerance", spec_faults.within_tolerance);
+    reader.boolean(faults, "directory_ops_need_sync", spec_faults.directory_ops_need_sync);
     for (const std::string& name : reader.strings(faults, "aim_at")) {
         std::string_view moment;
         if (!faults::parse_aim_moment(name, moment)) {

@@ -144,6 +144,9 @@ struct FaultSpec {
     // Keep lossy crashes within what replication tolerates: a crash that loses unsynced bytes hits
     // one broker of a fully healthy cluster, else it is a plain process crash (page cache kept).
     bool within_tolerance = true;
+    // Every node's creates, renames, removes and truncations are durable only once their directory is
+    // synced; crashes keep or lose the rest by the same fate as unsynced bytes (sim::DiskOptions).
+    bool directory_ops_need_sync = false;
 };
 
 // An anomaly the semantics permit in a scenario, excused only where its cause happened in the run

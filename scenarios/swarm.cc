@@ -209,6 +209,22 @@ void draw_faults(Drawer& d, const Spec& base) {
     d.set("faults", "chaos_ms", d.random().between(5000, 15000));
 }
 
+// What joined the draw later, from a stream of its own, so that every draw above stays what it was for every
+// seed: directory operations durable only once synced; a link of limited bandwidth among the fault kinds.
+void draw_more(sim::Random random, Drawer& d, const Spec& base) {
+    if (!base.faults.directory_ops_need_sync && random.chance(0.3)) {
+        d.set("faults", "directory_ops_need_sync", true);
+    }
+    toml::array* kinds = d.table("faults").get_as<toml::array>("kinds");
+    const bool has_narrow = kinds != nullptr && std::any_of(kinds->begin(), kinds->end(), [](const toml::node& kind) {
+        return kind.value<std::string>().value_or("") == "narrow-link";
+    });
+    if (kinds != nullptr && !kinds->empty() && !has_narrow && random.chance(0.2)) {
+        kinds->push_back("narrow-link");
+        d.note("faults.kinds+", "narrow-link");
+    }
+}
+
 }  // namespace
 
 SwarmDraw draw_swarm(std::uint64_t seed) {
@@ -241,6 +257,7 @@ SwarmDraw draw_swarm(std::uint64_t seed) {
     draw_cluster(d, base);
     draw_workload(d, base);
     draw_faults(d, base);
+    draw_more(sim::Random(seed).fork("swarm-more"), d, base);
     std::ostringstream out;
     out << d.root();
     draw.toml = out.str();

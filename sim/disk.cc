@@ -38,7 +38,7 @@ Result<std::uint64_t> Disk::size(const std::string& path) const {
     if (found == files_.end()) {
         return errc::no_such_file;
     }
-    return static_cast<std::uint64_t>(found->second.data.size());
+    return static_cast<std::uint64_t>(found->second->data.size());
 }
 
 std::vector<std::string> Disk::list(const std::string& prefix) const {
@@ -49,8 +49,80 @@ std::vector<std::string> Disk::list(const std::string& prefix) const {
     return paths;
 }
 
+std::string Disk::directory_of(const std::string& path) {
+    const std::size_t slash = path.rfind('/');
+    return slash == std::string::npos ? std::string() : path.substr(0, slash);
+}
+
+void Disk::record(DirectoryOp op) {
+    pending_[directory_of(op.path)].push_back(std::move(op));
+}
+
+void Disk::apply_durably(const DirectoryOp& op) {
+    const auto unlink = [this](const std::string& path, const FilePtr& file) {
+        if (const auto found = durable_files_.find(path); found != durable_files_.end() && found->second == file) {
+            durable_files_.erase(found);
+        }
+    };
+    switch (op.kind) {
+        case DirectoryOp::Kind::link: durable_files_[op.path] = op.file; break;
+        case DirectoryOp::Kind::unlink: unlink(op.path, op.file); break;
+        case DirectoryOp::Kind::rename:
+            unlink(op.from, op.file);
+            durable_files_[op.path] = op.file;
+            break;
+    }
+}
+
+void Disk::apply_cut(File& file) const {
+    if (file.unsynced_cut && file.durable.size() > *file.unsynced_cut) {
+        file.durable.resize(*file.unsynced_cut);
+    }
+    file.unsynced_cut.reset();
+}
+
+void Disk::make_directory_durable(const std::string& directory, std::size_t count, bool cuts) {
+    if (const auto found = pending_.find(directory); found != pending_.end()) {
+        std::vector<DirectoryOp>& ops = found->second;
+        EOSIM_ASSERT(count <= ops.size());
+        for (std::size_t i = 0; i < count; ++i) {
+            apply_durably(ops[i]);
+        }
+        ops.erase(ops.begin(), ops.begin() + static_cast<std::ptrdiff_t>(count));
+        if (ops.empty()) {
+            pending_.erase(found);
+        }
+    }
+    if (cuts) {
+        for (auto& [path, file] : files_) {
+            if (file->unsynced_cut && directory_of(path) == directory) {
+                apply_cut(*file);
+            }
+        }
+    }
+}
+
+void Disk::make_all_directories_durable() {
+    for (const auto& [directory, ops] : pending_) {
+        for (const DirectoryOp& op : ops) {
+            apply_durably(op);
+        }
+    }
+    pending_.clear();
+    for (auto& [path, file] : files_) {
+        apply_cut(*file);
+    }
+}
+
 Status Disk::create(const std::string& path) {
-    files_.try_emplace(path);
+    if (files_.contains(path)) {
+        return ok_status();
+    }
+    FilePtr file = std::make_shared<File>();
+    files_.emplace(path, file);
+    if (options_.directory_ops_need_sync) {
+        record(DirectoryOp{DirectoryOp::Kind::link, path, {}, std::move(file)});
+    }
     return ok_status();
 }
 
@@ -86,7 +158,7 @@ Status Disk::write(const std::string& path, std::uint64_t offset, std::span<cons
     if (found == files_.end()) {
         return errc::no_such_file;
     }
-    File& file = found->second;
+    File& file = *found->second;
     if (Status grown = grow_to(file, offset + bytes.size()); !grown) {
         return grown;
     }
@@ -102,7 +174,7 @@ Status Disk::append(const std::string& path, std::span<const std::byte> bytes) {
     if (found == files_.end()) {
         return errc::no_such_file;
     }
-    return write(path, found->second.data.size(), bytes);
+    return write(path, found->second->data.size(), bytes);
 }
 
 Result<std::vector<std::byte>> Disk::read(const std::string& path, std::uint64_t offset, std::uint64_t length) const {
@@ -110,7 +182,7 @@ Result<std::vector<std::byte>> Disk::read(const std::string& path, std::uint64_t
     if (found == files_.end()) {
         return errc::no_such_file;
     }
-    const std::vector<std::byte>& data = found->second.data;
+    const std::vector<std::byte>& data = found->second->data;
     if (offset >= data.size()) {
         return std::vector<std::byte>{};
     }
@@ -128,13 +200,15 @@ Status Disk::truncate(const std::string& path, std::uint64_t new_size) {
     if (found == files_.end()) {
         return errc::no_such_file;
     }
-    File& file = found->second;
+    File& file = *found->second;
     if (new_size >= file.data.size()) {
         return grow_to(file, new_size);
     }
     used_bytes_ -= file.data.size() - new_size;
     file.data.resize(new_size);
-    if (file.durable.size() > new_size) {
+    if (options_.directory_ops_need_sync) {
+        file.unsynced_cut = std::min(file.unsynced_cut.value_or(new_size), new_size);
+    } else if (file.durable.size() > new_size) {
         file.durable.resize(new_size);
     }
     // Sectors wholly past the end are gone; a sector cut in two stays dirty only if it was.
@@ -148,7 +222,10 @@ Status Disk::remove(const std::string& path) {
     if (found == files_.end()) {
         return errc::no_such_file;
     }
-    used_bytes_ -= found->second.data.size();
+    used_bytes_ -= found->second->data.size();
+    if (options_.directory_ops_need_sync) {
+        record(DirectoryOp{DirectoryOp::Kind::unlink, path, {}, found->second});
+    }
     files_.erase(found);
     return ok_status();
 }
@@ -161,11 +238,15 @@ Status Disk::rename(const std::string& from, const std::string& to) {
     if (from == to) {
         return ok_status();
     }
-    File moved = std::move(found->second);
+    FilePtr moved = std::move(found->second);
     files_.erase(found);
     if (const auto existing = files_.find(to); existing != files_.end()) {
-        used_bytes_ -= existing->second.data.size();
+        used_bytes_ -= existing->second->data.size();
         files_.erase(existing);
+    }
+    if (options_.directory_ops_need_sync) {
+        EOSIM_ASSERT_MSG(directory_of(from) == directory_of(to), "a rename stays in its directory: " + from + " -> " + to);
+        record(DirectoryOp{DirectoryOp::Kind::rename, to, from, moved});
     }
     files_.emplace(to, std::move(moved));
     return ok_status();
@@ -182,6 +263,7 @@ void Disk::sync(File& file) const {
         std::memcpy(file.durable.data() + begin, file.data.data() + begin, end - begin);
     }
     file.dirty_sectors.clear();
+    file.unsynced_cut.reset();  // fsync makes the size durable too
 }
 
 Duration Disk::draw_fsync_latency() {
@@ -205,7 +287,30 @@ Status Disk::fsync(const std::string& path) {
     if (found == files_.end()) {
         return errc::no_such_file;
     }
-    sync(found->second);
+    sync(*found->second);
+    return ok_status();
+}
+
+Status Disk::fsync_directory(const std::string& directory) {
+    if (!options_.directory_ops_need_sync) {
+        return ok_status();
+    }
+    Scheduler& scheduler = current_scheduler();
+    std::size_t count = 0;
+    if (const auto found = pending_.find(directory); found != pending_.end()) {
+        count = found->second.size();
+    }
+    if (scheduler.in_fiber()) {
+        scheduler.sleep_until(scheduler.now() + draw_fsync_latency());
+    }
+    // What was made before the call is durable; what was made during the wait may not be. A crash
+    // meanwhile cleared the list, and left nothing to make durable.
+    if (const auto found = pending_.find(directory); found != pending_.end()) {
+        count = std::min(count, found->second.size());
+    } else {
+        count = 0;
+    }
+    make_directory_durable(directory, count, true);
     return ok_status();
 }
 
@@ -215,15 +320,27 @@ Status Disk::fsync_all() {
         scheduler.sleep_until(scheduler.now() + draw_fsync_latency());
     }
     for (auto& [path, file] : files_) {
-        sync(file);
+        sync(*file);
     }
+    make_all_directories_durable();
     return ok_status();
 }
 
 std::uint64_t Disk::unsynced_sectors() const {
     std::uint64_t count = 0;
     for (const auto& [path, file] : files_) {
-        count += file.dirty_sectors.size();
+        count += file->dirty_sectors.size();
+    }
+    return count;
+}
+
+std::uint64_t Disk::unsynced_directory_ops() const {
+    std::uint64_t count = 0;
+    for (const auto& [directory, ops] : pending_) {
+        count += ops.size();
+    }
+    for (const auto& [path, file] : files_) {
+        count += file->unsynced_cut ? 1U : 0U;
     }
     return count;
 }
@@ -233,13 +350,17 @@ DiskCrashReport Disk::crash(UnsyncedFate fate) {
         constexpr UnsyncedFate fates[] = {UnsyncedFate::lose, UnsyncedFate::keep, UnsyncedFate::tear};
         fate = fates[random_.below(3)];
     }
-    DiskCrashReport report{fate, 0, 0};
+    DiskCrashReport report{.fate = fate};
+    if (options_.directory_ops_need_sync) {
+        crash_directories(fate, report);
+    }
     const std::uint64_t sector_bytes = options_.sector_bytes;
+    used_bytes_ = 0;
     for (auto& [path, file] : files_) {
-        std::vector<std::byte> survived = file.durable;
-        for (const std::uint64_t sector : file.dirty_sectors) {
+        std::vector<std::byte> survived = file->durable;
+        for (const std::uint64_t sector : file->dirty_sectors) {
             const std::uint64_t begin = sector * sector_bytes;
-            if (begin >= file.data.size()) {
+            if (begin >= file->data.size()) {
                 break;
             }
             const bool keep = fate == UnsyncedFate::keep || (fate == UnsyncedFate::tear && random_.chance(0.5));
@@ -248,18 +369,52 @@ DiskCrashReport Disk::crash(UnsyncedFate fate) {
                 continue;
             }
             ++report.sectors_kept;
-            const std::uint64_t end = std::min<std::uint64_t>(file.data.size(), begin + sector_bytes);
+            const std::uint64_t end = std::min<std::uint64_t>(file->data.size(), begin + sector_bytes);
             if (survived.size() < end) {
                 survived.resize(end);  // a lost sector below a kept one reads as zeros
             }
-            std::memcpy(survived.data() + begin, file.data.data() + begin, end - begin);
+            std::memcpy(survived.data() + begin, file->data.data() + begin, end - begin);
         }
-        used_bytes_ = used_bytes_ - file.data.size() + survived.size();
-        file.data = survived;
-        file.durable = std::move(survived);
-        file.dirty_sectors.clear();
+        used_bytes_ += survived.size();
+        file->data = survived;
+        file->durable = std::move(survived);
+        file->dirty_sectors.clear();
     }
     return report;
+}
+
+void Disk::crash_directories(UnsyncedFate fate, DiskCrashReport& report) {
+    const auto kept = [&](std::size_t pending) -> std::size_t {
+        switch (fate) {
+            case UnsyncedFate::keep: return pending;
+            case UnsyncedFate::tear: return static_cast<std::size_t>(random_.below(pending + 1));
+            default: return 0;
+        }
+    };
+    // Each directory's journal keeps a prefix of its operations.
+    while (!pending_.empty()) {
+        const std::string directory = pending_.begin()->first;
+        const std::size_t pending = pending_.begin()->second.size();
+        const std::size_t count = kept(pending);
+        report.directory_ops_kept += count;
+        report.directory_ops_lost += pending - count;
+        make_directory_durable(directory, count, false);
+        pending_.erase(directory);
+    }
+    // The names that survive, and what became of their truncations.
+    files_ = durable_files_;
+    for (auto& [path, file] : files_) {
+        if (!file->unsynced_cut) {
+            continue;
+        }
+        if (kept(1) == 1) {
+            ++report.directory_ops_kept;
+            apply_cut(*file);
+        } else {
+            ++report.directory_ops_lost;
+            file->unsynced_cut.reset();  // the bytes past the cut come back as the platter holds them
+        }
+    }
 }
 
 std::optional<std::pair<std::string, std::uint64_t>> Disk::corrupt_random_bit() {
@@ -268,8 +423,9 @@ std::optional<std::pair<std::string, std::uint64_t>> Disk::corrupt_random_bit() 
 
 void Disk::writeback() {
     for (auto& [path, file] : files_) {
-        sync(file);
+        sync(*file);
     }
+    make_all_directories_durable();
 }
 
 std::optional<std::pair<std::string, std::uint64_t>> Disk::corrupt_random_bit(
@@ -282,7 +438,7 @@ std::optional<std::pair<std::string, std::uint64_t>> Disk::corrupt_random_bit(
     EOSIM_ASSERT(attempts > 0);
     std::uint64_t total = 0;
     for (const auto& [path, file] : files_) {
-        total += eligible(path) ? file.durable.size() : 0;
+        total += eligible(path) ? file->durable.size() : 0;
     }
     if (total == 0) {
         return std::nullopt;
@@ -301,18 +457,18 @@ std::optional<std::pair<std::string, std::uint64_t>> Disk::flip_bit_at(
         if (!eligible(path)) {
             continue;
         }
-        if (target < file.durable.size()) {
-            if (!byte_eligible(file.durable, target)) {
+        if (target < file->durable.size()) {
+            if (!byte_eligible(file->durable, target)) {
                 return std::nullopt;
             }
             const auto mask = static_cast<std::byte>(1U << random_.below(8));
-            file.durable[target] ^= mask;
-            if (target < file.data.size()) {
-                file.data[target] ^= mask;
+            file->durable[target] ^= mask;
+            if (target < file->data.size()) {
+                file->data[target] ^= mask;
             }
             return std::pair{path, target};
         }
-        target -= file.durable.size();
+        target -= file->durable.size();
     }
     return std::nullopt;
 }

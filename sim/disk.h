@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -26,6 +27,11 @@ struct DiskOptions {
     Duration fsync_latency_max = 2ms;
     double slow_fsync_probability = 0.0;  // a slow fsync takes slow_fsync_factor times as long
     double slow_fsync_factor = 50.0;
+    // False: directory operations are durable at once (a file system that journals them synchronously).
+    // True: create, rename and remove become durable only when their directory is synced (or the kernel
+    // writes back), and a truncation only then or when the file is synced; a crash keeps or loses the
+    // rest as it does unsynced bytes (see Disk::crash).
+    bool directory_ops_need_sync = false;
 };
 
 // What becomes of the bytes written since the last fsync when the node loses power or crashes.
@@ -45,12 +51,16 @@ struct DiskCrashReport {
     UnsyncedFate fate = UnsyncedFate::lose;
     std::uint64_t sectors_lost = 0;
     std::uint64_t sectors_kept = 0;
+    std::uint64_t directory_ops_lost = 0;  // creates, renames, removes and truncations undone
+    std::uint64_t directory_ops_kept = 0;
 };
 
 // A node's disk: files of real bytes. A write lands in the page cache and is visible to reads at
 // once; fsync makes a file's bytes durable. On a crash durable bytes survive and unsynced sectors are
 // lost, kept or torn. Directory operations (create, rename, remove, truncate) are durable at once
-// (a journaling file system); file contents are not.
+// unless DiskOptions::directory_ops_need_sync: then they wait for fsync_directory, and a crash keeps
+// all of them (keep), none (lose), or per directory the first few in the order they were made (tear),
+// as a journaling file system commits them in order. A directory is the path up to its last '/'.
 class Disk {
 public:
     Disk(DiskOptions options, Random random);
@@ -73,8 +83,14 @@ public:
     // Makes the file's bytes durable. In a fiber it first waits the fsync latency (a crash meanwhile
     // leaves the bytes unsynced); elsewhere it completes at once.
     Status fsync(const std::string& path);
-    // fsync of every file with unsynced bytes.
+    // fsync of every file with unsynced bytes, and of every directory.
     Status fsync_all();
+    // Makes the directory operations on the files directly in `directory` (a path without its trailing
+    // '/') durable, with the fsync latency in a fiber. At once and a no-op when directory operations are
+    // durable anyway.
+    Status fsync_directory(const std::string& directory);
+    // The directory a path's entry lives in: everything before the last '/' ("" for none).
+    [[nodiscard]] static std::string directory_of(const std::string& path);
 
     // The node crashed: apply the fate of unsynced bytes. Called by Node::crash.
     DiskCrashReport crash(UnsyncedFate fate);
@@ -95,6 +111,8 @@ public:
 
     [[nodiscard]] std::uint64_t used_bytes() const { return used_bytes_; }
     [[nodiscard]] std::uint64_t unsynced_sectors() const;
+    // Directory operations (and truncations) not durable yet.
+    [[nodiscard]] std::uint64_t unsynced_directory_ops() const;
     [[nodiscard]] const DiskOptions& options() const { return options_; }
     // Shrink or grow the capacity (a full-disk fault).
     void set_capacity(std::uint64_t capacity_bytes) { options_.capacity_bytes = capacity_bytes; }
@@ -115,8 +133,27 @@ private:
         std::vector<std::byte> data;     // what reads see (page cache)
         std::vector<std::byte> durable;  // what survives a crash
         std::set<std::uint64_t> dirty_sectors;
+        // The shortest size a truncation not yet durable cut the file to (directory_ops_need_sync only).
+        std::optional<std::uint64_t> unsynced_cut;
+    };
+    using FilePtr = std::shared_ptr<File>;
+    // A directory operation not durable yet: `path` now names `file` (link), or no longer does (unlink).
+    // A rename is an unlink of the old name and a link of the new one, made together.
+    struct DirectoryOp {
+        enum class Kind : std::uint8_t { link, unlink, rename } kind = Kind::link;
+        std::string path;
+        std::string from;  // rename only
+        FilePtr file;
     };
 
+    void record(DirectoryOp op);
+    void apply_durably(const DirectoryOp& op);
+    void apply_cut(File& file) const;
+    // Applies the first `count` pending operations of `directory`, and its files' truncations.
+    void make_directory_durable(const std::string& directory, std::size_t count, bool cuts);
+    void make_all_directories_durable();
+    // The crash's fate for the directory operations not durable yet; leaves files_ the durable names.
+    void crash_directories(UnsyncedFate fate, DiskCrashReport& report);
     Status grow_to(File& file, std::uint64_t new_size);
     void mark_dirty(File& file, std::uint64_t offset, std::uint64_t length) const;
     void sync(File& file) const;
@@ -124,7 +161,9 @@ private:
 
     DiskOptions options_;
     Random random_;
-    std::map<std::string, File> files_;
+    std::map<std::string, FilePtr> files_;          // the names reads and writes see
+    std::map<std::string, FilePtr> durable_files_;  // the names a crash keeps (directory_ops_need_sync only)
+    std::map<std::string, std::vector<DirectoryOp>> pending_;  // by directory, oldest first
     std::uint64_t used_bytes_ = 0;
     Duration fsync_stall_{0};
     std::function<void()> on_full_;

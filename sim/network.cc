@@ -59,8 +59,8 @@ Status Socket::send(Message message) {
         return ok_status();
     }
     Scheduler& scheduler = network.simulation_.scheduler();
-    const Time arrival = std::max(scheduler.now() + network.sample_latency(sender.id(), receiver.id()),
-                                  direction.last_arrival);
+    const Time sent = network.departure(sender.id(), receiver.id(), message);
+    const Time arrival = std::max(sent + network.sample_latency(sender.id(), receiver.id()), direction.last_arrival);
     direction.last_arrival = arrival;
     const ConnectionId id = id_;
     const int to_side = static_cast<int>(to);
@@ -202,6 +202,29 @@ void Network::accept(ConnectionId id) {
     const std::function<void(Socket)> on_accept = found->second.on_accept;
     on_accept(Socket(*this, id, 1));
 }
+
+Time Network::departure(NodeId from, NodeId to, const Message& message) {
+    const Time now = simulation_.now();
+    const auto found = bandwidth_.find({from.value(), to.value()});
+    if (found == bandwidth_.end()) {
+        return now;
+    }
+    Bandwidth& link = found->second;
+    const std::uint64_t bytes = message_size_ ? message_size_(message) : default_message_bytes;
+    const double seconds = static_cast<double>(bytes) / static_cast<double>(link.bytes_per_second);
+    link.free_at = std::max(link.free_at, now) + Duration(static_cast<std::int64_t>(seconds * 1e9));
+    return link.free_at;
+}
+
+void Network::set_bandwidth(NodeId from, NodeId to, std::uint64_t bytes_per_second) {
+    if (bytes_per_second == 0) {
+        bandwidth_.erase({from.value(), to.value()});
+        return;
+    }
+    bandwidth_[{from.value(), to.value()}].bytes_per_second = bytes_per_second;
+}
+
+void Network::clear_bandwidth() { bandwidth_.clear(); }
 
 Duration Network::sample_latency(NodeId from, NodeId to) {
     const double extra_ns = random_.exponential(static_cast<double>(options_.latency_mean_extra.count()));

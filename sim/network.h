@@ -169,6 +169,14 @@ public:
     void set_extra_latency(NodeId from, NodeId to, Duration extra);
     void clear_extra_latency();
     void set_latency_spike(Duration extra, Time until);
+    // Bandwidth: from's messages to `to` go through one after another at `bytes_per_second` (a queue on
+    // the link) before their latency starts. Zero lifts the limit.
+    void set_bandwidth(NodeId from, NodeId to, std::uint64_t bytes_per_second);
+    void clear_bandwidth();
+    // How many bytes a message takes on the wire, for bandwidth limits. Unset: every message takes
+    // default_message_bytes.
+    void set_message_size(std::function<std::uint64_t(const Message&)> size) { message_size_ = std::move(size); }
+    static constexpr std::uint64_t default_message_bytes = 100;
 
     // Node::crash calls this: the node's connections break and its peers get a reset notice.
     void node_crashed(Node& node);
@@ -224,6 +232,15 @@ private:
     std::map<std::pair<std::uint32_t, std::uint16_t>, ListenerEntry> listeners_;
     std::set<std::pair<std::uint32_t, std::uint32_t>> blocked_;
     std::map<std::pair<std::uint32_t, std::uint32_t>, Duration> extra_latency_;
+    struct Bandwidth {
+        std::uint64_t bytes_per_second = 0;
+        Time free_at{};  // when the link has sent what is queued on it
+    };
+    // When a message sent now from `from` to `to` has gone onto the wire (now, without a limit).
+    Time departure(NodeId from, NodeId to, const Message& message);
+
+    std::map<std::pair<std::uint32_t, std::uint32_t>, Bandwidth> bandwidth_;
+    std::function<std::uint64_t(const Message&)> message_size_;
     Duration spike_extra_{0};
     Time spike_until_{};
     NetworkStats stats_;

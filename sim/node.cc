@@ -64,11 +64,15 @@ DiskCrashReport Node::crash(CrashOptions options) {
         state_.reset();
     }
     const DiskCrashReport report = disk_.crash(options.unsynced);
-    trace("NodeCrash", Severity::info)
-        .detail("target", name_)
+    TraceEvent event = trace("NodeCrash", Severity::info);
+    event.detail("target", name_)
         .detail("unsynced", to_string(report.fate))
         .detail("sectors_lost", report.sectors_lost)
         .detail("sectors_kept", report.sectors_kept);
+    if (disk_.options().directory_ops_need_sync) {
+        event.detail("directory_ops_lost", report.directory_ops_lost)
+            .detail("directory_ops_kept", report.directory_ops_kept);
+    }
     if (self) {
         throw FiberKilled{};
     }

@@ -172,12 +172,15 @@ bool StateDirectory::write_checkpoint(TaskId id, const Offsets& offsets) {
         sim::trace("StreamsCheckpointFailed").detail("task", task_dir(id));
         return false;
     }
-    return true;
+    // The new name is durable only with its directory (the store files the flush made are in it too).
+    return disk_.fsync_directory(sim::Disk::directory_of(checkpoint_file(id))).ok();
 }
 
 void StateDirectory::delete_checkpoint(TaskId id) {
     if (disk_.exists(checkpoint_file(id))) {
         (void)disk_.remove(checkpoint_file(id));
+        // A removal the crash undoes would bring back a checkpoint vouching for stores that moved on.
+        (void)disk_.fsync_directory(sim::Disk::directory_of(checkpoint_file(id)));
     }
 }
 

@@ -134,6 +134,11 @@ TEST(FaultPlan, APlanReadsBackAsItWasWritten) {
         EXPECT_EQ(read.actions[i].clock_step, drawn.actions[i].clock_step) << i;
         EXPECT_EQ(read.actions[i].drift_ppm, drawn.actions[i].drift_ppm) << i;
         EXPECT_EQ(read.actions[i].free_bytes, drawn.actions[i].free_bytes) << i;
+        EXPECT_EQ(read.actions[i].bytes_per_second, drawn.actions[i].bytes_per_second) << i;
+        if (read.actions[i].kind == FaultKind::narrow_link) {
+            EXPECT_GE(read.actions[i].bytes_per_second, 1024U) << i;
+            EXPECT_LE(read.actions[i].bytes_per_second, 1024U * 1024U) << i;
+        }
         EXPECT_EQ(read.actions[i].period, drawn.actions[i].period) << i;
         EXPECT_EQ(read.actions[i].targets, drawn.actions[i].targets) << i;
         EXPECT_EQ(read.actions[i].other_side, drawn.actions[i].other_side) << i;
@@ -206,6 +211,11 @@ TEST(FaultPlan, ABadPlanNamesTheActionAndTheField) {
               "no error");
     EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"aimed-pause","targets":["broker-1"]}]})"),
               "action 1 aim_at: is missing (an aimed kind waits for a moment: see eosim list --faults)");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"narrow-link","targets":["broker-1"],"other_side":["broker-2"]}]})"),
+              "action 1 bytes_per_second: is missing");
+    EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"slow-link","targets":["broker-1"],"other_side":["broker-2"],)"
+                       R"("extra_latency_ms":5,"bytes_per_second":100}]})"),
+              "action 1 bytes_per_second: slow-link takes no bytes_per_second");
     EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"crash","targets":["broker-1"],"unsynced":"maybe"}]})"),
               "action 1 unsynced: 'maybe' is not keep, lose, tear or random");
     EXPECT_EQ(error_of(R"({"actions":[{"at_ms":1,"kind":"pause","targets":["broker-1"],"corrupt_state":true}]})"),

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <numeric>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "sim/crc32c.h"
@@ -183,6 +185,161 @@ TEST(Disk, RenameReplacesAtomicallyAndListIsOrdered) {
     EXPECT_FALSE(disk.exists("b/1"));
     EXPECT_EQ(disk.size("b/2").value(), 10U);
     EXPECT_EQ(disk.rename("nope", "x").error(), errc::no_such_file);
+}
+
+
+Disk make_lazy_disk(std::uint64_t seed = 1) {
+    return Disk(DiskOptions{.capacity_bytes = 1ULL << 30U, .sector_bytes = 512, .directory_ops_need_sync = true},
+                Random(seed));
+}
+
+std::string text_of(const Disk& disk, const std::string& path) {
+    const auto bytes = disk.read_all(path).value();
+    std::string text;
+    for (const std::byte b : bytes) {
+        text.push_back(static_cast<char>(b));
+    }
+    return text;
+}
+
+Status write_text(Disk& disk, const std::string& path, std::string_view text) {
+    if (Status created = disk.create(path); !created) {
+        return created;
+    }
+    return disk.append(path, std::as_bytes(std::span(text.data(), text.size())));
+}
+
+TEST(DiskDirectories, AFileWhoseCreationWasNotSyncedIsGoneAfterACrashThatLosesIt) {
+    Simulation simulation(SimulationOptions{.seed = 1});
+    Disk disk = make_lazy_disk();
+    ASSERT_TRUE(write_text(disk, "d/f", "abc").ok());
+    ASSERT_TRUE(disk.fsync("d/f").ok());  // its bytes are durable, its name is not
+    EXPECT_EQ(disk.unsynced_directory_ops(), 1U);
+    const DiskCrashReport report = disk.crash(UnsyncedFate::lose);
+    EXPECT_FALSE(disk.exists("d/f"));
+    EXPECT_EQ(report.directory_ops_lost, 1U);
+    EXPECT_EQ(disk.used_bytes(), 0U);
+
+    ASSERT_TRUE(write_text(disk, "d/f", "abc").ok());
+    ASSERT_TRUE(disk.fsync("d/f").ok());
+    ASSERT_TRUE(disk.fsync_directory("d").ok());
+    EXPECT_EQ(disk.unsynced_directory_ops(), 0U);
+    (void)disk.crash(UnsyncedFate::lose);
+    EXPECT_EQ(text_of(disk, "d/f"), "abc");
+}
+
+TEST(DiskDirectories, ARenameNotSyncedLeavesTheOldFileWhereItWas) {
+    Simulation simulation(SimulationOptions{.seed = 1});
+    for (const UnsyncedFate fate : {UnsyncedFate::lose, UnsyncedFate::keep}) {
+        Disk disk = make_lazy_disk();
+        ASSERT_TRUE(write_text(disk, "d/checkpoint", "old").ok());
+        ASSERT_TRUE(disk.fsync_all().ok());
+        ASSERT_TRUE(write_text(disk, "d/checkpoint.tmp", "new").ok());
+        ASSERT_TRUE(disk.fsync("d/checkpoint.tmp").ok());
+        ASSERT_TRUE(disk.rename("d/checkpoint.tmp", "d/checkpoint").ok());
+        EXPECT_EQ(text_of(disk, "d/checkpoint"), "new");
+        (void)disk.crash(fate);
+        EXPECT_EQ(text_of(disk, "d/checkpoint"), fate == UnsyncedFate::lose ? "old" : "new") << to_string(fate);
+        EXPECT_FALSE(disk.exists("d/checkpoint.tmp"));  // its creation was lost too, or renamed away
+    }
+}
+
+TEST(DiskDirectories, ARemovalNotSyncedComesBackWithTheDurableBytes) {
+    Simulation simulation(SimulationOptions{.seed = 1});
+    Disk disk = make_lazy_disk();
+    ASSERT_TRUE(write_text(disk, "d/segment", "records").ok());
+    ASSERT_TRUE(disk.fsync_all().ok());
+    ASSERT_TRUE(disk.append("d/segment", std::as_bytes(std::span("!", 1))).ok());  // unsynced
+    ASSERT_TRUE(disk.remove("d/segment").ok());
+    EXPECT_FALSE(disk.exists("d/segment"));
+    (void)disk.crash(UnsyncedFate::lose);
+    EXPECT_EQ(text_of(disk, "d/segment"), "records");
+    EXPECT_EQ(disk.used_bytes(), 7U);
+
+    ASSERT_TRUE(disk.remove("d/segment").ok());
+    ASSERT_TRUE(disk.fsync_directory("d").ok());
+    (void)disk.crash(UnsyncedFate::lose);
+    EXPECT_FALSE(disk.exists("d/segment"));
+}
+
+TEST(DiskDirectories, ATruncationIsDurableOnceTheFileOrItsDirectoryIsSynced) {
+    Simulation simulation(SimulationOptions{.seed = 1});
+    for (const int how : {0, 1, 2}) {  // not synced, the file synced, the directory synced
+        Disk disk = make_lazy_disk();
+        ASSERT_TRUE(write_text(disk, "d/segment", "0123456789").ok());
+        ASSERT_TRUE(disk.fsync_all().ok());
+        ASSERT_TRUE(disk.truncate("d/segment", 4).ok());
+        ASSERT_TRUE(disk.append("d/segment", std::as_bytes(std::span("ab", 2))).ok());
+        if (how == 1) {
+            ASSERT_TRUE(disk.fsync("d/segment").ok());
+        } else if (how == 2) {
+            ASSERT_TRUE(disk.fsync_directory("d").ok());
+        }
+        (void)disk.crash(UnsyncedFate::lose);
+        const std::string expected[] = {"0123456789", "0123ab", "0123"};
+        EXPECT_EQ(text_of(disk, "d/segment"), expected[how]) << how;
+    }
+}
+
+TEST(DiskDirectories, ATornCrashKeepsAPrefixOfEachDirectorysOperations) {
+    Simulation simulation(SimulationOptions{.seed = 1});
+    std::set<std::string> outcomes;
+    for (std::uint64_t seed = 1; seed <= 60; ++seed) {
+        Disk lazy = make_lazy_disk(seed);
+        for (const char* name : {"d/a", "d/b", "d/c"}) {
+            ASSERT_TRUE(write_text(lazy, name, "x").ok());
+        }
+        ASSERT_TRUE(write_text(lazy, "e/z", "x").ok());
+        ASSERT_TRUE(lazy.fsync_directory("e").ok());  // only e is synced
+        (void)lazy.crash(UnsyncedFate::tear);
+        std::string survivors;
+        for (const std::string& path : lazy.list("d/")) {
+            survivors += path.substr(2);
+        }
+        EXPECT_TRUE(survivors.empty() || survivors == "a" || survivors == "ab" || survivors == "abc") << survivors;
+        EXPECT_TRUE(lazy.exists("e/z"));
+        outcomes.insert(survivors);
+    }
+    EXPECT_EQ(outcomes.size(), 4U);  // every prefix happens
+}
+
+TEST(DiskDirectories, OperationsMadeDuringADirectorySyncMayStillBeLost) {
+    Simulation simulation(SimulationOptions{.seed = 1});
+    Disk disk = make_lazy_disk();
+    ASSERT_TRUE(write_text(disk, "d/a", "x").ok());
+    simulation.world().spawn("sync", [&] { ASSERT_TRUE(disk.fsync_directory("d").ok()); });
+    simulation.world().spawn("late", [&] { ASSERT_TRUE(write_text(disk, "d/b", "y").ok()); });
+    (void)simulation.run(RunBounds{});
+    EXPECT_EQ(disk.unsynced_directory_ops(), 1U);
+    (void)disk.crash(UnsyncedFate::lose);
+    EXPECT_TRUE(disk.exists("d/a"));
+    EXPECT_FALSE(disk.exists("d/b"));
+}
+
+TEST(DiskDirectories, WithoutTheOptionDirectoryOperationsAreDurableAtOnce) {
+    Simulation simulation(SimulationOptions{.seed = 1});
+    Disk disk = make_disk();
+    ASSERT_TRUE(write_text(disk, "d/a", "x").ok());
+    ASSERT_TRUE(disk.fsync("d/a").ok());
+    ASSERT_TRUE(write_text(disk, "d/b", "0123").ok());
+    ASSERT_TRUE(disk.fsync("d/b").ok());
+    ASSERT_TRUE(disk.truncate("d/b", 2).ok());
+    EXPECT_EQ(disk.unsynced_directory_ops(), 0U);
+    (void)disk.crash(UnsyncedFate::lose);
+    EXPECT_TRUE(disk.exists("d/a"));
+    EXPECT_EQ(text_of(disk, "d/b"), "01");
+}
+
+TEST(DiskDirectories, WritebackMakesEveryDirectoryDurable) {
+    Simulation simulation(SimulationOptions{.seed = 1});
+    Disk disk = make_lazy_disk();
+    ASSERT_TRUE(write_text(disk, "d/a", "x").ok());
+    ASSERT_TRUE(write_text(disk, "e/b", "y").ok());
+    disk.writeback();
+    EXPECT_EQ(disk.unsynced_directory_ops(), 0U);
+    (void)disk.crash(UnsyncedFate::lose);
+    EXPECT_EQ(text_of(disk, "d/a"), "x");
+    EXPECT_EQ(text_of(disk, "e/b"), "y");
 }
 
 }  // namespace

@@ -52,6 +52,49 @@ TEST(Network, ConnectionIsFifoDespiteRandomLatency) {
     }
 }
 
+// A link limited to 10,000 bytes a second sends 100 messages of 1,000 bytes one after another: the last
+// arrives about 10 s after the first was sent, the other direction is not slowed, and lifting the limit
+// makes the link quick again.
+TEST(Network, ALimitedLinkSendsItsMessagesOneAfterAnotherAtItsBandwidth) {
+    Simulation simulation(SimulationOptions{.seed = 5});
+    Node& a = add_plain_node(simulation, "a");
+    Node& b = add_plain_node(simulation, "b");
+    simulation.network().set_message_size([](const Message& message) {
+        return static_cast<std::uint64_t>(message.as<int>() >= 0 ? 1000 : 10);
+    });
+    simulation.network().set_bandwidth(a.id(), b.id(), 10'000);
+    std::vector<Time> arrivals;
+    std::vector<Socket> accepted;
+    Listener listener = simulation.network().listen(b, port, [&](Socket socket) {
+        socket.on_message([&](Message&&) { arrivals.push_back(now()); });
+        accepted.push_back(std::move(socket));
+    });
+    Time sent_at{};
+    a.spawn("sender", [&] {
+        Socket socket = simulation.network().connect(a, b.id(), port);
+        sleep(10ms);
+        sent_at = now();
+        for (int i = 0; i < 100; ++i) {
+            ASSERT_TRUE(socket.send(make_message(i)).ok());
+        }
+        sleep(20s);
+        simulation.network().set_bandwidth(a.id(), b.id(), 0);
+        const Time quick = now();
+        ASSERT_TRUE(socket.send(make_message(100)).ok());
+        sleep(1s);
+        ASSERT_EQ(arrivals.size(), 101U);
+        EXPECT_LT(arrivals.back() - quick, 100ms);
+    });
+    (void)simulation.run(RunBounds{});
+    ASSERT_EQ(arrivals.size(), 101U);
+    EXPECT_GE(arrivals.front() - sent_at, 100ms);  // the first message's own 1,000 bytes
+    EXPECT_GE(arrivals[99] - sent_at, 10s);
+    EXPECT_LT(arrivals[99] - sent_at, 10s + 100ms);
+    for (std::size_t i = 1; i < 100; ++i) {
+        EXPECT_GE(arrivals[i] - arrivals[i - 1], 50ms) << i;  // one after another (give or take latency)
+    }
+}
+
 TEST(Network, NothingCrossesAPartitionAndDeliveryResumesAfterHeal) {
     Simulation simulation(SimulationOptions{.seed = 12});
     Node& a = add_plain_node(simulation, "a");
