@@ -194,7 +194,8 @@ private:
     // a duplicate answered with its original offsets).
     bool producer_checks(PartitionAppend& append, std::int16_t acks, const protocol::ProducePartition& data);
     // The transactional check of a producer's batch or marker: the error to refuse it with, if any.
-    [[nodiscard]] protocol::ErrorCode transaction_check(const Replica& replica, const protocol::RecordBatch& batch) const;
+    [[nodiscard]] protocol::ErrorCode transaction_check(const Replica& replica, const protocol::RecordBatch& batch,
+                                                        bool bumped_marker = false) const;
     // The no-zombie-fencing bug switch takes a batch the sequence check refused for its fenced epoch.
     [[nodiscard]] bool zombie_taken(const protocol::RecordBatch& batch, const SequenceCheck& check) const;
     // KIP-890 part 1: before a producer's first transactional batch on this partition, asks its

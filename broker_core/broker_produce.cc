@@ -89,8 +89,9 @@ bool Broker::producer_checks(PartitionAppend& append, std::int16_t acks, const p
     return true;
 }
 
-ErrorCode Broker::transaction_check(const Replica& replica, const protocol::RecordBatch& batch) const {
-    const TransactionVerdict verdict = replica.log.producer_state().check_transaction(batch);
+ErrorCode Broker::transaction_check(const Replica& replica, const protocol::RecordBatch& batch,
+                                    bool bumped_marker) const {
+    const TransactionVerdict verdict = replica.log.producer_state().check_transaction(batch, bumped_marker);
     switch (verdict) {
         case TransactionVerdict::append: return ErrorCode::none;
         case TransactionVerdict::invalid_txn_state: return ErrorCode::invalid_txn_state;
@@ -297,8 +298,11 @@ sim::RpcClient& Broker::peer(std::map<protocol::BrokerId, std::unique_ptr<sim::R
 
 protocol::WriteTxnMarkersResponse Broker::write_txn_markers(const protocol::WriteTxnMarkersRequest& request) {
     if (sim::buggify("slow-marker-append")) {
-        // The markers wait in the request queue: produces and fetches of the partition go first.
-        sim::sleep(std::chrono::milliseconds(node_.random().below(300)));
+        // The markers wait in the request queue: produces and fetches of the partition go first. One time in
+        // four longer than the coordinator waits: it sends them again, and this copy may come after the
+        // retry completed the transaction and the producer began the next (KAFKA-19446's race).
+        const std::uint64_t most_ms = node_.random().below(2) == 0 ? 2000 : 300;
+        sim::sleep(std::chrono::milliseconds(node_.random().below(most_ms)));
     }
     // Every marker is appended first, then each waits to be replicated (Kafka appends them with acks=all).
     std::vector<std::vector<PartitionAppend>> appends;
@@ -337,7 +341,10 @@ PartitionAppend Broker::append_marker(const protocol::WritableTxnMarker& marker,
         marker.committed ? protocol::ControlType::commit : protocol::ControlType::abort, marker.coordinator_epoch};
     const protocol::ProducePartition data{partition, protocol::marker_batch(marker.producer_id, marker.producer_epoch,
                                                                             type, detail::now_ms())};
-    append.answer.error = transaction_check(*append.replica, data.batch);
+    // KAFKA-19446: a marker of version 2 carries the bumped epoch. The switch takes one that does not top
+    // an ongoing transaction's epoch (a late copy of the last transaction's marker) as that one's end.
+    const bool bumped_marker = marker.transaction_version >= 2 && !config_.bugs.kafka_19446;
+    append.answer.error = transaction_check(*append.replica, data.batch, bumped_marker);
     if (append.answer.error != ErrorCode::none) {
         return append;
     }

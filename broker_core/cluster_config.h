@@ -41,6 +41,7 @@ struct BrokerBugs {
     bool kafka_12671 = false;           // no leader-side verification before a producer's first transactional append
     bool kafka_14884 = false;           // verification without the guard: a marker between it and the append is overtaken
     bool kafka_17754 = false;           // transaction version 1: no epoch bump per transaction
+    bool kafka_19446 = false;           // a late marker of the last transaction (same epoch) ends the next one
     bool kafka_18464 = false;           // EndTxn checks the producer epoch before the pending transition
     bool coordinator_forgets_markers = false;  // a new coordinator does not finish a loaded Prepare*
     bool txn_load_uncommitted = false;  // a new coordinator acts on its log above the high watermark (Kafka's way)

@@ -8,6 +8,7 @@
 #include "broker_core/byte_io.h"
 #include "protocol/sequence.h"
 #include "sim/crc32c.h"
+#include "sim/simulation.h"
 
 namespace eosim::broker_core {
 
@@ -90,7 +91,8 @@ SequenceCheck ProducerStateManager::check(const protocol::RecordBatch& batch) co
     return SequenceCheck{SequenceVerdict::out_of_order_sequence, {}};
 }
 
-TransactionVerdict ProducerStateManager::check_transaction(const protocol::RecordBatch& batch) const {
+TransactionVerdict ProducerStateManager::check_transaction(const protocol::RecordBatch& batch,
+                                                          bool bumped_marker) const {
     EOSIM_ASSERT(batch.producer_id.value() >= 0);
     const auto found = producers_.find(batch.producer_id);
     if (found == producers_.end()) {
@@ -106,6 +108,12 @@ TransactionVerdict ProducerStateManager::check_transaction(const protocol::Recor
         return TransactionVerdict::append;  // an unknown control record: nothing to check
     }
     if (batch.producer_epoch < entry.epoch) {
+        return TransactionVerdict::invalid_producer_epoch;
+    }
+    if (bumped_marker && entry.current_txn_first_offset && batch.producer_epoch <= entry.epoch) {
+        // Kafka refuses every such marker; with no transaction ongoing one ends nothing, so eosim takes it
+        // (a coordinator's retry of a marker that was written: docs/kafka-differences.md).
+        sim::probe("late-marker-refused");
         return TransactionVerdict::invalid_producer_epoch;
     }
     if (marker->coordinator_epoch < entry.coordinator_epoch) {

@@ -98,7 +98,11 @@ public:
     // The leader's transactional check of a batch of a producer (producer_id >= 0) before appending it:
     // a non-transactional data batch during the producer's transaction, and a marker (Kafka's
     // ProducerAppendInfo.appendEndTxnMarker: an older producer epoch, an older coordinator epoch).
-    [[nodiscard]] TransactionVerdict check_transaction(const protocol::RecordBatch& batch) const;
+    // `bumped_marker`: a coordinator's marker of transaction version 2, whose epoch is above its own
+    // transaction's batches; one whose epoch is not above an ongoing transaction's is a late or repeated
+    // marker of an earlier transaction, refused (KAFKA-19446).
+    [[nodiscard]] TransactionVerdict check_transaction(const protocol::RecordBatch& batch,
+                                                       bool bumped_marker = false) const;
     // Records an appended batch (with its offsets). Batches of non-idempotent producers only move the
     // end offset. A marker (a control batch with a COMMIT or ABORT record) ends its producer's
     // transaction, which is returned; markers carry no sequence and stay out of the dedup window.

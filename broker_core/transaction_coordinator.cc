@@ -578,7 +578,7 @@ std::set<TopicPartition> TransactionCoordinator::send_markers(const Place& place
         }
         const protocol::WriteTxnMarkersRequest request{{protocol::WritableTxnMarker{
             transit.producer_id, transit.producer_epoch, transit.state == State::prepare_commit,
-            place.coordinator_epoch, partitions}}};
+            place.coordinator_epoch, partitions, static_cast<std::int16_t>(transit.transaction_version)}}};
         const sim::Result<sim::Message> result =
             access_.marker_client(leader).call(sim::make_message(request), config_.request_timeout);
         if (!current(place)) {

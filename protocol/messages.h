@@ -272,6 +272,9 @@ struct WritableTxnMarker {
     bool committed = false;
     std::int32_t coordinator_epoch = 0;
     std::vector<TopicPartition> partitions;
+    // The transaction's version (WriteTxnMarkers v2, KAFKA-19446): from 2 on, a marker's epoch is the
+    // bumped one, above every epoch of the transaction's own batches.
+    std::int16_t transaction_version = 2;
 };
 struct WriteTxnMarkersRequest {
     std::vector<WritableTxnMarker> markers;

@@ -60,6 +60,11 @@ const std::vector<BugSwitch>& bug_switches() {
         {"kafka-18464", "re-creates KAFKA-18464 (Kafka 4.0 before the fix)", "spurious-fence", "txn-basic",
          "EndTxn checks the producer epoch before the pending completion, so an abort of the next transaction "
          "that reaches the coordinator while the last commit's markers are still being written is fenced"},
+        {"kafka-19446", "re-creates KAFKA-19446 (transaction version 2 before the fix)", "aborted-read, poll-skip, torn-transaction, uncommitted-read", "txn-basic",
+         "a partition leader takes a coordinator's marker whose epoch equals its producer's ongoing transaction's: "
+         "a copy of the last transaction's marker that arrives late (its first request timed out, the retry "
+         "completed the transaction) ends the next transaction on that partition, which its consumers then "
+         "read as committed when the transaction aborts"},
         {"kafka-9144", "re-creates KAFKA-9144 (before KIP-890)", "zombie-write, hanging-transaction, stuck", "txn-zombie",
          "producer-state expiry counts from a producer's last data batch, not its last marker, and a producer "
          "with no state is taken at any sequence: once a transaction aborted by its timeout expires, the "
@@ -166,6 +171,8 @@ bool apply_bug(std::string_view name, broker_core::BrokerBugs& bugs) {
         bugs.kafka_17754 = true;
     } else if (name == "kafka-18464") {
         bugs.kafka_18464 = true;
+    } else if (name == "kafka-19446") {
+        bugs.kafka_19446 = true;
     } else if (name == "kafka-9144") {
         bugs.kafka_9144 = true;
         bugs.kafka_12671 = true;  // before KIP-890: no verification, version 1

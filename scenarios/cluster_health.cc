@@ -84,6 +84,11 @@ bool ClusterHealth::incarnation_registered(const std::string& broker) {
 }
 
 bool ClusterHealth::quiescent() const {
+    for (const auto* clients : {&nodes_.producers, &nodes_.consumers, &nodes_.txn_writers}) {
+        if (std::any_of(clients->begin(), clients->end(), [](const sim::Node* client) { return !client->up(); })) {
+            return false;  // a crashed client restarts first
+        }
+    }
     for (sim::Node* producer : nodes_.producers) {
         const auto& workload = producer->state<ProducerWorkload>();
         if (workload.pending() > 0 || workload.probes_left() > 0 || workload.input_left() > 0) {
@@ -213,6 +218,9 @@ bool ClusterHealth::caught_up(const TopicPartition& partition, const protocol::P
         }
     }
     return std::all_of(nodes_.consumers.begin(), nodes_.consumers.end(), [&partition, end](sim::Node* consumer) {
+        if (!consumer->up()) {
+            return false;  // crashed (client_faults): it reads again once restarted
+        }
         const auto& workload = consumer->state<ConsumerWorkload>();
         return !workload.reads(partition) || workload.position(partition) >= end;  // internal topics: not read
     });

@@ -47,6 +47,9 @@ const std::vector<CodeProbe>& code_probes() {
         {"producer-state-replayed-without-snapshot", "broker_core PartitionLog::rebuild_producer_state",
          "recovery found no snapshot and rebuilt producer state from the log start"},
         // Transactions
+        {"late-marker-refused", "broker_core ProducerStateManager::check_transaction",
+         "a coordinator's marker whose epoch does not top the producer's ongoing transaction (a late copy of the "
+         "last transaction's marker) was refused (KAFKA-19446)"},
         {"zombie-fenced-by-partition-leader", "broker_core Broker::answer_rejected",
          "a transactional batch of a fenced (older) producer epoch was refused by the partition leader"},
         {"produce-refused-by-transaction-verification", "broker_core Broker::verify_transaction",

@@ -427,6 +427,16 @@ std::vector<std::string> Run::instance_names() const {
         const std::vector<std::string> those = names(*more);
         instances.insert(instances.end(), those.begin(), those.end());
     }
+    if (spec_.workload.client_faults) {
+        // Not the producers of --input: a restarted one would send its input again.
+        for (const auto* clients : {&nodes_.producers, &nodes_.consumers, &nodes_.txn_writers}) {
+            if (clients == &nodes_.producers && !options_.input.empty()) {
+                continue;
+            }
+            const std::vector<std::string> those = names(*clients);
+            instances.insert(instances.end(), those.begin(), those.end());
+        }
+    }
     return instances;
 }
 
@@ -703,6 +713,15 @@ void Run::instance_faults() {
 }
 
 void Run::restart_down_nodes() {
+    // A crashed client whose restart is still to come starts now: the probes need every producer.
+    for (const auto* clients : {&nodes_.producers, &nodes_.consumers, &nodes_.txn_writers}) {
+        for (sim::Node* client : *clients) {
+            if (!client->up()) {
+                nemesis_->note_fault();
+                client->restart();
+            }
+        }
+    }
     if (!nodes_.controller->up()) {
         nemesis_->note_fault();
         nodes_.controller->restart();

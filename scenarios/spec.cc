@@ -346,7 +346,7 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
          "group_heartbeat_ms", "group_leave_percent", "ctp_instances", "ctp_input", "ctp_output", "ctp_exactly_once",
          "ctp_abort_percent", "ctp_max_records", "stream_app", "stream_instances", "stream_threads", "stream_partitions",
          "stream_commit_interval_ms", "stream_guarantee", "stream_standby_replicas", "stream_checkpoint_delta", "stream_rebalance",
-         "instance_faults_every_ms", "instance_fault_ms", "instance_corrupt_state"});
+         "instance_faults_every_ms", "instance_fault_ms", "instance_corrupt_state", "client_faults"});
     reader.integer(workload, "producers", w.producers, 0, 16);
     reader.integer(workload, "consumers", w.consumers, 0, 16);
     std::string acks = "all";
@@ -445,6 +445,17 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
     ms_range("instance_faults_every_ms", w.instance_faults_every_min_ms, w.instance_faults_every_max_ms);
     ms_range("instance_fault_ms", w.instance_fault_min_ms, w.instance_fault_max_ms);
     reader.boolean(workload, "instance_corrupt_state", w.instance_corrupt_state);
+    reader.boolean(workload, "client_faults", w.client_faults);
+    if (w.client_faults && w.instance_faults_every_max_ms == 0) {
+        throw SpecError(fmt::format("{}: workload: client_faults needs instance_faults_every_ms (how often a fault comes)",
+                                    where(source, workload->source())));
+    }
+    if (w.client_faults && !w.stream_app.empty()) {
+        // A stream application's producers draw their input from their index and count: a restarted one
+        // would send the same input again, which the application's oracle cannot tell from a duplicate.
+        throw SpecError(fmt::format("{}: workload: client_faults does not go with a stream_app",
+                                    where(source, workload->source())));
+    }
     if ((w.instance_faults_every_max_ms == 0) != (w.instance_fault_max_ms == 0)) {
         throw SpecError(fmt::format("{}: workload: instance_faults_every_ms and instance_fault_ms go together",
                                     workload != nullptr ? where(source, workload->source()) : source));

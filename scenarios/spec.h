@@ -137,6 +137,10 @@ struct WorkloadSpec {
     // of its checkpointed state files (a store file or a checkpoint: latent corruption of local state),
     // which the instance must notice when it opens the task again (docs/faults.md).
     bool instance_corrupt_state = false;
+    // client_faults: the producers, consumers and transactional writers are among those instances too. A
+    // crashed client restarts as a new process (its history names and values carry its incarnation); a
+    // transactional writer's new life fences the old one's transaction.
+    bool client_faults = false;
 };
 
 struct FaultSpec {

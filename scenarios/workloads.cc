@@ -16,6 +16,18 @@ using protocol::TopicPartition;
 
 namespace {
 
+// What tells a restarted client's process and values from its earlier lives: "" the first time, ".2" the
+// second (a crashed client starts over as a new process, as a Jepsen history has it).
+std::string incarnation_suffix(const sim::Node& node) {
+    return node.incarnation() <= 1 ? std::string() : fmt::format(".{}", node.incarnation());
+}
+
+template <typename Config>
+Config with_incarnation(Config config, const sim::Node& node) {
+    config.client_id += incarnation_suffix(node);
+    return config;
+}
+
 // Each send's topic, drawn uniformly (no draw with one topic, so a single-topic spec draws as it always did).
 const protocol::TopicDescription& pick_topic(sim::Node& node, const Spec& spec) {
     EOSIM_ASSERT_MSG(!spec.topics.empty(), "a parsed spec has its topics");
@@ -61,7 +73,11 @@ std::vector<TopicPartition> all_partitions(const Spec& spec) {
 ProducerWorkload::ProducerWorkload(sim::Node& node, client_core::ProducerConfig config,
                                    const broker_core::ClusterAddresses& addresses, HistoryRecorder& history,
                                    const Spec& spec, int index, sim::Time stop_at, const std::vector<InputRecord>* input)
-    : node_(node), spec_(spec), index_(index), producer_(node, std::move(config), addresses, history) {
+    : node_(node),
+      spec_(spec),
+      index_(index),
+      tag_(fmt::format("p{}{}", index, incarnation_suffix(node))),
+      producer_(node, with_incarnation(std::move(config), node), addresses, history) {
     if (input != nullptr) {
         input_left_ = input->size();
         node.spawn("workload", [this, input] { send_input(*input); });
@@ -92,7 +108,7 @@ void ProducerWorkload::probe_loop() {
         const protocol::TopicDescription& topic = pick_topic(node_, spec_);
         // Each attempt is a new value: an attempt whose outcome is unknown may have been written.
         for (std::int32_t attempt = 0;; ++attempt) {
-            std::string value = fmt::format("p{}-probe-{}-{}", index_, n, attempt);
+            std::string value = fmt::format("{}-probe-{}-{}", tag_, n, attempt);
             value.resize(std::max<std::size_t>(value.size(), static_cast<std::size_t>(workload.value_bytes)), '.');
             const sim::Result<client_core::SendOutcome> outcome = producer_.send(topic.name, key, value).wait();
             if (outcome && outcome->status == client_core::SendOutcome::Status::ok) {
@@ -124,7 +140,7 @@ void ProducerWorkload::send_loop(sim::Node& node, const Spec& spec, int index, s
         if (producer_.pending() > 256) {
             continue;  // back-pressure: the cluster is not keeping up
         }
-        std::string value = fmt::format("p{}-{}", index, n);
+        std::string value = fmt::format("{}-{}", tag_, n);
         value.resize(std::max<std::size_t>(value.size(), static_cast<std::size_t>(workload.value_bytes)), '.');
         std::optional<std::string> key;
         if (workload.keyed) {
@@ -234,7 +250,7 @@ void AdminWorkload::delete_some(sim::Node& node, const TopicPartition& partition
 ConsumerWorkload::ConsumerWorkload(sim::Node& node, client_core::ConsumerConfig config,
                                    const broker_core::ClusterAddresses& addresses, HistoryRecorder& history,
                                    const Spec& spec)
-    : consumer_(node, std::move(config), addresses, history) {
+    : consumer_(node, with_incarnation(std::move(config), node), addresses, history) {
     for (const TopicPartition& partition : all_partitions(spec)) {
         partitions_.push_back(partition);
         consumer_.assign(partition, protocol::Offset(0));
@@ -271,7 +287,7 @@ client_core::TransactionalProducer* TxnWriterWorkload::ready_producer(sim::Time 
             sim::sleep(std::chrono::milliseconds(200 + node_.random().below(1800)));
         }
         client_core::TransactionalProducerConfig config;
-        config.client_id = node_.name();
+        config.client_id = node_.name() + incarnation_suffix(node_);
         config.transactional_id = fmt::format("txn-{}", index_);
         config.transaction_timeout = std::chrono::milliseconds(workload.txn_timeout_ms);
         config.delivery_timeout = std::chrono::milliseconds(workload.delivery_timeout_ms);
@@ -313,7 +329,7 @@ TxnWriterWorkload::Ended TxnWriterWorkload::transaction(client_core::Transaction
     ++transactions_;
     for (std::int32_t n = 0; n < sends; ++n) {
         const std::string key = fmt::format("k{}", node_.random().below(static_cast<std::uint64_t>(workload.keys)));
-        std::string value = fmt::format("{}-{}", node_.name(), values_++);
+        std::string value = fmt::format("{}{}-{}", node_.name(), incarnation_suffix(node_), values_++);
         value.resize(std::max<std::size_t>(value.size(), static_cast<std::size_t>(workload.value_bytes)), '.');
         (void)producer.send(pick_topic(node_, spec_).name, key, value);
         const bool stalls = stall && n == 0;

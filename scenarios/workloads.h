@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "broker_core/cluster_config.h"
@@ -21,7 +22,7 @@
 
 namespace eosim::scenarios {
 
-// Sends values ("p<index>-<n>", padded to value_bytes; keyed, with tombstones, as the spec says) at random
+// Sends values ("p<index>-<n>", or "p<index>.<incarnation>-<n>" once restarted after a crash, padded to value_bytes; keyed, with tombstones, as the spec says) at random
 // intervals until `stop_at`, with idle pauses, under back-pressure. After healing, probes: sends
 // `probe_sends` values more ("p<index>-probe-<n>-<attempt>"), each again until one attempt is acknowledged.
 class ProducerWorkload final : public sim::NodeState {
@@ -46,6 +47,7 @@ private:
     sim::Node& node_;
     const Spec& spec_;
     int index_;
+    std::string tag_;  // what its values start with: "p<index>", and ".<incarnation>" once restarted
     client_core::Producer producer_;
     std::int32_t probes_left_ = 0;
     std::size_t input_left_ = 0;

@@ -550,6 +550,27 @@ TEST_F(ProducerStateManagerTest, testOldEpochForControlRecord) {
     EXPECT_EQ(state.first_undecided_offset(), Offset(99));
 }
 
+// Kafka: UnifiedLogTest.testEndTxnWithFencedProducerEpoch (KAFKA-19446), for both transaction versions: a
+// marker of an older epoch is refused; one of the ongoing transaction's own epoch is taken under version 1,
+// refused under version 2 (whose markers carry the bumped epoch: this one is a late copy of the last
+// transaction's); one of a newer epoch is taken. eosim departs where no transaction is ongoing: a version 2
+// marker of the current epoch ends nothing and is taken (docs/kafka-differences.md).
+TEST_F(ProducerStateManagerTest, testEndTxnWithFencedProducerEpoch) {
+    for (const bool bumped : {false, true}) {
+        ProducerStateManager manager(disk, bumped ? "tv2-0" : "tv1-0", config());
+        ASSERT_EQ(client_txn(producer_id, 5, 0, 99, true, &manager), "append");
+        const auto check = [&](std::int16_t epoch, std::int64_t offset) {
+            return manager.check_transaction(marker_of(producer_id, epoch, commit, offset, 0), bumped);
+        };
+        EXPECT_EQ(check(4, 100), TransactionVerdict::invalid_producer_epoch) << bumped;
+        EXPECT_EQ(check(5, 100), bumped ? TransactionVerdict::invalid_producer_epoch : TransactionVerdict::append);
+        EXPECT_EQ(check(6, 100), TransactionVerdict::append) << bumped;
+        (void)manager.update(marker_of(producer_id, 6, commit, 100, 0));
+        EXPECT_EQ(manager.first_undecided_offset(), std::nullopt);
+        EXPECT_EQ(check(6, 101), TransactionVerdict::append) << "nothing ongoing: a repeated marker ends nothing";
+    }
+}
+
 // Kafka: ProducerStateManagerTest.testCoordinatorFencing
 TEST_F(ProducerStateManagerTest, testCoordinatorFencing) {
     ASSERT_EQ(client_txn(producer_id, 5, 0, 99), "append");

@@ -89,7 +89,7 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, MustPass,
                                            "eos-echo-sum-repartition-eos", "account-balance-eos",
                                            "syslog-filter-eos", "fraud-window-eos", "vip-join-eos",
                                            "fraud-window-standby-eos", "eos-echo-sum-cooperative-eos", "log-clock-disk",
-                                           "txn-clock-disk", "idempotent-one-broker", "swarm"),
+                                           "txn-clock-disk", "idempotent-one-broker", "client-crashes", "swarm"),
                          test_name);
 
 // Seeds that once failed a must-pass scenario, each for a defect since fixed:
@@ -333,7 +333,7 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, BugSwitchCaught,
                          ::testing::Values("kip101-hw-truncation", "kafka-6361", "kafka-6683", "kafka-7164", "kafka-15583", "ack-before-isr", "no-crc-check", "no-dedup",
                                            "dedup-window-1", "producer-state-not-recovered", "compaction-drops-latest",
                                            "no-zombie-fencing", "lso-ignores-open-txn", "kafka-5376", "kafka-12671",
-                                           "kafka-14884", "kafka-17754", "kafka-18464", "kafka-9144",
+                                           "kafka-14884", "kafka-17754", "kafka-18464", "kafka-19446", "kafka-9144",
                                            "coordinator-forgets-markers", "kip447-no-generation-fence",
                                            "offset-fetch-ignores-pending", "kafka-17507", "kafka-17582",
                                            "pending-offsets-lost-on-failover", "coordinator-without-lease",
