@@ -492,15 +492,19 @@ sim::Status PartitionLog::flush() {
 }
 
 sim::Status PartitionLog::sync_directory() {
-    if (!directory_unsynced_) {
+    // A flush that comes while another's directory sync waits syncs too: that sync may not be done when
+    // this flush answers, and what this flush answers for may depend on it (a new segment's name).
+    if (!directory_unsynced_ && directory_syncs_in_flight_ == 0) {
         return sim::ok_status();
     }
     directory_unsynced_ = false;  // an operation during the sync sets it again
-    if (sim::Status synced = disk_.fsync_directory(directory_); !synced) {
+    ++directory_syncs_in_flight_;
+    const sim::Status synced = disk_.fsync_directory(directory_);
+    --directory_syncs_in_flight_;
+    if (!synced) {
         directory_unsynced_ = true;
-        return synced;
     }
-    return sim::ok_status();
+    return synced;
 }
 
 void PartitionLog::write_log_start_checkpoint() {

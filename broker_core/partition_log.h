@@ -232,6 +232,7 @@ private:
     // A segment or index was created, removed, renamed or cut since the directory was last synced
     // (Kafka's needsFlushParentDir): the next flush syncs it.
     bool directory_unsynced_ = false;
+    int directory_syncs_in_flight_ = 0;
     protocol::Offset log_start_offset_{0};
     protocol::Offset log_end_offset_{0};
 };

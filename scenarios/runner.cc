@@ -455,6 +455,12 @@ std::string Run::plan_problem(const faults::FaultPlan& plan) const {
         const faults::FaultAction& action = plan.actions[i];
         const bool on_instance = faults::on_instance(action.kind);
         const bool any_node = faults::targets_any_node(action.kind);
+        if (on_instance && action.at >= spec_.faults.plan.chaos) {
+            // After the chaos phase the run heals and probes its producers: none may be down then.
+            return fmt::format("action {} ({}): an instance fault comes within the chaos phase ({} ms)", i + 1,
+                               faults::to_string(action.kind),
+                               std::chrono::duration_cast<std::chrono::milliseconds>(spec_.faults.plan.chaos).count());
+        }
         static const std::vector<std::string> controller{"controller"};
         const std::vector<std::string>& allowed = on_instance ? instances
                                                   : any_node  ? everyone

@@ -55,6 +55,7 @@ std::string Disk::directory_of(const std::string& path) {
 }
 
 void Disk::record(DirectoryOp op) {
+    op.sequence = next_sequence_++;
     pending_[directory_of(op.path)].push_back(std::move(op));
 }
 
@@ -253,6 +254,7 @@ Status Disk::rename(const std::string& from, const std::string& to) {
 }
 
 void Disk::sync(File& file) const {
+    apply_cut(file);  // the bytes past a cut are gone before the file grows again
     file.durable.resize(file.data.size());
     for (const std::uint64_t sector : file.dirty_sectors) {
         const std::uint64_t begin = sector * options_.sector_bytes;
@@ -263,7 +265,6 @@ void Disk::sync(File& file) const {
         std::memcpy(file.durable.data() + begin, file.data.data() + begin, end - begin);
     }
     file.dirty_sectors.clear();
-    file.unsynced_cut.reset();  // fsync makes the size durable too
 }
 
 Duration Disk::draw_fsync_latency() {
@@ -296,19 +297,17 @@ Status Disk::fsync_directory(const std::string& directory) {
         return ok_status();
     }
     Scheduler& scheduler = current_scheduler();
-    std::size_t count = 0;
-    if (const auto found = pending_.find(directory); found != pending_.end()) {
-        count = found->second.size();
-    }
+    const std::uint64_t made_before = next_sequence_;
     if (scheduler.in_fiber()) {
         scheduler.sleep_until(scheduler.now() + draw_fsync_latency());
     }
-    // What was made before the call is durable; what was made during the wait may not be. A crash
-    // meanwhile cleared the list, and left nothing to make durable.
+    // What was made before the call is durable; what was made during the wait may not be (another sync
+    // or a crash meanwhile may have taken some of the earlier ones already).
+    std::size_t count = 0;
     if (const auto found = pending_.find(directory); found != pending_.end()) {
-        count = std::min(count, found->second.size());
-    } else {
-        count = 0;
+        while (count < found->second.size() && found->second[count].sequence < made_before) {
+            ++count;
+        }
     }
     make_directory_durable(directory, count, true);
     return ok_status();

@@ -144,6 +144,7 @@ private:
         std::string path;
         std::string from;  // rename only
         FilePtr file;
+        std::uint64_t sequence = 0;  // the order operations were made in, across directories
     };
 
     void record(DirectoryOp op);
@@ -164,6 +165,7 @@ private:
     std::map<std::string, FilePtr> files_;          // the names reads and writes see
     std::map<std::string, FilePtr> durable_files_;  // the names a crash keeps (directory_ops_need_sync only)
     std::map<std::string, std::vector<DirectoryOp>> pending_;  // by directory, oldest first
+    std::uint64_t next_sequence_ = 0;
     std::uint64_t used_bytes_ = 0;
     Duration fsync_stall_{0};
     std::function<void()> on_full_;

@@ -84,6 +84,8 @@ printf '{"actions":[{"at_ms":5,"kind":"crash","targets":["broker-9"]}]}' >"$work
 expect 2 "node.json: action 1 \\(crash\\): 'broker-9' is not one of the scenario's brokers" -- run log-acks-all --seed 1 --plan "$work/node.json"
 printf '{"actions":[{"at_ms":5,"kind":"crash-instance","targets":["broker-1"]}]}' >"$work/instance.json"
 expect 2 "is not one of the scenario's application instances \\(none\\)" -- run log-acks-all --seed 1 --plan "$work/instance.json"
+printf '{"actions":[{"at_ms":11000,"kind":"crash-instance","targets":["producer-1"]}]}' >"$work/late.json"
+expect 2 "an instance fault comes within the chaos phase" -- run client-crashes --seed 1 --plan "$work/late.json"
 printf '{"actions":[{"at_ms":5,"kind":"crash","targets":["broker-1"]},{"at_ms":1,"kind":"pause","targets":["broker-1"]}]}' >"$work/order.json"
 expect 2 "action 2 at_ms: comes before the action above it" -- run log-acks-all --seed 1 --plan "$work/order.json"
 expect 2 "missing.json: cannot read" -- run log-acks-all --seed 1 --plan "$work/missing.json"

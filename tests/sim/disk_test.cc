@@ -316,6 +316,39 @@ TEST(DiskDirectories, OperationsMadeDuringADirectorySyncMayStillBeLost) {
     EXPECT_FALSE(disk.exists("d/b"));
 }
 
+TEST(DiskDirectories, ASyncAfterATruncationAndAWriteFurtherOnKeepsNothingOfTheCutBytes) {
+    Simulation simulation(SimulationOptions{.seed = 1});
+    Disk disk = make_lazy_disk();
+    ASSERT_TRUE(disk.create("d/f").ok());
+    ASSERT_TRUE(disk.append("d/f", pattern(10'000, 1)).ok());
+    ASSERT_TRUE(disk.fsync_all().ok());
+    ASSERT_TRUE(disk.truncate("d/f", 10).ok());
+    ASSERT_TRUE(disk.write("d/f", 5000, pattern(10, 2)).ok());  // a hole from 10 to 5000
+    ASSERT_TRUE(disk.fsync("d/f").ok());
+    (void)disk.crash(UnsyncedFate::lose);
+    const auto after = disk.read_all("d/f").value();
+    ASSERT_EQ(after.size(), 5010U);
+    for (std::size_t i = 10; i < 5000; ++i) {
+        ASSERT_EQ(after[i], std::byte{0}) << i;  // read as zeros before the crash, and after it
+    }
+}
+
+TEST(DiskDirectories, ADirectorySyncTakesOnlyWhatWasMadeBeforeIt) {
+    Simulation simulation(SimulationOptions{.seed = 1});
+    Disk disk = make_lazy_disk();
+    ASSERT_TRUE(write_text(disk, "d/a", "x").ok());
+    simulation.world().spawn("sync", [&] { ASSERT_TRUE(disk.fsync_directory("d").ok()); });
+    simulation.world().spawn("meanwhile", [&] {
+        disk.writeback();  // takes "a" during the sync's wait
+        ASSERT_TRUE(write_text(disk, "d/b", "y").ok());
+    });
+    (void)simulation.run(RunBounds{});
+    EXPECT_EQ(disk.unsynced_directory_ops(), 1U);
+    (void)disk.crash(UnsyncedFate::lose);
+    EXPECT_TRUE(disk.exists("d/a"));
+    EXPECT_FALSE(disk.exists("d/b"));
+}
+
 TEST(DiskDirectories, WithoutTheOptionDirectoryOperationsAreDurableAtOnce) {
     Simulation simulation(SimulationOptions{.seed = 1});
     Disk disk = make_disk();
