@@ -82,7 +82,7 @@ void Disk::apply_cut(File& file) const {
     file.unsynced_cut.reset();
 }
 
-void Disk::make_directory_durable(const std::string& directory, std::size_t count, bool cuts) {
+void Disk::make_directory_durable(const std::string& directory, std::size_t count) {
     if (const auto found = pending_.find(directory); found != pending_.end()) {
         std::vector<DirectoryOp>& ops = found->second;
         EOSIM_ASSERT(count <= ops.size());
@@ -94,11 +94,9 @@ void Disk::make_directory_durable(const std::string& directory, std::size_t coun
             pending_.erase(found);
         }
     }
-    if (cuts) {
-        for (auto& [path, file] : files_) {
-            if (file->unsynced_cut && directory_of(path) == directory) {
-                apply_cut(*file);
-            }
+    for (auto& [path, file] : files_) {
+        if (file->unsynced_cut && directory_of(path) == directory) {
+            apply_cut(*file);
         }
     }
 }
@@ -110,9 +108,6 @@ void Disk::make_all_directories_durable() {
         }
     }
     pending_.clear();
-    for (auto& [path, file] : files_) {
-        apply_cut(*file);
-    }
 }
 
 Status Disk::create(const std::string& path) {
@@ -309,7 +304,7 @@ Status Disk::fsync_directory(const std::string& directory) {
             ++count;
         }
     }
-    make_directory_durable(directory, count, true);
+    make_directory_durable(directory, count);
     return ok_status();
 }
 
@@ -318,10 +313,7 @@ Status Disk::fsync_all() {
     if (scheduler.in_fiber()) {
         scheduler.sleep_until(scheduler.now() + draw_fsync_latency());
     }
-    for (auto& [path, file] : files_) {
-        sync(*file);
-    }
-    make_all_directories_durable();
+    writeback();
     return ok_status();
 }
 
@@ -391,15 +383,15 @@ void Disk::crash_directories(UnsyncedFate fate, DiskCrashReport& report) {
         }
     };
     // Each directory's journal keeps a prefix of its operations.
-    while (!pending_.empty()) {
-        const std::string directory = pending_.begin()->first;
-        const std::size_t pending = pending_.begin()->second.size();
-        const std::size_t count = kept(pending);
+    for (const auto& [directory, ops] : pending_) {
+        const std::size_t count = kept(ops.size());
         report.directory_ops_kept += count;
-        report.directory_ops_lost += pending - count;
-        make_directory_durable(directory, count, false);
-        pending_.erase(directory);
+        report.directory_ops_lost += ops.size() - count;
+        for (std::size_t i = 0; i < count; ++i) {
+            apply_durably(ops[i]);
+        }
     }
+    pending_.clear();
     // The names that survive, and what became of their truncations.
     files_ = durable_files_;
     for (auto& [path, file] : files_) {
@@ -422,7 +414,7 @@ std::optional<std::pair<std::string, std::uint64_t>> Disk::corrupt_random_bit() 
 
 void Disk::writeback() {
     for (auto& [path, file] : files_) {
-        sync(*file);
+        sync(*file);  // its truncations too
     }
     make_all_directories_durable();
 }

@@ -151,7 +151,8 @@ private:
     void apply_durably(const DirectoryOp& op);
     void apply_cut(File& file) const;
     // Applies the first `count` pending operations of `directory`, and its files' truncations.
-    void make_directory_durable(const std::string& directory, std::size_t count, bool cuts);
+    void make_directory_durable(const std::string& directory, std::size_t count);
+    // Applies every pending operation (truncations: sync() does).
     void make_all_directories_durable();
     // The crash's fate for the directory operations not durable yet; leaves files_ the durable names.
     void crash_directories(UnsyncedFate fate, DiskCrashReport& report);
