@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "broker_core/broker_internal.h"
+#include "broker_core/checkpoint_file.h"
 #include "broker_core/invariants.h"
 #include "broker_core/topic_config.h"
 #include "sim/simulation.h"
@@ -313,6 +314,7 @@ void Broker::write_hw_checkpoint() {
     (void)disk.remove(temporary);
     (void)disk.create(temporary);
     // A write that failed (a full disk) leaves the checkpoint as it was: the broker is going offline.
+    text = seal_checkpoint(std::move(text));
     if (disk.append(temporary, std::as_bytes(std::span(text.data(), text.size()))).ok() &&
         disk.fsync(temporary).ok() && disk.rename(temporary, hw_checkpoint_path).ok()) {
         (void)disk.fsync_directory(sim::Disk::directory_of(hw_checkpoint_path));
@@ -325,7 +327,14 @@ std::map<std::string, std::int64_t> Broker::read_hw_checkpoint() const {
     if (!bytes) {
         return checkpoint;
     }
-    std::istringstream text(std::string(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
+    const std::optional<std::string> opened = open_checkpoint(*bytes);
+    if (!opened) {
+        // Damaged: taken as absent, every high watermark from the log start (a lower high watermark is
+        // always safe; the leader moves it up again). Kafka takes the log directory offline instead.
+        sim::probe("damaged-checkpoint-ignored");
+        return checkpoint;
+    }
+    std::istringstream text(*opened);
     std::string name;
     std::int64_t high_watermark = 0;
     while (text >> name >> high_watermark) {

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <sstream>
 
+#include "broker_core/checkpoint_file.h"
 #include "sim/assert.h"
+#include "sim/simulation.h"
 
 namespace eosim::broker_core {
 
@@ -15,13 +17,20 @@ void LeaderEpochCache::load() {
     if (!bytes) {
         return;
     }
-    std::istringstream text(std::string(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
+    const std::optional<std::string> opened = open_checkpoint(*bytes);
+    if (!opened) {
+        // Damaged: taken as absent. Recovery assigns every batch's epoch again, as it does for a checkpoint
+        // that lags the log.
+        sim::probe("damaged-checkpoint-ignored");
+        return;
+    }
+    std::istringstream text(*opened);
     std::int32_t epoch = 0;
     std::int64_t offset = 0;
     while (text >> epoch >> offset) {
         const EpochEntry entry{protocol::LeaderEpoch(epoch), protocol::Offset(offset)};
         if (!entries_.empty() && (entries_.back().epoch >= entry.epoch || entries_.back().start_offset > entry.start_offset)) {
-            break;  // a torn or garbled checkpoint: keep the consistent prefix
+            break;  // entries out of order (never written so): keep the consistent prefix
         }
         entries_.push_back(entry);
     }
@@ -32,7 +41,7 @@ void LeaderEpochCache::persist() {
     for (const EpochEntry& entry : entries_) {
         text << entry.epoch.value() << ' ' << entry.start_offset.value() << '\n';
     }
-    const std::string content = text.str();
+    const std::string content = seal_checkpoint(text.str());
     const std::string temporary = path_ + ".tmp";
     (void)disk_.remove(temporary);
     (void)disk_.create(temporary);

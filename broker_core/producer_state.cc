@@ -440,17 +440,23 @@ std::optional<Offset> ProducerStateManager::load_snapshot(Offset end) {
         const Offset offset = offsets.back();
         offsets.pop_back();
         const auto bytes = disk_.read_all(snapshot_path(offset));
-        if (bytes.ok() && bytes->size() >= 20) {
-            const std::span<const std::byte> body = std::span<const std::byte>(*bytes).first(bytes->size() - 4);
-            ByteReader crc_reader{std::span<const std::byte>(*bytes).subspan(bytes->size() - 4)};
-            if (crc_reader.get<std::uint32_t>() == sim::crc32c(body) && decode_snapshot(body, offset)) {
-                end_offset_ = offset;
-                return offset;
-            }
+        if (bytes.ok() && snapshot_intact(*bytes) &&
+            decode_snapshot(std::span<const std::byte>(*bytes).first(bytes->size() - 4), offset)) {
+            end_offset_ = offset;
+            return offset;
         }
+        sim::probe("damaged-snapshot-skipped");
         (void)disk_.remove(snapshot_path(offset));  // torn or damaged: an older one, or a longer replay
     }
     return std::nullopt;
+}
+
+bool ProducerStateManager::snapshot_intact(std::span<const std::byte> bytes) {
+    if (bytes.size() < 20) {
+        return false;
+    }
+    ByteReader crc_reader{bytes.subspan(bytes.size() - 4)};
+    return crc_reader.get<std::uint32_t>() == sim::crc32c(bytes.first(bytes.size() - 4));
 }
 
 namespace {

@@ -171,6 +171,8 @@ public:
     // Removes snapshots above `end`, then loads the newest readable one (a damaged one is removed).
     // Returns its offset, or nothing (the state is then empty, at offset 0).
     std::optional<protocol::Offset> load_snapshot(protocol::Offset end);
+    // Whether a snapshot file's bytes are whole: long enough, and their trailing CRC-32C matches the rest.
+    [[nodiscard]] static bool snapshot_intact(std::span<const std::byte> bytes);
     [[nodiscard]] std::vector<protocol::Offset> snapshot_offsets() const;
     void remove_snapshots();
 

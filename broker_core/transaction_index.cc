@@ -35,27 +35,39 @@ TransactionIndex::TransactionIndex(sim::Disk& disk, std::string path, Offset sta
 bool TransactionIndex::load() {
     entries_.clear();
     const auto bytes = disk_.read_all(path_);
-    if (!bytes || bytes->size() % entry_bytes != 0) {
+    if (!bytes) {
         return false;
     }
-    ByteReader reader(*bytes);
+    std::optional<std::vector<AbortedTransaction>> loaded = decode(*bytes, start_offset_);
+    if (!loaded) {
+        return false;
+    }
+    entries_ = std::move(*loaded);
+    return true;
+}
+
+std::optional<std::vector<AbortedTransaction>> TransactionIndex::decode(std::span<const std::byte> bytes,
+                                                                        Offset start_offset) {
+    if (bytes.size() % entry_bytes != 0) {
+        return std::nullopt;
+    }
+    ByteReader reader(bytes);
     std::vector<AbortedTransaction> loaded;
-    while (reader.position() < bytes->size()) {
+    while (reader.position() < bytes.size()) {
         const auto version = reader.get<std::int16_t>();
         const auto producer_id = reader.get<std::int64_t>();
         const auto first = reader.get<std::int64_t>();
         const auto last = reader.get<std::int64_t>();
         const auto last_stable = reader.get<std::int64_t>();
         if (!version || *version != entry_version || !producer_id || !first || !last || !last_stable ||
-            *producer_id < 0 || *first < 0 || *first > *last || *last < start_offset_.value() ||
+            *producer_id < 0 || *first < 0 || *first > *last || *last < start_offset.value() ||
             (!loaded.empty() && loaded.back().last_offset.value() >= *last)) {
-            return false;
+            return std::nullopt;
         }
         loaded.push_back(AbortedTransaction{protocol::ProducerId(*producer_id), Offset(*first), Offset(*last),
                                             Offset(*last_stable)});
     }
-    entries_ = std::move(loaded);
-    return true;
+    return loaded;
 }
 
 void TransactionIndex::append(const AbortedTransaction& aborted) {

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,10 @@ public:
     // last offsets not increasing, first above last, a marker below the segment's start: Kafka's
     // sanityCheck).
     bool load();
+    // The entries of a file's bytes for the segment that starts at `start_offset`; nothing when they are
+    // torn or malformed (the checks of load()).
+    [[nodiscard]] static std::optional<std::vector<AbortedTransaction>> decode(std::span<const std::byte> bytes,
+                                                                             protocol::Offset start_offset);
     // Adds an entry whose last offset is above every other's (asserted).
     void append(const AbortedTransaction& aborted);
     // Removes the entries whose marker is at or past `offset` (Kafka's truncateTo).

@@ -51,6 +51,9 @@ const std::vector<FaultKindInfo>& fault_kinds() {
          "the brokers of one rack lose power at once (unsynced bytes as in power-loss); they restart after a while"},
         {FaultKind::narrow_link, "narrow-link",
          "one node's messages to another go through at 1 KiB/s-1 MiB/s for a while, one way (a saturated link)"},
+        {FaultKind::corrupt_file, "corrupt-file",
+         "one broker crashes and a bit flips in one of its other files (a checkpoint, a producer-state snapshot, "
+         "a transaction index); it restarts after a while and must see the damage"},
     };
     return kinds;
 }
@@ -164,6 +167,7 @@ void draw_targets(sim::Random& random, const FaultPlanOptions& options, const st
         case FaultKind::pause:
         case FaultKind::corrupt:
         case FaultKind::lose_segment:
+        case FaultKind::corrupt_file:
             action.targets = draw_subset(random, brokers, 1);
             action.unsynced = options.crash_unsynced;
             break;

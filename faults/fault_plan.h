@@ -44,6 +44,7 @@ enum class FaultKind : std::uint8_t {
     slow_node,          // one node stalls again and again for the duration (GC pauses, a starved CPU)
     crash_rack,         // the brokers of one rack lose power at once, restart after the duration
     narrow_link,        // one node's messages to another go through at a limited bandwidth (one way)
+    corrupt_file,       // a broker crashes and a bit flips in one of its files that is no log segment
 };
 
 struct FaultKindInfo {

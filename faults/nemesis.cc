@@ -118,6 +118,9 @@ void Nemesis::apply(const FaultAction& action) {
         case FaultKind::lose_segment:
             lose_segment(action);
             break;
+        case FaultKind::corrupt_file:
+            corrupt_file(action);
+            break;
         case FaultKind::aimed_crash:
         case FaultKind::aimed_pause:
         case FaultKind::aimed_partition:
@@ -421,6 +424,42 @@ void Nemesis::lose_segment(const FaultAction& action) {
     } else {
         // The crash happened, the loss did not: a milder fault than planned.
         sim::trace("FaultDowngraded").detail("why", "no sealed segment left to lose after the crash");
+        sim::witness().tally(faults_downgraded);
+    }
+    later(action.duration, [this, &victim] {
+        --restarts_pending_[victim.name()];
+        if (!victim.up()) {
+            victim.restart();
+        }
+    });
+}
+
+void Nemesis::corrupt_file(const FaultAction& action) {
+    sim::Node& victim = node(action.targets.front());
+    if (!victim.up()) {
+        drop_fault("the target is down");
+        return;
+    }
+    // The flip is read at the restart (a checkpoint, a snapshot and an index are read when a broker starts):
+    // the process dies first, unsynced bytes kept, and nothing durable is lost. A correct broker sees the
+    // damage and does without the file, so the fault needs no guard beyond a crash's.
+    note_fault();
+    (void)victim.crash(sim::CrashOptions{sim::UnsyncedFate::keep});
+    ++restarts_pending_[victim.name()];
+    const auto not_segment = [](const std::string& path) {
+        return !path.ends_with(".log") && !path.ends_with(".tmp");
+    };
+    const auto flipped =
+        options_.within_tolerance && options_.damage_detected
+            ? victim.disk().corrupt_random_bit_if(not_segment, options_.damage_detected)
+            : victim.disk().corrupt_random_bit(not_segment);
+    if (flipped) {
+        sim::trace("DiskCorrupted")
+            .detail("target", victim.name())
+            .detail("file", flipped->first)
+            .detail("offset", flipped->second);
+    } else {
+        sim::trace("FaultDowngraded").detail("why", "no file to damage that the broker would see");
         sim::witness().tally(faults_downgraded);
     }
     later(action.duration, [this, &victim] {

@@ -45,6 +45,9 @@ struct NemesisOptions {
     // The files a lose-segment fault may take: log segments of logs whose recovery can tell a missing
     // segment (not compacted: a compacted log has gaps anyway). Unset: every file ending in ".log".
     std::function<bool(const std::string&)> losable;
+    // Within tolerance, a corrupt-file flip lands only where the broker reading the file sees it (given the
+    // file's path and its bytes before and after the flip). Unset: any bit of any file but a log segment.
+    sim::Disk::FlipAccepted damage_detected;
 };
 
 // Carries out a fault plan on a simulation: crashes, restarts and pauses nodes, cuts and heals links,
@@ -95,6 +98,7 @@ private:
     void partition(const FaultAction& action);
     void corrupt(const FaultAction& action);
     void lose_segment(const FaultAction& action);
+    void corrupt_file(const FaultAction& action);
     void clock(const FaultAction& action);
     void slow_disk(const FaultAction& action);
     void disk_full(const FaultAction& action);

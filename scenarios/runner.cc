@@ -1,6 +1,7 @@
 #include "scenarios/runner.h"
 
 #include "broker_core/batch_codec.h"
+#include "broker_core/checkpoint_file.h"
 #include "broker_core/invariants.h"
 
 #include <algorithm>
@@ -513,6 +514,10 @@ void Run::draw_faults() {
     faults::NemesisOptions nemesis{.within_tolerance = spec_.faults.within_tolerance, .chaos = spec_.faults.plan.chaos};
     nemesis.detectable = [](std::span<const std::byte> segment, std::uint64_t offset) {
         return broker_core::crc_covers(segment, offset);
+    };
+    nemesis.damage_detected = [](const std::string& path, std::span<const std::byte> before,
+                                 std::span<const std::byte> after) {
+        return broker_core::detects_damage(path, before, after);
     };
     // A partition's directory is its name (<topic>-<p>); a compacted log has gaps anyway, so its recovery
     // cannot tell a lost segment.

@@ -210,18 +210,25 @@ void draw_faults(Drawer& d, const Spec& base) {
 }
 
 // What joined the draw later, from a stream of its own, so that every draw above stays what it was for every
-// seed: directory operations durable only once synced; a link of limited bandwidth among the fault kinds.
+// seed: directory operations durable only once synced; a link of limited bandwidth and damaged files among the
+// fault kinds.
 void draw_more(sim::Random random, Drawer& d, const Spec& base) {
     if (!base.faults.directory_ops_need_sync && random.chance(0.3)) {
         d.set("faults", "directory_ops_need_sync", true);
     }
     toml::array* kinds = d.table("faults").get_as<toml::array>("kinds");
-    const bool has_narrow = kinds != nullptr && std::any_of(kinds->begin(), kinds->end(), [](const toml::node& kind) {
-        return kind.value<std::string>().value_or("") == "narrow-link";
-    });
-    if (kinds != nullptr && !kinds->empty() && !has_narrow && random.chance(0.2)) {
-        kinds->push_back("narrow-link");
-        d.note("faults.kinds+", "narrow-link");
+    std::string added;
+    for (const std::string_view kind : {"narrow-link", "corrupt-file"}) {
+        const bool has = kinds != nullptr && std::any_of(kinds->begin(), kinds->end(), [kind](const toml::node& k) {
+            return k.value<std::string>().value_or("") == kind;
+        });
+        if (kinds != nullptr && !kinds->empty() && !has && random.chance(0.2)) {
+            kinds->push_back(kind);
+            added += fmt::format("{}{}", added.empty() ? "" : " ", kind);
+        }
+    }
+    if (!added.empty()) {
+        d.note("faults.kinds+", added);
     }
 }
 

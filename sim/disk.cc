@@ -442,6 +442,43 @@ std::optional<std::pair<std::string, std::uint64_t>> Disk::corrupt_random_bit(
     return std::nullopt;
 }
 
+std::optional<std::pair<std::string, std::uint64_t>> Disk::corrupt_random_bit_if(
+    const std::function<bool(const std::string&)>& eligible, const FlipAccepted& accepted, int attempts) {
+    EOSIM_ASSERT(attempts > 0);
+    std::vector<std::pair<const std::string*, File*>> files;
+    std::uint64_t total = 0;
+    for (auto& [path, file] : files_) {
+        if (eligible(path) && !file->durable.empty()) {
+            files.emplace_back(&path, file.get());
+            total += file->durable.size();
+        }
+    }
+    if (total == 0) {
+        return std::nullopt;
+    }
+    for (int attempt = 0; attempt < attempts; ++attempt) {
+        std::uint64_t target = random_.below(total);
+        const auto mask = static_cast<std::byte>(1U << random_.below(8));
+        for (const auto& [path, file] : files) {
+            if (target >= file->durable.size()) {
+                target -= file->durable.size();
+                continue;
+            }
+            std::vector<std::byte> flipped = file->durable;
+            flipped[target] ^= mask;
+            if (accepted(*path, file->durable, flipped)) {
+                file->durable = std::move(flipped);
+                if (target < file->data.size()) {
+                    file->data[target] ^= mask;
+                }
+                return std::pair{*path, target};
+            }
+            break;
+        }
+    }
+    return std::nullopt;
+}
+
 std::optional<std::pair<std::string, std::uint64_t>> Disk::flip_bit_at(
     const std::function<bool(const std::string&)>& eligible, const ByteEligible& byte_eligible, std::uint64_t target) {
     for (auto& [path, file] : files_) {

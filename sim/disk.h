@@ -106,6 +106,12 @@ public:
     std::optional<std::pair<std::string, std::uint64_t>> corrupt_random_bit(
         const std::function<bool(const std::string&)>& eligible, const ByteEligible& byte_eligible,
         int attempts = 64);
+    // The same, where `accepted` takes the flip (given the file's path, its durable bytes before the flip and
+    // after it): up to `attempts` random bits are tried; nothing when none was taken.
+    using FlipAccepted =
+        std::function<bool(const std::string&, std::span<const std::byte>, std::span<const std::byte>)>;
+    std::optional<std::pair<std::string, std::uint64_t>> corrupt_random_bit_if(
+        const std::function<bool(const std::string&)>& eligible, const FlipAccepted& accepted, int attempts = 64);
     // The kernel's background writeback: every unsynced byte becomes durable now (no latency).
     void writeback();
 

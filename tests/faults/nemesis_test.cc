@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <deque>
 #include <sstream>
 #include <string>
@@ -247,6 +248,77 @@ TEST(LoseSegment, TakesOnlySegmentsTheRunnerCallsLosable) {
     (void)world.simulation.run(sim::RunBounds{.time_limit = sim::Time(1s)});
     ASSERT_EQ(world.boots.size(), 1U);
     EXPECT_NE(trace.str().find("no sealed segment between two others"), std::string::npos);
+}
+
+// A broker with a segment and a checkpoint; each boot notes the checkpoint's bytes and the segment's.
+class Checkpointed final : public sim::NodeState {
+public:
+    Checkpointed(sim::Node& node, std::vector<std::string>& checkpoint_at_boot, std::vector<std::string>& segment_at_boot) {
+        sim::Disk& disk = node.disk();
+        if (!disk.exists("t-0/00.log")) {
+            for (const char* path : {"t-0/00.log", "t-0/checkpoint"}) {
+                (void)disk.create(path);
+                const std::string text = "0123456789";
+                (void)disk.append(path, std::as_bytes(std::span(text.data(), text.size())));
+                (void)disk.fsync(path);
+            }
+        }
+        const std::vector<std::byte> bytes = disk.read_all("t-0/checkpoint").value();
+        checkpoint_at_boot.emplace_back(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+        const std::vector<std::byte> segment = disk.read_all("t-0/00.log").value();
+        segment_at_boot.emplace_back(reinterpret_cast<const char*>(segment.data()), segment.size());
+    }
+};
+
+FaultAction corrupt_file_of_broker_1() {
+    FaultAction action;
+    action.at = 100ms;
+    action.kind = FaultKind::corrupt_file;
+    action.targets = {"broker-1"};
+    action.duration = 300ms;
+    return action;
+}
+
+TEST(CorruptFile, CrashesTheBrokerAndFlipsABitInAFileThatIsNoSegmentBeforeItRestarts) {
+    for (const bool filtered : {false, true}) {
+        std::ostringstream trace;
+        std::vector<std::string> boots;
+        std::vector<std::string> segments;
+        sim::Simulation simulation(sim::SimulationOptions{.seed = 5, .trace_sink = &trace});
+        simulation
+            .add_node("broker-1",
+                      [&](sim::Node& n) { return std::make_unique<Checkpointed>(n, boots, segments); })
+            .start();
+        FakeProbe probe(true);
+        NemesisOptions options{.chaos = 10s, .servers = {"broker-1"}};
+        std::size_t offered = 0;
+        if (filtered) {
+            // Only a flip in the last byte is one the broker would see.
+            options.damage_detected = [&offered](const std::string& path, std::span<const std::byte> before,
+                                                 std::span<const std::byte> after) {
+                EXPECT_EQ(path, "t-0/checkpoint");
+                ++offered;
+                return before.back() != after.back();
+            };
+        }
+        Nemesis nemesis(simulation, probe, options);
+        simulation.world().spawn("nemesis", [&] { nemesis.run(FaultPlan{{corrupt_file_of_broker_1()}}); });
+        (void)simulation.run(sim::RunBounds{.time_limit = sim::Time(1s)});
+        ASSERT_EQ(boots.size(), 2U);  // crashed, restarted after the duration
+        EXPECT_EQ(boots[0], "0123456789");
+        ASSERT_EQ(boots[1].size(), 10U);
+        int differing = 0;
+        for (std::size_t i = 0; i < 10; ++i) {
+            differing += std::popcount(static_cast<unsigned>(static_cast<unsigned char>(boots[0][i] ^ boots[1][i])));
+        }
+        EXPECT_EQ(differing, 1);
+        if (filtered) {
+            EXPECT_NE(boots[0].back(), boots[1].back());
+            EXPECT_GE(offered, 1U);
+        }
+        EXPECT_EQ(segments, (std::vector<std::string>{"0123456789", "0123456789"})) << "no segment is touched";
+        EXPECT_NE(trace.str().find("DiskCorrupted"), std::string::npos);
+    }
 }
 
 }  // namespace

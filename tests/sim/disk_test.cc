@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <numeric>
 #include <set>
 #include <string>
@@ -117,6 +118,43 @@ TEST(Disk, ABitFlipLandsOnlyWhereTheByteFilterAllows) {
     }
     EXPECT_FALSE(disk.corrupt_random_bit(all, [](std::span<const std::byte>, std::uint64_t) { return false; }, 8))
         << "no eligible byte: nothing flips";
+}
+
+TEST(Disk, AFlipLandsOnlyWhereTheFlipFilterTakesIt) {
+    Disk disk = make_disk(11);
+    for (const char* path : {"a", "b.log"}) {
+        ASSERT_TRUE(disk.create(path).ok());
+        ASSERT_TRUE(disk.append(path, pattern(100, 4)).ok());
+    }
+    (void)disk.crash(UnsyncedFate::keep);
+    const auto not_log = [](const std::string& path) { return !path.ends_with(".log"); };
+    const auto one_bit_in_first_half = [](const std::string& path, std::span<const std::byte> before,
+                                                    std::span<const std::byte> after) {
+        EXPECT_EQ(path, "a");
+        EXPECT_EQ(before.size(), after.size());
+        int differing = 0;
+        std::size_t where = 0;
+        for (std::size_t i = 0; i < before.size(); ++i) {
+            const auto x = static_cast<unsigned>(before[i] ^ after[i]);
+            differing += std::popcount(x);
+            where = x != 0 ? i : where;
+        }
+        return differing == 1 && where < 50;
+    };
+    const std::vector<std::byte> before = disk.read_all("a").value();
+    const auto flipped = disk.corrupt_random_bit_if(not_log, one_bit_in_first_half);
+    ASSERT_TRUE(flipped.has_value());
+    EXPECT_EQ(flipped->first, "a");
+    EXPECT_LT(flipped->second, 50U);
+    const std::vector<std::byte> after = disk.read_all("a").value();
+    EXPECT_NE(before[flipped->second], after[flipped->second]);
+    EXPECT_EQ(disk.read_all("b.log").value(), pattern(100, 4));
+    (void)disk.crash(UnsyncedFate::lose);
+    EXPECT_EQ(disk.read_all("a").value(), after) << "the flip is durable";
+    EXPECT_FALSE(disk.corrupt_random_bit_if(
+        not_log, [](const std::string&, std::span<const std::byte>, std::span<const std::byte>) { return false; }, 8))
+        << "no flip taken: nothing flips";
+    EXPECT_EQ(disk.read_all("a").value(), after);
 }
 
 TEST(Disk, Crc32cMatchesTheKnownCheckValue) {
