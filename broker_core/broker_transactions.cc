@@ -43,8 +43,14 @@ ErrorCode Broker::append_transaction_record(std::int32_t partition, std::int32_t
                                             protocol::Record record) {
     const protocol::TopicPartition topic_partition{std::string(protocol::transaction_state_topic), partition};
     const Replica* replica = find(topic_partition);
+    // The leader of a later epoch takes the record too, as Kafka's append does (it checks leadership, not
+    // the coordinator's epoch): a broker that leads the partition again (its session expired and it was
+    // elected back, its log the same) still holds the coordinator it loaded until the new leadership
+    // reloads it, and refusing that coordinator's completion of a transaction would leave the transaction
+    // prepared with nothing pending, whose producer's next EndTxn is then answered PRODUCER_FENCED. The
+    // coordinator checks that it is still the loaded one before it appends.
     if (replica == nullptr || replica->role != ReplicaRole::leader || replica->halted ||
-        replica->leader_epoch.value() != coordinator_epoch) {
+        replica->leader_epoch.value() < coordinator_epoch) {
         return ErrorCode::not_coordinator;
     }
     protocol::RecordBatch batch;

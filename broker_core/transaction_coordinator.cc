@@ -149,6 +149,9 @@ ErrorCode TransactionCoordinator::get_or_create(const Place& place, const std::s
 
 ErrorCode TransactionCoordinator::log_transition(const Place& place, const std::string& transactional_id,
                                                  const TransactionTransit& transit) {
+    if (!current(place)) {
+        return ErrorCode::not_coordinator;  // reloaded (or resigned) meanwhile: what was logged is loaded
+    }
     const ErrorCode appended = access_.append(place.partition, place.coordinator_epoch,
                                               transaction_log_record(transactional_id, transit, now_ms()));
     TransactionMetadata* metadata = lookup(place, transactional_id);
@@ -156,6 +159,10 @@ ErrorCode TransactionCoordinator::log_transition(const Place& place, const std::
         return ErrorCode::not_coordinator;  // the partition moved: its new coordinator loads what was logged
     }
     if (appended != ErrorCode::none) {
+        sim::trace("TxnLogAppendFailed", sim::Severity::warn)
+            .detail("transactional_id", transactional_id)
+            .detail("state", to_string(transit.state))
+            .detail("error", protocol::error_name(appended));
         metadata->cancel_pending_transition();
         return appended;
     }

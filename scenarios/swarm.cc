@@ -1,6 +1,7 @@
 #include "scenarios/swarm.h"
 
 #include <algorithm>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -74,7 +75,7 @@ void draw_cluster(Drawer& d, const Spec& base) {
     if (base.cluster.replication_factor != 3 || base.cluster.min_insync_replicas != 2 || base.cluster.brokers != 3) {
         return;  // a scenario about a cluster shape of its own keeps it
     }
-    static const std::vector<std::int64_t> choices{2, 3, 3, 3, 4, 5};
+    static const std::vector<std::int64_t> choices{1, 2, 3, 3, 3, 4, 5};
     const std::int64_t brokers = d.random().pick(choices);
     const std::int64_t replication = std::min<std::int64_t>(brokers, 3);
     const std::int64_t min_isr = std::min<std::int64_t>(brokers, 2);
@@ -94,15 +95,31 @@ void draw_cluster(Drawer& d, const Spec& base) {
         d.set("cluster", "flush_every_write", d.random().chance(0.2));
     }
     if (brokers < 3) {
+        // Two copies: the faults only a third replica repairs go. One copy (idempotent-one-broker's shape):
+        // a crash keeps the page cache, and what takes fsynced or unsynced bytes from the only replica
+        // goes too: a consumer may have read a record whose fsync had not finished (the leader's high
+        // watermark counts its log end, as Kafka's does). Its one broker goes down, so the guards that
+        // keep faults within tolerance would refuse every crash: the scenario runs without them.
+        static const std::set<std::string> two_copies_drop{"corrupt", "lose-segment", "power-loss"};
+        static const std::set<std::string> one_copy_drop{"corrupt",      "lose-segment", "power-loss",
+                                                         "crash-several", "crash-rack",   "corrupt-file"};
+        const std::set<std::string>& dropped = brokers == 1 ? one_copy_drop : two_copies_drop;
         if (const toml::array* kinds = d.table("faults").get_as<toml::array>("kinds")) {
             toml::array kept;
             for (const toml::node& kind : *kinds) {
                 const std::string name = kind.value<std::string>().value_or("");
-                if (name != "corrupt" && name != "lose-segment" && name != "power-loss") {
+                if (!dropped.contains(name)) {
                     kept.push_back(name);
                 }
             }
+            if (kept.empty()) {
+                kept.push_back("crash");
+            }
             d.table("faults").insert_or_assign("kinds", std::move(kept));
+        }
+        if (brokers == 1) {
+            d.set("faults", "crash_unsynced", std::string("keep"));
+            d.set("faults", "within_tolerance", false);
         }
     }
     if (d.table("cluster").contains("partitions") || base.workload.stream_app.empty()) {
@@ -222,7 +239,9 @@ void draw_more(sim::Random random, Drawer& d, const Spec& base) {
         const bool has = kinds != nullptr && std::any_of(kinds->begin(), kinds->end(), [kind](const toml::node& k) {
             return k.value<std::string>().value_or("") == kind;
         });
-        if (kinds != nullptr && !kinds->empty() && !has && random.chance(0.2)) {
+        // One broker runs without the guards (draw_cluster), where a damaged file could be one nobody sees.
+        const bool unguarded = kind == "corrupt-file" && d.integer("cluster", "brokers", 3) == 1;
+        if (kinds != nullptr && !kinds->empty() && !has && random.chance(0.2) && !unguarded) {
             kinds->push_back(kind);
             added += fmt::format("{}{}", added.empty() ? "" : " ", kind);
         }
@@ -243,10 +262,7 @@ SwarmDraw draw_swarm(std::uint64_t seed) {
         const Spec* spec = find_builtin(std::string(file.substr(0, file.rfind('.'))));
         // txn-zombie times producer expiry against its writers' stalls (KAFKA-9144's setting): its knobs are the
         // scenario, and a send that meets an expired producer id is excused only at its own timing.
-        // idempotent-one-broker is the one-broker shape, which the cluster draw does not give the other bases
-        // yet (docs/swarm.md); until it does, swarm keeps to the shapes it draws.
-        if (spec != nullptr && spec->checks.weaknesses.empty() && spec->name != "txn-zombie" &&
-            spec->name != "idempotent-one-broker") {
+        if (spec != nullptr && spec->checks.weaknesses.empty() && spec->name != "txn-zombie") {
             bases.emplace_back(spec->name, text);
         }
     }

@@ -89,7 +89,8 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, MustPass,
                                            "eos-echo-sum-repartition-eos", "account-balance-eos",
                                            "syslog-filter-eos", "fraud-window-eos", "vip-join-eos",
                                            "fraud-window-standby-eos", "eos-echo-sum-cooperative-eos", "log-clock-disk",
-                                           "txn-clock-disk", "idempotent-one-broker", "client-crashes", "swarm"),
+                                           "txn-clock-disk", "idempotent-one-broker", "txn-one-broker", "client-crashes",
+                                           "swarm"),
                          test_name);
 
 // Seeds that once failed a must-pass scenario, each for a defect since fixed:
@@ -117,6 +118,19 @@ TEST(Regressions, LogAcksAllSeedsThatOnceFailedPass) {
 //  log-power-loss-fsync 99: the epoch checkpoint lagged the log after a crash, so leader and followers
 //                           disagreed on where an epoch ended, forever (recovery now takes epochs from
 //                           the batches).
+// txn-one-broker 204, 545, 570: the broker's session expired and the controller elected it again at a new
+// leader epoch; before it reloaded its transaction coordinators, one of them appended a transaction's
+// completion, which the broker refused for the old coordinator epoch. The transaction stayed prepared
+// with nothing pending, and its producer's next EndTxn was answered PRODUCER_FENCED (spurious-fence).
+// The append now takes a later leader epoch, as Kafka's does.
+TEST(Regressions, TxnOneBrokerSeedsThatOnceFailedPass) {
+    const Spec& scenario = spec("txn-one-broker");
+    for (const std::uint64_t seed : {204U, 545U, 570U}) {
+        const RunResult result = run(scenario, seed);
+        EXPECT_EQ(result.status, RunStatus::pass) << "seed " << seed << ": " << describe(result);
+    }
+}
+
 // A replica that fetched around a tombstone another replica's cleaner had removed keeps the key's older
 // record and may later lead with it (Kafka's delete.retention.ms limit, KAFKA-4545; first seen as
 // compaction seed 491). The allowance excuses it only because the witness saw that tombstone outrun the
