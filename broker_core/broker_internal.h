@@ -6,13 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "broker_core/checkpoint_file.h"
 #include "protocol/messages.h"
 #include "sim/simulation.h"
 
 namespace eosim::broker_core::detail {
 
 // Where a broker checkpoints its replicas' high watermarks (Kafka's replication-offset-checkpoint).
-inline constexpr const char* hw_checkpoint_path = "replication-offset-checkpoint";
+inline constexpr const char* hw_checkpoint_path = high_watermark_checkpoint_name;
 
 inline bool contains(const std::vector<protocol::BrokerId>& ids, protocol::BrokerId id) {
     return std::find(ids.begin(), ids.end(), id) != ids.end();

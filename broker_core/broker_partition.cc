@@ -38,7 +38,9 @@ Replica& Broker::replica_for(const protocol::PartitionState& state) {
     const RecoveryReport report = replica->log.recover(verify_crc());
     const auto hw = recovered_hw_.find(state.partition.name());
     const std::int64_t checkpointed = hw != recovered_hw_.end() ? hw->second : 0;
-    replica->high_watermark = Offset(std::min(checkpointed, replica->log.log_end_offset().value()));
+    // Between the log start and the log end, as Kafka's UnifiedLog.updateHighWatermark bounds it.
+    replica->high_watermark = Offset(std::clamp(checkpointed, replica->log.log_start_offset().value(),
+                                                replica->log.log_end_offset().value()));
     sim::trace("ReplicaRecovered")
         .detail("partition", state.partition.name())
         .detail("batches", report.batches)
@@ -309,35 +311,22 @@ void Broker::write_hw_checkpoint() {
     for (const auto& [partition, replica] : replicas_) {
         text += fmt::format("{} {}\n", partition.name(), replica->high_watermark.value());
     }
-    sim::Disk& disk = node_.disk();
-    const std::string temporary = std::string(hw_checkpoint_path) + ".tmp";
-    (void)disk.remove(temporary);
-    (void)disk.create(temporary);
     // A write that failed (a full disk) leaves the checkpoint as it was: the broker is going offline.
-    text = seal_checkpoint(std::move(text));
-    if (disk.append(temporary, std::as_bytes(std::span(text.data(), text.size()))).ok() &&
-        disk.fsync(temporary).ok() && disk.rename(temporary, hw_checkpoint_path).ok()) {
-        (void)disk.fsync_directory(sim::Disk::directory_of(hw_checkpoint_path));
-    }
+    (void)write_checkpoint(node_.disk(), hw_checkpoint_path, text);
 }
 
 std::map<std::string, std::int64_t> Broker::read_hw_checkpoint() const {
     std::map<std::string, std::int64_t> checkpoint;
-    const auto bytes = node_.disk().read_all(hw_checkpoint_path);
-    if (!bytes) {
+    // Missing or damaged: every high watermark starts at its log start (a lower high watermark is always
+    // safe; the leader moves it up again). Kafka takes the log directory offline for a damaged one.
+    const std::optional<std::string> text = read_checkpoint(node_.disk(), hw_checkpoint_path);
+    if (!text) {
         return checkpoint;
     }
-    const std::optional<std::string> opened = open_checkpoint(*bytes);
-    if (!opened) {
-        // Damaged: taken as absent, every high watermark from the log start (a lower high watermark is
-        // always safe; the leader moves it up again). Kafka takes the log directory offline instead.
-        sim::probe("damaged-checkpoint-ignored");
-        return checkpoint;
-    }
-    std::istringstream text(*opened);
+    std::istringstream lines(*text);
     std::string name;
     std::int64_t high_watermark = 0;
-    while (text >> name >> high_watermark) {
+    while (lines >> name >> high_watermark) {
         checkpoint[name] = high_watermark;
     }
     return checkpoint;

@@ -9,6 +9,7 @@
 #include "broker_core/producer_state.h"
 #include "broker_core/transaction_index.h"
 #include "sim/crc32c.h"
+#include "sim/simulation.h"
 
 namespace eosim::broker_core {
 
@@ -28,8 +29,11 @@ std::string_view name_of(const std::string& path) {
 // The base offset a segment file's name gives ("<20 digits><suffix>"), or nothing.
 std::optional<std::int64_t> base_offset_of(std::string_view name, std::string_view suffix) {
     std::int64_t base = 0;
-    if (name.size() != 20 + suffix.size() || !name.ends_with(suffix) ||
-        std::from_chars(name.data(), name.data() + 20, base).ptr != name.data() + 20) {
+    if (name.size() != 20 + suffix.size() || !name.ends_with(suffix)) {
+        return std::nullopt;
+    }
+    const auto parsed = std::from_chars(name.data(), name.data() + 20, base);
+    if (parsed.ec != std::errc() || parsed.ptr != name.data() + 20) {
         return std::nullopt;
     }
     return base;
@@ -64,15 +68,40 @@ std::optional<std::string> open_checkpoint(std::span<const std::byte> bytes) {
     return std::string(all.substr(0, seal_start));
 }
 
+bool write_checkpoint(sim::Disk& disk, const std::string& path, const std::string& text) {
+    const std::string sealed = seal_checkpoint(text);
+    const std::string temporary = path + ".tmp";
+    (void)disk.remove(temporary);
+    if (disk.create(temporary) && disk.append(temporary, std::as_bytes(std::span(sealed.data(), sealed.size()))) &&
+        disk.fsync(temporary) && disk.rename(temporary, path)) {
+        (void)disk.fsync_directory(sim::Disk::directory_of(path));
+        return true;
+    }
+    return false;
+}
+
+std::optional<std::string> read_checkpoint(const sim::Disk& disk, const std::string& path) {
+    const auto bytes = disk.read_all(path);
+    if (!bytes) {
+        return std::nullopt;
+    }
+    std::optional<std::string> text = open_checkpoint(*bytes);
+    if (!text) {
+        sim::probe("damaged-checkpoint-ignored");
+    }
+    return text;
+}
+
 bool detects_damage(const std::string& path, std::span<const std::byte> before, std::span<const std::byte> after) {
     const std::string_view name = name_of(path);
-    if (name == "replication-offset-checkpoint" || name == "leader-epoch-checkpoint" || name == "log-start-offset") {
+    if (name == high_watermark_checkpoint_name || name == leader_epoch_checkpoint_name ||
+        name == log_start_checkpoint_name) {
         return !open_checkpoint(after).has_value();
     }
-    if (base_offset_of(name, ".snapshot")) {
+    if (base_offset_of(name, snapshot_suffix)) {
         return !ProducerStateManager::snapshot_intact(after);
     }
-    if (const std::optional<std::int64_t> base = base_offset_of(name, ".txnindex")) {
+    if (const std::optional<std::int64_t> base = base_offset_of(name, transaction_index_suffix)) {
         const auto was = TransactionIndex::decode(before, protocol::Offset(*base));
         const auto is = TransactionIndex::decode(after, protocol::Offset(*base));
         if (!was) {

@@ -5,7 +5,6 @@
 
 #include "broker_core/checkpoint_file.h"
 #include "sim/assert.h"
-#include "sim/simulation.h"
 
 namespace eosim::broker_core {
 
@@ -13,15 +12,9 @@ LeaderEpochCache::LeaderEpochCache(sim::Disk& disk, std::string path) : disk_(di
 
 void LeaderEpochCache::load() {
     entries_.clear();
-    const auto bytes = disk_.read_all(path_);
-    if (!bytes) {
-        return;
-    }
-    const std::optional<std::string> opened = open_checkpoint(*bytes);
+    // Missing or damaged: recovery assigns every batch's epoch again, as it does for a checkpoint that lags.
+    const std::optional<std::string> opened = read_checkpoint(disk_, path_);
     if (!opened) {
-        // Damaged: taken as absent. Recovery assigns every batch's epoch again, as it does for a checkpoint
-        // that lags the log.
-        sim::probe("damaged-checkpoint-ignored");
         return;
     }
     std::istringstream text(*opened);
@@ -41,16 +34,9 @@ void LeaderEpochCache::persist() {
     for (const EpochEntry& entry : entries_) {
         text << entry.epoch.value() << ' ' << entry.start_offset.value() << '\n';
     }
-    const std::string content = seal_checkpoint(text.str());
-    const std::string temporary = path_ + ".tmp";
-    (void)disk_.remove(temporary);
-    (void)disk_.create(temporary);
     // A write that failed (a full disk) leaves the checkpoint as it was, never a short one in its place:
     // the broker is going offline, and recovery rebuilds the cache from the log.
-    if (disk_.append(temporary, std::as_bytes(std::span(content.data(), content.size()))).ok() &&
-        disk_.fsync(temporary).ok() && disk_.rename(temporary, path_).ok()) {
-        (void)disk_.fsync_directory(sim::Disk::directory_of(path_));  // Kafka's atomic move flushes the directory
-    }
+    (void)write_checkpoint(disk_, path_, text.str());
 }
 
 void LeaderEpochCache::assign(protocol::LeaderEpoch epoch, protocol::Offset start_offset) {

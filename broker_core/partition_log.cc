@@ -14,8 +14,7 @@ namespace eosim::broker_core {
 namespace {
 
 constexpr std::string_view segment_suffix = ".log";
-constexpr std::string_view log_start_checkpoint = "log-start-offset";
-constexpr std::string_view transaction_index_suffix = ".txnindex";
+constexpr std::string_view log_start_checkpoint = log_start_checkpoint_name;
 
 bool is_abort_marker(const protocol::RecordBatch& batch) {
     const std::optional<protocol::TransactionMarker> marker = protocol::marker_of(batch);
@@ -28,7 +27,7 @@ PartitionLog::PartitionLog(sim::Disk& disk, std::string directory, LogConfig con
     : disk_(disk),
       directory_(std::move(directory)),
       config_(config),
-      epochs_(disk, directory_ + "/leader-epoch-checkpoint"),
+      epochs_(disk, directory_ + "/" + std::string(leader_epoch_checkpoint_name)),
       producer_state_(disk, directory_, config.producer_state) {}
 
 std::string PartitionLog::segment_path(std::int64_t base_offset) const {
@@ -509,27 +508,16 @@ sim::Status PartitionLog::sync_directory() {
 }
 
 void PartitionLog::write_log_start_checkpoint() {
-    const std::string path = directory_ + "/" + std::string(log_start_checkpoint);
-    const std::string temporary = path + ".tmp";
-    const std::string text = seal_checkpoint(std::to_string(log_start_offset_.value()) + "\n");
-    (void)disk_.remove(temporary);
-    if (disk_.create(temporary) && disk_.append(temporary, std::as_bytes(std::span(text.data(), text.size()))) &&
-        disk_.fsync(temporary) && disk_.rename(temporary, path)) {
-        (void)disk_.fsync_directory(directory_);
-    }
+    (void)write_checkpoint(disk_, directory_ + "/" + std::string(log_start_checkpoint),
+                           std::to_string(log_start_offset_.value()) + "\n");
 }
 
 std::optional<std::int64_t> PartitionLog::read_log_start_checkpoint() const {
-    const auto bytes = disk_.read_all(directory_ + "/" + std::string(log_start_checkpoint));
-    if (!bytes) {
-        return std::nullopt;
-    }
-    const std::optional<std::string> text = open_checkpoint(*bytes);
+    // Missing or damaged: the log starts at its first segment. Records below a lost log start may be read
+    // again; nothing acknowledged is lost.
+    const std::optional<std::string> text = read_checkpoint(disk_, directory_ + "/" + std::string(log_start_checkpoint));
     if (!text || text->empty() || text->back() != '\n' ||
         text->find_first_not_of("0123456789\n") != std::string::npos) {
-        // Damaged: taken as absent, the log starting at its first segment. Records below the lost log start
-        // may be read again; nothing acknowledged is lost.
-        sim::probe("damaged-checkpoint-ignored");
         return std::nullopt;
     }
     return std::stoll(*text);
@@ -624,6 +612,10 @@ void PartitionLog::truncate_fully_and_start_at(protocol::Offset offset, const Lo
     log_start_offset_ = offset;
     log_end_offset_ = offset;
     active_segment_ = offset.value();
+    // An empty segment named for the new start, as Kafka's truncateFullyAndStartAt makes: the log start
+    // does not rest on its checkpoint alone (a damaged checkpoint would start the log at 0 again). The
+    // checkpoint's directory sync below makes the name durable too.
+    (void)disk_.create(segment_path(active_segment_));
     if (moved && offset > before) {
         moved(before, offset);
     }

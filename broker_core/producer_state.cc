@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "broker_core/byte_io.h"
+#include "broker_core/checkpoint_file.h"
 #include "protocol/sequence.h"
 #include "sim/crc32c.h"
 #include "sim/simulation.h"
@@ -17,7 +18,6 @@ using protocol::Sequence;
 
 namespace {
 
-constexpr std::string_view snapshot_suffix = ".snapshot";
 constexpr std::uint32_t snapshot_magic_v1 = 0x50534e31;  // "PSN1": without transactions
 constexpr std::uint32_t snapshot_magic = 0x50534e32;     // "PSN2": with transactions
 constexpr std::size_t snapshots_kept = 2;

@@ -414,8 +414,7 @@ void Nemesis::lose_segment(const FaultAction& action) {
         repairing_.emplace(victim.name(), false);
     }
     note_fault();
-    (void)victim.crash(sim::CrashOptions{sim::UnsyncedFate::keep});
-    ++restarts_pending_[victim.name()];
+    crash_for(victim, action.duration);
     const std::vector<std::string> now_sealed = sealed_middle_segments(victim.disk(), options_.losable);
     if (!now_sealed.empty()) {
         const std::string& lost = now_sealed[static_cast<std::size_t>(random_.below(now_sealed.size()))];
@@ -426,7 +425,12 @@ void Nemesis::lose_segment(const FaultAction& action) {
         sim::trace("FaultDowngraded").detail("why", "no sealed segment left to lose after the crash");
         sim::witness().tally(faults_downgraded);
     }
-    later(action.duration, [this, &victim] {
+}
+
+void Nemesis::crash_for(sim::Node& victim, sim::Duration duration) {
+    (void)victim.crash(sim::CrashOptions{sim::UnsyncedFate::keep});
+    ++restarts_pending_[victim.name()];
+    later(duration, [this, &victim] {
         --restarts_pending_[victim.name()];
         if (!victim.up()) {
             victim.restart();
@@ -443,9 +447,7 @@ void Nemesis::corrupt_file(const FaultAction& action) {
     // The flip is read at the restart (a checkpoint, a snapshot and an index are read when a broker starts):
     // the process dies first, unsynced bytes kept, and nothing durable is lost. A correct broker sees the
     // damage and does without the file, so the fault needs no guard beyond a crash's.
-    note_fault();
-    (void)victim.crash(sim::CrashOptions{sim::UnsyncedFate::keep});
-    ++restarts_pending_[victim.name()];
+    crash_for(victim, action.duration);
     const auto not_segment = [](const std::string& path) {
         return !path.ends_with(".log") && !path.ends_with(".tmp");
     };
@@ -462,12 +464,6 @@ void Nemesis::corrupt_file(const FaultAction& action) {
         sim::trace("FaultDowngraded").detail("why", "no file to damage that the broker would see");
         sim::witness().tally(faults_downgraded);
     }
-    later(action.duration, [this, &victim] {
-        --restarts_pending_[victim.name()];
-        if (!victim.up()) {
-            victim.restart();
-        }
-    });
 }
 
 void Nemesis::scrub_later(sim::Node& victim) {

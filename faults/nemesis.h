@@ -99,6 +99,8 @@ private:
     void corrupt(const FaultAction& action);
     void lose_segment(const FaultAction& action);
     void corrupt_file(const FaultAction& action);
+    // The process dies, unsynced bytes kept, and restarts after `duration`.
+    void crash_for(sim::Node& victim, sim::Duration duration);
     void clock(const FaultAction& action);
     void slow_disk(const FaultAction& action);
     void disk_full(const FaultAction& action);

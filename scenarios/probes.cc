@@ -45,7 +45,8 @@ const std::vector<CodeProbe>& code_probes() {
         {"damaged-checkpoint-ignored", "broker_core (high watermarks, leader epochs, log start)",
          "a restarting broker found a checkpoint whose seal fails (corrupt-file) and did without it"},
         {"damaged-snapshot-skipped", "broker_core ProducerStateManager::load_snapshot",
-         "recovery found a producer-state snapshot whose CRC fails (corrupt-file) and used an older one or the log"},
+         "recovery found a producer-state snapshot it could not read or decode (its CRC fails after corrupt-file) "
+         "and used an older one or the log"},
         {"producer-state-replayed-after-snapshot", "broker_core PartitionLog::rebuild_producer_state",
          "recovery rebuilt producer state from a snapshot and the log after it"},
         {"producer-state-replayed-without-snapshot", "broker_core PartitionLog::rebuild_producer_state",

@@ -68,9 +68,9 @@ private:
     toml::table root_;
 };
 
-// The cluster: 2 to 5 brokers. Three or more keep replication 3 and min ISR 2; two brokers replicate twice
+// The cluster: 1 to 5 brokers. Three or more keep replication 3 and min ISR 2; two brokers replicate twice
 // with min ISR 2, and the faults that only a third replica repairs (a lost or corrupted replica, every
-// broker losing power) go. (One broker, flushed on every write, is not drawn yet: docs/swarm.md.)
+// broker losing power) go; one broker is idempotent-one-broker's shape (below).
 void draw_cluster(Drawer& d, const Spec& base) {
     if (base.cluster.replication_factor != 3 || base.cluster.min_insync_replicas != 2 || base.cluster.brokers != 3) {
         return;  // a scenario about a cluster shape of its own keeps it
@@ -98,8 +98,8 @@ void draw_cluster(Drawer& d, const Spec& base) {
         // Two copies: the faults only a third replica repairs go. One copy (idempotent-one-broker's shape):
         // a crash keeps the page cache, and what takes fsynced or unsynced bytes from the only replica
         // goes too: a consumer may have read a record whose fsync had not finished (the leader's high
-        // watermark counts its log end, as Kafka's does). Its one broker goes down, so the guards that
-        // keep faults within tolerance would refuse every crash: the scenario runs without them.
+        // watermark counts its log end, as Kafka's does). As in idempotent-one-broker, the run is not
+        // within tolerance: its only broker goes down, and the clients wait and retry.
         static const std::set<std::string> two_copies_drop{"corrupt", "lose-segment", "power-loss"};
         static const std::set<std::string> one_copy_drop{"corrupt",      "lose-segment", "power-loss",
                                                          "crash-several", "crash-rack",   "corrupt-file"};
@@ -239,8 +239,11 @@ void draw_more(sim::Random random, Drawer& d, const Spec& base) {
         const bool has = kinds != nullptr && std::any_of(kinds->begin(), kinds->end(), [kind](const toml::node& k) {
             return k.value<std::string>().value_or("") == kind;
         });
-        // One broker runs without the guards (draw_cluster), where a damaged file could be one nobody sees.
-        const bool unguarded = kind == "corrupt-file" && d.integer("cluster", "brokers", 3) == 1;
+        // Out of tolerance a damaged file may be one nobody could see (an index entry's producer id).
+        const toml::node* tolerance = d.table("faults").get("within_tolerance");
+        const bool unguarded =
+            kind == "corrupt-file" &&
+            !(tolerance != nullptr ? tolerance->value<bool>().value_or(true) : base.faults.within_tolerance);
         if (kinds != nullptr && !kinds->empty() && !has && random.chance(0.2) && !unguarded) {
             kinds->push_back(kind);
             added += fmt::format("{}{}", added.empty() ? "" : " ", kind);
