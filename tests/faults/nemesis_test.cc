@@ -205,10 +205,11 @@ struct SegmentWorld {
     sim::Simulation simulation;
 };
 
-FaultAction lose_segment_of_broker_1() {
+// A fault of `kind` on broker-1 at 100 ms, for 300 ms.
+FaultAction on_broker_1(FaultKind kind) {
     FaultAction action;
     action.at = 100ms;
-    action.kind = FaultKind::lose_segment;
+    action.kind = kind;
     action.targets = {"broker-1"};
     action.duration = 300ms;
     return action;
@@ -219,7 +220,7 @@ TEST(LoseSegment, CrashesTheBrokerWhoseDiskComesBackWithoutASegmentBetweenTwoOth
     SegmentWorld world(&trace);
     FakeProbe probe(true);
     Nemesis nemesis(world.simulation, probe, NemesisOptions{.chaos = 10s, .servers = {"broker-1"}});
-    world.simulation.world().spawn("nemesis", [&] { nemesis.run(FaultPlan{{lose_segment_of_broker_1()}}); });
+    world.simulation.world().spawn("nemesis", [&] { nemesis.run(FaultPlan{{on_broker_1(FaultKind::lose_segment)}}); });
     (void)world.simulation.run(sim::RunBounds{.time_limit = sim::Time(1s)});
     ASSERT_EQ(world.boots.size(), 2U);  // crashed, restarted after the duration
     EXPECT_EQ(world.boots[1], (std::vector<std::string>{"t-0/00.log", "t-0/20.log", "t-1/00.log", "t-1/10.log"}));
@@ -231,7 +232,7 @@ TEST(LoseSegment, WaitsForAHealthyClusterAndOtherwiseIsSkipped) {
     SegmentWorld world(&trace);
     FakeProbe probe(false);
     Nemesis nemesis(world.simulation, probe, NemesisOptions{.chaos = 10s, .servers = {"broker-1"}});
-    world.simulation.world().spawn("nemesis", [&] { nemesis.run(FaultPlan{{lose_segment_of_broker_1()}}); });
+    world.simulation.world().spawn("nemesis", [&] { nemesis.run(FaultPlan{{on_broker_1(FaultKind::lose_segment)}}); });
     (void)world.simulation.run(sim::RunBounds{.time_limit = sim::Time(5s)});
     ASSERT_EQ(world.boots.size(), 1U);  // never crashed
     EXPECT_NE(trace.str().find("losing a segment now could exceed the fault tolerance"), std::string::npos);
@@ -244,7 +245,7 @@ TEST(LoseSegment, TakesOnlySegmentsTheRunnerCallsLosable) {
     NemesisOptions options{.chaos = 10s, .servers = {"broker-1"}};
     options.losable = [](const std::string& path) { return path.starts_with("t-1/"); };  // t-0: compacted, say
     Nemesis nemesis(world.simulation, probe, options);
-    world.simulation.world().spawn("nemesis", [&] { nemesis.run(FaultPlan{{lose_segment_of_broker_1()}}); });
+    world.simulation.world().spawn("nemesis", [&] { nemesis.run(FaultPlan{{on_broker_1(FaultKind::lose_segment)}}); });
     (void)world.simulation.run(sim::RunBounds{.time_limit = sim::Time(1s)});
     ASSERT_EQ(world.boots.size(), 1U);
     EXPECT_NE(trace.str().find("no sealed segment between two others"), std::string::npos);
@@ -270,15 +271,6 @@ public:
     }
 };
 
-FaultAction corrupt_file_of_broker_1() {
-    FaultAction action;
-    action.at = 100ms;
-    action.kind = FaultKind::corrupt_file;
-    action.targets = {"broker-1"};
-    action.duration = 300ms;
-    return action;
-}
-
 TEST(CorruptFile, CrashesTheBrokerAndFlipsABitInAFileThatIsNoSegmentBeforeItRestarts) {
     for (const bool filtered : {false, true}) {
         std::ostringstream trace;
@@ -302,7 +294,7 @@ TEST(CorruptFile, CrashesTheBrokerAndFlipsABitInAFileThatIsNoSegmentBeforeItRest
             };
         }
         Nemesis nemesis(simulation, probe, options);
-        simulation.world().spawn("nemesis", [&] { nemesis.run(FaultPlan{{corrupt_file_of_broker_1()}}); });
+        simulation.world().spawn("nemesis", [&] { nemesis.run(FaultPlan{{on_broker_1(FaultKind::corrupt_file)}}); });
         (void)simulation.run(sim::RunBounds{.time_limit = sim::Time(1s)});
         ASSERT_EQ(boots.size(), 2U);  // crashed, restarted after the duration
         EXPECT_EQ(boots[0], "0123456789");
