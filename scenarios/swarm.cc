@@ -228,7 +228,7 @@ void draw_faults(Drawer& d, const Spec& base) {
 
 // What joined the draw later, from a stream of its own, so that every draw above stays what it was for every
 // seed: directory operations durable only once synced; a link of limited bandwidth and damaged files among the
-// fault kinds.
+// fault kinds; client crashes.
 void draw_more(sim::Random random, Drawer& d, const Spec& base) {
     if (!base.faults.directory_ops_need_sync && random.chance(0.3)) {
         d.set("faults", "directory_ops_need_sync", true);
@@ -251,6 +251,17 @@ void draw_more(sim::Random random, Drawer& d, const Spec& base) {
     }
     if (!added.empty()) {
         d.note("faults.kinds+", added);
+    }
+    // Crashes and pauses of producers, consumers and transactional writers (client-crashes' client_faults),
+    // where the base has no stream application (which the option does not go with) and does not time
+    // producer expiry against its producers' idle stretches.
+    const bool expiry_timed = base.cluster.producer_id_expiration_ms < 24LL * 3600 * 1000;
+    if (random.chance(0.2) && !base.workload.client_faults && base.workload.stream_app.empty() && !expiry_timed) {
+        d.set("workload", "client_faults", true);
+        if (base.workload.instance_faults_every_max_ms == 0) {
+            d.set_range("workload", "instance_faults_every_ms", 300, 1200);
+            d.set_range("workload", "instance_fault_ms", 100, 2000);
+        }
     }
 }
 

@@ -24,6 +24,7 @@ TEST(Swarm, EveryDrawIsAValidMustPassSpecAndTheDrawsVary) {
     std::set<std::string> bases;
     std::set<std::int32_t> brokers;
     std::set<bool> buggify;
+    int client_faults_added = 0;
     for (std::uint64_t seed = 1; seed <= 300; ++seed) {
         const SwarmDraw draw = draw_swarm(seed);
         Spec spec;
@@ -45,6 +46,11 @@ TEST(Swarm, EveryDrawIsAValidMustPassSpecAndTheDrawsVary) {
         } else {
             EXPECT_GE(spec.cluster.min_insync_replicas, 2) << seed << ": every drawn cluster of two or more keeps min ISR 2";
         }
+        if (spec.workload.client_faults && draw.base != "client-crashes") {
+            ++client_faults_added;
+            EXPECT_TRUE(spec.workload.stream_app.empty()) << seed;
+            EXPECT_GT(spec.workload.instance_faults_every_max_ms, 0) << seed;
+        }
         EXPECT_EQ(draw.knobs.front().first, "base");
         bases.insert(draw.base);
         brokers.insert(spec.cluster.brokers);
@@ -53,6 +59,7 @@ TEST(Swarm, EveryDrawIsAValidMustPassSpecAndTheDrawsVary) {
     EXPECT_GE(bases.size(), 15U) << "most must-pass scenarios are drawn";
     EXPECT_EQ(brokers, (std::set<std::int32_t>{1, 2, 3, 4, 5}));
     EXPECT_EQ(buggify.size(), 2U);
+    EXPECT_GT(client_faults_added, 0) << "swarm adds client crashes to other bases now and then";
 }
 
 TEST(Swarm, ARunRecordsItsKnobsAndReplaysFromTheSeed) {
