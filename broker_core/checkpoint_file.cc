@@ -26,8 +26,9 @@ std::string_view name_of(const std::string& path) {
     return std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1);
 }
 
-// The base offset a segment file's name gives ("<20 digits><suffix>"), or nothing.
-std::optional<std::int64_t> base_offset_of(std::string_view name, std::string_view suffix) {
+}  // namespace
+
+std::optional<std::int64_t> file_base_offset(std::string_view name, std::string_view suffix) {
     std::int64_t base = 0;
     if (name.size() != 20 + suffix.size() || !name.ends_with(suffix)) {
         return std::nullopt;
@@ -38,8 +39,6 @@ std::optional<std::int64_t> base_offset_of(std::string_view name, std::string_vi
     }
     return base;
 }
-
-}  // namespace
 
 std::string seal_checkpoint(std::string text) {
     const std::uint32_t crc = crc_of(text);
@@ -98,10 +97,10 @@ bool detects_damage(const std::string& path, std::span<const std::byte> before, 
         name == log_start_checkpoint_name) {
         return !open_checkpoint(after).has_value();
     }
-    if (base_offset_of(name, snapshot_suffix)) {
+    if (file_base_offset(name, snapshot_suffix)) {
         return !ProducerStateManager::snapshot_intact(after);
     }
-    if (const std::optional<std::int64_t> base = base_offset_of(name, transaction_index_suffix)) {
+    if (const std::optional<std::int64_t> base = file_base_offset(name, transaction_index_suffix)) {
         const auto was = TransactionIndex::decode(before, protocol::Offset(*base));
         const auto is = TransactionIndex::decode(after, protocol::Offset(*base));
         if (!was) {

@@ -24,6 +24,10 @@ inline constexpr std::string_view log_start_checkpoint_name = "log-start-offset"
 inline constexpr std::string_view snapshot_suffix = ".snapshot";             // <offset>.snapshot
 inline constexpr std::string_view transaction_index_suffix = ".txnindex";    // <offset>.txnindex
 
+// The offset a file named "<20 digits><suffix>" (a segment, snapshot or index) starts at; nothing for any
+// other name.
+[[nodiscard]] std::optional<std::int64_t> file_base_offset(std::string_view name, std::string_view suffix);
+
 // The text with its seal.
 [[nodiscard]] std::string seal_checkpoint(std::string text);
 // The text of a sealed checkpoint's bytes, without the seal; nothing when the seal is missing or does not

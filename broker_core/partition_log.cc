@@ -78,10 +78,9 @@ void PartitionLog::recover_transaction_indexes() {
     const std::string prefix = directory_ + "/";
     for (const std::string& path : disk_.list(prefix)) {
         const std::string name = path.substr(prefix.size());
-        const bool index_file =
-            name.size() == 20 + transaction_index_suffix.size() && name.ends_with(transaction_index_suffix);
+        const std::optional<std::int64_t> index_base = file_base_offset(name, transaction_index_suffix);
         if (name.ends_with(std::string(transaction_index_suffix) + ".tmp") ||
-            (index_file && !std::binary_search(bases.begin(), bases.end(), std::stoll(name.substr(0, 20))))) {
+            (index_base && !std::binary_search(bases.begin(), bases.end(), *index_base))) {
             (void)disk_.remove(path);  // a rewrite cut short, or the index of a segment that is gone
         }
     }
@@ -138,9 +137,8 @@ std::vector<std::int64_t> PartitionLog::segment_bases() const {
     std::vector<std::int64_t> bases;
     const std::string prefix = directory_ + "/";
     for (const std::string& path : disk_.list(prefix)) {
-        const std::string name = path.substr(prefix.size());
-        if (name.size() == 20 + segment_suffix.size() && name.ends_with(segment_suffix)) {
-            bases.push_back(std::stoll(name.substr(0, 20)));
+        if (const auto base = file_base_offset(std::string_view(path).substr(prefix.size()), segment_suffix)) {
+            bases.push_back(*base);
         }
     }
     return bases;  // lexicographic order of zero-padded names is numeric order

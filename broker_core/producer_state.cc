@@ -310,9 +310,8 @@ std::vector<Offset> ProducerStateManager::snapshot_offsets() const {
     std::vector<Offset> offsets;
     const std::string prefix = directory_ + "/";
     for (const std::string& path : disk_.list(prefix)) {
-        const std::string name = path.substr(prefix.size());
-        if (name.size() == 20 + snapshot_suffix.size() && name.ends_with(snapshot_suffix)) {
-            offsets.emplace_back(std::stoll(name.substr(0, 20)));
+        if (const auto base = file_base_offset(std::string_view(path).substr(prefix.size()), snapshot_suffix)) {
+            offsets.emplace_back(*base);
         }
     }
     return offsets;  // zero-padded names list in numeric order

@@ -68,6 +68,12 @@ private:
     toml::table root_;
 };
 
+// Whether the base sets producer expiry short, timing it against its producers' idle stretches or its
+// transaction timeout: the draws that would move either leave it alone.
+bool expiry_timed(const Spec& base) {
+    return base.cluster.producer_id_expiration_ms < 24LL * 3600 * 1000;
+}
+
 // The cluster: 1 to 5 brokers. Three or more keep replication 3 and min ISR 2; two brokers replicate twice
 // with min ISR 2, and the faults that only a third replica repairs (a lost or corrupted replica, every
 // broker losing power) go; one broker is idempotent-one-broker's shape (below).
@@ -146,9 +152,8 @@ void draw_workload(Drawer& d, const Spec& base) {
     }
     // A scenario that sets producer expiration short times it against its transaction timeout: there the
     // timeout stays.
-    const bool expiry_timed = base.cluster.producer_id_expiration_ms < 24LL * 3600 * 1000;
     if ((w.transactional_producers > 0 || w.ctp_instances > 0 || (!w.stream_app.empty() && w.stream_exactly_once)) &&
-        !expiry_timed) {
+        !expiry_timed(base)) {
         const std::int64_t base_timeout = d.integer("workload", "txn_timeout_ms", 10'000);
         d.set("workload", "txn_timeout_ms", d.random().between(std::max<std::int64_t>(2000, base_timeout / 2),
                                                                 base_timeout * 3 / 2));
@@ -196,7 +201,7 @@ void draw_faults(Drawer& d, const Spec& base) {
                     base.faults.plan.kinds.end();
             if (d.random().chance(0.2) && std::find(kept.begin(), kept.end(), kind) == kept.end() &&
                 (kind != "crash-rack" || d.integer("cluster", "brokers", 3) >= 3) &&
-                (!clock || base.cluster.producer_id_expiration_ms >= 24LL * 3600 * 1000) &&
+                (!clock || !expiry_timed(base)) &&
                 (kind != "slow-disk" || !whole_cluster_power_loss)) {
                 kept.push_back(kind);
             }
@@ -234,16 +239,16 @@ void draw_more(sim::Random random, Drawer& d, const Spec& base) {
         d.set("faults", "directory_ops_need_sync", true);
     }
     toml::array* kinds = d.table("faults").get_as<toml::array>("kinds");
+    const toml::node* tolerance = d.table("faults").get("within_tolerance");
+    const bool within_tolerance =
+        tolerance != nullptr ? tolerance->value<bool>().value_or(true) : base.faults.within_tolerance;
     std::string added;
     for (const std::string_view kind : {"narrow-link", "corrupt-file"}) {
         const bool has = kinds != nullptr && std::any_of(kinds->begin(), kinds->end(), [kind](const toml::node& k) {
             return k.value<std::string>().value_or("") == kind;
         });
         // Out of tolerance a damaged file may be one nobody could see (an index entry's producer id).
-        const toml::node* tolerance = d.table("faults").get("within_tolerance");
-        const bool unguarded =
-            kind == "corrupt-file" &&
-            !(tolerance != nullptr ? tolerance->value<bool>().value_or(true) : base.faults.within_tolerance);
+        const bool unguarded = kind == "corrupt-file" && !within_tolerance;
         if (kinds != nullptr && !kinds->empty() && !has && random.chance(0.2) && !unguarded) {
             kinds->push_back(kind);
             added += fmt::format("{}{}", added.empty() ? "" : " ", kind);
@@ -255,8 +260,7 @@ void draw_more(sim::Random random, Drawer& d, const Spec& base) {
     // Crashes and pauses of producers, consumers and transactional writers (client-crashes' client_faults),
     // where the base has no stream application (which the option does not go with) and does not time
     // producer expiry against its producers' idle stretches.
-    const bool expiry_timed = base.cluster.producer_id_expiration_ms < 24LL * 3600 * 1000;
-    if (random.chance(0.2) && !base.workload.client_faults && base.workload.stream_app.empty() && !expiry_timed) {
+    if (random.chance(0.2) && !base.workload.client_faults && base.workload.stream_app.empty() && !expiry_timed(base)) {
         d.set("workload", "client_faults", true);
         if (base.workload.instance_faults_every_max_ms == 0) {
             d.set_range("workload", "instance_faults_every_ms", 300, 1200);
