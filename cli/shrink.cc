@@ -5,11 +5,15 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <sstream>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <toml++/toml.h>
 
 #include "cli/commands.h"
 #include "cli/report.h"
@@ -59,11 +63,126 @@ std::string target_anomaly(const ShrinkOptions& options, const scenarios::RunRes
     return original.anomalies.front();
 }
 
+// One way to make the scenario smaller: whether it applies to the spec as it is now, and the edit of its TOML.
+struct KnobEdit {
+    std::string shown;  // "workload.producers = 1"
+    std::function<bool(const scenarios::Spec&)> applies;
+    std::function<void(toml::table&)> apply;
+};
+
+toml::table& subtable(toml::table& root, std::string_view name) {
+    if (root.get_as<toml::table>(name) == nullptr) {
+        root.insert_or_assign(name, toml::table{});
+    }
+    return *root.get_as<toml::table>(name);
+}
+
+// The edits a shrink tries after the plan's, biggest first: buggify off, fewer clients of each sort, no
+// aborts, stalls or leaves on purpose, one partition per topic, three brokers of more, a chaos phase that ends
+// after the plan's last fault. Each keeps the scenario one the semantics hold a correct cluster to; none
+// touches what decides which anomalies are failures (acks, idempotence, isolation, tolerance, allowances).
+std::vector<KnobEdit> knob_edits(const faults::FaultPlan& plan) {
+    using scenarios::Spec;
+    using scenarios::WorkloadSpec;
+    std::vector<KnobEdit> edits;
+    edits.push_back({"buggify = false", [](const Spec& s) { return s.buggify; },
+                     [](toml::table& root) { root.insert_or_assign("buggify", false); }});
+    // Fewer clients: none, one, half, the first of these below the count that still fails.
+    const std::vector<std::pair<std::string_view, std::int32_t WorkloadSpec::*>> counts{
+        {"producers", &WorkloadSpec::producers},
+        {"consumers", &WorkloadSpec::consumers},
+        {"read_committed_consumers", &WorkloadSpec::read_committed_consumers},
+        {"transactional_producers", &WorkloadSpec::transactional_producers},
+        {"txn_instances", &WorkloadSpec::txn_instances},
+        {"group_members", &WorkloadSpec::group_members},
+        {"ctp_instances", &WorkloadSpec::ctp_instances},
+        {"stream_instances", &WorkloadSpec::stream_instances},
+        {"stream_threads", &WorkloadSpec::stream_threads},
+        {"stream_standby_replicas", &WorkloadSpec::stream_standby_replicas},
+    };
+    for (const auto& [key, field] : counts) {
+        for (const std::int32_t fewer : {0, 1, 2, 4, 8}) {
+            edits.push_back({fmt::format("workload.{} = {}", key, fewer),
+                             [field = field, fewer](const Spec& s) { return s.workload.*field > fewer; },
+                             [key = std::string(key), fewer](toml::table& root) {
+                                 subtable(root, "workload").insert_or_assign(key, std::int64_t{fewer});
+                             }});
+        }
+    }
+    // No aborts, stalls or leaves on purpose, where there are clients that make them.
+    const std::vector<std::tuple<std::string_view, std::int32_t WorkloadSpec::*, std::int32_t WorkloadSpec::*>> percents{
+        {"txn_abort_percent", &WorkloadSpec::txn_abort_percent, &WorkloadSpec::transactional_producers},
+        {"txn_stall_percent", &WorkloadSpec::txn_stall_percent, &WorkloadSpec::transactional_producers},
+        {"group_leave_percent", &WorkloadSpec::group_leave_percent, &WorkloadSpec::group_members},
+        {"ctp_abort_percent", &WorkloadSpec::ctp_abort_percent, &WorkloadSpec::ctp_instances},
+        {"tombstone_percent", &WorkloadSpec::tombstone_percent, &WorkloadSpec::producers},
+    };
+    for (const auto& [key, field, clients] : percents) {
+        edits.push_back({fmt::format("workload.{} = 0", key),
+                         [field = field, clients = clients](const Spec& s) {
+                             return s.workload.*field > 0 && s.workload.*clients > 0;
+                         },
+                         [key = std::string(key)](toml::table& root) {
+                             subtable(root, "workload").insert_or_assign(key, std::int64_t{0});
+                         }});
+    }
+    const auto never = [](std::initializer_list<std::string_view> keys) {
+        return [keys = std::vector<std::string>(keys.begin(), keys.end())](toml::table& root) {
+            for (const std::string& key : keys) {
+                subtable(root, "workload").insert_or_assign(key, toml::array{std::int64_t{0}, std::int64_t{0}});
+            }
+        };
+    };
+    edits.push_back({"workload.pause_every_ms = pause_ms = [0, 0]",
+                     [](const Spec& s) { return s.workload.pause_every_max_ms > 0; }, never({"pause_every_ms", "pause_ms"})});
+    edits.push_back({"workload.delete_records_every_ms = [0, 0]",
+                     [](const Spec& s) { return s.workload.delete_records_every_max_ms > 0; },
+                     never({"delete_records_every_ms"})});
+    edits.push_back({"workload.instance_corrupt_state = false", [](const Spec& s) { return s.workload.instance_corrupt_state; },
+                     [](toml::table& root) { subtable(root, "workload").insert_or_assign("instance_corrupt_state", false); }});
+    edits.push_back({"faults.directory_ops_need_sync = false",
+                     [](const Spec& s) { return s.faults.directory_ops_need_sync; },
+                     [](toml::table& root) { subtable(root, "faults").insert_or_assign("directory_ops_need_sync", false); }});
+    // One partition per topic (a topic of [[topics]] with its own count too, and the stream application's).
+    edits.push_back({"partitions = 1",
+                     [](const Spec& s) {
+                         return s.workload.stream_partitions > 1 ||
+                                std::any_of(s.topics.begin(), s.topics.end(), [](const auto& t) { return t.partitions > 1; });
+                     },
+                     [](toml::table& root) {
+                         subtable(root, "cluster").insert_or_assign("partitions", std::int64_t{1});
+                         if (toml::array* topics = root.get_as<toml::array>("topics")) {
+                             for (toml::node& topic : *topics) {
+                                 if (toml::table* t = topic.as_table(); t != nullptr && t->contains("partitions")) {
+                                     t->insert_or_assign("partitions", std::int64_t{1});
+                                 }
+                             }
+                         }
+                         if (toml::table* workload = root.get_as<toml::table>("workload");
+                             workload != nullptr && workload->contains("stream_partitions")) {
+                             workload->insert_or_assign("stream_partitions", std::int64_t{1});
+                         }
+                     }});
+    // Three brokers of more (the plan's names allow it): replication and min ISR stay as they are.
+    edits.push_back({"cluster.brokers = 3", [](const Spec& s) { return s.cluster.brokers > 3; },
+                     [](toml::table& root) { subtable(root, "cluster").insert_or_assign("brokers", std::int64_t{3}); }});
+    // The chaos phase (which the workload sends through) ends a second after the last fault does.
+    sim::Duration end{0};
+    for (const faults::FaultAction& action : plan.actions) {
+        end = std::max(end, action.at + action.aim_window + action.aim_delay + action.duration);
+    }
+    const std::int64_t chaos_ms = std::chrono::ceil<std::chrono::seconds>(end).count() * 1000 + 1000;
+    edits.push_back({fmt::format("faults.chaos_ms = {}", chaos_ms),
+                     [chaos_ms](const Spec& s) { return s.faults.plan.chaos > std::chrono::milliseconds(chaos_ms); },
+                     [chaos_ms](toml::table& root) { subtable(root, "faults").insert_or_assign("chaos_ms", chaos_ms); }});
+    return edits;
+}
+
 // Runs candidate plans against the budget and tells whether each still fails with the anomaly.
 class Shrinker {
 public:
-    Shrinker(const scenarios::Spec& spec, const ShrinkOptions& options, std::string anomaly)
-        : spec_(spec), options_(options), anomaly_(std::move(anomaly)), tty_(::isatty(STDERR_FILENO) == 1) {}
+    Shrinker(scenarios::Spec spec, const ShrinkOptions& options, std::string anomaly)
+        : spec_(std::move(spec)), options_(options), anomaly_(std::move(anomaly)), tty_(::isatty(STDERR_FILENO) == 1) {}
 
     [[nodiscard]] bool out_of_time() const { return elapsed() > options_.budget_s; }
     [[nodiscard]] double elapsed() const {
@@ -71,8 +190,12 @@ public:
     }
     [[nodiscard]] std::size_t runs() const { return runs_; }
 
+    [[nodiscard]] const scenarios::Spec& spec() const { return spec_; }
+
     // Whether the run under `plan` fails with the anomaly (false once the budget is spent).
-    bool fails(const faults::FaultPlan& plan) {
+    bool fails(const faults::FaultPlan& plan) { return fails(spec_, plan); }
+    // The same, on the cluster and workload of `spec`.
+    bool fails(const scenarios::Spec& spec, const faults::FaultPlan& plan) {
         if (out_of_time()) {
             return false;
         }
@@ -81,7 +204,7 @@ public:
         run_options.bug = options_.bug;
         run_options.spec_path = options_.spec_path;
         run_options.plan = plan;
-        const scenarios::RunResult result = scenarios::run(spec_, run_options);
+        const scenarios::RunResult result = scenarios::run(spec, run_options);
         ++runs_;
         const bool kept = result.status == scenarios::RunStatus::fail &&
                           std::find(result.anomalies.begin(), result.anomalies.end(), anomaly_) != result.anomalies.end();
@@ -229,8 +352,40 @@ public:
         return plan;
     }
 
+    // Makes the scenario smaller under `plan`: each knob of knob_edits in turn, kept where the run still
+    // fails. Returns the edits kept, as shown ("workload.producers = 1").
+    std::vector<std::string> shrink_knobs(toml::table& root, const faults::FaultPlan& plan) {
+        std::vector<std::string> kept;
+        std::ostringstream original;
+        original << root;
+        scenarios::Spec current = scenarios::parse_spec(original.str(), "the scenario shrunk");
+        for (const KnobEdit& edit : knob_edits(plan)) {
+            if (out_of_time() || !edit.applies(current)) {
+                continue;
+            }
+            toml::table candidate = root;
+            edit.apply(candidate);
+            std::ostringstream text;
+            text << candidate;
+            scenarios::Spec spec;
+            try {
+                spec = scenarios::parse_spec(text.str(), "the shrunk spec");
+            } catch (const scenarios::SpecError&) {
+                continue;  // a combination the spec's rules refuse: not a smaller scenario
+            }
+            if (!scenarios::check_plan(spec, plan, options_.seed).empty() || !fails(spec, plan)) {
+                continue;
+            }
+            root = std::move(candidate);
+            current = spec;
+            spec_ = std::move(spec);
+            kept.push_back(edit.shown);
+        }
+        return kept;
+    }
+
 private:
-    const scenarios::Spec& spec_;
+    scenarios::Spec spec_;
     const ShrinkOptions& options_;
     std::string anomaly_;
     bool tty_;
@@ -238,6 +393,29 @@ private:
     std::size_t runs_ = 0;
     std::size_t best_ = 0;
 };
+
+// The scenario's TOML: the one the swarm seed drew, the --spec file's, or the built-in's.
+toml::table scenario_toml(const scenarios::Spec& spec, const ShrinkOptions& options, const scenarios::RunResult& original) {
+    std::string text;
+    if (spec.swarm) {
+        text = original.drawn_spec;
+    } else if (!options.spec_path.empty()) {
+        std::ifstream in(options.spec_path);
+        std::stringstream read;
+        read << in.rdbuf();
+        text = read.str();
+    } else {
+        text = std::string(scenarios::builtin_spec_text(spec.name));
+    }
+    return toml::parse(text, spec.name);  // it parsed as a spec already
+}
+
+// Where the shrunk scenario goes: beside the plan, "X.plan.json" -> "X.spec.toml".
+std::string spec_out_path(const std::string& plan_path) {
+    const std::string_view suffix = ".plan.json";
+    const std::string stem = plan_path.ends_with(suffix) ? plan_path.substr(0, plan_path.size() - suffix.size()) : plan_path;
+    return stem + ".spec.toml";
+}
 
 std::string default_out_path(const scenarios::Spec& spec, const ShrinkOptions& options) {
     return fmt::format("{}-seed{}{}.plan.json", spec.name, options.seed, options.bug.empty() ? "" : "-" + options.bug);
@@ -292,9 +470,19 @@ int shrink_command(const ShrinkOptions& options) {
     shrinker.start_from(start.actions.size());
     // Dropping and simplifying until neither helps: a shorter fault can make another one unneeded.
     faults::FaultPlan plan = start;
-    for (std::size_t before = plan.actions.size() + 1; plan.actions.size() < before && !shrinker.out_of_time();) {
-        before = plan.actions.size();
-        plan = shrinker.simplify_actions(shrinker.drop_actions(std::move(plan)));
+    const auto shrink_plan = [&shrinker, &plan] {
+        for (std::size_t before = plan.actions.size() + 1; plan.actions.size() < before && !shrinker.out_of_time();) {
+            before = plan.actions.size();
+            plan = shrinker.simplify_actions(shrinker.drop_actions(std::move(plan)));
+        }
+    };
+    shrink_plan();
+    // Then the scenario (the knobs the seed drew, for swarm), and the plan again on what is left: fewer
+    // clients can leave a fault unneeded.
+    toml::table scenario = scenario_toml(spec, options, original.result);
+    const std::vector<std::string> knobs = shrinker.shrink_knobs(scenario, plan);
+    if (!knobs.empty()) {
+        shrink_plan();
     }
     shrinker.finish_progress();
 
@@ -310,11 +498,27 @@ int shrink_command(const ShrinkOptions& options) {
     for (const faults::FaultAction& action : plan.actions) {
         fmt::print("  {}\n", faults::to_json(action).dump());
     }
-    // The plan as written, read back and run: the reproduce command's run.
     scenarios::RunOptions replay = run_options;
-    replay.plan = read_plan(out_path, spec, options.seed);
+    if (!knobs.empty()) {
+        // The smaller scenario, written beside the plan and run from there by the reproduce command.
+        const std::string spec_path = spec_out_path(out_path);
+        scenario.insert_or_assign("description", fmt::format("{} seed {}{}, shrunk by eosim shrink: {}", spec.name,
+                                                             options.seed, options.bug.empty() ? "" : " bug " + options.bug,
+                                                             fmt::join(knobs, ", ")));
+        std::ofstream spec_out(spec_path);
+        spec_out << scenario << '\n';
+        spec_out.close();
+        if (!spec_out) {
+            throw UsageError(fmt::format("{}: cannot write", spec_path));
+        }
+        fmt::print("shrunk the scenario: {}\nwrote {}\n", fmt::join(knobs, ", "), spec_path);
+        replay.spec_path = spec_path;
+    }
+    const scenarios::Spec& shrunk = knobs.empty() ? spec : shrinker.spec();
+    // The plan as written, read back and run: the reproduce command's run.
+    replay.plan = read_plan(out_path, shrunk, options.seed);
     replay.plan_path = out_path;
-    const Timed check = timed_run(spec, replay);
+    const Timed check = timed_run(shrunk, replay);
     const bool kept = check.result.status == scenarios::RunStatus::fail &&
                       std::find(check.result.anomalies.begin(), check.result.anomalies.end(), anomaly) !=
                           check.result.anomalies.end();

@@ -38,4 +38,13 @@ const Spec* find_builtin(std::string_view name) {
     return nullptr;
 }
 
+std::string_view builtin_spec_text(std::string_view name) {
+    for (const auto& [file, text] : builtin_spec_texts()) {
+        if (file.substr(0, file.rfind('.')) == name) {
+            return text;
+        }
+    }
+    return {};
+}
+
 }  // namespace eosim::scenarios

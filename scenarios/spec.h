@@ -204,5 +204,7 @@ Spec load_spec_file(const std::string& path);
 // The built-in scenarios (scenarios/specs/*.toml, compiled in), by name.
 const std::vector<Spec>& builtin_specs();
 const Spec* find_builtin(std::string_view name);
+// A built-in scenario's TOML as written in scenarios/specs/ ("" for swarm, which has none, or an unknown name).
+std::string_view builtin_spec_text(std::string_view name);
 
 }  // namespace eosim::scenarios

@@ -100,6 +100,13 @@ printf 'name = "inst"\n[faults]\nkinds = ["crash-instance"]\n' >"$work/inst.toml
 expect 2 "'crash-instance' is drawn from the workload" -- run --spec "$work/inst.toml" --seed 1
 expect 2 "log-acks-all seed 3: passes, so there is nothing to shrink" -- shrink log-acks-all --seed 3 --out "$work/shrunk.json"
 expect 2 "budget 0: give the seconds" -- shrink log-acks-all --seed 3 --budget 0
+# Shrinking the scenario as well as its plan: the smaller spec is written beside the plan, and the reproduce
+# command runs both.
+expect 0 "shrunk the scenario: " -- shrink swarm --seed 1 --bug no-dedup --out "$work/swarm.plan.json"
+expect 1 "^reproduce: ./eosim run --spec $work/swarm.spec.toml --seed 1 --bug no-dedup --plan $work/swarm.plan.json" -- \
+  run --spec "$work/swarm.spec.toml" --seed 1 --bug no-dedup --plan "$work/swarm.plan.json"
+grep -q "^anomalies: .*duplicate" "$work/out" && passes=$((passes + 1)) ||
+  { echo "FAIL: the shrunk swarm scenario does not fail with duplicate"; cat "$work/out"; failures=$((failures + 1)); }
 expect 0 "deterministic" -- run log-acks-all --seed 42 --check-determinism
 # The zoo, code probes, and --stop-on-failure's first failure (the lowest failing seed with any -j).
 expect 0 "in swarm: caught 1 of 1" -- zoo --bug kafka-5376 --seeds 1..20

@@ -22,7 +22,7 @@ shrink_first() {
   local anomaly actions plan command
   anomaly="$(sed -n 's/^shrink .*: fails with \([a-z-]*\) under .*/\1/p' "$work/shrink")"
   actions="$(sed -n 's/^shrunk to \([0-9]*\) fault action.*/\1/p' "$work/shrink")"
-  plan="$work/$(sed -n 's/^wrote //p' "$work/shrink")"
+  plan="$work/$(sed -n 's/^wrote \(.*\.plan\.json\)$/\1/p' "$work/shrink")"
   command="$(sed -n 's/^reproduce: \.\/eosim //p' "$work/shrink")"
   if [ "$status" -ne 0 ] || [ -z "$actions" ] || [ "$actions" -gt 3 ]; then
     echo "FAIL: $bug seed $seed: shrink exited $status with '${actions:-no}' actions"; failures=$((failures + 1)); return
@@ -45,5 +45,6 @@ shrink_first txn-basic kafka-17754
 shrink_first word-count-eos kafka-7192
 shrink_first word-count-eos kafka-16017
 shrink_first eos-echo-sum-eos streams-partial-commit
+shrink_first swarm kafka-6683
 
 [ "$failures" -eq 0 ]
