@@ -456,6 +456,9 @@ std::vector<Anomaly> check_skipped_deliveries(const History& history) {
                 if (record.offset >= committed) {
                     break;
                 }
+                if (record.offset < replica->log_start_offset) {
+                    continue;  // removed on purpose (illegal-removal checks the purpose): nobody can read it
+                }
                 const bool delivered = group != deliveries.end() && group->second.contains(partition) &&
                                        group->second.at(partition).contains(record.offset);
                 if (!delivered) {

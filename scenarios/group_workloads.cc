@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -89,19 +90,38 @@ GroupConsumer& GroupMemberWorkload::new_consumer() {
 
 void GroupMemberWorkload::run(sim::Time stop_at) {
     GroupConsumer* consumer = &new_consumer();
+    std::map<TopicPartition, Offset> committed;  // what this consumer committed last, per partition
     while (true) {
         const std::vector<ConsumedRecord> records = consumer->poll();
-        if (records.empty()) {
+        // Processing is instant; the positions after the poll are committed, as Kafka's commitSync() does (at
+        // least once: a failed commit is read again by whoever owns the partition next). A position passes
+        // the transaction markers too, which no poll returns: a fetch of a marker alone moves it.
+        std::map<TopicPartition, Offset> positions = next_offsets(records);
+        for (const TopicPartition& partition : consumer->assignment()) {
+            const std::optional<Offset> at = consumer->position(partition);
+            const auto last = committed.find(partition);
+            if (at && (positions.contains(partition) || last == committed.end() || last->second < *at)) {
+                positions[partition] = std::max(positions[partition], *at);
+            }
+        }
+        std::erase_if(positions, [&committed](const auto& entry) {
+            const auto last = committed.find(entry.first);
+            return last != committed.end() && last->second >= entry.second;
+        });
+        if (positions.empty()) {
             continue;
         }
-        // Processing is instant; what was polled is committed (at least once: a failed commit is read again
-        // by whoever owns the partition next).
-        (void)consumer->commit_sync(next_offsets(records));
+        if (consumer->commit_sync(positions) == client_core::CommitResult::ok) {
+            for (const auto& [partition, offset] : positions) {
+                committed[partition] = offset;
+            }
+        }
         if (sim::now() < stop_at &&
             node_.random().below(100) < static_cast<std::uint64_t>(spec_.workload.group_leave_percent)) {
             consumer->close();
             sim::sleep(std::chrono::milliseconds(100 + node_.random().below(2000)));
             consumer = &new_consumer();
+            committed.clear();
         }
     }
 }

@@ -269,6 +269,69 @@ void draw_more(sim::Random random, Drawer& d, const Spec& base) {
     }
 }
 
+// Several workloads at once (a stream of its own too): a consumer group beside the base's workload, and
+// transactional writers beside its producers, each now and then where the base has room for it. They share
+// the base's topics, brokers and coordinators; the checkers hold each one's clients to its own semantics.
+void draw_workloads(sim::Random random, Drawer& d, const Spec& base) {
+    const WorkloadSpec& w = base.workload;
+    // Applications that own their topics' meaning (consume-transform-produce, stream applications) keep them.
+    const bool application = w.ctp_instances > 0 || !w.stream_app.empty();
+    std::string added;
+    std::int64_t group_members = w.group_members;
+    if (!application && w.group_members == 0 && random.chance(0.25)) {
+        // At-least-once members of the group "members", reading every topic (group-rebalance's).
+        group_members = random.between(2, 3);
+        d.set("workload", "group_members", group_members);
+        static const std::vector<std::string> assignors{"range", "cooperative-sticky"};
+        d.set("workload", "group_assignor", random.pick(assignors));
+        d.set("workload", "group_leave_percent", random.between(0, 2));
+        if (w.instance_faults_every_max_ms == 0 && random.chance(0.5)) {
+            d.set_range("workload", "instance_faults_every_ms", 500, 2500);
+            d.set_range("workload", "instance_fault_ms", 200, 3000);
+        }
+        added += "group";
+    }
+    // Transactional writers beside plain or idempotent producers (client-crashes' mix). Not where every broker
+    // loses power at once (beyond tolerance: a transaction's records and markers are not all fsynced), nor on
+    // compacted topics, nor where producer expiry is timed against the base's idle stretches.
+    const bool power_loss = std::find(base.faults.plan.kinds.begin(), base.faults.plan.kinds.end(),
+                                      faults::FaultKind::power_loss) != base.faults.plan.kinds.end();
+    const bool compacted_topics = std::any_of(base.topics.begin(), base.topics.end(), [&base](const auto& topic) {
+        return compacted(base, topic);
+    });
+    std::int64_t transactional = w.transactional_producers;
+    if (!application && w.transactional_producers == 0 && !power_loss && !compacted_topics && !expiry_timed(base) &&
+        random.chance(0.25)) {
+        transactional = random.between(1, 3);
+        d.set("workload", "transactional_producers", transactional);
+        d.set("workload", "read_committed_consumers", std::max<std::int64_t>(w.read_committed_consumers, 1));
+        d.set("workload", "txn_abort_percent", random.between(0, 20));
+        // Past the producers' delivery timeout: a batch given up on aborts its transaction before the
+        // coordinator's timeout would.
+        const std::int64_t delivery = d.integer("workload", "delivery_timeout_ms", w.delivery_timeout_ms);
+        const std::int64_t low = std::max<std::int64_t>(5000, delivery + 2000);
+        d.set("workload", "txn_timeout_ms", random.between(low, low + 8000));
+        added += added.empty() ? "transactions" : " transactions";
+    }
+    if (added.empty()) {
+        return;
+    }
+    d.note("workload+", added);
+    // A read_uncommitted reader (a consumer, a group member) of transactional writers reads the records of
+    // aborted transactions, as Kafka documents.
+    if (transactional > 0 && (w.consumers > 0 || group_members > 0)) {
+        const Allowance read_uncommitted{"aborted-read", "read-uncommitted"};
+        if (std::find(base.checks.allowed.begin(), base.checks.allowed.end(), read_uncommitted) ==
+            base.checks.allowed.end()) {
+            if (d.table("checks").get_as<toml::array>("allowed") == nullptr) {
+                d.table("checks").insert_or_assign("allowed", toml::array{});
+            }
+            d.table("checks").get_as<toml::array>("allowed")->push_back("aborted-read when read-uncommitted");
+            d.note("checks.allowed+", "aborted-read when read-uncommitted");
+        }
+    }
+}
+
 }  // namespace
 
 SwarmDraw draw_swarm(std::uint64_t seed) {
@@ -299,6 +362,7 @@ SwarmDraw draw_swarm(std::uint64_t seed) {
     draw_workload(d, base);
     draw_faults(d, base);
     draw_more(sim::Random(seed).fork("swarm-more"), d, base);
+    draw_workloads(sim::Random(seed).fork("swarm-workloads"), d, base);
     std::ostringstream out;
     out << d.root();
     draw.toml = out.str();

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 
@@ -25,6 +26,8 @@ TEST(Swarm, EveryDrawIsAValidMustPassSpecAndTheDrawsVary) {
     std::set<std::int32_t> brokers;
     std::set<bool> buggify;
     int client_faults_added = 0;
+    int groups_added = 0;
+    int transactions_added = 0;
     for (std::uint64_t seed = 1; seed <= 300; ++seed) {
         const SwarmDraw draw = draw_swarm(seed);
         Spec spec;
@@ -51,6 +54,27 @@ TEST(Swarm, EveryDrawIsAValidMustPassSpecAndTheDrawsVary) {
             EXPECT_TRUE(spec.workload.stream_app.empty()) << seed;
             EXPECT_GT(spec.workload.instance_faults_every_max_ms, 0) << seed;
         }
+        // Several workloads at once: a group or transactional writers beside the base's, never beside an
+        // application that owns its topics, and an allowance for their read_uncommitted readers.
+        const Spec& base = *find_builtin(draw.base);
+        const bool group_added = spec.workload.group_members > 0 && base.workload.group_members == 0;
+        const bool transactions = spec.workload.transactional_producers > 0 && base.workload.transactional_producers == 0;
+        groups_added += group_added ? 1 : 0;
+        transactions_added += transactions ? 1 : 0;
+        if (group_added || transactions) {
+            EXPECT_EQ(spec.workload.ctp_instances, 0) << seed;
+            EXPECT_TRUE(spec.workload.stream_app.empty()) << seed;
+        }
+        if (transactions) {
+            EXPECT_GE(spec.workload.read_committed_consumers, 1) << seed;
+            EXPECT_GE(spec.workload.txn_timeout_ms, spec.workload.delivery_timeout_ms + 2000) << seed;
+        }
+        if (spec.workload.transactional_producers > 0 && (spec.workload.consumers > 0 || spec.workload.group_members > 0)) {
+            EXPECT_NE(std::find(spec.checks.allowed.begin(), spec.checks.allowed.end(),
+                                Allowance{"aborted-read", "read-uncommitted"}),
+                      spec.checks.allowed.end())
+                << seed << ": a read_uncommitted reader of transactional writers";
+        }
         EXPECT_EQ(draw.knobs.front().first, "base");
         bases.insert(draw.base);
         brokers.insert(spec.cluster.brokers);
@@ -60,6 +84,8 @@ TEST(Swarm, EveryDrawIsAValidMustPassSpecAndTheDrawsVary) {
     EXPECT_EQ(brokers, (std::set<std::int32_t>{1, 2, 3, 4, 5}));
     EXPECT_EQ(buggify.size(), 2U);
     EXPECT_GT(client_faults_added, 0) << "swarm adds client crashes to other bases now and then";
+    EXPECT_GT(groups_added, 10) << "swarm adds a consumer group beside other workloads";
+    EXPECT_GT(transactions_added, 5) << "swarm adds transactional writers beside producers";
 }
 
 TEST(Swarm, ARunRecordsItsKnobsAndReplaysFromTheSeed) {
