@@ -462,20 +462,29 @@ Anomaly poll_skipped_in_poll(const Operation& poll, const Record& previous, cons
                    .evidence = evidence};
 }
 
-void check_poll_gaps(const Operation& poll, const std::optional<Position>& position,
-                     const OffsetSet& known, std::vector<Anomaly>& found) {
+// `late`: the offsets (of this poll's partition) whose records a late request may have aborted (none: null).
+void check_poll_gaps(const Operation& poll, const std::optional<Position>& position, const OffsetSet& known,
+                     const std::set<std::int64_t>* late, std::vector<Anomaly>& found) {
     const std::vector<Record>& records = *poll.records;
+    // Every skipped record's transaction may have been aborted by a late request (transaction version 1).
+    const auto with_causes = [late](Anomaly anomaly, const std::vector<std::int64_t>& skipped) {
+        if (late != nullptr &&
+            std::all_of(skipped.begin(), skipped.end(), [late](std::int64_t offset) { return late->contains(offset); })) {
+            anomaly.causes.emplace_back("late-request");
+        }
+        return anomaly;
+    };
     if (position) {
         const auto skipped = skipped_offsets(known, *position, records.front().offset);
         if (!skipped.empty()) {
-            found.push_back(poll_skipped(poll, *position, skipped));
+            found.push_back(with_causes(poll_skipped(poll, *position, skipped), skipped));
         }
     }
     for (std::size_t i = 1; i < records.size(); ++i) {
         const auto skipped = known_offsets_before(
             known, std::upper_bound(known.begin(), known.end(), records[i - 1].offset), records[i].offset);
         if (!skipped.empty()) {
-            found.push_back(poll_skipped_in_poll(poll, records[i - 1], records[i], skipped));
+            found.push_back(with_causes(poll_skipped_in_poll(poll, records[i - 1], records[i], skipped), skipped));
         }
     }
 }
@@ -807,6 +816,26 @@ Json read_json(const Read* read) {
             {"isolation", read->read_committed ? "read_committed" : "read_uncommitted"}};
 }
 
+// What could excuse a read of an aborted transaction's record: only read_uncommitted readers saw it (Kafka
+// documents that they see aborted records); a request that may have come late at the same producer epoch
+// ("late-request": the send was still in flight when its producer ended the transaction, so that it may reach
+// the leader after the abort marker and join whatever comes next there; or an earlier transaction ran at the
+// same epoch, whose late EndTxn(commit) or COMMIT marker may have committed this one). Transaction version 1
+// keeps the epoch from one transaction to the next and cannot fence either (KAFKA-17754); version 2's epoch
+// bump does.
+std::vector<std::string> aborted_read_causes(const TxnSend& send, bool read_committed) {
+    std::vector<std::string> causes;
+    if (!read_committed) {
+        causes.emplace_back("read-uncommitted");
+    }
+    const Operation* ended = send.transaction->end_invoke;
+    if ((ended != nullptr && (send.completion == nullptr || send.completion->index > ended->index)) ||
+        send.transaction->after_same_epoch) {
+        causes.emplace_back("late-request");
+    }
+    return causes;
+}
+
 Anomaly aborted_transaction_read(const TxnSend& send, const std::vector<const Read*>& readers) {
     Json reader_evidence = Json::array();
     for (const Read* read : readers) {
@@ -840,7 +869,7 @@ Anomaly aborted_transaction_read(const TxnSend& send, const std::vector<const Re
                      {"txn", transaction.label},
                      {"ended_by", transaction.end != nullptr ? Json(transaction.end->index) : Json(nullptr)},
                      {"reads", reader_evidence}},
-        .causes = read_committed ? std::vector<std::string>{} : std::vector<std::string>{"read-uncommitted"}};
+        .causes = aborted_read_causes(send, read_committed)};
 }
 
 // ---- the checkers, over facts computed once ----
@@ -1079,15 +1108,33 @@ std::vector<Anomaly> check_poll_skips(const Facts& facts) {
         OffsetSet to_committed = without(to_all, find_offsets(hidden.invisible_to_read_committed, partition));
         visible.emplace(partition, std::pair{std::move(to_all), std::move(to_committed)});
     }
+    // The records of transactions that an earlier transaction's late request at the same epoch may have aborted
+    // (transaction version 1): a read_committed consumer may pass over them.
+    std::map<Text, std::set<std::int64_t>> late;
+    for (const TxnSend& send : facts.transactions.sends()) {
+        if (!send.transaction->after_same_epoch) {
+            continue;
+        }
+        if (send.completion != nullptr && send.completion->type == OpType::ok && send.completion->offset) {
+            late[send.partition].insert(*send.completion->offset);
+        }
+        if (const auto log = facts.logs.find(send.partition); log != facts.logs.end()) {
+            if (const auto held = log->second.offsets_of.find(send.value); held != log->second.offsets_of.end()) {
+                late[send.partition].insert(held->second.begin(), held->second.end());
+            }
+        }
+    }
     const OffsetSet none;
     std::vector<Anomaly> found;
     for (const auto& [key, timeline] : facts.timelines) {
         const auto here = visible.find(key.second);
+        const auto late_here = late.find(key.second);
         walk_polls(timeline, [&](const Operation& poll, const std::optional<Position>& position) {
             const bool read_committed = poll.isolation == "read_committed";
             const OffsetSet& known_in_partition =
                 here == visible.end() ? none : (read_committed ? here->second.second : here->second.first);
-            check_poll_gaps(poll, position, known_in_partition, found);
+            check_poll_gaps(poll, position, known_in_partition,
+                            read_committed && late_here != late.end() ? &late_here->second : nullptr, found);
         });
     }
     return found;

@@ -449,10 +449,32 @@ Transactions::Transactions(const History& history, const InvokeOf& invoke_of) {
         } else if (op.f == "send" && op.partition && op.value) {
             add_send(op, transaction, invoke_of);
         }
+        if ((op.f == "commit" || op.f == "abort") && op.type == OpType::invoke && transaction.end_invoke == nullptr) {
+            transaction.end_invoke = &op;
+        }
+        if (!transaction.producer_id && op.producer_id && op.producer_epoch) {
+            transaction.producer_id = op.producer_id;
+            transaction.producer_epoch = op.producer_epoch;
+        }
         note_end(op, ends[*op.txn]);
     }
+    // Transactions by transactional id, producer id and epoch.
+    std::map<std::pair<Text, std::pair<std::int64_t, std::int64_t>>, std::vector<Transaction*>> by_identity;
     for (auto& [label, transaction] : by_label_) {
         decide_outcome(transaction, ends[label]);
+        if (transaction.transactional_id && transaction.producer_id) {
+            by_identity[{*transaction.transactional_id, {*transaction.producer_id, *transaction.producer_epoch}}]
+                .push_back(&transaction);
+        }
+    }
+    for (auto& [identity, transactions] : by_identity) {
+        for (Transaction* later : transactions) {
+            const Operation* began = later->begin != nullptr ? later->begin : later->end_invoke;
+            later->after_same_epoch =
+                began != nullptr && std::any_of(transactions.begin(), transactions.end(), [later, began](const Transaction* earlier) {
+                    return earlier != later && earlier->end_invoke != nullptr && earlier->end_invoke->index < began->index;
+                });
+        }
     }
 }
 

@@ -154,8 +154,15 @@ struct Transaction {
     std::optional<Text> transactional_id;
     const Operation* begin = nullptr;          // its begin ok, if recorded
     const Operation* commit_invoke = nullptr;  // its first commit invoke
+    const Operation* end_invoke = nullptr;     // its first commit or abort invoke
     const Operation* end = nullptr;            // the completion that decided the outcome, if any
     TxnOutcome outcome = TxnOutcome::aborted;
+    std::optional<std::int64_t> producer_id;     // as its begin (or first op) carries them
+    std::optional<std::int64_t> producer_epoch;
+    // An earlier transaction of the same transactional id ran at the same producer id and epoch: under
+    // transaction version 1, which keeps the epoch from one transaction to the next, a late request of that
+    // one (an EndTxn, or a marker the coordinator sent again) may end part or all of this one (KAFKA-17754).
+    bool after_same_epoch = false;
 };
 
 // One send of a transaction: its first operation (the invoke) and its completion (null: none).

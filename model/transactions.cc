@@ -214,6 +214,12 @@ std::optional<std::int64_t> record_offset(const Facts& facts, const TxnSend& sen
     return std::nullopt;
 }
 
+// A transaction an earlier one's late request at the same epoch may have ended, in part or whole (transaction
+// version 1; KAFKA-17754).
+std::vector<std::string> late_request_causes(const Transaction& transaction) {
+    return transaction.after_same_epoch ? std::vector<std::string>{"late-request"} : std::vector<std::string>{};
+}
+
 Anomaly uncommitted_read(const Transaction& transaction, const std::vector<const Read*>& reads,
                          const Operation& poll) {
     constexpr std::size_t described_max = 5;  // the evidence has them all
@@ -246,7 +252,10 @@ Anomaly uncommitted_read(const Transaction& transaction, const std::vector<const
                      {"records", records},
                      {"commit_invoke_index", commit == nullptr ? Json(nullptr) : Json(commit->index)},
                      {"commit_invoke_time", commit == nullptr ? Json(nullptr) : Json(commit->time)},
-                     {"outcome", to_string(transaction.outcome)}}};
+                     {"outcome", to_string(transaction.outcome)}},
+        // A late EndTxn(commit) or COMMIT marker of an earlier transaction at the same epoch may have committed
+        // this one early.
+        .causes = late_request_causes(transaction)};
 }
 
 const Operation& operation_at(const History& history, std::uint64_t index) {
@@ -381,7 +390,8 @@ std::optional<Anomaly> torn_in_logs(const Facts& facts, const Transaction& trans
                                                                           : Json(nullptr)}}},
                          {"committed_log", {{"replica", log->second.log.replica},
                                             {"log_start_offset", log->second.log.log_start_offset},
-                                            {"high_watermark", log->second.log.high_watermark}}}}};
+                                            {"high_watermark", log->second.log.high_watermark}}}},
+            .causes = late_request_causes(transaction)};
     }
     return std::nullopt;
 }
@@ -427,7 +437,8 @@ Anomaly torn_read(const Transaction& transaction, const Read& read, const TxnSen
                                {"offset", read.offset},
                                {"value", read.value}}},
                      {"skipped", record_json(skipped, offset)},
-                     {"read_past", {{"poll_index", past.poll->index}, {"from", past.from}, {"last_offset", past.last}}}}};
+                     {"read_past", {{"poll_index", past.poll->index}, {"from", past.from}, {"last_offset", past.last}}}},
+        .causes = late_request_causes(transaction)};
 }
 
 // (b): a read_committed consumer returned a record of the transaction on one partition and read past its record

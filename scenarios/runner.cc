@@ -229,6 +229,8 @@ void Run::build_brokers() {
         config.transaction_state_log_replication_factor =
             std::min(config.transaction_state_log_replication_factor, cluster.brokers);
         config.replica_fetch_max_bytes = static_cast<std::uint64_t>(cluster.replica_fetch_max_bytes);
+        config.transactions.version = cluster.transaction_version == 1 ? broker_core::TransactionVersion::v1
+                                                                       : broker_core::TransactionVersion::v2;
         config.bugs = bugs;
         nodes_.brokers.push_back(&simulation_.add_node(
             fmt::format("broker-{}", i), [config](sim::Node& n) { return std::make_unique<Broker>(n, config); }));
@@ -859,7 +861,8 @@ bool Run::excused(const Allowance& allowance, const model::Anomaly& anomaly) {
     if (allowance.anomaly != anomaly.name) {
         return false;
     }
-    if (allowance.cause == "retried-send" || allowance.cause == "acks-1" || allowance.cause == "read-uncommitted") {
+    if (allowance.cause == "retried-send" || allowance.cause == "acks-1" || allowance.cause == "read-uncommitted" ||
+        allowance.cause == "late-request") {
         return std::find(anomaly.causes.begin(), anomaly.causes.end(), allowance.cause) != anomaly.causes.end();
     }
     if (allowance.cause == "tombstone-outran-replica") {

@@ -210,7 +210,7 @@ std::string parse_cluster(Reader& reader, const std::string& source, ClusterSpec
         {"brokers", "replication_factor", "partitions", "min_insync_replicas", "unclean_leader_election",
          "flush_every_write", "writeback_interval_ms", "segment_bytes", "producer_id_expiration_ms", "retention_ms",
          "retention_bytes", "cleanup_policy", "delete_retention_ms", "min_compaction_lag_ms", "topic",
-         "replica_fetch_max_bytes"});
+         "replica_fetch_max_bytes", "transaction_version"});
     reader.integer(cluster, "brokers", c.brokers, 1, 9);
     reader.integer(cluster, "replication_factor", c.replication_factor, 1, c.brokers);
     reader.integer(cluster, "partitions", c.partitions, 1, 64);
@@ -231,6 +231,7 @@ std::string parse_cluster(Reader& reader, const std::string& source, ClusterSpec
                                     where(source, cluster->get("topic")->source()), c.topic, topic_name_rule));
     }
     reader.integer(cluster, "replica_fetch_max_bytes", c.replica_fetch_max_bytes, 1024, 1LL << 30);
+    reader.integer(cluster, "transaction_version", c.transaction_version, 1, 2);
     // Each key's bounds above hold only when it is written; the defaults must agree as well.
     const std::string cluster_where = cluster != nullptr ? where(source, cluster->source()) : source;
     if (c.replication_factor > c.brokers) {
@@ -575,7 +576,7 @@ void parse_checks(Reader& reader, const std::string& source, bool idempotent, Ch
 
 const std::vector<std::string>& allowance_causes() {
     static const std::vector<std::string> causes{"retried-send", "acks-1", "power-loss", "unclean-election",
-                                                 "tombstone-outran-replica", "read-uncommitted"};
+                                                 "tombstone-outran-replica", "read-uncommitted", "late-request"};
     return causes;
 }
 
@@ -665,6 +666,14 @@ Spec parse_spec(std::string_view text, const std::string& source) {
     parse_faults(reader, source, spec.faults);
     check_producer_expiration(spec, cluster_where);
     parse_checks(reader, source, spec.workload.idempotent, spec.checks);
+    // Version 2 fences a late request with the epoch bump: there it is never an excuse.
+    if (spec.cluster.transaction_version != 1 &&
+        std::any_of(spec.checks.allowed.begin(), spec.checks.allowed.end(),
+                    [](const Allowance& allowance) { return allowance.cause == "late-request"; })) {
+        throw SpecError(fmt::format("{}: checks: the cause late-request needs transaction_version = 1 (version 2's epoch "
+                                    "bump fences a late request)",
+                                    source));
+    }
     return spec;
 }
 

@@ -41,6 +41,9 @@ struct ClusterSpec {
     std::int64_t min_compaction_lag_ms = 0;         // min.compaction.lag.ms: records younger than this stay
     // replica.fetch.max.bytes: about how much a follower's fetch brings (at least one batch).
     std::int64_t replica_fetch_max_bytes = 1 << 20;
+    // The transaction.version feature (KIP-890): 2 bumps the producer epoch with every transaction's end,
+    // fencing a late write of the one before; 1 does not (docs/transactions.md).
+    std::int32_t transaction_version = 2;
 };
 
 struct WorkloadSpec {
@@ -166,7 +169,11 @@ struct Allowance {
 // outcome, behind the anomaly), acks-1 (a send behind it was acknowledged by the leader alone), power-loss
 // (every broker lost power and unsynced bytes in this run), unclean-election (the controller elected a
 // leader from outside the ISR in this run), tombstone-outran-replica (a leader's cleaner removed the
-// anomaly's key's tombstone before every replica had fetched it: Kafka's delete.retention.ms limit).
+// anomaly's key's tombstone before every replica had fetched it: Kafka's delete.retention.ms limit),
+// read-uncommitted (only read_uncommitted readers saw an aborted transaction's record), late-request (a
+// request may have come late at the transaction's producer epoch: its send was in flight when the producer
+// ended it, or an earlier transaction ran at the same epoch, whose late EndTxn or marker may end this one;
+// transaction version 1 only, which keeps the epoch from one transaction to the next).
 const std::vector<std::string>& allowance_causes();
 
 struct CheckSpec {

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 #include "sim/assert.h"
@@ -313,23 +314,38 @@ void draw_workloads(sim::Random random, Drawer& d, const Spec& base) {
         d.set("workload", "txn_timeout_ms", random.between(low, low + 8000));
         added += added.empty() ? "transactions" : " transactions";
     }
-    if (added.empty()) {
-        return;
-    }
-    d.note("workload+", added);
-    // A read_uncommitted reader (a consumer, a group member) of transactional writers reads the records of
-    // aborted transactions, as Kafka documents.
-    if (transactional > 0 && (w.consumers > 0 || group_members > 0)) {
+    std::vector<std::string> allowances;
+    if (!added.empty()) {
+        d.note("workload+", added);
+        // A read_uncommitted reader (a consumer, a group member) of transactional writers reads the records of
+        // aborted transactions, as Kafka documents.
         const Allowance read_uncommitted{"aborted-read", "read-uncommitted"};
-        if (std::find(base.checks.allowed.begin(), base.checks.allowed.end(), read_uncommitted) ==
-            base.checks.allowed.end()) {
-            if (d.table("checks").get_as<toml::array>("allowed") == nullptr) {
-                d.table("checks").insert_or_assign("allowed", toml::array{});
-            }
-            d.table("checks").get_as<toml::array>("allowed")->push_back("aborted-read when read-uncommitted");
-            d.note("checks.allowed+", "aborted-read when read-uncommitted");
+        if (transactional > 0 && (w.consumers > 0 || group_members > 0) &&
+            std::find(base.checks.allowed.begin(), base.checks.allowed.end(), read_uncommitted) ==
+                base.checks.allowed.end()) {
+            allowances.emplace_back("aborted-read when read-uncommitted");
         }
     }
+    // Transaction version 1 (no epoch bump per transaction, txn-version-1's cluster), now and then, where
+    // transactional writers are the only transactions: a late request at the same epoch may then end part of
+    // the next transaction (KAFKA-17754), which the allowances below excuse and nothing else. An application's
+    // exactly-once output has no such excuse.
+    if (transactional > 0 && !application && base.cluster.transaction_version == 2 && random.chance(0.2)) {
+        d.set("cluster", "transaction_version", std::int64_t{1});
+        for (const char* anomaly : {"aborted-read", "uncommitted-read", "torn-transaction", "poll-skip"}) {
+            allowances.push_back(fmt::format("{} when late-request", anomaly));
+        }
+    }
+    if (allowances.empty()) {
+        return;
+    }
+    if (d.table("checks").get_as<toml::array>("allowed") == nullptr) {
+        d.table("checks").insert_or_assign("allowed", toml::array{});
+    }
+    for (const std::string& allowance : allowances) {
+        d.table("checks").get_as<toml::array>("allowed")->push_back(allowance);
+    }
+    d.note("checks.allowed+", fmt::format("{}", fmt::join(allowances, ", ")));
 }
 
 }  // namespace

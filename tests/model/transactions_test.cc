@@ -247,6 +247,69 @@ TEST(AbortedRead, AReadCommittedReadOfAnAbortedTransactionHasNoCause) {
     EXPECT_EQ(found[0].evidence["reads"][0]["isolation"], "read_committed");
 }
 
+// Every op of `process` at producer id 7 and `epoch` (the builder's ops carry none).
+History at_epoch(History history, const std::string& txn, std::int64_t epoch) {
+    for (Operation& op : history.operations) {
+        if (op.txn == txn) {
+            op.producer_id = 7;
+            op.producer_epoch = epoch;
+        }
+    }
+    return history;
+}
+
+TEST(AbortedRead, ATransactionAfterAnotherAtTheSameEpochHasTheCauseLateRequest) {
+    // Transaction version 1 keeps the epoch: a late COMMIT marker or EndTxn(commit) of t1 may commit t2's a2.
+    HistoryBuilder run;
+    run.begin("producer-1", "tid-producer-1", "t1");
+    run.txn_send("producer-1", "t1", orders, "c1", 0);
+    run.end_txn("producer-1", "t1", "commit");
+    run.begin("producer-1", "tid-producer-1", "t2");
+    run.txn_send("producer-1", "t2", orders, "a2", 2);
+    run.end_txn("producer-1", "t2", "abort");
+    run.poll_committed("consumer-1", orders, {{0, "c1"}, {2, "a2"}});
+    const History same = at_epoch(at_epoch(run.history(), "t1", 0), "t2", 0);
+    std::vector<Anomaly> found = check_aborted_reads(same);
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_EQ(found[0].causes, std::vector<std::string>{"late-request"});
+    // Version 2 bumps the epoch with every end: nothing of t1's can reach t2.
+    found = check_aborted_reads(at_epoch(at_epoch(run.history(), "t1", 0), "t2", 1));
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_TRUE(found[0].causes.empty());
+}
+
+TEST(AbortedRead, ASendInFlightWhenItsTransactionEndedHasTheCauseLateRequest) {
+    HistoryBuilder run;
+    run.begin("producer-1", "tid-producer-1", "t1");
+    run.txn_send("producer-1", "t1", orders, "a1", std::nullopt, OpType::invoke);  // never answered
+    run.txn_send("producer-1", "t1", orders, "a2", 1);
+    run.end_txn("producer-1", "t1", "abort");
+    run.poll_committed("consumer-1", orders, {{0, "a1"}, {1, "a2"}});
+    const std::vector<Anomaly> found = check_aborted_reads(at_epoch(run.history(), "t1", 0));
+    ASSERT_EQ(found.size(), 2U) << names_of(found);
+    EXPECT_EQ(found[0].evidence["value"], "a1");
+    EXPECT_EQ(found[0].causes, std::vector<std::string>{"late-request"});
+    EXPECT_EQ(found[1].evidence["value"], "a2");
+    EXPECT_TRUE(found[1].causes.empty()) << "answered before the abort, in the producer's first transaction";
+}
+
+TEST(UncommittedRead, ATransactionAfterAnotherAtTheSameEpochHasTheCauseLateRequest) {
+    HistoryBuilder run;
+    run.begin("producer-1", "tid-producer-1", "t1");
+    run.txn_send("producer-1", "t1", orders, "c1", 0);
+    run.end_txn("producer-1", "t1", "commit");
+    run.begin("producer-1", "tid-producer-1", "t2");
+    run.txn_send("producer-1", "t2", orders, "c2", 2);
+    run.poll_committed("consumer-1", orders, {{2, "c2"}});
+    run.end_txn("producer-1", "t2", "commit");
+    std::vector<Anomaly> found = check_uncommitted_reads(at_epoch(at_epoch(run.history(), "t1", 0), "t2", 0));
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_EQ(found[0].causes, std::vector<std::string>{"late-request"});
+    found = check_uncommitted_reads(at_epoch(at_epoch(run.history(), "t1", 0), "t2", 1));
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_TRUE(found[0].causes.empty());
+}
+
 TEST(AbortedRead, FiresForTransactionsAbortedByAFailedCommitOrNeverCommitted) {
     HistoryBuilder run;
     run.begin("producer-1", "tid-producer-1", "t1");

@@ -89,7 +89,7 @@ INSTANTIATE_TEST_SUITE_P(Scenarios, MustPass,
                                            "eos-echo-sum-repartition-eos", "account-balance-eos",
                                            "syslog-filter-eos", "fraud-window-eos", "vip-join-eos",
                                            "fraud-window-standby-eos", "eos-echo-sum-cooperative-eos", "log-clock-disk",
-                                           "txn-clock-disk", "idempotent-one-broker", "txn-one-broker", "client-crashes",
+                                           "txn-clock-disk", "idempotent-one-broker", "txn-one-broker", "txn-version-1", "client-crashes",
                                            "swarm"),
                          test_name);
 

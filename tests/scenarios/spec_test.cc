@@ -118,6 +118,21 @@ TEST(Spec, AnAllowanceNamesAKnownCause) {
     EXPECT_EQ(error_of("\"duplicate when retried-send\""), "no error");
 }
 
+TEST(Spec, LateRequestExcusesOnlyAtTransactionVersion1) {
+    const std::string allowed = "[checks]\nallowed = [\"aborted-read when late-request\"]\n";
+    EXPECT_EQ(parse_spec("name = \"x\"\n[cluster]\ntransaction_version = 1\n" + allowed, "x.toml").cluster.transaction_version,
+              1);
+    EXPECT_EQ(parse_spec("name = \"x\"\n", "x.toml").cluster.transaction_version, 2);
+    try {
+        (void)parse_spec("name = \"x\"\n" + allowed, "x.toml");
+        ADD_FAILURE() << "version 2's epoch bump fences a late request: no excuse there";
+    } catch (const SpecError& error) {
+        EXPECT_NE(std::string(error.what()).find("late-request needs transaction_version = 1"), std::string::npos)
+            << error.what();
+    }
+    EXPECT_THROW((void)parse_spec("name = \"x\"\n[cluster]\ntransaction_version = 3\n", "x.toml"), SpecError);
+}
+
 TEST(Spec, IdempotenceFollowsAcksUnlessSet) {
     EXPECT_TRUE(parse_spec("name = \"x\"\n", "x.toml").workload.idempotent);
     EXPECT_FALSE(parse_spec("name = \"x\"\n[workload]\nacks = \"1\"\n", "x.toml").workload.idempotent);

@@ -28,6 +28,7 @@ TEST(Swarm, EveryDrawIsAValidMustPassSpecAndTheDrawsVary) {
     int client_faults_added = 0;
     int groups_added = 0;
     int transactions_added = 0;
+    int version_1 = 0;
     for (std::uint64_t seed = 1; seed <= 300; ++seed) {
         const SwarmDraw draw = draw_swarm(seed);
         Spec spec;
@@ -75,6 +76,18 @@ TEST(Swarm, EveryDrawIsAValidMustPassSpecAndTheDrawsVary) {
                       spec.checks.allowed.end())
                 << seed << ": a read_uncommitted reader of transactional writers";
         }
+        // Transaction version 1 only with transactional writers and no application, and with the excuses of
+        // its late requests.
+        if (spec.cluster.transaction_version == 1) {
+            ++version_1;
+            EXPECT_GT(spec.workload.transactional_producers, 0) << seed;
+            EXPECT_EQ(spec.workload.ctp_instances, 0) << seed;
+            EXPECT_TRUE(spec.workload.stream_app.empty()) << seed;
+            EXPECT_NE(std::find(spec.checks.allowed.begin(), spec.checks.allowed.end(),
+                                Allowance{"torn-transaction", "late-request"}),
+                      spec.checks.allowed.end())
+                << seed;
+        }
         EXPECT_EQ(draw.knobs.front().first, "base");
         bases.insert(draw.base);
         brokers.insert(spec.cluster.brokers);
@@ -86,6 +99,7 @@ TEST(Swarm, EveryDrawIsAValidMustPassSpecAndTheDrawsVary) {
     EXPECT_GT(client_faults_added, 0) << "swarm adds client crashes to other bases now and then";
     EXPECT_GT(groups_added, 10) << "swarm adds a consumer group beside other workloads";
     EXPECT_GT(transactions_added, 5) << "swarm adds transactional writers beside producers";
+    EXPECT_GT(version_1, 3) << "swarm draws transaction version 1 now and then";
 }
 
 TEST(Swarm, ARunRecordsItsKnobsAndReplaysFromTheSeed) {
