@@ -817,20 +817,18 @@ Json read_json(const Read* read) {
 }
 
 // What could excuse a read of an aborted transaction's record: only read_uncommitted readers saw it (Kafka
-// documents that they see aborted records); a request that may have come late at the same producer epoch
-// ("late-request": the send was still in flight when its producer ended the transaction, so that it may reach
-// the leader after the abort marker and join whatever comes next there; or an earlier transaction ran at the
-// same epoch, whose late EndTxn(commit) or COMMIT marker may have committed this one). Transaction version 1
-// keeps the epoch from one transaction to the next and cannot fence either (KAFKA-17754); version 2's epoch
-// bump does.
+// documents that they see aborted records); an earlier transaction of the producer ran at the same epoch, whose
+// late request (an EndTxn(commit) sent twice, a COMMIT marker the coordinator sent again) may have committed
+// this one ("late-request"). Transaction version 1 keeps the epoch from one transaction to the next and cannot
+// fence it (KAFKA-17754); version 2's epoch bump does. A send of this transaction that is answered late is no
+// excuse: the producer ends a transaction only once its sends are answered, and bumps the epoch itself after
+// one whose outcome it does not know (KIP-360).
 std::vector<std::string> aborted_read_causes(const TxnSend& send, bool read_committed) {
     std::vector<std::string> causes;
     if (!read_committed) {
         causes.emplace_back("read-uncommitted");
     }
-    const Operation* ended = send.transaction->end_invoke;
-    if ((ended != nullptr && (send.completion == nullptr || send.completion->index > ended->index)) ||
-        send.transaction->after_same_epoch) {
+    if (send.transaction->after_same_epoch) {
         causes.emplace_back("late-request");
     }
     return causes;

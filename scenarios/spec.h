@@ -170,9 +170,8 @@ struct Allowance {
 // (every broker lost power and unsynced bytes in this run), unclean-election (the controller elected a
 // leader from outside the ISR in this run), tombstone-outran-replica (a leader's cleaner removed the
 // anomaly's key's tombstone before every replica had fetched it: Kafka's delete.retention.ms limit),
-// read-uncommitted (only read_uncommitted readers saw an aborted transaction's record), late-request (a
-// request may have come late at the transaction's producer epoch: its send was in flight when the producer
-// ended it, or an earlier transaction ran at the same epoch, whose late EndTxn or marker may end this one;
+// read-uncommitted (only read_uncommitted readers saw an aborted transaction's record), late-request (an
+// earlier transaction of the producer ran at the same epoch, whose late EndTxn or marker may end this one;
 // transaction version 1 only, which keeps the epoch from one transaction to the next).
 const std::vector<std::string>& allowance_causes();
 

@@ -278,19 +278,17 @@ TEST(AbortedRead, ATransactionAfterAnotherAtTheSameEpochHasTheCauseLateRequest) 
     EXPECT_TRUE(found[0].causes.empty());
 }
 
-TEST(AbortedRead, ASendInFlightWhenItsTransactionEndedHasTheCauseLateRequest) {
+TEST(AbortedRead, ASendAnsweredAfterItsTransactionEndedIsNoExcuse) {
+    // The producer ends a transaction only once its sends are answered (and bumps the epoch after one of unknown
+    // outcome): in its first transaction at an epoch, nothing late can explain a committed aborted record.
     HistoryBuilder run;
     run.begin("producer-1", "tid-producer-1", "t1");
     run.txn_send("producer-1", "t1", orders, "a1", std::nullopt, OpType::invoke);  // never answered
-    run.txn_send("producer-1", "t1", orders, "a2", 1);
     run.end_txn("producer-1", "t1", "abort");
-    run.poll_committed("consumer-1", orders, {{0, "a1"}, {1, "a2"}});
+    run.poll_committed("consumer-1", orders, {{0, "a1"}});
     const std::vector<Anomaly> found = check_aborted_reads(at_epoch(run.history(), "t1", 0));
-    ASSERT_EQ(found.size(), 2U) << names_of(found);
-    EXPECT_EQ(found[0].evidence["value"], "a1");
-    EXPECT_EQ(found[0].causes, std::vector<std::string>{"late-request"});
-    EXPECT_EQ(found[1].evidence["value"], "a2");
-    EXPECT_TRUE(found[1].causes.empty()) << "answered before the abort, in the producer's first transaction";
+    ASSERT_EQ(found.size(), 1U) << names_of(found);
+    EXPECT_TRUE(found[0].causes.empty());
 }
 
 TEST(UncommittedRead, ATransactionAfterAnotherAtTheSameEpochHasTheCauseLateRequest) {
