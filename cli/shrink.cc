@@ -78,7 +78,7 @@ toml::table& subtable(toml::table& root, std::string_view name) {
 }
 
 // The edits a shrink tries after the plan's, biggest first: buggify off, fewer clients of each sort, no
-// aborts, stalls or leaves on purpose, one partition per topic, three brokers of more, a chaos phase that ends
+// aborts, stalls or leaves on purpose, one partition per topic, three brokers or more, a chaos phase that ends
 // after the plan's last fault. Each keeps the scenario one the semantics hold a correct cluster to; none
 // touches what decides which anomalies are failures (acks, idempotence, isolation, tolerance, allowances).
 std::vector<KnobEdit> knob_edits(const faults::FaultPlan& plan) {
@@ -146,8 +146,7 @@ std::vector<KnobEdit> knob_edits(const faults::FaultPlan& plan) {
     // One partition per topic (a topic of [[topics]] with its own count too, and the stream application's).
     edits.push_back({"partitions = 1",
                      [](const Spec& s) {
-                         return s.workload.stream_partitions > 1 ||
-                                std::any_of(s.topics.begin(), s.topics.end(), [](const auto& t) { return t.partitions > 1; });
+                         return std::any_of(s.topics.begin(), s.topics.end(), [](const auto& t) { return t.partitions > 1; });
                      },
                      [](toml::table& root) {
                          subtable(root, "cluster").insert_or_assign("partitions", std::int64_t{1});
@@ -159,14 +158,14 @@ std::vector<KnobEdit> knob_edits(const faults::FaultPlan& plan) {
                              }
                          }
                          if (toml::table* workload = root.get_as<toml::table>("workload");
-                             workload != nullptr && workload->contains("stream_partitions")) {
+                             workload != nullptr && workload->contains("stream_app")) {
                              workload->insert_or_assign("stream_partitions", std::int64_t{1});
                          }
                      }});
-    // Three brokers of more (the plan's names allow it): replication and min ISR stay as they are.
+    // Three brokers or more (the plan's names allow it): replication and min ISR stay as they are.
     edits.push_back({"cluster.brokers = 3", [](const Spec& s) { return s.cluster.brokers > 3; },
                      [](toml::table& root) { subtable(root, "cluster").insert_or_assign("brokers", std::int64_t{3}); }});
-    // The chaos phase (which the workload sends through) ends a second after the last fault does.
+    // The chaos phase (which the workload sends through) ends 1 to 2 s after the last fault does (whole seconds).
     sim::Duration end{0};
     for (const faults::FaultAction& action : plan.actions) {
         end = std::max(end, action.at + action.aim_window + action.aim_delay + action.duration);
@@ -367,6 +366,11 @@ public:
             edit.apply(candidate);
             std::ostringstream text;
             text << candidate;
+            std::ostringstream now;
+            now << root;
+            if (text.str() == now.str()) {
+                continue;  // nothing changed: not a smaller scenario
+            }
             scenarios::Spec spec;
             try {
                 spec = scenarios::parse_spec(text.str(), "the shrunk spec");
@@ -394,20 +398,32 @@ private:
     std::size_t best_ = 0;
 };
 
-// The scenario's TOML: the one the swarm seed drew, the --spec file's, or the built-in's.
-toml::table scenario_toml(const scenarios::Spec& spec, const ShrinkOptions& options, const scenarios::RunResult& original) {
-    std::string text;
-    if (spec.swarm) {
-        text = original.drawn_spec;
-    } else if (!options.spec_path.empty()) {
+// The scenario's TOML text: the --spec file's (read once, at the start), or the built-in's; "" for swarm, whose
+// seed draws its own (RunResult::drawn_spec).
+std::string scenario_text(const scenarios::Spec& spec, const ShrinkOptions& options) {
+    if (!options.spec_path.empty()) {
         std::ifstream in(options.spec_path);
         std::stringstream read;
         read << in.rdbuf();
-        text = read.str();
-    } else {
-        text = std::string(scenarios::builtin_spec_text(spec.name));
+        if (!in && !in.eof()) {
+            throw UsageError(fmt::format("{}: cannot read", options.spec_path));
+        }
+        return read.str();
     }
-    return toml::parse(text, spec.name);  // it parsed as a spec already
+    return spec.swarm ? std::string() : std::string(scenarios::builtin_spec_text(spec.name));
+}
+
+// The text as a TOML table (it parsed as a spec already; a file changed since is a clear error).
+toml::table scenario_toml(const std::string& text, const std::string& source) {
+    try {
+        toml::table table = toml::parse(text, source);
+        (void)scenarios::parse_spec(text, source);
+        return table;
+    } catch (const toml::parse_error& error) {
+        throw UsageError(fmt::format("{}: not the spec it was: {}", source, error.description()));
+    } catch (const scenarios::SpecError& error) {
+        throw UsageError(error.what());
+    }
 }
 
 // Where the shrunk scenario goes: beside the plan, "X.plan.json" -> "X.spec.toml".
@@ -436,12 +452,17 @@ int shrink_command(const ShrinkOptions& options) {
         run_options.plan = read_plan(options.plan_path, spec, options.seed);  // before anything is written:
         run_options.plan_path = options.plan_path;                           // it may be the file to write
     }
-    // The plan goes to a temporary file renamed at the end (opened now: a shrink must not run for minutes and
-    // then find it cannot write), so a shrink that stops early leaves the file as it was.
+    const std::string text = scenario_text(spec, options);
+    // The plan and the shrunk scenario go to temporary files renamed at the end (opened now: a shrink must not
+    // run for minutes and then find it cannot write), so a shrink that stops early leaves the files as they
+    // were (the scenario's may be the --spec file itself, read above).
     const std::string temporary = out_path + ".tmp";
+    const std::string spec_path = spec_out_path(out_path);
+    const std::string spec_temporary = spec_path + ".tmp";
     std::ofstream out(temporary);
-    if (!out) {
-        throw UsageError(fmt::format("{}: cannot write", out_path));
+    std::ofstream spec_out(spec_temporary);
+    if (!out || !spec_out) {
+        throw UsageError(fmt::format("{}: cannot write", !out ? out_path : spec_path));
     }
     struct RemoveUnlessRenamed {
         const std::string& path;
@@ -451,7 +472,7 @@ int shrink_command(const ShrinkOptions& options) {
                 std::remove(path.c_str());
             }
         }
-    } cleanup{temporary};
+    } cleanup{temporary}, spec_cleanup{spec_temporary};
     const Timed original = timed_run(spec, run_options);
     if (original.result.status != scenarios::RunStatus::fail) {
         throw UsageError(fmt::format("{} seed {}{}: {}, so there is nothing to shrink (shrink takes a failing seed)",
@@ -479,16 +500,34 @@ int shrink_command(const ShrinkOptions& options) {
     shrink_plan();
     // Then the scenario (the knobs the seed drew, for swarm), and the plan again on what is left: fewer
     // clients can leave a fault unneeded.
-    toml::table scenario = scenario_toml(spec, options, original.result);
+    toml::table scenario = scenario_toml(spec.swarm ? original.result.drawn_spec : text,
+                                         spec.swarm ? fmt::format("swarm seed {}", options.seed) : spec.name);
     const std::vector<std::string> knobs = shrinker.shrink_knobs(scenario, plan);
     if (!knobs.empty()) {
         shrink_plan();
     }
     shrinker.finish_progress();
 
+    if (!knobs.empty()) {
+        // The smaller scenario, written beside the plan and run from there by the reproduce command.
+        scenario.insert_or_assign("description", fmt::format("{} seed {}{}, shrunk by eosim shrink: {}", spec.name,
+                                                             options.seed, options.bug.empty() ? "" : " bug " + options.bug,
+                                                             fmt::join(knobs, ", ")));
+        spec_out << scenario << '\n';
+    }
+    spec_out.close();
     out << faults::to_json(plan).dump(2) << '\n';
     out.close();
-    if (!out || std::rename(temporary.c_str(), out_path.c_str()) != 0) {
+    if (!spec_out || !out) {
+        throw UsageError(fmt::format("{}: cannot write", !out ? out_path : spec_path));
+    }
+    if (!knobs.empty()) {
+        if (std::rename(spec_temporary.c_str(), spec_path.c_str()) != 0) {
+            throw UsageError(fmt::format("{}: cannot write", spec_path));
+        }
+        spec_cleanup.renamed = true;
+    }
+    if (std::rename(temporary.c_str(), out_path.c_str()) != 0) {
         throw UsageError(fmt::format("{}: cannot write", out_path));
     }
     cleanup.renamed = true;
@@ -499,23 +538,13 @@ int shrink_command(const ShrinkOptions& options) {
         fmt::print("  {}\n", faults::to_json(action).dump());
     }
     scenarios::RunOptions replay = run_options;
+    // The scenario and the plan as written, read back and run: the reproduce command's run.
+    scenarios::Spec shrunk = spec;
     if (!knobs.empty()) {
-        // The smaller scenario, written beside the plan and run from there by the reproduce command.
-        const std::string spec_path = spec_out_path(out_path);
-        scenario.insert_or_assign("description", fmt::format("{} seed {}{}, shrunk by eosim shrink: {}", spec.name,
-                                                             options.seed, options.bug.empty() ? "" : " bug " + options.bug,
-                                                             fmt::join(knobs, ", ")));
-        std::ofstream spec_out(spec_path);
-        spec_out << scenario << '\n';
-        spec_out.close();
-        if (!spec_out) {
-            throw UsageError(fmt::format("{}: cannot write", spec_path));
-        }
         fmt::print("shrunk the scenario: {}\nwrote {}\n", fmt::join(knobs, ", "), spec_path);
+        shrunk = resolve_spec("", spec_path);
         replay.spec_path = spec_path;
     }
-    const scenarios::Spec& shrunk = knobs.empty() ? spec : shrinker.spec();
-    // The plan as written, read back and run: the reproduce command's run.
     replay.plan = read_plan(out_path, shrunk, options.seed);
     replay.plan_path = out_path;
     const Timed check = timed_run(shrunk, replay);

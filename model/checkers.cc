@@ -817,9 +817,9 @@ Json read_json(const Read* read) {
 }
 
 // What could excuse a read of an aborted transaction's record: only read_uncommitted readers saw it (Kafka
-// documents that they see aborted records); an earlier transaction of the producer ran at the same epoch, whose
-// late request (an EndTxn(commit) sent twice, a COMMIT marker the coordinator sent again) may have committed
-// this one ("late-request"). Transaction version 1 keeps the epoch from one transaction to the next and cannot
+// documents that they see aborted records); an earlier transaction of the producer that asked for a commit ran
+// at the same epoch, whose late request (an EndTxn(commit) sent twice, a COMMIT marker the coordinator sent
+// again) may have committed this one ("late-request"). Transaction version 1 keeps the epoch from one transaction to the next and cannot
 // fence it (KAFKA-17754); version 2's epoch bump does. A send of this transaction that is answered late is no
 // excuse: the producer ends a transaction only once its sends are answered, and bumps the epoch itself after
 // one whose outcome it does not know (KIP-360).
@@ -828,7 +828,7 @@ std::vector<std::string> aborted_read_causes(const TxnSend& send, bool read_comm
     if (!read_committed) {
         causes.emplace_back("read-uncommitted");
     }
-    if (send.transaction->after_same_epoch) {
+    if (send.transaction->after_same_epoch_commit) {
         causes.emplace_back("late-request");
     }
     return causes;
@@ -1106,11 +1106,11 @@ std::vector<Anomaly> check_poll_skips(const Facts& facts) {
         OffsetSet to_committed = without(to_all, find_offsets(hidden.invisible_to_read_committed, partition));
         visible.emplace(partition, std::pair{std::move(to_all), std::move(to_committed)});
     }
-    // The records of transactions that an earlier transaction's late request at the same epoch may have aborted
-    // (transaction version 1): a read_committed consumer may pass over them.
+    // The records of transactions that an earlier aborted transaction's late request at the same epoch may have
+    // aborted (transaction version 1): a read_committed consumer may pass over them.
     std::map<Text, std::set<std::int64_t>> late;
     for (const TxnSend& send : facts.transactions.sends()) {
-        if (!send.transaction->after_same_epoch) {
+        if (!send.transaction->after_same_epoch_abort) {
             continue;
         }
         if (send.completion != nullptr && send.completion->type == OpType::ok && send.completion->offset) {

@@ -433,12 +433,14 @@ void note_end(const Operation& op, TxnEnds& ends) {
 
 Transactions::Transactions(const History& history, const InvokeOf& invoke_of) {
     std::map<Text, TxnEnds> ends;
+    std::map<Text, const Operation*> first_op;  // label -> its first op
     for (const Operation& op : history.operations) {
         if (!op.txn) {
             continue;
         }
         Transaction& transaction = by_label_.try_emplace(*op.txn, Transaction{.label = *op.txn, .process = op.process})
                                        .first->second;
+        first_op.try_emplace(*op.txn, &op);
         if (!transaction.transactional_id && op.transactional_id) {
             transaction.transactional_id = *op.transactional_id;
         }
@@ -469,11 +471,16 @@ Transactions::Transactions(const History& history, const InvokeOf& invoke_of) {
     }
     for (auto& [identity, transactions] : by_identity) {
         for (Transaction* later : transactions) {
-            const Operation* began = later->begin != nullptr ? later->begin : later->end_invoke;
-            later->after_same_epoch =
-                began != nullptr && std::any_of(transactions.begin(), transactions.end(), [later, began](const Transaction* earlier) {
-                    return earlier != later && earlier->end_invoke != nullptr && earlier->end_invoke->index < began->index;
-                });
+            const Operation* began = later->begin != nullptr ? later->begin : first_op[later->label];
+            for (const Transaction* earlier : transactions) {
+                if (earlier == later || earlier->end_invoke == nullptr || began == nullptr ||
+                    earlier->end_invoke->index >= began->index) {
+                    continue;
+                }
+                later->after_same_epoch_commit = later->after_same_epoch_commit || earlier->commit_invoke != nullptr;
+                later->after_same_epoch_abort = later->after_same_epoch_abort || earlier->end_invoke->f == "abort" ||
+                                                earlier->outcome != TxnOutcome::committed;
+            }
         }
     }
 }

@@ -162,7 +162,10 @@ struct Transaction {
     // An earlier transaction of the same transactional id ran at the same producer id and epoch: under
     // transaction version 1, which keeps the epoch from one transaction to the next, a late request of that
     // one (an EndTxn, or a marker the coordinator sent again) may end part or all of this one (KAFKA-17754).
-    bool after_same_epoch = false;
+    // One that asked for a commit may commit this one early; one that aborted (asked for it, or did not
+    // commit for certain) may abort part of it.
+    bool after_same_epoch_commit = false;
+    bool after_same_epoch_abort = false;
 };
 
 // One send of a transaction: its first operation (the invoke) and its completion (null: none).

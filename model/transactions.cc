@@ -215,9 +215,11 @@ std::optional<std::int64_t> record_offset(const Facts& facts, const TxnSend& sen
 }
 
 // A transaction an earlier one's late request at the same epoch may have ended, in part or whole (transaction
-// version 1; KAFKA-17754).
-std::vector<std::string> late_request_causes(const Transaction& transaction) {
-    return transaction.after_same_epoch ? std::vector<std::string>{"late-request"} : std::vector<std::string>{};
+// version 1; KAFKA-17754): committed early (`commit`), or torn by either end.
+std::vector<std::string> late_request_causes(const Transaction& transaction, bool commit) {
+    const bool late = commit ? transaction.after_same_epoch_commit
+                             : transaction.after_same_epoch_commit || transaction.after_same_epoch_abort;
+    return late ? std::vector<std::string>{"late-request"} : std::vector<std::string>{};
 }
 
 Anomaly uncommitted_read(const Transaction& transaction, const std::vector<const Read*>& reads,
@@ -255,7 +257,7 @@ Anomaly uncommitted_read(const Transaction& transaction, const std::vector<const
                      {"outcome", to_string(transaction.outcome)}},
         // A late EndTxn(commit) or COMMIT marker of an earlier transaction at the same epoch may have committed
         // this one early.
-        .causes = late_request_causes(transaction)};
+        .causes = late_request_causes(transaction, true)};
 }
 
 const Operation& operation_at(const History& history, std::uint64_t index) {
@@ -391,7 +393,7 @@ std::optional<Anomaly> torn_in_logs(const Facts& facts, const Transaction& trans
                          {"committed_log", {{"replica", log->second.log.replica},
                                             {"log_start_offset", log->second.log.log_start_offset},
                                             {"high_watermark", log->second.log.high_watermark}}}},
-            .causes = late_request_causes(transaction)};
+            .causes = late_request_causes(transaction, false)};
     }
     return std::nullopt;
 }
@@ -438,7 +440,7 @@ Anomaly torn_read(const Transaction& transaction, const Read& read, const TxnSen
                                {"value", read.value}}},
                      {"skipped", record_json(skipped, offset)},
                      {"read_past", {{"poll_index", past.poll->index}, {"from", past.from}, {"last_offset", past.last}}}},
-        .causes = late_request_causes(transaction)};
+        .causes = late_request_causes(transaction, false)};
 }
 
 // (b): a read_committed consumer returned a record of the transaction on one partition and read past its record

@@ -77,9 +77,11 @@ GroupMemberWorkload::GroupMemberWorkload(sim::Node& node, const broker_core::Clu
 }
 
 GroupConsumer& GroupMemberWorkload::new_consumer() {
-    std::vector<std::string> topics;
+    std::vector<std::string> topics = spec_.workload.group_topics;
     for (const protocol::TopicDescription& topic : spec_.topics) {
-        topics.push_back(topic.name);
+        if (spec_.workload.group_topics.empty()) {
+            topics.push_back(topic.name);
+        }
     }
     const std::string name = fmt::format("member-{}.{}.{}", index_, node_.incarnation(), consumers_.size() + 1);
     client_core::GroupConsumerConfig config = group_config(spec_, "members", std::move(topics), name);
@@ -100,13 +102,15 @@ void GroupMemberWorkload::run(sim::Time stop_at) {
         for (const TopicPartition& partition : consumer->assignment()) {
             const std::optional<Offset> at = consumer->position(partition);
             const auto last = committed.find(partition);
-            if (at && (positions.contains(partition) || last == committed.end() || last->second < *at)) {
+            if (at && (positions.contains(partition) || last == committed.end() || last->second != *at)) {
                 positions[partition] = std::max(positions[partition], *at);
             }
         }
+        // What this consumer committed last needs no commit again; a position that moved back (a truncation
+        // the consumer detected, a reset to the log start) is committed as it is, as commitSync() does.
         std::erase_if(positions, [&committed](const auto& entry) {
             const auto last = committed.find(entry.first);
-            return last != committed.end() && last->second >= entry.second;
+            return last != committed.end() && last->second == entry.second;
         });
         if (positions.empty()) {
             continue;

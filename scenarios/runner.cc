@@ -279,9 +279,11 @@ void Run::build_clients() {
         }));
     }
     if (spec_.workload.group_members > 0) {
+        const std::vector<std::string>& read = spec_.workload.group_topics;
         std::vector<TopicPartition> partitions;
         for (const protocol::TopicDescription& topic : spec_.topics) {
-            for (std::int32_t p = 0; p < topic.partitions; ++p) {
+            const bool member_reads = read.empty() || std::find(read.begin(), read.end(), topic.name) != read.end();
+            for (std::int32_t p = 0; p < topic.partitions && member_reads; ++p) {
                 partitions.push_back(TopicPartition{topic.name, p});
             }
         }

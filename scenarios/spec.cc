@@ -342,9 +342,9 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
         {"producers", "consumers", "acks", "idempotent", "keyed", "max_in_flight", "send_interval_ms", "value_bytes",
          "delivery_timeout_ms", "pause_every_ms", "pause_ms", "delete_records_every_ms", "tombstone_percent", "keys",
          "probe_sends", "probe_idle_ms", "transactional_producers", "read_committed_consumers", "txn_sends",
-         "txn_abort_percent", "txn_timeout_ms", "txn_stall_percent", "txn_stall_ms", "txn_instances",
+         "txn_abort_percent", "txn_timeout_ms", "txn_stall_percent", "txn_stall_ms", "txn_instances", "txn_topics",
          "group_members", "group_assignor", "group_session_timeout_ms", "group_rebalance_timeout_ms",
-         "group_heartbeat_ms", "group_leave_percent", "ctp_instances", "ctp_input", "ctp_output", "ctp_exactly_once",
+         "group_heartbeat_ms", "group_leave_percent", "group_topics", "ctp_instances", "ctp_input", "ctp_output", "ctp_exactly_once",
          "ctp_abort_percent", "ctp_max_records", "stream_app", "stream_instances", "stream_threads", "stream_partitions",
          "stream_commit_interval_ms", "stream_guarantee", "stream_standby_replicas", "stream_checkpoint_delta", "stream_rebalance",
          "instance_faults_every_ms", "instance_fault_ms", "instance_corrupt_state", "client_faults"});
@@ -416,6 +416,8 @@ void parse_workload(Reader& reader, const std::string& source, bool compacted, W
     reader.integer(workload, "group_rebalance_timeout_ms", w.group_rebalance_timeout_ms, 100, 300'000);
     reader.integer(workload, "group_heartbeat_ms", w.group_heartbeat_ms, 10, 60'000);
     reader.integer(workload, "group_leave_percent", w.group_leave_percent, 0, 100);
+    w.txn_topics = reader.strings(workload, "txn_topics");
+    w.group_topics = reader.strings(workload, "group_topics");
     reader.integer(workload, "ctp_instances", w.ctp_instances, 0, 16);
     reader.string(workload, "ctp_input", w.ctp_input);
     reader.string(workload, "ctp_output", w.ctp_output);
@@ -662,6 +664,16 @@ Spec parse_spec(std::string_view text, const std::string& source) {
     }
     if (!spec.workload.stream_app.empty()) {
         add_stream_app_topics(source, spec);
+    }
+    using Named = std::pair<std::string_view, const std::vector<std::string>*>;
+    for (const auto& [key, names] :
+         {Named{"txn_topics", &spec.workload.txn_topics}, Named{"group_topics", &spec.workload.group_topics}}) {
+        for (const std::string& name : *names) {
+            if (std::none_of(spec.topics.begin(), spec.topics.end(),
+                             [&name](const protocol::TopicDescription& t) { return t.name == name; })) {
+                throw SpecError(fmt::format("{}: workload: {}: '{}' is not a topic of the spec", source, key, name));
+            }
+        }
     }
     parse_faults(reader, source, spec.faults);
     check_producer_expiration(spec, cluster_where);

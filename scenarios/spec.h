@@ -90,18 +90,21 @@ struct WorkloadSpec {
     std::int32_t txn_stall_percent = 0;
     std::int64_t txn_stall_min_ms = 0;
     std::int64_t txn_stall_max_ms = 0;
+    // The topics the transactional writers write (empty: those the producers write).
+    std::vector<std::string> txn_topics;
     // 2: each transactional id has a second instance ("txn-<i>-b") that takes over at a random moment while
     // the first is alive; from then on each one fenced starts again after a pause and fences the other.
     std::int32_t txn_instances = 1;
     // Consumer groups (docs/groups.md, "Workloads"). group_members at-least-once members of the group
     // "members" read every topic, commit what they polled after each poll, and leave (a new member joins
-    // later) after group_leave_percent of their polls.
+    // later) after group_leave_percent of their commits.
     std::int32_t group_members = 0;
     std::string group_assignor = "range";  // or "cooperative-sticky"
     std::int64_t group_session_timeout_ms = 1000;
     std::int64_t group_rebalance_timeout_ms = 3000;
     std::int64_t group_heartbeat_ms = 100;
     std::int32_t group_leave_percent = 0;
+    std::vector<std::string> group_topics;  // the topics the group members read (empty: every topic)
     // Consume-transform-produce: ctp_instances instances of one application (group "ctp") read ctp_input
     // (read_committed) and write f(record) to ctp_output, exactly once (offsets sent to the transaction,
     // one transactional id per instance) or, with ctp_exactly_once = false, committing offsets after the

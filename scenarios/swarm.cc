@@ -286,7 +286,7 @@ void draw_workloads(sim::Random random, Drawer& d, const Spec& base) {
         static const std::vector<std::string> assignors{"range", "cooperative-sticky"};
         d.set("workload", "group_assignor", random.pick(assignors));
         d.set("workload", "group_leave_percent", random.between(0, 2));
-        if (w.instance_faults_every_max_ms == 0 && random.chance(0.5)) {
+        if (!d.range("workload", "instance_faults_every_ms") && random.chance(0.5)) {
             d.set_range("workload", "instance_faults_every_ms", 500, 2500);
             d.set_range("workload", "instance_fault_ms", 200, 3000);
         }
@@ -313,6 +313,29 @@ void draw_workloads(sim::Random random, Drawer& d, const Spec& base) {
         const std::int64_t low = std::max<std::int64_t>(5000, delivery + 2000);
         d.set("workload", "txn_timeout_ms", random.between(low, low + 8000));
         added += added.empty() ? "transactions" : " transactions";
+    }
+    // Beside an application (which owns its topics): transactional writers on a topic of their own, and now
+    // and then a consumer group reading it.
+    if (application && !power_loss && !expiry_timed(base) && random.chance(0.3)) {
+        toml::table side{{"name", "side"}, {"partitions", random.between(1, 4)}};
+        if (d.root().get_as<toml::array>("topics") == nullptr) {
+            d.root().insert_or_assign("topics", toml::array{});  // the [cluster] topic goes: nobody writes it
+        }
+        d.root().get_as<toml::array>("topics")->push_back(std::move(side));
+        transactional = random.between(1, 3);
+        d.set("workload", "transactional_producers", transactional);
+        d.table("workload").insert_or_assign("txn_topics", toml::array{"side"});
+        d.set("workload", "txn_abort_percent", random.between(0, 20));
+        added += added.empty() ? "transactions" : " transactions";
+        if (w.group_members == 0 && random.chance(0.5)) {
+            group_members = random.between(2, 3);
+            d.set("workload", "group_members", group_members);
+            d.table("workload").insert_or_assign("group_topics", toml::array{"side"});
+            static const std::vector<std::string> assignors{"range", "cooperative-sticky"};
+            d.set("workload", "group_assignor", random.pick(assignors));
+            added += " group";
+        }
+        d.note("topics+", "side");
     }
     std::vector<std::string> allowances;
     if (!added.empty()) {

@@ -321,6 +321,14 @@ TxnWriterWorkload::Ended TxnWriterWorkload::finish(client_core::TransactionalPro
     }
 }
 
+const std::string& TxnWriterWorkload::txn_topic() {
+    const std::vector<std::string>& topics = spec_.workload.txn_topics;
+    if (topics.empty()) {
+        return pick_topic(node_, spec_).name;
+    }
+    return topics.size() == 1 ? topics.front() : topics[static_cast<std::size_t>(node_.random().below(topics.size()))];
+}
+
 TxnWriterWorkload::Ended TxnWriterWorkload::transaction(client_core::TransactionalProducer& producer,
                                                         std::int32_t sends, bool abort, bool stall) {
     const WorkloadSpec& workload = spec_.workload;
@@ -331,7 +339,7 @@ TxnWriterWorkload::Ended TxnWriterWorkload::transaction(client_core::Transaction
         const std::string key = fmt::format("k{}", node_.random().below(static_cast<std::uint64_t>(workload.keys)));
         std::string value = fmt::format("{}{}-{}", node_.name(), incarnation_suffix(node_), values_++);
         value.resize(std::max<std::size_t>(value.size(), static_cast<std::size_t>(workload.value_bytes)), '.');
-        (void)producer.send(pick_topic(node_, spec_).name, key, value);
+        (void)producer.send(txn_topic(), key, value);
         const bool stalls = stall && n == 0;
         sim::sleep(std::chrono::milliseconds(
             stalls ? node_.random().between(workload.txn_stall_min_ms, workload.txn_stall_max_ms)

@@ -80,6 +80,8 @@ private:
     // the last was fenced). Null when none could be initialized before `until`.
     client_core::TransactionalProducer* ready_producer(sim::Time until);
     Ended transaction(client_core::TransactionalProducer& producer, std::int32_t sends, bool abort, bool stall);
+    // A send's topic: one of txn_topics, else the producers' choice.
+    const std::string& txn_topic();
     // commit_transaction or abort_transaction, retried while it times out; an abortable commit is aborted.
     Ended finish(client_core::TransactionalProducer& producer, bool abort);
 

@@ -29,6 +29,7 @@ TEST(Swarm, EveryDrawIsAValidMustPassSpecAndTheDrawsVary) {
     int groups_added = 0;
     int transactions_added = 0;
     int version_1 = 0;
+    int beside_application = 0;
     for (std::uint64_t seed = 1; seed <= 300; ++seed) {
         const SwarmDraw draw = draw_swarm(seed);
         Spec spec;
@@ -62,12 +63,17 @@ TEST(Swarm, EveryDrawIsAValidMustPassSpecAndTheDrawsVary) {
         const bool transactions = spec.workload.transactional_producers > 0 && base.workload.transactional_producers == 0;
         groups_added += group_added ? 1 : 0;
         transactions_added += transactions ? 1 : 0;
-        if (group_added || transactions) {
-            EXPECT_EQ(spec.workload.ctp_instances, 0) << seed;
-            EXPECT_TRUE(spec.workload.stream_app.empty()) << seed;
+        if ((group_added || transactions) && (spec.workload.ctp_instances > 0 || !spec.workload.stream_app.empty())) {
+            // Beside an application, on a topic of their own.
+            ++beside_application;
+            EXPECT_EQ(spec.workload.txn_topics, std::vector<std::string>{"side"}) << seed;
+            EXPECT_TRUE(!group_added || spec.workload.group_topics == std::vector<std::string>{"side"}) << seed;
         }
         if (transactions) {
             EXPECT_GE(spec.workload.read_committed_consumers, 1) << seed;
+        }
+        if (transactions && spec.workload.ctp_instances == 0 && spec.workload.stream_app.empty()) {
+            // Beside producers: past their delivery timeout (an application's keeps its own timeout).
             EXPECT_GE(spec.workload.txn_timeout_ms, spec.workload.delivery_timeout_ms + 2000) << seed;
         }
         if (spec.workload.transactional_producers > 0 && (spec.workload.consumers > 0 || spec.workload.group_members > 0)) {
@@ -100,6 +106,7 @@ TEST(Swarm, EveryDrawIsAValidMustPassSpecAndTheDrawsVary) {
     EXPECT_GT(groups_added, 10) << "swarm adds a consumer group beside other workloads";
     EXPECT_GT(transactions_added, 5) << "swarm adds transactional writers beside producers";
     EXPECT_GT(version_1, 3) << "swarm draws transaction version 1 now and then";
+    EXPECT_GT(beside_application, 5) << "swarm adds workloads beside applications too";
 }
 
 TEST(Swarm, ARunRecordsItsKnobsAndReplaysFromTheSeed) {
