@@ -87,7 +87,7 @@ std::vector<KnobEdit> knob_edits(const faults::FaultPlan& plan) {
     std::vector<KnobEdit> edits;
     edits.push_back({"buggify = false", [](const Spec& s) { return s.buggify; },
                      [](toml::table& root) { root.insert_or_assign("buggify", false); }});
-    // Fewer clients: none, one, half, the first of these below the count that still fails.
+    // Fewer clients: none, one, two, four or eight, the first of these below the count that still fails.
     const std::vector<std::pair<std::string_view, std::int32_t WorkloadSpec::*>> counts{
         {"producers", &WorkloadSpec::producers},
         {"consumers", &WorkloadSpec::consumers},

@@ -78,8 +78,8 @@ GroupMemberWorkload::GroupMemberWorkload(sim::Node& node, const broker_core::Clu
 
 GroupConsumer& GroupMemberWorkload::new_consumer() {
     std::vector<std::string> topics = spec_.workload.group_topics;
-    for (const protocol::TopicDescription& topic : spec_.topics) {
-        if (spec_.workload.group_topics.empty()) {
+    if (topics.empty()) {  // none named: every topic
+        for (const protocol::TopicDescription& topic : spec_.topics) {
             topics.push_back(topic.name);
         }
     }

@@ -270,9 +270,20 @@ void draw_more(sim::Random random, Drawer& d, const Spec& base) {
     }
 }
 
+// A consumer group of 2 or 3 at-least-once members (group-rebalance's "members"), with the range or
+// cooperative-sticky assignor. Returns the members.
+std::int64_t draw_group(sim::Random& random, Drawer& d) {
+    const std::int64_t members = random.between(2, 3);
+    d.set("workload", "group_members", members);
+    static const std::vector<std::string> assignors{"range", "cooperative-sticky"};
+    d.set("workload", "group_assignor", random.pick(assignors));
+    return members;
+}
+
 // Several workloads at once (a stream of its own too): a consumer group beside the base's workload, and
-// transactional writers beside its producers, each now and then where the base has room for it. They share
-// the base's topics, brokers and coordinators; the checkers hold each one's clients to its own semantics.
+// transactional writers beside its producers, each now and then where the base has room for it; beside an
+// application, writers (and a group) on a topic of their own. They share the base's brokers and coordinators;
+// the checkers hold each one's clients to its own semantics. Then the transaction version.
 void draw_workloads(sim::Random random, Drawer& d, const Spec& base) {
     const WorkloadSpec& w = base.workload;
     // Applications that own their topics' meaning (consume-transform-produce, stream applications) keep them.
@@ -280,11 +291,7 @@ void draw_workloads(sim::Random random, Drawer& d, const Spec& base) {
     std::string added;
     std::int64_t group_members = w.group_members;
     if (!application && w.group_members == 0 && random.chance(0.25)) {
-        // At-least-once members of the group "members", reading every topic (group-rebalance's).
-        group_members = random.between(2, 3);
-        d.set("workload", "group_members", group_members);
-        static const std::vector<std::string> assignors{"range", "cooperative-sticky"};
-        d.set("workload", "group_assignor", random.pick(assignors));
+        group_members = draw_group(random, d);  // reading every topic
         d.set("workload", "group_leave_percent", random.between(0, 2));
         if (!d.range("workload", "instance_faults_every_ms") && random.chance(0.5)) {
             d.set_range("workload", "instance_faults_every_ms", 500, 2500);
@@ -328,11 +335,8 @@ void draw_workloads(sim::Random random, Drawer& d, const Spec& base) {
         d.set("workload", "txn_abort_percent", random.between(0, 20));
         added += added.empty() ? "transactions" : " transactions";
         if (w.group_members == 0 && random.chance(0.5)) {
-            group_members = random.between(2, 3);
-            d.set("workload", "group_members", group_members);
+            group_members = draw_group(random, d);
             d.table("workload").insert_or_assign("group_topics", toml::array{"side"});
-            static const std::vector<std::string> assignors{"range", "cooperative-sticky"};
-            d.set("workload", "group_assignor", random.pick(assignors));
             added += " group";
         }
         d.note("topics+", "side");
