@@ -258,6 +258,17 @@ History at_epoch(History history, const std::string& txn, std::int64_t epoch) {
     return history;
 }
 
+// The causes of the one anomaly `check` finds with t1 at epoch 0 and t2 (and t3, where there is one) at
+// `epoch`: the same (version 1 keeps the epoch) or the next (version 2 bumps it at every end).
+std::vector<std::string> causes_at(std::vector<Anomaly> (*check)(const History&), const History& history,
+                                   std::int64_t epoch) {
+    const std::vector<Anomaly> found = check(at_epoch(at_epoch(at_epoch(history, "t1", 0), "t2", epoch), "t3", epoch));
+    EXPECT_EQ(found.size(), 1U) << names_of(found);
+    return found.empty() ? std::vector<std::string>{"(no anomaly)"} : found[0].causes;
+}
+
+const std::vector<std::string> late_request{"late-request"};
+
 TEST(AbortedRead, ATransactionAfterAnotherAtTheSameEpochHasTheCauseLateRequest) {
     // Transaction version 1 keeps the epoch: a late COMMIT marker or EndTxn(commit) of t1 may commit t2's a2.
     HistoryBuilder run;
@@ -268,14 +279,9 @@ TEST(AbortedRead, ATransactionAfterAnotherAtTheSameEpochHasTheCauseLateRequest) 
     run.txn_send("producer-1", "t2", orders, "a2", 2);
     run.end_txn("producer-1", "t2", "abort");
     run.poll_committed("consumer-1", orders, {{0, "c1"}, {2, "a2"}});
-    const History same = at_epoch(at_epoch(run.history(), "t1", 0), "t2", 0);
-    std::vector<Anomaly> found = check_aborted_reads(same);
-    ASSERT_EQ(found.size(), 1U) << names_of(found);
-    EXPECT_EQ(found[0].causes, std::vector<std::string>{"late-request"});
+    EXPECT_EQ(causes_at(check_aborted_reads, run.history(), 0), late_request);
     // Version 2 bumps the epoch with every end: nothing of t1's can reach t2.
-    found = check_aborted_reads(at_epoch(at_epoch(run.history(), "t1", 0), "t2", 1));
-    ASSERT_EQ(found.size(), 1U) << names_of(found);
-    EXPECT_TRUE(found[0].causes.empty());
+    EXPECT_TRUE(causes_at(check_aborted_reads, run.history(), 1).empty());
 }
 
 TEST(AbortedRead, ASendAnsweredAfterItsTransactionEndedIsNoExcuse) {
@@ -286,9 +292,7 @@ TEST(AbortedRead, ASendAnsweredAfterItsTransactionEndedIsNoExcuse) {
     run.txn_send("producer-1", "t1", orders, "a1", std::nullopt, OpType::invoke);  // never answered
     run.end_txn("producer-1", "t1", "abort");
     run.poll_committed("consumer-1", orders, {{0, "a1"}});
-    const std::vector<Anomaly> found = check_aborted_reads(at_epoch(run.history(), "t1", 0));
-    ASSERT_EQ(found.size(), 1U) << names_of(found);
-    EXPECT_TRUE(found[0].causes.empty());
+    EXPECT_TRUE(causes_at(check_aborted_reads, run.history(), 0).empty());
 }
 
 TEST(AbortedRead, OnlyAnEarlierCommitAtTheSameEpochExcusesIt) {
@@ -302,9 +306,7 @@ TEST(AbortedRead, OnlyAnEarlierCommitAtTheSameEpochExcusesIt) {
     run.txn_send("producer-1", "t2", orders, "a2", 2);
     run.end_txn("producer-1", "t2", "abort");
     run.poll_committed("consumer-1", orders, {{2, "a2"}});
-    const std::vector<Anomaly> found = check_aborted_reads(at_epoch(at_epoch(run.history(), "t1", 0), "t2", 0));
-    ASSERT_EQ(found.size(), 1U) << names_of(found);
-    EXPECT_TRUE(found[0].causes.empty());
+    EXPECT_TRUE(causes_at(check_aborted_reads, run.history(), 0).empty());
 }
 
 TEST(PollSkip, ARecordAnEarlierAbortAtTheSameEpochMayHaveAbortedHasTheCauseLateRequest) {
@@ -318,14 +320,9 @@ TEST(PollSkip, ARecordAnEarlierAbortAtTheSameEpochMayHaveAbortedHasTheCauseLateR
     run.leader_with_batches(orders, 6, {{0, "a1"}, {2, "c1"}, {4, "c2"}},
                             {data(0, 0, 7, 0, true), marker(1, 7, 0), data(2, 2, 7, 0, true), marker(3, 7, 0),
                              data(4, 4, 7, 0, true), marker(5, 7, 0)});
-    const History same = at_epoch(at_epoch(at_epoch(run.history(), "t1", 0), "t2", 0), "t3", 0);
-    std::vector<Anomaly> found = check_poll_skips(same);
-    ASSERT_EQ(found.size(), 1U) << names_of(found);
-    EXPECT_EQ(found[0].causes, std::vector<std::string>{"late-request"});
+    EXPECT_EQ(causes_at(check_poll_skips, run.history(), 0), late_request);
     // With t1 at an earlier epoch (version 2 bumps it at every end), nothing of t1's can reach c1.
-    found = check_poll_skips(at_epoch(at_epoch(at_epoch(run.history(), "t1", 0), "t2", 1), "t3", 1));
-    ASSERT_EQ(found.size(), 1U) << names_of(found);
-    EXPECT_TRUE(found[0].causes.empty());
+    EXPECT_TRUE(causes_at(check_poll_skips, run.history(), 1).empty());
 }
 
 TEST(UncommittedRead, ATransactionAfterAnotherAtTheSameEpochHasTheCauseLateRequest) {
@@ -337,12 +334,8 @@ TEST(UncommittedRead, ATransactionAfterAnotherAtTheSameEpochHasTheCauseLateReque
     run.txn_send("producer-1", "t2", orders, "c2", 2);
     run.poll_committed("consumer-1", orders, {{2, "c2"}});
     run.end_txn("producer-1", "t2", "commit");
-    std::vector<Anomaly> found = check_uncommitted_reads(at_epoch(at_epoch(run.history(), "t1", 0), "t2", 0));
-    ASSERT_EQ(found.size(), 1U) << names_of(found);
-    EXPECT_EQ(found[0].causes, std::vector<std::string>{"late-request"});
-    found = check_uncommitted_reads(at_epoch(at_epoch(run.history(), "t1", 0), "t2", 1));
-    ASSERT_EQ(found.size(), 1U) << names_of(found);
-    EXPECT_TRUE(found[0].causes.empty());
+    EXPECT_EQ(causes_at(check_uncommitted_reads, run.history(), 0), late_request);
+    EXPECT_TRUE(causes_at(check_uncommitted_reads, run.history(), 1).empty());
 }
 
 TEST(AbortedRead, FiresForTransactionsAbortedByAFailedCommitOrNeverCommitted) {
