@@ -152,17 +152,22 @@ using testing::names_of;
 const std::string orders = "orders-0";
 const std::string payments = "payments-0";
 
+// Transaction `txn` of producer-1 (transactional id tid-producer-1): one send of `value`, acknowledged at
+// `offset` of orders, then `end` ("commit" or "abort"), completed ok.
+void one_send_transaction(HistoryBuilder& run, const std::string& txn, const std::string& value, std::int64_t offset,
+                          const std::string& end) {
+    run.begin("producer-1", "tid-producer-1", txn);
+    run.txn_send("producer-1", txn, orders, value, offset);
+    run.end_txn("producer-1", txn, end);
+}
+
 // producer-1 (transactional id tid-producer-1): transaction t1 writes a1 at offset 0 of orders and aborts
 // (marker at 1); t2 writes c1 at offset 2 and commits (marker at 3).
 HistoryBuilder aborted_then_committed() {
     HistoryBuilder run;
     run.init_txn("producer-1", "tid-producer-1", 10'000, 7, 0);
-    run.begin("producer-1", "tid-producer-1", "t1");
-    run.txn_send("producer-1", "t1", orders, "a1", 0);
-    run.end_txn("producer-1", "t1", "abort");
-    run.begin("producer-1", "tid-producer-1", "t2");
-    run.txn_send("producer-1", "t2", orders, "c1", 2);
-    run.end_txn("producer-1", "t2", "commit");
+    one_send_transaction(run, "t1", "a1", 0, "abort");
+    one_send_transaction(run, "t2", "c1", 2, "commit");
     return run;
 }
 
@@ -272,12 +277,8 @@ const std::vector<std::string> late_request{"late-request"};
 TEST(AbortedRead, ATransactionAfterAnotherAtTheSameEpochHasTheCauseLateRequest) {
     // Transaction version 1 keeps the epoch: a late COMMIT marker or EndTxn(commit) of t1 may commit t2's a2.
     HistoryBuilder run;
-    run.begin("producer-1", "tid-producer-1", "t1");
-    run.txn_send("producer-1", "t1", orders, "c1", 0);
-    run.end_txn("producer-1", "t1", "commit");
-    run.begin("producer-1", "tid-producer-1", "t2");
-    run.txn_send("producer-1", "t2", orders, "a2", 2);
-    run.end_txn("producer-1", "t2", "abort");
+    one_send_transaction(run, "t1", "c1", 0, "commit");
+    one_send_transaction(run, "t2", "a2", 2, "abort");
     run.poll_committed("consumer-1", orders, {{0, "c1"}, {2, "a2"}});
     EXPECT_EQ(causes_at(check_aborted_reads, run.history(), 0), late_request);
     // Version 2 bumps the epoch with every end: nothing of t1's can reach t2.
@@ -299,12 +300,8 @@ TEST(AbortedRead, OnlyAnEarlierCommitAtTheSameEpochExcusesIt) {
     // Only a late COMMIT (an EndTxn(commit) sent twice, a COMMIT marker sent again) can make an aborted
     // record visible: after an aborted transaction at the same epoch there is no excuse.
     HistoryBuilder run;
-    run.begin("producer-1", "tid-producer-1", "t1");
-    run.txn_send("producer-1", "t1", orders, "a1", 0);
-    run.end_txn("producer-1", "t1", "abort");
-    run.begin("producer-1", "tid-producer-1", "t2");
-    run.txn_send("producer-1", "t2", orders, "a2", 2);
-    run.end_txn("producer-1", "t2", "abort");
+    one_send_transaction(run, "t1", "a1", 0, "abort");
+    one_send_transaction(run, "t2", "a2", 2, "abort");
     run.poll_committed("consumer-1", orders, {{2, "a2"}});
     EXPECT_TRUE(causes_at(check_aborted_reads, run.history(), 0).empty());
 }
@@ -312,9 +309,7 @@ TEST(AbortedRead, OnlyAnEarlierCommitAtTheSameEpochExcusesIt) {
 TEST(PollSkip, ARecordAnEarlierAbortAtTheSameEpochMayHaveAbortedHasTheCauseLateRequest) {
     // t1 aborted; a late ABORT marker of it at t2's epoch may abort t2's c1, which read_committed skips.
     HistoryBuilder run = aborted_then_committed();
-    run.begin("producer-1", "tid-producer-1", "t3");
-    run.txn_send("producer-1", "t3", orders, "c2", 4);
-    run.end_txn("producer-1", "t3", "commit");
+    one_send_transaction(run, "t3", "c2", 4, "commit");
     run.assign("consumer-1", orders, 0);
     run.poll_committed("consumer-1", orders, {{4, "c2"}});  // skipped c1 at offset 2
     run.leader_with_batches(orders, 6, {{0, "a1"}, {2, "c1"}, {4, "c2"}},
@@ -327,9 +322,7 @@ TEST(PollSkip, ARecordAnEarlierAbortAtTheSameEpochMayHaveAbortedHasTheCauseLateR
 
 TEST(UncommittedRead, ATransactionAfterAnotherAtTheSameEpochHasTheCauseLateRequest) {
     HistoryBuilder run;
-    run.begin("producer-1", "tid-producer-1", "t1");
-    run.txn_send("producer-1", "t1", orders, "c1", 0);
-    run.end_txn("producer-1", "t1", "commit");
+    one_send_transaction(run, "t1", "c1", 0, "commit");
     run.begin("producer-1", "tid-producer-1", "t2");
     run.txn_send("producer-1", "t2", orders, "c2", 2);
     run.poll_committed("consumer-1", orders, {{2, "c2"}});
