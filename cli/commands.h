@@ -7,6 +7,7 @@
 #include <string>
 
 #include "faults/fault_plan.h"
+#include "reports/result.h"
 
 namespace eosim::scenarios {
 struct Spec;
@@ -41,6 +42,12 @@ Command add_check(CLI::App& app);
 Command add_shrink(CLI::App& app);
 Command add_zoo(CLI::App& app);
 Command add_probes(CLI::App& app);
+Command add_report(CLI::App& app);
+
+using reports::Timed;
+
+// Runs one seed and times it (wall time, measured outside the simulation, for the report only).
+Timed timed_run(const scenarios::Spec& spec, const scenarios::RunOptions& options);
 
 // The spec a command names: a built-in scenario, or --spec FILE. Throws UsageError.
 scenarios::Spec resolve_spec(const std::string& scenario, const std::string& spec_path);

@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
                  "eosim"};
     app.set_version_flag("--version", std::string("eosim ") + eosim_version);
     app.require_subcommand(1);
-    std::vector<Command> commands{add_list(app), add_run(app), add_sweep(app), add_check(app), add_shrink(app), add_zoo(app), add_probes(app)};
+    std::vector<Command> commands{add_list(app), add_run(app), add_sweep(app), add_check(app), add_shrink(app), add_zoo(app), add_probes(app),
+                                  add_report(app)};
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -1,161 +1,132 @@
-#include "cli/report.h"
-
+// eosim report: merges the results files of sweeps (shards, machines) into one summary, JUnit XML or JSON.
 #include <algorithm>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "cli/commands.h"
+#include "reports/junit.h"
+#include "reports/summary.h"
+#include "reports/text.h"
+#include "scenarios/spec.h"
+
 namespace eosim::cli {
 
-Timed timed_run(const scenarios::Spec& spec, const scenarios::RunOptions& options) {
-    const auto start = std::chrono::steady_clock::now();  // the report's wall time: never read by the simulation
-    Timed timed{scenarios::run(spec, options), 0};
-    timed.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    return timed;
+namespace {
+
+struct ReportOptions {
+    std::vector<std::string> inputs;
+    std::string out_path;
+    std::string junit_path;
+    std::string json_path;
+    bool quiet = false;
+    bool show_probes = false;
+};
+
+std::ofstream open_output(const std::string& path) {
+    std::ofstream out;
+    if (!path.empty()) {
+        out.open(path);
+        if (!out) {
+            throw UsageError(fmt::format("{}: cannot write", path));
+        }
+    }
+    return out;
 }
 
-nlohmann::json result_json(const Timed& timed) {
-    const scenarios::RunResult& r = timed.result;
-    nlohmann::json json{{"scenario", r.scenario},
-                        {"seed", r.seed},
-                        {"bug", r.bug},
-                        {"status", std::string(scenarios::to_string(r.status))},
-                        {"anomalies", r.anomalies},
-                        {"weaknesses", r.weaknesses},
-                        {"allowed", r.allowed},
-                        {"fingerprint", fmt::format("{:016x}", r.fingerprint)},
-                        {"events", r.events},
-                        {"sim_ns", r.sim_ns},
-                        {"wall_ms", static_cast<std::int64_t>(timed.wall_ms)},
-                        {"reproduce", r.reproduce}};
-    if (!r.error.empty()) {
-        json["error"] = r.error;
+int report_command(const ReportOptions& options) {
+    std::vector<Timed> results;
+    std::map<std::tuple<std::string, std::string, std::uint64_t>, std::string> seen;  // run -> the file it came from
+    for (const std::string& path : options.inputs) {
+        std::vector<Timed> read;
+        try {
+            read = reports::read_results(path);
+        } catch (const reports::ResultsError& e) {
+            throw UsageError(e.what());
+        }
+        for (Timed& timed : read) {
+            const scenarios::RunResult& r = timed.result;
+            const auto [at, inserted] = seen.emplace(std::tuple{r.scenario, r.bug, r.seed}, path);
+            if (!inserted) {
+                throw UsageError(fmt::format("{}: {} seed {}{} is also in {}: the shards overlap", path, r.scenario,
+                                             r.seed, r.bug.empty() ? "" : " bug " + r.bug, at->second));
+            }
+            results.push_back(std::move(timed));
+        }
     }
-    if (!r.counters.empty()) {
-        json["counters"] = r.counters;
+    if (results.empty()) {
+        throw UsageError(fmt::format("{}: no results in the file{}", fmt::join(options.inputs, ", "),
+                                     options.inputs.size() == 1 ? "" : "s"));
     }
-    json["faults"] = {{"planned", r.faults.planned},
-                      {"applied", r.faults.applied()},
-                      {"deferred", r.faults.deferred},
-                      {"downgraded", r.faults.downgraded},
-                      {"dropped", r.faults.dropped}};
-    json["recovery_ns"] = r.recovery_ns;
-    json["liveness_bound_ns"] = r.liveness_bound_ns;
-    json["probes"] = r.probes;
-    nlohmann::json params = nlohmann::json::object();
-    for (const auto& [name, value] : r.params) {
-        params[name] = value;
+    std::stable_sort(results.begin(), results.end(), [](const Timed& a, const Timed& b) {
+        return std::tuple{a.result.scenario, a.result.seed, a.result.bug} <
+               std::tuple{b.result.scenario, b.result.seed, b.result.bug};
+    });
+    std::ofstream out = open_output(options.out_path);
+    std::ofstream junit = open_output(options.junit_path);
+    std::ofstream json = open_output(options.json_path);
+
+    // What the sweep was, read off its results: the scenarios, the seed range, the bug switches.
+    std::set<std::string> scenario_names;
+    std::set<std::string> bugs;
+    std::map<std::string, std::size_t> runs_of;
+    reports::SweepInfo info{.first = results.front().result.seed, .last = results.front().result.seed};
+    for (const Timed& timed : results) {
+        scenario_names.insert(timed.result.scenario);
+        bugs.insert(timed.result.bug);
+        ++runs_of[timed.result.scenario];
+        info.first = std::min(info.first, timed.result.seed);
+        info.last = std::max(info.last, timed.result.seed);
     }
-    json["params"] = params;
-    return json;
+    info.title = scenario_names.size() == 1 ? *scenario_names.begin() : "all";
+    info.bug = fmt::format("{}", fmt::join(bugs, ", "));
+    info.show_probes = options.show_probes;
+    // Complete when every scenario has every seed of the range once per bug switch.
+    info.complete = std::all_of(runs_of.begin(), runs_of.end(), [&](const auto& entry) {
+        return entry.second == (info.last - info.first + 1) * bugs.size();
+    });
+    info.incomplete_why = "the results miss seeds of the range";
+    for (const std::string& name : scenario_names) {
+        // A built-in scenario's weaknesses are known; a spec file's are not kept in its results.
+        if (const scenarios::Spec* spec = scenarios::find_builtin(name);
+            spec != nullptr && !spec->checks.weaknesses.empty()) {
+            info.demonstrations.emplace_back(name, spec->checks.weaknesses);
+        }
+    }
+    const reports::Tally counts = reports::tally(info, results);
+    if (out.is_open()) {
+        for (const Timed& timed : results) {
+            out << reports::result_json(timed).dump() << '\n';
+        }
+    }
+    if (junit.is_open()) {
+        reports::write_junit(junit, info, results);
+    }
+    if (json.is_open()) {
+        json << reports::sweep_json(info, results, counts).dump(2) << '\n';
+    }
+    reports::print_sweep(stdout, info, results, counts, reports::Style::for_stream(stdout), options.quiet);
+    return counts.exit_status();
 }
 
-std::string fault_summary(const scenarios::FaultCounts& faults) {
-    return fmt::format("faults: {} planned, {} applied ({} deferred, {} downgraded), {} dropped",
-                       faults.planned, faults.applied(), faults.deferred, faults.downgraded, faults.dropped);
-}
+}  // namespace
 
-Timed result_from_json(const nlohmann::json& json) {
-    Timed timed;
-    scenarios::RunResult& r = timed.result;
-    r.scenario = json.at("scenario").get<std::string>();
-    r.seed = json.at("seed").get<std::uint64_t>();
-    r.bug = json.at("bug").get<std::string>();
-    const std::string status = json.at("status").get<std::string>();
-    r.status = status == "pass" ? scenarios::RunStatus::pass
-                                : (status == "fail" ? scenarios::RunStatus::fail : scenarios::RunStatus::error);
-    r.anomalies = json.at("anomalies").get<std::vector<std::string>>();
-    r.weaknesses = json.at("weaknesses").get<std::vector<std::string>>();
-    r.allowed = json.value("allowed", std::vector<std::string>{});
-    r.fingerprint = std::stoull(json.at("fingerprint").get<std::string>(), nullptr, 16);
-    r.events = json.at("events").get<std::uint64_t>();
-    r.sim_ns = json.at("sim_ns").get<std::int64_t>();
-    r.reproduce = json.at("reproduce").get<std::string>();
-    if (json.contains("error")) {
-        r.error = json.at("error").get<std::string>();
-    }
-    r.counters = json.value("counters", std::map<std::string, std::int64_t>{});
-    r.probes = json.value("probes", std::vector<std::string>{});
-    r.recovery_ns = json.value("recovery_ns", std::int64_t{-1});
-    r.liveness_bound_ns = json.value("liveness_bound_ns", std::int64_t{0});
-    if (const auto faults = json.find("faults"); faults != json.end()) {
-        r.faults = scenarios::FaultCounts{.planned = faults->value("planned", std::int64_t{0}),
-                                          .deferred = faults->value("deferred", std::int64_t{0}),
-                                          .downgraded = faults->value("downgraded", std::int64_t{0}),
-                                          .dropped = faults->value("dropped", std::int64_t{0})};
-    }
-    const nlohmann::json params = json.value("params", nlohmann::json::object());
-    for (const auto& [name, value] : params.items()) {
-        r.params.emplace_back(name, value.get<std::string>());
-    }
-    timed.wall_ms = static_cast<double>(json.at("wall_ms").get<std::int64_t>());
-    return timed;
-}
-
-void print_run(std::FILE* out, const Timed& timed, bool verbose) {
-    const scenarios::RunResult& r = timed.result;
-    if (verbose) {
-        for (const auto& [name, value] : r.params) {
-            fmt::print(out, "param {} = {}\n", name, value);
-        }
-        fmt::print(out, "fault plan: {}\n", r.fault_plan.dump());
-        if (!r.drawn_spec.empty()) {
-            fmt::print(out, "swarm spec (eosim run --spec FILE runs it as it is):\n{}\n", r.drawn_spec);
-        }
-    }
-    fmt::print(out, "{} seed {}{}: {} (fingerprint {:016x}, {} events, {:.1f} s simulated, {:.2f} s wall)\n", r.scenario,
-               r.seed, r.bug.empty() ? "" : " bug " + r.bug, scenarios::to_string(r.status), r.fingerprint, r.events,
-               static_cast<double>(r.sim_ns) * 1e-9, timed.wall_ms / 1000.0);
-    if (!r.error.empty()) {
-        fmt::print(out, "error: {}\n", r.error);
-    }
-    for (const std::string& name : r.weaknesses) {
-        fmt::print(out, "weakness observed: {}\n", name);
-    }
-    for (const auto& [name, value] : r.counters) {
-        if (value > 0) {
-            fmt::print(out, "{}: {} (reported, not a failure)\n", name, value);
-        }
-    }
-    if (r.faults.planned > 0) {
-        fmt::print(out, "{}\n", fault_summary(r.faults));
-    }
-    if (r.liveness_bound_ns > 0) {
-        if (r.recovery_ns >= 0) {
-            fmt::print(out, "recovery: {:.1f} s from the heal to the last probe (bound {:.0f} s)\n",
-                       static_cast<double>(r.recovery_ns) * 1e-9, static_cast<double>(r.liveness_bound_ns) * 1e-9);
-        } else {
-            fmt::print(out, "recovery: none within the bound ({:.0f} s after the heal)\n",
-                       static_cast<double>(r.liveness_bound_ns) * 1e-9);
-        }
-    }
-    const auto listed = [](const std::vector<std::string>& names, const std::string& name) {
-        return std::find(names.begin(), names.end(), name) != names.end();
-    };
-    // Failures always; weaknesses and allowed anomalies with -v. At most 10 lines.
-    std::vector<const scenarios::AnomalyReport*> shown;
-    for (const scenarios::AnomalyReport& report : r.reports) {
-        if (verbose || listed(r.anomalies, report.name)) {
-            shown.push_back(&report);
-        }
-    }
-    for (std::size_t i = 0; i < shown.size(); ++i) {
-        if (i == 10) {
-            fmt::print(out, "... and {} more (see --history)\n", shown.size() - 10);
-            break;
-        }
-        const scenarios::AnomalyReport& report = *shown[i];
-        const char* label = listed(r.anomalies, report.name) ? "anomaly"
-                            : listed(r.weaknesses, report.name) ? "weakness"
-                                                                : "allowed";
-        fmt::print(out, "{} {}: {}\n", label, report.name, report.description);
-    }
-    if (r.status != scenarios::RunStatus::pass) {
-        if (!r.anomalies.empty()) {
-            fmt::print(out, "anomalies: {}\n", fmt::join(r.anomalies, ", "));
-        }
-        fmt::print(out, "reproduce: {}\n", r.reproduce);
-    }
+Command add_report(CLI::App& app) {
+    auto options = std::make_shared<ReportOptions>();
+    CLI::App* report =
+        app.add_subcommand("report", "Merge the results files of sweeps (--out of each shard) into one report");
+    report->add_option("results", options->inputs, "Results files (JSON lines, as sweep --out writes them)")
+        ->required();
+    report->add_option("--out", options->out_path, "Write the merged results to FILE (JSON lines, sorted)");
+    report->add_option("--junit", options->junit_path, "Write JUnit XML to FILE: a test case per seed");
+    report->add_option("--json", options->json_path, "Write the summary to FILE as JSON");
+    report->add_flag("--probes", options->show_probes, "List every code probe with the number of seeds that hit it");
+    report->add_flag("-q,--quiet", options->quiet, "The summary's first lines only");
+    return Command{report, [options] { return report_command(*options); }};
 }
 
 }  // namespace eosim::cli

@@ -12,7 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "cli/commands.h"
-#include "cli/report.h"
+#include "reports/text.h"
 #include "scenarios/spec.h"
 #include "scenarios/stream_apps.h"
 #include "scenarios/stream_io.h"
@@ -30,6 +30,7 @@ struct RunOptions {
     std::string history_path;
     bool check_determinism = false;
     bool verbose = false;
+    bool quiet = false;
     std::vector<std::string> inputs;  // TOPIC=FILE
     std::vector<std::string> dumps;   // TOPIC=FILE
     std::string plan_path;
@@ -164,7 +165,7 @@ int run_command(const RunOptions& options) {
         run_options.history = &history;
     }
     const Timed timed = timed_run(spec, run_options);
-    print_run(stdout, timed, options.verbose);
+    reports::print_run(stdout, timed, options.verbose, reports::Style::for_stream(stdout), options.quiet);
     switch (timed.result.status) {
         case scenarios::RunStatus::pass: return exit_ok;
         case scenarios::RunStatus::fail: return exit_anomaly;
@@ -193,6 +194,8 @@ Command add_run(CLI::App& app) {
                     "Run the fault plan in FILE (JSON, as -v prints it) instead of the one the seed draws "
                     "(docs/faults.md)");
     run->add_flag("-v,--verbose", options->verbose, "Print the parameters drawn from the seed and the fault plan");
+    run->add_flag("-q,--quiet", options->quiet, "Print the status line only (and the reproduce command on failure)")
+        ->excludes("--verbose");
     return Command{run, [options] { return run_command(*options); }};
 }
 

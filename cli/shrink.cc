@@ -16,7 +16,6 @@
 #include <toml++/toml.h>
 
 #include "cli/commands.h"
-#include "cli/report.h"
 #include "scenarios/bugs.h"
 #include "scenarios/spec.h"
 

@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "cli/commands.h"
+#include "reports/text.h"
 
 namespace eosim::cli {
 
@@ -32,7 +33,7 @@ namespace {
         run_options.plan = options.plan;
         run_options.plan_path = options.plan_path;
         const Timed timed = timed_run(specs[spec], run_options);
-        std::fputs((result_json(timed).dump() + "\n").c_str(), results);
+        std::fputs((reports::result_json(timed).dump() + "\n").c_str(), results);
         std::fflush(results);
     }
     std::_Exit(0);
@@ -90,6 +91,34 @@ std::pair<std::uint64_t, std::uint64_t> parse_seed_range(const std::string& text
     return {first, last};
 }
 
+std::pair<std::uint64_t, std::uint64_t> parse_shard(const std::string& text) {
+    const std::size_t slash = text.find('/');
+    const auto bad = [&](const std::string& why) { return UsageError(fmt::format("bad shard '{}': {}", text, why)); };
+    if (slash == std::string::npos) {
+        throw bad("expected K/N, e.g. 2/4 (the second of four shards)");
+    }
+    const auto parse = [&](const std::string& part) {
+        if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos || part.size() > 9) {
+            throw bad("K and N are whole numbers");
+        }
+        return static_cast<std::uint64_t>(std::stoull(part));
+    };
+    const std::uint64_t k = parse(text.substr(0, slash));
+    const std::uint64_t n = parse(text.substr(slash + 1));
+    if (n == 0 || k == 0 || k > n) {
+        throw bad("K must be from 1 to N");
+    }
+    return {k, n};
+}
+
+std::deque<Task> shard_tasks(const std::deque<Task>& tasks, std::uint64_t k, std::uint64_t n) {
+    std::deque<Task> mine;
+    for (std::size_t i = k - 1; i < tasks.size(); i += n) {
+        mine.push_back(tasks[i]);
+    }
+    return mine;
+}
+
 Progress::Progress(std::size_t total, bool shown) : total_(total), tty_(shown && ::isatty(STDERR_FILENO) == 1) {}
 
 std::deque<Task> sweep_tasks(std::size_t specs, std::uint64_t first, std::uint64_t last) {
@@ -129,10 +158,7 @@ void Sweep::take(Timed timed) {
     if (timed.result.status != scenarios::RunStatus::pass) {
         progress_.finish();
         if (!options_.quiet) {
-            fmt::print("{} {} seed {}: {}{}\n  reproduce: {}\n",
-                       timed.result.status == scenarios::RunStatus::fail ? "FAIL" : "ERROR", timed.result.scenario,
-                       timed.result.seed, fmt::join(timed.result.anomalies, ", "), timed.result.error,
-                       timed.result.reproduce);
+            reports::print_failure(stdout, timed, style_);
             std::fflush(stdout);
         }
         if (options_.stop_on_failure &&
@@ -258,7 +284,7 @@ void Sweep::serve(Worker& worker) {
     worker.buffer.append(chunk, static_cast<std::size_t>(n));
     std::size_t newline = 0;
     while ((newline = worker.buffer.find('\n')) != std::string::npos) {
-        take(result_from_json(nlohmann::json::parse(worker.buffer.substr(0, newline))));
+        take(reports::result_from_json(nlohmann::json::parse(worker.buffer.substr(0, newline))));
         worker.buffer.erase(0, newline + 1);
         worker.busy.reset();
         assign(worker);

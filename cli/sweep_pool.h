@@ -14,7 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "cli/report.h"
+#include "cli/commands.h"
+#include "reports/style.h"
 #include "faults/fault_plan.h"
 #include "scenarios/spec.h"
 
@@ -28,6 +29,9 @@ struct SweepOptions {
     std::string bug;
     bool stop_on_failure = false;
     std::string out_path;
+    std::string junit_path;
+    std::string json_path;
+    std::string shard;  // "K/N": run every N-th task of the range, from the K-th
     std::string plan_path;
     std::optional<faults::FaultPlan> plan;  // read from plan_path before the workers start
     bool quiet = false;                     // no line per failing seed, no progress line (the zoo's own)
@@ -44,6 +48,11 @@ struct Task {
 std::pair<std::uint64_t, std::uint64_t> parse_seed_range(const std::string& text);
 // Every seed of every spec, spec by spec.
 std::deque<Task> sweep_tasks(std::size_t specs, std::uint64_t first, std::uint64_t last);
+// "K/N" (1 <= K <= N): K and N. Throws UsageError.
+std::pair<std::uint64_t, std::uint64_t> parse_shard(const std::string& text);
+// The tasks of shard K of N: the K-th, (K+N)-th, (K+2N)-th... task of `tasks` (1-based). The N shards
+// of a range hold each of its tasks exactly once, whatever the range and N.
+std::deque<Task> shard_tasks(const std::deque<Task>& tasks, std::uint64_t k, std::uint64_t n);
 
 struct Worker {
     pid_t pid = -1;
@@ -119,6 +128,7 @@ private:
     std::size_t failed_ = 0;
     std::size_t errors_ = 0;
     std::vector<Worker> workers_;
+    reports::Style style_ = reports::Style::for_stream(stdout);
 };
 
 }  // namespace eosim::cli

@@ -13,6 +13,8 @@ packages=(
   nlohmann-json3-dev
   libxxhash-dev
   libbenchmark-dev
+  # tests of the reports: the JUnit XML schema check (xmllint), JSON summaries (jq)
+  libxml2-utils jq
 )
 
 missing=()
