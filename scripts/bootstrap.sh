@@ -15,6 +15,8 @@ packages=(
   libbenchmark-dev
   # tests of the reports: the JUnit XML schema check (xmllint), JSON summaries (jq)
   libxml2-utils jq
+  # tests of sharded sweeps: a one-node Slurm cluster (tests/scale), and GNU parallel where it cannot start
+  slurm-wlm munge parallel
 )
 
 missing=()
