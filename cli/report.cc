@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "cli/commands.h"
+#include "cli/html_report.h"
 #include "reports/junit.h"
 #include "reports/summary.h"
 #include "reports/text.h"
@@ -23,6 +24,8 @@ struct ReportOptions {
     std::string out_path;
     std::string junit_path;
     std::string json_path;
+    std::string html_path;
+    std::size_t html_runs = 20;
     bool quiet = false;
     bool show_probes = false;
 };
@@ -69,6 +72,9 @@ int report_command(const ReportOptions& options) {
     std::ofstream out = open_output(options.out_path);
     std::ofstream junit = open_output(options.junit_path);
     std::ofstream json = open_output(options.json_path);
+    if (!options.html_path.empty()) {
+        open_output(options.html_path);  // fails now if it cannot be written
+    }
 
     // What the sweep was, read off its results: the scenarios, the seed range, the bug switches.
     std::set<std::string> scenario_names;
@@ -109,6 +115,9 @@ int report_command(const ReportOptions& options) {
     if (json.is_open()) {
         json << reports::sweep_json(info, results, counts).dump(2) << '\n';
     }
+    if (!options.html_path.empty()) {
+        write_sweep_report(options.html_path, info, results, counts, options.html_runs, rerun_builtin);
+    }
     reports::print_sweep(stdout, info, results, counts, reports::Style::for_stream(stdout), options.quiet);
     return counts.exit_status();
 }
@@ -124,6 +133,10 @@ Command add_report(CLI::App& app) {
     report->add_option("--out", options->out_path, "Write the merged results to FILE (JSON lines, sorted)");
     report->add_option("--junit", options->junit_path, "Write JUnit XML to FILE: a test case per seed");
     report->add_option("--json", options->json_path, "Write the summary to FILE as JSON");
+    report->add_option("--html", options->html_path,
+                       "Write an HTML report to FILE: the seeds, outcomes, anomalies and probes, with the timelines of "
+                       "the first failing runs of built-in scenarios (run again) in FILE's -runs folder");
+    report->add_option("--html-runs", options->html_runs, "How many failing runs get a timeline with --html (default 20)");
     report->add_flag("--probes", options->show_probes, "List every code probe with the number of seeds that hit it");
     report->add_flag("-q,--quiet", options->quiet, "The summary's first lines only");
     return Command{report, [options] { return report_command(*options); }};

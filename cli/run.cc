@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "cli/commands.h"
+#include "cli/html_report.h"
 #include "reports/text.h"
 #include "scenarios/spec.h"
 #include "scenarios/stream_apps.h"
@@ -34,6 +35,7 @@ struct RunOptions {
     std::vector<std::string> inputs;  // TOPIC=FILE
     std::vector<std::string> dumps;   // TOPIC=FILE
     std::string plan_path;
+    std::string report_dir;
 };
 
 // "TOPIC=FILE" -> (TOPIC, FILE).
@@ -164,8 +166,19 @@ int run_command(const RunOptions& options) {
         history = open_output(options.history_path);
         run_options.history = &history;
     }
-    const Timed timed = timed_run(spec, run_options);
+    Timed timed;
+    std::string report_path;
+    if (!options.report_dir.empty()) {
+        ReportedRun reported = run_with_report(spec, run_options, options.report_dir, run_options.trace, run_options.history);
+        timed = std::move(reported.timed);
+        report_path = std::move(reported.path);
+    } else {
+        timed = timed_run(spec, run_options);
+    }
     reports::print_run(stdout, timed, options.verbose, reports::Style::for_stream(stdout), options.quiet);
+    if (!report_path.empty()) {
+        fmt::print("report: {}\n", report_path);
+    }
     switch (timed.result.status) {
         case scenarios::RunStatus::pass: return exit_ok;
         case scenarios::RunStatus::fail: return exit_anomaly;
@@ -193,6 +206,8 @@ Command add_run(CLI::App& app) {
     run->add_option("--plan", options->plan_path,
                     "Run the fault plan in FILE (JSON, as -v prints it) instead of the one the seed draws "
                     "(docs/faults.md)");
+    run->add_option("--report", options->report_dir,
+                    "Write the run's HTML report (a timeline of nodes, faults, messages and anomalies) into DIR");
     run->add_flag("-v,--verbose", options->verbose, "Print the parameters drawn from the seed and the fault plan");
     run->add_flag("-q,--quiet", options->quiet, "Print the status line only (and the reproduce command on failure)")
         ->excludes("--verbose");

@@ -31,6 +31,8 @@ struct SweepOptions {
     std::string out_path;
     std::string junit_path;
     std::string json_path;
+    std::string html_path;
+    std::size_t html_runs = 20;
     std::string shard;  // "K/N": run every N-th task of the range, from the K-th
     std::string plan_path;
     std::optional<faults::FaultPlan> plan;  // read from plan_path before the workers start

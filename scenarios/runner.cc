@@ -4,9 +4,15 @@
 #include "broker_core/checkpoint_file.h"
 #include "broker_core/invariants.h"
 
+#include <cxxabi.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <memory>
 #include <set>
 #include <sstream>
+#include <typeindex>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -935,6 +941,33 @@ void Run::check(RunResult& result, const sim::RunOutcome& outcome) {
     }
 }
 
+namespace {
+
+// A message's type without its namespace ("ProduceRequest"), the body's for an RPC envelope: what the
+// HTML report names an arrow by. The names are the compiler's, read once per type.
+std::string message_kind(const sim::Message& message) {
+    static std::unordered_map<std::type_index, std::string> names;  // a cache: never iterated
+    const std::type_info& type =
+        message.is<sim::RpcEnvelope>() ? message.as<sim::RpcEnvelope>().body.payload.type() : message.payload.type();
+    auto [at, inserted] = names.try_emplace(std::type_index(type));
+    if (inserted) {
+        int status = 0;
+        const std::unique_ptr<char, decltype(&std::free)> demangled(
+            abi::__cxa_demangle(type.name(), nullptr, nullptr, &status), &std::free);
+        std::string name = status == 0 && demangled != nullptr ? demangled.get() : type.name();
+        if (const auto template_start = name.find('<'); template_start != std::string::npos) {
+            name.erase(template_start);
+        }
+        if (const auto colons = name.rfind("::"); colons != std::string::npos) {
+            name.erase(0, colons + 2);
+        }
+        at->second = name;
+    }
+    return at->second;
+}
+
+}  // namespace
+
 RunResult Run::execute() {
     RunResult result;
     result.scenario = spec_.name;
@@ -946,6 +979,21 @@ RunResult Run::execute() {
     try {
         // What a message weighs on a link whose bandwidth a narrow-link fault limits.
         simulation_.network().set_message_size([](const sim::Message& message) { return protocol::wire_bytes(message); });
+        if (options_.messages != nullptr) {
+            simulation_.network().set_message_observer([this](const sim::MessageRecord& record) {
+                MessageLog& log = *options_.messages;
+                if (log.messages.size() >= log.limit) {
+                    ++log.left_out;
+                    return;
+                }
+                log.messages.push_back(MessageTrace{.sent_ns = sim::to_ns(record.sent),
+                                                    .arrival_ns = sim::to_ns(record.arrival),
+                                                    .from = simulation_.node(record.from).name(),
+                                                    .to = simulation_.node(record.to).name(),
+                                                    .kind = message_kind(*record.message),
+                                                    .fate = record.fate});
+            });
+        }
         build();
         result.fault_plan = faults::to_json(plan_);
         start();

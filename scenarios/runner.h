@@ -13,8 +13,24 @@
 #include "faults/fault_plan.h"
 #include "scenarios/spec.h"
 #include "scenarios/stream_io.h"
+#include "sim/network.h"
 
 namespace eosim::scenarios {
+
+// The messages of a run, for the HTML report (RunOptions::messages): each as the network saw it.
+struct MessageTrace {
+    std::int64_t sent_ns = 0;
+    std::int64_t arrival_ns = 0;  // sent: when it arrives; cut or lost: when it was dropped
+    std::string from;
+    std::string to;
+    std::string kind;  // the message's type: "ProduceRequest", "FetchResponse", ...
+    sim::MessageFate fate = sim::MessageFate::sent;
+};
+struct MessageLog {
+    std::size_t limit = 200'000;  // keeps the first `limit` messages
+    std::vector<MessageTrace> messages;
+    std::size_t left_out = 0;  // messages past the limit
+};
 
 struct RunOptions {
     std::uint64_t seed = 1;
@@ -32,6 +48,8 @@ struct RunOptions {
     // --plan: run this fault plan instead of the one the seed draws (the instances' faults included).
     std::optional<faults::FaultPlan> plan;
     std::string plan_path;  // the --plan argument, for the reproduce command
+    // Every message the network carried or dropped (reports only: observing changes nothing in the run).
+    MessageLog* messages = nullptr;
 };
 
 enum class RunStatus : std::uint8_t { pass, fail, error };

@@ -17,6 +17,8 @@ packages=(
   libxml2-utils jq
   # tests of sharded sweeps: a one-node Slurm cluster (tests/scale), and GNU parallel where it cannot start
   slurm-wlm munge parallel
+  # the HTML report's test: headless Chromium renders it (tests/reports/html_test.sh)
+  chromium
 )
 
 missing=()

@@ -54,14 +54,21 @@ Status Socket::send(Message message) {
     if (!direction.broken && network.blocked(sender.id(), receiver.id())) {
         direction.broken = true;  // a partition cut it: this and every later message is lost
     }
+    Scheduler& scheduler = network.simulation_.scheduler();
     if (direction.broken) {
         ++network.stats_.dropped;
+        if (network.observer_) {
+            network.observer_(MessageRecord{scheduler.now(), scheduler.now(), sender.id(), receiver.id(),
+                                            MessageFate::cut, &message});
+        }
         return ok_status();
     }
-    Scheduler& scheduler = network.simulation_.scheduler();
     const Time sent = network.departure(sender.id(), receiver.id(), message);
     const Time arrival = std::max(sent + network.sample_latency(sender.id(), receiver.id()), direction.last_arrival);
     direction.last_arrival = arrival;
+    if (network.observer_) {
+        network.observer_(MessageRecord{sent, arrival, sender.id(), receiver.id(), MessageFate::sent, &message});
+    }
     const ConnectionId id = id_;
     const int to_side = static_cast<int>(to);
     scheduler.call_at(arrival, &receiver, [&network, id, to_side, message = std::move(message)]() mutable {
@@ -244,13 +251,22 @@ Duration Network::sample_latency(NodeId from, NodeId to) {
 
 void Network::deliver(ConnectionId id, int to_side, Message message) {
     Connection* connection = find(id);
-    if (connection == nullptr || connection->directions[static_cast<std::size_t>(1 - to_side)].broken) {
+    const auto lost = [&](const Connection* known) {
         ++stats_.dropped;
+        if (observer_ && known != nullptr) {
+            const Time now = simulation_.scheduler().now();
+            observer_(MessageRecord{now, now, known->ends[static_cast<std::size_t>(1 - to_side)].node->id(),
+                                    known->ends[static_cast<std::size_t>(to_side)].node->id(), MessageFate::lost,
+                                    &message});
+        }
+    };
+    if (connection == nullptr || connection->directions[static_cast<std::size_t>(1 - to_side)].broken) {
+        lost(connection);
         return;
     }
     Endpoint& end = connection->ends[static_cast<std::size_t>(to_side)];
     if (!end.attached || end.reset_seen) {
-        ++stats_.dropped;
+        lost(connection);
         return;
     }
     ++stats_.delivered;

@@ -56,6 +56,22 @@ struct NetworkOptions {
     Duration latency_max = 2s;            // capped here
 };
 
+// What became of one message, for reports (the HTML timeline): the network tells an observer, which the
+// simulation never reads, so observing changes no run.
+enum class MessageFate : std::uint8_t {
+    sent,  // on its way: it arrives at `arrival` unless the connection breaks first
+    cut,   // dropped as it was sent: a partition had cut the connection
+    lost,  // dropped on arrival: the connection broke, or its end was gone, while it was in flight
+};
+struct MessageRecord {
+    Time sent{};
+    Time arrival{};  // sent: when it arrives; cut, lost: when it was dropped
+    NodeId from{};
+    NodeId to{};
+    MessageFate fate = MessageFate::sent;
+    const Message* message = nullptr;  // valid during the call only
+};
+
 // One end of a connection, owned by the node that opened or accepted it. Destroying it closes the
 // connection (the peer sees a reset). Either receive() in a fiber, or set on_message for callbacks.
 class Socket {
@@ -177,6 +193,8 @@ public:
     // default_message_bytes.
     void set_message_size(std::function<std::uint64_t(const Message&)> size) { message_size_ = std::move(size); }
     static constexpr std::uint64_t default_message_bytes = 100;
+    // Told of every message sent and every message dropped (reports only; it must not touch the simulation).
+    void set_message_observer(std::function<void(const MessageRecord&)> observer) { observer_ = std::move(observer); }
 
     // Node::crash calls this: the node's connections break and its peers get a reset notice.
     void node_crashed(Node& node);
@@ -241,6 +259,7 @@ private:
 
     std::map<std::pair<std::uint32_t, std::uint32_t>, Bandwidth> bandwidth_;
     std::function<std::uint64_t(const Message&)> message_size_;
+    std::function<void(const MessageRecord&)> observer_;
     Duration spike_extra_{0};
     Time spike_until_{};
     NetworkStats stats_;

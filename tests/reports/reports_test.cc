@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "reports/html.h"
 #include "reports/junit.h"
 #include "reports/result.h"
 #include "reports/summary.h"
@@ -160,6 +161,87 @@ TEST(Style, NoColourOffATerminal) {
     EXPECT_EQ(style.bad("fail"), "fail");
     EXPECT_EQ(Style{.colour = true}.bad("fail"), "\x1b[1;31mfail\x1b[0m");
     std::fclose(file);
+}
+
+}  // namespace
+}  // namespace eosim::reports
+
+namespace eosim::reports {
+namespace {
+
+// A crafted run: broker-2 crashes at 2 s and restarts at 3 s, broker-1's messages to broker-2 are cut from 1 s
+// to 4 s, producer-1's send (ops 0 and 1) is acknowledged at 1.5 s, and the lost-write evidence names op 1.
+TEST(RunTimeline, PlacesCrashesPartitionsOperationsAndAnomaliesWhereTheRunHadThem) {
+    Timed timed = failed_run(9);
+    timed.result.sim_ns = 6'000'000'000;
+    timed.result.reports = {{.name = "lost-write", .partition = "events-0", .description = "send op 1 (producer-1) was lost"},
+                            {.name = "lost-write", .partition = "events-1", .description = "nothing to point at"}};
+    const std::string trace =
+        R"({"t":0,"node":"world","event":"NodeStart","target":"broker-1","incarnation":1})" "\n"
+        R"({"t":0,"node":"world","event":"NodeStart","target":"broker-2","incarnation":1})" "\n"
+        R"({"t":0,"node":"world","event":"NodeStart","target":"producer-1","incarnation":1})" "\n"
+        R"({"t":1000000000,"node":"world","event":"FaultStart","fault":"{\"at_ms\":1000,\"duration_ms\":3000,\"kind\":\"partition-one-way\",\"targets\":[\"broker-1\"],\"other_side\":[\"broker-2\"]}"})" "\n"
+        R"({"t":1000000000,"node":"world","event":"NetworkBlock","from":"broker-1","to":"broker-2"})" "\n"
+        R"({"t":2000000000,"node":"world","event":"NodeCrash","target":"broker-2","unsynced":"lose"})" "\n"
+        R"({"t":2500000000,"node":"broker-1","event":"BecomeLeader","partition":"events-0","leader_epoch":1,"isr":"1"})" "\n"
+        R"({"t":3000000000,"node":"world","event":"NodeStart","target":"broker-2","incarnation":2})" "\n"
+        R"({"t":4000000000,"node":"world","event":"NetworkUnblock","from":"broker-1","to":"broker-2"})" "\n"
+        "not json\n";
+    const std::string history =
+        R"({"kind":"op","index":0,"time":1200000000,"process":"producer-1","type":"invoke","f":"send","partition":"events-0","value":"a","acks":"all"})" "\n"
+        R"({"kind":"op","index":1,"time":1500000000,"process":"producer-1","type":"ok","f":"send","partition":"events-0","value":"a","acks":"all","offset":0})" "\n";
+    scenarios::MessageLog messages;
+    messages.messages.push_back({.sent_ns = 10, .arrival_ns = 20, .from = "producer-1", .to = "broker-1",
+                                 .kind = "ProduceRequest", .fate = sim::MessageFate::sent});
+    const nlohmann::json page = run_timeline(timed, RunRecording{.trace = trace, .history = history, .messages = &messages});
+    const std::vector<std::string> lanes = page.at("lanes");
+    ASSERT_EQ(lanes, (std::vector<std::string>{"faults", "broker-1", "broker-2", "producer-1", "checks"}));
+    const auto lane = [&](const std::string& name) {
+        return static_cast<std::size_t>(std::find(lanes.begin(), lanes.end(), name) - lanes.begin());
+    };
+    const auto find_span = [&](const std::string& kind, const std::string& on) {
+        for (const nlohmann::json& span : page.at("spans")) {
+            if (span.at("kind") == kind && span.at("lane") == lane(on)) {
+                return span;
+            }
+        }
+        return nlohmann::json();
+    };
+    const nlohmann::json down = find_span("down", "broker-2");
+    ASSERT_FALSE(down.is_null());
+    EXPECT_EQ(down.at("start"), 2'000'000'000);
+    EXPECT_EQ(down.at("end"), 3'000'000'000);
+    const nlohmann::json cut = find_span("partition", "broker-1");
+    ASSERT_FALSE(cut.is_null());
+    EXPECT_EQ(cut.at("start"), 1'000'000'000);
+    EXPECT_EQ(cut.at("end"), 4'000'000'000);
+    const nlohmann::json planned = find_span("partition-one-way", "faults");
+    ASSERT_FALSE(planned.is_null());
+    EXPECT_EQ(planned.at("end"), 4'000'000'000);
+    ASSERT_EQ(page.at("ops").size(), 1u);
+    EXPECT_EQ(page.at("ops")[0][1], 1'200'000'000);  // from the invoke
+    EXPECT_EQ(page.at("ops")[0][2], 1'500'000'000);  // to the completion
+    ASSERT_EQ(page.at("anomalies").size(), 2u);
+    EXPECT_EQ(page.at("anomalies")[0].at("t"), 1'500'000'000);  // op 1
+    EXPECT_EQ(page.at("anomalies")[0].at("lane"), lane("producer-1"));
+    EXPECT_EQ(page.at("anomalies")[0].at("status"), "fail");
+    EXPECT_EQ(page.at("anomalies")[1].at("t"), 6'000'000'000);  // no op named: the final check, at the end
+    EXPECT_EQ(page.at("anomalies")[1].at("lane"), lane("checks"));
+    ASSERT_EQ(page.at("markers").size(), 2u);  // broker-1 leads; broker-2 restarts
+    ASSERT_EQ(page.at("messages").at("items").size(), 1u);
+    EXPECT_EQ(page.at("messages").at("items")[0][2], lane("producer-1"));
+    EXPECT_EQ(page.at("messages").at("kinds")[0], "ProduceRequest");
+}
+
+TEST(RunPage, NoStringInTheDataClosesTheScript) {
+    Timed timed = failed_run(1);
+    timed.result.reports[0].description = "</script><script>alert(1)</script>";
+    std::ostringstream out;
+    write_run_html(out, timed, RunRecording{});
+    const std::string page = out.str();
+    EXPECT_EQ(page.find("</script><script>alert"), std::string::npos);
+    EXPECT_NE(page.find(R"(<\/script><script>alert(1)<\/script>)"), std::string::npos);
+    EXPECT_EQ(page.find("@EOSIM_DATA@"), std::string::npos);
 }
 
 }  // namespace

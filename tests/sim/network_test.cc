@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "sim/rpc.h"
@@ -28,6 +29,53 @@ struct Sink {
         });
     }
 };
+
+// The observer (for the HTML report) hears of each message: sent with its arrival, cut at the send by a
+// partition, lost when the connection broke in flight; and observing changes nothing in the run.
+TEST(Network, TheObserverHearsOfEveryMessageSentCutOrLostAndChangesNothing) {
+    const auto run = [](bool observe, std::vector<MessageRecord>* records) {
+        Simulation simulation(SimulationOptions{.seed = 3});
+        Node& a = add_plain_node(simulation, "a");
+        Node& b = add_plain_node(simulation, "b");
+        if (observe) {
+            simulation.network().set_message_observer([records](const MessageRecord& record) {
+                EXPECT_NE(record.message, nullptr);
+                records->push_back(record);
+            });
+        }
+        Sink sink;
+        sink.listen(simulation, b);
+        a.spawn("sender", [&] {
+            Socket socket = simulation.network().connect(a, b.id(), port);
+            sleep(10ms);
+            ASSERT_TRUE(socket.send(make_message(1)).ok());  // arrives
+            ASSERT_TRUE(socket.send(make_message(2)).ok());  // in flight when the link is cut: lost
+            simulation.network().block(a.id(), b.id());
+            ASSERT_TRUE(socket.send(make_message(3)).ok());  // cut at the send
+            sleep(1s);
+        });
+        (void)simulation.run(RunBounds{});
+        return std::pair{sink.received, simulation.trace().fingerprint()};
+    };
+    std::vector<MessageRecord> records;
+    const auto observed = run(true, &records);
+    const auto unobserved = run(false, nullptr);
+    EXPECT_EQ(observed, unobserved);
+    std::vector<MessageFate> fates;
+    for (const MessageRecord& record : records) {
+        fates.push_back(record.fate);
+        EXPECT_LE(record.sent, record.arrival);
+    }
+    // 1 and 2 go, 3 is cut (which breaks the connection), and 2, still in flight, is lost on arrival.
+    EXPECT_EQ(observed.first, std::vector<int>{1});
+    ASSERT_GE(records.size(), 3u);
+    EXPECT_EQ(std::count(fates.begin(), fates.end(), MessageFate::cut), 1);
+    EXPECT_EQ(std::count(fates.begin(), fates.end(), MessageFate::sent) +
+                  std::count(fates.begin(), fates.end(), MessageFate::lost),
+              static_cast<std::ptrdiff_t>(records.size()) - 1);
+    EXPECT_EQ(std::count(fates.begin(), fates.end(), MessageFate::lost),
+              static_cast<std::ptrdiff_t>(2 - observed.first.size()));
+}
 
 TEST(Network, ConnectionIsFifoDespiteRandomLatency) {
     Simulation simulation(SimulationOptions{.seed = 11, .network = {.tail_probability = 0.2}});

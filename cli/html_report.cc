@@ -1,0 +1,117 @@
+#include "cli/html_report.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "reports/html.h"
+#include "scenarios/spec.h"
+
+namespace eosim::cli {
+
+std::string report_file_name(const scenarios::RunResult& result) {
+    return fmt::format("{}-seed{}{}.html", result.scenario, result.seed, result.bug.empty() ? "" : "-" + result.bug);
+}
+
+namespace {
+
+std::ofstream open_file(const std::string& path) {
+    std::ofstream out(path);
+    if (!out) {
+        throw UsageError(fmt::format("{}: cannot write", path));
+    }
+    return out;
+}
+
+void make_directory(const std::string& dir) {
+    std::error_code error;
+    std::filesystem::create_directories(dir, error);
+    if (error || !std::filesystem::is_directory(dir)) {
+        throw UsageError(fmt::format("{}: cannot make the directory ({})", dir, error ? error.message() : "not a directory"));
+    }
+}
+
+}  // namespace
+
+ReportedRun run_with_report(const scenarios::Spec& spec, scenarios::RunOptions options, const std::string& dir,
+                            std::ostream* trace, std::ostream* history) {
+    make_directory(dir);
+    std::ostringstream recorded_trace;
+    std::ostringstream recorded_history;
+    scenarios::MessageLog messages;
+    options.trace = &recorded_trace;
+    options.history = &recorded_history;
+    options.messages = &messages;
+    ReportedRun reported{timed_run(spec, options), ""};
+    const std::string trace_text = recorded_trace.str();
+    const std::string history_text = recorded_history.str();
+    if (trace != nullptr) {
+        *trace << trace_text;
+    }
+    if (history != nullptr) {
+        *history << history_text;
+    }
+    reported.path = (std::filesystem::path(dir) / report_file_name(reported.timed.result)).string();
+    std::ofstream out = open_file(reported.path);
+    reports::write_run_html(out, reported.timed,
+                            reports::RunRecording{.trace = trace_text, .history = history_text, .messages = &messages});
+    if (!out.flush()) {
+        throw UsageError(fmt::format("{}: cannot write", reported.path));
+    }
+    return reported;
+}
+
+std::optional<std::pair<scenarios::Spec, scenarios::RunOptions>> rerun_builtin(const scenarios::RunResult& result) {
+    const scenarios::Spec* spec = scenarios::find_builtin(result.scenario);
+    const std::string& command = result.reproduce;
+    if (spec == nullptr || command.find(" --spec ") != std::string::npos || command.find(" --plan ") != std::string::npos ||
+        command.find(" --input ") != std::string::npos) {
+        return std::nullopt;
+    }
+    scenarios::RunOptions options;
+    options.seed = result.seed;
+    options.bug = result.bug;
+    return std::pair{*spec, options};
+}
+
+void write_sweep_report(const std::string& path, const reports::SweepInfo& info, const std::vector<Timed>& results,
+                        const reports::Tally& counts, std::size_t most, const Rerun& rerun) {
+    std::ofstream out = open_file(path);  // first: a bad path fails before any run
+    const std::filesystem::path page(path);
+    const std::string runs_dir_name = page.stem().string() + "-runs";
+    const std::filesystem::path runs_dir = page.parent_path() / runs_dir_name;
+    reports::RunLinks links;
+    std::size_t done = 0;
+    std::size_t not_rerun = 0;
+    for (const Timed& timed : results) {
+        const scenarios::RunResult& r = timed.result;
+        if (r.status == scenarios::RunStatus::pass || done >= most) {
+            continue;
+        }
+        const auto again = rerun(r);
+        if (!again) {
+            ++not_rerun;
+            continue;
+        }
+        const ReportedRun reported = run_with_report(again->first, again->second, runs_dir.string());
+        if (reported.timed.result.fingerprint != r.fingerprint) {
+            fmt::print(stderr, "eosim: {} seed {}: fingerprint {:016x} now, {:016x} in the results (another build?); "
+                               "its report shows this build's run\n",
+                       r.scenario, r.seed, reported.timed.result.fingerprint, r.fingerprint);
+        }
+        links[{r.scenario, r.seed, r.bug}] = runs_dir_name + "/" + report_file_name(r);
+        ++done;
+    }
+    if (not_rerun > 0) {
+        fmt::print(stderr, "eosim: {} failing runs from spec files, plans or inputs have no timeline in {} "
+                           "(run their reproduce commands with --report DIR)\n", not_rerun, path);
+    }
+    reports::write_sweep_html(out, info, results, counts, links);
+    if (!out.flush()) {
+        throw UsageError(fmt::format("{}: cannot write", path));
+    }
+}
+
+}  // namespace eosim::cli
