@@ -49,6 +49,7 @@ TEST(Network, TheObserverHearsOfEveryMessageSentCutOrLostAndChangesNothing) {
             Socket socket = simulation.network().connect(a, b.id(), port);
             sleep(10ms);
             ASSERT_TRUE(socket.send(make_message(1)).ok());  // arrives
+            sleep(10ms);
             ASSERT_TRUE(socket.send(make_message(2)).ok());  // in flight when the link is cut: lost
             simulation.network().block(a.id(), b.id());
             ASSERT_TRUE(socket.send(make_message(3)).ok());  // cut at the send
