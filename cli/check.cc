@@ -1,6 +1,7 @@
 #include <fstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/commands.h"
 #include "model/checkers.h"
@@ -26,6 +27,21 @@ Command add_check(CLI::App& app) {
                        const std::vector<model::Anomaly> anomalies = model::check(history);
                        for (const model::Anomaly& anomaly : anomalies) {
                            fmt::print("{} {}: {}\n", anomaly.name, anomaly.partition, anomaly.description);
+                       }
+                       // Which checkers had something to go on, and which had nothing (a history recorded
+                       // outside eosim has no replica bytes, removals or health: docs/real-clusters.md).
+                       std::vector<std::string> checked;
+                       std::vector<std::string> idle;
+                       for (const model::CheckerFamily& family : model::checker_families(history)) {
+                           if (family.found.empty()) {
+                               idle.push_back(fmt::format("{} ({})", family.name, fmt::join(family.anomalies, ", ")));
+                           } else {
+                               checked.push_back(fmt::format("{} ({})", family.name, family.found));
+                           }
+                       }
+                       fmt::print("checked: {}\n", checked.empty() ? "nothing" : fmt::format("{}", fmt::join(checked, "; ")));
+                       if (!idle.empty()) {
+                           fmt::print("nothing to check for: {}\n", fmt::join(idle, "; "));
                        }
                        fmt::print("{}: {} operations, {} replicas, {} anomalies\n", *path, history.operations.size(),
                                   history.replicas.size(), anomalies.size());

@@ -29,8 +29,19 @@ struct Anomaly {
 // {"name", "partition", "description", "evidence"} (and "causes" when there are any).
 nlohmann::json anomaly_json(const Anomaly& anomaly);
 
-// Every checker below, in this order.
+// Every checker below, in this order. A checker finds nothing where the history holds nothing for it:
+// checker_families says which had something to check.
 std::vector<Anomaly> check(const History& history);
+
+// A family of checkers and what the history gives it (what `eosim check` reports): log (sends and polls),
+// committed logs (replica lines), batch headers, transactions, groups, applications (consume-transform-produce
+// and stream applications), removals, health.
+struct CheckerFamily {
+    std::string name;
+    std::vector<std::string> anomalies;  // what its checkers report
+    std::string found;                   // what the history gives them, e.g. "1200 sends, 80 polls"; "" for nothing
+};
+std::vector<CheckerFamily> checker_families(const History& history);
 
 std::vector<Anomaly> check_lost_writes(const History& history);
 std::vector<Anomaly> check_duplicates(const History& history);

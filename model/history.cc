@@ -363,10 +363,21 @@ bool is_blank(const std::string& line) {
     return line.find_first_not_of(" \t\r") == std::string::npos;
 }
 
-void add_line(History& history, std::size_t line_number, const std::string& line) {
+void add_line(History& history, std::size_t line_number, const std::string& line, bool first) {
     const Json object = parse_line(line_number, line);
     const LineFields fields(line_number, object);
     const std::string kind = fields.required_string("kind");
+    if (kind == "meta") {
+        if (!first) {
+            fields.fail("the meta line must be the history's first line");
+        }
+        const std::int64_t format = fields.required_int("format");
+        if (format < 1 || format > history_format) {
+            fields.fail(fmt::format("\"format\" {} is not one this eosim reads (1 to {}); a newer eosim wrote it?", format,
+                                    history_format));
+        }
+        return;
+    }
     if (kind == "op") {
         Operation op = parse_operation(fields);
         if (!history.operations.empty() && op.index <= history.operations.back().index) {
@@ -405,7 +416,7 @@ void add_line(History& history, std::size_t line_number, const std::string& line
         history.clocks.push_back(std::move(change));
         return;
     }
-    fields.fail("\"kind\" must be one of op, replica, removal, health, clock");
+    fields.fail("\"kind\" must be one of meta, op, replica, removal, health, clock");
 }
 
 OrderedJson records_json(const std::vector<Record>& records) {
@@ -551,16 +562,19 @@ History read_history(std::istream& input) {
     History history;
     std::string line;
     std::size_t line_number = 0;
+    bool first = true;
     while (std::getline(input, line)) {
         ++line_number;
         if (!is_blank(line)) {
-            add_line(history, line_number, line);
+            add_line(history, line_number, line, first);
+            first = false;
         }
     }
     return history;
 }
 
 void write_history(std::ostream& output, const History& history) {
+    write_line(output, OrderedJson{{"kind", "meta"}, {"format", history_format}});
     for (const Operation& op : history.operations) {
         write_line(output, operation_json(op));
     }

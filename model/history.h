@@ -181,11 +181,16 @@ private:
     std::size_t line_number_;
 };
 
+// The version of the history format (docs/history-format.md). write_history writes it first, as
+// {"kind":"meta","format":1}; read_history refuses a newer one, and takes a history without the line (as
+// eosim wrote before it had one) as version 1.
+inline constexpr std::int64_t history_format = 1;
+
 // Reads a whole history. Blank lines are skipped; unknown fields are ignored. Throws HistoryError.
 History read_history(std::istream& input);
 
-// Writes `history` in the same format: operations first, in order, then replicas, then removals, then
-// health changes. read_history gives it back.
+// Writes `history` in the same format: the meta line (the format's version), then operations, in order, then
+// replicas, then removals, then health changes, then clock changes. read_history gives it back.
 void write_history(std::ostream& output, const History& history);
 
 // The committed log of a partition: the records of its leader replica (the first with "leader":true; if none,

@@ -13,6 +13,8 @@ packages=(
   nlohmann-json3-dev
   libxxhash-dev
   libbenchmark-dev
+  # eosim-record: the Kafka client library it records through (found with pkg-config)
+  librdkafka-dev pkg-config
   # tests of the reports: the JUnit XML schema check (xmllint), JSON summaries (jq)
   libxml2-utils jq
   # tests of sharded sweeps: a one-node Slurm cluster (tests/scale), and GNU parallel where it cannot start

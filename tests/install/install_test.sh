@@ -19,7 +19,7 @@ if ! cmake --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1; then
   fail "cmake --install failed"
   cat "$work/install.log"
 fi
-for file in bin/eosim lib/cmake/eosim/eosimConfig.cmake lib/cmake/eosim/eosimConfigVersion.cmake \
+for file in bin/eosim bin/eosim-record lib/cmake/eosim/eosimConfig.cmake lib/cmake/eosim/eosimConfigVersion.cmake \
   lib/cmake/eosim/eosimTargets.cmake lib/libeosim_scenarios.a include/eosim/scenarios/runner.h \
   include/eosim/sim/simulation.h include/eosim/reports/junit.h share/eosim/deploy/slurm/eosim-sweep.sbatch \
   share/doc/eosim/install.md; do

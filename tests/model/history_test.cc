@@ -14,6 +14,8 @@ namespace {
 
 // The example of docs/history-format.md.
 constexpr std::string_view documented_example =
+    R"({"kind":"meta","format":1})"
+    "\n"
     R"({"kind":"op","index":1,"time":1000000,"process":"producer-1","type":"invoke",)"
     R"("f":"send","partition":"orders-0","value":"p1-0","key":"k0","acks":"all"})"
     "\n"
@@ -155,7 +157,8 @@ TEST(History, WriteThenReadGivesTheSameHistory) {
 
 TEST(History, WritesOneLinePerOperationReplicaRemovalAndHealthChange) {
     const std::string text = write_text(every_field_history());
-    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 15);
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 16);
+    EXPECT_EQ(text.rfind(R"({"kind":"meta","format":1})" "\n", 0), 0u) << "the format's version comes first";
     EXPECT_NE(text.find(R"({"kind":"health","time":2500000000,"healthy":false})"), std::string::npos);
     EXPECT_NE(text.find(R"("cause":"cleaner","from":5,"to":6,"high_watermark":8,"key":"carol","timestamp_ms":100,)"
                         R"("removed_at_ms":7000,"delete_retention_ms":6000,"latest":true})"),
@@ -184,9 +187,25 @@ TEST(History, WritesFieldsInTheDocumentedOrder) {
                                            .key = "k3",
                                            .acks = Acks::all});
     EXPECT_EQ(write_text(history),
+              R"({"kind":"meta","format":1})"
+              "\n"
               R"({"kind":"op","index":12,"time":1500000,"process":"producer-1","type":"invoke","f":"send",)"
               R"("partition":"orders-0","value":"p1-17","key":"k3","acks":"all"})"
               "\n");
+}
+
+TEST(History, TheFormatsVersionIsReadAndANewerOneRefused) {
+    EXPECT_EQ(read_text(R"({"kind":"meta","format":1})" "\n").operations.size(), 0u);
+    try {
+        read_text("\n" R"({"kind":"meta","format":2})" "\n");
+        FAIL() << "a history of format 2 was read";
+    } catch (const HistoryError& error) {
+        EXPECT_EQ(std::string(error.what()),
+                  R"(line 2: "format" 2 is not one this eosim reads (1 to 1); a newer eosim wrote it?)");
+    }
+    // A history without the line (eosim wrote none before format 1 had one) reads as format 1.
+    const std::string without = std::string(documented_example.substr(documented_example.find('\n') + 1));
+    EXPECT_EQ(read_text(without), read_text(std::string(documented_example)));
 }
 
 TEST(History, ReadsTheDocumentedExample) {
@@ -297,7 +316,8 @@ std::vector<MalformedCase> malformed_cases() {
         {R"({"kind":"op"} trailing)", "malformed JSON at byte"},
         {R"([1, 2])", "a line must be a JSON object", true},
         {R"({"index":3,"time":0,"process":"c","type":"ok","f":"x"})", R"(missing "kind")", true},
-        {R"({"kind":"snapshot"})", R"("kind" must be one of op, replica, removal, health, clock)", true},
+        {R"({"kind":"snapshot"})", R"("kind" must be one of meta, op, replica, removal, health, clock)", true},
+        {R"({"kind":"meta","format":1})", "the meta line must be the history's first line", true},
         {R"({"kind":"removal","time":1,"partition":"t-0","replica":"broker-1","cause":"retention","from":5,"to":4,)"
          R"("high_watermark":9})",
          R"("to" must not be below "from")", true},
