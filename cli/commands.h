@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <fstream>
 #include <functional>
 #include <optional>
 #include <string>
@@ -48,6 +49,12 @@ using reports::Timed;
 
 // Runs one seed and times it (wall time, measured outside the simulation, for the report only).
 Timed timed_run(const scenarios::Spec& spec, const scenarios::RunOptions& options);
+
+// Opens FILE for writing (an empty path: a stream left closed). A command opens its outputs before it runs
+// anything, so that a bad path fails at once. Throws UsageError "FILE: cannot write".
+std::ofstream open_output(const std::string& path);
+// Flushes an output opened by open_output and throws UsageError if any write failed (a full disk).
+void close_output(std::ofstream& out, const std::string& path);
 
 // The spec a command names: a built-in scenario, or --spec FILE. Throws UsageError.
 scenarios::Spec resolve_spec(const std::string& scenario, const std::string& spec_path);

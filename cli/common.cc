@@ -12,6 +12,27 @@
 
 namespace eosim::cli {
 
+std::ofstream open_output(const std::string& path) {
+    std::ofstream out;
+    if (!path.empty()) {
+        out.open(path);
+        if (!out) {
+            throw UsageError(fmt::format("{}: cannot write", path));
+        }
+    }
+    return out;
+}
+
+void close_output(std::ofstream& out, const std::string& path) {
+    if (out.is_open()) {
+        out.flush();
+        if (!out) {
+            throw UsageError(fmt::format("{}: cannot write (is the disk full?)", path));
+        }
+        out.close();
+    }
+}
+
 Timed timed_run(const scenarios::Spec& spec, const scenarios::RunOptions& options) {
     const auto start = std::chrono::steady_clock::now();  // the report's wall time: never read by the simulation
     Timed timed{scenarios::run(spec, options), 0};

@@ -12,18 +12,19 @@
 namespace eosim::cli {
 
 std::string report_file_name(const scenarios::RunResult& result) {
-    return fmt::format("{}-seed{}{}.html", result.scenario, result.seed, result.bug.empty() ? "" : "-" + result.bug);
+    // Safe in a path and a link: a spec file's name may hold any character.
+    std::string name = fmt::format("{}-seed{}{}", result.scenario, result.seed, result.bug.empty() ? "" : "-" + result.bug);
+    for (char& c : name) {
+        const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                           c == '_' || c == '.';
+        if (!plain) {
+            c = '_';
+        }
+    }
+    return name + ".html";
 }
 
 namespace {
-
-std::ofstream open_file(const std::string& path) {
-    std::ofstream out(path);
-    if (!out) {
-        throw UsageError(fmt::format("{}: cannot write", path));
-    }
-    return out;
-}
 
 void make_directory(const std::string& dir) {
     std::error_code error;
@@ -54,12 +55,10 @@ ReportedRun run_with_report(const scenarios::Spec& spec, scenarios::RunOptions o
         *history << history_text;
     }
     reported.path = (std::filesystem::path(dir) / report_file_name(reported.timed.result)).string();
-    std::ofstream out = open_file(reported.path);
+    std::ofstream out = open_output(reported.path);
     reports::write_run_html(out, reported.timed,
                             reports::RunRecording{.trace = trace_text, .history = history_text, .messages = &messages});
-    if (!out.flush()) {
-        throw UsageError(fmt::format("{}: cannot write", reported.path));
-    }
+    close_output(out, reported.path);
     return reported;
 }
 
@@ -78,7 +77,7 @@ std::optional<std::pair<scenarios::Spec, scenarios::RunOptions>> rerun_builtin(c
 
 void write_sweep_report(const std::string& path, const reports::SweepInfo& info, const std::vector<Timed>& results,
                         const reports::Tally& counts, std::size_t most, const Rerun& rerun) {
-    std::ofstream out = open_file(path);  // first: a bad path fails before any run
+    std::ofstream out = open_output(path);  // first: a bad path fails before any run
     const std::filesystem::path page(path);
     const std::string runs_dir_name = page.stem().string() + "-runs";
     const std::filesystem::path runs_dir = page.parent_path() / runs_dir_name;
@@ -109,9 +108,7 @@ void write_sweep_report(const std::string& path, const reports::SweepInfo& info,
                            "(run their reproduce commands with --report DIR)\n", not_rerun, path);
     }
     reports::write_sweep_html(out, info, results, counts, links);
-    if (!out.flush()) {
-        throw UsageError(fmt::format("{}: cannot write", path));
-    }
+    close_output(out, path);
 }
 
 }  // namespace eosim::cli

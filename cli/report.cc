@@ -30,17 +30,6 @@ struct ReportOptions {
     bool show_probes = false;
 };
 
-std::ofstream open_output(const std::string& path) {
-    std::ofstream out;
-    if (!path.empty()) {
-        out.open(path);
-        if (!out) {
-            throw UsageError(fmt::format("{}: cannot write", path));
-        }
-    }
-    return out;
-}
-
 int report_command(const ReportOptions& options) {
     std::vector<Timed> results;
     std::map<std::tuple<std::string, std::string, std::uint64_t>, std::string> seen;  // run -> the file it came from
@@ -106,15 +95,18 @@ int report_command(const ReportOptions& options) {
     const reports::Tally counts = reports::tally(info, results);
     if (out.is_open()) {
         for (const Timed& timed : results) {
-            out << reports::result_json(timed).dump() << '\n';
+            out << reports::result_line(timed) << '\n';
         }
     }
     if (junit.is_open()) {
         reports::write_junit(junit, info, results);
     }
     if (json.is_open()) {
-        json << reports::sweep_json(info, results, counts).dump(2) << '\n';
+        json << reports::json_text(reports::sweep_json(info, results, counts), 2) << '\n';
     }
+    close_output(out, options.out_path);
+    close_output(junit, options.junit_path);
+    close_output(json, options.json_path);
     if (!options.html_path.empty()) {
         write_sweep_report(options.html_path, info, results, counts, options.html_runs, rerun_builtin);
     }

@@ -109,14 +109,6 @@ std::vector<scenarios::InputRecord> read_inputs(const scenarios::Spec& spec, con
     return scenarios::merge_inputs(files);
 }
 
-std::ofstream open_output(const std::string& path) {
-    std::ofstream out(path);
-    if (!out) {
-        throw UsageError(fmt::format("{}: cannot write", path));
-    }
-    return out;
-}
-
 int run_command(const RunOptions& options) {
     const scenarios::Spec spec = resolve_spec(options.scenario, options.spec_path);
     check_bug(options.bug);

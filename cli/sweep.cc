@@ -28,18 +28,6 @@ std::vector<scenarios::Spec> sweep_specs(const SweepOptions& options) {
     return specs;
 }
 
-// Opens an output file before the sweep runs: a sweep must not run for an hour and then find it cannot write.
-std::ofstream open_output(const std::string& path) {
-    std::ofstream out;
-    if (!path.empty()) {
-        out.open(path);
-        if (!out) {
-            throw UsageError(fmt::format("{}: cannot write", path));
-        }
-    }
-    return out;
-}
-
 int sweep_command(SweepOptions& options) {
     if (options.jobs < 1 || options.jobs > 256) {
         throw UsageError(fmt::format("-j {}: the number of workers must be from 1 to 256", options.jobs));
@@ -99,18 +87,18 @@ int sweep_command(SweepOptions& options) {
     const reports::Tally counts = reports::tally(info, results);
     if (out.is_open()) {
         for (const Timed& timed : results) {
-            out << reports::result_json(timed).dump() << '\n';
+            out << reports::result_line(timed) << '\n';
         }
-        out.flush();
     }
     if (junit.is_open()) {
         reports::write_junit(junit, info, results);
-        junit.flush();
     }
     if (json.is_open()) {
-        json << reports::sweep_json(info, results, counts).dump(2) << '\n';
-        json.flush();
+        json << reports::json_text(reports::sweep_json(info, results, counts), 2) << '\n';
     }
+    close_output(out, options.out_path);
+    close_output(junit, options.junit_path);
+    close_output(json, options.json_path);
     if (!options.html_path.empty()) {
         write_sweep_report(options.html_path, info, results, counts, options.html_runs,
                            [&](const scenarios::RunResult& result)

@@ -33,7 +33,7 @@ namespace {
         run_options.plan = options.plan;
         run_options.plan_path = options.plan_path;
         const Timed timed = timed_run(specs[spec], run_options);
-        std::fputs((reports::result_json(timed).dump() + "\n").c_str(), results);
+        std::fputs((reports::result_line(timed) + "\n").c_str(), results);
         std::fflush(results);
     }
     std::_Exit(0);

@@ -403,33 +403,36 @@ nlohmann::json run_timeline(const Timed& timed, const RunRecording& recording) {
 
 namespace {
 
-// The page with `data` in it. "</" is written "<\/" so that no string in the data closes the script.
+// The page with `data` in it. Every '<', '>' and '&' of the JSON (they occur only inside its strings) is
+// written as a \u escape, so that no string in the data can end the script element or open a comment in
+// it. The placeholders are found in the template, never in what replaced them.
 void write_page(std::ostream& out, const std::string& title, const nlohmann::json& data) {
-    std::string json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const std::string json = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     std::string safe;
-    safe.reserve(json.size());
-    for (std::size_t i = 0; i < json.size(); ++i) {
-        if (json[i] == '<' && i + 1 < json.size() && json[i + 1] == '/') {
-            safe += "<\\/";
-            ++i;
-        } else {
-            safe += json[i];
+    safe.reserve(json.size() + json.size() / 16);
+    for (const char c : json) {
+        switch (c) {
+            case '<': safe += "\\u003c"; break;
+            case '>': safe += "\\u003e"; break;
+            case '&': safe += "\\u0026"; break;
+            default: safe += c;
         }
     }
-    std::string page = html_template;
-    const auto replace = [&page](std::string_view placeholder, const std::string& text) {
-        const auto at = page.find(placeholder);
-        if (at != std::string::npos) {
-            page.replace(at, placeholder.size(), text);
-        }
-    };
     std::string escaped_title;
     for (const char c : title) {
         escaped_title += c == '<' ? std::string("&lt;") : c == '&' ? std::string("&amp;") : std::string(1, c);
     }
-    replace("@EOSIM_TITLE@", escaped_title);
-    replace("@EOSIM_DATA@", safe);
-    out << page;
+    const std::string_view page = html_template;
+    const std::string_view title_mark = "@EOSIM_TITLE@";
+    const std::string_view data_mark = "@EOSIM_DATA@";
+    const std::size_t title_at = page.find(title_mark);
+    const std::size_t data_at = page.find(data_mark);
+    if (title_at == std::string_view::npos || data_at == std::string_view::npos || title_at > data_at) {
+        throw std::logic_error("reports/html/report.html lacks its placeholders");
+    }
+    out << page.substr(0, title_at) << escaped_title
+        << page.substr(title_at + title_mark.size(), data_at - title_at - title_mark.size()) << safe
+        << page.substr(data_at + data_mark.size());
 }
 
 }  // namespace

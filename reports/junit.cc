@@ -9,12 +9,40 @@ namespace eosim::reports {
 
 namespace {
 
-// Text fit for an XML attribute or element: the five special characters escaped, and the characters XML 1.0
-// forbids (control characters other than tab, newline and carriage return) replaced by '?'.
+// The length of the valid UTF-8 sequence at text[at], or 0 when it is not one.
+std::size_t utf8_length(std::string_view text, std::size_t at) {
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+    const unsigned char lead = byte(at);
+    const std::size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xe ? 3 : (lead >> 3) == 0x1e ? 4 : 0;
+    if (length == 0 || at + length > text.size() || (length == 2 && lead < 0xc2)) {
+        return 0;
+    }
+    for (std::size_t i = 1; i < length; ++i) {
+        if ((byte(at + i) >> 6) != 0x2) {
+            return 0;
+        }
+    }
+    return length;
+}
+
+// Text fit for an XML attribute or element: the five special characters escaped, and what XML 1.0 forbids
+// (control characters other than tab, newline and carriage return, bytes that are not UTF-8) replaced by '?'.
 std::string xml(std::string_view text) {
     std::string escaped;
     escaped.reserve(text.size());
-    for (const char c : text) {
+    for (std::size_t at = 0; at < text.size();) {
+        const std::size_t length = utf8_length(text, at);
+        if (length == 0) {
+            escaped += '?';
+            ++at;
+            continue;
+        }
+        if (length > 1) {
+            escaped.append(text.substr(at, length));
+            at += length;
+            continue;
+        }
+        const char c = text[at++];
         switch (c) {
             case '&': escaped += "&amp;"; break;
             case '<': escaped += "&lt;"; break;
@@ -100,8 +128,10 @@ void write_junit(std::ostream& out, const SweepInfo& info, const std::vector<Tim
         out << "    </properties>\n";
         for (const Timed* timed : runs) {
             const scenarios::RunResult& r = timed->result;
-            const std::string head = fmt::format("    <testcase name=\"seed {}\" classname=\"eosim.{}\" time=\"{}\"",
-                                                 r.seed, xml(scenario), seconds(timed->wall_ms));
+            // With a bug switch the case says so: merged reports may hold one seed under several switches.
+            const std::string head =
+                fmt::format("    <testcase name=\"seed {}{}\" classname=\"eosim.{}\" time=\"{}\"", r.seed,
+                            r.bug.empty() ? "" : " bug " + xml(r.bug), xml(scenario), seconds(timed->wall_ms));
             if (r.status == scenarios::RunStatus::pass) {
                 out << head << "/>\n";
                 continue;

@@ -57,6 +57,14 @@ nlohmann::json result_json(const Timed& timed) {
     return json;
 }
 
+std::string json_text(const nlohmann::json& json, int indent) {
+    return json.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string result_line(const Timed& timed) {
+    return json_text(result_json(timed));
+}
+
 std::string fault_summary(const scenarios::FaultCounts& faults) {
     return fmt::format("faults: {} planned, {} applied ({} deferred, {} downgraded), {} dropped",
                        faults.planned, faults.applied(), faults.deferred, faults.downgraded, faults.dropped);

@@ -31,6 +31,11 @@ inline constexpr std::size_t evidence_kept = 20;
 // One JSON object (a line of `sweep --out`): scenario, seed, bug, status, anomalies, weaknesses, allowed,
 // fingerprint, events, sim_ns, wall_ms, reproduce, evidence, faults, probes, params (docs/reports.md).
 nlohmann::json result_json(const Timed& timed);
+// result_json as one line of text; bytes that are not UTF-8 (an error message quoting a damaged value) become
+// U+FFFD rather than fail the sweep.
+std::string result_line(const Timed& timed);
+// Any JSON as text, the same way (indent -1: one line).
+std::string json_text(const nlohmann::json& json, int indent = -1);
 // The inverse of result_json. Throws ResultsError (without a place) when a field is missing or mistyped.
 Timed result_from_json(const nlohmann::json& json);
 // Every line of a results file (`sweep --out`), in file order. Throws ResultsError "FILE:LINE: reason".

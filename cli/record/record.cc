@@ -300,7 +300,6 @@ bool finished(Recorder& recorder, Producer& producer, const std::string& f, rd_k
               const std::optional<std::string>& txn, bool* abortable = nullptr) {
     const bool fatal = error != nullptr && rd_kafka_error_is_fatal(error) != 0;
     const bool requires_abort = error != nullptr && rd_kafka_error_txn_requires_abort(error) != 0;
-    const bool retriable = error != nullptr && rd_kafka_error_is_retriable(error) != 0;
     // A commit that failed with an abortable error did not commit (nothing was decided); one that timed out
     // or was fenced may have (info).
     const model::OpType type = error == nullptr              ? model::OpType::ok
@@ -315,7 +314,8 @@ bool finished(Recorder& recorder, Producer& producer, const std::string& f, rd_k
         done.error = requires_abort ? "abortable: " + std::string(rd_kafka_error_name(error)) : rd_kafka_error_name(error);
         rd_kafka_error_destroy(error);
     }
-    if (fatal || (error != nullptr && !requires_abort && !retriable)) {
+    // Fatal, or neither abortable nor retriable, or retried past the deadline: the producer stops.
+    if (fatal || (error != nullptr && !requires_abort)) {
         producer.broken = true;
     }
     if (abortable != nullptr) {
@@ -369,8 +369,10 @@ void run_transactional(Recorder& recorder, std::vector<Producer>& producers, con
                 commit.txn = txn;
                 commit.transactional_id = producer.transactional_id;
                 rd_kafka_error_t* error = rd_kafka_commit_transaction(producer.handle.get(), timeout_ms);
-                // A retriable error: the outcome is not known yet; librdkafka asks for the same call again.
-                while (error != nullptr && rd_kafka_error_is_retriable(error) != 0) {
+                // A retriable error: the outcome is not known yet; librdkafka asks for the same call again, until
+                // --timeout-s runs out (then the outcome stays unknown: info).
+                const auto give_up = Clock::now() + std::chrono::seconds(options.timeout_s);
+                while (error != nullptr && rd_kafka_error_is_retriable(error) != 0 && Clock::now() < give_up) {
                     rd_kafka_error_destroy(error);
                     error = rd_kafka_commit_transaction(producer.handle.get(), timeout_ms);
                 }
@@ -382,7 +384,8 @@ void run_transactional(Recorder& recorder, std::vector<Producer>& producers, con
             abort.txn = txn;
             abort.transactional_id = producer.transactional_id;
             rd_kafka_error_t* error = rd_kafka_abort_transaction(producer.handle.get(), timeout_ms);
-            while (error != nullptr && rd_kafka_error_is_retriable(error) != 0) {
+            const auto give_up = Clock::now() + std::chrono::seconds(options.timeout_s);
+            while (error != nullptr && rd_kafka_error_is_retriable(error) != 0 && Clock::now() < give_up) {
                 rd_kafka_error_destroy(error);
                 error = rd_kafka_abort_transaction(producer.handle.get(), timeout_ms);
             }
@@ -546,6 +549,9 @@ int record(const Options& options) {
         run_transactional(recorder, producers, options, injector);
     } else {
         run_sends(recorder, producers, options, injector);
+    }
+    for (Producer& producer : producers) {
+        rd_kafka_flush(producer.handle.get(), options.timeout_s * 1000 / 2);  // the last delivery reports
     }
     producers.clear();  // sends never reported stay invoked only: not acknowledged
 

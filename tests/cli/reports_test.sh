@@ -36,6 +36,7 @@ check "the failing sweep's JUnit XML is accepted by the schema" \
   valid "$work/fail.xml"
 check "six test cases" test "$(grep -c '<testcase ' "$work/fail.xml")" -eq 6
 check "six failures, counted on the suite" grep -q '<testsuite name="log-acks-all" tests="6" failures="6" errors="0"' "$work/fail.xml"
+check "a case names its seed and bug switch" grep -q '<testcase name="seed 1 bug ack-before-isr" classname="eosim.log-acks-all"' "$work/fail.xml"
 check "a failure names its anomaly" grep -q '<failure message="invariant-violation" type="invariant-violation">' "$work/fail.xml"
 check "a failure carries its evidence" grep -q 'invariant acks-all-after-high-watermark broken' "$work/fail.xml"
 check "a failure carries its reproduce command" \
@@ -59,7 +60,7 @@ check "run --quiet prints one line for a passing run" test "$(wc -l <"$work/run.
 
 # The schema has teeth: a count that is not a number, a test case without a name.
 sed 's/tests="6"/tests="six"/' "$work/fail.xml" >"$work/bad-count.xml"
-sed 's/<testcase name="seed 1" /<testcase /' "$work/fail.xml" >"$work/bad-case.xml"
+sed '0,/<testcase name="[^"]*" /s//<testcase /' "$work/fail.xml" >"$work/bad-case.xml"
 for bad in bad-count bad-case; do
   checks=$((checks + 1))
   if xmllint --noout --schema "$schema" "$work/$bad.xml" >/dev/null 2>&1; then
@@ -67,7 +68,9 @@ for bad in bad-count bad-case; do
   fi
 done
 
-# Colour on a terminal only, and never with NO_COLOR.
+# Colour on a terminal only, and never with NO_COLOR (script, from util-linux, gives the command a terminal).
+checks=$((checks + 1))
+command -v script >/dev/null 2>&1 || fail "no script(1) to give eosim a terminal (util-linux)"
 if command -v script >/dev/null 2>&1; then
   TERM=xterm script -qec "'$eosim' run log-acks-all --seed 1 --bug ack-before-isr" /dev/null >"$work/tty.out" 2>&1
   check "colour on a terminal" grep -q $'\x1b\\[' "$work/tty.out"
@@ -90,6 +93,7 @@ check "shard 3/3 of 5..15 runs 3 seeds" grep -q 'seeds 5..15 shard 3/3: 3 runs' 
 status=$?
 check "the merged report exits 0 (got $status)" test "$status" -eq 0
 strip() { sed 's/"wall_ms":[0-9]*,//' "$1"; }
+check "the unsharded sweep wrote 11 results" test "$(wc -l <"$work/whole.jsonl")" -eq 11
 check "the merged shards equal the unsharded sweep" cmp -s <(strip "$work/merged.jsonl") <(strip "$work/whole.jsonl")
 check "the merged JUnit XML is accepted by the schema" valid "$work/merged.xml"
 check "the merge judges the weakness scenario" grep -q 'weakness observed: log-acks-1: lost-write' "$work/merged.out"

@@ -103,7 +103,7 @@ chromium_do "$work/sweep.html" dom "$work/sweep.dom"
 check "Chromium rendered the sweep's page" grep -q 'data-rendered="sweep"' "$work/sweep.dom"
 check "the page counts the runs" grep -q '<div class="facts">8 runs, ' "$work/sweep.dom"
 check "a row for each of the $failed seeds that did not pass" \
-  test "$(grep -o '<tr class="run status-fail' "$work/sweep.dom" | wc -l)" -eq "$failed"
+  test "$(grep -oE '<tr class="run status-(fail|error)' "$work/sweep.dom" | wc -l)" -eq "$failed"
 check "a bar for lost-write in the chart" grep -q '<rect class="bar" data-anomaly="lost-write"' "$work/sweep.dom"
 link="$(grep -o 'href="sweep-runs/[^"]*"' "$work/sweep.dom" | head -1 | sed 's/href="//; s/"$//')"
 check "a failing run links to its report" test -n "$link"

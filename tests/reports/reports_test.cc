@@ -144,11 +144,11 @@ TEST(Tally, CountsFailuresAndErrorsAndNamesTheFirstFailingSeed) {
 
 TEST(JUnit, EscapesWhatXmlForbids) {
     Timed timed = failed_run(1);
-    timed.result.reports[0].description = "a <b> & \"c\" 'd' \x01 end";
+    timed.result.reports[0].description = "a <b> & \"c\" 'd' \x01 \xff caf\xc3\xa9 end";
     std::ostringstream out;
     write_junit(out, SweepInfo{.title = "log-acks-all", .first = 1, .last = 1}, {timed});
     const std::string xml = out.str();
-    EXPECT_NE(xml.find("a &lt;b&gt; &amp; &quot;c&quot; &apos;d&apos; ? end"), std::string::npos) << xml;
+    EXPECT_NE(xml.find("a &lt;b&gt; &amp; &quot;c&quot; &apos;d&apos; ? ? caf\xc3\xa9 end"), std::string::npos) << xml;
     EXPECT_NE(xml.find("reproduce: ./eosim run log-acks-all --seed 1"), std::string::npos);
     EXPECT_NE(xml.find(R"(<testsuite name="log-acks-all" tests="1" failures="1" errors="0")"), std::string::npos);
 }
@@ -235,13 +235,21 @@ TEST(RunTimeline, PlacesCrashesPartitionsOperationsAndAnomaliesWhereTheRunHadThe
 
 TEST(RunPage, NoStringInTheDataClosesTheScript) {
     Timed timed = failed_run(1);
-    timed.result.reports[0].description = "</script><script>alert(1)</script>";
+    timed.result.reports[0].description = "<!--<script></script><script>alert(1)</script> & @EOSIM_TITLE@";
+    timed.result.scenario = "@EOSIM_DATA@";  // a placeholder in the title is text, not a place for the data
     std::ostringstream out;
     write_run_html(out, timed, RunRecording{});
     const std::string page = out.str();
-    EXPECT_EQ(page.find("</script><script>alert"), std::string::npos);
-    EXPECT_NE(page.find(R"(<\/script><script>alert(1)<\/script>)"), std::string::npos);
-    EXPECT_EQ(page.find("@EOSIM_DATA@"), std::string::npos);
+    EXPECT_EQ(page.find("<!--<script>"), std::string::npos);
+    EXPECT_EQ(page.find("<script>alert"), std::string::npos);
+    EXPECT_NE(page.find(R"(\u003c!--\u003cscript\u003e\u003c/script\u003e\u003cscript\u003ealert(1))"), std::string::npos);
+    EXPECT_NE(page.find("<title>eosim: @EOSIM_DATA@ seed 1"), std::string::npos);
+    // The data sits in its script element, whole: one opening and one closing tag for it.
+    const auto data_at = page.find(R"(<script id="eosim-data" type="application/json">)");
+    ASSERT_NE(data_at, std::string::npos);
+    const auto data_end = page.find("</script>", data_at);
+    const auto parsed = nlohmann::json::parse(page.substr(data_at + 48, data_end - data_at - 48));
+    EXPECT_EQ(parsed.at("anomalies")[0].at("description"), timed.result.reports[0].description);
 }
 
 }  // namespace

@@ -40,7 +40,9 @@ fail() {
 strip() { sed 's/"wall_ms":[0-9]*,//' "$1"; }
 # same MERGED WHOLE WHAT: the merged shards hold the same runs, seed for seed, as the unsharded sweep
 same() {
-  if cmp -s <(strip "$1") <(strip "$2"); then
+  if [ ! -s "$2" ]; then
+    fail "$3: the unsharded sweep wrote no results"
+  elif cmp -s <(strip "$1") <(strip "$2"); then
     echo "ok: $3: $(wc -l <"$1") runs, the same as one unsharded sweep"
   else
     fail "$3: the merged shards differ from the unsharded sweep"
