@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include "reports/html.h"
+#include "reports/junit.h"
+#include "reports/text.h"
 #include "scenarios/spec.h"
 
 namespace eosim::cli {
@@ -109,6 +111,47 @@ void write_sweep_report(const std::string& path, const reports::SweepInfo& info,
     }
     reports::write_sweep_html(out, info, results, counts, links);
     close_output(out, path);
+}
+
+void add_summary_options(CLI::App& command, SummaryPaths& paths, const std::string& out_what) {
+    command.add_option("--out", paths.out, out_what);
+    command.add_option("--junit", paths.junit, "Write JUnit XML to FILE: a test case per seed");
+    command.add_option("--json", paths.json, "Write the summary to FILE as JSON");
+    command.add_option("--html", paths.html,
+                       "Write an HTML report to FILE: the seeds, outcomes, anomalies and probes, with the timelines of "
+                       "the first failing runs (run again) in FILE's -runs folder");
+    command.add_option("--html-runs", paths.html_runs, "How many failing runs get a timeline with --html (default 20)");
+}
+
+SummaryOutputs::SummaryOutputs(const SummaryPaths& paths)
+    : paths_(paths), out_(open_output(paths.out)), junit_(open_output(paths.junit)), json_(open_output(paths.json)) {
+    if (!paths.html.empty()) {
+        open_output(paths.html);  // fails now if it cannot be written
+    }
+}
+
+int SummaryOutputs::finish(const reports::SweepInfo& info, const std::vector<Timed>& results, const Rerun& rerun,
+                           bool quiet) {
+    const reports::Tally counts = reports::tally(info, results);
+    if (out_.is_open()) {
+        for (const Timed& timed : results) {
+            out_ << reports::result_line(timed) << '\n';
+        }
+    }
+    if (junit_.is_open()) {
+        reports::write_junit(junit_, info, results);
+    }
+    if (json_.is_open()) {
+        json_ << reports::json_text(reports::sweep_json(info, results, counts), 2) << '\n';
+    }
+    close_output(out_, paths_.out);
+    close_output(junit_, paths_.junit);
+    close_output(json_, paths_.json);
+    if (!paths_.html.empty()) {
+        write_sweep_report(paths_.html, info, results, counts, paths_.html_runs, rerun);
+    }
+    reports::print_sweep(stdout, info, results, counts, reports::Style::for_stream(stdout), quiet);
+    return counts.exit_status();
 }
 
 }  // namespace eosim::cli

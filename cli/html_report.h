@@ -1,9 +1,12 @@
-// HTML reports from the command line: a run recorded for its timeline (run --report DIR), and a sweep's
-// page with the timelines of its first failing runs (sweep --html, report --html).
+// A sweep's outputs from the command line (sweep and report: --out, --junit, --json, --html), and the HTML
+// reports: a run recorded for its timeline (run --report DIR), a sweep's page with the timelines of its first
+// failing runs.
 #pragma once
 
 #include <cstddef>
+#include <fstream>
 #include <functional>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -36,5 +39,31 @@ std::optional<std::pair<scenarios::Spec, scenarios::RunOptions>> rerun_builtin(c
 // run again, and any run whose fingerprint differs from its result's (results of another build).
 void write_sweep_report(const std::string& path, const reports::SweepInfo& info, const std::vector<Timed>& results,
                         const reports::Tally& counts, std::size_t most, const Rerun& rerun);
+
+// The files a sweep's results go to, as `sweep` and `report` take them.
+struct SummaryPaths {
+    std::string out;    // results lines
+    std::string junit;  // JUnit XML
+    std::string json;   // the JSON summary
+    std::string html;   // the HTML page
+    std::size_t html_runs = 20;
+};
+// Adds --out, --junit, --json, --html and --html-runs to `command`; `out_what` says what --out writes.
+void add_summary_options(CLI::App& command, SummaryPaths& paths, const std::string& out_what);
+
+// Opens every output at once (a bad path fails before anything runs); finish() writes them all and prints
+// the text summary.
+class SummaryOutputs {
+public:
+    explicit SummaryOutputs(const SummaryPaths& paths);
+    // `results` sorted (reports::sort_results). Returns the exit status (reports::Tally::exit_status).
+    int finish(const reports::SweepInfo& info, const std::vector<Timed>& results, const Rerun& rerun, bool quiet);
+
+private:
+    const SummaryPaths& paths_;
+    std::ofstream out_;
+    std::ofstream junit_;
+    std::ofstream json_;
+};
 
 }  // namespace eosim::cli

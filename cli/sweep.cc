@@ -9,9 +9,7 @@
 #include "cli/commands.h"
 #include "cli/html_report.h"
 #include "cli/sweep_pool.h"
-#include "reports/junit.h"
 #include "reports/summary.h"
-#include "reports/text.h"
 #include "scenarios/spec.h"
 
 namespace eosim::cli {
@@ -50,12 +48,7 @@ int sweep_command(SweepOptions& options) {
         const auto [k, n] = parse_shard(options.shard);
         tasks = shard_tasks(tasks, k, n);
     }
-    std::ofstream out = open_output(options.out_path);
-    std::ofstream junit = open_output(options.junit_path);
-    std::ofstream json = open_output(options.json_path);
-    if (!options.html_path.empty()) {
-        open_output(options.html_path);  // fails now if it cannot be written
-    }
+    SummaryOutputs outputs(options.outputs);
     Sweep sweep(options, specs, std::move(tasks));
     const int jobs = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(options.jobs), sweep.total()));
     if (jobs <= 1) {
@@ -84,42 +77,24 @@ int sweep_command(SweepOptions& options) {
             info.demonstrations.emplace_back(spec.name, spec.checks.weaknesses);
         }
     }
-    const reports::Tally counts = reports::tally(info, results);
-    if (out.is_open()) {
-        for (const Timed& timed : results) {
-            out << reports::result_line(timed) << '\n';
-        }
-    }
-    if (junit.is_open()) {
-        reports::write_junit(junit, info, results);
-    }
-    if (json.is_open()) {
-        json << reports::json_text(reports::sweep_json(info, results, counts), 2) << '\n';
-    }
-    close_output(out, options.out_path);
-    close_output(junit, options.junit_path);
-    close_output(json, options.json_path);
-    if (!options.html_path.empty()) {
-        write_sweep_report(options.html_path, info, results, counts, options.html_runs,
-                           [&](const scenarios::RunResult& result)
-                               -> std::optional<std::pair<scenarios::Spec, scenarios::RunOptions>> {
-                               const auto spec = std::find_if(specs.begin(), specs.end(), [&](const scenarios::Spec& s) {
-                                   return s.name == result.scenario;
-                               });
-                               if (spec == specs.end()) {
-                                   return std::nullopt;
-                               }
-                               scenarios::RunOptions run_options;
-                               run_options.seed = result.seed;
-                               run_options.bug = options.bug;
-                               run_options.spec_path = options.spec_path;
-                               run_options.plan = options.plan;
-                               run_options.plan_path = options.plan_path;
-                               return std::pair{*spec, run_options};
-                           });
-    }
-    reports::print_sweep(stdout, info, results, counts, reports::Style::for_stream(stdout), options.quiet);
-    return counts.exit_status();
+    return outputs.finish(info, results,
+                          [&](const scenarios::RunResult& result)
+                              -> std::optional<std::pair<scenarios::Spec, scenarios::RunOptions>> {
+                              const auto spec = std::find_if(specs.begin(), specs.end(), [&](const scenarios::Spec& s) {
+                                  return s.name == result.scenario;
+                              });
+                              if (spec == specs.end()) {
+                                  return std::nullopt;
+                              }
+                              scenarios::RunOptions run_options;
+                              run_options.seed = result.seed;
+                              run_options.bug = options.bug;
+                              run_options.spec_path = options.spec_path;
+                              run_options.plan = options.plan;
+                              run_options.plan_path = options.plan_path;
+                              return std::pair{*spec, run_options};
+                          },
+                          options.quiet);
 }
 
 }  // namespace
@@ -133,13 +108,7 @@ Command add_sweep(CLI::App& app) {
     sweep->add_option("--bug", options->bug, "Turn a bug switch on (see eosim list --bugs)");
     sweep->add_option("--spec", options->spec_path, "A scenario spec file (TOML) instead of a built-in one");
     sweep->add_flag("--stop-on-failure", options->stop_on_failure, "Stop at the first failing seed");
-    sweep->add_option("--out", options->out_path, "Write one JSON object per seed to FILE (eosim report reads it)");
-    sweep->add_option("--junit", options->junit_path, "Write JUnit XML to FILE: a test case per seed");
-    sweep->add_option("--json", options->json_path, "Write the summary to FILE as JSON");
-    sweep->add_option("--html", options->html_path,
-                      "Write an HTML report to FILE: the seeds, outcomes, anomalies and probes, with the timelines of "
-                      "the first failing runs (run again) in FILE's -runs folder");
-    sweep->add_option("--html-runs", options->html_runs, "How many failing runs get a timeline with --html (default 20)");
+    add_summary_options(*sweep, options->outputs, "Write one JSON object per seed to FILE (eosim report reads it)");
     sweep->add_option("--shard", options->shard,
                       "Run shard K of N of the seed range (K/N, 1 <= K <= N): every N-th seed from the K-th; "
                       "eosim report merges the shards' --out files");

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/html_report.h"
 #include "reports/style.h"
 #include "faults/fault_plan.h"
 #include "scenarios/spec.h"
@@ -28,11 +29,7 @@ struct SweepOptions {
     int jobs = 1;
     std::string bug;
     bool stop_on_failure = false;
-    std::string out_path;
-    std::string junit_path;
-    std::string json_path;
-    std::string html_path;
-    std::size_t html_runs = 20;
+    SummaryPaths outputs;  // --out, --junit, --json, --html (the zoo writes its own)
     std::string shard;  // "K/N": run every N-th task of the range, from the K-th
     std::string plan_path;
     std::optional<faults::FaultPlan> plan;  // read from plan_path before the workers start

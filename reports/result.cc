@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -158,7 +159,8 @@ std::vector<Timed> read_results(const std::string& path) {
 
 void sort_results(std::vector<Timed>& results) {
     std::stable_sort(results.begin(), results.end(), [](const Timed& a, const Timed& b) {
-        return std::pair{a.result.scenario, a.result.seed} < std::pair{b.result.scenario, b.result.seed};
+        return std::tie(a.result.scenario, a.result.seed, a.result.bug) <
+               std::tie(b.result.scenario, b.result.seed, b.result.bug);
     });
 }
 

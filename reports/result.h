@@ -40,7 +40,7 @@ std::string json_text(const nlohmann::json& json, int indent = -1);
 Timed result_from_json(const nlohmann::json& json);
 // Every line of a results file (`sweep --out`), in file order. Throws ResultsError "FILE:LINE: reason".
 std::vector<Timed> read_results(const std::string& path);
-// Sorted by scenario, then seed (the order of every report).
+// Sorted by scenario, then seed, then bug switch (the order of every report).
 void sort_results(std::vector<Timed>& results);
 // Whether the run failed with the anomaly `report` names (not a weakness or an allowed one).
 bool failing(const scenarios::RunResult& result, const scenarios::AnomalyReport& report);
