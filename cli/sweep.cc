@@ -86,13 +86,7 @@ int sweep_command(SweepOptions& options) {
                               if (spec == specs.end()) {
                                   return std::nullopt;
                               }
-                              scenarios::RunOptions run_options;
-                              run_options.seed = result.seed;
-                              run_options.bug = options.bug;
-                              run_options.spec_path = options.spec_path;
-                              run_options.plan = options.plan;
-                              run_options.plan_path = options.plan_path;
-                              return std::pair{*spec, run_options};
+                              return std::pair{*spec, run_options_for(options, result.seed)};
                           },
                           options.quiet);
 }

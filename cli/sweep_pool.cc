@@ -26,20 +26,12 @@ namespace {
     std::size_t spec = 0;
     unsigned long long seed = 0;
     while (tasks != nullptr && results != nullptr && std::fscanf(tasks, "%zu %llu", &spec, &seed) == 2) {
-        scenarios::RunOptions run_options;
-        run_options.seed = seed;
-        run_options.bug = options.bug;
-        run_options.spec_path = options.spec_path;
-        run_options.plan = options.plan;
-        run_options.plan_path = options.plan_path;
-        const Timed timed = timed_run(specs[spec], run_options);
+        const Timed timed = timed_run(specs[spec], run_options_for(options, seed));
         std::fputs((reports::result_line(timed) + "\n").c_str(), results);
         std::fflush(results);
     }
     std::_Exit(0);
 }
-
-
 
 Worker spawn_worker(const std::vector<scenarios::Spec>& specs, const SweepOptions& options,
                     const std::vector<int>& others) {
@@ -68,6 +60,16 @@ Worker spawn_worker(const std::vector<scenarios::Spec>& specs, const SweepOption
 }
 
 }  // namespace
+
+scenarios::RunOptions run_options_for(const SweepOptions& options, std::uint64_t seed) {
+    scenarios::RunOptions run_options;
+    run_options.seed = seed;
+    run_options.bug = options.bug;
+    run_options.spec_path = options.spec_path;
+    run_options.plan = options.plan;
+    run_options.plan_path = options.plan_path;
+    return run_options;
+}
 
 std::pair<std::uint64_t, std::uint64_t> parse_seed_range(const std::string& text) {
     const std::size_t dots = text.find("..");
@@ -209,13 +211,7 @@ void Sweep::run_here() {
     while (!queue_.empty()) {
         const Task task = queue_.front();
         queue_.pop_front();
-        scenarios::RunOptions run_options;
-        run_options.seed = task.seed;
-        run_options.bug = options_.bug;
-        run_options.spec_path = options_.spec_path;
-        run_options.plan = options_.plan;
-        run_options.plan_path = options_.plan_path;
-        take(timed_run(specs_[task.spec], run_options));
+        take(timed_run(specs_[task.spec], run_options_for(options_, task.seed)));
     }
 }
 

@@ -38,6 +38,9 @@ struct SweepOptions {
     bool errors_stop = true;                // stop_on_failure stops at an error too (the zoo: only at a failure)
 };
 
+// The options of one run of a sweep: its seed, and the sweep's bug switch, spec file and fault plan.
+scenarios::RunOptions run_options_for(const SweepOptions& options, std::uint64_t seed);
+
 struct Task {
     std::size_t spec = 0;
     std::uint64_t seed = 0;
