@@ -65,17 +65,22 @@ recorded aborts 1 "^aborted-read " -- --workload transactional --messages 60 --t
 
 # A broker down and back: recorded and checked. Not held to a verdict: once, under the load of the whole test
 # run, the mock acknowledged 4 sends without an offset that its log did not hold (lost-write), and that was
-# never seen again in 30 runs; docs/real-clusters.md.
+# never seen again in 105 runs; docs/real-clusters.md gives the likely path. The client's debug log is kept, so
+# that a repeat shows it.
 checks=$((checks + 1))
 if timeout 300 "$record" --mock-brokers 3 --out "$work/broker-down.jsonl" --workload idempotent --messages 100 \
-  --inject broker-down >"$work/broker-down.record" 2>&1; then
+  --inject broker-down --debug eos,msg >"$work/broker-down.record" 2>&1; then
   "$eosim" check "$work/broker-down.jsonl" >"$work/broker-down.check" 2>&1
   status=$?
   [ "$status" -le 1 ] || fail "broker-down: eosim check exited $status: $(tail -2 "$work/broker-down.check")"
   echo "broker-down: eosim check exited $status: $(tail -1 "$work/broker-down.check")"
-  [ "$status" -eq 0 ] || grep -v '^checked\|^nothing' "$work/broker-down.check" | head -5
+  if [ "$status" -ne 0 ]; then
+    grep -v '^checked\|^nothing' "$work/broker-down.check" | head -5
+    # The client's side of it: batches refused and acknowledgements librdkafka inferred (docs/real-clusters.md).
+    grep -i 'encountered error\|implicit\|drain' "$work/broker-down.record" | head -20
+  fi
 else
-  fail "broker-down: eosim-record failed: $(tail -3 "$work/broker-down.record")"
+  fail "broker-down: eosim-record failed: $(grep -v '^%7|' "$work/broker-down.record" | tail -3)"
 fi
 
 # What the histories hold: the format's version, the final reads as replica lines, aborted transactions.
