@@ -1,6 +1,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstddef>
 #include <cstdint>
 #include <fstream>
 #include <functional>
@@ -49,6 +50,15 @@ using reports::Timed;
 
 // Runs one seed and times it (wall time, measured outside the simulation, for the report only).
 Timed timed_run(const scenarios::Spec& spec, const scenarios::RunOptions& options);
+
+// The files a sweep's results go to, as `sweep` and `report` take them.
+struct SummaryPaths {
+    std::string out;    // results lines
+    std::string junit;  // JUnit XML
+    std::string json;   // the JSON summary
+    std::string html;   // the HTML page
+    std::size_t html_runs = 20;
+};
 
 // Opens FILE for writing (an empty path: a stream left closed). A command opens its outputs before it runs
 // anything, so that a bad path fails at once. Throws UsageError "FILE: cannot write".

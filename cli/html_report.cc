@@ -113,14 +113,14 @@ void write_sweep_report(const std::string& path, const reports::SweepInfo& info,
     close_output(out, path);
 }
 
-void add_summary_options(CLI::App& command, SummaryPaths& paths, const std::string& out_what) {
+void add_summary_options(CLI::App& command, SummaryPaths& paths, const std::string& out_what,
+                         const std::string& html_what) {
     command.add_option("--out", paths.out, out_what);
     command.add_option("--junit", paths.junit, "Write JUnit XML to FILE: a test case per seed");
     command.add_option("--json", paths.json, "Write the summary to FILE as JSON");
-    command.add_option("--html", paths.html,
-                       "Write an HTML report to FILE: the seeds, outcomes, anomalies and probes, with the timelines of "
-                       "the first failing runs (run again) in FILE's -runs folder");
-    command.add_option("--html-runs", paths.html_runs, "How many failing runs get a timeline with --html (default 20)");
+    command.add_option("--html", paths.html, html_what);
+    command.add_option("--html-runs", paths.html_runs, "How many failing runs get a timeline with --html")
+        ->capture_default_str();
 }
 
 SummaryOutputs::SummaryOutputs(const SummaryPaths& paths)

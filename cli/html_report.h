@@ -40,16 +40,10 @@ std::optional<std::pair<scenarios::Spec, scenarios::RunOptions>> rerun_builtin(c
 void write_sweep_report(const std::string& path, const reports::SweepInfo& info, const std::vector<Timed>& results,
                         const reports::Tally& counts, std::size_t most, const Rerun& rerun);
 
-// The files a sweep's results go to, as `sweep` and `report` take them.
-struct SummaryPaths {
-    std::string out;    // results lines
-    std::string junit;  // JUnit XML
-    std::string json;   // the JSON summary
-    std::string html;   // the HTML page
-    std::size_t html_runs = 20;
-};
-// Adds --out, --junit, --json, --html and --html-runs to `command`; `out_what` says what --out writes.
-void add_summary_options(CLI::App& command, SummaryPaths& paths, const std::string& out_what);
+// Adds --out, --junit, --json, --html and --html-runs to `command`; `out_what` says what --out writes and
+// `html_what` what --html does.
+void add_summary_options(CLI::App& command, SummaryPaths& paths, const std::string& out_what,
+                         const std::string& html_what);
 
 // Opens every output at once (a bad path fails before anything runs); finish() writes them all and prints
 // the text summary.
@@ -60,7 +54,7 @@ public:
     int finish(const reports::SweepInfo& info, const std::vector<Timed>& results, const Rerun& rerun, bool quiet);
 
 private:
-    const SummaryPaths& paths_;
+    SummaryPaths paths_;
     std::ofstream out_;
     std::ofstream junit_;
     std::ofstream json_;

@@ -89,7 +89,9 @@ Command add_report(CLI::App& app) {
         app.add_subcommand("report", "Merge the results files of sweeps (--out of each shard) into one report");
     report->add_option("results", options->inputs, "Results files (JSON lines, as sweep --out writes them)")
         ->required();
-    add_summary_options(*report, options->outputs, "Write the merged results to FILE (JSON lines, sorted)");
+    add_summary_options(*report, options->outputs, "Write the merged results to FILE (JSON lines, sorted)",
+                        "Write an HTML report to FILE: the seeds, outcomes, anomalies and probes, with the timelines of "
+                        "the first failing runs of built-in scenarios (run again) in FILE's -runs folder");
     report->add_flag("--probes", options->show_probes, "List every code probe with the number of seeds that hit it");
     report->add_flag("-q,--quiet", options->quiet, "The summary's first lines only");
     return Command{report, [options] { return report_command(*options); }};

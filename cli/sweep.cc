@@ -102,7 +102,9 @@ Command add_sweep(CLI::App& app) {
     sweep->add_option("--bug", options->bug, "Turn a bug switch on (see eosim list --bugs)");
     sweep->add_option("--spec", options->spec_path, "A scenario spec file (TOML) instead of a built-in one");
     sweep->add_flag("--stop-on-failure", options->stop_on_failure, "Stop at the first failing seed");
-    add_summary_options(*sweep, options->outputs, "Write one JSON object per seed to FILE (eosim report reads it)");
+    add_summary_options(*sweep, options->outputs, "Write one JSON object per seed to FILE (eosim report reads it)",
+                        "Write an HTML report to FILE: the seeds, outcomes, anomalies and probes, with the timelines of "
+                        "the first failing runs (run again) in FILE's -runs folder");
     sweep->add_option("--shard", options->shard,
                       "Run shard K of N of the seed range (K/N, 1 <= K <= N): every N-th seed from the K-th; "
                       "eosim report merges the shards' --out files");

@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "cli/html_report.h"
 #include "reports/style.h"
 #include "faults/fault_plan.h"
 #include "scenarios/spec.h"

@@ -94,13 +94,7 @@ int zoo_command(const ZooOptions& options) {
             bugs.push_back(&bug);
         }
     }
-    std::ofstream out;
-    if (!options.out_path.empty()) {
-        out.open(options.out_path);
-        if (!out) {
-            throw UsageError(fmt::format("{}: cannot write", options.out_path));
-        }
-    }
+    std::ofstream out = open_output(options.out_path);
     fmt::print("zoo: {} switch{} against their scenarios{}, seeds {}..{}, {} worker{}\n", bugs.size(),
                bugs.size() == 1 ? "" : "es", options.swarm ? " and swarm" : "", seeds.first, seeds.second,
                options.jobs, options.jobs == 1 ? "" : "s");
@@ -148,6 +142,7 @@ int zoo_command(const ZooOptions& options) {
         }
         entries.push_back(std::move(entry));
     }
+    close_output(out, options.out_path);
     std::vector<double> walls;
     std::vector<double> counts;
     std::size_t caught = 0;
